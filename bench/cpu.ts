@@ -1,0 +1,157 @@
+// `shadowvisor bench cpu`: the interpreter's speed on guest-images/cpubench.elf in native mode
+// (guest instructions, wall seconds, MIPS), its self-check (the checksum line must be the same
+// on every run and under QEMU), and QEMU's wall time for the same image when qemu-system-i386
+// is installed. Wall time is read here, never in the engine.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { NativeMachine } from '../src/machine/native-machine.js';
+import { parseArgs } from 'node:util';
+import type { BenchOut } from './index.js';
+
+const HELP = `Usage: shadowvisor bench cpu [options]
+
+Options:
+  --runs N        timed runs in shadowvisor (default 2); outputs must match between runs
+  --short         use cpubench-short.elf (a quick smoke run)
+  --image PATH    benchmark another image
+  --no-qemu       skip the QEMU comparison
+  --json          one JSON object per line instead of a table
+  -h, --help      show this help
+`;
+
+// Bundled, this file is dist/shadowvisor.mjs; as a source it is bench/cpu.ts: both sit one
+// level below the project root, beside guest-images/.
+const imageUrl = (name: string): string => fileURLToPath(new URL(`../guest-images/${name}`, import.meta.url));
+
+const QEMU = 'qemu-system-i386';
+const MEM = 64 * 1024 * 1024;
+
+interface Run {
+  instructions: number;
+  seconds: number;
+  mips: number;
+  exitCode: number;
+  output: string;
+}
+
+function runOnce(image: Uint8Array): Run {
+  const bytes: number[] = [];
+  const m = new NativeMachine({ image, ramBytes: MEM, output: { write: (b) => void bytes.push(b) } });
+  const t0 = performance.now();
+  const r = m.run();
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    instructions: r.instructions,
+    seconds,
+    mips: r.instructions / seconds / 1e6,
+    exitCode: r.reason === 'exit' ? r.exitCode : -1,
+    output: Buffer.from(bytes).toString('latin1'),
+  };
+}
+
+function checksumLine(output: string): string {
+  const lines = output.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  return lines.find((l) => /checksum/i.test(l)) ?? lines[lines.length - 1] ?? '';
+}
+
+function qemuAvailable(): boolean {
+  const r = spawnSync(QEMU, ['--version'], { stdio: 'ignore' });
+  return r.status === 0;
+}
+
+function runQemu(path: string): { seconds: number; output: string; status: number | null } {
+  const t0 = performance.now();
+  const r = spawnSync(
+    QEMU,
+    ['-kernel', path, '-m', '64', '-display', 'none', '-serial', 'stdio', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-no-reboot'],
+    { stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000, maxBuffer: 64 * 1024 * 1024 },
+  );
+  return { seconds: (performance.now() - t0) / 1000, output: r.stdout?.toString('latin1') ?? '', status: r.status };
+}
+
+export async function main(argv: string[], out: BenchOut): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        runs: { type: 'string' },
+        short: { type: 'boolean' },
+        image: { type: 'string' },
+        'no-qemu': { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    out.stderr(`shadowvisor: bench cpu: ${(e as Error).message.split('\n')[0]}\n`);
+    return 2;
+  }
+  if (values.help) {
+    out.stdout(HELP);
+    return 0;
+  }
+  const runs = values.runs === undefined ? 2 : Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 100) {
+    out.stderr(`shadowvisor: bench cpu: --runs: expected 1 to 100, got '${values.runs}'\n`);
+    return 2;
+  }
+  const path = values.image ?? imageUrl(values.short ? 'cpubench-short.elf' : 'cpubench.elf');
+  if (!existsSync(path)) {
+    out.stderr(`shadowvisor: bench cpu: image '${path}' not found (build it with 'make -C guest-images')\n`);
+    return 2;
+  }
+  const image = readFileSync(path);
+  const json = values.json ?? false;
+  const name = path.split('/').pop()!;
+  if (!json) out.stdout(`bench cpu: ${name}, native MMU, 64 MiB\n${'run'.padEnd(6)}${'instructions'.padStart(15)}${'seconds'.padStart(10)}${'MIPS'.padStart(9)}  checksum\n`);
+
+  let status = 0;
+  const results: Run[] = [];
+  for (let i = 1; i <= runs; i++) {
+    const r = runOnce(image);
+    results.push(r);
+    const sum = checksumLine(r.output);
+    if (json) {
+      out.stdout(`${JSON.stringify({ bench: 'cpu', image: name, run: i, instructions: r.instructions, seconds: r.seconds, mips: r.mips, exitCode: r.exitCode, checksum: sum })}\n`);
+    } else {
+      out.stdout(`${String(i).padEnd(6)}${r.instructions.toLocaleString('en-US').padStart(15)}${r.seconds.toFixed(3).padStart(10)}${r.mips.toFixed(1).padStart(9)}  ${sum}\n`);
+    }
+    if (r.exitCode !== 0) {
+      out.stderr(`shadowvisor: bench cpu: run ${i}: the guest did not exit with status 0 (got ${r.exitCode})\n`);
+      status = 1;
+    }
+    if (r.output !== results[0]!.output) {
+      out.stderr(`shadowvisor: bench cpu: run ${i}: output differs from run 1\n`);
+      status = 1;
+    }
+  }
+  const best = results.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+
+  if (!values['no-qemu']) {
+    if (!qemuAvailable()) {
+      if (!json) out.stdout(`qemu: ${QEMU} not found on PATH, comparison skipped\n`);
+    } else {
+      const q = runQemu(path);
+      const match = q.output === best.output;
+      const ratio = q.seconds / best.seconds;
+      if (json) {
+        out.stdout(`${JSON.stringify({ bench: 'cpu', image: name, qemu: true, seconds: q.seconds, oursBestSeconds: best.seconds, ratio, outputMatch: match, qemuStatus: q.status })}\n`);
+      } else {
+        out.stdout(
+          `qemu (TCG, wall incl. firmware boot): ${q.seconds.toFixed(3)} s; shadowvisor best ${best.seconds.toFixed(3)} s; ` +
+            `shadowvisor time / qemu time = ${(1 / ratio).toFixed(2)}; output ${match ? 'matches' : 'DIFFERS'}\n`,
+        );
+      }
+      // QEMU's isa-debug-exit exits with (0 << 1) | 1 for a guest exit of 0.
+      if (!match || q.status !== 1) {
+        out.stderr(`shadowvisor: bench cpu: QEMU ${match ? `exit status ${q.status}, expected 1` : 'serial output differs from ours'}\n`);
+        status = 1;
+      }
+    }
+  }
+  return status;
+}

@@ -1,0 +1,35 @@
+// `shadowvisor help [COMMAND]` and the top-level usage text.
+
+import { BENCH_HELP } from './bench.js';
+import { DEMO_HELP } from './demo.js';
+import { RUN_HELP } from './run.js';
+import { UsageError } from './args.js';
+import { writeStdout } from './output.js';
+
+export const MAIN_HELP = `Usage: shadowvisor COMMAND [options]
+
+A virtual machine monitor you can read: an i386 CPU interpreter running real guest binaries,
+a KVM-like shadow MMU and a simulated Linux host memory manager.
+
+Commands:
+  run IMAGE          boot a guest image; its serial console on stdout
+  bench [NAME|all]   run benchmarks (cpu, ...)
+  demo               boot the demo guest (what 'npm start' runs)
+  help [COMMAND]     show help for a command
+
+Every command accepts -h/--help. Bad options, images or files: one line on stderr, exit status 2.
+`;
+
+const HELPS: Record<string, string> = { run: RUN_HELP, bench: BENCH_HELP, demo: DEMO_HELP, help: MAIN_HELP };
+
+export function helpCommand(argv: string[]): number {
+  const topic = argv.find((a) => !a.startsWith('-'));
+  if (topic === undefined) {
+    writeStdout(MAIN_HELP);
+    return 0;
+  }
+  const text = HELPS[topic];
+  if (text === undefined) throw new UsageError(`help: unknown command '${topic}' (try 'shadowvisor help')`);
+  writeStdout(text);
+  return 0;
+}

@@ -1,0 +1,70 @@
+// Decoded basic blocks per backing page, shareable by several Cpus of one VM. Mirrors the role of
+// QEMU's per-page TranslationBlock lists and their invalidation on writes (tb_invalidate_phys_page):
+// a store into a page that holds decoded code drops that page's blocks before the store lands.
+
+import type { Block } from './insn.js';
+import type { Tlb } from './tlb.js';
+
+/** Granule of the "does this store hit decoded bytes" check: 32 chunks of 128 bytes per page. */
+const CHUNK_SHIFT = 7;
+
+export class CodeCache {
+  readonly pages: (Array<Block | undefined> | undefined)[];
+  /** Non-zero for a page holding decoded blocks; shared with every registered Tlb. */
+  readonly codePages: Uint8Array;
+  /** Bit k set: bytes [k*128, k*128+128) of the page are covered by some decoded instruction. */
+  readonly chunks: Uint32Array;
+  private readonly tlbs: Tlb[] = [];
+  invalidations = 0;
+
+  constructor(memBytes: number) {
+    const n = Math.ceil(memBytes / 4096);
+    this.pages = new Array(n).fill(undefined);
+    this.codePages = new Uint8Array(n);
+    this.chunks = new Uint32Array(n);
+  }
+
+  register(tlb: Tlb): void {
+    tlb.codePages = this.codePages;
+    this.tlbs.push(tlb);
+  }
+
+  /** The block table of `page`, created on first use. */
+  table(page: number): Array<Block | undefined> {
+    let t = this.pages[page];
+    if (t === undefined) {
+      t = new Array<Block | undefined>(4096).fill(undefined);
+      this.pages[page] = t;
+    }
+    return t;
+  }
+
+  /** Record that bytes [start, end) of `page` are decoded; protect the page in every TLB. */
+  markCode(page: number, start: number, end: number): void {
+    let bits = 0;
+    for (let k = start >>> CHUNK_SHIFT; k <= (end - 1) >>> CHUNK_SHIFT; k++) bits |= 1 << k;
+    this.chunks[page] |= bits;
+    if (this.codePages[page] === 0) {
+      this.codePages[page] = 1;
+      for (const t of this.tlbs) t.protectPage(page);
+    }
+  }
+
+  /** Does a store of `size` bytes at page offset `off` touch decoded bytes? */
+  hits(page: number, off: number, size: number): boolean {
+    const c = this.chunks[page];
+    if (c === 0) return false;
+    const a = off >>> CHUNK_SHIFT;
+    const b = (off + size - 1) >>> CHUNK_SHIFT;
+    return ((c >>> a) & 1) !== 0 || (b < 32 && ((c >>> b) & 1) !== 0);
+  }
+
+  invalidatePage(page: number): void {
+    if (page < 0 || page >= this.pages.length || this.codePages[page] === 0) return;
+    this.pages[page] = undefined;
+    this.codePages[page] = 0;
+    this.chunks[page] = 0;
+    this.invalidations++;
+    for (const t of this.tlbs) t.unprotectPage(page);
+  }
+}

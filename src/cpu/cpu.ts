@@ -1,0 +1,639 @@
+// One IA-32 processor: architectural state, the TLB-first memory access paths and the dispatch
+// loop over pre-decoded blocks. Mirrors struct kvm_vcpu_arch's register state plus what hardware
+// does between VM entries (fetch, execute, take faults); run() plays the role of vcpu_enter_guest.
+
+import { CodeCache } from './code-cache.js';
+import { decodeInsn, opUD } from './decode.js';
+import { GuestError } from './errors.js';
+import { F_EXPL, FL_ARITH, FL_IF, arithFlags, setArith } from './flags.js';
+import { Block, Insn } from './insn.js';
+import { deliverEvent, EV_EXC, EV_IRQ, EV_NONE } from './interrupts.js';
+import {
+  ACC_FETCH,
+  ACC_USER,
+  ACC_WRITE,
+  EXIT_BUDGET,
+  EXIT_HLT,
+  EXIT_MMU,
+  EXIT_STOP,
+  EXIT_TRIPLE_FAULT,
+  type InterruptController,
+  type IoBus,
+  type Mmu,
+  TLB_NOCACHE,
+  TLB_USER,
+  TLB_WRITE,
+  XLATE_EXIT,
+  XLATE_PF,
+  XLATE_UNBACKED,
+} from './ports.js';
+import { TLB_MASK, Tlb } from './tlb.js';
+
+/** Thrown (never as an Error) to abandon the current instruction: an exception is pending. */
+export const FAULT_SIGNAL: object = Object.freeze({ signal: 'fault' });
+/** Thrown to abandon the current instruction or event delivery: XLATE_EXIT, return EXIT_MMU. */
+export const EXIT_SIGNAL: object = Object.freeze({ signal: 'exit' });
+/** Thrown when a fault occurs while delivering #DF. */
+export const TRIPLE_SIGNAL: object = Object.freeze({ signal: 'triple' });
+
+/** Segment register numbers (ModRM.reg order for MOV Sreg). */
+export const SEG_ES = 0;
+export const SEG_CS = 1;
+export const SEG_SS = 2;
+export const SEG_DS = 3;
+export const SEG_FS = 4;
+export const SEG_GS = 5;
+
+const EFLAGS_WRITABLE = 0x100 | 0x200 | 0x400 | 0x3000 | 0x4000 | 0x40000 | 0x200000;
+const MAX_BLOCK = 64;
+
+export interface CpuStats {
+  exceptions: Float64Array;
+  tlbHits: number;
+  tlbMisses: number;
+  blocksDecoded: number;
+  interrupts: number;
+}
+
+export interface CpuOptions {
+  mem: Uint8Array;
+  mmu: Mmu;
+  io: IoBus;
+  pic?: InterruptController;
+  code?: CodeCache;
+  index?: number;
+}
+
+export class Cpu {
+  readonly mem: Uint8Array;
+  readonly m32: Int32Array;
+  readonly dv: DataView;
+  /** GPRs plus slot 8, which is always zero (the "no base/index" register of decoded operands). */
+  readonly r: Int32Array;
+  /** The 8 GPRs, EAX ECX EDX EBX ESP EBP ESI EDI (a view of r). */
+  readonly regs: Int32Array;
+  eip = 0;
+  /** Address of the instruction being executed (faults restart here). */
+  curEip = 0;
+
+  // Lazy flags (see flags.ts) and the non-arithmetic EFLAGS bits.
+  fop = F_EXPL;
+  fa = 0;
+  fb = 0;
+  fres = 0;
+  fsz = 2;
+  fcf = 0;
+  fof = 0;
+  faf = 0;
+  fexp = 0;
+  eflRest = 2;
+
+  cr0 = 0;
+  cr2 = 0;
+  cr3 = 0;
+  cr4 = 0;
+  private _cpl = 0;
+  /** Tag arrays for the current privilege level (see Tlb). */
+  rtag: Int32Array;
+  wtag: Int32Array;
+  readonly tlbOff: Int32Array;
+  /** ACC_USER when CPL = 3, else 0. */
+  uacc = 0;
+
+  readonly sreg = new Int32Array(6);
+  gdtBase = 0;
+  gdtLimit = 0;
+  idtBase = 0;
+  idtLimit = 0x3ff;
+  trSel = 0;
+  trBase = 0;
+  trLimit = 0;
+  ldtSel = 0;
+
+  readonly mmu: Mmu;
+  readonly io: IoBus;
+  readonly pic: InterruptController | null;
+  readonly code: CodeCache;
+  readonly index: number;
+  readonly tlb: Tlb;
+
+  icount = 0;
+  haltedTicks = 0;
+  /** icount at the start of the executing block (handlers that need exact time add Insn.idx). */
+  blockBase = 0;
+  halted = false;
+  stopRequested = false;
+  irqLine = false;
+  /** One-instruction interrupt shadow after STI (IF 0 -> 1) or a load of SS. */
+  intShadow = false;
+  /** Set by anything that makes the rest of the current block invalid (SMC, mode changes). */
+  blockBreak = false;
+  /** Triple fault happened: the processor is shut down until reset(). */
+  shutdown = false;
+
+  exitLin = 0;
+  exitAcc = 0;
+  pfErrorCode = 0;
+  xlatePage = 0;
+  xlateFlags = 0;
+  /** The last xlate() went through a TLB_NOCACHE translation. */
+  nocache = false;
+  tripleFaultVector = 0;
+  tripleFaultEip = 0;
+
+  /** Exception being raised (set before FAULT_SIGNAL is thrown). */
+  excVector = 0;
+  excError = -1;
+  /** An event whose delivery has not completed (injected, or interrupted by XLATE_EXIT). */
+  pendKind = EV_NONE;
+  pendVector = 0;
+  pendError = -1;
+  pendEip = 0;
+
+  /** Scratch result of 32x32 multiplies (high half). */
+  mulHi = 0;
+
+  readonly stats: CpuStats = {
+    exceptions: new Float64Array(32),
+    tlbHits: 0,
+    tlbMisses: 0,
+    blocksDecoded: 0,
+    interrupts: 0,
+  };
+  frameGen: Int32Array | null = null;
+  onStale: ((cpu: Cpu, lin: number, page: number, write: boolean) => void) | null = null;
+
+  private readonly ibuf = new Uint8Array(16);
+  private readonly xBlock = new Block();
+  private readonly xInsn = new Insn(opUD);
+
+  constructor(opts: CpuOptions) {
+    this.mem = opts.mem;
+    const buf = opts.mem.buffer;
+    const words = Math.floor(opts.mem.byteLength / 4);
+    this.m32 = new Int32Array(buf, opts.mem.byteOffset, words);
+    this.dv = new DataView(buf, opts.mem.byteOffset, opts.mem.byteLength);
+    this.r = new Int32Array(9);
+    this.regs = this.r.subarray(0, 8);
+    this.mmu = opts.mmu;
+    this.io = opts.io;
+    this.pic = opts.pic ?? null;
+    this.code = opts.code ?? new CodeCache(opts.mem.byteLength);
+    this.index = opts.index ?? 0;
+    this.tlb = new Tlb();
+    this.code.register(this.tlb);
+    this.tlbOff = this.tlb.off;
+    this.rtag = this.tlb.tagSR;
+    this.wtag = this.tlb.tagSW;
+    this.xBlock.insns.push(this.xInsn);
+    this.xBlock.n = 1;
+    this.reset();
+  }
+
+  get cpl(): number {
+    return this._cpl;
+  }
+  set cpl(v: number) {
+    this._cpl = v;
+    const u = v === 3;
+    this.rtag = u ? this.tlb.tagUR : this.tlb.tagSR;
+    this.wtag = u ? this.tlb.tagUW : this.tlb.tagSW;
+    this.uacc = u ? ACC_USER : 0;
+  }
+
+  /** GUEST-ABI "State at entry": protected mode, paging off, IF=0, flat segments, CPL 0. */
+  reset(): void {
+    this.r.fill(0);
+    this.eip = 0;
+    this.curEip = 0;
+    this.setEflags(2);
+    this.cr0 = 0x11; // PE | ET
+    this.cr2 = 0;
+    this.cr3 = 0;
+    this.cr4 = 0;
+    this.cpl = 0;
+    // Selectors as QEMU's multiboot loader leaves them.
+    this.sreg[SEG_CS] = 0x10;
+    this.sreg[SEG_ES] = this.sreg[SEG_SS] = this.sreg[SEG_DS] = this.sreg[SEG_FS] = this.sreg[SEG_GS] = 0x18;
+    this.gdtBase = 0;
+    this.gdtLimit = 0;
+    this.idtBase = 0;
+    this.idtLimit = 0x3ff;
+    this.trSel = this.trBase = this.trLimit = this.ldtSel = 0;
+    this.halted = false;
+    this.stopRequested = false;
+    this.intShadow = false;
+    this.shutdown = false;
+    this.pendKind = EV_NONE;
+    this.tlb.flushAll();
+  }
+
+  getEflags(): number {
+    return this.eflRest | arithFlags(this);
+  }
+
+  setEflags(v: number): void {
+    setArith(this, v);
+    this.eflRest = (v & EFLAGS_WRITABLE & ~FL_ARITH) | 2;
+  }
+
+  vtime(): number {
+    return this.icount + this.haltedTicks;
+  }
+
+  /** Make icount exact in the middle of a block (before port I/O or RDTSC). */
+  syncTime(i: Insn): void {
+    this.icount = this.blockBase + i.idx;
+  }
+
+  // ---- exceptions -------------------------------------------------------------------------
+
+  /** Raise exception `vector` (errorCode -1: none) for the current instruction. */
+  raise(vector: number, errorCode: number): never {
+    this.excVector = vector;
+    this.excError = errorCode;
+    throw FAULT_SIGNAL;
+  }
+
+  injectException(vector: number, errorCode: number, cr2?: number): void {
+    if (cr2 !== undefined) this.cr2 = cr2;
+    this.pendKind = EV_EXC;
+    this.pendVector = vector;
+    this.pendError = errorCode;
+    this.pendEip = this.eip;
+    this.halted = false;
+  }
+
+  invalidateCode(page: number): void {
+    if (this.code.codePages[page] !== 0) {
+      this.code.invalidatePage(page);
+      this.blockBreak = true;
+    }
+  }
+
+  // ---- memory -----------------------------------------------------------------------------
+
+  private checkStale(i: number, lin: number, write: boolean): void {
+    const page = this.tlbOff[i] >>> 12;
+    if (this.frameGen !== null && this.frameGen[page] !== this.tlb.gen[i] && this.onStale !== null) {
+      this.onStale(this, lin, page, write);
+    }
+  }
+
+  /**
+   * Translate `lin` for an access of `size` bytes within one page: returns the backing byte
+   * address, or -1 when not backed by memory. Raises #PF, or throws EXIT_SIGNAL.
+   */
+  xlate(lin: number, acc: number, size: number): number {
+    const vpn = lin >>> 12;
+    const i = vpn & TLB_MASK;
+    const tlb = this.tlb;
+    const user = (acc & ACC_USER) !== 0;
+    const write = (acc & ACC_WRITE) !== 0;
+    const rt = user ? tlb.tagUR : tlb.tagSR;
+    const wt = user ? tlb.tagUW : tlb.tagSW;
+    this.nocache = false;
+    if (rt[i] !== vpn || (write && wt[i] !== vpn && !this.codeProtected(i, user))) {
+      this.stats.tlbMisses++;
+      this.xlateFlags = 0;
+      const res = this.mmu.translate(this, lin, acc);
+      if (res === XLATE_PF) {
+        this.cr2 = lin;
+        this.raise(14, this.pfErrorCode);
+      }
+      if (res === XLATE_EXIT) {
+        this.exitLin = lin;
+        this.exitAcc = acc;
+        throw EXIT_SIGNAL;
+      }
+      if (res === XLATE_UNBACKED) return -1;
+      if ((this.xlateFlags & TLB_NOCACHE) !== 0) {
+        this.nocache = true;
+        if (write) this.codeStore(this.xlatePage, lin & 0xfff, size);
+        return this.xlatePage * 4096 + (lin & 0xfff);
+      }
+      if (rt[i] !== vpn || (write && wt[i] !== vpn && !this.codeProtected(i, user))) {
+        throw new Error(`Mmu.translate returned XLATE_OK for ${lin >>> 0} (acc ${acc}) without filling the TLB`);
+      }
+    } else {
+      this.stats.tlbHits++;
+      if (this.frameGen !== null) this.checkStale(i, lin, write);
+    }
+    const off = this.tlbOff[i];
+    if (write && wt[i] !== vpn) this.codeStore(off >>> 12, lin & 0xfff, size);
+    return off + (lin & 0xfff);
+  }
+
+  /** Entry i lacks a write tag only because its page holds decoded code. */
+  private codeProtected(i: number, user: boolean): boolean {
+    const f = this.tlb.flags[i];
+    return (f & TLB_WRITE) !== 0 && (!user || (f & TLB_USER) !== 0);
+  }
+
+  private codeStore(page: number, off: number, size: number): void {
+    if (this.code.codePages[page] !== 0 && this.code.hits(page, off, size)) this.invalidateCode(page);
+  }
+
+  private load(a: number, size: number): number {
+    if (size === 1) return this.mem[a];
+    if (size === 2) return this.mem[a] | (this.mem[a + 1] << 8);
+    return (a & 3) === 0 ? this.m32[a >> 2] : this.dv.getInt32(a, true);
+  }
+
+  private store(a: number, size: number, v: number): void {
+    if (size === 1) this.mem[a] = v;
+    else if (size === 2) {
+      this.mem[a] = v;
+      this.mem[a + 1] = v >>> 8;
+    } else if ((a & 3) === 0) this.m32[a >> 2] = v;
+    else this.dv.setInt32(a, v, true);
+  }
+
+  /** Read of `size` bytes with access bits `acc` (supervisor or user), any alignment. */
+  readAcc(lin: number, size: number, acc: number): number {
+    if ((lin & 0xfff) + size > 0x1000) {
+      let v = 0;
+      for (let k = 0; k < size; k++) {
+        const a = this.xlate((lin + k) | 0, acc, 1);
+        v |= (a < 0 ? 0xff : this.mem[a]) << (8 * k);
+      }
+      return size === 4 ? v | 0 : v;
+    }
+    const a = this.xlate(lin, acc, size);
+    if (a < 0) return size === 4 ? -1 : size === 2 ? 0xffff : 0xff;
+    return this.load(a, size);
+  }
+
+  /** Write of `size` bytes; a write across a page boundary translates both pages first. */
+  writeAcc(lin: number, size: number, v: number, acc: number): void {
+    acc |= ACC_WRITE;
+    if ((lin & 0xfff) + size > 0x1000) {
+      this.xlate(lin, acc, 0x1000 - (lin & 0xfff));
+      this.xlate((lin + size - 1) | 0, acc, 1);
+      for (let k = 0; k < size; k++) {
+        const l = (lin + k) | 0;
+        const a = this.xlate(l, acc, 1);
+        if (a >= 0) {
+          this.mem[a] = v >>> (8 * k);
+          if (this.nocache) this.mmu.trackedWrite(this, l, a, 1);
+        }
+      }
+      return;
+    }
+    const a = this.xlate(lin, acc, size);
+    if (a < 0) return;
+    this.store(a, size, v);
+    if (this.nocache) this.mmu.trackedWrite(this, lin, a, size);
+  }
+
+  /** Make sure a write to `lin` will not fault (used before multi-part stores commit). */
+  probeWrite(lin: number, acc: number): void {
+    this.xlate(lin, acc | ACC_WRITE, 1);
+  }
+
+  rd8(lin: number): number {
+    const vpn = lin >>> 12;
+    const i = vpn & TLB_MASK;
+    if (this.rtag[i] === vpn) {
+      if (this.frameGen !== null) this.checkStale(i, lin, false);
+      return this.mem[this.tlbOff[i] + (lin & 0xfff)];
+    }
+    return this.readAcc(lin, 1, this.uacc);
+  }
+
+  rd16(lin: number): number {
+    const vpn = lin >>> 12;
+    const i = vpn & TLB_MASK;
+    if (this.rtag[i] === vpn && (lin & 0xfff) !== 0xfff) {
+      if (this.frameGen !== null) this.checkStale(i, lin, false);
+      const a = this.tlbOff[i] + (lin & 0xfff);
+      return this.mem[a] | (this.mem[a + 1] << 8);
+    }
+    return this.readAcc(lin, 2, this.uacc);
+  }
+
+  rd32(lin: number): number {
+    const vpn = lin >>> 12;
+    const i = vpn & TLB_MASK;
+    if (this.rtag[i] === vpn && (lin & 0xfff) <= 0xffc) {
+      if (this.frameGen !== null) this.checkStale(i, lin, false);
+      const a = this.tlbOff[i] + (lin & 0xfff);
+      return (a & 3) === 0 ? this.m32[a >> 2] : this.dv.getInt32(a, true);
+    }
+    return this.readAcc(lin, 4, this.uacc);
+  }
+
+  wr8(lin: number, v: number): void {
+    const vpn = lin >>> 12;
+    const i = vpn & TLB_MASK;
+    if (this.wtag[i] === vpn) {
+      if (this.frameGen !== null) this.checkStale(i, lin, true);
+      this.mem[this.tlbOff[i] + (lin & 0xfff)] = v;
+      return;
+    }
+    this.writeAcc(lin, 1, v, this.uacc);
+  }
+
+  wr16(lin: number, v: number): void {
+    const vpn = lin >>> 12;
+    const i = vpn & TLB_MASK;
+    if (this.wtag[i] === vpn && (lin & 0xfff) !== 0xfff) {
+      if (this.frameGen !== null) this.checkStale(i, lin, true);
+      const a = this.tlbOff[i] + (lin & 0xfff);
+      this.mem[a] = v;
+      this.mem[a + 1] = v >>> 8;
+      return;
+    }
+    this.writeAcc(lin, 2, v, this.uacc);
+  }
+
+  wr32(lin: number, v: number): void {
+    const vpn = lin >>> 12;
+    const i = vpn & TLB_MASK;
+    if (this.wtag[i] === vpn && (lin & 0xfff) <= 0xffc) {
+      if (this.frameGen !== null) this.checkStale(i, lin, true);
+      const a = this.tlbOff[i] + (lin & 0xfff);
+      if ((a & 3) === 0) this.m32[a >> 2] = v;
+      else this.dv.setInt32(a, v, true);
+      return;
+    }
+    this.writeAcc(lin, 4, v, this.uacc);
+  }
+
+  /** Sized access helpers (size in bytes). */
+  rd(size: number, lin: number): number {
+    return size === 4 ? this.rd32(lin) : size === 2 ? this.rd16(lin) : this.rd8(lin);
+  }
+
+  wr(size: number, lin: number, v: number): void {
+    if (size === 4) this.wr32(lin, v);
+    else if (size === 2) this.wr16(lin, v);
+    else this.wr8(lin, v);
+  }
+
+  push32(v: number): void {
+    const sp = (this.r[4] - 4) | 0;
+    this.wr32(sp, v);
+    this.r[4] = sp;
+  }
+
+  pop32(): number {
+    const v = this.rd32(this.r[4]);
+    this.r[4] = (this.r[4] + 4) | 0;
+    return v;
+  }
+
+  // ---- fetch and decode -------------------------------------------------------------------
+
+  /** The decoded block at this.eip (decoding it if needed). */
+  private lookupBlock(): Block {
+    const eip = this.eip;
+    const vpn = eip >>> 12;
+    const i = vpn & TLB_MASK;
+    let base: number;
+    if (this.rtag[i] === vpn) {
+      if (this.frameGen !== null) this.checkStale(i, eip, false);
+      base = this.tlbOff[i];
+    } else {
+      this.curEip = eip;
+      const a = this.xlate(eip, ACC_FETCH | this.uacc, 1);
+      // Fetching from no memory reads all ones: FF FF is an invalid encoding.
+      if (a < 0) this.raise(6, -1);
+      base = a - (eip & 0xfff);
+    }
+    const t = this.code.pages[base >>> 12];
+    if (t !== undefined) {
+      const b = t[eip & 0xfff];
+      if (b !== undefined) return b;
+    }
+    return this.buildBlock(eip, base);
+  }
+
+  private buildBlock(eip: number, base: number): Block {
+    const start = eip & 0xfff;
+    const mem = this.mem;
+    const b = new Block();
+    let p = start;
+    while (p < 0x1000 && b.n < MAX_BLOCK) {
+      const ins = new Insn(opUD);
+      const len = decodeInsn(ins, mem, base + p, base + 0x1000);
+      if (len < 0) break; // runs past the page: ends the block (or is decoded alone below)
+      ins.boff = p - start;
+      ins.idx = b.n;
+      b.insns.push(ins);
+      b.n++;
+      p += len;
+      if (ins.term) break;
+    }
+    if (b.n === 0) return this.crossingBlock(eip, base);
+    b.bytes = p - start;
+    this.code.table(base >>> 12)[start] = b;
+    this.code.markCode(base >>> 12, start, p);
+    this.stats.blocksDecoded++;
+    return b;
+  }
+
+  /** An instruction that straddles two pages: decoded each time, never cached. */
+  private crossingBlock(eip: number, base: number): Block {
+    const buf = this.ibuf;
+    const first = 0x1000 - (eip & 0xfff);
+    for (let k = 0; k < first; k++) buf[k] = this.mem[base + (eip & 0xfff) + k];
+    const next = (eip + first) | 0;
+    this.curEip = eip;
+    const a = this.xlate(next, ACC_FETCH | this.uacc, 1);
+    for (let k = first; k < 15; k++) buf[k] = a < 0 ? 0xff : this.mem[a + k - first];
+    const ins = this.xInsn;
+    const len = decodeInsn(ins, buf, 0, 15);
+    ins.boff = 0;
+    ins.idx = 0;
+    if (len < 0) {
+      ins.fn = opUD;
+      ins.len = 15;
+    }
+    return this.xBlock;
+  }
+
+  // ---- the run loop -----------------------------------------------------------------------
+
+  private irqDeliverable(): boolean {
+    return this.irqLine && this.pic !== null && (this.eflRest & FL_IF) !== 0;
+  }
+
+  run(maxInsns: number): number {
+    if (this.shutdown) return EXIT_TRIPLE_FAULT;
+    const end = this.icount + maxInsns;
+    try {
+      if (this.pendKind !== EV_NONE) {
+        this.halted = false;
+        deliverEvent(this, this.pendVector, this.pendError, this.pendKind, this.pendEip);
+      }
+      for (;;) {
+        if (this.stopRequested) {
+          this.stopRequested = false;
+          return EXIT_STOP;
+        }
+        if (this.intShadow) {
+          this.intShadow = false;
+        } else if (this.irqDeliverable()) {
+          this.halted = false;
+          const v = (this.pic as InterruptController).acknowledge();
+          this.stats.interrupts++;
+          deliverEvent(this, v, -1, EV_IRQ, this.eip);
+        }
+        if (this.halted) return EXIT_HLT;
+        const left = end - this.icount;
+        if (left <= 0) return EXIT_BUDGET;
+        this.execBlock(left);
+        if (this.halted) return EXIT_HLT;
+      }
+    } catch (x) {
+      if (x === EXIT_SIGNAL) return EXIT_MMU;
+      if (x === TRIPLE_SIGNAL) {
+        this.shutdown = true;
+        return EXIT_TRIPLE_FAULT;
+      }
+      throw x;
+    }
+  }
+
+  private execBlock(left: number): void {
+    let b: Block;
+    try {
+      b = this.lookupBlock();
+    } catch (x) {
+      if (x !== FAULT_SIGNAL) throw x;
+      this.curEip = this.eip;
+      deliverEvent(this, this.excVector, this.excError, EV_EXC, this.eip);
+      return;
+    }
+    const base = this.icount;
+    this.blockBase = base;
+    this.blockBreak = false;
+    const beip = this.eip;
+    const insns = b.insns;
+    const n = b.n < left ? b.n : left;
+    let i = 0;
+    try {
+      while (i < n) {
+        const ins = insns[i];
+        const e = (beip + ins.boff) | 0;
+        this.curEip = e;
+        this.eip = (e + ins.len) | 0;
+        ins.fn(this, ins);
+        i++;
+        if (this.blockBreak) break;
+      }
+    } catch (x) {
+      this.icount = base + i;
+      this.eip = this.curEip;
+      if (x === FAULT_SIGNAL) {
+        deliverEvent(this, this.excVector, this.excError, EV_EXC, this.curEip);
+        return;
+      }
+      throw x;
+    }
+    this.icount = base + i;
+  }
+}
+
+export { GuestError };

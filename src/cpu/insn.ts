@@ -1,0 +1,52 @@
+// The decoded form of one instruction and of a basic block: what decode.ts produces and the
+// dispatch loop in cpu.ts executes. Plays the role of QEMU's TranslationBlock / Blink's
+// pre-decoded ops: operands are resolved once, so execution never re-parses bytes.
+
+import type { Cpu } from './cpu.js';
+
+export type Handler = (c: Cpu, i: Insn) => void;
+
+/**
+ * One instruction. Every field has a fixed numeric type so all Insn objects share one hidden
+ * class. Memory operands use `base`/`index` register numbers where 8 names an always-zero slot,
+ * so the effective address is one expression: r[base] + (r[index] << scale) + disp.
+ */
+export class Insn {
+  fn: Handler;
+  /** Length in bytes; the loop sets eip to the next instruction before calling fn. */
+  len = 0;
+  /** Byte offset of this instruction from its block's start, and its index in the block. */
+  boff = 0;
+  idx = 0;
+  /** Sub-operation: ALU op, condition code, group /digit, segment number... */
+  op = 0;
+  /** Operand size in bytes (1, 2 or 4). */
+  osz = 4;
+  /** ModRM.reg, or the register encoded in the opcode. */
+  reg = 0;
+  /** ModRM.rm when it names a register (mem = false). */
+  rm = 0;
+  mem = false;
+  base = 8;
+  index = 8;
+  scale = 0;
+  disp = 0;
+  imm = 0;
+  imm2 = 0;
+  /** 0: none, 1: REP/REPE (F3), 2: REPNE (F2). */
+  rep = 0;
+  /** Ends a basic block (branches, system instructions, anything that changes how to fetch). */
+  term = false;
+
+  constructor(fn: Handler) {
+    this.fn = fn;
+  }
+}
+
+/** A straight-line run of instructions inside one backing page. */
+export class Block {
+  readonly insns: Insn[] = [];
+  n = 0;
+  /** Bytes covered, from the block's first instruction. */
+  bytes = 0;
+}

@@ -1,0 +1,168 @@
+// Event delivery through the IDT: exceptions, external interrupts and INT n, with the ring 3 ->
+// ring 0 stack switch via the TSS, IRET back, and the double/triple fault rules. Mirrors the
+// SDM's interrupt-delivery pseudo-code (what KVM's kvm_inject_* and kvm_multiple_exception model
+// for injected events, including the contributory/#PF -> #DF combination table).
+
+import { type Cpu, EXIT_SIGNAL, FAULT_SIGNAL, SEG_CS, SEG_SS, TRIPLE_SIGNAL } from './cpu.js';
+import { GuestError } from './errors.js';
+import { FL_AC, FL_ARITH, FL_DF, FL_ID, FL_IF, FL_IOPL, FL_NT, FL_RF, FL_TF, FL_VM, setArith } from './flags.js';
+import { checkCodeSeg, checkStackSeg } from './segments.js';
+
+export const EV_NONE = 0;
+export const EV_EXC = 1; // an exception raised by an instruction (or injected)
+export const EV_IRQ = 2; // an external interrupt, already acknowledged at the PIC
+export const EV_SOFT = 3; // INT n, INT3, INTO: gate DPL checked, no error code
+
+const contributory = (v: number): boolean => v === 0 || (v >= 10 && v <= 13);
+
+/**
+ * Deliver an event, applying the double-fault rules to faults that happen during delivery.
+ * `eip` is what the frame saves (the faulting instruction, or the next one). On XLATE_EXIT the
+ * event stays pending (cpu.pend*) and is redelivered by the next run().
+ */
+export function deliverEvent(c: Cpu, vector: number, err: number, kind: number, eip: number): void {
+  let v = vector;
+  let e = err;
+  let k = kind;
+  for (;;) {
+    c.pendKind = k;
+    c.pendVector = v;
+    c.pendError = e;
+    c.pendEip = eip;
+    try {
+      deliver(c, v, e, k, eip);
+      c.pendKind = EV_NONE;
+      return;
+    } catch (x) {
+      if (x === EXIT_SIGNAL) throw x;
+      c.pendKind = EV_NONE;
+      if (x !== FAULT_SIGNAL) throw x;
+      const v2 = c.excVector;
+      if (k === EV_EXC && v === 8) {
+        c.tripleFaultVector = v2;
+        c.tripleFaultEip = eip;
+        throw TRIPLE_SIGNAL;
+      }
+      if (k === EV_EXC && ((contributory(v) && contributory(v2)) || (v === 14 && (contributory(v2) || v2 === 14)))) {
+        v = 8;
+        e = 0;
+      } else {
+        v = v2;
+        e = c.excError;
+      }
+      k = EV_EXC;
+    }
+  }
+}
+
+/** One attempt at delivering an event through its IDT gate (may raise, may throw EXIT). */
+export function deliver(c: Cpu, vector: number, err: number, kind: number, retEip: number): void {
+  const ext = kind === EV_SOFT ? 0 : 1;
+  const idtErr = vector * 8 + 2 + ext;
+  if (vector * 8 + 7 > c.idtLimit) c.raise(13, idtErr);
+  const a = (c.idtBase + vector * 8) | 0;
+  const lo = c.readAcc(a, 4, 0);
+  const hi = c.readAcc((a + 4) | 0, 4, 0);
+  const type = (hi >> 8) & 0x1f;
+  if (type === 5) {
+    throw new GuestError(`IDT vector ${vector} is a task gate: task gates are not supported`);
+  }
+  if (type !== 0xe && type !== 0xf) c.raise(13, idtErr);
+  if (kind === EV_SOFT && ((hi >> 13) & 3) < c.cpl) c.raise(13, idtErr);
+  if ((hi & 0x8000) === 0) c.raise(11, idtErr);
+  const sel = lo >>> 16;
+  const off = (hi & 0xffff0000) | (lo & 0xffff);
+  const dpl = checkCodeSeg(c, sel, ext);
+  const conforming = (c.descHi & 0x400) !== 0;
+  const cpl = c.cpl;
+  if (dpl > cpl) c.raise(13, (sel & 0xfffc) | ext);
+  const flags = c.getEflags();
+  const hasErr = err >= 0 && kind === EV_EXC;
+  let newCpl = cpl;
+  if (!conforming && dpl < cpl) {
+    // Inner privilege: the new stack comes from the TSS.
+    const tss = 4 + dpl * 8;
+    if (tss + 5 > c.trLimit) c.raise(10, (c.trSel & 0xfffc) | ext);
+    const esp = c.readAcc((c.trBase + tss) | 0, 4, 0);
+    const ss = c.readAcc((c.trBase + tss + 4) | 0, 2, 0);
+    checkStackSeg(c, ss, dpl, ext);
+    const n = hasErr ? 24 : 20;
+    c.probeWrite((esp - n) | 0, 0);
+    c.probeWrite((esp - 1) | 0, 0);
+    c.writeAcc((esp - 4) | 0, 4, c.sreg[SEG_SS], 0);
+    c.writeAcc((esp - 8) | 0, 4, c.r[4], 0);
+    c.writeAcc((esp - 12) | 0, 4, flags, 0);
+    c.writeAcc((esp - 16) | 0, 4, c.sreg[SEG_CS], 0);
+    c.writeAcc((esp - 20) | 0, 4, retEip, 0);
+    if (hasErr) c.writeAcc((esp - 24) | 0, 4, err, 0);
+    c.sreg[SEG_SS] = ss;
+    c.r[4] = (esp - n) | 0;
+    newCpl = dpl;
+  } else {
+    const acc = c.uacc;
+    const sp = c.r[4];
+    const n = hasErr ? 16 : 12;
+    c.probeWrite((sp - n) | 0, acc);
+    c.probeWrite((sp - 1) | 0, acc);
+    c.writeAcc((sp - 4) | 0, 4, flags, acc);
+    c.writeAcc((sp - 8) | 0, 4, c.sreg[SEG_CS], acc);
+    c.writeAcc((sp - 12) | 0, 4, retEip, acc);
+    if (hasErr) c.writeAcc((sp - 16) | 0, 4, err, acc);
+    c.r[4] = (sp - n) | 0;
+  }
+  c.sreg[SEG_CS] = (sel & 0xfffc) | newCpl;
+  if (newCpl !== cpl) c.cpl = newCpl;
+  c.eip = off;
+  c.eflRest &= ~(FL_TF | FL_NT | FL_RF | FL_VM);
+  if (type === 0xe) c.eflRest &= ~FL_IF;
+  if (vector < 32 && kind !== EV_IRQ) c.stats.exceptions[vector]++;
+  c.halted = false;
+  c.blockBreak = true;
+}
+
+/** Write EFLAGS from POPF/IRET under the privilege rules of `cpl` (size 2 or 4 bytes). */
+export function writeFlagsPriv(c: Cpu, v: number, osz: number, cpl: number): void {
+  let mask = FL_ARITH | FL_TF | FL_DF | FL_NT | FL_AC | FL_ID;
+  const iopl = (c.eflRest >> 12) & 3;
+  if (cpl === 0) mask |= FL_IOPL;
+  if (cpl <= iopl) mask |= FL_IF;
+  if (osz === 2) mask &= 0xffff;
+  const cur = c.getEflags();
+  const nv = (cur & ~mask) | (v & mask);
+  setArith(c, nv);
+  c.eflRest = (nv & ~FL_ARITH & (FL_TF | FL_IF | FL_DF | FL_IOPL | FL_NT | FL_AC | FL_ID)) | 2;
+}
+
+export function iret(c: Cpu, osz: number): void {
+  if (osz !== 4) throw new GuestError(`16-bit IRET at EIP 0x${(c.curEip >>> 0).toString(16)} is not supported`);
+  if ((c.eflRest & FL_NT) !== 0) {
+    throw new GuestError(`IRET with EFLAGS.NT set (a task return) at EIP 0x${(c.curEip >>> 0).toString(16)} is not supported`);
+  }
+  const sp = c.r[4];
+  const eip = c.rd32(sp);
+  const cs = c.rd32((sp + 4) | 0) & 0xffff;
+  const fl = c.rd32((sp + 8) | 0);
+  const cpl = c.cpl;
+  if ((fl & FL_VM) !== 0 && cpl === 0) {
+    throw new GuestError(`IRET to virtual-8086 mode at EIP 0x${(c.curEip >>> 0).toString(16)} is not supported`);
+  }
+  const rpl = cs & 3;
+  if (rpl < cpl) c.raise(13, cs & 0xfffc);
+  const dpl = checkCodeSeg(c, cs, 0);
+  const conforming = (c.descHi & 0x400) !== 0;
+  if (conforming ? dpl > rpl : dpl !== rpl) c.raise(13, cs & 0xfffc);
+  let esp = (sp + 12) | 0;
+  let ss = c.sreg[SEG_SS];
+  if (rpl > cpl) {
+    esp = c.rd32((sp + 12) | 0);
+    ss = c.rd32((sp + 16) | 0) & 0xffff;
+    checkStackSeg(c, ss, rpl, 0);
+  }
+  writeFlagsPriv(c, fl, 4, cpl);
+  c.sreg[SEG_CS] = cs;
+  c.sreg[SEG_SS] = ss;
+  c.r[4] = esp;
+  c.eip = eip;
+  if (rpl !== cpl) c.cpl = rpl;
+  c.blockBreak = true;
+}

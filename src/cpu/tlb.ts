@@ -1,0 +1,104 @@
+// The processor's translation lookaside buffer: direct-mapped, struct-of-arrays, owned by one Cpu.
+// Mirrors the hardware TLB that KVM flushes with kvm_flush_remote_tlbs(): it caches linear page ->
+// backing page with permissions; a miss goes to the Mmu (native walker or shadow MMU).
+
+import { TLB_USER, TLB_WRITE } from './ports.js';
+
+export const TLB_BITS = 12;
+export const TLB_SIZE = 1 << TLB_BITS;
+export const TLB_MASK = TLB_SIZE - 1;
+
+/**
+ * Four tag arrays hold the linear page number (vpn) when the access kind is permitted, or -1:
+ * supervisor read, supervisor write, user read, user write. The Cpu indexes the pair for its CPL,
+ * so a hit is one compare. Write tags are withheld from pages that hold decoded instructions
+ * (`codePages`), so stores into code take the slow path, which invalidates the decoded blocks.
+ */
+export class Tlb {
+  readonly tagSR = new Int32Array(TLB_SIZE).fill(-1);
+  readonly tagSW = new Int32Array(TLB_SIZE).fill(-1);
+  readonly tagUR = new Int32Array(TLB_SIZE).fill(-1);
+  readonly tagUW = new Int32Array(TLB_SIZE).fill(-1);
+  /** Backing byte offset of the page (page number << 12). */
+  readonly off = new Int32Array(TLB_SIZE);
+  /** TLB_WRITE | TLB_USER as given to fill(): what the walk allowed, before code protection. */
+  readonly flags = new Int32Array(TLB_SIZE);
+  /** Frame generation recorded at fill time (stale-access detector). */
+  readonly gen = new Int32Array(TLB_SIZE);
+  /** Per backing page: non-zero when it holds decoded instructions (set by the CodeCache). */
+  codePages: Uint8Array | null = null;
+  fills = 0;
+
+  fill(lin: number, page: number, flags: number, gen: number): void {
+    const vpn = lin >>> 12;
+    const i = vpn & TLB_MASK;
+    const user = (flags & TLB_USER) !== 0;
+    const cp = this.codePages;
+    const write = (flags & TLB_WRITE) !== 0 && (cp === null || cp[page] === 0);
+    this.tagSR[i] = vpn;
+    this.tagUR[i] = user ? vpn : -1;
+    this.tagSW[i] = write ? vpn : -1;
+    this.tagUW[i] = write && user ? vpn : -1;
+    this.off[i] = page << 12;
+    this.flags[i] = flags;
+    this.gen[i] = gen;
+    this.fills++;
+  }
+
+  flushAll(): void {
+    this.tagSR.fill(-1);
+    this.tagSW.fill(-1);
+    this.tagUR.fill(-1);
+    this.tagUW.fill(-1);
+  }
+
+  flushPage(lin: number): void {
+    const vpn = lin >>> 12;
+    const i = vpn & TLB_MASK;
+    if (this.tagSR[i] === vpn) {
+      this.tagSR[i] = -1;
+      this.tagSW[i] = -1;
+      this.tagUR[i] = -1;
+      this.tagUW[i] = -1;
+    }
+  }
+
+  /** Drop every entry that maps backing page `page` (a host-side invalidation). */
+  flushBackingPage(page: number): void {
+    const o = page << 12;
+    for (let i = 0; i < TLB_SIZE; i++) {
+      if (this.off[i] === o && this.tagSR[i] !== -1) {
+        this.tagSR[i] = -1;
+        this.tagSW[i] = -1;
+        this.tagUR[i] = -1;
+        this.tagUW[i] = -1;
+      }
+    }
+  }
+
+  /** Withdraw write permission from entries mapping `page` (it now holds decoded code). */
+  protectPage(page: number): void {
+    const o = page << 12;
+    for (let i = 0; i < TLB_SIZE; i++) {
+      if (this.off[i] === o) {
+        this.tagSW[i] = -1;
+        this.tagUW[i] = -1;
+      }
+    }
+  }
+
+  /** Give back the write permission the walk granted (the page's decoded code was dropped). */
+  unprotectPage(page: number): void {
+    const o = page << 12;
+    for (let i = 0; i < TLB_SIZE; i++) {
+      const vpn = this.tagSR[i];
+      if (vpn !== -1 && this.off[i] === o) {
+        const f = this.flags[i];
+        if (f & TLB_WRITE) {
+          this.tagSW[i] = vpn;
+          if (f & TLB_USER) this.tagUW[i] = vpn;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,94 @@
+// The swap device: slot allocator with per-slot swap counts and the swap cache, over a pluggable
+// backing store. Mirrors struct swap_info_struct (swap_map counts, SWAP_HAS_CACHE as `cache`),
+// get_swap_page / swap_free, and the swapper address_space. The default store keeps slots in
+// memory; a file-backed store (needs node:fs) belongs outside the engine (see README note).
+
+import { EIO, PAGE_SIZE } from './constants.js';
+import type { Prng } from './prng.js';
+
+/** Where swapped pages' bytes live. Both calls return 0 or a negative errno (-EIO). */
+export interface SwapStore {
+  readonly slots: number;
+  read(slot: number, dst: Uint8Array): number;
+  write(slot: number, src: Uint8Array): number;
+}
+
+/** In-memory swap store (the default). */
+export class MemorySwapStore implements SwapStore {
+  readonly data: Uint8Array;
+  constructor(readonly slots: number) {
+    this.data = new Uint8Array(slots * PAGE_SIZE);
+  }
+  read(slot: number, dst: Uint8Array): number {
+    dst.set(this.data.subarray(slot * PAGE_SIZE, (slot + 1) * PAGE_SIZE));
+    return 0;
+  }
+  write(slot: number, src: Uint8Array): number {
+    this.data.set(src, slot * PAGE_SIZE);
+    return 0;
+  }
+}
+
+/** Which I/O to fail: a deterministic rate (seeded PRNG) and/or explicit one-shot counts. */
+export interface SwapErrorInjection {
+  readErrorRate: number;
+  writeErrorRate: number;
+  /** The next N reads/writes fail, before the rates apply. */
+  failNextReads: number;
+  failNextWrites: number;
+}
+
+export class SwapDevice {
+  /** Swap ptes referencing each slot (swap_map count without SWAP_HAS_CACHE). */
+  readonly count: Int32Array;
+  /** Swap-cache frame holding each slot's page, or -1 (SWAP_HAS_CACHE + the swapper mapping). */
+  readonly cache: Int32Array;
+  private readonly freeStack: Int32Array;
+  nrFree: number;
+  readonly inject: SwapErrorInjection = { readErrorRate: 0, writeErrorRate: 0, failNextReads: 0, failNextWrites: 0 };
+
+  constructor(readonly store: SwapStore, private readonly prng: Prng) {
+    const n = store.slots;
+    this.count = new Int32Array(n);
+    this.cache = new Int32Array(n).fill(-1);
+    this.freeStack = new Int32Array(n);
+    for (let i = 0; i < n; i++) this.freeStack[i] = n - 1 - i;
+    this.nrFree = n;
+  }
+
+  get nrSlots(): number {
+    return this.count.length;
+  }
+
+  /** get_swap_page: a free slot or -1 (swap full). */
+  alloc(): number {
+    if (this.nrFree === 0) return -1;
+    return this.freeStack[--this.nrFree];
+  }
+
+  /** Frees the slot once no pte and no cache page refer to it (swap_entry_free). */
+  maybeFree(slot: number): boolean {
+    if (this.count[slot] !== 0 || this.cache[slot] !== -1) return false;
+    this.freeStack[this.nrFree++] = slot;
+    return true;
+  }
+
+  isFree(slot: number): boolean {
+    for (let i = 0; i < this.nrFree; i++) if (this.freeStack[i] === slot) return true;
+    return false;
+  }
+
+  read(slot: number, dst: Uint8Array): number {
+    const inj = this.inject;
+    if (inj.failNextReads > 0) { inj.failNextReads--; return -EIO; }
+    if (inj.readErrorRate > 0 && this.prng.nextFloat() < inj.readErrorRate) return -EIO;
+    return this.store.read(slot, dst);
+  }
+
+  write(slot: number, src: Uint8Array): number {
+    const inj = this.inject;
+    if (inj.failNextWrites > 0) { inj.failNextWrites--; return -EIO; }
+    if (inj.writeErrorRate > 0 && this.prng.nextFloat() < inj.writeErrorRate) return -EIO;
+    return this.store.write(slot, src);
+  }
+}

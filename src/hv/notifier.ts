@@ -1,0 +1,134 @@
+// KVM's mmu_notifier subscriber (virt/kvm/kvm_main.c kvm_mmu_notifier_ops): how host mm events
+// reach the shadow MMU. One subscription per VM on the VM process's mm, registered only in
+// `notifier` mode (in `pin` and `none` mode the host never tells the hypervisor anything).
+//
+// The contract this file keeps (reference/kvm-mmu.md §1.3, invariants 2, 3, 5):
+// - invalidate_range_start returns only after every spte mapping any gfn whose hva is in the
+//   range is gone and every vCPU TLB is flushed, and no new spte can be made for those gfns
+//   until the matching end (inProgress > 0 and the range covers them: the fault path retries);
+// - invalidate_range_end bumps the sequence before dropping inProgress, so a fault that sampled
+//   the sequence before the invalidation can never commit a translation gup'ed during it.
+
+import type { Mm } from '../host/mm.js';
+import type { MmuNotifier, MmuNotifierOps, MmuNotifierRange } from '../host/mmu-notifier.js';
+import { MMU_NOTIFY_EVENT_NAMES } from '../host/constants.js';
+import type { InvalidateState } from './invalidate.js';
+import type { Memslots } from './memslots.js';
+import type { ShadowMmu } from './shadow/mmu.js';
+import type { KvmStats } from './stats.js';
+import { SPTE_FRAME_SHIFT, SPTE_HOST_WRITABLE, SPTE_MMU_WRITABLE, SPTE_P, SPTE_W } from './shadow/spte.js';
+
+export interface NotifierVm {
+  readonly mmu: ShadowMmu;
+  readonly inv: InvalidateState;
+  readonly memslots: Memslots;
+  readonly stats: KvmStats;
+  /** How change_pte is handled: 'update' re-points sptes (the 2009 optimisation), 'noop' ignores it
+   *  as Linux >= 6.10 does. Inside start/end both are equivalent (invariant 21). */
+  readonly changePteMode: 'update' | 'noop';
+  /** Every vCPU's TLB is empty when this returns (kvm_flush_remote_tlbs). */
+  flushRemoteTlbs(): void;
+  /** Causal trace of host events for the teaching views (may be a no-op). */
+  traceInvalidate?(range: MmuNotifierRange, zapped: number): void;
+  frameGen(frame: number): number;
+}
+
+export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
+  const { mmu, inv, memslots, stats } = vm;
+  return {
+    invalidateRangeStart(_sub: MmuNotifier, range: MmuNotifierRange): number {
+      stats.countCall(`invalidate_range_start:${MMU_NOTIFY_EVENT_NAMES[range.event] ?? range.event}`);
+      inv.activeInvalidateCount++;
+      let locked = false;
+      let zapped = 0;
+      memslots.forEachGfnRangeInHva(range.start, range.end, (slot, gfnStart, gfnEnd) => {
+        if (!locked) {
+          locked = true; // first slot: take mmu_lock, kvm_mmu_invalidate_begin
+          inv.begin();
+        }
+        inv.rangeAdd(gfnStart, gfnEnd);
+        zapped += mmu.unmapGfnRange(slot, gfnStart, gfnEnd);
+      });
+      if (locked) {
+        stats.invalidations++;
+        stats.sptes_zapped_by_invalidation += zapped;
+        if (zapped > stats.max_sptes_zapped_per_invalidation) stats.max_sptes_zapped_per_invalidation = zapped;
+        if (zapped > 0) vm.flushRemoteTlbs();
+      }
+      vm.traceInvalidate?.(range, zapped);
+      // KVM handles every event by zapping, so it never refuses a non-blockable range.
+      return 0;
+    },
+
+    invalidateRangeEnd(_sub: MmuNotifier, range: MmuNotifierRange): void {
+      stats.countCall('invalidate_range_end');
+      let hit = false;
+      memslots.forEachGfnRangeInHva(range.start, range.end, () => {
+        hit = true;
+      });
+      if (hit) inv.end();
+      inv.activeInvalidateCount--;
+      if (inv.activeInvalidateCount < 0) throw new Error('kvm: mn_active_invalidate_count went negative');
+    },
+
+    clearFlushYoung(_sub: MmuNotifier, _mm: Mm, start: number, end: number): boolean {
+      stats.countCall('clear_flush_young');
+      const young = age(vm, start, end, false);
+      if (young) vm.flushRemoteTlbs();
+      return young;
+    },
+
+    clearYoung(_sub: MmuNotifier, _mm: Mm, start: number, end: number): boolean {
+      stats.countCall('clear_young');
+      // "We never issue secondary TLB flushes from clear_young": a cached translation may keep
+      // hiding accesses until the TLB is next flushed, which aging tolerates.
+      return age(vm, start, end, false);
+    },
+
+    testYoung(_sub: MmuNotifier, _mm: Mm, addr: number): boolean {
+      stats.countCall('test_young');
+      return age(vm, addr, addr + 1, true);
+    },
+
+    changePte(_sub: MmuNotifier, _mm: Mm, addr: number, frame: number, writable: boolean): void {
+      stats.countCall('change_pte');
+      // Since 2012 change_pte runs inside start/end, which already zapped every spte for addr,
+      // so there is never anything to update; KVM returned early outside an invalidation.
+      if (vm.changePteMode === 'noop' || inv.inProgress === 0) return;
+      memslots.forEachGfnRangeInHva(addr, addr + 1, (slot, gfnStart) => {
+        const refs = slot.rmap[gfnStart - slot.baseGfn];
+        if (refs === undefined) return;
+        for (const ref of [...refs]) {
+          const sp = mmu.page((ref / 1024) | 0);
+          const idx = ref & 1023;
+          if (writable) {
+            mmu.dropSpte(sp, idx); // kvm_set_pte_rmap: a writable new pte means "just zap"
+          } else {
+            const old = sp.spt[idx];
+            if (!(old & SPTE_P)) continue;
+            mmu.dropSpte(sp, idx);
+            const flags = old & ~(SPTE_W | SPTE_HOST_WRITABLE | SPTE_P | (0xfffff << SPTE_FRAME_SHIFT));
+            mmu.setLeaf(sp, idx, slot, gfnStart, frame, vm.frameGen(frame), flags | (old & SPTE_MMU_WRITABLE));
+          }
+        }
+      });
+      vm.flushRemoteTlbs();
+    },
+
+    release(_sub: MmuNotifier, _mm: Mm): void {
+      stats.countCall('release');
+      // kvm_flush_shadow_all: the process is exiting; nothing may map its frames any more.
+      mmu.zapAll();
+      vm.flushRemoteTlbs();
+    },
+  };
+}
+
+function age(vm: NotifierVm, start: number, end: number, testOnly: boolean): boolean {
+  let young = false;
+  vm.memslots.forEachGfnRangeInHva(start, end, (slot, gfnStart, gfnEnd) => {
+    if (vm.mmu.ageGfnRange(slot, gfnStart, gfnEnd, testOnly)) young = true;
+  });
+  if (young) vm.stats.age_young++;
+  return young;
+}

@@ -1,0 +1,186 @@
+// The shadow-paging fault path (KVM's kvm_mmu_page_fault -> FNAME(page_fault) -> FNAME(fetch)),
+// written as a generator so the deterministic scheduler can preempt it exactly where KVM can be:
+// after sampling the invalidation sequence, after gup, and before taking mmu_lock.
+//
+//   step                        KVM                                  here
+//   guest walk, A/D bits        FNAME(walk_addr)                     GuestWalker.walk
+//   sample seq                  fault->mmu_seq = mmu_invalidate_seq  seq = inv.seq   (yield)
+//   lockless pre-check          mmu_invalidate_retry_gfn_unsafe      retryGfnUnsafe
+//   gfn -> hva -> frame         __kvm_faultin_pfn (gup)              host.gup        (yield x2)
+//   under mmu_lock: stale?      is_page_fault_stale                  retryGfn -> RETRY, put frame
+//   build path, set spte        FNAME(fetch), mmu_set_spte           fetch()
+//   drop the gup reference      kvm_release_faultin_page             putPage (not in pin mode)
+// A RETRY leaves no spte: the guest re-executes the access and faults again.
+
+import type { Cpu } from '../../cpu/cpu.js';
+import { ACC_USER, ACC_WRITE } from '../../cpu/ports.js';
+import type { InvalidateState } from '../invalidate.js';
+import { RETRY_IN_PROGRESS } from '../invalidate.js';
+import type { Memslots } from '../memslots.js';
+import type { KvmStats } from '../stats.js';
+import type { GuestPhysMemory, GuestWalker } from './guest-walk.js';
+import { ShadowMmu } from './mmu.js';
+import { ACC_U, ACC_W, ROLE_ACCESS_SHIFT, ROLE_CR0_WP, ROLE_DIRECT, ROLE_PSE } from './role.js';
+import { SPTE_PINNED, SPTE_W } from './spte.js';
+import type { ShadowVcpuMmu } from './vcpu-mmu.js';
+
+export const FAULT_FIXED = 0;
+export const FAULT_RETRY = 1;
+export const FAULT_GUEST = 2;
+export const FAULT_EFAULT = 3;
+
+export type MemoryMode = 'notifier' | 'pin' | 'none';
+
+/** The VM-wide pieces the fault path needs. */
+export interface FaultVm {
+  readonly mmu: ShadowMmu;
+  readonly stats: KvmStats;
+  readonly inv: InvalidateState;
+  readonly memslots: Memslots;
+  readonly guestMem: GuestPhysMemory;
+  readonly mode: MemoryMode;
+  /** Test-only mutation switch: skip the locked retry check (the §1.6 bug). */
+  retryCheckDisabled: boolean;
+  /** gup on the VM process's mm: a frame number with a reference taken, or a negative errno. */
+  gup(hva: number, write: boolean): number;
+  /** Whether the host PTE for hva currently maps `frame` writable (map_writable for read faults). */
+  hostPteWritable(hva: number, frame: number): boolean;
+  putPage(frame: number): void;
+  markPageDirty(frame: number): void;
+  frameGen(frame: number): number;
+  /** The host may have rewritten the frame (zero-fill, swap-in, COW copy) since the Cpu decoded it. */
+  invalidateCode(frame: number): void;
+}
+
+/** Labels of the preemption points, in order. */
+export const YIELD_AFTER_SEQ = 'after-seq';
+export const YIELD_AFTER_GUP = 'after-gup';
+export const YIELD_BEFORE_LOCK = 'before-lock';
+
+/** Details of the last EFAULT, for the VMM's error message. */
+export interface FaultResult {
+  gfn: number;
+  hva: number;
+  errno: number;
+}
+
+export function* pageFault(
+  vm: FaultVm,
+  cpu: Cpu,
+  vmmu: ShadowVcpuMmu,
+  walker: GuestWalker,
+  lin: number,
+  acc: number,
+  out: FaultResult,
+): Generator<string, number, void> {
+  const stats = vm.stats;
+  stats.pf_taken++;
+  const write = (acc & ACC_WRITE) !== 0;
+  const user = (acc & ACC_USER) !== 0;
+  if (!walker.walk(vm.guestMem, cpu.cr0, cpu.cr3, cpu.cr4, lin, write, user)) {
+    stats.pf_guest++;
+    cpu.injectException(14, walker.errorCode, lin);
+    return FAULT_GUEST;
+  }
+  const gfn = walker.gfn;
+  out.gfn = gfn;
+  const slot = vm.memslots.find(gfn);
+  if (slot === null) {
+    // No memslot: KVM installs an MMIO spte and exits to userspace; our "userspace" answers all ones.
+    vmmu.loadRoot(cpu);
+    const sp = fetchPath(vm, cpu, vmmu, walker, lin);
+    if (sp === null) return retry(stats, 'gpte');
+    vm.mmu.setMmio(sp, (lin >>> 12) & 1023, gfn);
+    return FAULT_FIXED;
+  }
+  const hva = slot.gfnToHva(gfn);
+  out.hva = hva;
+
+  const seq = vm.inv.seq;
+  yield YIELD_AFTER_SEQ;
+  if (vm.inv.retryGfnUnsafe(seq, gfn) !== 0) {
+    stats.pf_retry_unsafe++;
+    return FAULT_RETRY;
+  }
+  // A read fault still maps writable when the host PTE already is (hva_to_pfn's fast path);
+  // a write fault asks gup for write access, which breaks COW and swaps in as needed.
+  const frame = vm.gup(hva, write);
+  if (frame < 0) {
+    out.errno = frame;
+    stats.pf_efault++;
+    return FAULT_EFAULT;
+  }
+  const hostWritable = write || vm.hostPteWritable(hva, frame);
+  const gen = vm.frameGen(frame);
+  yield YIELD_AFTER_GUP;
+  yield YIELD_BEFORE_LOCK;
+
+  // ---- mmu_lock held from here: nothing below yields or calls into the host mm ----
+  let result = FAULT_FIXED;
+  let keepRef = false;
+  const cause = vm.retryCheckDisabled ? 0 : vm.inv.retryGfn(seq, gfn);
+  if (cause !== 0) {
+    if (cause === RETRY_IN_PROGRESS) stats.pf_retry_in_progress++;
+    else stats.pf_retry_seq++;
+    result = FAULT_RETRY;
+  } else {
+    vm.mmu.makePagesAvailable();
+    vmmu.loadRoot(cpu);
+    const sp = fetchPath(vm, cpu, vmmu, walker, lin);
+    if (sp === null) {
+      stats.pf_retry_gpte_changed++;
+      result = FAULT_RETRY;
+    } else {
+      const tracked = vm.mmu.isWriteTracked(gfn);
+      const pinned = vm.mode === 'pin';
+      let flags = ShadowMmu.leafFlags(
+        (walker.access & ACC_W) !== 0,
+        (walker.access & ACC_U) !== 0,
+        hostWritable,
+        tracked,
+        write,
+      );
+      if (pinned) flags |= SPTE_PINNED;
+      if (vm.mmu.setLeaf(sp, (lin >>> 12) & 1023, slot, gfn, frame, gen, flags)) vm.mmu.vcpus.flushRemoteTlbs();
+      cpu.tlb.flushPage(lin);
+      vm.invalidateCode(frame);
+      // kvm_release_faultin_page(dirty = writable): a frame mapped writable may be written.
+      if (flags & SPTE_W) vm.markPageDirty(frame);
+      keepRef = pinned;
+      stats.pf_fixed++;
+    }
+  }
+  if (!keepRef) vm.putPage(frame);
+  return result;
+}
+
+function retry(stats: KvmStats, _why: string): number {
+  stats.pf_retry_gpte_changed++;
+  return FAULT_RETRY;
+}
+
+/**
+ * FNAME(fetch) down to the leaf's shadow page: find or create the level-1 shadow page for the
+ * walk and link it under the root. Returns null when a gpte changed since the walk (the new
+ * shadow page write-protected the table only now, so the walk must be redone).
+ */
+function fetchPath(vm: FaultVm, cpu: Cpu, vmmu: ShadowVcpuMmu, walker: GuestWalker, lin: number): ReturnType<ShadowMmu['get']> | null {
+  const root = vmmu.root;
+  if (root === null) return null;
+  const mode = (cpu.cr0 & 0x10000 ? ROLE_CR0_WP : 0) | (cpu.cr4 & 0x10 ? ROLE_PSE : 0);
+  let child;
+  if (walker.level === 1) {
+    child = vm.mmu.get(walker.ptGfn, 1 | mode);
+  } else {
+    // Paging off, or a guest 4 MiB page: a direct page maps the 1024 gfns of the region with the
+    // access of the guest's large page (after protect_clean_gpte).
+    const base = walker.level === 0 ? (lin >>> 22) << 10 : walker.gfn & ~0x3ff;
+    child = vm.mmu.get(base, 1 | ROLE_DIRECT | mode | (walker.access << ROLE_ACCESS_SHIFT));
+  }
+  if (!root.valid || !child.valid) return null;
+  if (walker.changed(vm.guestMem)) return null;
+  root.writeFloodingCount = 0;
+  child.writeFloodingCount = 0;
+  if (vm.mmu.link(root, lin >>> 22, child)) vm.mmu.vcpus.flushRemoteTlbs();
+  return child;
+}

@@ -1,0 +1,112 @@
+// A vCPU (KVM's struct kvm_vcpu with its run loop body, vcpu_enter_guest): one Cpu whose Mmu is
+// this vCPU's view of the VM's shadow MMU, plus the fault in flight. step() is one unit of work
+// for the deterministic scheduler: either a slice of guest execution or one segment of the
+// fault path between two preemption points.
+
+import { Cpu } from '../cpu/cpu.js';
+import type { CodeCache } from '../cpu/code-cache.js';
+import { EXIT_BUDGET, EXIT_HLT, EXIT_MMU, EXIT_STOP, EXIT_TRIPLE_FAULT } from '../cpu/ports.js';
+import type { InterruptController, IoBus } from '../cpu/ports.js';
+import { GuestWalker } from './shadow/guest-walk.js';
+import {
+  FAULT_EFAULT,
+  pageFault,
+  YIELD_AFTER_GUP,
+  YIELD_BEFORE_LOCK,
+  type FaultResult,
+  type FaultVm,
+} from './shadow/page-fault.js';
+import type { ShadowMmu } from './shadow/mmu.js';
+import { ShadowVcpuMmu, type StaleReporter } from './shadow/vcpu-mmu.js';
+
+/** What step() did. */
+export const STEP_RAN = 0; // guest instructions ran (or a fault segment advanced)
+export const STEP_HALTED = 1; // HLT: the VM loop decides how time moves on
+export const STEP_TRIPLE_FAULT = 2;
+export const STEP_EFAULT = 3; // guest memory could not be faulted in (munmap'd, mprotect'ed, OOM-killed)
+export const STEP_STOPPED = 4; // asked to stop (exit device, --check, kick)
+
+export class Vcpu {
+  readonly cpu: Cpu;
+  readonly vmmu: ShadowVcpuMmu;
+  readonly walker = new GuestWalker();
+  /** The fault in flight and the label of the preemption point it is paused at. */
+  private fault: Generator<string, number, void> | null = null;
+  private faultAt = '';
+  readonly faultOut: FaultResult = { gfn: 0, hva: 0, errno: 0 };
+  /** Faults handled by this vCPU, for per-vCPU stats. */
+  faults = 0;
+
+  constructor(
+    readonly index: number,
+    private readonly vm: FaultVm,
+    mmu: ShadowMmu,
+    mem: Uint8Array,
+    io: IoBus,
+    pic: InterruptController | undefined,
+    code: CodeCache,
+    reportStale: StaleReporter,
+  ) {
+    this.vmmu = new ShadowVcpuMmu(index, mmu, reportStale);
+    this.cpu = new Cpu({ mem, mmu: this.vmmu, io, pic, code, index });
+  }
+
+  /** True while a fault is in flight. */
+  get faulting(): boolean {
+    return this.fault !== null;
+  }
+
+  /**
+   * Whether the next step may call into the host mm (guest walk, gup). Such steps must not run
+   * at a preemption point inside a host mm operation, where Linux would hold locks the fault
+   * needs; guest execution and the mmu_lock part of the fault may run there.
+   */
+  get nextStepTouchesHost(): boolean {
+    if (this.fault === null) return false;
+    return this.faultAt !== YIELD_AFTER_GUP && this.faultAt !== YIELD_BEFORE_LOCK;
+  }
+
+  /** Run guest code for at most `slice` instructions, or advance the fault in flight by one segment. */
+  step(slice: number): number {
+    if (this.fault !== null) return this.advanceFault();
+    const exit = this.cpu.run(slice);
+    switch (exit) {
+      case EXIT_BUDGET:
+        return STEP_RAN;
+      case EXIT_MMU:
+        this.faults++;
+        this.fault = pageFault(this.vm, this.cpu, this.vmmu, this.walker, this.cpu.exitLin, this.cpu.exitAcc, this.faultOut);
+        this.faultAt = '';
+        return STEP_RAN;
+      case EXIT_HLT:
+        return STEP_HALTED;
+      case EXIT_TRIPLE_FAULT:
+        return STEP_TRIPLE_FAULT;
+      case EXIT_STOP:
+        return STEP_STOPPED;
+      default:
+        throw new Error(`unknown Cpu.run() exit ${exit}`);
+    }
+  }
+
+  /** Run the fault to completion (no preemption): for callers without a scheduler. */
+  finishFault(): number {
+    let r = STEP_RAN;
+    while (this.fault !== null) r = this.advanceFault();
+    return r;
+  }
+
+  private advanceFault(): number {
+    const f = this.fault as Generator<string, number, void>;
+    const r = f.next();
+    if (!r.done) {
+      this.faultAt = r.value;
+      return STEP_RAN;
+    }
+    this.fault = null;
+    this.faultAt = '';
+    if (r.value === FAULT_EFAULT) return STEP_EFAULT;
+    // FAULT_GUEST: #PF is queued in the Cpu; FIXED / RETRY: the access simply re-executes.
+    return STEP_RAN;
+  }
+}

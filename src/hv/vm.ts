@@ -1,0 +1,304 @@
+// A virtual machine (KVM's struct kvm plus the VMM process around it): its guest RAM is an
+// anonymous private mapping in a host mm, memslot 0 maps gfn 0.. onto it, and every guest access
+// to memory goes through that mm (gup for sptes, copy-to/from-user for the hypervisor's own
+// reads and writes). Owns the shadow MMU, the invalidation state, the vCPUs and the devices, and,
+// in `notifier` mode, the mmu_notifier subscription that keeps sptes coherent with the host.
+
+import { CodeCache } from '../cpu/code-cache.js';
+import type { Cpu } from '../cpu/cpu.js';
+import type { Host } from '../host/host.js';
+import type { Mm } from '../host/mm.js';
+import { MmuNotifier, mmuNotifierRegister, mmuNotifierUnregister } from '../host/mmu-notifier.js';
+import { MADV_MERGEABLE, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../host/constants.js';
+import type { GuestPhysWriter } from '../machine/guest-phys-writer.js';
+import { loadMultibootImage, type BootState } from '../machine/multiboot.js';
+import { PcBoard } from '../machine/pc-board.js';
+import type { ByteSink } from '../machine/uart16550.js';
+import type { Logger } from '../obs/log.js';
+import { InvalidateState } from './invalidate.js';
+import { Memslots, PAGE_SIZE } from './memslots.js';
+import { kvmMmuNotifierOps } from './notifier.js';
+import type { GuestPhysMemory } from './shadow/guest-walk.js';
+import { ShadowMmu } from './shadow/mmu.js';
+import type { MemoryMode, FaultVm } from './shadow/page-fault.js';
+import type { ShadowPage } from './shadow/shadow-page.js';
+import { KvmStats } from './stats.js';
+import { Vcpu } from './vcpu.js';
+
+export const EXIT_STATUS_STALE = 5;
+
+/** One decoded-code cache per host: host frames hold code of any VM over time, and a store by any
+ *  vCPU into decoded bytes must reach every vCPU's cache. */
+const codeCaches = new WeakMap<Host, CodeCache>();
+function sharedCodeCache(host: Host): CodeCache {
+  let c = codeCaches.get(host);
+  if (c === undefined) codeCaches.set(host, (c = new CodeCache(host.ram.length)));
+  return c;
+}
+
+export interface VmOptions {
+  host: Host;
+  /** Guest RAM in bytes (a multiple of 4 KiB). */
+  memBytes: number;
+  vcpus?: number;
+  mode?: MemoryMode;
+  /** MADV_MERGEABLE on guest RAM so ksmd may merge it. */
+  ksm?: boolean;
+  /** Stale-access detector on; the first stale access stops the VM with exit status 5. */
+  check?: boolean;
+  /** Detector on without stopping (counts and reports only), as the swap benchmark uses it. */
+  detect?: boolean;
+  log: Logger;
+  output: ByteSink;
+  input?: Uint8Array;
+  name?: string;
+  changePte?: 'update' | 'noop';
+  maxShadowPages?: number;
+}
+
+/** One stale access, as the detector reports it. */
+export interface StaleAccess {
+  vcpu: number;
+  gva: number;
+  gfn: number;
+  frame: number;
+  write: boolean;
+}
+
+const MAX_STALE_RECORDS = 16;
+
+export class Vm implements FaultVm {
+  readonly host: Host;
+  readonly mm: Mm;
+  readonly name: string;
+  readonly memBytes: number;
+  readonly hva: number;
+  readonly mode: MemoryMode;
+  readonly memslots = new Memslots();
+  readonly inv = new InvalidateState();
+  readonly stats = new KvmStats();
+  readonly mmu: ShadowMmu;
+  readonly board: PcBoard;
+  readonly code: CodeCache;
+  readonly vcpus: Vcpu[] = [];
+  readonly guestMem: GuestPhysMemory;
+  readonly changePteMode: 'update' | 'noop';
+  readonly log: Logger;
+  retryCheckDisabled = false;
+  notifier: MmuNotifier | null = null;
+  readonly staleRecords: StaleAccess[] = [];
+  private readonly check: boolean;
+  private readonly word = new Uint8Array(4);
+
+  constructor(opts: VmOptions) {
+    const host = opts.host;
+    this.host = host;
+    this.log = opts.log;
+    this.name = opts.name ?? 'vm0';
+    this.mode = opts.mode ?? 'notifier';
+    this.memBytes = opts.memBytes;
+    this.changePteMode = opts.changePte ?? 'noop';
+    this.check = opts.check === true;
+    if (this.memBytes <= 0 || this.memBytes % PAGE_SIZE !== 0) throw new RangeError('guest memory must be a positive multiple of 4 KiB');
+    this.mm = host.createMm();
+    this.hva = host.mmap(this.mm, this.memBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    if (opts.ksm === true) host.madvise(this.mm, this.hva, this.memBytes, MADV_MERGEABLE);
+    this.memslots.add(0, 0, this.memBytes / PAGE_SIZE, this.hva);
+    this.mmu = new ShadowMmu(
+      this.memslots,
+      {
+        frameGen: host.frameGen,
+        putPage: (f) => host.putPage(f),
+        markPageDirty: (f) => host.markPageDirty(f),
+        markPageAccessed: (f) => host.markPageAccessed(f),
+      },
+      this.stats,
+      {
+        flushRemoteTlbs: () => this.flushRemoteTlbs(),
+        rootInvalidated: (sp: ShadowPage) => {
+          for (const v of this.vcpus) v.vmmu.rootInvalidated(sp);
+        },
+      },
+      this.memBytes / PAGE_SIZE,
+      opts.maxShadowPages ?? 0,
+    );
+    if (this.mode === 'notifier') {
+      this.notifier = new MmuNotifier(kvmMmuNotifierOps(this));
+      const r = mmuNotifierRegister(this.notifier, this.mm);
+      if (r !== 0) throw new Error(`mmu_notifier_register failed: ${r}`);
+    }
+    this.guestMem = this.makeGuestMem();
+    const vcpuCount = opts.vcpus ?? 1;
+    this.board = new PcBoard({
+      clock: { now: () => this.vcpus[0]!.cpu.vtime() },
+      log: opts.log,
+      output: opts.output,
+      input: opts.input,
+    });
+    this.code = sharedCodeCache(host);
+    const detect = this.check || opts.detect === true;
+    for (let i = 0; i < vcpuCount; i++) {
+      const v = new Vcpu(i, this, this.mmu, host.ram, this.board.bus, i === 0 ? this.board.pic : undefined, this.code, (vc, lin, gfn, frame, write) =>
+        this.reportStale(vc, lin, gfn, frame, write),
+      );
+      if (detect) {
+        v.cpu.frameGen = host.frameGen;
+        v.cpu.onStale = (cpu: Cpu, lin: number, page: number, write: boolean) =>
+          this.reportStale(i, lin, this.gfnOfShadow(v, lin), page, write);
+      }
+      this.vcpus.push(v);
+    }
+    this.board.attachVcpus(this.vcpus.map((v) => v.cpu));
+  }
+
+  // ---- FaultVm: what the fault path needs of the VM and its host ---------------------------
+
+  /** The host killed our process (OOM) or it exited: the VM can no longer run. */
+  get dead(): boolean {
+    return this.mm.dead;
+  }
+
+  gup(hva: number, write: boolean): number {
+    return this.host.gup(this.mm, hva, write);
+  }
+
+  hostPteWritable(hva: number, frame: number): boolean {
+    return this.host.pteWritable(this.mm, hva) && this.host.frameAt(this.mm, hva) === frame;
+  }
+
+  putPage(frame: number): void {
+    this.host.putPage(frame);
+  }
+
+  markPageDirty(frame: number): void {
+    this.host.markPageDirty(frame);
+  }
+
+  frameGen(frame: number): number {
+    return this.host.frameGen[frame]!;
+  }
+
+  invalidateCode(frame: number): void {
+    this.code.invalidatePage(frame);
+  }
+
+  // ---- requests to every vCPU ----------------------------------------------------------------
+
+  /** kvm_flush_remote_tlbs. vCPUs are always between instructions when the host runs, so each
+   *  TLB can be emptied right here; nothing can use a translation after this returns. */
+  flushRemoteTlbs(): void {
+    for (const v of this.vcpus) v.cpu.tlb.flushAll();
+    this.stats.remote_tlb_flush++;
+  }
+
+  // ---- guest-physical memory as the hypervisor reads and writes it -------------------------
+
+  private makeGuestMem(): GuestPhysMemory {
+    const word = this.word;
+    const rd = (): number => word[0]! | (word[1]! << 8) | (word[2]! << 16) | (word[3]! << 24);
+    return {
+      readGpa32: (gpa: number): number => {
+        const slot = this.memslots.find(gpa >>> 12);
+        if (slot === null || this.dead) return -1;
+        if (this.host.accessUser(this.mm, slot.gfnToHva(gpa >>> 12) + (gpa & 0xfff), word, false) < 0) return -1;
+        return rd();
+      },
+      writeGpa32: (gpa: number, value: number): void => {
+        const slot = this.memslots.find(gpa >>> 12);
+        if (slot === null || this.dead) return;
+        word[0] = value;
+        word[1] = value >>> 8;
+        word[2] = value >>> 16;
+        word[3] = value >>> 24;
+        this.host.accessUser(this.mm, slot.gfnToHva(gpa >>> 12) + (gpa & 0xfff), word, true);
+      },
+      peekGpa32: (gpa: number): number | null => {
+        const slot = this.memslots.find(gpa >>> 12);
+        if (slot === null) return -1;
+        const frame = this.host.frameAt(this.mm, slot.gfnToHva(gpa >>> 12));
+        if (frame < 0) return null;
+        const ram = this.host.ram;
+        const o = frame * PAGE_SIZE + (gpa & 0xfff);
+        return ram[o]! | (ram[o + 1]! << 8) | (ram[o + 2]! << 16) | (ram[o + 3]! << 24);
+      },
+    };
+  }
+
+  /** A loader's view of guest-physical memory: writes through the VM process's mm. */
+  physWriter(): GuestPhysWriter {
+    const copy = (gpa: number, bytes: Uint8Array): void => {
+      let done = 0;
+      while (done < bytes.length) {
+        const a = gpa + done;
+        const n = Math.min(bytes.length - done, PAGE_SIZE - (a & 0xfff));
+        const slot = this.memslots.find(a >>> 12);
+        if (slot !== null) this.host.accessUser(this.mm, slot.gfnToHva(a >>> 12) + (a & 0xfff), bytes.subarray(done, done + n), true);
+        done += n;
+      }
+    };
+    return {
+      write: copy,
+      zero: (gpa: number, len: number) => {
+        const zeros = new Uint8Array(PAGE_SIZE);
+        for (let off = 0; off < len; ) {
+          const n = Math.min(len - off, PAGE_SIZE - ((gpa + off) & 0xfff));
+          copy(gpa + off, zeros.subarray(0, n));
+          off += n;
+        }
+      },
+    };
+  }
+
+  /** Load a Multiboot image and put every vCPU in the GUEST-ABI entry state. */
+  boot(image: Uint8Array, cmdline?: string): BootState {
+    const st = loadMultibootImage(image, { ramBytes: this.memBytes, cmdline, mem: this.physWriter() });
+    for (const v of this.vcpus) {
+      const cpu = v.cpu;
+      cpu.reset();
+      cpu.eip = st.eip;
+      cpu.regs[0] = st.eax;
+      cpu.regs[3] = st.ebx;
+    }
+    return st;
+  }
+
+  // ---- the stale-access detector -------------------------------------------------------------
+
+  get staleAccesses(): number {
+    return this.stats.stale_accesses;
+  }
+
+  private reportStale(vcpu: number, gva: number, gfn: number, frame: number, write: boolean): void {
+    this.stats.stale_accesses++;
+    if (this.staleRecords.length < MAX_STALE_RECORDS) this.staleRecords.push({ vcpu, gva: gva >>> 0, gfn, frame, write });
+    if (this.check) {
+      const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
+      this.board.stop({
+        exitCode: EXIT_STATUS_STALE,
+        reason: 'exit',
+        message: `stale access: vcpu ${vcpu} ${write ? 'wrote' : 'read'} gva ${hex(gva)} gfn ${gfn < 0 ? '?' : hex(gfn)} through host frame ${frame}, which was freed or replaced`,
+      });
+    }
+  }
+
+  /** The gfn a vCPU's shadow root maps lin to, or -1 (for stale reports from TLB hits). */
+  private gfnOfShadow(v: Vcpu, lin: number): number {
+    const root = v.vmmu.root;
+    if (root === null) return -1;
+    const pde = root.spt[lin >>> 22]!;
+    if (!(pde & 1)) return -1;
+    const sp = this.mmu.pages[pde >>> 12];
+    if (sp === null || sp === undefined) return -1;
+    const idx = (lin >>> 12) & 1023;
+    return sp.spt[idx]! & 1 ? sp.gfns[idx]! : -1;
+  }
+
+  /** Tear the VM down (kvm_destroy_vm): unregister first, then drop the process's mm. */
+  destroy(): void {
+    for (const v of this.vcpus) v.vmmu.freeRoots(true);
+    this.mmu.zapAll();
+    if (this.notifier !== null && this.notifier.hashed) mmuNotifierUnregister(this.notifier, this.mm);
+    this.notifier = null;
+    if (!this.mm.dead) this.host.mmput(this.mm);
+  }
+}

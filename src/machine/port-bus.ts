@@ -1,0 +1,54 @@
+// The I/O port bus of one VM: routes IN/OUT from any vCPU to the device that claimed the port.
+// Mirrors KVM's kvm_io_bus (KVM_PIO_BUS) and QEMU's ioport dispatch. Unclaimed ports read all
+// ones and drop writes, with a debug line naming the port (GUEST-ABI "Devices").
+
+import type { IoBus } from '../cpu/ports.js';
+import type { Logger } from '../obs/log.js';
+
+/** A device's handler for a range of ports; `offset` is the port minus the range's first port. */
+export interface PortHandler {
+  portIn(offset: number, size: 1 | 2 | 4): number;
+  portOut(offset: number, size: 1 | 2 | 4, value: number): void;
+}
+
+const ALL_ONES = [0, 0xff, 0xffff, 0, 0xffffffff] as const;
+
+export class PortBus implements IoBus {
+  // One slot per port (65536): dispatch is a single array load, and range checks happen once, at
+  // registration. Port I/O is a slow path, but the UART is hit once per output byte.
+  private readonly handlers: (PortHandler | undefined)[] = new Array(0x10000).fill(undefined);
+  private readonly bases = new Uint16Array(0x10000);
+  private readonly debug: boolean;
+
+  constructor(private readonly log: Logger) {
+    this.debug = log.enabled('debug');
+  }
+
+  /** Claim ports [first, first + count); overlapping claims are a programming error. */
+  register(first: number, count: number, handler: PortHandler): void {
+    if (first < 0 || count <= 0 || first + count > 0x10000) {
+      throw new RangeError(`port range 0x${first.toString(16)}+${count} outside the I/O space`);
+    }
+    for (let p = first; p < first + count; p++) {
+      if (this.handlers[p] !== undefined) throw new Error(`port 0x${p.toString(16)} claimed twice`);
+      this.handlers[p] = handler;
+      this.bases[p] = first;
+    }
+  }
+
+  portIn(port: number, size: 1 | 2 | 4): number {
+    const h = this.handlers[port & 0xffff];
+    if (h !== undefined) return h.portIn(port - this.bases[port & 0xffff]!, size);
+    if (this.debug) this.log.debug({ port, size }, 'read from an unclaimed I/O port');
+    return ALL_ONES[size];
+  }
+
+  portOut(port: number, size: 1 | 2 | 4, value: number): void {
+    const h = this.handlers[port & 0xffff];
+    if (h !== undefined) {
+      h.portOut(port - this.bases[port & 0xffff]!, size, value);
+      return;
+    }
+    if (this.debug) this.log.debug({ port, size, value }, 'write to an unclaimed I/O port ignored');
+  }
+}

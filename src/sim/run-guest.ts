@@ -1,0 +1,77 @@
+// Boot one guest image on the hypervisor (`shadowvisor run --mmu shadow`): a simulated host with
+// the requested RAM and swap, one VM process on it, the scheduler with kswapd (and ksmd with
+// --ksm), run to completion. The CLI and the tests share this so both see the same machine.
+
+import { Host } from '../host/host.js';
+import type { ByteSink } from '../machine/uart16550.js';
+import type { RunResult } from '../machine/run-loop.js';
+import type { Logger } from '../obs/log.js';
+import type { MemoryMode } from '../hv/shadow/page-fault.js';
+import { Vm } from '../hv/vm.js';
+import { Simulation } from './simulation.js';
+
+export interface GuestRunOptions {
+  image: Uint8Array;
+  memBytes: number;
+  /** Host RAM; default: guest memory + 8 MiB (no pressure). */
+  hostMemBytes?: number;
+  /** Swap device size; default: the guest memory size. */
+  swapBytes?: number;
+  vcpus?: number;
+  mode?: MemoryMode;
+  ksm?: boolean;
+  check?: boolean;
+  seed?: number;
+  maxInsns?: number;
+  cmdline?: string;
+  input?: Uint8Array;
+  output: ByteSink;
+  log: Logger;
+  /** Guest instructions per scheduling step (smaller interleaves host work more finely). */
+  slice?: number;
+}
+
+export interface GuestRun {
+  result: RunResult;
+  vm: Vm;
+  host: Host;
+  sim: Simulation;
+}
+
+/** A host sized for these options; throws RangeError with a one-line message when they cannot fit. */
+export function hostFor(opts: Pick<GuestRunOptions, 'memBytes' | 'hostMemBytes' | 'swapBytes' | 'seed' | 'log'>): Host {
+  const hostMem = opts.hostMemBytes ?? opts.memBytes + 8 * 1024 * 1024;
+  const swap = opts.swapBytes ?? opts.memBytes;
+  if (hostMem % 4096 !== 0 || swap % 4096 !== 0) throw new RangeError('host memory and swap sizes must be multiples of 4 KiB');
+  if (hostMem < 1024 * 1024) throw new RangeError(`host memory of ${hostMem} bytes is too small (at least 1 MiB)`);
+  if (opts.memBytes > hostMem + swap) {
+    throw new RangeError(
+      `guest memory (${opts.memBytes / 1048576} MiB) is larger than the host can ever hold: ${hostMem / 1048576} MiB RAM + ${swap / 1048576} MiB swap`,
+    );
+  }
+  return new Host({ frames: hostMem / 4096, swapPages: swap / 4096, seed: opts.seed ?? 1, log: opts.log });
+}
+
+export function runGuest(opts: GuestRunOptions): GuestRun {
+  const host = hostFor(opts);
+  const vm = new Vm({
+    host,
+    memBytes: opts.memBytes,
+    vcpus: opts.vcpus ?? 1,
+    mode: opts.mode ?? 'notifier',
+    ksm: opts.ksm,
+    check: opts.check,
+    log: opts.log,
+    output: opts.output,
+    input: opts.input,
+  });
+  vm.boot(opts.image, opts.cmdline);
+  const sim = new Simulation(host, {
+    seed: opts.seed ?? 1,
+    slice: opts.slice,
+    ksmEvery: opts.ksm === true ? 16 : 0,
+  });
+  const run = sim.addVm(vm, opts.maxInsns ?? Infinity);
+  sim.runUntilDone();
+  return { result: run.result!, vm, host, sim };
+}

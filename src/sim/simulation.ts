@@ -1,0 +1,255 @@
+// One simulated host running VMs: the scheduler's tasks (each vCPU, kswapd, ksmd, host workload
+// tasks) and the run loop of every VM (KVM_RUN exit handling: HLT, triple fault, EFAULT, the
+// exit device, the instruction budget). Host mm operations offer preemption points (Host.onPreempt);
+// there the simulation may run vCPU work that does not itself need the host mm — guest
+// instructions, or the mmu_lock half of a fault — which is exactly where the mmu_notifier
+// protocol has to hold (reference/kvm-mmu.md §1.6).
+
+import type { Host } from '../host/host.js';
+import { Prng } from '../host/prng.js';
+import type { Vm } from '../hv/vm.js';
+import {
+  STEP_EFAULT,
+  STEP_HALTED,
+  STEP_STOPPED,
+  STEP_TRIPLE_FAULT,
+  type Vcpu,
+} from '../hv/vcpu.js';
+import { wakeFromHlt, EXIT_STATUS_BUDGET, EXIT_STATUS_HALTED, EXIT_STATUS_TRIPLE_FAULT, type RunResult } from '../machine/run-loop.js';
+import { Scheduler, type Task } from './scheduler.js';
+
+/** KVM_RUN returned -EFAULT: guest memory could not be faulted in. */
+export const EXIT_STATUS_EFAULT = 6;
+/** The host OOM-killed the VM's process (128 + SIGKILL, as a shell reports it). */
+export const EXIT_STATUS_OOM_KILLED = 137;
+
+export interface SimOptions {
+  seed: number;
+  /** Longest guest slice per scheduling step (instructions). */
+  slice?: number;
+  /** Chance that a host preemption point runs one vCPU step (0 disables preemption). */
+  preemptChance?: number;
+  /** Run ksmd every this many scheduler steps (0: never). */
+  ksmEvery?: number;
+  ksmPagesPerStep?: number;
+}
+
+const hex8 = (v: number): string => `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
+
+/** A VM under the simulation, with its budget and, once it stopped, its result. */
+export class VmRun {
+  result: RunResult | null = null;
+  readonly parked: boolean[];
+
+  constructor(
+    readonly vm: Vm,
+    readonly maxInsns: number,
+  ) {
+    this.parked = vm.vcpus.map(() => false);
+  }
+
+  instructions(): number {
+    let n = 0;
+    for (const v of this.vm.vcpus) n += v.cpu.icount;
+    return n;
+  }
+
+  finish(exitCode: number, reason: RunResult['reason'] | 'efault' | 'oom-killed' | 'stale', message: string): void {
+    if (this.result !== null) return;
+    const cpu = this.vm.vcpus[0]!.cpu;
+    this.result = {
+      exitCode,
+      reason: reason as RunResult['reason'],
+      message,
+      instructions: this.instructions(),
+      vtime: cpu.vtime(),
+      eip: cpu.eip >>> 0,
+    };
+  }
+}
+
+class VcpuTask implements Task {
+  readonly name: string;
+  readonly weight = 8;
+
+  constructor(
+    private readonly sim: Simulation,
+    private readonly run: VmRun,
+    private readonly vcpu: Vcpu,
+  ) {
+    this.name = `${run.vm.name}/vcpu${vcpu.index}`;
+  }
+
+  runnable(): boolean {
+    return this.run.result === null && !this.run.parked[this.vcpu.index];
+  }
+
+  step(): void {
+    this.sim.stepVcpu(this.run, this.vcpu, this.sim.slice);
+  }
+}
+
+class KswapdTask implements Task {
+  readonly name = 'kswapd';
+  readonly weight = 2;
+  /** After a pass that freed nothing (everything pinned or in use), sleep for a while, as kswapd
+   *  backs off instead of spinning on an unreclaimable LRU. */
+  private sleep = 0;
+  constructor(private readonly host: Host) {}
+  runnable(): boolean {
+    if (this.sleep > 0) {
+      this.sleep--;
+      return false;
+    }
+    return this.host.kswapdWanted || this.host.ft.nrFree < this.host.wmarkLow;
+  }
+  step(): void {
+    if (this.host.kswapd() === 0) this.sleep = 64;
+  }
+}
+
+class KsmdTask implements Task {
+  readonly name = 'ksmd';
+  readonly weight = 1;
+  private countdown: number;
+  constructor(
+    private readonly host: Host,
+    private readonly every: number,
+    private readonly pages: number,
+  ) {
+    this.countdown = every;
+  }
+  runnable(): boolean {
+    return true;
+  }
+  step(): void {
+    if (--this.countdown > 0) return;
+    this.countdown = this.every;
+    this.host.ksmdStep(this.pages);
+  }
+}
+
+export class Simulation {
+  readonly sched: Scheduler;
+  readonly runs: VmRun[] = [];
+  readonly slice: number;
+  private readonly preemptChance: number;
+  private readonly preemptPrng: Prng;
+  private inPreempt = false;
+  /** Preemption points at which a vCPU step actually ran. */
+  preemptions = 0;
+
+  constructor(
+    readonly host: Host,
+    opts: SimOptions,
+  ) {
+    this.sched = new Scheduler(opts.seed);
+    this.slice = opts.slice ?? 20_000;
+    this.preemptChance = opts.preemptChance ?? 0.25;
+    this.preemptPrng = new Prng(opts.seed ^ 0x70ee);
+    this.sched.add(new KswapdTask(host));
+    if ((opts.ksmEvery ?? 0) > 0) this.sched.add(new KsmdTask(host, opts.ksmEvery!, opts.ksmPagesPerStep ?? 64));
+    if (this.preemptChance > 0) host.onPreempt = () => this.preemptPoint();
+  }
+
+  addVm(vm: Vm, maxInsns = Infinity): VmRun {
+    const run = new VmRun(vm, maxInsns);
+    this.runs.push(run);
+    for (const v of vm.vcpus) this.sched.add(new VcpuTask(this, run, v));
+    return run;
+  }
+
+  addTask(task: Task): void {
+    this.sched.add(task);
+  }
+
+  /** Run until every VM stopped (or `until` says so). */
+  runUntilDone(until?: () => boolean): void {
+    while (this.runs.some((r) => r.result === null)) {
+      if (until !== undefined && until()) return;
+      if (!this.sched.stepOnce()) {
+        for (const r of this.runs) r.finish(EXIT_STATUS_HALTED, 'halted', 'every vCPU is parked: the guest can never wake');
+        return;
+      }
+    }
+  }
+
+  /** A host mm operation reached a point where Linux could be preempted. */
+  private preemptPoint(): void {
+    if (this.inPreempt || this.preemptPrng.nextFloat() >= this.preemptChance) return;
+    const eligible: [VmRun, Vcpu][] = [];
+    for (const r of this.runs) {
+      if (r.result !== null) continue;
+      for (const v of r.vm.vcpus) if (!r.parked[v.index] && !v.nextStepTouchesHost) eligible.push([r, v]);
+    }
+    if (eligible.length === 0) return;
+    const [run, vcpu] = eligible[this.preemptPrng.below(eligible.length)]!;
+    this.inPreempt = true;
+    try {
+      this.preemptions++;
+      this.stepVcpu(run, vcpu, 64);
+    } finally {
+      this.inPreempt = false;
+    }
+  }
+
+  /** One step of one vCPU with the VM-level exit handling of a VMM's KVM_RUN loop. */
+  stepVcpu(run: VmRun, v: Vcpu, maxSlice: number): void {
+    const vm = run.vm;
+    if (run.result !== null) return;
+    const stop = vm.board.stopped;
+    if (stop !== null) return run.finish(stop.exitCode, stop.reason, stop.message);
+    if (vm.dead) {
+      return run.finish(EXIT_STATUS_OOM_KILLED, 'oom-killed', `${vm.name}: the host killed the VM process (out of memory)`);
+    }
+    const cpu = v.cpu;
+    let slice = maxSlice;
+    if (!v.faulting) {
+      const left = run.maxInsns - run.instructions();
+      if (left <= 0) {
+        return run.finish(EXIT_STATUS_BUDGET, 'budget', `instruction budget of ${run.maxInsns} exhausted at EIP ${hex8(cpu.eip)}`);
+      }
+      slice = Math.min(slice, left);
+      if (v.index === 0) {
+        const now = cpu.vtime();
+        vm.board.advance(now);
+        slice = Math.max(1, Math.min(slice, vm.board.nextDeadline() - now));
+      }
+    }
+    const r = v.step(slice);
+    switch (r) {
+      case STEP_HALTED: {
+        if (v.index !== 0) {
+          run.parked[v.index] = true; // IRQs only reach vCPU 0: an AP that halts sleeps for good
+          return;
+        }
+        const woken = wakeFromHlt(cpu, vm.board);
+        if (woken !== null) {
+          if (vm.vcpus.length > 1 && run.parked.some((p, i) => i > 0 && !p)) run.parked[0] = true;
+          else run.result = { ...woken, instructions: run.instructions() };
+        }
+        return;
+      }
+      case STEP_TRIPLE_FAULT:
+        return run.finish(
+          EXIT_STATUS_TRIPLE_FAULT,
+          'triple-fault',
+          `triple fault: vector ${cpu.tripleFaultVector} at EIP ${hex8(cpu.tripleFaultEip)}`,
+        );
+      case STEP_EFAULT: {
+        const f = v.faultOut;
+        if (vm.dead) return run.finish(EXIT_STATUS_OOM_KILLED, 'oom-killed', `${vm.name}: the host killed the VM process (out of memory)`);
+        return run.finish(
+          EXIT_STATUS_EFAULT,
+          'efault',
+          `guest memory at gpa ${hex8(f.gfn * 4096)} (hva ${hex8(f.hva)}) could not be faulted in (errno ${-f.errno})`,
+        );
+      }
+      case STEP_STOPPED:
+        if (vm.board.stopped === null) cpu.stopRequested = false;
+        return;
+      default:
+        return;
+    }
+  }
+}

@@ -1,0 +1,219 @@
+// Spawns the built CLI (dist/shadowvisor.mjs) the way users and scripts run it.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CLI_HLT, SPIN, buildElf, printAndExit, tinyGuest } from '../machine/tiny-elf.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'dist', 'shadowvisor.mjs');
+let dir = '';
+
+function cli(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, input, encoding: 'latin1', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function img(name: string, bytes: Uint8Array): string {
+  const p = join(dir, name);
+  writeFileSync(p, bytes);
+  return p;
+}
+
+/** One line on stderr, naming the problem, no stack trace, nothing on stdout, exit 2. */
+function expectBadInput(r: ReturnType<typeof cli>, pattern: RegExp) {
+  expect(r.status).toBe(2);
+  expect(r.stdout).toBe('');
+  expect(r.stderr.endsWith('\n')).toBe(true);
+  expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(r.stderr).toMatch(/^shadowvisor: /);
+  expect(r.stderr).toMatch(pattern);
+}
+
+const MOV_DX_COM1 = [0x66, 0xba, 0xf8, 0x03];
+const EXIT0 = [0xb8, 0, 0, 0, 0, 0xe7, 0xf4, 0xf4];
+
+beforeAll(() => {
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
+  dir = mkdtempSync(join(tmpdir(), 'shadowvisor-cli-'));
+});
+
+describe('help', () => {
+  it('-h/--help on every command, and help COMMAND', () => {
+    for (const args of [['--help'], ['-h'], ['help'], ['run', '--help'], ['run', '-h'], ['bench', '--help'], ['demo', '--help'], ['help', 'run']]) {
+      const r = cli(args);
+      expect(r.status, args.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/^Usage: shadowvisor/);
+      expect(r.stderr).toBe('');
+    }
+    expect(cli(['run', '--help']).stdout).toMatch(/--max-insns N/);
+    expect(cli(['bench', '--help']).stdout).toMatch(/\bcpu\b/);
+  });
+});
+
+describe('bad command lines: one line on stderr, exit status 2', () => {
+  it('no command, unknown command, unknown help topic', () => {
+    expectBadInput(cli([]), /missing command/);
+    expectBadInput(cli(['frobnicate']), /unknown command 'frobnicate'/);
+    expectBadInput(cli(['help', 'frobnicate']), /unknown command 'frobnicate'/);
+  });
+
+  it('unknown flags, missing IMAGE, extra arguments', () => {
+    const good = img('ok.elf', tinyGuest(printAndExit('ok', 0)));
+    expectBadInput(cli(['run', '--frob', good]), /run: Unknown option '--frob'/);
+    expectBadInput(cli(['run']), /missing IMAGE/);
+    expectBadInput(cli(['run', good, 'extra']), /unexpected argument 'extra'/);
+    expectBadInput(cli(['run', '--mem']), /--mem/);
+    expectBadInput(cli(['demo', '--nope']), /demo: Unknown option/);
+    expectBadInput(cli(['bench', 'nope']), /unknown benchmark 'nope'/);
+  });
+
+  it('bad sizes and numbers', () => {
+    const good = img('ok.elf', tinyGuest(printAndExit('ok', 0)));
+    expectBadInput(cli(['run', '--mem', '12X', good]), /--mem: bad size '12X'/);
+    expectBadInput(cli(['run', '--mem', '1M', good]), /--mem: 1M is out of range/);
+    expectBadInput(cli(['run', '--mem', '3G', good]), /out of range/);
+    expectBadInput(cli(['run', '--mem', '4097K', good]), /multiple of 4K/);
+    expectBadInput(cli(['run', '--max-insns', '-5', good]), /max-insns/);
+    expectBadInput(cli(['run', '--max-insns', 'many', good]), /--max-insns: expected a non-negative integer/);
+    expectBadInput(cli(['run', '--seed', '1.5', good]), /--seed/);
+    expectBadInput(cli(['run', '--log-level', 'loud', good]), /--log-level/);
+    expectBadInput(cli(['run', '--json', good]), /--json needs --stats/);
+  });
+
+  it('--mmu: native works, shadow is not available yet, others are refused', () => {
+    const good = img('ok.elf', tinyGuest(printAndExit('ok', 0)));
+    expectBadInput(cli(['run', '--mmu', 'shadow', good]), /--mmu shadow is not available yet/);
+    expectBadInput(cli(['run', '--mmu', 'tdp', good]), /--mmu: unknown mode 'tdp'/);
+  });
+
+  it('missing files and directories', () => {
+    expectBadInput(cli(['run', join(dir, 'nope.elf')]), /cannot read image '.*nope\.elf': no such file/);
+    expectBadInput(cli(['run', dir]), /is a directory/);
+    const good = img('ok.elf', tinyGuest(printAndExit('ok', 0)));
+    expectBadInput(cli(['run', '--input', join(dir, 'nope.txt'), good]), /cannot read input/);
+  });
+});
+
+describe('bad images: one line naming the problem, exit status 2', () => {
+  const code = printAndExit('x', 0);
+  const cases: [string, Uint8Array, RegExp][] = [
+    ['random bytes', new Uint8Array(4096).map((_, i) => (i * 7919 + 13) & 0xff), /not an ELF image \(bad magic\)/],
+    ['truncated ELF', tinyGuest(code).subarray(0, 40), /truncated ELF header/],
+    ['wrong machine', buildElf({ segments: [{ paddr: 0x100000, data: code }], entry: 0x100000, machine: 62 }), /wrong ELF machine 62/],
+    ['no multiboot', buildElf({ segments: [{ paddr: 0x100000, data: code }], entry: 0x100000, multiboot: null }), /no Multiboot header/],
+    ['outside RAM', buildElf({ segments: [{ paddr: 0x4000000, data: code }], entry: 0x4000000 }), /outside guest RAM \(64 MiB\)/],
+  ];
+  for (const [name, bytes, pattern] of cases) {
+    it(name, () => {
+      expectBadInput(cli(['run', img(`${name.replace(/ /g, '-')}.elf`, bytes)]), pattern);
+    });
+  }
+
+  it('a segment inside 64 MiB but outside --mem 4M', () => {
+    const f = img('hi-seg.elf', buildElf({ segments: [{ paddr: 0x800000, data: code }], entry: 0x800000 }));
+    expectBadInput(cli(['run', '--mem', '4M', f]), /outside guest RAM \(4 MiB\)/);
+  });
+});
+
+describe('running guests', () => {
+  it('guest serial output on stdout, nothing else; exit status from the exit device', () => {
+    const r = cli(['run', img('hi.elf', tinyGuest(printAndExit('hello, world\n', 7)))]);
+    expect(r.stdout).toBe('hello, world\n');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(7);
+  });
+
+  it('--max-insns: exit status 4 with a message', () => {
+    const r = cli(['run', '--max-insns', '100000', img('spin.elf', tinyGuest(SPIN))]);
+    expect(r.status).toBe(4);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^shadowvisor: instruction budget of 100000 exhausted at EIP 0x00100000\n$/);
+  });
+
+  it('HLT with interrupts disabled: exit status 1 with a message', () => {
+    const r = cli(['run', img('clihlt.elf', tinyGuest(CLI_HLT))]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/HLT with interrupts disabled \(IF=0\)/);
+  });
+
+  it('triple fault: exit status 3 naming vector and EIP', () => {
+    // lidt [0x100008] (a zero-limit IDT); int3 -> #GP -> #DF -> triple fault.
+    const code = new Uint8Array([0x0f, 0x01, 0x1d, 0x08, 0x00, 0x10, 0x00, 0xcc, 0, 0, 0, 0, 0, 0]);
+    const r = cli(['run', img('triple.elf', tinyGuest(code))]);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/^shadowvisor: triple fault: vector \d+ at EIP 0x[0-9a-f]{8}\n$/);
+  });
+
+  it('--input feeds COM1 receive; stdin only with --input -', () => {
+    // mov dx,0x3f8; 3 x (in al,dx; out dx,al); exit 0
+    const code = new Uint8Array([...MOV_DX_COM1, 0xec, 0xee, 0xec, 0xee, 0xec, 0xee, ...EXIT0]);
+    const f = img('echo.elf', tinyGuest(code));
+    const inFile = join(dir, 'in.txt');
+    writeFileSync(inFile, 'abc');
+    expect(cli(['run', '--input', inFile, f]).stdout).toBe('abc');
+    expect(cli(['run', '--input', '-', f], 'xyz').stdout).toBe('xyz');
+    // Without --input, stdin is never read: RBR gives zeros even though stdin has bytes.
+    expect(cli(['run', f], 'xyz').stdout).toBe('\0\0\0');
+  });
+
+  it('--cmdline reaches the guest through the Multiboot info (EBX)', () => {
+    // mov esi,[ebx+16]; mov dx,0x3f8; l: lodsb; test al,al; jz done; out dx,al; jmp l; done: exit 0
+    const code = new Uint8Array([0x8b, 0x73, 0x10, ...MOV_DX_COM1, 0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8, ...EXIT0]);
+    const r = cli(['run', '--cmdline', 'quiet answer=42', img('cmdline.elf', tinyGuest(code))]);
+    expect(r.stdout).toBe('quiet answer=42');
+    expect(r.status).toBe(0);
+  });
+
+  it('--stats prints a table on stderr; --stats --json one JSON object with the schema', () => {
+    const f = img('hi2.elf', tinyGuest(printAndExit('hi', 0)));
+    const t = cli(['run', '--stats', f]);
+    expect(t.stdout).toBe('hi');
+    expect(t.stderr).toMatch(/instructions retired\s+\d+/);
+    expect(t.stderr).toMatch(/MIPS\s+[\d.]+/);
+    expect(t.stderr).toMatch(/TLB hits/);
+    const j = cli(['run', '--stats', '--json', f]);
+    expect(j.stdout).toBe('hi');
+    expect(j.status).toBe(0);
+    const lines = j.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    const s = JSON.parse(lines[0]!);
+    expect(Number.isInteger(s.instructions)).toBe(true);
+    expect(s.instructions).toBe(4 + 3 * 2 + 2); // mov dx; 2 x (mov al; out); mov eax; out
+    expect(typeof s.seconds).toBe('number');
+    expect(typeof s.mips).toBe('number');
+    expect(s.tlbHits + s.tlbMisses).toBeGreaterThanOrEqual(0);
+    expect(s.exitCode).toBe(0);
+    expect(s.reason).toBe('exit');
+    expect(typeof s.exceptions).toBe('object');
+  });
+
+  it('| head: a closed stdout ends the run quietly, no EPIPE crash', () => {
+    // mov dx,0x3f8; l: mov al,'y'; out dx,al; mov al,10; out dx,al; jmp l
+    const f = img('yes.elf', tinyGuest(new Uint8Array([...MOV_DX_COM1, 0xb0, 0x79, 0xee, 0xb0, 0x0a, 0xee, 0xeb, 0xf8])));
+    const errFile = join(dir, 'yes.err');
+    const r = spawnSync(
+      'bash',
+      ['-c', `"${process.execPath}" "${BIN}" run --max-insns 200000000 "${f}" 2>"${errFile}" | head -n 2; echo "status=\${PIPESTATUS[0]}"`],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.stdout).toBe('y\ny\nstatus=141\n');
+    expect(readFileSync(errFile, 'utf8')).toBe('');
+  });
+
+  it('demo boots guest-images/hello.elf', () => {
+    const r = cli(['demo']);
+    expect(r.status).toBe(0);
+    expect(r.stdout.length).toBeGreaterThan(0);
+  });
+
+  it('the bundle finds guest-images/ from another working directory', () => {
+    const other = join(dir, 'cwd');
+    mkdirSync(other, { recursive: true });
+    const r = spawnSync(process.execPath, [BIN, 'demo'], { cwd: other, encoding: 'latin1', timeout: 60_000 });
+    expect(r.status).toBe(0);
+  });
+});
