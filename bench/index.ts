@@ -2,6 +2,8 @@
 // them. Each module exports main(argv, out) and prints a table (or --json lines) on out.stdout.
 
 import { main as cpuMain } from './cpu.js';
+import { main as hostMain } from './host.js';
+import { main as hvMain } from './hv.js';
 
 export interface BenchOut {
   stdout(s: string): void;
@@ -19,5 +21,6 @@ export interface BenchEntry {
 
 export const BENCHES: BenchEntry[] = [
   { name: 'cpu', summary: 'cpubench guest on the native machine: MIPS, and QEMU wall time when installed', main: cpuMain },
-  // 'host' (bench/host.ts, the host mm engineer's) is registered here once that file exists.
+  { name: 'host', summary: 'the simulated host mm: metadata per frame, faults, reclaim, KSM, notifier cost', main: hostMain },
+  { name: 'hv', summary: 'the shadow MMU against native: cpubench and pagestress, fault path, invalidation cost', main: hvMain },
 ];

@@ -1150,6 +1150,505 @@ static void group_cond(void) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* String instructions: MOVS STOS LODS CMPS SCAS, 8/16/32, REP/REPE/REPNE, DF=0 and DF=1.     */
+
+static uint8_t sbuf[256] __attribute__((aligned(4)));
+static uint8_t dbuf[256] __attribute__((aligned(4)));
+
+static void fill_pattern(uint8_t *p, unsigned n, uint8_t seed) {
+  for (unsigned i = 0; i < n; i++) p[i] = (uint8_t)(seed + i * 7);
+}
+
+static void group_string(void) {
+  group_begin("string");
+  static const unsigned sizes[3] = {1, 2, 4};
+  for (int s = 0; s < 3; s++) {
+    unsigned sz = sizes[s], n = 13;
+    /* REP MOVS forward and backward */
+    for (int dir = 0; dir < 2; dir++) {
+      fill_pattern(sbuf, 256, 0x11);
+      memset(dbuf, 0xEE, 256);
+      uint32_t si, di, c = n;
+      uint8_t *src = sbuf + 16, *dst = dbuf + 16;
+      si = (uint32_t)(dir ? src + (n - 1) * sz : src);
+      di = (uint32_t)(dir ? dst + (n - 1) * sz : dst);
+      uint32_t si0 = si, di0 = di;
+      if (sz == 1) __asm__ volatile("cmpl $0, %3\n\tje 1f\n\tstd\n1:\trep movsb\n\tcld" : "+S"(si), "+D"(di), "+c"(c) : "r"(dir) : "cc", "memory");
+      else if (sz == 2) __asm__ volatile("cmpl $0, %3\n\tje 1f\n\tstd\n1:\trep movsw\n\tcld" : "+S"(si), "+D"(di), "+c"(c) : "r"(dir) : "cc", "memory");
+      else __asm__ volatile("cmpl $0, %3\n\tje 1f\n\tstd\n1:\trep movsl\n\tcld" : "+S"(si), "+D"(di), "+c"(c) : "r"(dir) : "cc", "memory");
+      check("rep movs data", sz, dir, (uint32_t)memcmp(dst, src, n * sz), 0);
+      check("rep movs guard lo", sz, dir, dst[-1], 0xEE);
+      check("rep movs guard hi", sz, dir, dst[n * sz], 0xEE);
+      check("rep movs esi", sz, dir, si, dir ? si0 - n * sz : si0 + n * sz);
+      check("rep movs edi", sz, dir, di, dir ? di0 - n * sz : di0 + n * sz);
+      check("rep movs ecx", sz, dir, c, 0);
+    }
+    /* REP STOS forward and backward */
+    for (int dir = 0; dir < 2; dir++) {
+      memset(dbuf, 0xEE, 256);
+      uint32_t di, c = n, v = 0xA1B2C3D4u;
+      uint8_t *dst = dbuf + 32;
+      di = (uint32_t)(dir ? dst + (n - 1) * sz : dst);
+      uint32_t di0 = di;
+      if (sz == 1) __asm__ volatile("cmpl $0, %3\n\tje 1f\n\tstd\n1:\trep stosb\n\tcld" : "+D"(di), "+c"(c) : "a"(v), "r"(dir) : "cc", "memory");
+      else if (sz == 2) __asm__ volatile("cmpl $0, %3\n\tje 1f\n\tstd\n1:\trep stosw\n\tcld" : "+D"(di), "+c"(c) : "a"(v), "r"(dir) : "cc", "memory");
+      else __asm__ volatile("cmpl $0, %3\n\tje 1f\n\tstd\n1:\trep stosl\n\tcld" : "+D"(di), "+c"(c) : "a"(v), "r"(dir) : "cc", "memory");
+      int bad = 0;
+      for (unsigned i = 0; i < n * sz; i++) if (dst[i] != (uint8_t)(v >> (8 * (i % sz)))) bad++;
+      check("rep stos data", sz, dir, (uint32_t)bad, 0);
+      check("rep stos guards", sz, dir, (uint32_t)dst[-1] | ((uint32_t)dst[n * sz] << 8), 0xEEEEu);
+      check("rep stos edi", sz, dir, di, dir ? di0 - n * sz : di0 + n * sz);
+      check("rep stos ecx", sz, dir, c, 0);
+    }
+    /* LODS, both directions; the rest of EAX is kept for 8/16-bit */
+    for (int dir = 0; dir < 2; dir++) {
+      fill_pattern(sbuf, 256, 0x40);
+      uint32_t si = (uint32_t)(sbuf + 8), si0 = si, a = 0x99999999u;
+      if (sz == 1) __asm__ volatile("cmpl $0, %2\n\tje 1f\n\tstd\n1:\tlodsb\n\tcld" : "+S"(si), "+a"(a) : "r"(dir) : "cc", "memory");
+      else if (sz == 2) __asm__ volatile("cmpl $0, %2\n\tje 1f\n\tstd\n1:\tlodsw\n\tcld" : "+S"(si), "+a"(a) : "r"(dir) : "cc", "memory");
+      else __asm__ volatile("cmpl $0, %2\n\tje 1f\n\tstd\n1:\tlodsl\n\tcld" : "+S"(si), "+a"(a) : "r"(dir) : "cc", "memory");
+      uint32_t want = 0;
+      memcpy(&want, sbuf + 8, sz);
+      if (sz < 4) want |= 0x99999999u & ~((1u << (8 * sz)) - 1);
+      check("lods value", sz, dir, a, want);
+      check("lods esi", sz, dir, si, dir ? si0 - sz : si0 + sz);
+    }
+    /* REPE CMPS: equal prefix of k elements, first difference at k */
+    for (unsigned k = 0; k <= n; k++) {
+      fill_pattern(sbuf, 256, 0x21);
+      memcpy(dbuf, sbuf, 256);
+      if (k < n) dbuf[k * sz + sz - 1] ^= 0x80; /* differ in the top byte of element k */
+      uint32_t si = (uint32_t)sbuf, di = (uint32_t)dbuf, c = n, f;
+      if (sz == 1) __asm__ volatile("repe cmpsb\n\tpushfl\n\tpopl %3" : "+S"(si), "+D"(di), "+c"(c), "=r"(f) : : "cc", "memory");
+      else if (sz == 2) __asm__ volatile("repe cmpsw\n\tpushfl\n\tpopl %3" : "+S"(si), "+D"(di), "+c"(c), "=r"(f) : : "cc", "memory");
+      else __asm__ volatile("repe cmpsl\n\tpushfl\n\tpopl %3" : "+S"(si), "+D"(di), "+c"(c), "=r"(f) : : "cc", "memory");
+      unsigned stop = k < n ? k + 1 : n;
+      check("repe cmps ecx", sz, k, c, n - stop);
+      check("repe cmps esi", sz, k, si, (uint32_t)sbuf + stop * sz);
+      check("repe cmps edi", sz, k, di, (uint32_t)dbuf + stop * sz);
+      check("repe cmps ZF", sz, k, f & ZF, k < n ? 0 : ZF);
+      if (k < n) {
+        /* flags are those of CMP src_elem, dst_elem; top bit of dst flipped */
+        uint32_t x = 0, y = 0;
+        memcpy(&x, sbuf + k * sz, sz);
+        memcpy(&y, dbuf + k * sz, sz);
+        uint32_t cfw = x < y ? CF : 0;
+        check("repe cmps CF", x, y, f & CF, cfw);
+      }
+    }
+    /* REPNE SCAS: find an element at index k (or not at all) */
+    for (unsigned k = 0; k <= n; k++) {
+      for (unsigned i = 0; i < n * sz; i++) dbuf[i] = (uint8_t)(0x30 + i);
+      uint32_t v = 0xA5A5A5A5u;
+      if (k < n) memcpy(dbuf + k * sz, &v, sz);
+      uint32_t di = (uint32_t)dbuf, c = n, f;
+      if (sz == 1) __asm__ volatile("repne scasb\n\tpushfl\n\tpopl %2" : "+D"(di), "+c"(c), "=r"(f) : "a"(v) : "cc", "memory");
+      else if (sz == 2) __asm__ volatile("repne scasw\n\tpushfl\n\tpopl %2" : "+D"(di), "+c"(c), "=r"(f) : "a"(v) : "cc", "memory");
+      else __asm__ volatile("repne scasl\n\tpushfl\n\tpopl %2" : "+D"(di), "+c"(c), "=r"(f) : "a"(v) : "cc", "memory");
+      unsigned stop = k < n ? k + 1 : n;
+      check("repne scas ecx", sz, k, c, n - stop);
+      check("repne scas edi", sz, k, di, (uint32_t)dbuf + stop * sz);
+      check("repne scas ZF", sz, k, f & ZF, k < n ? ZF : 0);
+    }
+  }
+  /* strlen the way gcc's inline expansion does it: repne scasb with ECX = -1 */
+  {
+    static const char str[] = "shadowvisor";
+    uint32_t di = (uint32_t)str, c = 0xFFFFFFFFu;
+    __asm__ volatile("repne scasb" : "+D"(di), "+c"(c) : "a"(0) : "cc", "memory");
+    check("strlen via scasb", 0, 0, ~c - 1, 11);
+  }
+  /* REP with ECX = 0 does nothing, not even to the flags */
+  {
+    uint32_t si = (uint32_t)sbuf, di = (uint32_t)dbuf, c = 0, f;
+    dbuf[0] = 0x5A;
+    sbuf[0] = 0xA5;
+    __asm__ volatile("pushl $0x8D7\n\tpopfl\n\trep movsb\n\trepe cmpsb\n\tpushfl\n\tpopl %3" : "+S"(si), "+D"(di), "+c"(c), "=r"(f) : : "cc", "memory");
+    check("rep ecx=0", si, di, (si - (uint32_t)sbuf) | (di - (uint32_t)dbuf) | dbuf[0], 0x5A);
+    check("rep ecx=0 flags", 0, 0, f & ARITH, 0x8D5);
+  }
+  /* single CMPS/SCAS flags, hand-derived */
+  {
+    uint32_t si = (uint32_t)sbuf, di = (uint32_t)dbuf, f;
+    sbuf[0] = 0x00;
+    dbuf[0] = 0x01;
+    __asm__ volatile("cmpsb\n\tpushfl\n\tpopl %2" : "+S"(si), "+D"(di), "=r"(f) : : "cc", "memory");
+    check("cmpsb 0-1", 0, 1, f & ARITH, 0x095);
+    di = (uint32_t)dbuf;
+    memcpy(dbuf, "\x00\x00\x00\x80", 4);
+    __asm__ volatile("scasl\n\tpushfl\n\tpopl %1" : "+D"(di), "=r"(f) : "a"(0u) : "cc", "memory");
+    check("scasl 0-80000000", 0, 0x80000000u, f & ARITH, 0x885);
+  }
+  group_end();
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* MOVZX / MOVSX / CBW / CWDE / CWD / CDQ / XCHG / flag instructions.                        */
+
+static void group_movx(void) {
+  group_begin("movx-xchg-flags");
+  for (int i = 0; i < NEDGE; i++) {
+    uint32_t v = t_add32[i * NEDGE].a, r;
+    volatile uint8_t mb = (uint8_t)v;
+    volatile uint16_t mw = (uint16_t)v;
+    __asm__ volatile("movzbl %b1, %0" : "=r"(r) : "q"(v));
+    check("movzbl", v, 0, r, v & 0xFF);
+    __asm__ volatile("movsbl %b1, %0" : "=r"(r) : "q"(v));
+    check("movsbl", v, 0, r, (v & 0x80) ? (v | 0xFFFFFF00u) : (v & 0xFF));
+    __asm__ volatile("movzwl %w1, %0" : "=r"(r) : "r"(v));
+    check("movzwl", v, 0, r, v & 0xFFFF);
+    __asm__ volatile("movswl %1, %0" : "=r"(r) : "m"(mw));
+    check("movswl m", v, 0, r, (v & 0x8000) ? (v | 0xFFFF0000u) : (v & 0xFFFF));
+    __asm__ volatile("movzbl %1, %0" : "=r"(r) : "m"(mb));
+    check("movzbl m", v, 0, r, v & 0xFF);
+    r = 0xABCD0000u;
+    __asm__ volatile("movsbw %b1, %w0" : "+r"(r) : "q"(v));
+    check("movsbw keeps upper", v, 0, r, 0xABCD0000u | ((v & 0x80) ? (0xFF00u | (v & 0xFF)) : (v & 0xFF)));
+    r = 0xABCD0000u;
+    __asm__ volatile("movzbw %b1, %w0" : "+r"(r) : "q"(v));
+    check("movzbw keeps upper", v, 0, r, 0xABCD0000u | (v & 0xFF));
+  }
+  {
+    uint32_t a = 0x12345680u, d = 0x55555555u;
+    __asm__ volatile("cbtw" : "+a"(a));
+    check("cbw", 0x80, 0, a, 0x1234FF80u);
+    a = 0x00008000u;
+    __asm__ volatile("cwtl" : "+a"(a));
+    check("cwde", 0x8000, 0, a, 0xFFFF8000u);
+    a = 0x00008000u;
+    __asm__ volatile("cwtd" : "+a"(a), "+d"(d));
+    check("cwd", 0x8000, 0, d, 0x5555FFFFu);
+    a = 0x80000000u;
+    __asm__ volatile("cltd" : "+a"(a), "=d"(d));
+    check("cdq neg", a, 0, d, 0xFFFFFFFFu);
+    a = 0x7FFFFFFFu;
+    __asm__ volatile("cltd" : "+a"(a), "=d"(d));
+    check("cdq pos", a, 0, d, 0);
+  }
+  {
+    uint32_t x = 0x11111111u, y = 0x22222222u;
+    volatile uint32_t m = 0x33333333u;
+    __asm__ volatile("xchgl %0, %1" : "+r"(x), "+r"(y));
+    check("xchg r,r", x, y, x ^ 0x22222222u ^ y ^ 0x11111111u, 0);
+    __asm__ volatile("xchgl %0, %1" : "+r"(x), "+m"(m) : : "memory");
+    check("xchg r,m", x, m, x ^ 0x33333333u ^ m ^ 0x22222222u, 0);
+    uint32_t a = 0xAAAA1111u, c = 0xCCCC2222u;
+    __asm__ volatile("xchgw %w0, %w1" : "+a"(a), "+c"(c));
+    check("xchg ax,cx", a, c, a ^ 0xAAAA2222u ^ c ^ 0xCCCC1111u, 0);
+    __asm__ volatile("xchgb %b0, %b1" : "+a"(a), "+c"(c));
+    check("xchg al,cl", a, c, a ^ 0xAAAA2211u ^ c ^ 0xCCCC1122u, 0);
+    __asm__ volatile("xchgl %%eax, %%ecx" : "+a"(a), "+c"(c)); /* the one-byte 0x91 form */
+    check("xchg eax,ecx", a, c, a ^ 0xCCCC1122u, 0);
+  }
+  {
+    uint32_t f;
+    __asm__ volatile("pushl $0x2\n\tpopfl\n\tstc\n\tpushfl\n\tpopl %0" : "=r"(f) : : "cc");
+    check("stc", 0, 0, f & ARITH, CF);
+    __asm__ volatile("pushl $0x8D7\n\tpopfl\n\tclc\n\tpushfl\n\tpopl %0" : "=r"(f) : : "cc");
+    check("clc", 0, 0, f & ARITH, 0x8D4);
+    __asm__ volatile("pushl $0x2\n\tpopfl\n\tcmc\n\tpushfl\n\tpopl %0" : "=r"(f) : : "cc");
+    check("cmc", 0, 0, f & ARITH, CF);
+    __asm__ volatile("std\n\tpushfl\n\tpopl %0\n\tcld" : "=r"(f) : : "cc");
+    check("std", 0, 0, f & DF, DF);
+    __asm__ volatile("cld\n\tpushfl\n\tpopl %0" : "=r"(f) : : "cc");
+    check("cld", 0, 0, f & DF, 0);
+    __asm__ volatile("pushl $0xCD7\n\tpopfl\n\tpushfl\n\tpopl %0\n\tcld" : "=r"(f) : : "cc");
+    check("popf/pushf", 0, 0, f & 0xFFF, 0xCD7);
+    __asm__ volatile("pushl $0x8028\n\tpopfl\n\tpushfl\n\tpopl %0" : "=r"(f) : : "cc");
+    check("popf reserved bits", 0, 0, f & 0xFFFF, 0x0002); /* bit 1 reads 1; bits 3, 5, 15 read 0 */
+    uint32_t a = 0x0000D500u;
+    __asm__ volatile("pushl $0x2\n\tpopfl\n\tsahf\n\tpushfl\n\tpopl %0" : "=r"(f) : "a"(a) : "cc");
+    check("sahf", a, 0, f & ARITH, 0x0D5);
+    __asm__ volatile("pushl $0x8D7\n\tpopfl\n\tmovl $0, %%eax\n\tlahf" : "=a"(a) : : "cc");
+    check("lahf", 0, 0, a, 0xD700u);
+  }
+  group_end();
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Stack, control flow and addressing (the assembly half in cputest-asm.S).                   */
+
+extern uint32_t asm_out[64];
+extern uint32_t asm_memval;
+void asm_pushad(void);
+void asm_push_forms(void);
+void asm_enter_leave(void);
+void asm_calls(void);
+void asm_loops(void);
+void asm_modrm(void);
+
+static void expect_out(const char *what, const uint32_t *want, int n) {
+  for (int i = 0; i < n; i++) check(what, (uint32_t)i, 0, asm_out[i], want[i]);
+}
+
+static void group_stack_flow(void) {
+  group_begin("stack-flow");
+  memset(asm_out, 0, sizeof asm_out);
+  asm_pushad();
+  {
+    uint32_t sp = asm_out[8];
+    const uint32_t want[17] = {0xD1D1D1D1u, 0x5E5E5E5Eu, 0xB5B5B5B5u, sp - 0, 0xB3B3B3B3u, 0xD2D2D2D2u, 0xC1C1C1C1u, 0xA0A0A0A0u,
+                               sp, 0xA0A0A0A0u, 0xC1C1C1C1u, 0xD2D2D2D2u, 0xB3B3B3B3u, 0xB5B5B5B5u, 0x5E5E5E5Eu, 0xD1D1D1D1u, sp};
+    expect_out("pushad/popad", want, 17);
+  }
+  memset(asm_out, 0, sizeof asm_out);
+  asm_push_forms();
+  {
+    const uint32_t want[11] = {0xFFFFFFFFu, 0x12345678u, 0xCAFEBABEu, 0xCAFEBABEu, 10, 0x1234, 0xFFFF1234u, 0, 0x10, 0x10, 8};
+    expect_out("push/pop forms", want, 11);
+  }
+  memset(asm_out, 0, sizeof asm_out);
+  asm_enter_leave();
+  {
+    const uint32_t want[5] = {4, 16, 0, 0, 0};
+    expect_out("enter/leave", want, 5);
+  }
+  memset(asm_out, 0, sizeof asm_out);
+  asm_calls();
+  {
+    const uint32_t want[11] = {0, 2, 0x1D1D, 0x1D1D, 0, 0x22, 0x08, 0, 0, 7, 0x08};
+    expect_out("call/ret/jmp/far", want, 11);
+  }
+  memset(asm_out, 0, sizeof asm_out);
+  asm_loops();
+  {
+    const uint32_t want[7] = {5, 0, 3, 7, 9, 0, 0x600D};
+    expect_out("loop/jecxz", want, 7);
+  }
+  memset(asm_out, 0, sizeof asm_out);
+  asm_modrm();
+  {
+    const uint32_t want[24] = {0x1010, 0xFFC, 0x12346678u, 0x1080, 0x1108, 0x140, 0x3000, 0x80000FFFu,
+                               0x40000, 0x40024, 0x40020, 0x1234, 4, 2, 0x600, 0x31F,
+                               0x12345678u, 0x1010, 0x180, 0xCAFEBABEu, 0x111111CAu, 0x77771234u, 0xCAFEBABEu, 0x34CAFEBAu};
+    expect_out("modrm/sib/moffs", want, 24);
+  }
+  /* a switch statement gcc compiles to a jump table, and calls through a function-pointer array */
+  {
+    uint32_t acc = 0;
+    for (volatile uint32_t i = 0; i < 12; i++) {
+      switch (i) {
+        case 0: acc += 3; break;
+        case 1: acc ^= 0x55; break;
+        case 2: acc *= 7; break;
+        case 3: acc -= 1; break;
+        case 4: acc <<= 2; break;
+        case 5: acc |= 0x1000; break;
+        case 6: acc += 0x77; break;
+        case 7: acc ^= acc >> 3; break;
+        case 8: acc += 8; break;
+        default: acc += i; break;
+      }
+    }
+    /* 3 -> 0x56 -> 0x25A -> 0x259 -> 0x964 -> 0x1964 -> 0x19DB -> 0x19DB^0x33B=0x1AE0 -> 0x1AE8 -> +9+10+11 */
+    check("switch jump table", 0, 0, acc, 0x1B06u);
+  }
+  group_end();
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Exceptions and software interrupts: #UD, #BP, INT n, #GP on a bad selector.               */
+
+static volatile uint32_t int40_seen, int40_eip, int40_cs, int40_eflags;
+
+static void int40_handler(struct trapframe *tf) {
+  int40_seen++;
+  int40_eip = tf->eip;
+  int40_cs = tf->cs;
+  int40_eflags = tf->eflags;
+  tf->eax = tf->eax * 2 + 1; /* the handler's register changes reach the interrupted code */
+}
+
+static void group_exceptions(void) {
+  group_begin("exceptions");
+  uint32_t before, ip;
+  /* #UD: UD2 and UD0 fault with EIP at the instruction */
+  before = trap_count;
+  __asm__ volatile("movl $1f, trap_recover\n\tmovl $0f, %0\n0:\tud2\n\tmovl $0, trap_recover\n1:" : "=&r"(ip) : : "memory");
+  check("ud2 taken", 0, 0, trap_count - before, 1);
+  check("ud2 vector", 0, 0, trap_last_vector, 6);
+  check("ud2 eip", 0, 0, trap_last_eip, ip);
+  before = trap_count;
+  __asm__ volatile("movl $1f, trap_recover\n\tmovl $0f, %0\n0:\t.byte 0x0f, 0xff, 0xc0\n\tmovl $0, trap_recover\n1:" : "=&r"(ip) : : "memory");
+  check("ud0 vector", 0, 0, (trap_count - before) | (trap_last_vector << 8), 1 | (6 << 8));
+  /* #BP: a trap, EIP after the INT3 */
+  before = trap_count;
+  __asm__ volatile("movl $1f, trap_recover\n\tmovl $0f, %0\n\tint3\n0:\tmovl $0, trap_recover\n1:" : "=&r"(ip) : : "memory");
+  check("int3 vector", 0, 0, (trap_count - before) | (trap_last_vector << 8), 1 | (3 << 8));
+  check("int3 eip after", 0, 0, trap_last_eip, ip);
+  /* INT n through an interrupt gate: return address, CS, IF cleared, handler's EAX returned */
+  trap_set_handler(0x40, int40_handler);
+  {
+    uint32_t a = 20, f;
+    __asm__ volatile("pushl $0x8D7\n\tpopfl\n\tint $0x40\n0:\tpushfl\n\tpopl %1\n\tmovl $0b, %2" : "+a"(a), "=r"(f), "=r"(ip) : : "cc", "memory");
+    check("int 0x40 delivered", 0, 0, int40_seen, 1);
+    check("int 0x40 eip", 0, 0, int40_eip, ip);
+    check("int 0x40 cs", 0, 0, int40_cs, KERNEL_CS);
+    check("int 0x40 saved eflags", 0, 0, int40_eflags & 0xFFF, 0x8D7);
+    check("int 0x40 eax", 0, 0, a, 41);
+    check("iret restores flags", 0, 0, f & 0xFFF, 0x8D7);
+  }
+  trap_set_handler(0x40, 0);
+  /* #GP(selector): loading DS with a selector past the GDT limit */
+  before = trap_count;
+  __asm__ volatile("movl $1f, trap_recover\n\tmovw $0x1238, %%ax\n\tmovw %%ax, %%ds\n\tmovl $0, trap_recover\n1:\tmovw $0x10, %%ax\n\tmovw %%ax, %%ds"
+                   : : : "eax", "memory");
+  check("#GP bad selector", 0, 0, (trap_count - before) | (trap_last_vector << 8), 1 | (13 << 8));
+  check("#GP error code", 0, 0, trap_last_err, 0x1238);
+  /* #DE through the IDT was checked in muldiv; check one more time with a memory operand */
+  {
+    uint32_t a = 1, d = 0;
+    before = trap_count;
+    int de = div_m32(&a, &d, 0);
+    check("#DE m32", 0, 0, (uint32_t)de | ((trap_count - before) << 4) | (trap_last_vector << 8), 0x11);
+  }
+  group_end();
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* System state: descriptor-table registers, control registers, segment registers, CPUID,     */
+/* RDTSC and port I/O.                                                                         */
+
+static void group_system(void) {
+  group_begin("system");
+  {
+    struct __attribute__((packed)) { uint16_t limit; uint32_t base; } g = {0, 0}, i = {0, 0};
+    __asm__ volatile("sgdt %0\n\tsidt %1" : "=m"(g), "=m"(i));
+    check("sgdt limit", 0, 0, g.limit, 47);
+    check("sgdt base nonzero", 0, 0, g.base != 0, 1);
+    check("sidt limit", 0, 0, i.limit, 2047);
+  }
+  {
+    uint32_t cr0 = read_cr0();
+    check("cr0.PE", cr0, 0, cr0 & 1, 1);
+    check("cr0.PG off", cr0, 0, cr0 >> 31, 0);
+    uint32_t cr4 = read_cr4();
+    write_cr4(cr4 | 0x10);
+    check("cr4.PSE set", cr4, 0, read_cr4() & 0x10, 0x10);
+    write_cr4(cr4 & ~0x10u);
+    check("cr4.PSE clear", cr4, 0, read_cr4() & 0x10, 0);
+    uint32_t v = 0xC0FFEE00u, r;
+    __asm__ volatile("movl %1, %%cr2\n\tmovl %%cr2, %0" : "=r"(r) : "r"(v));
+    check("cr2 write/read", v, 0, r, v);
+  }
+  {
+    uint32_t cs = 0, ds = 0, ss = 0, fs = 0;
+    __asm__ volatile("movw %%cs, %w0\n\tmovw %%ds, %w1\n\tmovw %%ss, %w2" : "+r"(cs), "+r"(ds), "+r"(ss));
+    check("cs", 0, 0, cs & 0xFFFF, KERNEL_CS);
+    check("ds", 0, 0, ds & 0xFFFF, KERNEL_DS);
+    check("ss", 0, 0, ss & 0xFFFF, KERNEL_DS);
+    __asm__ volatile("movw %w1, %%fs\n\tmovw %%fs, %w0\n\tmovw %w2, %%fs" : "+r"(fs) : "r"(USER_DS), "r"(KERNEL_DS));
+    check("fs <- user data", 0, 0, fs & 0xFFFF, USER_DS);
+  }
+  {
+    uint32_t a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0));
+    check("cpuid max leaf", a, 0, a >= 1, 1);
+    uint32_t printable = 1;
+    uint32_t w[3] = {b, d, c};
+    for (int k = 0; k < 3; k++)
+      for (int j = 0; j < 4; j++) {
+        uint8_t ch = (uint8_t)(w[k] >> (8 * j));
+        if (ch < 0x20 || ch > 0x7E) printable = 0;
+      }
+    check("cpuid vendor printable", b, d, printable, 1);
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    check("cpuid.1 cpu index 0", a, b, b >> 24, 0);
+  }
+  {
+    uint64_t t0 = rdtsc(), t1, t2;
+    volatile uint32_t sink = 0;
+    for (int i = 0; i < 1000; i++) sink += (uint32_t)i;
+    t1 = rdtsc();
+    for (int i = 0; i < 1000; i++) sink += (uint32_t)i;
+    t2 = rdtsc();
+    check("rdtsc increases", 0, 0, t1 > t0, 1);
+    check("rdtsc increases again", 0, 0, t2 > t1, 1);
+  }
+  {
+    /* the PIC's interrupt mask register reads back what OCW1 wrote: IN/OUT imm8 and DX forms */
+    outb(0x21, 0xA5);
+    check("in al,imm8", 0, 0, inb(0x21), 0xA5);
+    uint32_t v;
+    __asm__ volatile("movw $0xA1, %%dx\n\tmovb $0x3C, %%al\n\toutb %%al, %%dx\n\tmovl $0x12345600, %%eax\n\tinb %%dx, %%al" : "=a"(v) : : "edx");
+    check("in al,dx keeps upper eax", 0, 0, v, 0x1234563Cu);
+    outb(0x21, 0xFF);
+    outb(0xA1, 0xFF);
+  }
+  group_end();
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Self-modifying code: x86 makes a store to an instruction visible to the next fetch of it,   */
+/* even the very next instruction and even one that straddles a page boundary; a processor    */
+/* that caches decoded instructions must invalidate them on every write.                      */
+
+static uint8_t codebuf[3 * 4096] __attribute__((aligned(4096)));
+
+typedef uint32_t (*code_fn)(void);
+
+static void emit_mov_eax_ret(uint8_t *p, uint32_t imm) {
+  p[0] = 0xB8; /* mov $imm32, %eax */
+  memcpy(p + 1, &imm, 4);
+  p[5] = 0xC3; /* ret */
+}
+
+static void group_smc(void) {
+  group_begin("self-modifying-code");
+  /* a) rewrite a routine between calls */
+  emit_mov_eax_ret(codebuf, 0x11111111u);
+  check("smc call 1", 0, 0, ((code_fn)codebuf)(), 0x11111111u);
+  for (uint32_t i = 0; i < 20; i++) {
+    *(volatile uint32_t *)(codebuf + 1) = 0x22220000u + i;
+    check("smc rewrite imm", i, 0, ((code_fn)codebuf)(), 0x22220000u + i);
+  }
+  /* b) an instruction that rewrites the immediate of the instruction right after it */
+  {
+    uint8_t *p = codebuf + 64;
+    uint32_t target = (uint32_t)(p + 7 + 1); /* imm8 of the "mov $0, %al" below */
+    p[0] = 0xC6; p[1] = 0x05;                /* movb $imm8, target */
+    memcpy(p + 2, &target, 4);
+    p[6] = 0x5A;
+    p[7] = 0xB0; p[8] = 0x00;                /* mov $0x00, %al */
+    p[9] = 0xC3;
+    check("smc next insn", 0, 0, ((code_fn)p)() & 0xFF, 0x5A);
+    p[6] = 0xA5;
+    check("smc next insn again", 0, 0, ((code_fn)p)() & 0xFF, 0xA5);
+    /* and in a loop, where a translated block would otherwise be reused */
+    uint32_t bad = 0;
+    for (uint32_t i = 0; i < 50; i++) {
+      p[6] = (uint8_t)i;
+      if ((((code_fn)p)() & 0xFF) != i) bad++;
+    }
+    check("smc next insn loop", 0, 0, bad, 0);
+  }
+  /* c) an instruction straddling a page boundary, modified in its second page */
+  {
+    uint8_t *p = codebuf + 4096 - 2;
+    emit_mov_eax_ret(p, 0x33333333u);
+    check("smc straddle", 0, 0, ((code_fn)p)(), 0x33333333u);
+    codebuf[4096 + 1] = 0x77; /* third byte of the immediate, in the second page */
+    check("smc straddle modified 2nd page", 0, 0, ((code_fn)p)(), 0x33773333u);
+    codebuf[4096 - 1] = 0x44; /* first byte of the immediate, in the first page */
+    check("smc straddle modified 1st page", 0, 0, ((code_fn)p)(), 0x33773344u);
+  }
+  /* d) code copied in with REP MOVSB, then replaced with REP STOSL + a patch */
+  {
+    uint8_t tmpl[6];
+    emit_mov_eax_ret(tmpl, 0xC0DEC0DEu);
+    uint8_t *dst = codebuf + 2 * 4096 + 100;
+    uint32_t si = (uint32_t)tmpl, di = (uint32_t)dst, c = 6;
+    __asm__ volatile("rep movsb" : "+S"(si), "+D"(di), "+c"(c) : : "memory");
+    check("smc via rep movsb", 0, 0, ((code_fn)dst)(), 0xC0DEC0DEu);
+    di = (uint32_t)dst, c = 2;
+    __asm__ volatile("rep stosl" : "+D"(di), "+c"(c) : "a"(0x90909090u) : "memory"); /* NOPs */
+    dst[8] = 0x31; dst[9] = 0xC0; dst[10] = 0x40; dst[11] = 0xC3; /* xor %eax,%eax; inc %eax; ret */
+    check("smc via rep stosl", 0, 0, ((code_fn)dst)(), 1);
+  }
+  group_end();
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* main                                                                                        */
 
 int kmain(uint32_t magic, struct multiboot_info *mbi) {
@@ -1170,6 +1669,12 @@ int kmain(uint32_t magic, struct multiboot_info *mbi) {
   group_bitops();
   group_xadd_cmpxchg();
   group_cond();
+  group_string();
+  group_movx();
+  group_stack_flow();
+  group_exceptions();
+  group_system();
+  group_smc();
   printf("cputest: %u groups, %u failed\n", groups_run, groups_failed);
   printf(groups_failed ? "cputest: FAIL\n" : "cputest: PASS\n");
   return (int)groups_failed;

@@ -31,6 +31,10 @@ void idt_set_trap_gate(int v, int is_trap) {
   idt[v] = (idt[v] & ~((uint64_t)1 << 40)) | ((uint64_t)(is_trap ? 1 : 0) << 40);
 }
 
+void idt_set_present(int v, int present) {
+  idt[v] = (idt[v] & ~((uint64_t)1 << 47)) | ((uint64_t)(present ? 1 : 0) << 47);
+}
+
 void trap_set_handler(int v, trap_handler_t h) { handlers[v] = h; }
 
 void trap_dispatch(struct trapframe *tf) {

@@ -66,6 +66,7 @@ typedef void (*trap_handler_t)(struct trapframe *tf);
 void idt_init(void);                             /* all 256 vectors -> trap_dispatch */
 void idt_set_dpl(int vector, int dpl);           /* gate DPL (for INT n from ring 3) */
 void idt_set_trap_gate(int vector, int is_trap); /* trap gate keeps IF, interrupt gate clears it */
+void idt_set_present(int vector, int present);   /* clear P to provoke a fault during delivery */
 void trap_set_handler(int vector, trap_handler_t h);
 
 /* A one-shot recovery point for instructions expected to fault: when a trap arrives while
@@ -73,6 +74,12 @@ void trap_set_handler(int vector, trap_handler_t h);
  * trap_recover (which is then cleared). Set it from inline asm with `movl $1f, trap_recover`. */
 extern volatile uint32_t trap_recover;
 extern volatile uint32_t trap_last_vector, trap_last_err, trap_last_eip, trap_count;
+
+/* ---- ring 3 (usermode.S) ---- */
+/* Runs user code at `eip` on `user_esp` with `eflags` in ring 3; returns the code a trap handler
+ * passes to leave_user(). The caller must have set the TSS kernel stack. */
+uint32_t enter_user(uint32_t eip, uint32_t user_esp, uint32_t eflags);
+__attribute__((noreturn)) void leave_user(uint32_t code);
 
 /* ---- control registers ---- */
 static inline uint32_t read_cr0(void) { uint32_t v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }

@@ -35,9 +35,12 @@ export function writeStdout(text: string): boolean {
   return !stdoutClosed;
 }
 
-/** The `out` object handed to bench modules. */
+/** The `out` object handed to bench modules. A reader that went away ends the process the way
+ *  SIGPIPE would (status 141): nobody is left to read the rest of a benchmark. */
 export const processOut = {
-  stdout: (s: string): void => void writeStdout(s),
+  stdout: (s: string): void => {
+    if (!writeStdout(s)) process.exit(141);
+  },
   stderr: (s: string): void => writeStderr(s),
 };
 

@@ -150,6 +150,9 @@ export class Cpu {
   pendError = -1;
   pendEip = 0;
 
+  /** The descriptor last read by segments.readDescriptor (low and high dwords). */
+  descLo = 0;
+  descHi = 0;
   /** Scratch result of 32x32 multiplies (high half). */
   mulHi = 0;
 
@@ -195,6 +198,7 @@ export class Cpu {
   }
   set cpl(v: number) {
     this._cpl = v;
+    this.tlb.epoch++;
     const u = v === 3;
     this.rtag = u ? this.tlb.tagUR : this.tlb.tagSR;
     this.wtag = u ? this.tlb.tagUW : this.tlb.tagSW;
@@ -369,7 +373,7 @@ export class Cpu {
     acc |= ACC_WRITE;
     if ((lin & 0xfff) + size > 0x1000) {
       this.xlate(lin, acc, 0x1000 - (lin & 0xfff));
-      this.xlate((lin + size - 1) | 0, acc, 1);
+      this.xlate((lin + size - 1) & ~0xfff, acc, 1);
       for (let k = 0; k < size; k++) {
         const l = (lin + k) | 0;
         const a = this.xlate(l, acc, 1);
@@ -572,8 +576,10 @@ export class Cpu {
           this.stopRequested = false;
           return EXIT_STOP;
         }
+        let shadow = false;
         if (this.intShadow) {
           this.intShadow = false;
+          shadow = this.irqLine;
         } else if (this.irqDeliverable()) {
           this.halted = false;
           const v = (this.pic as InterruptController).acknowledge();
@@ -583,7 +589,8 @@ export class Cpu {
         if (this.halted) return EXIT_HLT;
         const left = end - this.icount;
         if (left <= 0) return EXIT_BUDGET;
-        this.execBlock(left);
+        // Inside an interrupt shadow with an IRQ waiting: exactly one instruction, then deliver.
+        this.execBlocks(shadow ? this.icount + 1 : end);
         if (this.halted) return EXIT_HLT;
       }
     } catch (x) {
@@ -596,43 +603,91 @@ export class Cpu {
     }
   }
 
-  private execBlock(left: number): void {
+  /** The fetch of a block faulted: deliver the exception (EIP is the fetch address). */
+  private fetchFault(x: unknown): void {
+    if (x !== FAULT_SIGNAL) throw x;
+    this.curEip = this.eip;
+    deliverEvent(this, this.excVector, this.excError, EV_EXC, this.eip);
+  }
+
+  /**
+   * Execute blocks, following block links, until icount reaches `end` or an instruction sets
+   * blockBreak (anything that needs the outer loop: HLT, port I/O, IF changes, SMC, mode changes).
+   */
+  private execBlocks(end: number): void {
     let b: Block;
     try {
       b = this.lookupBlock();
     } catch (x) {
-      if (x !== FAULT_SIGNAL) throw x;
-      this.curEip = this.eip;
-      deliverEvent(this, this.excVector, this.excError, EV_EXC, this.eip);
+      this.fetchFault(x);
       return;
     }
-    const base = this.icount;
-    this.blockBase = base;
-    this.blockBreak = false;
-    const beip = this.eip;
-    const insns = b.insns;
-    const n = b.n < left ? b.n : left;
-    let i = 0;
-    try {
-      while (i < n) {
-        const ins = insns[i];
-        const e = (beip + ins.boff) | 0;
-        this.curEip = e;
-        this.eip = (e + ins.len) | 0;
-        ins.fn(this, ins);
-        i++;
-        if (this.blockBreak) break;
+    const tlb = this.tlb;
+    const code = this.code;
+    for (;;) {
+      const base = this.icount;
+      this.blockBase = base;
+      this.blockBreak = false;
+      const beip = this.eip;
+      const insns = b.insns;
+      const left = end - base;
+      const n = b.n < left ? b.n : left;
+      let i = 0;
+      try {
+        while (i < n) {
+          const ins = insns[i];
+          this.eip = (beip + ins.boff + ins.len) | 0;
+          ins.fn(this, ins);
+          i++;
+          if (this.blockBreak) break;
+        }
+      } catch (x) {
+        // The faulting instruction does not retire and restarts at its own address.
+        this.icount = base + i;
+        this.curEip = (beip + insns[i].boff) | 0;
+        this.eip = this.curEip;
+        if (x === FAULT_SIGNAL) {
+          deliverEvent(this, this.excVector, this.excError, EV_EXC, this.curEip);
+          return;
+        }
+        if (x instanceof GuestError) x.message += ` (EIP 0x${(this.curEip >>> 0).toString(16)})`;
+        throw x;
       }
-    } catch (x) {
       this.icount = base + i;
-      this.eip = this.curEip;
-      if (x === FAULT_SIGNAL) {
-        deliverEvent(this, this.excVector, this.excError, EV_EXC, this.curEip);
-        return;
+      if (this.blockBreak || i < b.n) return;
+      const eip = this.eip;
+      let nb: Block | null = null;
+      if (b.linkCpu === this && b.linkTlb === tlb.epoch && b.linkCode === code.invalidations) {
+        if (b.l0eip === eip) nb = b.l0;
+        else if (b.l1eip === eip) nb = b.l1;
+      } else {
+        b.linkCpu = this;
+        b.linkTlb = tlb.epoch;
+        b.linkCode = code.invalidations;
+        b.l0eip = b.l1eip = -1;
+        b.l0 = b.l1 = null;
       }
-      throw x;
+      if (nb === null) {
+        try {
+          nb = this.lookupBlock();
+        } catch (x) {
+          this.fetchFault(x);
+          return;
+        }
+        // Crossing blocks are scratch objects: never link to them. The lookup may itself have
+        // flushed or invalidated (a fill cannot), so re-check the epoch before linking.
+        if (nb !== this.xBlock && b.linkTlb === tlb.epoch && b.linkCode === code.invalidations) {
+          if (b.l0eip === -1) {
+            b.l0eip = eip;
+            b.l0 = nb;
+          } else {
+            b.l1eip = eip;
+            b.l1 = nb;
+          }
+        }
+      }
+      b = nb;
     }
-    this.icount = base + i;
   }
 }
 

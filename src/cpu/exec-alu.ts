@@ -8,6 +8,7 @@ import {
   F_ADD,
   F_DEC,
   F_INC,
+  F_RES,
   F_SBB,
   F_SUB,
   FL_AF,
@@ -131,6 +132,91 @@ export function opAlu32GM(c: Cpu, i: Insn): void {
   const r = alu(c, i.op, 2, c.r[i.reg], c.rd32(ea(c, i)));
   if (i.op !== 7) c.r[i.reg] = r;
 }
+// Per-operation 32-bit forms: no ALU switch on the hot path.
+function add32(c: Cpu, a: number, b: number): number {
+  const r = (a + b) | 0;
+  c.fop = F_ADD;
+  c.fa = a;
+  c.fb = b;
+  c.fres = r;
+  c.fsz = 2;
+  return r;
+}
+function sub32(c: Cpu, a: number, b: number): number {
+  const r = (a - b) | 0;
+  c.fop = F_SUB;
+  c.fa = a;
+  c.fb = b;
+  c.fres = r;
+  c.fsz = 2;
+  return r;
+}
+function logic32(c: Cpu, r: number): number {
+  c.fop = F_RES;
+  c.fres = r;
+  c.fsz = 2;
+  c.fcf = 0;
+  c.fof = 0;
+  c.faf = 0;
+  return r;
+}
+export function opAdd32RR(c: Cpu, i: Insn): void {
+  c.r[i.rm] = add32(c, c.r[i.rm], c.r[i.reg]);
+}
+export function opSub32RR(c: Cpu, i: Insn): void {
+  c.r[i.rm] = sub32(c, c.r[i.rm], c.r[i.reg]);
+}
+export function opAnd32RR(c: Cpu, i: Insn): void {
+  c.r[i.rm] = logic32(c, c.r[i.rm] & c.r[i.reg]);
+}
+export function opOr32RR(c: Cpu, i: Insn): void {
+  c.r[i.rm] = logic32(c, c.r[i.rm] | c.r[i.reg]);
+}
+export function opXor32RR(c: Cpu, i: Insn): void {
+  c.r[i.rm] = logic32(c, c.r[i.rm] ^ c.r[i.reg]);
+}
+export function opSub32RI(c: Cpu, i: Insn): void {
+  c.r[i.rm] = sub32(c, c.r[i.rm], i.imm);
+}
+export function opAnd32RI(c: Cpu, i: Insn): void {
+  c.r[i.rm] = logic32(c, c.r[i.rm] & i.imm);
+}
+export function opOr32RI(c: Cpu, i: Insn): void {
+  c.r[i.rm] = logic32(c, c.r[i.rm] | i.imm);
+}
+export function opXor32RI(c: Cpu, i: Insn): void {
+  c.r[i.rm] = logic32(c, c.r[i.rm] ^ i.imm);
+}
+export function opAdd32GM(c: Cpu, i: Insn): void {
+  c.r[i.reg] = add32(c, c.r[i.reg], c.rd32(ea(c, i)));
+}
+export function opSub32GM(c: Cpu, i: Insn): void {
+  c.r[i.reg] = sub32(c, c.r[i.reg], c.rd32(ea(c, i)));
+}
+export function opCmp32GM(c: Cpu, i: Insn): void {
+  sub32(c, c.r[i.reg], c.rd32(ea(c, i)));
+}
+export function opCmp32MI(c: Cpu, i: Insn): void {
+  sub32(c, c.rd32(ea(c, i)), i.imm);
+}
+export function opCmp32MG(c: Cpu, i: Insn): void {
+  sub32(c, c.rd32(ea(c, i)), c.r[i.reg]);
+}
+export function opTest32RI(c: Cpu, i: Insn): void {
+  logic32(c, c.r[i.rm] & i.imm);
+}
+
+/** Pick the specialised handler for a 32-bit ALU op between registers (E = rm, G = reg). */
+export function alu32RR(op: number): (c: Cpu, i: Insn) => void {
+  return [opAdd32RR, opOr32RR, opAlu32RR, opAlu32RR, opAnd32RR, opSub32RR, opXor32RR, opCmp32RR][op];
+}
+export function alu32RI(op: number): (c: Cpu, i: Insn) => void {
+  return [opAdd32RI, opOr32RI, opAlu32RI, opAlu32RI, opAnd32RI, opSub32RI, opXor32RI, opCmp32RI][op];
+}
+export function alu32GM(op: number): (c: Cpu, i: Insn) => void {
+  return op === 0 ? opAdd32GM : op === 5 ? opSub32GM : op === 7 ? opCmp32GM : opAlu32GM;
+}
+
 export function opAdd32RI(c: Cpu, i: Insn): void {
   const a = c.r[i.rm];
   const r = (a + i.imm) | 0;

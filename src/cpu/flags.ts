@@ -145,35 +145,45 @@ export function setRes(c: Cpu, sz: number, r: number, cf: number, of: number, af
 
 /** x86 condition code cc (0..15, as in Jcc/SETcc/CMOVcc) on the current flags. */
 export function cond(c: Cpu, cc: number): boolean {
+  const fop = c.fop;
+  if (fop === F_EXPL) return condSlow(c, cc);
   let t: boolean;
-  if (c.fop === F_SUB) {
-    // After CMP/SUB the relations follow from the operands without materializing flags.
-    const sz = c.fsz;
-    switch (cc >> 1) {
-      case 1:
+  switch (cc >> 1) {
+    case 2:
+      t = c.fres === 0;
+      break;
+    case 4:
+      t = c.fres < 0;
+      break;
+    case 1:
+      if (fop === F_SUB) {
+        const sz = c.fsz;
         t = sz === 2 ? c.fa >>> 0 < c.fb >>> 0 : (c.fa & SIZE_MASK[sz]) < (c.fb & SIZE_MASK[sz]);
-        break;
-      case 2:
-        t = c.fres === 0;
-        break;
-      case 3:
+      } else if (fop === F_RES) t = c.fcf !== 0;
+      else return condSlow(c, cc);
+      break;
+    case 3:
+      if (fop === F_SUB) {
+        const sz = c.fsz;
         t = sz === 2 ? c.fa >>> 0 <= c.fb >>> 0 : (c.fa & SIZE_MASK[sz]) <= (c.fb & SIZE_MASK[sz]);
-        break;
-      case 4:
-        t = c.fres < 0;
-        break;
-      case 6:
-        t = sx(sz, c.fa) < sx(sz, c.fb);
-        break;
-      case 7:
-        t = sx(sz, c.fa) <= sx(sz, c.fb);
-        break;
-      default:
-        return condSlow(c, cc);
-    }
-    return (cc & 1) === 0 ? t : !t;
+      } else if (fop === F_RES) t = c.fcf !== 0 || c.fres === 0;
+      else return condSlow(c, cc);
+      break;
+    case 6:
+      // After CMP/SUB the signed relations follow from the operands without materializing OF.
+      if (fop === F_SUB) t = sx(c.fsz, c.fa) < sx(c.fsz, c.fb);
+      else if (fop === F_RES) t = (c.fres < 0) !== (c.fof !== 0);
+      else return condSlow(c, cc);
+      break;
+    case 7:
+      if (fop === F_SUB) t = sx(c.fsz, c.fa) <= sx(c.fsz, c.fb);
+      else if (fop === F_RES) t = c.fres === 0 || (c.fres < 0) !== (c.fof !== 0);
+      else return condSlow(c, cc);
+      break;
+    default:
+      return condSlow(c, cc);
   }
-  return condSlow(c, cc);
+  return (cc & 1) === 0 ? t : !t;
 }
 
 function condSlow(c: Cpu, cc: number): boolean {

@@ -49,4 +49,13 @@ export class Block {
   n = 0;
   /** Bytes covered, from the block's first instruction. */
   bytes = 0;
+  // Direct links to the two most recent successors, valid while the owning Cpu's TLB epoch and
+  // the code cache's invalidation count are unchanged (so a link never outlives a mapping).
+  linkCpu: object | null = null;
+  linkTlb = -1;
+  linkCode = -1;
+  l0eip = -1;
+  l0: Block | null = null;
+  l1eip = -1;
+  l1: Block | null = null;
 }

@@ -87,8 +87,8 @@ export function deliver(c: Cpu, vector: number, err: number, kind: number, retEi
     const ss = c.readAcc((c.trBase + tss + 4) | 0, 2, 0);
     checkStackSeg(c, ss, dpl, ext);
     const n = hasErr ? 24 : 20;
-    c.probeWrite((esp - n) | 0, 0);
     c.probeWrite((esp - 1) | 0, 0);
+    c.probeWrite((esp - n) | 0, 0);
     c.writeAcc((esp - 4) | 0, 4, c.sreg[SEG_SS], 0);
     c.writeAcc((esp - 8) | 0, 4, c.r[4], 0);
     c.writeAcc((esp - 12) | 0, 4, flags, 0);
@@ -102,8 +102,8 @@ export function deliver(c: Cpu, vector: number, err: number, kind: number, retEi
     const acc = c.uacc;
     const sp = c.r[4];
     const n = hasErr ? 16 : 12;
-    c.probeWrite((sp - n) | 0, acc);
     c.probeWrite((sp - 1) | 0, acc);
+    c.probeWrite((sp - n) | 0, acc);
     c.writeAcc((sp - 4) | 0, 4, flags, acc);
     c.writeAcc((sp - 8) | 0, 4, c.sreg[SEG_CS], acc);
     c.writeAcc((sp - 12) | 0, 4, retEip, acc);
@@ -134,9 +134,9 @@ export function writeFlagsPriv(c: Cpu, v: number, osz: number, cpl: number): voi
 }
 
 export function iret(c: Cpu, osz: number): void {
-  if (osz !== 4) throw new GuestError(`16-bit IRET at EIP 0x${(c.curEip >>> 0).toString(16)} is not supported`);
+  if (osz !== 4) throw new GuestError(`16-bit IRET is not supported`);
   if ((c.eflRest & FL_NT) !== 0) {
-    throw new GuestError(`IRET with EFLAGS.NT set (a task return) at EIP 0x${(c.curEip >>> 0).toString(16)} is not supported`);
+    throw new GuestError(`IRET with EFLAGS.NT set (a task return) is not supported`);
   }
   const sp = c.r[4];
   const eip = c.rd32(sp);
@@ -144,7 +144,7 @@ export function iret(c: Cpu, osz: number): void {
   const fl = c.rd32((sp + 8) | 0);
   const cpl = c.cpl;
   if ((fl & FL_VM) !== 0 && cpl === 0) {
-    throw new GuestError(`IRET to virtual-8086 mode at EIP 0x${(c.curEip >>> 0).toString(16)} is not supported`);
+    throw new GuestError(`IRET to virtual-8086 mode is not supported`);
   }
   const rpl = cs & 3;
   if (rpl < cpl) c.raise(13, cs & 0xfffc);

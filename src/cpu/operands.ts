@@ -43,6 +43,6 @@ export function readForWrite(c: Cpu, size: number, lin: number): number {
   const vpn = lin >>> 12;
   if (c.wtag[vpn & TLB_MASK] === vpn && (lin & 0xfff) <= 0x1000 - size) return c.rd(size, lin);
   c.probeWrite(lin, c.uacc);
-  if ((lin & 0xfff) + size > 0x1000) c.probeWrite((lin + size - 1) | 0, c.uacc);
+  if ((lin & 0xfff) + size > 0x1000) c.probeWrite((lin + size - 1) & ~0xfff, c.uacc);
   return c.rd(size, lin);
 }

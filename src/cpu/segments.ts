@@ -34,11 +34,11 @@ export function checkFlat(c: Cpu, sel: number, lo: number, hi: number, what: str
   if (base !== 0 || rawLimit !== 0xfffff || g !== 1) {
     throw new GuestError(
       `${what} selector ${hex(sel)} has base ${hex(base)} and limit ${hex(g ? rawLimit * 4096 + 4095 : rawLimit)}` +
-        ' at EIP ' + hex(c.curEip) + ': only flat segments (base 0, limit 4 GiB) are supported',
+        ': only flat segments (base 0, limit 4 GiB) are supported',
     );
   }
   if (db !== 1 && (what === 'code' || what === 'stack')) {
-    throw new GuestError(`${what} selector ${hex(sel)} is a 16-bit segment at EIP ${hex(c.curEip)}: only 32-bit code and stack segments are supported`);
+    throw new GuestError(`${what} selector ${hex(sel)} is a 16-bit segment: only 32-bit code and stack segments are supported`);
   }
 }
 
@@ -84,7 +84,7 @@ export function checkCodeSeg(c: Cpu, sel: number, ext: number): number {
     const type = (hi >> 8) & 0xf;
     const what = type === 0xc ? 'call gate' : type === 5 ? 'task gate' : type === 9 || type === 0xb ? 'TSS' : '';
     if (what !== '') {
-      throw new GuestError(`far transfer through a ${what} (selector ${hex(sel)}) at EIP ${hex(c.curEip)}: task switches and call gates are not supported`);
+      throw new GuestError(`far transfer through a ${what} (selector ${hex(sel)}): task switches and call gates are not supported`);
     }
     c.raise(13, (sel & 0xfffc) | ext);
   }

@@ -28,6 +28,8 @@ export class Tlb {
   /** Per backing page: non-zero when it holds decoded instructions (set by the CodeCache). */
   codePages: Uint8Array | null = null;
   fills = 0;
+  /** Bumped by every flush: decoded-block links made under an older epoch are not followed. */
+  epoch = 0;
 
   fill(lin: number, page: number, flags: number, gen: number): void {
     const vpn = lin >>> 12;
@@ -46,6 +48,7 @@ export class Tlb {
   }
 
   flushAll(): void {
+    this.epoch++;
     this.tagSR.fill(-1);
     this.tagSW.fill(-1);
     this.tagUR.fill(-1);
@@ -53,6 +56,7 @@ export class Tlb {
   }
 
   flushPage(lin: number): void {
+    this.epoch++;
     const vpn = lin >>> 12;
     const i = vpn & TLB_MASK;
     if (this.tagSR[i] === vpn) {
@@ -65,6 +69,7 @@ export class Tlb {
 
   /** Drop every entry that maps backing page `page` (a host-side invalidation). */
   flushBackingPage(page: number): void {
+    this.epoch++;
     const o = page << 12;
     for (let i = 0; i < TLB_SIZE; i++) {
       if (this.off[i] === o && this.tagSR[i] !== -1) {

@@ -4,7 +4,7 @@
 // (wp_can_reuse_anon_folio, wp_page_reuse, wp_page_copy) and shmem_fault.
 
 import { EFAULT, ENOMEM, MMU_NOTIFY_CLEAR, PAGE_SHIFT, PAGE_SIZE, PROT_NONE } from './constants.js';
-import { PG_ANON, PG_DIRTY, PG_KSM, PG_SWAPCACHE } from './frames.js';
+import { PG_ANON, PG_DIRTY, PG_KSM, PG_LOCKED, PG_SWAPCACHE } from './frames.js';
 import type { Host } from './host.js';
 import type { Mm } from './mm.js';
 import { mmuNotifierChangePte, type MmuNotifierRange } from './mmu-notifier.js';
@@ -20,17 +20,21 @@ const MAX_RETRIES = 16;
 /** Resolves a user access at addr; returns the frame now mapped with the needed permission (no
  *  extra reference), or a negative errno. */
 export function handleMmFault(h: Host, mm: Mm, addr: number, write: boolean): number {
-  if (mm.dead || mm.users <= 0) return -EFAULT;
-  mm.busy++;
-  try {
-    for (let i = 0; i < MAX_RETRIES; i++) {
-      const r = faultOnce(h, mm, addr, write);
-      if (r !== RETRY) return r;
-    }
-    return -EFAULT;
-  } finally {
-    mm.busy--;
+  // Not marked busy: the OOM killer may pick the faulting mm itself, so every step re-checks
+  // mm.dead after an allocation.
+  const vpn = addr >>> PAGE_SHIFT;
+  for (let i = 0; i < MAX_RETRIES; i++) {
+    if (mm.dead || mm.users <= 0) return -EFAULT;
+    const r = faultOnce(h, mm, addr, write);
+    if (r === RETRY) continue;
+    if (r < 0) return r;
+    // Like the CPU re-walking after a fault: whatever ran at a preemption point inside the fault
+    // (reclaim, an unmap) may already have taken the page away again.
+    const pte = mm.pt.get(vpn);
+    if (ptePresent(pte) && pteFrame(pte) === r && (!write || (pte & PTE_WRITE) !== 0)) return r;
   }
+  return -ENOMEM; // lost every race to reclaim: memory pressure, not a bad address
+
 }
 
 function faultOnce(h: Host, mm: Mm, addr: number, write: boolean): number {
@@ -187,7 +191,11 @@ export function wpPageCopy(h: Host, mm: Mm, vpn: number, oldPte: number, writabl
   const ft = h.ft;
   const old = pteFrame(oldPte);
   ft.refcount[old]++; // hold the old frame while copying
+  // Lock it across the allocation so direct reclaim cannot unmap the very page we are copying.
+  const locked = (ft.flags[old] & PG_LOCKED) === 0;
+  if (locked) ft.flags[old] |= PG_LOCKED;
   const nf = h.allocPage();
+  if (locked) ft.flags[old] &= ~PG_LOCKED;
   if (nf < 0) {
     h.putFrame(old);
     return -ENOMEM;

@@ -17,9 +17,10 @@ import { Srcu } from './srcu.js';
 import { Mm } from './mm.js';
 import { insertVma, mergeAdjacent, Vma, VM_SHARED } from './vma.js';
 import { ShmemObject } from './shmem.js';
-import { PTE_DIRTY, PTE_PRESENT, ptePresent, pteFrame, mkPte } from './page-table.js';
+import { PTE_DIRTY, PTE_PRESENT, PTE_YOUNG, ptePresent, pteFrame, mkPte } from './page-table.js';
 import {
-  mmuNotifierInvalidateRangeEnd, mmuNotifierInvalidateRangeStart, type MmuNotifierRange,
+  mmuNotifierClearYoung, mmuNotifierInvalidateRangeEnd, mmuNotifierInvalidateRangeStart,
+  mmuNotifierTestYoung, type MmuNotifierRange,
 } from './mmu-notifier.js';
 import { handleMmFault } from './fault.js';
 import { shrinkLists } from './reclaim.js';
@@ -248,6 +249,28 @@ export class Host {
   /** An SRCU grace period, as the SRCU worker would run it (deferred notifier frees). */
   srcuStep(): boolean {
     return this.srcu.step();
+  }
+
+  /** page_idle / MGLRU-style aging of [start, end): clear the ptes' young bits and call
+   *  clear_young (no secondary TLB flush). Returns whether any page was young. */
+  clearYoung(mm: Mm, start: number, end: number): boolean {
+    let young = false;
+    mm.pt.forEach(start >>> PAGE_SHIFT, pageAlignUp(end) >>> PAGE_SHIFT, (vpn, pte) => {
+      if ((pte & PTE_PRESENT) !== 0 && (pte & PTE_YOUNG) !== 0) {
+        mm.pt.set(vpn, pte & ~PTE_YOUNG);
+        young = true;
+      }
+    });
+    if (mmuNotifierClearYoung(mm, start, end)) young = true;
+    return young;
+  }
+
+  /** Whether the page at addr was accessed since it was last aged (host pte or a secondary MMU,
+   *  through test_young, which changes no state). */
+  testYoung(mm: Mm, addr: number): boolean {
+    const pte = mm.pt.get(addr >>> PAGE_SHIFT);
+    if ((pte & PTE_PRESENT) !== 0 && (pte & PTE_YOUNG) !== 0) return true;
+    return mmuNotifierTestYoung(mm, addr);
   }
 
   checkInvariants(): void {

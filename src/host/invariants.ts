@@ -97,7 +97,8 @@ export function checkHostInvariants(h: Host): void {
     extraRefs += rc - expected;
     const anon = (fl & PG_ANON) !== 0;
     if (anon !== ((fl & PG_LRU) !== 0)) fail(`frame ${f}: anon pages must be on the LRU and only they (flags ${fl})`);
-    if (!anon && cacheRefs[f] === 0) fail(`frame ${f}: allocated non-anon frame outside any shmem cache`);
+    // A shmem page may outlive its object only through extra (gup) references.
+    if (!anon && cacheRefs[f] === 0 && rc === ft.mapcount[f]) fail(`frame ${f}: shmem frame outside any shmem cache`);
     if ((fl & PG_KSM) !== 0 && !h.ksm.isStable(f)) fail(`frame ${f}: PG_ksm but not in the stable tree`);
     if ((fl & PG_LRU) !== 0) onLru++;
   }

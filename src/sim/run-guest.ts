@@ -4,7 +4,8 @@
 
 import { Host } from '../host/host.js';
 import type { ByteSink } from '../machine/uart16550.js';
-import type { RunResult } from '../machine/run-loop.js';
+import { EXIT_STATUS_BAD_INPUT, type RunResult } from '../machine/run-loop.js';
+import { GuestError } from '../cpu/errors.js';
 import type { Logger } from '../obs/log.js';
 import type { MemoryMode } from '../hv/shadow/page-fault.js';
 import { Vm } from '../hv/vm.js';
@@ -43,7 +44,7 @@ export function hostFor(opts: Pick<GuestRunOptions, 'memBytes' | 'hostMemBytes' 
   const hostMem = opts.hostMemBytes ?? opts.memBytes + 8 * 1024 * 1024;
   const swap = opts.swapBytes ?? opts.memBytes;
   if (hostMem % 4096 !== 0 || swap % 4096 !== 0) throw new RangeError('host memory and swap sizes must be multiples of 4 KiB');
-  if (hostMem < 1024 * 1024) throw new RangeError(`host memory of ${hostMem} bytes is too small (at least 1 MiB)`);
+  if (hostMem < 64 * 1024) throw new RangeError(`host memory of ${hostMem} bytes is too small (at least 64 KiB)`);
   if (opts.memBytes > hostMem + swap) {
     throw new RangeError(
       `guest memory (${opts.memBytes / 1048576} MiB) is larger than the host can ever hold: ${hostMem / 1048576} MiB RAM + ${swap / 1048576} MiB swap`,
@@ -72,6 +73,12 @@ export function runGuest(opts: GuestRunOptions): GuestRun {
     ksmEvery: opts.ksm === true ? 16 : 0,
   });
   const run = sim.addVm(vm, opts.maxInsns ?? Infinity);
-  sim.runUntilDone();
+  try {
+    sim.runUntilDone();
+  } catch (e) {
+    // A guest doing what GUEST-ABI refuses (a non-flat segment, a task gate) stops the VM cleanly.
+    if (!(e instanceof GuestError)) throw e;
+    run.finish(EXIT_STATUS_BAD_INPUT, 'guest-error', e.message);
+  }
   return { result: run.result!, vm, host, sim };
 }

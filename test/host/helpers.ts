@@ -41,6 +41,15 @@ export function pattern(seed: number): Uint8Array {
   return b;
 }
 
+/** Fast byte equality (vitest's deep equality is slow on 4 KiB arrays). */
+export function expectBytes(actual: Uint8Array, expected: Uint8Array): void {
+  let diff = actual.length === expected.length ? -1 : Math.min(actual.length, expected.length);
+  for (let i = 0; diff < 0 && i < actual.length; i++) if (actual[i] !== expected[i]) diff = i;
+  if (diff >= 0) {
+    expect.fail(`bytes differ at ${diff}: got ${actual[diff]} expected ${expected[diff]} (lengths ${actual.length}/${expected.length})`);
+  }
+}
+
 export function readPage(h: Host, mm: Mm, addr: number): Uint8Array {
   const b = new Uint8Array(PAGE_SIZE);
   expect(h.accessUser(mm, addr, b, false)).toBe(PAGE_SIZE);

@@ -7,6 +7,7 @@ import {
 } from '../../src/host/constants.js';
 import { hex } from './dmirror.js';
 import { fill, pattern, PRIV, readPage, RW, swapOut, world } from './helpers.js';
+import { expectBytes } from './helpers.js';
 
 describe('notifier events per operation (mirror + recorder)', () => {
   test('swap-out: CLEAR start/end around the pte clear; mirror refaults identical bytes', () => {
@@ -22,7 +23,7 @@ describe('notifier events per operation (mirror + recorder)', () => {
     expect(mirror.pt.has(a >>> 12)).toBe(false);
     expect(labels).toContain('after-clear');
     expect(mirror.events).toContain(`CLEAR ${hex(a)}-${hex(a + PAGE_SIZE)}`);
-    expect(mirror.read(a, PAGE_SIZE)).toEqual(pattern(100));
+    expectBytes(mirror.read(a, PAGE_SIZE) as Uint8Array, pattern(100));
     expect(h.stats.swapIns).toBeGreaterThan(0);
     expect(mirror.stale()).toEqual([]);
     h.checkInvariants();
@@ -49,11 +50,11 @@ describe('notifier events per operation (mirror + recorder)', () => {
       `start CLEAR ${p1}`, `change_pte ${hex(a + PAGE_SIZE)}`, `end CLEAR ${p1}`,
     ]);
     expect(mirror.pt.size).toBe(0);
-    expect(mirror.read(a + PAGE_SIZE, PAGE_SIZE)).toEqual(pattern(5));
+    expectBytes(mirror.read(a + PAGE_SIZE, PAGE_SIZE) as Uint8Array, pattern(5));
     // A write to the merged page breaks COW: the other sharer keeps its bytes.
     expect(mirror.write(a, new Uint8Array([1, 2, 3]))).toBe(0);
     expect(h.frameAt(mm, a)).not.toBe(h.frameAt(mm, a + PAGE_SIZE));
-    expect(readPage(h, mm, a + PAGE_SIZE)).toEqual(pattern(5));
+    expectBytes(readPage(h, mm, a + PAGE_SIZE), pattern(5));
     expect(readPage(h, mm, a).subarray(0, 3)).toEqual(new Uint8Array([1, 2, 3]));
     expect(h.stats.ksmCowBreaks).toBe(1);
     expect(mirror.stale()).toEqual([]);
@@ -74,7 +75,7 @@ describe('notifier events per operation (mirror + recorder)', () => {
     rec.log.length = 0;
     expect(mirror.write(a, new Uint8Array([42]))).toBe(0);
     expect(rec.log).toEqual([`start CLEAR ${hex(a)}-${hex(a + PAGE_SIZE)}`, `change_pte ${hex(a)}`, `end CLEAR ${hex(a)}-${hex(a + PAGE_SIZE)}`]);
-    expect(readPage(h, child, a)).toEqual(pattern(1));
+    expectBytes(readPage(h, child, a), pattern(1));
     expect(readPage(h, mm, a)[0]).toBe(42);
     expect(h.stats.cowBreaks).toBe(1);
     expect(mirror.stale()).toEqual([]);
@@ -125,7 +126,7 @@ describe('notifier events per operation (mirror + recorder)', () => {
     h.mprotect(mm, a, 2 * PAGE_SIZE, PROT_READ);
     expect(rec.log).toEqual([`start PROTECTION_VMA ${hex(a)}-${hex(a + 2 * PAGE_SIZE)}`, `end PROTECTION_VMA ${hex(a)}-${hex(a + 2 * PAGE_SIZE)}`]);
     expect(mirror.write(a, new Uint8Array([7]))).toBe(-EFAULT);
-    expect(readPage(h, mm, a)).toEqual(pattern(11));
+    expectBytes(readPage(h, mm, a), pattern(11));
     h.mprotect(mm, a, 2 * PAGE_SIZE, RW);
     expect(mirror.write(a, new Uint8Array([7]))).toBe(0);
     expect(readPage(h, mm, a)[0]).toBe(7);

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { MADV_DONTNEED } from '../../src/host/constants.js';
 import { checkVmInvariants } from '../../src/hv/check.js';
 import type { Vm } from '../../src/hv/vm.js';
-import { Asm, runSnippet } from './guest-driver.js';
+import { GuestDriver } from './guest-driver.js';
 import { smallVm } from './helpers.js';
 import type { Mm } from '../../src/host/mm.js';
 
@@ -59,7 +59,7 @@ class Model {
   }
 }
 
-function bootPaging(vm: Vm): void {
+function bootPaging(vm: Vm, g: GuestDriver): void {
   const put = (gpa: number, v: number): void => {
     const b = new Uint8Array(4);
     new DataView(b.buffer).setInt32(0, v, true);
@@ -70,14 +70,16 @@ function bootPaging(vm: Vm): void {
     put(PD[a]! * 4096, (PT0 << 12) | P | W);
     put(PD[a]! * 4096 + 4, (PT[a]! << 12) | P | W);
   }
-  runSnippet(vm, new Asm().movEaxImm(PD[0]! << 12).movCr3Eax().movEaxImm(0x80010011).movCr0Eax());
+  g.setCr3(PD[0]! << 12);
+  g.setCr0(0x80010011);
 }
 
 function runOps(ops: Op[], mode: 'notifier' | 'pin'): void {
   const { host, vm } = smallVm({ mode, ksm: true, frames: 160, swapPages: 256, guestPages: 128 });
   const m = new Model();
   const children: { mm: Mm; snapshot: Map<number, number> }[] = [];
-  bootPaging(vm);
+  const g = new GuestDriver(vm);
+  bootPaging(vm, g);
   checkVmInvariants(vm);
   for (const op of ops) {
     switch (op.k) {
@@ -86,29 +88,29 @@ function runOps(ops: Op[], mode: 'notifier' | 'pin'): void {
         const v = op.k === 'map' ? ((DATA + op.data) << 12) | P | (op.w ? W : 0) : 0;
         m.pte[op.as]![op.slot] = v;
         // The guest's store to its page table traps (write-tracked) and is emulated.
-        runSnippet(vm, new Asm().movMemImm(PT[op.as]! * 4096 + op.slot * 4, v).invlpg(PLAY + op.slot * 4096));
+        g.storeInvlpg(PT[op.as]! * 4096 + op.slot * 4, v, PLAY + op.slot * 4096);
         break;
       }
       case 'read': {
         const pte = m.pte[m.cur]![op.slot]!;
         if (!(pte & P)) break;
-        const got = runSnippet(vm, new Asm().movEaxMem(PLAY + op.slot * 4096 + op.off));
-        expect(got | 0).toBe(m.get(pte >>> 12, op.off));
+        const got = g.load(PLAY + op.slot * 4096 + op.off);
+        expect(got).toBe(m.get(pte >>> 12, op.off));
         break;
       }
       case 'write': {
         const pte = m.pte[m.cur]![op.slot]!;
         if (!(pte & P) || !(pte & W)) break;
-        runSnippet(vm, new Asm().movMemImm(PLAY + op.slot * 4096 + op.off, op.val));
+        g.store(PLAY + op.slot * 4096 + op.off, op.val);
         m.words.set((pte >>> 12) * 4096 + op.off, op.val | 0);
         break;
       }
       case 'switch':
         m.cur ^= 1;
-        runSnippet(vm, new Asm().movEaxImm(PD[m.cur]! << 12).movCr3Eax());
+        g.setCr3(PD[m.cur]! << 12);
         break;
       case 'reload':
-        runSnippet(vm, new Asm().movEaxCr3().movCr3Eax());
+        g.reloadCr3();
         break;
       case 'dontneed':
         host.madvise(vm.mm, vm.hva + (DATA + op.data) * 4096, 4096, MADV_DONTNEED);

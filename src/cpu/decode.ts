@@ -1,0 +1,728 @@
+// The x86 instruction decoder: prefixes, opcode maps (one- and two-byte), ModRM/SIB/displacement
+// and immediates, producing an Insn with its handler chosen once. Mirrors the role of QEMU's
+// disas_insn / Blink's decoder; specialised handlers are picked for the common 32-bit forms.
+
+import * as A from './exec-alu.js';
+import * as B from './exec-branch.js';
+import * as D from './exec-data.js';
+import * as S from './exec-string.js';
+import * as Y from './exec-system.js';
+import type { Insn } from './insn.js';
+
+export const opUD = Y.opUD;
+
+const MAX_LEN = 15;
+
+/**
+ * Decode one instruction from src[start..end). Returns its length, or -1 when the bytes run out
+ * before the instruction ends (it straddles the end of the page). Invalid encodings decode to a
+ * handler raising #UD (or #GP for instructions longer than 15 bytes), never to an error.
+ */
+export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: number): number {
+  let p = start;
+  let short = false;
+  const u8 = (): number => {
+    if (p >= end) {
+      short = true;
+      return 0;
+    }
+    return src[p++];
+  };
+  const i8 = (): number => (u8() << 24) >> 24;
+  const u16 = (): number => u8() | (u8() << 8);
+  const i32 = (): number => u8() | (u8() << 8) | (u8() << 16) | (u8() << 24);
+
+  ins.osz = 4;
+  ins.rep = 0;
+  ins.mem = false;
+  ins.base = 8;
+  ins.index = 8;
+  ins.scale = 0;
+  ins.disp = 0;
+  ins.imm = 0;
+  ins.imm2 = 0;
+  ins.op = 0;
+  ins.reg = 0;
+  ins.rm = 0;
+  ins.term = false;
+  ins.fn = Y.opUD;
+
+  let addr16 = false;
+  let op = 0;
+  for (;;) {
+    op = u8();
+    if (short) return -1;
+    if (p - start > MAX_LEN) {
+      ins.fn = Y.opGP0;
+      ins.term = true;
+      ins.len = p - start;
+      return ins.len;
+    }
+    if (op === 0x66) ins.osz = 2;
+    else if (op === 0x67) addr16 = true;
+    else if (op === 0xf3) ins.rep = 1;
+    else if (op === 0xf2) ins.rep = 2;
+    else if (op === 0xf0 || op === 0x26 || op === 0x2e || op === 0x36 || op === 0x3e || op === 0x64 || op === 0x65) {
+      // LOCK and segment overrides: nothing to do in a flat, single-threaded world.
+    } else break;
+  }
+  const osz = ins.osz;
+
+  let mod = 0;
+  const modrm = (): void => {
+    const m = u8();
+    mod = m >> 6;
+    ins.reg = (m >> 3) & 7;
+    const rm = m & 7;
+    ins.op = ins.reg;
+    if (mod === 3) {
+      ins.rm = rm;
+      ins.mem = false;
+      return;
+    }
+    ins.mem = true;
+    if (rm === 4) {
+      const sib = u8();
+      ins.scale = sib >> 6;
+      const idx = (sib >> 3) & 7;
+      ins.index = idx === 4 ? 8 : idx;
+      const base = sib & 7;
+      if (base === 5 && mod === 0) {
+        ins.base = 8;
+        ins.disp = i32();
+      } else ins.base = base;
+    } else if (rm === 5 && mod === 0) {
+      ins.base = 8;
+      ins.disp = i32();
+    } else ins.base = rm;
+    if (mod === 1) ins.disp = i8();
+    else if (mod === 2) ins.disp = i32();
+  };
+  const immv = (): number => (osz === 2 ? u16() : i32());
+  const sized = (byteForm: boolean): number => (byteForm ? 1 : osz);
+  const term = (): void => {
+    ins.term = true;
+  };
+
+  if (op < 0x40 && (op & 7) < 6) {
+    // ALU block: 00-3D.
+    const aop = op >> 3;
+    const form = op & 7;
+    ins.op = aop;
+    if (form < 4) {
+      modrm();
+      ins.op = aop;
+      ins.osz = sized((form & 1) === 0);
+      if (form < 2) {
+        if (ins.osz === 4 && !ins.mem) ins.fn = A.alu32RR(aop);
+        else if (ins.osz === 4 && aop === 7) ins.fn = A.opCmp32MG;
+        else ins.fn = A.opAluEG;
+      } else if (ins.osz === 4 && !ins.mem) {
+        const t = ins.reg;
+        ins.reg = ins.rm;
+        ins.rm = t;
+        ins.fn = A.alu32RR(aop);
+      } else if (ins.osz === 4) ins.fn = A.alu32GM(aop);
+      else ins.fn = A.opAluGE;
+    } else {
+      ins.osz = sized(form === 4);
+      ins.imm = ins.osz === 1 ? u8() : immv();
+      ins.rm = 0;
+      ins.fn = ins.osz === 4 ? A.alu32RI(aop) : A.opAluEI;
+    }
+  } else if (op >= 0x40 && op < 0x50) {
+    ins.rm = op & 7;
+    ins.op = (op >> 3) & 1;
+    ins.fn = osz === 4 ? (ins.op === 0 ? A.opInc32R : A.opDec32R) : A.opIncDec;
+  } else if (op >= 0x50 && op < 0x58) {
+    ins.reg = op & 7;
+    ins.fn = osz === 4 ? D.opPush32R : D.opPush;
+  } else if (op >= 0x58 && op < 0x60) {
+    ins.reg = op & 7;
+    ins.fn = osz === 4 ? D.opPop32R : D.opPop;
+  } else if (op >= 0x70 && op < 0x80) {
+    ins.op = op & 15;
+    ins.imm = i8();
+    ins.fn = B.opJcc;
+    term();
+  } else if (op >= 0x91 && op < 0x98) {
+    ins.reg = 0;
+    ins.rm = op & 7;
+    ins.fn = D.opXchg;
+  } else if (op >= 0xb0 && op < 0xc0) {
+    ins.osz = op < 0xb8 ? 1 : osz;
+    ins.rm = op & 7;
+    ins.imm = ins.osz === 1 ? u8() : immv();
+    ins.fn = ins.osz === 4 ? D.opMov32RI : D.opMovEI;
+  } else if (op >= 0xd8 && op <= 0xdf) {
+    // x87: no FPU.
+    modrm();
+    ins.fn = Y.opUD;
+    term();
+  } else {
+    switch (op) {
+      case 0x06:
+      case 0x0e:
+      case 0x16:
+      case 0x1e:
+        ins.reg = op >> 3;
+        ins.fn = Y.opPushSreg;
+        break;
+      case 0x07:
+      case 0x17:
+      case 0x1f:
+        ins.reg = op >> 3;
+        ins.fn = Y.opPopSreg;
+        term();
+        break;
+      case 0x0f:
+        decode0F(ins, u8, i8, u16, i32, modrm, immv);
+        break;
+      case 0x60:
+        ins.fn = D.opPusha;
+        break;
+      case 0x61:
+        ins.fn = D.opPopa;
+        break;
+      case 0x68:
+        ins.imm = immv();
+        ins.op = 1;
+        ins.fn = D.opPush;
+        break;
+      case 0x6a:
+        ins.imm = i8();
+        ins.op = 1;
+        ins.fn = D.opPush;
+        break;
+      case 0x69:
+      case 0x6b:
+        modrm();
+        ins.imm = op === 0x6b ? i8() : immv();
+        ins.fn = A.opImulGEI;
+        break;
+      case 0x6c:
+      case 0x6d:
+        ins.osz = sized(op === 0x6c);
+        ins.fn = S.opIns;
+        term();
+        break;
+      case 0x6e:
+      case 0x6f:
+        ins.osz = sized(op === 0x6e);
+        ins.fn = S.opOuts;
+        term();
+        break;
+      case 0x80:
+      case 0x81:
+      case 0x82:
+      case 0x83:
+        modrm();
+        ins.osz = sized(op === 0x80 || op === 0x82);
+        ins.imm = ins.osz === 1 ? u8() : op === 0x83 ? (ins.osz === 2 ? i8() & 0xffff : i8()) : immv();
+        if (ins.osz === 4 && !ins.mem) ins.fn = A.alu32RI(ins.op);
+        else if (ins.osz === 4 && ins.op === 7) ins.fn = A.opCmp32MI;
+        else ins.fn = A.opAluEI;
+        break;
+      case 0x84:
+      case 0x85:
+        modrm();
+        ins.osz = sized(op === 0x84);
+        ins.fn = ins.osz === 4 && !ins.mem ? A.opTest32RR : A.opTestEG;
+        break;
+      case 0x86:
+      case 0x87:
+        modrm();
+        ins.osz = sized(op === 0x86);
+        ins.fn = D.opXchg;
+        break;
+      case 0x88:
+      case 0x89:
+        modrm();
+        ins.osz = sized(op === 0x88);
+        ins.fn = ins.osz === 4 ? (ins.mem ? D.opMov32MG : D.opMov32RR) : D.opMovEG;
+        break;
+      case 0x8a:
+      case 0x8b:
+        modrm();
+        ins.osz = sized(op === 0x8a);
+        if (ins.osz === 4 && !ins.mem) {
+          const t = ins.reg;
+          ins.reg = ins.rm;
+          ins.rm = t;
+          ins.fn = D.opMov32RR;
+        } else ins.fn = ins.osz === 4 ? D.opMov32GM : D.opMovGE;
+        break;
+      case 0x8c:
+        modrm();
+        ins.fn = ins.reg > 5 ? Y.opUD : Y.opMovESreg;
+        break;
+      case 0x8d:
+        modrm();
+        ins.fn = ins.mem ? D.opLea : Y.opUD;
+        break;
+      case 0x8e:
+        modrm();
+        ins.fn = ins.reg > 5 || ins.reg === 1 ? Y.opUD : Y.opMovSregE;
+        term();
+        break;
+      case 0x8f:
+        modrm();
+        ins.op = 2;
+        ins.fn = ins.reg === 0 ? D.opPop : Y.opUD;
+        break;
+      case 0x90:
+        ins.fn = D.opNop;
+        break;
+      case 0x98:
+        ins.fn = A.opCbw;
+        break;
+      case 0x99:
+        ins.fn = A.opCwd;
+        break;
+      case 0x9a:
+      case 0xea:
+        ins.imm = immv();
+        ins.imm2 = u16();
+        ins.op = op === 0x9a ? 1 : 0;
+        ins.fn = B.opFarDirect;
+        term();
+        break;
+      case 0x9b:
+        ins.fn = D.opNop; // FWAIT: no FPU, nothing pending
+        break;
+      case 0x9c:
+        ins.fn = Y.opPushf;
+        break;
+      case 0x9d:
+        ins.fn = Y.opPopf;
+        term();
+        break;
+      case 0x9e:
+        ins.fn = A.opSahf;
+        break;
+      case 0x9f:
+        ins.fn = A.opLahf;
+        break;
+      case 0xa0:
+      case 0xa1:
+      case 0xa2:
+      case 0xa3:
+        ins.osz = sized((op & 1) === 0);
+        ins.disp = i32();
+        ins.op = op < 0xa2 ? 0 : 1;
+        ins.fn = D.opMovMoffs;
+        break;
+      case 0xa4:
+      case 0xa5:
+        ins.osz = sized(op === 0xa4);
+        ins.fn = S.opMovs;
+        break;
+      case 0xa6:
+      case 0xa7:
+        ins.osz = sized(op === 0xa6);
+        ins.fn = S.opCmps;
+        break;
+      case 0xa8:
+      case 0xa9:
+        ins.osz = sized(op === 0xa8);
+        ins.imm = ins.osz === 1 ? u8() : immv();
+        ins.rm = 0;
+        ins.fn = ins.osz === 4 ? A.opTest32RI : A.opTestEI;
+        break;
+      case 0xaa:
+      case 0xab:
+        ins.osz = sized(op === 0xaa);
+        ins.fn = S.opStos;
+        break;
+      case 0xac:
+      case 0xad:
+        ins.osz = sized(op === 0xac);
+        ins.fn = S.opLods;
+        break;
+      case 0xae:
+      case 0xaf:
+        ins.osz = sized(op === 0xae);
+        ins.fn = S.opScas;
+        break;
+      case 0xc0:
+      case 0xc1:
+      case 0xd0:
+      case 0xd1:
+      case 0xd2:
+      case 0xd3:
+        modrm();
+        ins.osz = sized((op & 1) === 0);
+        if (op < 0xd0) ins.imm = u8();
+        else if (op < 0xd2) ins.imm = 1;
+        else ins.imm2 = 1;
+        ins.fn = A.opShift;
+        break;
+      case 0xc2:
+        ins.imm = u16();
+        ins.fn = B.opRet;
+        term();
+        break;
+      case 0xc3:
+        ins.fn = B.opRet;
+        term();
+        break;
+      case 0xc6:
+      case 0xc7:
+        modrm();
+        ins.osz = sized(op === 0xc6);
+        ins.imm = ins.osz === 1 ? u8() : immv();
+        if (ins.reg !== 0) ins.fn = Y.opUD;
+        else ins.fn = ins.osz === 4 ? (ins.mem ? D.opMov32MI : D.opMov32RI) : D.opMovEI;
+        break;
+      case 0xc8:
+        ins.imm = u16();
+        ins.imm2 = u8();
+        ins.fn = D.opEnter;
+        break;
+      case 0xc9:
+        ins.fn = D.opLeave;
+        break;
+      case 0xca:
+        ins.imm = u16();
+        ins.fn = B.opRetf;
+        term();
+        break;
+      case 0xcb:
+        ins.fn = B.opRetf;
+        term();
+        break;
+      case 0xcc:
+        ins.imm = 3;
+        ins.fn = Y.opInt;
+        term();
+        break;
+      case 0xcd:
+        ins.imm = u8();
+        ins.fn = Y.opInt;
+        term();
+        break;
+      case 0xce:
+        ins.imm = 4;
+        ins.op = 1;
+        ins.fn = Y.opInt;
+        term();
+        break;
+      case 0xcf:
+        ins.fn = Y.opIret;
+        term();
+        break;
+      case 0xd7:
+        ins.fn = A.opXlat;
+        break;
+      case 0xe0:
+      case 0xe1:
+      case 0xe2:
+      case 0xe3:
+        ins.imm = i8();
+        ins.op = op === 0xe0 ? 2 : op === 0xe1 ? 1 : op === 0xe2 ? 0 : 3;
+        ins.fn = B.opLoop;
+        term();
+        break;
+      case 0xe4:
+      case 0xe5:
+      case 0xe6:
+      case 0xe7:
+      case 0xec:
+      case 0xed:
+      case 0xee:
+      case 0xef:
+        ins.osz = sized((op & 1) === 0);
+        if (op < 0xec) ins.imm = u8();
+        ins.op = op < 0xec ? 0 : 1;
+        ins.fn = (op & 2) === 0 ? Y.opIn : Y.opOut;
+        term();
+        break;
+      case 0xe8:
+        ins.imm = immv();
+        ins.fn = B.opCall;
+        term();
+        break;
+      case 0xe9:
+        ins.imm = immv();
+        ins.fn = B.opJmp;
+        term();
+        break;
+      case 0xeb:
+        ins.imm = i8();
+        ins.fn = B.opJmp;
+        term();
+        break;
+      case 0xf4:
+        ins.fn = Y.opHlt;
+        term();
+        break;
+      case 0xf5:
+        ins.op = 0;
+        ins.fn = A.opFlagOp;
+        break;
+      case 0xf8:
+      case 0xf9:
+        ins.op = op === 0xf8 ? 1 : 2;
+        ins.fn = A.opFlagOp;
+        break;
+      case 0xfc:
+      case 0xfd:
+        ins.op = op === 0xfc ? 3 : 4;
+        ins.fn = A.opFlagOp;
+        break;
+      case 0xfa:
+        ins.fn = Y.opCli;
+        term();
+        break;
+      case 0xfb:
+        ins.fn = Y.opSti;
+        term();
+        break;
+      case 0xf6:
+      case 0xf7:
+        modrm();
+        ins.osz = sized(op === 0xf6);
+        switch (ins.op) {
+          case 0:
+          case 1:
+            ins.imm = ins.osz === 1 ? u8() : immv();
+            ins.fn = A.opTestEI;
+            break;
+          case 2:
+            ins.fn = A.opNot;
+            break;
+          case 3:
+            ins.fn = A.opNeg;
+            break;
+          case 4:
+            ins.fn = A.opMul;
+            break;
+          case 5:
+            ins.fn = A.opImul1;
+            break;
+          case 6:
+            ins.fn = A.opDiv;
+            break;
+          default:
+            ins.fn = A.opIdiv;
+        }
+        break;
+      case 0xfe:
+        modrm();
+        ins.osz = 1;
+        ins.fn = ins.op < 2 ? A.opIncDec : Y.opUD;
+        break;
+      case 0xff:
+        modrm();
+        switch (ins.op) {
+          case 0:
+          case 1:
+            ins.fn = A.opIncDec;
+            break;
+          case 2:
+            ins.fn = B.opCallE;
+            term();
+            break;
+          case 3:
+          case 5:
+            ins.op = ins.op === 3 ? 1 : 0;
+            ins.fn = ins.mem ? B.opFarIndirect : Y.opUD;
+            term();
+            break;
+          case 4:
+            ins.fn = B.opJmpE;
+            term();
+            break;
+          case 6:
+            ins.op = 2;
+            ins.fn = D.opPush;
+            break;
+          default:
+            ins.fn = Y.opUD;
+        }
+        break;
+      default:
+        // 27 2F 37 3F (BCD), 62 63 (BOUND ARPL), C4 C5 (LES LDS), D4-D6, F1 and others: #UD.
+        ins.fn = Y.opUD;
+    }
+  }
+  if (short) return -1;
+  if (addr16) ins.fn = Y.opUD; // 16-bit addressing is not supported (gcc never emits it)
+  if (ins.fn === Y.opUD || ins.fn === Y.opGP0) ins.term = true;
+  const len = p - start;
+  if (len > MAX_LEN) {
+    ins.fn = Y.opGP0;
+    ins.term = true;
+  }
+  ins.len = len;
+  return len;
+}
+
+function decode0F(
+  ins: Insn,
+  u8: () => number,
+  i8: () => number,
+  u16: () => number,
+  i32: () => number,
+  modrm: () => void,
+  immv: () => number,
+): void {
+  void i8;
+  void u16;
+  const op = u8();
+  const osz = ins.osz;
+  const term = (): void => {
+    ins.term = true;
+  };
+  if (op >= 0x80 && op < 0x90) {
+    ins.imm = osz === 2 ? (u16() << 16) >> 16 : i32();
+    ins.op = op & 15;
+    ins.fn = B.opJcc;
+    term();
+    return;
+  }
+  if (op >= 0x40 && op < 0x50) {
+    modrm();
+    ins.op = op & 15;
+    ins.fn = A.opCmov;
+    return;
+  }
+  if (op >= 0x90 && op < 0xa0) {
+    modrm();
+    ins.op = op & 15;
+    ins.osz = 1;
+    ins.fn = A.opSetcc;
+    return;
+  }
+  if (op >= 0xc8 && op < 0xd0) {
+    ins.rm = op & 7;
+    ins.fn = A.opBswap;
+    return;
+  }
+  if (op >= 0x18 && op < 0x20) {
+    // Hint NOPs (prefetch, multi-byte NOP 0F 1F /0).
+    modrm();
+    ins.fn = D.opNop;
+    return;
+  }
+  switch (op) {
+    case 0x00:
+      modrm();
+      ins.osz = ins.mem ? 2 : osz;
+      ins.fn = ins.op < 4 ? Y.opGroup6 : Y.opUD;
+      term();
+      return;
+    case 0x01:
+      modrm();
+      if (ins.op === 5 || (!ins.mem && ins.op !== 4 && ins.op !== 6)) ins.fn = Y.opUD;
+      else ins.fn = Y.opGroup7;
+      if (ins.op === 4 || ins.op === 6) ins.osz = ins.mem ? 2 : ins.osz;
+      term();
+      return;
+    case 0x06:
+      ins.fn = Y.opClts;
+      return;
+    case 0x08:
+    case 0x09:
+      ins.fn = Y.opCacheCtl;
+      return;
+    case 0x0b:
+      ins.fn = Y.opUD;
+      return;
+    case 0x20:
+    case 0x22: {
+      // MOV to/from CRn: the ModRM mod field is ignored (always a register, no SIB/disp).
+      const m = u8();
+      ins.reg = (m >> 3) & 7;
+      ins.rm = m & 7;
+      ins.mem = false;
+      ins.op = op === 0x22 ? 1 : 0;
+      ins.fn = Y.opMovCr;
+      term();
+      return;
+    }
+    case 0x31:
+      ins.fn = Y.opRdtsc;
+      return;
+    case 0xa2:
+      ins.fn = Y.opCpuid;
+      return;
+    case 0xa0:
+    case 0xa8:
+      ins.reg = op === 0xa0 ? 4 : 5;
+      ins.fn = Y.opPushSreg;
+      return;
+    case 0xa1:
+    case 0xa9:
+      ins.reg = op === 0xa1 ? 4 : 5;
+      ins.fn = Y.opPopSreg;
+      term();
+      return;
+    case 0xa3:
+    case 0xab:
+    case 0xb3:
+    case 0xbb:
+      modrm();
+      ins.op = op === 0xa3 ? 0 : op === 0xab ? 1 : op === 0xb3 ? 2 : 3;
+      ins.fn = A.opBt;
+      return;
+    case 0xba:
+      modrm();
+      ins.imm = u8();
+      ins.imm2 = 1;
+      if (ins.op < 4) ins.fn = Y.opUD;
+      else {
+        ins.op -= 4;
+        ins.fn = A.opBt;
+      }
+      return;
+    case 0xa4:
+    case 0xa5:
+    case 0xac:
+    case 0xad:
+      modrm();
+      if ((op & 1) === 0) ins.imm = u8();
+      else ins.imm2 = 1;
+      ins.op = op < 0xac ? 0 : 1;
+      ins.fn = A.opShiftD;
+      return;
+    case 0xaf:
+      modrm();
+      ins.fn = A.opImulGE;
+      return;
+    case 0xb0:
+    case 0xb1:
+      modrm();
+      ins.osz = op === 0xb0 ? 1 : osz;
+      ins.fn = A.opCmpxchg;
+      return;
+    case 0xb6:
+    case 0xb7:
+    case 0xbe:
+    case 0xbf:
+      modrm();
+      ins.imm2 = (op & 1) === 0 ? 1 : 2;
+      ins.op = op >= 0xbe ? 1 : 0;
+      if (op === 0xb6 && osz === 4) ins.fn = ins.mem ? A.opMovzx8M32 : A.opMovzx8R32;
+      else ins.fn = A.opMovx;
+      return;
+    case 0xbc:
+    case 0xbd:
+      modrm();
+      ins.op = op === 0xbc ? 0 : 1;
+      ins.fn = A.opBsf;
+      return;
+    case 0xc0:
+    case 0xc1:
+      modrm();
+      ins.osz = op === 0xc0 ? 1 : osz;
+      ins.fn = A.opXadd;
+      return;
+    case 0xc7:
+      modrm();
+      ins.fn = ins.op === 1 && ins.mem ? A.opCmpxchg8b : Y.opUD;
+      return;
+    default:
+      ins.fn = Y.opUD;
+  }
+}

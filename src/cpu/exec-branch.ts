@@ -1,0 +1,86 @@
+// Control transfer handlers: Jcc, JMP, CALL, RET, LOOP/JECXZ and far transfers. The loop has set
+// c.eip to the next instruction; relative targets are computed from it, so a decoded block stays
+// valid wherever its backing page is mapped.
+
+import type { Cpu } from './cpu.js';
+import { cond } from './flags.js';
+import type { Insn } from './insn.js';
+import { ea, readE } from './operands.js';
+import { farReturn, farTransfer } from './segments.js';
+
+function target(c: Cpu, i: Insn, t: number): number {
+  return i.osz === 2 ? t & 0xffff : t | 0;
+}
+
+export function opJcc(c: Cpu, i: Insn): void {
+  if (cond(c, i.op)) c.eip = target(c, i, c.eip + i.imm);
+}
+
+export function opJmp(c: Cpu, i: Insn): void {
+  c.eip = target(c, i, c.eip + i.imm);
+}
+
+/** JMP E (FF /4). */
+export function opJmpE(c: Cpu, i: Insn): void {
+  c.eip = readE(c, i);
+}
+
+export function opCall(c: Cpu, i: Insn): void {
+  const s = i.osz;
+  const sp = (c.r[4] - s) | 0;
+  c.wr(s, sp, c.eip);
+  c.r[4] = sp;
+  c.eip = target(c, i, c.eip + i.imm);
+}
+
+/** CALL E (FF /2). */
+export function opCallE(c: Cpu, i: Insn): void {
+  const s = i.osz;
+  const t = readE(c, i);
+  const sp = (c.r[4] - s) | 0;
+  c.wr(s, sp, c.eip);
+  c.r[4] = sp;
+  c.eip = t;
+}
+
+/** RET [imm16] (C3 C2). */
+export function opRet(c: Cpu, i: Insn): void {
+  const s = i.osz;
+  const sp = c.r[4];
+  const t = c.rd(s, sp);
+  c.r[4] = (sp + s + i.imm) | 0;
+  c.eip = t;
+}
+
+/** LOOP/LOOPE/LOOPNE (E2 E1 E0: i.op 0 1 2) and JECXZ (E3: i.op 3). */
+export function opLoop(c: Cpu, i: Insn): void {
+  const r = c.r;
+  if (i.op === 3) {
+    if (r[1] === 0) c.eip = target(c, i, c.eip + i.imm);
+    return;
+  }
+  const n = (r[1] - 1) | 0;
+  r[1] = n;
+  let t = n !== 0;
+  if (i.op === 1) t = t && cond(c, 4);
+  else if (i.op === 2) t = t && cond(c, 5);
+  if (t) c.eip = target(c, i, c.eip + i.imm);
+}
+
+/** JMP/CALL ptr16:32 (EA 9A): selector i.imm2, offset i.imm; i.op 1 = call. */
+export function opFarDirect(c: Cpu, i: Insn): void {
+  farTransfer(c, i.imm2, i.imm, i.op === 1, i.osz);
+}
+
+/** JMP/CALL m16:32 (FF /5 /3): i.op 1 = call. */
+export function opFarIndirect(c: Cpu, i: Insn): void {
+  const a = ea(c, i);
+  const off = i.osz === 4 ? c.rd32(a) : c.rd16(a);
+  const sel = c.rd16((a + i.osz) | 0);
+  farTransfer(c, sel, off, i.op === 1, i.osz);
+}
+
+/** RETF [imm16] (CB CA). */
+export function opRetf(c: Cpu, i: Insn): void {
+  farReturn(c, i.imm, i.osz);
+}

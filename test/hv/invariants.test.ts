@@ -1,0 +1,279 @@
+// One test per invariant of reference/kvm-mmu.md §7 that the race and model tests do not already
+// pin down: pins (8), dirty/accessed propagation and aging (9), emulated page-table writes and
+// flooding (13), the root cache (16), exit_mmap (17), fork (18), KSM (19), mprotect /
+// MADV_DONTNEED / munmap (20), change_pte (21), and the three coherence modes side by side.
+// Guests run with paging off unless a test turns it on: gpa = linear address.
+
+import { describe, expect, it } from 'vitest';
+import { MADV_DONTNEED, PROT_READ, PROT_WRITE } from '../../src/host/constants.js';
+import { mmuNotifierClearYoung, mmuNotifierTestYoung } from '../../src/host/mmu-notifier.js';
+import { checkVmInvariants } from '../../src/hv/check.js';
+import type { Vm } from '../../src/hv/vm.js';
+import { GuestDriver } from './guest-driver.js';
+import { smallVm, spteFor, touch } from './helpers.js';
+
+const DATA = 16; // first data gfn
+
+function guestWrite(vm: Vm, gfn: number, off: number, val: number): void {
+  driver(vm).store(gfn * 4096 + off, val);
+}
+function guestRead(vm: Vm, gfn: number, off: number): number {
+  return driver(vm).load(gfn * 4096 + off);
+}
+function hostRead(vm: Vm, gfn: number, off: number): number {
+  const b = new Uint8Array(4);
+  vm.host.accessUser(vm.mm, vm.hva + gfn * 4096 + off, b, false);
+  return new DataView(b.buffer).getInt32(0, true);
+}
+const drivers = new WeakMap<Vm, GuestDriver>();
+/** The VM's driver; created (routines written) on first use, before the guest first runs. */
+function driver(vm: Vm): GuestDriver {
+  let d = drivers.get(vm);
+  if (d === undefined) drivers.set(vm, (d = new GuestDriver(vm)));
+  return d;
+}
+
+describe('invariant 8: no long-term pins in notifier mode; pins in pin mode', () => {
+  it('notifier: after faults KVM holds no page reference and mapped guest pages can be swapped', () => {
+    const { host, vm } = smallVm({ frames: 128, swapPages: 512 });
+    for (let g = 0; g < 40; g++) guestWrite(vm, DATA + g, 8, 0x1000 + g);
+    expect(host.outstandingGupRefs).toBe(0);
+    expect(vm.stats.sptes_present).toBeGreaterThan(40);
+    host.reclaim(64);
+    expect(host.stats.swapOuts).toBeGreaterThan(0);
+    expect(host.stats.reclaimFailPinned).toBe(0);
+    expect(vm.stats.sptes_zapped_by_invalidation).toBeGreaterThan(0);
+    checkVmInvariants(vm);
+    // Invariant 9: the guest-written bytes come back from swap exactly.
+    for (let g = 0; g < 40; g++) expect(guestRead(vm, DATA + g, 8)).toBe(0x1000 + g);
+    expect(host.stats.swapIns).toBeGreaterThan(0);
+    checkVmInvariants(vm);
+    host.checkInvariants();
+  });
+
+  it('pin: every spte holds a reference, reclaim fails on pinned pages, nothing is ever stale', () => {
+    const { host, vm } = smallVm({ frames: 128, swapPages: 512, mode: 'pin' });
+    for (let g = 0; g < 40; g++) guestWrite(vm, DATA + g, 8, 0x2000 + g);
+    expect(vm.stats.pinned_pages).toBe(vm.stats.sptes_present);
+    expect(host.outstandingGupRefs).toBe(vm.stats.pinned_pages);
+    host.reclaim(64);
+    expect(host.stats.reclaimFailPinned).toBeGreaterThan(0);
+    for (let g = 0; g < 40; g++) expect(guestRead(vm, DATA + g, 8)).toBe(0x2000 + g);
+    expect(vm.stats.stale_accesses).toBe(0);
+    checkVmInvariants(vm);
+    vm.destroy();
+    expect(host.outstandingGupRefs).toBe(0);
+    host.checkInvariants();
+  });
+
+  it('none: reclaimed frames stay mapped, get reused, and the detector and the data both show it', () => {
+    const { host, vm } = smallVm({ frames: 96, swapPages: 512, mode: 'none' });
+    for (let g = 0; g < 40; g++) guestWrite(vm, DATA + g, 8, 0x3000 + g);
+    host.reclaim(64);
+    expect(host.stats.swapOuts).toBeGreaterThan(0);
+    // Another process reuses the freed frames.
+    const other = host.createMm();
+    const a = host.mmap(other, 40 * 4096, PROT_READ | PROT_WRITE, 0x22);
+    host.accessUser(other, a, new Uint8Array(40 * 4096).fill(0x5a), true);
+    // The guest's own code and data pages were recycled under it: it either reads the other
+    // process's bytes or crashes on them.
+    let wrong = 0;
+    let crashed = false;
+    try {
+      for (let g = 0; g < 40; g++) if (guestRead(vm, DATA + g, 8) !== 0x3000 + g) wrong++;
+    } catch (e) {
+      crashed = /triple fault/.test(String(e));
+      if (!crashed) throw e;
+    }
+    expect(vm.stats.stale_accesses).toBeGreaterThan(0);
+    expect(wrong > 0 || crashed).toBe(true);
+  });
+});
+
+describe('invariant 9: accessed bits and aging', () => {
+  it('clear_young reports and clears spte A bits; test_young never changes state', () => {
+    const { vm } = smallVm();
+    guestWrite(vm, DATA, 0, 1);
+    const hva = vm.hva + DATA * 4096;
+    expect(mmuNotifierTestYoung(vm.mm, hva)).toBe(true);
+    expect(mmuNotifierTestYoung(vm.mm, hva)).toBe(true);
+    expect(mmuNotifierClearYoung(vm.mm, hva, hva + 4096)).toBe(true);
+    expect(mmuNotifierTestYoung(vm.mm, hva)).toBe(false);
+    expect(mmuNotifierClearYoung(vm.mm, hva, hva + 4096)).toBe(false);
+    // clear_young does not flush: a cached translation hides the access until the TLB goes.
+    vm.flushRemoteTlbs();
+    guestRead(vm, DATA, 0);
+    expect(mmuNotifierTestYoung(vm.mm, hva)).toBe(true);
+  });
+
+  it('a frame written through a writable spte is dirty before it can be reclaimed', () => {
+    const { host, vm } = smallVm();
+    guestWrite(vm, DATA, 0, 0x77);
+    const f = host.frameAt(vm.mm, vm.hva + DATA * 4096);
+    expect(host.ft.flags[f]! & 2).toBe(2); // PG_DIRTY
+  });
+});
+
+describe('invariants 13 and 16: guest page tables, emulated writes, roots', () => {
+  const PD_A = 3;
+  const PD_B = 4;
+  const PT0 = 1;
+  function pagingOn(vm: Vm): void {
+    const w = (gpa: number, v: number): void => {
+      const b = new Uint8Array(4);
+      new DataView(b.buffer).setInt32(0, v, true);
+      vm.host.accessUser(vm.mm, vm.hva + gpa, b, true);
+    };
+    for (let i = 0; i < 128; i++) w(PT0 * 4096 + i * 4, (i << 12) | 3);
+    w(PD_A * 4096, (PT0 << 12) | 3);
+    w(PD_B * 4096, (PT0 << 12) | 3);
+    driver(vm).setCr3(PD_A << 12);
+    driver(vm).setCr0(0x80010011);
+  }
+
+  it('guest writes to a shadowed page table are emulated once and drop the derived sptes', () => {
+    const { vm } = smallVm();
+    pagingOn(vm);
+    guestWrite(vm, DATA, 0, 5); // identity mapped through PT0
+    expect(spteFor(vm, DATA * 4096) & 1).toBe(1);
+    expect(vm.mmu.isWriteTracked(PT0)).toBe(true);
+    // Remap linear DATA page to gfn DATA+1 by writing PT0's entry (a tracked page).
+    const writes = vm.stats.mmu_pte_write;
+    driver(vm).storeInvlpg(PT0 * 4096 + DATA * 4, ((DATA + 1) << 12) | 3, DATA * 4096);
+    expect(vm.stats.mmu_pte_write).toBe(writes + 1);
+    expect(spteFor(vm, DATA * 4096) & 1).toBe(0);
+    guestWrite(vm, DATA + 1, 0, 9);
+    expect(guestRead(vm, DATA, 0)).toBe(9); // linear DATA now shows gfn DATA+1
+    checkVmInvariants(vm);
+  });
+
+  it('three emulated writes to a page directory without a walk in between zap its shadow page', () => {
+    const { vm } = smallVm();
+    pagingOn(vm);
+    guestWrite(vm, DATA, 0, 1);
+    const flooded = vm.stats.mmu_flooded;
+    // PDE 5..7 of the current directory: never walked, so writes keep counting.
+    driver(vm).store3(PD_A * 4096 + 20, 0);
+    expect(vm.stats.mmu_flooded).toBeGreaterThan(flooded);
+    expect(guestRead(vm, DATA, 0)).toBe(1);
+    checkVmInvariants(vm);
+  });
+
+  it('CR3 switches reuse cached roots for the same directory', () => {
+    const { vm } = smallVm();
+    pagingOn(vm);
+    guestRead(vm, DATA, 0);
+    driver(vm).setCr3(PD_B << 12);
+    guestRead(vm, DATA, 0);
+    const misses = vm.stats.mmu_cache_miss;
+    const rootA = vm.vcpus[0]!.vmmu.prevRoots[0];
+    expect(rootA?.gfn).toBe(PD_A);
+    driver(vm).setCr3(PD_A << 12);
+    expect(vm.vcpus[0]!.vmmu.root).toBe(rootA);
+    guestRead(vm, DATA, 0);
+    expect(vm.stats.mmu_cache_miss).toBe(misses);
+    checkVmInvariants(vm);
+  });
+});
+
+describe('invariants 17-20: host operations on the VM process', () => {
+  it('17: exit_mmap runs release before freeing; later invalidations do not reach KVM', () => {
+    const { host, vm } = smallVm();
+    for (let g = 0; g < 10; g++) guestWrite(vm, DATA + g, 0, g);
+    expect(vm.stats.sptes_present).toBeGreaterThan(0);
+    const releasedAt: number[] = [];
+    const freedBefore = host.stats.framesFreed;
+    const origRelease = vm.notifier!.ops.release!;
+    vm.notifier!.ops.release = (sub, mm) => {
+      releasedAt.push(host.stats.framesFreed);
+      origRelease(sub, mm);
+    };
+    host.mmput(vm.mm);
+    expect(releasedAt).toEqual([freedBefore]);
+    expect(vm.stats.sptes_present).toBe(0);
+    expect(vm.notifier!.hashed).toBe(false);
+    expect(vm.stats.notifier_calls['invalidate_range_start:UNMAP'] ?? 0).toBe(0);
+    vm.destroy();
+    host.checkInvariants();
+  });
+
+  it('18: after fork the child keeps the pre-fork bytes; guest writes COW in the parent', () => {
+    const { host, vm } = smallVm();
+    guestWrite(vm, DATA, 0, 111);
+    const child = host.fork(vm.mm);
+    expect(child.notifierSubscriptions?.list.length ?? 0).toBe(0);
+    expect(spteFor(vm, DATA * 4096) & 2).toBe(0); // parent spte write-protected or zapped
+    guestWrite(vm, DATA, 0, 222);
+    expect(host.stats.cowBreaks + host.stats.cowReuses).toBeGreaterThan(0);
+    const b = new Uint8Array(4);
+    host.accessUser(child, vm.hva + DATA * 4096, b, false);
+    expect(new DataView(b.buffer).getInt32(0, true)).toBe(111);
+    expect(hostRead(vm, DATA, 0)).toBe(222);
+    checkVmInvariants(vm);
+    host.mmput(child);
+    host.checkInvariants();
+  });
+
+  it('19: KSM merges identical guest pages; reads see the bytes, a write COWs only one', () => {
+    const { host, vm } = smallVm({ ksm: true });
+    for (const g of [DATA, DATA + 1]) for (let off = 0; off < 4096; off += 1024) guestWrite(vm, g, off, 0x4b534d);
+    for (let i = 0; i < 8 && host.stats.ksmMerges === 0; i++) host.ksmdStep(512);
+    expect(host.stats.ksmMerges).toBeGreaterThan(0);
+    expect(host.frameAt(vm.mm, vm.hva + DATA * 4096)).toBe(host.frameAt(vm.mm, vm.hva + (DATA + 1) * 4096));
+    checkVmInvariants(vm);
+    expect(guestRead(vm, DATA, 1024)).toBe(0x4b534d);
+    guestWrite(vm, DATA, 1024, 7);
+    expect(guestRead(vm, DATA, 1024)).toBe(7);
+    expect(guestRead(vm, DATA + 1, 1024)).toBe(0x4b534d);
+    checkVmInvariants(vm);
+    host.checkInvariants();
+  });
+
+  it('20: mprotect(RO) makes guest writes fail with memory unchanged; RW makes them work again', () => {
+    const { host, vm } = smallVm();
+    guestWrite(vm, DATA, 0, 1);
+    host.mprotect(vm.mm, vm.hva + DATA * 4096, 4096, PROT_READ);
+    expect(spteFor(vm, DATA * 4096) & 2).toBe(0);
+    expect(guestRead(vm, DATA, 0)).toBe(1);
+    expect(driver(vm).storeExpectEfault(DATA * 4096, 2)).toBe(true);
+    expect(hostRead(vm, DATA, 0)).toBe(1);
+    host.mprotect(vm.mm, vm.hva + DATA * 4096, 4096, PROT_READ | PROT_WRITE);
+    guestWrite(vm, DATA, 0, 3);
+    expect(guestRead(vm, DATA, 0)).toBe(3);
+    checkVmInvariants(vm);
+  });
+
+  it('20: after MADV_DONTNEED the guest reads zeros; after munmap it cannot reach the range', () => {
+    const { host, vm } = smallVm();
+    guestWrite(vm, DATA, 0, 42);
+    host.madvise(vm.mm, vm.hva + DATA * 4096, 4096, MADV_DONTNEED);
+    expect(guestRead(vm, DATA, 0)).toBe(0);
+    guestWrite(vm, DATA + 1, 0, 43);
+    host.munmap(vm.mm, vm.hva + (DATA + 1) * 4096, 4096);
+    expect(spteFor(vm, (DATA + 1) * 4096) & 1).toBe(0);
+    expect(driver(vm).loadExpectEfault((DATA + 1) * 4096)).toBe(true);
+    checkVmInvariants(vm);
+    host.checkInvariants();
+  });
+});
+
+describe('invariant 21: change_pte is optional', () => {
+  it('update and no-op handling of change_pte give the same guest-visible results', () => {
+    const results: string[] = [];
+    for (const changePte of ['update', 'noop'] as const) {
+      const { host, vm } = smallVm({ ksm: true, changePte });
+      const seen: number[] = [];
+      for (let g = 0; g < 6; g++) guestWrite(vm, DATA + g, 0, g % 2);
+      for (let i = 0; i < 4; i++) host.ksmdStep(512);
+      const child = host.fork(vm.mm);
+      for (let g = 0; g < 6; g++) {
+        guestWrite(vm, DATA + g, 4, g * 3);
+        seen.push(guestRead(vm, DATA + g, 0), guestRead(vm, DATA + g, 4));
+      }
+      host.mmput(child);
+      checkVmInvariants(vm);
+      results.push(JSON.stringify({ seen, merges: host.stats.ksmMerges, stale: vm.stats.stale_accesses }));
+    }
+    expect(results[0]).toBe(results[1]);
+  });
+});

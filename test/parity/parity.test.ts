@@ -1,0 +1,111 @@
+// QEMU parity: every guest image in guest-images/ boots under qemu-system-i386 (the oracle) and
+// under `shadowvisor run --mmu native`; the serial bytes must be identical, the exit statuses
+// must agree (ours = v & 0xff, QEMU's = (v << 1) | 1), and each image's own PASS line must be
+// there, so two equally broken runs cannot pass. Without QEMU: fail in CI, skip visibly elsewhere.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { qemuAvailable, qemuGuestExit, runOnQemu, runProgram, type GuestRun } from './qemu.js';
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const IMAGES_DIR = join(ROOT, 'guest-images');
+const CLI = join(ROOT, 'dist', 'shadowvisor.mjs');
+
+/** Images too long for the test suite (their short variants are run instead). */
+const LONG_IMAGES = new Set(['cpubench.elf']);
+
+/** The line (or line start) each image prints only when its own checks passed. */
+const PASS_MARKERS: Record<string, string> = {
+  'hello.elf': 'hello: PASS\n',
+  'cputest.elf': 'cputest: PASS\n',
+  'pagetest.elf': 'pagetest: PASS\n',
+  'cpubench-short.elf': 'cpubench-short: OK checksum=',
+  'pagestress.elf': 'pagestress: PASS\n',
+};
+
+/** A safety net so a CPU bug that loops forever ends the run (exit status 4) instead of hanging. */
+const MAX_INSNS = '2000000000';
+const RUN_TIMEOUT_MS = 60_000;
+
+const images = readdirSync(IMAGES_DIR)
+  .filter((f) => f.endsWith('.elf') && !LONG_IMAGES.has(f))
+  .sort();
+
+const haveQemu = qemuAvailable();
+const inCi = Boolean(process.env.CI);
+
+if (!haveQemu && !inCi) {
+  console.warn(
+    '\n[parity] qemu-system-i386 not found: SKIPPING the QEMU parity tests ' +
+      '(install the Debian package qemu-system-x86; in CI these tests fail instead)\n',
+  );
+}
+
+function serialText(run: GuestRun): string {
+  // latin1 maps every byte to one character, so string equality is byte equality and a failure
+  // shows a readable diff.
+  return run.stdout.toString('latin1');
+}
+
+function describeRun(name: string, run: GuestRun): string {
+  const tail = run.stdout.toString('latin1').split('\n').slice(-8).join('\n');
+  return `${name}: status ${run.status}${run.timedOut ? ' (timed out)' : ''}\n--- serial tail ---\n${tail}\n--- stderr ---\n${run.stderr.slice(0, 2000)}`;
+}
+
+describe('QEMU parity', () => {
+  it('has guest images to compare, each with a registered PASS line', () => {
+    expect(images.length).toBeGreaterThanOrEqual(4);
+    for (const img of images) expect(PASS_MARKERS[img], `no PASS marker registered for ${img}`).toBeDefined();
+  });
+
+  if (!haveQemu) {
+    if (inCi) {
+      it('requires qemu-system-i386 in CI', () => {
+        throw new Error(
+          'qemu-system-i386 is not installed but CI is set: the parity tests cannot run. ' +
+            'Install it (apt-get install -y qemu-system-x86), as .ci/run does.',
+        );
+      });
+    } else {
+      it.skip('qemu-system-i386 not installed: parity tests skipped', () => {});
+    }
+    return;
+  }
+
+  let buildError = '';
+  beforeAll(() => {
+    const r = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    if (r.status !== 0 || !existsSync(CLI)) buildError = `CLI build failed (status ${r.status}): ${r.stderr || r.error}`;
+  }, 150_000);
+
+  for (const img of images) {
+    const path = join(IMAGES_DIR, img);
+    const marker = PASS_MARKERS[img] ?? '\0no marker registered\0';
+
+    describe(img, () => {
+      it('passes its own checks on QEMU (the oracle)', async () => {
+        const q = await runOnQemu(path, RUN_TIMEOUT_MS);
+        expect(q.timedOut, describeRun('qemu', q)).toBe(false);
+        expect(serialText(q), describeRun('qemu', q)).toContain(marker);
+        expect(qemuGuestExit(q.status), describeRun('qemu', q)).toBe(0);
+      }, RUN_TIMEOUT_MS + 10_000);
+
+      it('prints the same bytes and exit status under shadowvisor --mmu native', async () => {
+        expect(buildError).toBe('');
+        const [q, ours] = await Promise.all([
+          runOnQemu(path, RUN_TIMEOUT_MS),
+          runProgram(process.execPath, [CLI, 'run', path, '--mmu', 'native', '--max-insns', MAX_INSNS], RUN_TIMEOUT_MS, ROOT),
+        ]);
+        expect(ours.timedOut, describeRun('shadowvisor', ours)).toBe(false);
+        expect(serialText(ours), describeRun('shadowvisor', ours)).toBe(serialText(q));
+        const v = qemuGuestExit(q.status);
+        expect(v, describeRun('qemu', q)).not.toBeNull();
+        expect(ours.status, describeRun('shadowvisor', ours)).toBe((v as number) & 0xff);
+        expect(serialText(ours)).toContain(marker);
+      }, 2 * RUN_TIMEOUT_MS + 10_000);
+    });
+  }
+});
