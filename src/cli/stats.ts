@@ -63,3 +63,73 @@ export function formatStatsTable(s: RunStats): string {
   ];
   return rows.map(([k, v]) => `${k.padEnd(22)}${v}\n`).join('');
 }
+
+/** `--stats` of a shadow-MMU run: the processor's figures (summed over vCPUs), KVM's counters
+ *  under their kernel names, and the host mm's. Everything but seconds/mips is deterministic. */
+export interface ShadowRunStats extends RunStats {
+  vcpus: number;
+  mode: string;
+  kvm: Record<string, number | Record<string, number>>;
+  host: Record<string, number | string>;
+  stale: { vcpu: number; gva: number; gfn: number; frame: number; write: boolean }[];
+}
+
+export interface ShadowRunSource {
+  result: RunResult;
+  vm: {
+    mode: string;
+    vcpus: { cpu: CpuStatsSource }[];
+    stats: object;
+    staleRecords: { vcpu: number; gva: number; gfn: number; frame: number; write: boolean }[];
+  };
+  host: { stats: object };
+}
+
+export function collectShadowStats(g: ShadowRunSource, seconds: number): ShadowRunStats {
+  const cpus = g.vm.vcpus.map((v) => v.cpu);
+  const exceptions = new Float64Array(32);
+  let tlbHits = 0;
+  let tlbMisses = 0;
+  let haltedTicks = 0;
+  for (const c of cpus) {
+    c.stats.exceptions.forEach((n, i) => (exceptions[i] += n));
+    tlbHits += c.stats.tlbHits;
+    tlbMisses += c.stats.tlbMisses;
+    haltedTicks += c.haltedTicks;
+  }
+  const base = collectStats({ haltedTicks, stats: { exceptions, tlbHits, tlbMisses } }, g.result, seconds);
+  return {
+    ...base,
+    vcpus: cpus.length,
+    mode: g.vm.mode,
+    kvm: { ...(g.vm.stats as Record<string, number | Record<string, number>>) },
+    host: { ...(g.host.stats as Record<string, number | string>) },
+    stale: g.vm.staleRecords,
+  };
+}
+
+export function formatShadowStats(s: ShadowRunStats): string {
+  let out = formatStatsTable(s);
+  out += `${'vCPUs / mode'.padEnd(22)}${s.vcpus} / ${s.mode}\n`;
+  const group = (title: string, rec: Record<string, unknown>): void => {
+    const cells: string[] = [];
+    for (const [k, v] of Object.entries(rec)) {
+      if (typeof v === 'number') {
+        if (v !== 0) cells.push(`${k} ${int(v)}`);
+      } else if (typeof v === 'string') {
+        if (v !== '') cells.push(`${k}: ${v}`);
+      } else if (v !== null && typeof v === 'object') {
+        for (const [k2, v2] of Object.entries(v as Record<string, number>)) cells.push(`${k2} ${int(v2)}`);
+      }
+    }
+    out += `${title.padEnd(22)}${cells.length === 0 ? 'none' : cells.join(', ')}\n`;
+  };
+  const { notifier_calls, ...kvm } = s.kvm as Record<string, unknown>;
+  group('kvm', kvm);
+  group('notifier calls', (notifier_calls ?? {}) as Record<string, unknown>);
+  group('host', s.host);
+  for (const st of s.stale) {
+    out += `${'stale access'.padEnd(22)}vcpu ${st.vcpu} ${st.write ? 'write' : 'read'} gva 0x${st.gva.toString(16)} gfn ${st.gfn} frame ${st.frame}\n`;
+  }
+  return out;
+}

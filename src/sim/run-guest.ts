@@ -3,13 +3,14 @@
 // --ksm), run to completion. The CLI and the tests share this so both see the same machine.
 
 import { Host } from '../host/host.js';
+import type { SwapStore } from '../host/swap.js';
 import type { ByteSink } from '../machine/uart16550.js';
 import { EXIT_STATUS_BAD_INPUT, type RunResult } from '../machine/run-loop.js';
 import { GuestError } from '../cpu/errors.js';
 import type { Logger } from '../obs/log.js';
 import type { MemoryMode } from '../hv/shadow/page-fault.js';
 import { Vm } from '../hv/vm.js';
-import { Simulation } from './simulation.js';
+import { Simulation, type VmRun } from './simulation.js';
 
 export interface GuestRunOptions {
   image: Uint8Array;
@@ -30,6 +31,8 @@ export interface GuestRunOptions {
   log: Logger;
   /** Guest instructions per scheduling step (smaller interleaves host work more finely). */
   slice?: number;
+  /** Backing store of the swap device (default: in memory). */
+  swapStore?: SwapStore;
 }
 
 export interface GuestRun {
@@ -40,7 +43,7 @@ export interface GuestRun {
 }
 
 /** A host sized for these options; throws RangeError with a one-line message when they cannot fit. */
-export function hostFor(opts: Pick<GuestRunOptions, 'memBytes' | 'hostMemBytes' | 'swapBytes' | 'seed' | 'log'>): Host {
+export function hostFor(opts: Pick<GuestRunOptions, 'memBytes' | 'hostMemBytes' | 'swapBytes' | 'seed' | 'log' | 'swapStore'>): Host {
   const hostMem = opts.hostMemBytes ?? opts.memBytes + 8 * 1024 * 1024;
   const swap = opts.swapBytes ?? opts.memBytes;
   if (hostMem % 4096 !== 0 || swap % 4096 !== 0) throw new RangeError('host memory and swap sizes must be multiples of 4 KiB');
@@ -50,10 +53,19 @@ export function hostFor(opts: Pick<GuestRunOptions, 'memBytes' | 'hostMemBytes' 
       `guest memory (${opts.memBytes / 1048576} MiB) is larger than the host can ever hold: ${hostMem / 1048576} MiB RAM + ${swap / 1048576} MiB swap`,
     );
   }
-  return new Host({ frames: hostMem / 4096, swapPages: swap / 4096, seed: opts.seed ?? 1, log: opts.log });
+  return new Host({ frames: hostMem / 4096, swapPages: swap / 4096, seed: opts.seed ?? 1, log: opts.log, swapStore: opts.swapStore });
 }
 
-export function runGuest(opts: GuestRunOptions): GuestRun {
+/** A booted, not yet started guest: the CLI hooks its console before running it. */
+export interface PreparedGuest {
+  vm: Vm;
+  host: Host;
+  sim: Simulation;
+  run: VmRun;
+}
+
+/** Build the host and the VM and load the image; throws ImageError / RangeError on bad input. */
+export function prepareGuest(opts: GuestRunOptions): PreparedGuest {
   const host = hostFor(opts);
   const vm = new Vm({
     host,
@@ -73,12 +85,21 @@ export function runGuest(opts: GuestRunOptions): GuestRun {
     ksmEvery: opts.ksm === true ? 16 : 0,
   });
   const run = sim.addVm(vm, opts.maxInsns ?? Infinity);
+  return { vm, host, sim, run };
+}
+
+/** Run a prepared guest to its end. */
+export function runPrepared(p: PreparedGuest): GuestRun {
   try {
-    sim.runUntilDone();
+    p.sim.runUntilDone();
   } catch (e) {
     // A guest doing what GUEST-ABI refuses (a non-flat segment, a task gate) stops the VM cleanly.
     if (!(e instanceof GuestError)) throw e;
-    run.finish(EXIT_STATUS_BAD_INPUT, 'guest-error', e.message);
+    p.run.finish(EXIT_STATUS_BAD_INPUT, 'guest-error', e.message);
   }
-  return { result: run.result!, vm, host, sim };
+  return { result: p.run.result!, vm: p.vm, host: p.host, sim: p.sim };
+}
+
+export function runGuest(opts: GuestRunOptions): GuestRun {
+  return runPrepared(prepareGuest(opts));
 }
