@@ -2,6 +2,7 @@
 // bench/index.ts. Options after NAME belong to that benchmark (`bench cpu --help`).
 
 import { BENCHES } from '../../bench/index.js';
+import { main as mergeMain } from '../../bench/merge.js';
 import { UsageError } from './args.js';
 import { processOut, writeStdout } from './output.js';
 
@@ -13,6 +14,7 @@ Run one benchmark, or all of them in order (the default). Options are passed to 
 Benchmarks:
 ${BENCHES.map((b) => `  ${b.name.padEnd(8)} ${b.summary}`).join('\n')}
   all      every benchmark above
+  merge    combine the JSON-lines outputs of sharded 'bench swap --shard i/n --json' runs
 `;
 
 export async function benchCommand(argv: string[]): Promise<number> {
@@ -24,6 +26,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const named = first !== undefined && !first.startsWith('-');
   const name = named ? first : 'all';
   const rest = named ? argv.slice(1) : argv;
+  if (name === 'merge') return mergeMain(rest, processOut);
   if (name === 'all') {
     let status = 0;
     for (const b of BENCHES) {

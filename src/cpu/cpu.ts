@@ -73,8 +73,12 @@ export class Cpu {
   /** The 8 GPRs, EAX ECX EDX EBX ESP EBP ESI EDI (a view of r). */
   readonly regs: Int32Array;
   eip = 0;
-  /** Address of the instruction being executed (faults restart here). */
+  /** Address of the instruction being executed (set when it faults; faults restart here). */
   curEip = 0;
+  /** Linear address of the executing block. While a block runs, eip is NaN until a handler
+   *  sets it (branches) or the loop sets it after the block: handlers that need the address of
+   *  the next instruction compute beip + Insn.next (see nextEip). */
+  beip = 0;
 
   // Lazy flags (see flags.ts) and the non-arithmetic EFLAGS bits.
   fop = F_EXPL;
@@ -248,6 +252,7 @@ export class Cpu {
   /** Make icount exact in the middle of a block (before port I/O or RDTSC). */
   syncTime(i: Insn): void {
     this.icount = this.blockBase + i.idx;
+    this.eip = (this.beip + i.next) | 0;
   }
 
   // ---- exceptions -------------------------------------------------------------------------
@@ -523,6 +528,7 @@ export class Cpu {
       const len = decodeInsn(ins, mem, base + p, base + 0x1000);
       if (len < 0) break; // runs past the page: ends the block (or is decoded alone below)
       ins.boff = p - start;
+      ins.next = ins.boff + len;
       ins.idx = b.n;
       b.insns.push(ins);
       b.n++;
@@ -554,6 +560,7 @@ export class Cpu {
       ins.fn = opUD;
       ins.len = 15;
     }
+    ins.next = ins.len;
     return this.xBlock;
   }
 
@@ -632,11 +639,13 @@ export class Cpu {
       const insns = b.insns;
       const left = end - base;
       const n = b.n < left ? b.n : left;
+      if (n <= 0) return;
+      this.beip = beip;
+      this.eip = NaN;
       let i = 0;
       try {
         while (i < n) {
           const ins = insns[i];
-          this.eip = (beip + ins.boff + ins.len) | 0;
           ins.fn(this, ins);
           i++;
           if (this.blockBreak) break;
@@ -654,6 +663,8 @@ export class Cpu {
         throw x;
       }
       this.icount = base + i;
+      // eip !== eip: NaN, no branch was taken; continue after the last executed instruction.
+      if (this.eip !== this.eip) this.eip = (beip + insns[i - 1].next) | 0;
       if (this.blockBreak || i < b.n) return;
       const eip = this.eip;
       let nb: Block | null = null;

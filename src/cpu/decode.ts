@@ -13,6 +13,11 @@ export const opUD = Y.opUD;
 
 const MAX_LEN = 15;
 
+function jccHandler(cc: number, osz: number): Insn['fn'] {
+  if (osz === 2) return B.opJccW;
+  return cc === 4 ? B.opJz : cc === 5 ? B.opJnz : B.opJcc;
+}
+
 /**
  * Decode one instruction from src[start..end). Returns its length, or -1 when the bytes run out
  * before the instruction ends (it straddles the end of the page). Invalid encodings decode to a
@@ -143,7 +148,7 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
   } else if (op >= 0x70 && op < 0x80) {
     ins.op = op & 15;
     ins.imm = i8();
-    ins.fn = B.opJcc;
+    ins.fn = jccHandler(ins.op, osz);
     term();
   } else if (op >= 0x91 && op < 0x98) {
     ins.reg = 0;
@@ -577,7 +582,7 @@ function decode0F(
   if (op >= 0x80 && op < 0x90) {
     ins.imm = osz === 2 ? (u16() << 16) >> 16 : i32();
     ins.op = op & 15;
-    ins.fn = B.opJcc;
+    ins.fn = jccHandler(ins.op, osz);
     term();
     return;
   }

@@ -1,23 +1,41 @@
-// Control transfer handlers: Jcc, JMP, CALL, RET, LOOP/JECXZ and far transfers. The loop has set
-// c.eip to the next instruction; relative targets are computed from it, so a decoded block stays
-// valid wherever its backing page is mapped.
+// Control transfer handlers: Jcc, JMP, CALL, RET, LOOP/JECXZ and far transfers. Targets are
+// computed from the block's linear address (c.beip) plus offsets, so a decoded block stays valid
+// wherever its backing page is mapped. A handler that transfers control stores c.eip.
 
 import type { Cpu } from './cpu.js';
-import { cond } from './flags.js';
+import { F_EXPL, FL_ZF, cond } from './flags.js';
 import type { Insn } from './insn.js';
 import { ea, readE } from './operands.js';
 import { farReturn, farTransfer } from './segments.js';
+
+/** Address of the instruction after i. */
+export function nextEip(c: Cpu, i: Insn): number {
+  return (c.beip + i.next) | 0;
+}
 
 function target(c: Cpu, i: Insn, t: number): number {
   return i.osz === 2 ? t & 0xffff : t | 0;
 }
 
+/** Jcc with a 32-bit operand size; 16-bit forms go through opJccW (EIP truncated to 16 bits). */
 export function opJcc(c: Cpu, i: Insn): void {
-  if (cond(c, i.op)) c.eip = target(c, i, c.eip + i.imm);
+  if (cond(c, i.op)) c.eip = (c.beip + i.next + i.imm) | 0;
+}
+
+export function opJz(c: Cpu, i: Insn): void {
+  if (c.fop !== F_EXPL ? c.fres === 0 : (c.fexp & FL_ZF) !== 0) c.eip = (c.beip + i.next + i.imm) | 0;
+}
+
+export function opJnz(c: Cpu, i: Insn): void {
+  if (c.fop !== F_EXPL ? c.fres !== 0 : (c.fexp & FL_ZF) === 0) c.eip = (c.beip + i.next + i.imm) | 0;
+}
+
+export function opJccW(c: Cpu, i: Insn): void {
+  if (cond(c, i.op)) c.eip = target(c, i, nextEip(c, i) + i.imm);
 }
 
 export function opJmp(c: Cpu, i: Insn): void {
-  c.eip = target(c, i, c.eip + i.imm);
+  c.eip = target(c, i, nextEip(c, i) + i.imm);
 }
 
 /** JMP E (FF /4). */
@@ -28,9 +46,10 @@ export function opJmpE(c: Cpu, i: Insn): void {
 export function opCall(c: Cpu, i: Insn): void {
   const s = i.osz;
   const sp = (c.r[4] - s) | 0;
-  c.wr(s, sp, c.eip);
+  const nx = nextEip(c, i);
+  c.wr(s, sp, nx);
   c.r[4] = sp;
-  c.eip = target(c, i, c.eip + i.imm);
+  c.eip = target(c, i, nx + i.imm);
 }
 
 /** CALL E (FF /2). */
@@ -38,7 +57,7 @@ export function opCallE(c: Cpu, i: Insn): void {
   const s = i.osz;
   const t = readE(c, i);
   const sp = (c.r[4] - s) | 0;
-  c.wr(s, sp, c.eip);
+  c.wr(s, sp, nextEip(c, i));
   c.r[4] = sp;
   c.eip = t;
 }
@@ -56,7 +75,7 @@ export function opRet(c: Cpu, i: Insn): void {
 export function opLoop(c: Cpu, i: Insn): void {
   const r = c.r;
   if (i.op === 3) {
-    if (r[1] === 0) c.eip = target(c, i, c.eip + i.imm);
+    if (r[1] === 0) c.eip = target(c, i, nextEip(c, i) + i.imm);
     return;
   }
   const n = (r[1] - 1) | 0;
@@ -64,16 +83,18 @@ export function opLoop(c: Cpu, i: Insn): void {
   let t = n !== 0;
   if (i.op === 1) t = t && cond(c, 4);
   else if (i.op === 2) t = t && cond(c, 5);
-  if (t) c.eip = target(c, i, c.eip + i.imm);
+  if (t) c.eip = target(c, i, nextEip(c, i) + i.imm);
 }
 
 /** JMP/CALL ptr16:32 (EA 9A): selector i.imm2, offset i.imm; i.op 1 = call. */
 export function opFarDirect(c: Cpu, i: Insn): void {
+  c.eip = nextEip(c, i);
   farTransfer(c, i.imm2, i.imm, i.op === 1, i.osz);
 }
 
 /** JMP/CALL m16:32 (FF /5 /3): i.op 1 = call. */
 export function opFarIndirect(c: Cpu, i: Insn): void {
+  c.eip = nextEip(c, i);
   const a = ea(c, i);
   const off = i.osz === 4 ? c.rd32(a) : c.rd16(a);
   const sel = c.rd16((a + i.osz) | 0);

@@ -53,7 +53,9 @@ export function opOut(c: Cpu, i: Insn): void {
 /** INT imm8 / INT3 (i.imm = vector); INTO (i.op 1). */
 export function opInt(c: Cpu, i: Insn): void {
   if (i.op === 1 && getOF(c) === 0) return;
-  deliver(c, i.imm, -1, EV_SOFT, c.eip);
+  const nx = (c.beip + i.next) | 0;
+  c.eip = nx;
+  deliver(c, i.imm, -1, EV_SOFT, nx);
 }
 
 export function opIret(c: Cpu, i: Insn): void {

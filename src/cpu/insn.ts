@@ -17,6 +17,8 @@ export class Insn {
   len = 0;
   /** Byte offset of this instruction from its block's start, and its index in the block. */
   boff = 0;
+  /** Offset of the next instruction from the block's start (boff + len). */
+  next = 0;
   idx = 0;
   /** Sub-operation: ALU op, condition code, group /digit, segment number... */
   op = 0;

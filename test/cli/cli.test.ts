@@ -84,10 +84,24 @@ describe('bad command lines: one line on stderr, exit status 2', () => {
     expectBadInput(cli(['run', '--json', good]), /--json needs --stats/);
   });
 
-  it('--mmu: native works, shadow is not available yet, others are refused', () => {
+  it('--mmu and --mode: both MMUs run the guest, unknown values and misplaced flags are refused', () => {
     const good = img('ok.elf', tinyGuest(printAndExit('ok', 0)));
-    expectBadInput(cli(['run', '--mmu', 'shadow', good]), /--mmu shadow is not available yet/);
-    expectBadInput(cli(['run', '--mmu', 'tdp', good]), /--mmu: unknown mode 'tdp'/);
+    for (const mmu of ['shadow', 'native']) {
+      const r = cli(['run', '--mmu', mmu, good]);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toBe('ok');
+    }
+    for (const mode of ['notifier', 'pin', 'none']) expect(cli(['run', '--mode', mode, good]).stdout).toBe('ok');
+    expectBadInput(cli(['run', '--mmu', 'tdp', good]), /--mmu: unknown MMU 'tdp'/);
+    expectBadInput(cli(['run', '--mode', 'hope', good]), /--mode: unknown mode 'hope'/);
+    expectBadInput(cli(['run', '--mmu', 'native', '--ksm', good]), /--ksm needs --mmu shadow/);
+    expectBadInput(cli(['run', '--vcpus', '0', good]), /--vcpus: expected 1 to 64/);
+    expectBadInput(cli(['run', '--host-mem', '1K', good]), /--host-mem: 1K is out of range/);
+  });
+
+  it('guest memory larger than host RAM + swap is refused before anything runs', () => {
+    const good = img('ok.elf', tinyGuest(printAndExit('ok', 0)));
+    expectBadInput(cli(['run', '--mem', '64M', '--host-mem', '16M', '--swap', '8M', good]), /guest memory \(64 MiB\) is larger than the host can ever hold/);
   });
 
   it('missing files and directories', () => {
