@@ -319,7 +319,7 @@ int kmain(uint32_t magic, struct multiboot_info *mbi) {
   write_cr0(read_cr0() | 0x80010000u);
 
   for (int i = 0; i < NPARENT; i++) make_process(i);
-  pit_set_periodic(596); /* ~2 kHz preemption */
+  pit_set_periodic(298); /* ~4 kHz preemption: QEMU runs this in milliseconds */
   pic_unmask(0);
   cur = 0;
   write_cr3(procs[0].pd);

@@ -3,7 +3,7 @@
 
 import { Cpu } from '../../src/cpu/cpu.js';
 import { NativeMmu } from '../../src/cpu/paging.js';
-import { EXIT_STOP, type InterruptController, type IoBus } from '../../src/cpu/ports.js';
+import { EXIT_STOP, type InterruptController, type IoBus, type Mmu } from '../../src/cpu/ports.js';
 
 export class StubIo implements IoBus {
   cpu: Cpu | null = null;
@@ -42,12 +42,14 @@ export interface TestMachine {
 
 export const CODE = 0x100000;
 
-export function makeMachine(memBytes = 4 << 20): TestMachine {
+export type CpuOf = Cpu;
+
+export function makeMachine(memBytes = 4 << 20, wrap?: (inner: NativeMmu) => Mmu): TestMachine {
   const mem = new Uint8Array(memBytes);
   const mmu = new NativeMmu(memBytes);
   const io = new StubIo();
   const pic = new StubPic();
-  const cpu = new Cpu({ mem, mmu, io, pic });
+  const cpu = new Cpu({ mem, mmu: wrap ? wrap(mmu) : mmu, io, pic });
   io.cpu = cpu;
   cpu.eip = CODE;
   cpu.regs[4] = 0x80000;
