@@ -2,6 +2,7 @@
 // them. Each module exports main(argv, out) and prints a table (or --json lines) on out.stdout.
 
 import { main as cpuMain } from './cpu.js';
+import { main as swapMain } from './swap.js';
 import { main as hostMain } from './host.js';
 import { main as hvMain } from './hv.js';
 
@@ -22,5 +23,6 @@ export interface BenchEntry {
 export const BENCHES: BenchEntry[] = [
   { name: 'cpu', summary: 'cpubench guest on the native machine: MIPS, and QEMU wall time when installed', main: cpuMain },
   { name: 'host', summary: 'the simulated host mm: metadata per frame, faults, reclaim, KSM, notifier cost', main: hostMain },
+  { name: 'swap', summary: 'the headline: K VMs overcommitting host RAM in notifier, pin and none modes', main: swapMain },
   { name: 'hv', summary: 'the shadow MMU against native: cpubench and pagestress, fault path, invalidation cost', main: hvMain },
 ];

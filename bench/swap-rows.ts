@@ -89,7 +89,7 @@ export const SWAP_ROW_FIELDS: readonly { key: keyof SwapRow; type: FieldType }[]
 ];
 
 /** Fields measured with the wall clock: they differ between two runs of the same cell. */
-export const WALL_CLOCK_FIELDS: readonly (keyof SwapRow)[] = ['guest_mips', 'wall_seconds'];
+export const WALL_CLOCK_FIELDS: readonly (keyof SwapRow)[] = ['guest_mips', 'wall_seconds', 'guest_speed_ratio'];
 
 /**
  * Checks that `v` (a parsed JSON line) has every SwapRow field with the right type.

@@ -1579,6 +1579,217 @@ static void group_system(void) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* SHLD / SHRD (count in CL and immediate, 16 and 32 bits).                                    */
+
+/* SDM pseudocode, bit by bit. 16-bit counts above 16 are undefined and are not tested. */
+static uint32_t ref_shxd(int right, int n, uint32_t d, uint32_t s, uint32_t cnt, uint32_t fin, uint32_t *fexp, uint32_t *fmask) {
+  uint32_t mask = n == 32 ? 0xFFFFFFFFu : 0xFFFFu, top = 1u << (n - 1), c = cnt & 31, cf = 0;
+  d &= mask;
+  s &= mask;
+  *fexp = fin;
+  *fmask = ARITH;
+  if (c == 0) return d;
+  uint32_t r = d;
+  for (uint32_t i = 0; i < c; i++) {
+    if (right) {
+      cf = r & 1;
+      r = (r >> 1) | ((s & 1) ? top : 0);
+      s = (s >> 1) | (cf ? top : 0); /* only the low bits of s ever enter r for c <= n */
+    } else {
+      cf = (r & top) ? 1 : 0;
+      r = ((r << 1) | ((s & top) ? 1 : 0)) & mask;
+      s = (s << 1) & mask;
+    }
+  }
+  uint32_t of = ((r ^ d) & top) ? 1 : 0; /* sign change, defined for a count of 1 */
+  *fexp = (r == 0 ? ZF : 0) | ((r & top) ? SF : 0) | PAR(r) | (cf ? CF : 0) | (of ? OF : 0);
+  *fmask = CF | ZF | SF | PF | (c == 1 ? OF : 0);
+  return r;
+}
+
+#define SHXD_CL(ins, T, d, s, cnt, fi_, fo_)                                                  \
+  ({ T _x = (T)(d), _y = (T)(s); uint32_t _f;                                                \
+     __asm__ volatile(FLAGS_IN ins " %%cl, %[y], %[x]" FLAGS_OUT : [x] "+r"(_x), [fo] "=&r"(_f) : [y] "r"(_y), "c"(cnt), [fin] "r"(fi_) : "cc"); \
+     (fo_) = _f; (uint32_t)_x; })
+#define SHXD_I(ins, T, k, d, s, fi_, fo_)                                                     \
+  ({ T _x = (T)(d), _y = (T)(s); uint32_t _f;                                                \
+     __asm__ volatile(FLAGS_IN ins " $" #k ", %[y], %[x]" FLAGS_OUT : [x] "+r"(_x), [fo] "=&r"(_f) : [y] "r"(_y), [fin] "r"(fi_) : "cc"); \
+     (fo_) = _f; (uint32_t)_x; })
+
+static void group_shxd(void) {
+  static const uint32_t dv[] = {0u, 1u, 0x80000000u, 0xFFFFFFFFu, 0x12345678u, 0x8001u, 0x7FFFFFFFu};
+  static const uint32_t sv[] = {0u, 0xFFFFFFFFu, 0x9ABCDEF0u, 0x00008000u};
+  static const uint32_t cnts[] = {0, 1, 2, 4, 8, 15, 16, 17, 31, 32, 33};
+  group_begin("shld-shrd");
+  for (unsigned i = 0; i < sizeof dv / 4; i++)
+    for (unsigned j = 0; j < sizeof sv / 4; j++)
+      for (unsigned k = 0; k < sizeof cnts / 4; k++)
+        for (uint32_t fin = 0x002; fin <= 0x8D7; fin += 0x8D5) {
+          uint32_t c = cnts[k], fo, fexp, fmask, exp, r;
+          exp = ref_shxd(0, 32, dv[i], sv[j], c, fin, &fexp, &fmask);
+          r = SHXD_CL("shldl", uint32_t, dv[i], sv[j], c, fin, fo);
+          check("shld32", dv[i], sv[j] ^ c, r, exp);
+          check("shld32 flags", dv[i], sv[j] ^ c, fo & fmask, fexp & fmask);
+          exp = ref_shxd(1, 32, dv[i], sv[j], c, fin, &fexp, &fmask);
+          r = SHXD_CL("shrdl", uint32_t, dv[i], sv[j], c, fin, fo);
+          check("shrd32", dv[i], sv[j] ^ c, r, exp);
+          check("shrd32 flags", dv[i], sv[j] ^ c, fo & fmask, fexp & fmask);
+          if ((c & 31) > 16) continue;
+          exp = ref_shxd(0, 16, dv[i], sv[j], c, fin, &fexp, &fmask);
+          r = SHXD_CL("shldw", uint16_t, dv[i], sv[j], c, fin, fo);
+          check("shld16", dv[i], sv[j] ^ c, r, exp);
+          check("shld16 flags", dv[i], sv[j] ^ c, fo & fmask, fexp & fmask);
+          exp = ref_shxd(1, 16, dv[i], sv[j], c, fin, &fexp, &fmask);
+          r = SHXD_CL("shrdw", uint16_t, dv[i], sv[j], c, fin, fo);
+          check("shrd16", dv[i], sv[j] ^ c, r, exp);
+          check("shrd16 flags", dv[i], sv[j] ^ c, fo & fmask, fexp & fmask);
+        }
+  /* immediate counts and hand-derived SDM cases */
+  {
+    uint32_t fo, r;
+    r = SHXD_I("shldl", uint32_t, 4, 0x12345678u, 0x9ABCDEF0u, 0x2u, fo);
+    check("shld imm 4", 0, 0, r, 0x23456789u);
+    check("shld imm 4 flags", 0, 0, fo & (CF | ZF | SF | PF), 0x001);
+    r = SHXD_I("shrdl", uint32_t, 8, 0x12345678u, 0x9ABCDEF0u, 0x2u, fo);
+    check("shrd imm 8", 0, 0, r, 0xF0123456u);
+    check("shrd imm 8 flags", 0, 0, fo & (CF | ZF | SF | PF), 0x084);
+    r = SHXD_I("shldl", uint32_t, 1, 0x40000000u, 0u, 0x2u, fo);
+    check("shld imm 1 OF", 0, 0, r, 0x80000000u);
+    check("shld imm 1 OF flags", 0, 0, fo & (CF | ZF | SF | PF | OF), 0x884);
+    r = SHXD_I("shrdl", uint32_t, 31, 0x80000000u, 1u, 0x2u, fo);
+    check("shrd imm 31", 0, 0, r, 0x00000003u);
+    check("shrd imm 31 CF", 0, 0, fo & CF, 0);
+    r = SHXD_I("shldw", uint16_t, 16, 0xAAAAu, 0x5555u, 0x2u, fo);
+    check("shld16 imm 16", 0, 0, r, 0x5555u);
+    check("shld16 imm 16 CF", 0, 0, fo & CF, 0);
+    r = SHXD_I("shrdw", uint16_t, 3, 0x000Fu, 0x0001u, 0x2u, fo);
+    check("shrd16 imm 3", 0, 0, r, 0x2001u);
+    check("shrd16 imm 3 CF", 0, 0, fo & CF, CF);
+  }
+  group_end();
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* 64-bit arithmetic as gcc compiles it for i386 (ADD/ADC, SUB/SBB, MUL/IMUL sums, SHLD/SHRD  */
+/* with a count test and CMOV, 64-bit compares); expectations are folded by gcc at compile time */
+/* from the same C expressions on constants.                                                   */
+
+static volatile uint64_t v64[8] = {0x0000000000000000ull, 0x00000000FFFFFFFFull, 0x0000000100000000ull, 0x7FFFFFFFFFFFFFFFull,
+                                   0x8000000000000000ull, 0xFFFFFFFFFFFFFFFFull, 0x123456789ABCDEF0ull, 0xFEDCBA9876543210ull};
+static volatile uint32_t vshift[6] = {0, 1, 31, 32, 33, 63};
+
+#define C64(e0, e1, e2, e3, e4, e5, e6, e7) {e0, e1, e2, e3, e4, e5, e6, e7}
+#define OVER_I(EXPR) C64(EXPR(0), EXPR(1), EXPR(2), EXPR(3), EXPR(4), EXPR(5), EXPR(6), EXPR(7))
+#define V(i) ((i) == 0 ? 0x0000000000000000ull : (i) == 1 ? 0x00000000FFFFFFFFull : (i) == 2 ? 0x0000000100000000ull : \
+              (i) == 3 ? 0x7FFFFFFFFFFFFFFFull : (i) == 4 ? 0x8000000000000000ull : (i) == 5 ? 0xFFFFFFFFFFFFFFFFull : \
+              (i) == 6 ? 0x123456789ABCDEF0ull : 0xFEDCBA9876543210ull)
+#define ADD_NEXT(i) (V(i) + V((i + 3) & 7))
+#define SUB_NEXT(i) (V(i) - V((i + 5) & 7))
+#define MUL_NEXT(i) (V(i) * V((i + 6) & 7))
+#define SMUL_NEXT(i) ((uint64_t)((int64_t)(int32_t)(uint32_t)V(i) * (int64_t)(int32_t)(uint32_t)(V((i + 1) & 7) >> 7)))
+#define LT_NEXT(i) ((uint64_t)((int64_t)V(i) < (int64_t)V((i + 2) & 7)) | ((uint64_t)(V(i) < V((i + 2) & 7)) << 1))
+static const uint64_t e_add[8] = OVER_I(ADD_NEXT), e_sub[8] = OVER_I(SUB_NEXT), e_mul[8] = OVER_I(MUL_NEXT);
+static const uint64_t e_smul[8] = OVER_I(SMUL_NEXT), e_lt[8] = OVER_I(LT_NEXT);
+#define SHL_S(i, k) (V(i) << ((k) == 0 ? 0 : (k) == 1 ? 1 : (k) == 2 ? 31 : (k) == 3 ? 32 : (k) == 4 ? 33 : 63))
+#define SHR_S(i, k) (V(i) >> ((k) == 0 ? 0 : (k) == 1 ? 1 : (k) == 2 ? 31 : (k) == 3 ? 32 : (k) == 4 ? 33 : 63))
+#define SAR_S(i, k) ((uint64_t)((int64_t)V(i) >> ((k) == 0 ? 0 : (k) == 1 ? 1 : (k) == 2 ? 31 : (k) == 3 ? 32 : (k) == 4 ? 33 : 63)))
+#define ROW6(M, i) {M(i, 0), M(i, 1), M(i, 2), M(i, 3), M(i, 4), M(i, 5)}
+#define TAB6(M) {ROW6(M, 0), ROW6(M, 1), ROW6(M, 2), ROW6(M, 3), ROW6(M, 4), ROW6(M, 5), ROW6(M, 6), ROW6(M, 7)}
+static const uint64_t e_shl[8][6] = TAB6(SHL_S), e_shr[8][6] = TAB6(SHR_S), e_sar[8][6] = TAB6(SAR_S);
+
+static void check64(const char *what, uint32_t i, uint64_t got, uint64_t exp) {
+  check(what, i, 0, (uint32_t)got, (uint32_t)exp);
+  check(what, i, 1, (uint32_t)(got >> 32), (uint32_t)(exp >> 32));
+}
+
+static void group_arith64(void) {
+  group_begin("arith64");
+  for (uint32_t i = 0; i < 8; i++) {
+    check64("add64", i, v64[i] + v64[(i + 3) & 7], e_add[i]);
+    check64("sub64", i, v64[i] - v64[(i + 5) & 7], e_sub[i]);
+    check64("mul64", i, v64[i] * v64[(i + 6) & 7], e_mul[i]);
+    check64("imul32x32", i, (uint64_t)((int64_t)(int32_t)(uint32_t)v64[i] * (int64_t)(int32_t)(uint32_t)(v64[(i + 1) & 7] >> 7)), e_smul[i]);
+    check64("cmp64", i, (uint64_t)((int64_t)v64[i] < (int64_t)v64[(i + 2) & 7]) | ((uint64_t)(v64[i] < v64[(i + 2) & 7]) << 1), e_lt[i]);
+    for (uint32_t k = 0; k < 6; k++) {
+      check64("shl64", i * 8 + k, v64[i] << vshift[k], e_shl[i][k]);
+      check64("shr64", i * 8 + k, v64[i] >> vshift[k], e_shr[i][k]);
+      check64("sar64", i * 8 + k, (uint64_t)((int64_t)v64[i] >> vshift[k]), e_sar[i][k]);
+    }
+  }
+  group_end();
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Encodings: every NOP form gas pads with, prefixes in either order, redundant segment        */
+/* overrides, and high-byte register operands.                                                 */
+
+static void group_encodings(void) {
+  group_begin("encodings");
+  {
+    uint32_t a = 0x1234u, b;
+    __asm__ volatile(".byte 0x90\n\t"
+                     ".byte 0x66, 0x90\n\t"
+                     ".byte 0x0f, 0x1f, 0x00\n\t"
+                     ".byte 0x0f, 0x1f, 0x40, 0x00\n\t"
+                     ".byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n\t"
+                     ".byte 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00\n\t"
+                     ".byte 0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00\n\t"
+                     ".byte 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00\n\t"
+                     ".byte 0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00\n\t"
+                     ".byte 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00\n\t"
+                     ".byte 0x8d, 0x76, 0x00\n\t"                         /* lea 0(%esi),%esi */
+                     ".byte 0x8d, 0xb4, 0x26, 0x00, 0x00, 0x00, 0x00\n\t" /* lea 0(%esi,%eiz),%esi */
+                     ".byte 0x8d, 0x74, 0x26, 0x00\n\t"
+                     ".byte 0x89, 0xf6\n\t"                               /* mov %esi,%esi */
+                     "movl %1, %0"
+                     : "=r"(b) : "r"(a) : "esi", "memory");
+    check("nop forms", a, 0, b, 0x1234u);
+  }
+  {
+    /* F3 66 A5 (REP before the operand-size prefix) = rep movsw, same as 66 F3 A5 */
+    uint16_t src[4] = {0x1111, 0x2222, 0x3333, 0x4444}, dst[4] = {0, 0, 0, 0};
+    uint32_t si = (uint32_t)src, di = (uint32_t)dst, c = 3;
+    __asm__ volatile("cld\n\t.byte 0xf3, 0x66, 0xa5" : "+S"(si), "+D"(di), "+c"(c) : : "memory");
+    check("f3 66 a5", c, di - (uint32_t)dst, (uint32_t)dst[2] << 16 | dst[3], 0x33330000u);
+    check("f3 66 a5 regs", c, 0, c | (di - (uint32_t)dst), 6);
+  }
+  {
+    /* segment overrides and a DS prefix on plain loads (flat, so no effect) */
+    volatile uint32_t m = 0xFEEDFACEu;
+    uint32_t r1, r2, r3;
+    __asm__ volatile(".byte 0x3e\n\tmovl %3, %0\n\t"
+                     "movl %%es:%3, %1\n\t"
+                     "movl %%ss:%3, %2"
+                     : "=&r"(r1), "=&r"(r2), "=&r"(r3) : "m"(m));
+    check("ds/es/ss override loads", r1, r2, r1 ^ r2 ^ r3, 0xFEEDFACEu);
+    uint32_t r = 0;
+    __asm__ volatile(".byte 0x64, 0x8b, 0x05\n\t.long asm_memval\n\t" : "=a"(r)); /* mov %fs:abs32, %eax */
+    check("fs moffs via modrm", r, 0, r, 0xCAFEBABEu);
+    __asm__ volatile(".byte 0x2e, 0x3e, 0x26, 0x8b, 0x05\n\t.long asm_memval" : "=a"(r)); /* several overrides */
+    check("stacked overrides", r, 0, r, 0xCAFEBABEu);
+  }
+  {
+    uint32_t a = 0x00008000u, r;
+    __asm__ volatile("movsbl %h1, %0" : "=r"(r) : "Q"(a));
+    check("movsbl ah", a, 0, r, 0xFFFFFF80u);
+    a = 0x0000FF00u;
+    __asm__ volatile("movzbl %h1, %0" : "=r"(r) : "Q"(a));
+    check("movzbl ah", a, 0, r, 0xFFu);
+    volatile uint8_t mb = 0x81;
+    uint32_t f;
+    __asm__ volatile(FLAGS_IN "testb $0x80, %1" FLAGS_OUT : [fo] "=&r"(f) : "m"(mb), [fin] "r"(0x2u) : "cc");
+    check("test m8,imm8", 0, 0, f & LOGIC, SF);
+    volatile uint16_t mw = 0x7FFF;
+    __asm__ volatile("addw $1, %0" : "+m"(mw) : : "cc");
+    check("add m16,imm8", 0, 0, mw, 0x8000u);
+    __asm__ volatile("sbbl %0, %0" : "=r"(r) : "0"(5u), "r"(0) : "cc");
+    __asm__ volatile(FLAGS_IN "sbbl %[x], %[x]" FLAGS_OUT : [x] "=r"(r), [fo] "=&r"(f) : [fin] "r"(0x3u), "0"(5u) : "cc");
+    check("sbb r,r with CF", 0, 0, r, 0xFFFFFFFFu);
+  }
+  group_end();
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Self-modifying code: x86 makes a store to an instruction visible to the next fetch of it,   */
 /* even the very next instruction and even one that straddles a page boundary; a processor    */
 /* that caches decoded instructions must invalidate them on every write.                      */
@@ -1665,6 +1876,7 @@ int kmain(uint32_t magic, struct multiboot_info *mbi) {
   group_alu_sdm();
   group_shift();
   group_shift_sdm();
+  group_shxd();
   group_muldiv();
   group_bitops();
   group_xadd_cmpxchg();
@@ -1675,6 +1887,8 @@ int kmain(uint32_t magic, struct multiboot_info *mbi) {
   group_exceptions();
   group_system();
   group_smc();
+  group_arith64();
+  group_encodings();
   printf("cputest: %u groups, %u failed\n", groups_run, groups_failed);
   printf(groups_failed ? "cputest: FAIL\n" : "cputest: PASS\n");
   return (int)groups_failed;

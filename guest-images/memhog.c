@@ -19,7 +19,11 @@
 #define MULTI 0
 #endif
 
-#define AREA_BASE 0x00800000u   /* physical start of the area: 8 MiB, above the image and tables */
+#if MULTI
+#define AREA_BASE 0x00800000u   /* physical start of the area: above the image and the page tables */
+#else
+#define AREA_BASE 0x00200000u   /* physical start of the area: 2 MiB, above the image */
+#endif
 #define VIRT_BASE 0x40000000u   /* where each process sees its part (MULTI) */
 #define MAX_PAGES 131072u       /* 512 MiB */
 #define MAX_PROCS 8
@@ -88,15 +92,18 @@ static void build_space(int proc, uint32_t pages_per_proc) {
 
 static uint32_t verified, corrupt, reported;
 
+/* Word w of page g at version ver is base + w * STEP, with base = tag(g, ver): every word differs,
+ * and a page of another version, another page or another guest fails on its first word. */
+#define STEP 0x9E3779B1u
+
 /* Verify page `g` (global page number) at `base`; count words that are not what we wrote. */
-static void verify(uint32_t *base, uint32_t g, uint32_t seed) {
-  uint32_t ver = version[g];
+static void verify(const uint32_t *page, uint32_t g, uint32_t seed) {
+  uint32_t want = tag(g, 0, version[g], seed);
   uint32_t bad = 0;
-  for (uint32_t w = 0; w < 1024; w++) {
-    uint32_t want = tag(g, w, ver, seed);
-    if (base[w] != want) {
+  for (uint32_t w = 0; w < 1024; w++, want += STEP) {
+    if (page[w] != want) {
       if (bad == 0 && reported < 8) {
-        printf("memhog: corrupt page %u word %u: got %x want %x\n", g, w, base[w], want);
+        printf("memhog: corrupt page %u word %u: got %x want %x\n", g, w, page[w], want);
         reported++;
       }
       bad++;
@@ -106,9 +113,9 @@ static void verify(uint32_t *base, uint32_t g, uint32_t seed) {
   if (bad) corrupt++;
 }
 
-static void fill(uint32_t *base, uint32_t g, uint32_t seed) {
-  uint32_t ver = version[g];
-  for (uint32_t w = 0; w < 1024; w++) base[w] = tag(g, w, ver, seed);
+static void fill(uint32_t *page, uint32_t g, uint32_t seed) {
+  uint32_t v = tag(g, 0, version[g], seed);
+  for (uint32_t w = 0; w < 1024; w++, v += STEP) page[w] = v;
 }
 
 int kmain(uint32_t magic, struct multiboot_info *mbi) {
@@ -153,6 +160,12 @@ int kmain(uint32_t magic, struct multiboot_info *mbi) {
       uint32_t g = p * per + i;
       version[g] = 1;
       fill(area + i * 1024, g, seed);
+      /* Re-read an older page now and then: under pressure it has likely been swapped out and
+       * back in since it was written, so lost writes show up before the fill is over. */
+      if ((i & 15) == 15) {
+        uint32_t j = rng() % i;
+        if (j < per - scratch) verify(area + j * 1024, p * per + j, seed);
+      }
     }
   }
 

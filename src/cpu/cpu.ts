@@ -48,8 +48,11 @@ const EFLAGS_WRITABLE = 0x100 | 0x200 | 0x400 | 0x3000 | 0x4000 | 0x40000 | 0x20
 const MAX_BLOCK = 64;
 
 export interface CpuStats {
+  /** Exceptions delivered, per vector (0..31). */
   exceptions: Float64Array;
-  tlbHits: number;
+  /** Memory accesses and block fetches that hit the TLB. */
+  readonly tlbHits: number;
+  /** TLB misses (calls to Mmu.translate). */
   tlbMisses: number;
   blocksDecoded: number;
   interrupts: number;
@@ -160,13 +163,9 @@ export class Cpu {
   /** Scratch result of 32x32 multiplies (high half). */
   mulHi = 0;
 
-  readonly stats: CpuStats = {
-    exceptions: new Float64Array(32),
-    tlbHits: 0,
-    tlbMisses: 0,
-    blocksDecoded: 0,
-    interrupts: 0,
-  };
+  /** TLB hits (a plain field: the fast paths bump it; stats.tlbHits reads it). */
+  hits = 0;
+  readonly stats: CpuStats;
   frameGen: Int32Array | null = null;
   onStale: ((cpu: Cpu, lin: number, page: number, write: boolean) => void) | null = null;
 
@@ -192,6 +191,16 @@ export class Cpu {
     this.tlbOff = this.tlb.off;
     this.rtag = this.tlb.tagSR;
     this.wtag = this.tlb.tagSW;
+    const self = this;
+    this.stats = {
+      exceptions: new Float64Array(32),
+      get tlbHits(): number {
+        return self.hits;
+      },
+      tlbMisses: 0,
+      blocksDecoded: 0,
+      interrupts: 0,
+    };
     this.xBlock.insns.push(this.xInsn);
     this.xBlock.n = 1;
     this.reset();
@@ -325,7 +334,7 @@ export class Cpu {
         throw new Error(`Mmu.translate returned XLATE_OK for ${lin >>> 0} (acc ${acc}) without filling the TLB`);
       }
     } else {
-      this.stats.tlbHits++;
+      this.hits++;
       if (this.frameGen !== null) this.checkStale(i, lin, write);
     }
     const off = this.tlbOff[i];
@@ -404,6 +413,7 @@ export class Cpu {
     const vpn = lin >>> 12;
     const i = vpn & TLB_MASK;
     if (this.rtag[i] === vpn) {
+      this.hits++;
       if (this.frameGen !== null) this.checkStale(i, lin, false);
       return this.mem[this.tlbOff[i] + (lin & 0xfff)];
     }
@@ -414,6 +424,7 @@ export class Cpu {
     const vpn = lin >>> 12;
     const i = vpn & TLB_MASK;
     if (this.rtag[i] === vpn && (lin & 0xfff) !== 0xfff) {
+      this.hits++;
       if (this.frameGen !== null) this.checkStale(i, lin, false);
       const a = this.tlbOff[i] + (lin & 0xfff);
       return this.mem[a] | (this.mem[a + 1] << 8);
@@ -425,6 +436,7 @@ export class Cpu {
     const vpn = lin >>> 12;
     const i = vpn & TLB_MASK;
     if (this.rtag[i] === vpn && (lin & 0xfff) <= 0xffc) {
+      this.hits++;
       if (this.frameGen !== null) this.checkStale(i, lin, false);
       const a = this.tlbOff[i] + (lin & 0xfff);
       return (a & 3) === 0 ? this.m32[a >> 2] : this.dv.getInt32(a, true);
@@ -436,6 +448,7 @@ export class Cpu {
     const vpn = lin >>> 12;
     const i = vpn & TLB_MASK;
     if (this.wtag[i] === vpn) {
+      this.hits++;
       if (this.frameGen !== null) this.checkStale(i, lin, true);
       this.mem[this.tlbOff[i] + (lin & 0xfff)] = v;
       return;
@@ -447,6 +460,7 @@ export class Cpu {
     const vpn = lin >>> 12;
     const i = vpn & TLB_MASK;
     if (this.wtag[i] === vpn && (lin & 0xfff) !== 0xfff) {
+      this.hits++;
       if (this.frameGen !== null) this.checkStale(i, lin, true);
       const a = this.tlbOff[i] + (lin & 0xfff);
       this.mem[a] = v;
@@ -460,6 +474,7 @@ export class Cpu {
     const vpn = lin >>> 12;
     const i = vpn & TLB_MASK;
     if (this.wtag[i] === vpn && (lin & 0xfff) <= 0xffc) {
+      this.hits++;
       if (this.frameGen !== null) this.checkStale(i, lin, true);
       const a = this.tlbOff[i] + (lin & 0xfff);
       if ((a & 3) === 0) this.m32[a >> 2] = v;
@@ -501,6 +516,7 @@ export class Cpu {
     const i = vpn & TLB_MASK;
     let base: number;
     if (this.rtag[i] === vpn) {
+      this.hits++;
       if (this.frameGen !== null) this.checkStale(i, eip, false);
       base = this.tlbOff[i];
     } else {

@@ -244,7 +244,7 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
       case 0x89:
         modrm();
         ins.osz = sized(op === 0x88);
-        ins.fn = ins.osz === 4 ? (ins.mem ? D.opMov32MG : D.opMov32RR) : D.opMovEG;
+        ins.fn = ins.osz === 4 ? (ins.mem ? D.opMov32MG : D.opMov32RR) : ins.osz === 1 && ins.mem ? D.opMov8MG : D.opMovEG;
         break;
       case 0x8a:
       case 0x8b:
@@ -255,7 +255,7 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
           ins.reg = ins.rm;
           ins.rm = t;
           ins.fn = D.opMov32RR;
-        } else ins.fn = ins.osz === 4 ? D.opMov32GM : D.opMovGE;
+        } else ins.fn = ins.osz === 4 ? D.opMov32GM : ins.osz === 1 && ins.mem ? D.opMov8GM : D.opMovGE;
         break;
       case 0x8c:
         modrm();
@@ -361,6 +361,12 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
         else if (op < 0xd2) ins.imm = 1;
         else ins.imm2 = 1;
         ins.fn = A.opShift;
+        if (ins.osz === 4 && !ins.mem && ins.imm2 === 0 && (ins.imm & 31) !== 0) {
+          ins.imm &= 31;
+          if (ins.op === 4 || ins.op === 6) ins.fn = A.opShl32RI;
+          else if (ins.op === 5) ins.fn = A.opShr32RI;
+          else if (ins.op === 7) ins.fn = A.opSar32RI;
+        }
         break;
       case 0xc2:
         ins.imm = u16();
@@ -693,7 +699,7 @@ function decode0F(
       return;
     case 0xaf:
       modrm();
-      ins.fn = A.opImulGE;
+      ins.fn = osz === 4 ? A.opImul32GE : A.opImulGE;
       return;
     case 0xb0:
     case 0xb1:

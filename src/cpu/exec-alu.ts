@@ -416,6 +416,43 @@ function imulTrunc(c: Cpu, s: number, a: number, b: number): number {
   return r;
 }
 
+/** IMUL r32, r/m32 (0F AF): the double product is exact up to 2^53 and any product outside
+ *  int32 differs from the wrapped one, so it alone decides CF=OF. */
+export function opImul32GE(c: Cpu, i: Insn): void {
+  const a = c.r[i.reg];
+  const b = i.mem ? c.rd32(ea(c, i)) : c.r[i.rm];
+  const lo = Math.imul(a, b);
+  const f = a * b !== lo ? 1 : 0;
+  c.fop = F_RES;
+  c.fres = lo;
+  c.fsz = 2;
+  c.fcf = f;
+  c.fof = f;
+  c.faf = 0;
+  c.r[i.reg] = lo;
+}
+
+/** SHL/SHR/SAR r32, imm8 (C1 /4 /5 /7, count 1..31). */
+export function opShl32RI(c: Cpu, i: Insn): void {
+  const v = c.r[i.rm];
+  const t = v << (i.imm - 1);
+  const r = t << 1;
+  setRes(c, 2, r, t >>> 31, (t ^ r) >>> 31, 0);
+  c.r[i.rm] = r;
+}
+export function opShr32RI(c: Cpu, i: Insn): void {
+  const t = c.r[i.rm] >>> (i.imm - 1);
+  const r = t >>> 1;
+  setRes(c, 2, r | 0, t & 1, (t ^ r) >>> 31, 0);
+  c.r[i.rm] = r;
+}
+export function opSar32RI(c: Cpu, i: Insn): void {
+  const t = c.r[i.rm] >> (i.imm - 1);
+  const r = t >> 1;
+  setRes(c, 2, r, t & 1, 0, 0);
+  c.r[i.rm] = r;
+}
+
 /** IMUL G, E (0F AF). */
 export function opImulGE(c: Cpu, i: Insn): void {
   setReg(c, i.osz, i.reg, imulTrunc(c, i.osz, getReg(c, i.osz, i.reg), readE(c, i)));

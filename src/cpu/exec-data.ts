@@ -36,6 +36,14 @@ export function opMov32MI(c: Cpu, i: Insn): void {
   c.wr32(ea(c, i), i.imm);
 }
 
+export function opMov8MG(c: Cpu, i: Insn): void {
+  const n = i.reg;
+  c.wr8(ea(c, i), n < 4 ? c.r[n] : c.r[n - 4] >> 8);
+}
+export function opMov8GM(c: Cpu, i: Insn): void {
+  setReg(c, 1, i.reg, c.rd8(ea(c, i)));
+}
+
 /** MOV AL/eAX, moffs (A0 A1) and MOV moffs, AL/eAX (A2 A3): i.op 0 = load. */
 export function opMovMoffs(c: Cpu, i: Insn): void {
   if (i.op === 0) setReg(c, i.osz, 0, c.rd(i.osz, i.disp));

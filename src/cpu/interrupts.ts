@@ -87,7 +87,7 @@ export function deliver(c: Cpu, vector: number, err: number, kind: number, retEi
     const ss = c.readAcc((c.trBase + tss + 4) | 0, 2, 0);
     checkStackSeg(c, ss, dpl, ext);
     const n = hasErr ? 24 : 20;
-    c.probeWrite((esp - 1) | 0, 0);
+    c.probeWrite((esp - 4) | 0, 0);
     c.probeWrite((esp - n) | 0, 0);
     c.writeAcc((esp - 4) | 0, 4, c.sreg[SEG_SS], 0);
     c.writeAcc((esp - 8) | 0, 4, c.r[4], 0);
@@ -102,7 +102,7 @@ export function deliver(c: Cpu, vector: number, err: number, kind: number, retEi
     const acc = c.uacc;
     const sp = c.r[4];
     const n = hasErr ? 16 : 12;
-    c.probeWrite((sp - 1) | 0, acc);
+    c.probeWrite((sp - 4) | 0, acc);
     c.probeWrite((sp - n) | 0, acc);
     c.writeAcc((sp - 4) | 0, 4, flags, acc);
     c.writeAcc((sp - 8) | 0, 4, c.sreg[SEG_CS], acc);

@@ -3,7 +3,20 @@
 
 import { describe, expect, it } from 'vitest';
 import { EXIT_BUDGET, EXIT_HLT, EXIT_STOP, EXIT_TRIPLE_FAULT } from '../../src/cpu/ports.js';
-import { CODE, IDT, KSTACK, gate, load, makeMachine, r32, runToStop, setupSystem, stoppedInHandler } from './harness.js';
+import {
+  CODE,
+  IDT,
+  KSTACK,
+  gate,
+  load,
+  makeMachine,
+  r32,
+  runToStop,
+  setPte,
+  setupPaging,
+  setupSystem,
+  stoppedInHandler,
+} from './harness.js';
 
 function machine() {
   const m = makeMachine(8 << 20);
@@ -115,7 +128,7 @@ describe('interrupts and exceptions', () => {
     expect(m.cpu.stats.exceptions[8]).toBe(1);
   });
 
-  it('a #PF while delivering #PF (stack not mapped) is #DF; a fault delivering #DF is a triple fault', () => {
+  it('an IDT too short for #GP and #DF: a fault delivering #DF is a triple fault, run() keeps reporting it', () => {
     const m = machine();
     // No paging, but the IDT limit excludes vectors >= 8: a #GP becomes #GP(IDT) -> #DF -> triple.
     m.cpu.idtLimit = 8 * 8 - 1;
@@ -124,6 +137,17 @@ describe('interrupts and exceptions', () => {
     expect(m.cpu.run(100)).toBe(EXIT_TRIPLE_FAULT);
     expect(m.cpu.tripleFaultEip).toBe(CODE);
     expect(m.cpu.run(100)).toBe(EXIT_TRIPLE_FAULT);
+  });
+
+  it('#PF while pushing the #PF frame becomes #DF, whose push faults too: triple fault', () => {
+    const m = machine();
+    setupPaging(m);
+    setPte(m, 0x400000, 0);
+    setPte(m, KSTACK - 4096, 0); // the kernel stack page
+    load(m, CODE, [0xa1, 0x00, 0x00, 0x40, 0x00]);
+    expect(m.cpu.run(100)).toBe(EXIT_TRIPLE_FAULT);
+    expect(m.cpu.tripleFaultVector).toBe(14);
+    expect(m.cpu.cr2 >>> 0).toBe(KSTACK - 4);
   });
 
   it('external IRQ: delivered only with IF=1, after the STI shadow, acknowledged once', () => {

@@ -1,0 +1,317 @@
+// `shadowvisor bench swap`: the headline. K VMs run an integrity guest (memhog) on one host
+// whose RAM is their total memory divided by the overcommit ratio, once per memory-coherence mode:
+// notifier (mmu_notifier: swap works, nothing goes stale), pin (KVM before notifiers: pinned
+// memory cannot be reclaimed, the host stalls or OOM-kills), none (no pins, no notifier: guests
+// read freed frames and lose writes, and both the stale-access detector and the guests' own checks
+// say so). One row per (mode, ratio) cell; a table, JSON lines, an HTML report; shardable.
+
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { nullLogger } from '../src/obs/log.js';
+import { runSwapCell, type SwapCellOutcome, type SwapCellSpec } from '../src/sim/swap-cell.js';
+import type { BenchOut } from './index.js';
+import { Progress } from './progress.js';
+import { renderReport, writeReport } from './swap-report.js';
+import {
+  buildGrid,
+  formatTable,
+  parseModes,
+  parseRatios,
+  parseShard,
+  rowToJson,
+  shardCells,
+  type Mode,
+  type SwapCell,
+  type SwapRow,
+} from './swap-rows.js';
+
+const HELP = `Usage: shadowvisor bench swap [options]
+
+K VMs run the memhog integrity guest on an overcommitted host, in each memory-coherence mode and
+at each overcommit ratio (total guest RAM / host RAM). Prints one row per cell.
+
+Options:
+  --vms K               VMs per cell (default 3)
+  --guest-mem SIZE      RAM of each VM (default 16M; K/M/G)
+  --host-mem SIZE       fix host RAM instead; then each VM gets ratio * host / K (rounded to 1M)
+  --swap SIZE           swap device (default: the total guest RAM)
+  --modes LIST          some of notifier,pin,none (default: all three)
+  --overcommit LIST     ratios (default 0.5,1,1.5,2,3)
+  --insns N             guest instructions per VM (default 40000000; --quick 16000000)
+  --ksm                 guest RAM mergeable, ksmd running
+  --fork-every N        fork a VM process every N scheduler steps (default 0: never)
+  --dontneed-every N    MADV_DONTNEED guest scratch pages every N scheduler steps (default 0)
+  --mp                  use memhog-mp (4 address spaces per guest, CR3 switches) instead of memhog
+  --seed N              seed (default 1): same flags and seed, same counters
+  --quick               a reduced grid that runs in well under a minute
+  --shard i/n           run only cells whose index % n == i-1 (merge shards with 'bench merge')
+  --json                JSON lines (one object per cell) instead of the table
+  --report DIR          also write DIR/index.html, a self-contained report with plots
+  -h, --help            show this help
+
+Columns (see README): completed = every VM ran its budget with no OOM kill, stall, crash or
+corruption; speed = guest instructions/s relative to an unpressured notifier run; then swap-outs,
+swap-ins, reclaim failures caused by pins, KSM merges, COW breaks, notifier invalidations, sptes
+zapped, remote TLB flushes, fault retries, stale accesses caught by the detector, corrupt pages
+reported by the guests themselves.
+`;
+
+const imageUrl = (name: string): string => fileURLToPath(new URL(`../guest-images/${name}`, import.meta.url));
+const MIB = 1024 * 1024;
+
+interface Settings {
+  vms: number;
+  guestMem: number;
+  hostMem: number | null;
+  swap: number | null;
+  modes: Mode[];
+  ratios: number[];
+  insns: number;
+  ksm: boolean;
+  forkEvery: number;
+  dontneedEvery: number;
+  mp: boolean;
+  seed: number;
+  shard: { index: number; count: number } | null;
+  json: boolean;
+  report: string | null;
+}
+
+function parseSize(flag: string, v: string): number {
+  const m = /^(\d+)([KMG]?)$/i.exec(v.trim());
+  if (m === null) throw new Error(`${flag}: bad size '${v}' (expected a number with an optional K, M or G suffix)`);
+  const n = Number(m[1]) * ({ '': 1, K: 1024, M: MIB, G: 1024 * MIB } as Record<string, number>)[m[2]!.toUpperCase()]!;
+  if (n % 4096 !== 0) throw new Error(`${flag}: ${v} is not a multiple of 4K`);
+  return n;
+}
+
+function parseInt(flag: string, v: string, min: number, max: number): number {
+  const n = /^\d+$/.test(v.trim()) ? Number(v) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new Error(`${flag}: expected an integer from ${min} to ${max}, got '${v}'`);
+  return n;
+}
+
+function parse(argv: string[]): Settings | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      vms: { type: 'string' },
+      'guest-mem': { type: 'string' },
+      'host-mem': { type: 'string' },
+      swap: { type: 'string' },
+      modes: { type: 'string' },
+      overcommit: { type: 'string' },
+      insns: { type: 'string' },
+      ksm: { type: 'boolean' },
+      'fork-every': { type: 'string' },
+      'dontneed-every': { type: 'string' },
+      mp: { type: 'boolean' },
+      seed: { type: 'string' },
+      quick: { type: 'boolean' },
+      shard: { type: 'string' },
+      json: { type: 'boolean' },
+      report: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  const quick = values.quick === true;
+  const s: Settings = {
+    vms: parseInt('--vms', values.vms ?? (quick ? '2' : '3'), 1, 64),
+    guestMem: parseSize('--guest-mem', values['guest-mem'] ?? (quick ? '8M' : '16M')),
+    hostMem: values['host-mem'] === undefined ? null : parseSize('--host-mem', values['host-mem']),
+    swap: values.swap === undefined ? null : parseSize('--swap', values.swap),
+    modes: parseModes(values.modes ?? 'notifier,pin,none'),
+    ratios: parseRatios(values.overcommit ?? (quick ? '0.5,1.5,3' : '0.5,1,1.5,2,3')),
+    insns: parseInt('--insns', values.insns ?? (quick ? '16000000' : '40000000'), 1000, 1e12),
+    ksm: values.ksm === true,
+    forkEvery: parseInt('--fork-every', values['fork-every'] ?? '0', 0, 1e9),
+    dontneedEvery: parseInt('--dontneed-every', values['dontneed-every'] ?? '0', 0, 1e9),
+    mp: values.mp === true,
+    seed: parseInt('--seed', values.seed ?? '1', 0, 2 ** 31 - 1),
+    shard: values.shard === undefined ? null : parseShard(values.shard),
+    json: values.json === true,
+    report: values.report ?? null,
+  };
+  if (s.guestMem < (s.mp ? 10 : 4) * MIB) throw new Error(`--guest-mem: at least ${s.mp ? 10 : 4}M (memhog needs room above its image)`);
+  return s;
+}
+
+/** Guest memory of each VM and host memory for one ratio. */
+function sizes(s: Settings, ratio: number): { guest: number; host: number; swap: number } {
+  let guest = s.guestMem;
+  let host: number;
+  if (s.hostMem !== null) {
+    host = s.hostMem;
+    guest = Math.max((s.mp ? 10 : 4) * MIB, Math.round((ratio * host) / s.vms / MIB) * MIB);
+  } else {
+    host = Math.floor((s.vms * guest) / ratio / 4096) * 4096;
+  }
+  const swap = s.swap ?? s.vms * guest;
+  return { guest, host, swap };
+}
+
+/** memhog's area for a guest of `guest` bytes: from its base to the top of guest RAM. */
+function memhogArgs(s: Settings, guest: number): { cmdline: string; scratch: { offset: number; len: number } } {
+  const base = s.mp ? 8 * MIB : 2 * MIB;
+  const mib = Math.max(1, Math.floor((guest - base) / MIB));
+  const procs = s.mp ? 4 : 1;
+  // memhog keeps the last 1/8 of each process's pages as scratch; discard only inside the first
+  // process's scratch (flat layout: its pages are contiguous from `base`).
+  const perPages = Math.floor((mib * 256) / procs);
+  const scratchPages = Math.floor(perPages / 8);
+  return {
+    cmdline: `mib=${mib} iters=0 report=64 procs=${procs}`,
+    scratch: { offset: base + (perPages - scratchPages) * 4096, len: scratchPages * 4096 },
+  };
+}
+
+function spec(s: Settings, image: Uint8Array, mode: Mode, ratio: number, onTick: () => boolean): SwapCellSpec {
+  const z = sizes(s, ratio);
+  const m = memhogArgs(s, z.guest);
+  return {
+    image,
+    cmdline: m.cmdline,
+    vms: s.vms,
+    guestMemBytes: z.guest,
+    hostMemBytes: z.host,
+    swapBytes: z.swap,
+    mode,
+    ksm: s.ksm,
+    forkEvery: s.forkEvery,
+    dontneedEvery: s.dontneedEvery,
+    scratch: m.scratch,
+    insnsPerVm: s.insns,
+    seed: s.seed,
+    log: nullLogger,
+    onTick,
+  };
+}
+
+/** What a cell's outcome was, worst first. */
+function classify(o: SwapCellOutcome): string {
+  if (o.aborted) return 'interrupted';
+  const reasons = o.vms.map((v) => v.reason);
+  if (reasons.includes('oom-killed')) return 'oom-killed';
+  if (o.stalled) return 'stalled';
+  if (reasons.includes('triple-fault') || reasons.includes('guest-error')) return 'crashed';
+  if (o.vms.some((v) => v.corrupt > 0)) return 'corrupt';
+  if (o.vms.some((v) => v.staleAccesses > 0)) return 'stale';
+  if (reasons.includes('efault')) return 'efault';
+  if (o.vms.every((v) => v.reason === 'budget' || (v.reason === 'exit' && v.exitCode === 0))) return 'ok';
+  return reasons.find((r) => r !== 'budget' && r !== 'exit') ?? 'failed';
+}
+
+export function toRow(s: Settings, cell: SwapCell, o: SwapCellOutcome, seconds: number, baselineMips: number): SwapRow {
+  const z = sizes(s, cell.overcommit);
+  const outcome = classify(o);
+  const completed = outcome === 'ok';
+  const mips = seconds > 0 ? o.instructions / seconds / 1e6 : 0;
+  const k = o.kvm;
+  return {
+    bench: 'swap',
+    mode: cell.mode,
+    overcommit: cell.overcommit,
+    vms: s.vms,
+    guest_mem_mib: z.guest / MIB,
+    host_mem_mib: Math.round((z.host / MIB) * 100) / 100,
+    swap_mib: z.swap / MIB,
+    ksm: s.ksm,
+    fork_every: s.forkEvery,
+    dontneed_every: s.dontneedEvery,
+    insns: s.insns,
+    seed: s.seed,
+    cell: cell.index,
+    completed,
+    outcome,
+    guest_speed_ratio: completed && baselineMips > 0 ? Math.round((mips / baselineMips) * 1000) / 1000 : 0,
+    guest_mips: Math.round(mips * 10) / 10,
+    wall_seconds: Math.round(seconds * 1000) / 1000,
+    swap_outs: o.host.swapOuts,
+    swap_ins: o.host.swapIns,
+    pinned_reclaim_failures: o.host.reclaimFailPinned,
+    ksm_merges: o.host.ksmMerges,
+    cow_breaks: o.host.cowBreaks,
+    invalidations: k.invalidations,
+    sptes_zapped: k.sptes_zapped_by_invalidation,
+    remote_tlb_flushes: k.remote_tlb_flush,
+    fault_retries: k.pf_retry_in_progress + k.pf_retry_seq + k.pf_retry_unsafe,
+    stale_accesses: o.vms.reduce((n, v) => n + v.staleAccesses, 0),
+    corrupt_pages: o.vms.reduce((n, v) => n + v.corrupt, 0),
+    verified_pages: o.vms.reduce((n, v) => n + v.verified, 0),
+    oom_kills: o.host.oomKills,
+  };
+}
+
+export async function main(argv: string[], out: BenchOut): Promise<number> {
+  let s: Settings | 'help';
+  try {
+    s = parse(argv);
+  } catch (e) {
+    out.stderr(`shadowvisor: bench swap: ${(e as Error).message.split('\n')[0]}\n`);
+    return 2;
+  }
+  if (s === 'help') {
+    out.stdout(HELP);
+    return 0;
+  }
+  const settings = s;
+  const image = readFileSync(imageUrl(settings.mp ? 'memhog-mp.elf' : 'memhog.elf'));
+  const cells = shardCells(buildGrid(settings.modes, settings.ratios), settings.shard);
+  let interrupted = false;
+  const onSigint = (): void => {
+    interrupted = true;
+  };
+  process.on('SIGINT', onSigint);
+  const progress = new Progress({
+    total: cells.length + 1,
+    isTTY: process.stderr.isTTY === true,
+    columns: process.stderr.columns,
+    write: (t) => out.stderr(t),
+    log: (line) => out.stderr(`bench swap: ${line}\n`),
+  });
+  const onTick = (): boolean => {
+    progress.tick();
+    return interrupted;
+  };
+  const rows: SwapRow[] = [];
+  try {
+    // The unpressured reference: notifier mode with host RAM twice the guests' total, after a
+    // short warm-up so the JIT has compiled the interpreter before anything is timed.
+    runSwapCell({ ...spec(settings, image, 'notifier', 0.5, onTick), insnsPerVm: Math.ceil(settings.insns / 4) });
+    progress.start({ mode: 'baseline', overcommit: 0.5 });
+    const t0 = performance.now();
+    const base = runSwapCell(spec(settings, image, 'notifier', 0.5, onTick));
+    const baseSeconds = (performance.now() - t0) / 1000;
+    const baselineMips = base.instructions / baseSeconds / 1e6;
+    progress.finish(interrupted ? 'interrupted' : `${baselineMips.toFixed(1)} MIPS`);
+    for (const cell of cells) {
+      if (interrupted) break;
+      progress.start({ mode: cell.mode, overcommit: cell.overcommit });
+      const t = performance.now();
+      const o = runSwapCell(spec(settings, image, cell.mode, cell.overcommit, onTick));
+      const seconds = (performance.now() - t) / 1000;
+      if (o.aborted) break;
+      const row = toRow(settings, cell, o, seconds, baselineMips);
+      rows.push(row);
+      progress.finish(row.outcome);
+      if (settings.json) out.stdout(`${rowToJson(row)}\n`);
+    }
+  } finally {
+    progress.end();
+    process.off('SIGINT', onSigint);
+  }
+  if (!settings.json) out.stdout(formatTable(rows));
+  if (settings.report !== null) {
+    const html = renderReport(rows, {
+      title: 'shadowvisor: guest swap reliability by memory-coherence mode',
+      command: `shadowvisor bench swap ${argv.join(' ')}`.trim(),
+      partial: interrupted || rows.length < cells.length,
+      generatedBy: 'shadowvisor bench swap',
+    });
+    out.stderr(`bench swap: report written to ${writeReport(settings.report, html)}\n`);
+  }
+  return interrupted ? 130 : 0;
+}

@@ -1,0 +1,174 @@
+// One cell of the swap-reliability benchmark: K VMs running an integrity guest (memhog) on one
+// simulated host whose RAM is the guests' total divided by the overcommit ratio, in one memory
+// coherence mode, with optional KSM and host events (fork, MADV_DONTNEED), for a fixed guest
+// instruction budget per VM. Everything here is deterministic for a given spec and seed; the
+// driver (bench/swap.ts) adds wall time.
+
+import { Host } from '../host/host.js';
+import type { HostStats } from '../host/stats.js';
+import { Prng } from '../host/prng.js';
+import type { MemoryMode } from '../hv/shadow/page-fault.js';
+import { KvmStats } from '../hv/stats.js';
+import { Vm } from '../hv/vm.js';
+import type { Logger } from '../obs/log.js';
+import { DontneedTask, ForkTask } from './host-workload.js';
+import { Simulation, type VmRun } from './simulation.js';
+
+export interface SwapCellSpec {
+  image: Uint8Array;
+  /** Multiboot command line of every guest (memhog options). */
+  cmdline: string;
+  vms: number;
+  guestMemBytes: number;
+  hostMemBytes: number;
+  swapBytes: number;
+  mode: MemoryMode;
+  ksm: boolean;
+  /** Fork a VM process every N scheduler steps (0: never). */
+  forkEvery: number;
+  /** MADV_DONTNEED a run of scratch pages every N scheduler steps (0: never). */
+  dontneedEvery: number;
+  /** Guest-physical range the guests promise not to verify (memhog's scratch), for DONTNEED. */
+  scratch: { offset: number; len: number };
+  insnsPerVm: number;
+  seed: number;
+  log: Logger;
+  /** Scheduler steps with no guest progress at all before the cell counts as stalled. */
+  stallSteps?: number;
+  /** Called every few thousand steps; return true to abandon the cell (Ctrl-C). */
+  onTick?: () => boolean;
+}
+
+export interface VmOutcome {
+  name: string;
+  exitCode: number;
+  reason: string;
+  message: string;
+  instructions: number;
+  output: string;
+  verified: number;
+  corrupt: number;
+  staleAccesses: number;
+}
+
+export interface SwapCellOutcome {
+  vms: VmOutcome[];
+  instructions: number;
+  host: HostStats;
+  kvm: KvmStats;
+  forks: number;
+  discards: number;
+  stalled: boolean;
+  aborted: boolean;
+  schedulerSteps: number;
+}
+
+/** Parse memhog's last progress line (`verified=V corrupt=C`) and its corrupt-page reports. */
+export function parseIntegrity(output: string): { verified: number; corrupt: number } {
+  let verified = 0;
+  let corrupt = 0;
+  const re = /verified=(\d+) corrupt=(\d+)/g;
+  for (let m = re.exec(output); m !== null; m = re.exec(output)) {
+    verified = Number(m[1]);
+    corrupt = Number(m[2]);
+  }
+  // Pages reported corrupt after the last progress line still count.
+  const tail = output.slice(output.lastIndexOf('corrupt=') + 1);
+  corrupt += (tail.match(/corrupt page/g) ?? []).length;
+  return { verified, corrupt };
+}
+
+/** Bytes to a string, one char per byte (no Buffer: the engine also runs in browsers). */
+function latin1(bytes: number[]): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.slice(i, i + 8192));
+  return s;
+}
+
+function sumStats(into: KvmStats, from: KvmStats): void {
+  for (const [k, v] of Object.entries(from)) {
+    if (typeof v === 'number') (into as unknown as Record<string, number>)[k]! += v;
+    else if (k === 'notifier_calls') for (const [n, c] of Object.entries(v as Record<string, number>)) into.notifier_calls[n] = (into.notifier_calls[n] ?? 0) + c;
+  }
+}
+
+export function runSwapCell(spec: SwapCellSpec): SwapCellOutcome {
+  const host = new Host({ frames: Math.floor(spec.hostMemBytes / 4096), swapPages: Math.floor(spec.swapBytes / 4096), seed: spec.seed, log: spec.log });
+  const outputs: number[][] = [];
+  const vms: Vm[] = [];
+  for (let i = 0; i < spec.vms; i++) {
+    const bytes: number[] = [];
+    outputs.push(bytes);
+    const vm = new Vm({
+      host,
+      name: `vm${i}`,
+      memBytes: spec.guestMemBytes,
+      mode: spec.mode,
+      ksm: spec.ksm,
+      detect: true,
+      log: spec.log,
+      output: { write: (b: number) => void bytes.push(b) },
+    });
+    vm.boot(spec.image, `${spec.cmdline} seed=${spec.seed * 31 + i + 1}`);
+    vms.push(vm);
+  }
+  const sim = new Simulation(host, { seed: spec.seed, ksmEvery: spec.ksm ? 16 : 0 });
+  const runs: VmRun[] = vms.map((vm) => sim.addVm(vm, spec.insnsPerVm));
+  const prng = new Prng(spec.seed ^ 0xf00d);
+  const fork = spec.forkEvery > 0 ? new ForkTask(host, vms, spec.forkEvery, prng) : null;
+  const dontneed = spec.dontneedEvery > 0 ? new DontneedTask(host, vms, spec.dontneedEvery, prng, spec.scratch.offset, spec.scratch.len) : null;
+  if (fork !== null) sim.addTask(fork);
+  if (dontneed !== null) sim.addTask(dontneed);
+
+  const stallSteps = spec.stallSteps ?? 200_000;
+  let lastProgress = 0;
+  let lastInsns = -1;
+  let stalled = false;
+  let aborted = false;
+  const total = (): number => runs.reduce((n, r) => n + r.instructions(), 0);
+  sim.runUntilDone(() => {
+    const steps = sim.sched.steps;
+    if ((steps & 1023) !== 0) return false;
+    if (spec.onTick !== undefined && spec.onTick()) return (aborted = true);
+    const n = total();
+    if (n !== lastInsns) {
+      lastInsns = n;
+      lastProgress = steps;
+    } else if (steps - lastProgress > stallSteps) {
+      return (stalled = true);
+    }
+    return false;
+  });
+  fork?.reapAll();
+
+  const kvm = new KvmStats();
+  const outcomes: VmOutcome[] = runs.map((r, i) => {
+    const vm = vms[i]!;
+    sumStats(kvm, vm.stats);
+    const output = latin1(outputs[i]!);
+    const { verified, corrupt } = parseIntegrity(output);
+    const res = r.result;
+    return {
+      name: vm.name,
+      exitCode: res?.exitCode ?? -1,
+      reason: res?.reason ?? (stalled ? 'stalled' : 'interrupted'),
+      message: res?.message ?? '',
+      instructions: r.instructions(),
+      output,
+      verified,
+      corrupt,
+      staleAccesses: vm.stats.stale_accesses,
+    };
+  });
+  return {
+    vms: outcomes,
+    instructions: total(),
+    host: host.stats,
+    kvm,
+    forks: fork?.forks ?? 0,
+    discards: dontneed?.discards ?? 0,
+    stalled,
+    aborted,
+    schedulerSteps: sim.sched.steps,
+  };
+}
