@@ -14,7 +14,7 @@ a KVM-like shadow MMU and a simulated Linux host memory manager.
 Commands:
   run IMAGE          boot a guest image; its serial console on stdout
   bench [NAME|all]   run benchmarks (cpu, ...)
-  demo               boot the demo guest (what 'npm start' runs)
+  demo               the swap-reliability demo (what 'npm start' runs)
   help [COMMAND]     show help for a command
 
 Every command accepts -h/--help. Bad options, images or files: one line on stderr, exit status 2.

@@ -684,7 +684,8 @@ export class Cpu {
       if (this.blockBreak || i < b.n) return;
       const eip = this.eip;
       let nb: Block | null = null;
-      if (b.linkCpu === this && b.linkTlb === tlb.epoch && b.linkCode === code.invalidations) {
+      // With the stale-access detector on, every fetch goes through the TLB check: no links.
+      if (b.linkCpu === this && b.linkTlb === tlb.epoch && b.linkCode === code.invalidations && this.frameGen === null) {
         if (b.l0eip === eip) nb = b.l0;
         else if (b.l1eip === eip) nb = b.l1;
       } else {

@@ -2,6 +2,7 @@
 // (`--mmu native`, the bare-metal reference). Mirrors the hardware page walker that KVM's
 // FNAME(walk_addr_generic) imitates in software: A bits at every level, D on writes, WP, PSE.
 
+import { type Logger, nullLogger } from '../obs/log.js';
 import type { Cpu } from './cpu.js';
 import {
   ACC_USER,
@@ -31,9 +32,23 @@ export class NativeMmu implements Mmu {
   readonly ramBytes: number;
   walks = 0;
   faults = 0;
+  private readonly log: Logger;
+  private readonly debug: boolean;
+  /** Pages outside RAM already reported (one debug line per page, not per access). */
+  private readonly reported = new Set<number>();
 
-  constructor(ramBytes: number) {
+  constructor(ramBytes: number, log: Logger = nullLogger) {
     this.ramBytes = ramBytes;
+    this.log = log;
+    this.debug = log.enabled('debug');
+  }
+
+  private unbacked(phys: number): number {
+    if (this.debug && !this.reported.has(phys >>> 12)) {
+      this.reported.add(phys >>> 12);
+      this.log.debug({ gpa: phys >>> 0 }, `guest-physical address 0x${(phys >>> 0).toString(16)} is outside RAM: reads give all ones, writes are dropped`);
+    }
+    return XLATE_UNBACKED;
   }
 
   /** Read a paging-structure entry; outside RAM reads as all ones (not memory). */
@@ -58,7 +73,7 @@ export class NativeMmu implements Mmu {
     const gen = cpu.frameGen;
     if ((cpu.cr0 & CR0_PG) === 0) {
       const page = lin >>> 12;
-      if (page * 4096 >= this.ramBytes) return XLATE_UNBACKED;
+      if (page * 4096 >= this.ramBytes) return this.unbacked(lin);
       cpu.tlb.fill(lin, page, TLB_WRITE | TLB_USER, gen === null ? 0 : gen[page]);
       return XLATE_OK;
     }
@@ -101,7 +116,7 @@ export class NativeMmu implements Mmu {
       this.writeEntry(cpu, leafAddr, leaf);
     }
     const page = phys >>> 12;
-    if (phys >= this.ramBytes) return XLATE_UNBACKED;
+    if (phys >= this.ramBytes) return this.unbacked(phys);
     const g = gen === null ? 0 : gen[page];
     if (write && (perm & PTE_RW) === 0) {
       // Supervisor write to a read-only page with CR0.WP=0: allowed once, never cached, so a

@@ -35,8 +35,17 @@ export interface SwapCellSpec {
   log: Logger;
   /** Scheduler steps with no guest progress at all before the cell counts as stalled. */
   stallSteps?: number;
-  /** Called every few thousand steps; return true to abandon the cell (Ctrl-C). */
-  onTick?: () => boolean;
+  /** Called every 1024 scheduler steps with live figures; return true to abandon the cell (Ctrl-C). */
+  onTick?: (live: SwapCellLive) => boolean;
+}
+
+/** Live figures of a running cell, for progress displays. */
+export interface SwapCellLive {
+  instructions: number;
+  vmsRunning: number;
+  swapOuts: number;
+  swapIns: number;
+  staleAccesses: number;
 }
 
 export interface VmOutcome {
@@ -129,8 +138,17 @@ export function runSwapCell(spec: SwapCellSpec): SwapCellOutcome {
   sim.runUntilDone(() => {
     const steps = sim.sched.steps;
     if ((steps & 1023) !== 0) return false;
-    if (spec.onTick !== undefined && spec.onTick()) return (aborted = true);
     const n = total();
+    if (spec.onTick !== undefined) {
+      const live: SwapCellLive = {
+        instructions: n,
+        vmsRunning: runs.filter((r) => r.result === null).length,
+        swapOuts: host.stats.swapOuts,
+        swapIns: host.stats.swapIns,
+        staleAccesses: vms.reduce((k, v) => k + v.stats.stale_accesses, 0),
+      };
+      if (spec.onTick(live)) return (aborted = true);
+    }
     if (n !== lastInsns) {
       lastInsns = n;
       lastProgress = steps;

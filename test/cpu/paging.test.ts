@@ -2,7 +2,9 @@
 // CR2, TLB semantics of INVLPG and CR3 writes, not-present entries never cached, unbacked memory.
 
 import { describe, expect, it } from 'vitest';
+import { NativeMmu } from '../../src/cpu/paging.js';
 import { EXIT_STOP } from '../../src/cpu/ports.js';
+import { nullLogger } from '../../src/obs/log.js';
 import {
   CODE,
   KSTACK,
@@ -41,6 +43,19 @@ function machine() {
 }
 
 describe('native paging', () => {
+  it('logs one debug line per guest-physical page outside RAM', () => {
+    const lines: string[] = [];
+    const log = { ...nullLogger, enabled: () => true, debug: (_o: object, msg?: string) => void lines.push(msg ?? '') };
+    const mmu = new NativeMmu(1 << 20, log);
+    const m = makeMachine(1 << 20, () => mmu);
+    load(m, 0x1000, [...LOAD(0x200000), ...LOAD(0x200004), ...LOAD(0x300000), ...STOP]);
+    m.cpu.eip = 0x1000;
+    expect(runToStop(m)).toBe(EXIT_STOP);
+    expect(m.cpu.regs[0]).toBe(-1);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/0x200000 is outside RAM/);
+  });
+
   it('sets A on the PDE and PTE when walking for a read, D only on a write', () => {
     const m = machine();
     const lin = 0x400000;
