@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { nullLogger } from '../src/obs/log.js';
-import { runSwapCell, type SwapCellOutcome, type SwapCellSpec } from '../src/sim/swap-cell.js';
+import { SwapCellRun, type SwapCellOutcome, type SwapCellSpec } from '../src/sim/swap-cell.js';
 import type { BenchOut } from './index.js';
 import { Progress } from './progress.js';
 import { renderReport, writeReport } from './swap-report.js';
@@ -276,14 +276,23 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
     progress.tick();
     return interrupted;
   };
+  /** Run a cell in chunks, returning to the event loop between them so SIGINT gets through. */
+  const runCell = async (sp: SwapCellSpec): Promise<SwapCellOutcome> => {
+    const cell = new SwapCellRun(sp);
+    while (!cell.advance(4096)) {
+      await new Promise<void>((r) => setImmediate(r));
+      if (interrupted) cell.abort();
+    }
+    return cell.outcome();
+  };
   const rows: SwapRow[] = [];
   try {
     // The unpressured reference: notifier mode with host RAM twice the guests' total, after a
     // short warm-up so the JIT has compiled the interpreter before anything is timed.
-    runSwapCell({ ...spec(settings, image, 'notifier', 0.5, onTick), insnsPerVm: Math.ceil(settings.insns / 4) });
+    await runCell({ ...spec(settings, image, 'notifier', 0.5, onTick), insnsPerVm: Math.ceil(settings.insns / 4) });
     progress.start({ mode: 'baseline', overcommit: 0.5 });
     const t0 = performance.now();
-    const base = runSwapCell(spec(settings, image, 'notifier', 0.5, onTick));
+    const base = await runCell(spec(settings, image, 'notifier', 0.5, onTick));
     const baseSeconds = (performance.now() - t0) / 1000;
     const baselineMips = base.instructions / baseSeconds / 1e6;
     progress.finish(interrupted ? 'interrupted' : `${baselineMips.toFixed(1)} MIPS`);
@@ -291,7 +300,7 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
       if (interrupted) break;
       progress.start({ mode: cell.mode, overcommit: cell.overcommit });
       const t = performance.now();
-      const o = runSwapCell(spec(settings, image, cell.mode, cell.overcommit, onTick));
+      const o = await runCell(spec(settings, image, cell.mode, cell.overcommit, onTick));
       const seconds = (performance.now() - t) / 1000;
       if (o.aborted) break;
       const row = toRow(settings, cell, o, seconds, baselineMips);

@@ -352,14 +352,17 @@ int kmain(uint32_t magic, struct multiboot_info *mbi) {
       for (int n = 0; n < INSNS_PER_BLOCK;)
         if (gen_insn(1)) n++;
       e8(0xC3); /* ret */
-      uint32_t len = (uint32_t)(cp - code), in_flags = st.eflags;
+      uint32_t len = (uint32_t)(cp - code);
+      struct fuzz_state in = st;
       fuzz_run(code, &st, scratch + 128);
       uint32_t fl = st.eflags & def;
       h = mix(h, st.eax); h = mix(h, st.ecx); h = mix(h, st.edx); h = mix(h, st.ebx);
       h = mix(h, st.esi); h = mix(h, st.edi); h = mix(h, fl); h = mix(h, def);
       for (uint32_t i = 0; i < sizeof scratch; i += 4) h = mix(h, *(uint32_t *)(scratch + i));
       if ((int)blk == dump_block) {
-        printf("cpufuzz: block %u flags-in %x code", blk, in_flags);
+        printf("cpufuzz: block %u in eax=%x ecx=%x edx=%x ebx=%x esi=%x edi=%x flags=%x\n", blk, in.eax, in.ecx, in.edx,
+               in.ebx, in.esi, in.edi, in.eflags);
+        printf("cpufuzz: block %u code", blk);
         for (uint32_t i = 0; i < len; i++) printf(" %02x", code[i]);
         printf("\ncpufuzz: block %u eax=%x ecx=%x edx=%x ebx=%x esi=%x edi=%x flags=%x defined=%x\n", blk, st.eax, st.ecx,
                st.edx, st.ebx, st.esi, st.edi, fl, def);

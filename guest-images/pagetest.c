@@ -137,7 +137,7 @@ static void timer_handler(struct trapframe *tf) {
   pic_eoi(0);
 }
 
-enum { SYS_WRITE = 1, SYS_EXIT = 2, SYS_TICKS = 3, SYS_WHOAMI = 4 };
+enum { SYS_WRITE = 1, SYS_EXIT = 2, SYS_TICKS = 3, SYS_WHOAMI = 4, SYS_IF = 5 };
 
 static void syscall_handler(struct trapframe *tf) {
   switch (tf->eax) {
@@ -152,6 +152,13 @@ static void syscall_handler(struct trapframe *tf) {
       if (here >= (uint32_t)trap_stack && here < (uint32_t)trap_stack + sizeof trap_stack) ok |= 4;
       if (tf->user_esp > (uint32_t)user_stack && tf->user_esp <= (uint32_t)user_stack + sizeof user_stack) ok |= 8;
       tf->eax = ok;
+      break;
+    }
+    case SYS_IF: {
+      /* IF inside the handler: cleared by an interrupt gate, kept by a trap gate */
+      uint32_t f;
+      __asm__ volatile("pushfl; popl %0" : "=r"(f));
+      tf->eax = (f >> 9) & 1;
       break;
     }
     default: tf->eax = 0xFFFFFFFFu; break;
@@ -221,6 +228,29 @@ static void user_mov_cr0(void) {
 }
 static void user_invlpg(void) {
   __asm__ volatile("invlpg (%0)" : : "r"(0x1000) : "memory");
+  syscall1(SYS_EXIT, 0);
+}
+
+static void user_if_state(void) {
+  uint32_t a, b;
+  __asm__ volatile("int $0x80" : "=a"(a) : "a"(SYS_IF) : "memory");
+  __asm__ volatile("int $0x82" : "=a"(b) : "a"(SYS_IF) : "memory");
+  syscall1(SYS_EXIT, a | (b << 1));
+}
+static void user_div0(void) {
+  volatile uint32_t z = 0;
+  syscall1(SYS_EXIT, 100 / z);
+}
+static void user_ud2(void) {
+  __asm__ volatile("ud2");
+  syscall1(SYS_EXIT, 0);
+}
+static void user_int3(void) {
+  __asm__ volatile("int3");
+  syscall1(SYS_EXIT, 0);
+}
+static void user_load_kernel_ds(void) {
+  __asm__ volatile("movw $0x13, %%ax\n\tmovw %%ax, %%ds" : : : "eax", "memory");
   syscall1(SYS_EXIT, 0);
 }
 
@@ -492,6 +522,20 @@ static void test_user(void) {
   report("ring 3 INT to a DPL 0 gate: #GP(vector*8+2)", r == (0x100 | 13) && user_fault_err == 0x81 * 8 + 2);
   r = run_user(user_inb);
   report("ring 3 IN without IOPL: #GP(0)", r == (0x100 | 13) && user_fault_err == 0);
+  r = run_user(user_if_state);
+  report("interrupt gate clears IF, trap gate keeps it", r == 2);
+  r = run_user(user_div0);
+  report("ring 3 divide by zero: #DE to ring 0", r == (0x100 | 0));
+  r = run_user(user_ud2);
+  report("ring 3 UD2: #UD", r == (0x100 | 6));
+  r = run_user(user_int3);
+  report("ring 3 INT3 through a DPL 0 gate: #GP(3*8+2)", r == (0x100 | 13) && user_fault_err == 3 * 8 + 2);
+  idt_set_dpl(3, 3);
+  r = run_user(user_int3);
+  idt_set_dpl(3, 0);
+  report("ring 3 INT3 through a DPL 3 gate: #BP", r == (0x100 | 3));
+  r = run_user(user_load_kernel_ds);
+  report("ring 3 loading a DPL 0 data selector: #GP(selector)", r == (0x100 | 13) && user_fault_err == 0x10);
   r = run_user(user_popf);
   report("ring 3 POPF keeps IF and IOPL", r == 1);
   r = run_user(user_mov_cr0);
@@ -531,6 +575,11 @@ int kmain(uint32_t magic, struct multiboot_info *mbi) {
   trap_set_handler(13, user_fault_handler);
   trap_set_handler(6, user_fault_handler);
   trap_set_handler(8, df_handler);
+  trap_set_handler(0, user_fault_handler);
+  trap_set_handler(3, user_fault_handler);
+  trap_set_handler(0x82, syscall_handler);
+  idt_set_dpl(0x82, 3);
+  idt_set_trap_gate(0x82, 1);
   trap_set_handler(IRQ_BASE + 0, timer_handler);
   trap_set_handler(0x80, syscall_handler);
   idt_set_dpl(0x80, 3);

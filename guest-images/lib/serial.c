@@ -7,8 +7,9 @@
 #define UART_LSR_THRE 0x20
 
 void serial_putc(char c) {
-  /* Bounded poll: a UART that never reports THRE must not hang the guest forever. */
-  for (int i = 0; i < 100000 && !(inb(COM1 + UART_LSR) & UART_LSR_THRE); i++) {
+  /* Wait as long as it takes: QEMU holds THRE clear while its host-side writer is blocked (a
+   * slow pipe reader), and a byte written then would overwrite the pending one and be lost. */
+  while (!(inb(COM1 + UART_LSR) & UART_LSR_THRE)) {
   }
   outb(COM1, (uint8_t)c);
 }

@@ -484,6 +484,34 @@ export class Cpu {
     this.writeAcc(lin, 4, v, this.uacc);
   }
 
+  /** Backing address remembered by rdW32 for wrW32 (-1: go through wr32). */
+  private rmwAddr = -1;
+
+  /** Read a dword that the same instruction will write back (RMW): write permission is
+   *  checked first, so the write-back cannot fault after flags changed. Pair with wrW32. */
+  rdW32(lin: number): number {
+    const vpn = lin >>> 12;
+    const i = vpn & TLB_MASK;
+    if (this.wtag[i] === vpn && (lin & 0xfff) <= 0xffc && this.frameGen === null) {
+      this.hits++;
+      const a = this.tlbOff[i] + (lin & 0xfff);
+      this.rmwAddr = a;
+      return (a & 3) === 0 ? this.m32[a >> 2] : this.dv.getInt32(a, true);
+    }
+    this.rmwAddr = -1;
+    this.probeWrite(lin, this.uacc);
+    if ((lin & 0xfff) > 0xffc) this.probeWrite((lin + 3) & ~0xfff, this.uacc);
+    return this.rd32(lin);
+  }
+
+  wrW32(lin: number, v: number): void {
+    const a = this.rmwAddr;
+    if (a >= 0) {
+      if ((a & 3) === 0) this.m32[a >> 2] = v;
+      else this.dv.setInt32(a, v, true);
+    } else this.wr32(lin, v);
+  }
+
   /** Sized access helpers (size in bytes). */
   rd(size: number, lin: number): number {
     return size === 4 ? this.rd32(lin) : size === 2 ? this.rd16(lin) : this.rd8(lin);

@@ -120,7 +120,7 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
       ins.osz = sized((form & 1) === 0);
       if (form < 2) {
         if (ins.osz === 4 && !ins.mem) ins.fn = A.alu32RR(aop);
-        else if (ins.osz === 4 && aop === 7) ins.fn = A.opCmp32MG;
+        else if (ins.osz === 4) ins.fn = aop === 7 ? A.opCmp32MG : aop === 0 ? A.opAdd32MG : A.opAlu32MG;
         else ins.fn = A.opAluEG;
       } else if (ins.osz === 4 && !ins.mem) {
         const t = ins.reg;
@@ -225,7 +225,7 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
         ins.osz = sized(op === 0x80 || op === 0x82);
         ins.imm = ins.osz === 1 ? u8() : op === 0x83 ? (ins.osz === 2 ? i8() & 0xffff : i8()) : immv();
         if (ins.osz === 4 && !ins.mem) ins.fn = A.alu32RI(ins.op);
-        else if (ins.osz === 4 && ins.op === 7) ins.fn = A.opCmp32MI;
+        else if (ins.osz === 4) ins.fn = ins.op === 7 ? A.opCmp32MI : ins.op === 0 ? A.opAdd32MI : A.opAlu32MI;
         else ins.fn = A.opAluEI;
         break;
       case 0x84:

@@ -206,6 +206,24 @@ export function opTest32RI(c: Cpu, i: Insn): void {
   logic32(c, c.r[i.rm] & i.imm);
 }
 
+/** op m32, imm and op m32, r32 (read-modify-write through rdW32/wrW32). */
+export function opAlu32MI(c: Cpu, i: Insn): void {
+  const a = ea(c, i);
+  c.wrW32(a, alu(c, i.op, 2, c.rdW32(a), i.imm));
+}
+export function opAlu32MG(c: Cpu, i: Insn): void {
+  const a = ea(c, i);
+  c.wrW32(a, alu(c, i.op, 2, c.rdW32(a), c.r[i.reg]));
+}
+export function opAdd32MI(c: Cpu, i: Insn): void {
+  const a = ea(c, i);
+  c.wrW32(a, add32(c, c.rdW32(a), i.imm));
+}
+export function opAdd32MG(c: Cpu, i: Insn): void {
+  const a = ea(c, i);
+  c.wrW32(a, add32(c, c.rdW32(a), c.r[i.reg]));
+}
+
 /** Pick the specialised handler for a 32-bit ALU op between registers (E = rm, G = reg). */
 export function alu32RR(op: number): (c: Cpu, i: Insn) => void {
   return [opAdd32RR, opOr32RR, opAlu32RR, opAlu32RR, opAnd32RR, opSub32RR, opXor32RR, opCmp32RR][op];

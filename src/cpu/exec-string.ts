@@ -10,6 +10,16 @@ import { getReg, setReg } from './operands.js';
 import { TLB_MASK } from './tlb.js';
 import { checkIoPrivilege } from './exec-system.js';
 
+/** Elements a REP instruction processes before yielding to the run loop (it then resumes at the
+ *  same instruction, as after an interrupt): bounds the time between budget/IRQ/stop checks. */
+const REP_CHUNK = 1 << 16;
+
+/** Leave the REP instruction unfinished: it retires a chunk and re-executes for the rest. */
+function repYield(c: Cpu, i: Insn): void {
+  c.eip = (c.beip + i.boff) | 0;
+  c.blockBreak = true;
+}
+
 /** MOVS (A4 A5). */
 export function opMovs(c: Cpu, i: Insn): void {
   const s = i.osz;
@@ -21,11 +31,15 @@ export function opMovs(c: Cpu, i: Insn): void {
     r[7] = (r[7] + d) | 0;
     return;
   }
+  let done = 0;
   while (r[1] !== 0) {
+    if (done >= REP_CHUNK) return repYield(c, i);
     if (d > 0 && r[1] >>> 0 > 8) {
       const n = bulkCopy(c, s);
+      done += n;
       if (n > 0) continue;
     }
+    done++;
     c.wr(s, r[7], c.rd(s, r[6]));
     r[6] = (r[6] + d) | 0;
     r[7] = (r[7] + d) | 0;
@@ -75,7 +89,10 @@ export function opStos(c: Cpu, i: Insn): void {
     r[7] = (r[7] + d) | 0;
     return;
   }
+  let done = 0;
   while (r[1] !== 0) {
+    if (done >= REP_CHUNK) return repYield(c, i);
+    done++;
     if (d > 0 && r[1] >>> 0 > 8 && c.frameGen === null) {
       const di = r[7];
       const dv = di >>> 12;
@@ -100,6 +117,7 @@ export function opStos(c: Cpu, i: Insn): void {
           }
           r[7] = (di + n * s) | 0;
           r[1] = (r[1] - n) | 0;
+          done += n;
           continue;
         }
       }
@@ -120,7 +138,9 @@ export function opLods(c: Cpu, i: Insn): void {
     r[6] = (r[6] + d) | 0;
     return;
   }
+  let done = 0;
   while (r[1] !== 0) {
+    if (++done > REP_CHUNK) return repYield(c, i);
     setReg(c, s, 0, c.rd(s, r[6]));
     r[6] = (r[6] + d) | 0;
     r[1] = (r[1] - 1) | 0;
@@ -141,7 +161,9 @@ export function opCmps(c: Cpu, i: Insn): void {
     return;
   }
   const wantZ = i.rep === 1;
+  let done = 0;
   while (r[1] !== 0) {
+    if (++done > REP_CHUNK) return repYield(c, i);
     const a = c.rd(s, r[6]);
     const b = c.rd(s, r[7]);
     alu(c, 7, s >> 1, a, b);
@@ -164,7 +186,9 @@ export function opScas(c: Cpu, i: Insn): void {
     return;
   }
   const wantZ = i.rep === 1;
+  let done = 0;
   while (r[1] !== 0) {
+    if (++done > REP_CHUNK) return repYield(c, i);
     alu(c, 7, s >> 1, acc, c.rd(s, r[7]));
     r[7] = (r[7] + d) | 0;
     r[1] = (r[1] - 1) | 0;
@@ -176,11 +200,14 @@ export function opScas(c: Cpu, i: Insn): void {
 export function opIns(c: Cpu, i: Insn): void {
   checkIoPrivilege(c);
   c.syncTime(i);
+  c.blockBreak = true;
   const s = i.osz;
   const d = (c.eflRest & FL_DF) !== 0 ? -s : s;
   const r = c.r;
+  let done = 0;
   do {
     if (i.rep !== 0 && r[1] === 0) break;
+    if (++done > REP_CHUNK) return repYield(c, i);
     // Check the destination before the port is read: a port read may have side effects.
     c.probeWrite(r[7], c.uacc);
     const v = c.io.portIn(r[2] & 0xffff, s as 1 | 2 | 4);
@@ -194,11 +221,14 @@ export function opIns(c: Cpu, i: Insn): void {
 export function opOuts(c: Cpu, i: Insn): void {
   checkIoPrivilege(c);
   c.syncTime(i);
+  c.blockBreak = true;
   const s = i.osz;
   const d = (c.eflRest & FL_DF) !== 0 ? -s : s;
   const r = c.r;
+  let done = 0;
   do {
     if (i.rep !== 0 && r[1] === 0) break;
+    if (++done > REP_CHUNK) return repYield(c, i);
     const v = c.rd(s, r[6]);
     c.io.portOut(r[2] & 0xffff, s as 1 | 2 | 4, v & (s === 4 ? -1 : (1 << (s * 8)) - 1));
     r[6] = (r[6] + d) | 0;

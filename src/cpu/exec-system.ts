@@ -39,6 +39,8 @@ export function opIn(c: Cpu, i: Insn): void {
   c.syncTime(i);
   const port = i.op === 0 ? i.imm : c.r[2] & 0xffff;
   setReg(c, i.osz, 0, c.io.portIn(port, i.osz as 1 | 2 | 4));
+  // A device may have changed the IRQ line or asked to stop: back to the run loop.
+  c.blockBreak = true;
 }
 
 /** OUT (E6 E7 EE EF). */

@@ -5,8 +5,7 @@
 import { Host } from '../host/host.js';
 import type { SwapStore } from '../host/swap.js';
 import type { ByteSink } from '../machine/uart16550.js';
-import { EXIT_STATUS_BAD_INPUT, type RunResult } from '../machine/run-loop.js';
-import { GuestError } from '../cpu/errors.js';
+import type { RunResult } from '../machine/run-loop.js';
 import type { Logger } from '../obs/log.js';
 import type { MemoryMode } from '../hv/shadow/page-fault.js';
 import { Vm } from '../hv/vm.js';
@@ -90,13 +89,7 @@ export function prepareGuest(opts: GuestRunOptions): PreparedGuest {
 
 /** Run a prepared guest to its end. */
 export function runPrepared(p: PreparedGuest): GuestRun {
-  try {
-    p.sim.runUntilDone();
-  } catch (e) {
-    // A guest doing what GUEST-ABI refuses (a non-flat segment, a task gate) stops the VM cleanly.
-    if (!(e instanceof GuestError)) throw e;
-    p.run.finish(EXIT_STATUS_BAD_INPUT, 'guest-error', e.message);
-  }
+  p.sim.runUntilDone();
   return { result: p.run.result!, vm: p.vm, host: p.host, sim: p.sim };
 }
 

@@ -15,7 +15,8 @@ import {
   STEP_TRIPLE_FAULT,
   type Vcpu,
 } from '../hv/vcpu.js';
-import { wakeFromHlt, EXIT_STATUS_BUDGET, EXIT_STATUS_HALTED, EXIT_STATUS_TRIPLE_FAULT, type RunResult } from '../machine/run-loop.js';
+import { GuestError } from '../cpu/errors.js';
+import { wakeFromHlt, EXIT_STATUS_BAD_INPUT, EXIT_STATUS_BUDGET, EXIT_STATUS_HALTED, EXIT_STATUS_TRIPLE_FAULT, type RunResult } from '../machine/run-loop.js';
 import { Scheduler, type Task } from './scheduler.js';
 
 /** KVM_RUN returned -EFAULT: guest memory could not be faulted in. */
@@ -216,7 +217,15 @@ export class Simulation {
         slice = Math.max(1, Math.min(slice, vm.board.nextDeadline() - now));
       }
     }
-    const r = v.step(slice);
+    let r: number;
+    try {
+      r = v.step(slice);
+    } catch (e) {
+      // A guest doing what GUEST-ABI refuses (a non-flat segment, V86 mode, a task gate) stops
+      // its own VM cleanly; other VMs on the host run on.
+      if (!(e instanceof GuestError)) throw e;
+      return run.finish(EXIT_STATUS_BAD_INPUT, 'guest-error', e.message);
+    }
     switch (r) {
       case STEP_HALTED: {
         if (v.index !== 0) {

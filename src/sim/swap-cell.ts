@@ -101,92 +101,142 @@ function sumStats(into: KvmStats, from: KvmStats): void {
   }
 }
 
-export function runSwapCell(spec: SwapCellSpec): SwapCellOutcome {
-  const host = new Host({ frames: Math.floor(spec.hostMemBytes / 4096), swapPages: Math.floor(spec.swapBytes / 4096), seed: spec.seed, log: spec.log });
-  const outputs: number[][] = [];
-  const vms: Vm[] = [];
-  for (let i = 0; i < spec.vms; i++) {
-    const bytes: number[] = [];
-    outputs.push(bytes);
-    const vm = new Vm({
-      host,
-      name: `vm${i}`,
-      memBytes: spec.guestMemBytes,
-      mode: spec.mode,
-      ksm: spec.ksm,
-      detect: true,
-      log: spec.log,
-      output: { write: (b: number) => void bytes.push(b) },
-    });
-    vm.boot(spec.image, `${spec.cmdline} seed=${spec.seed * 31 + i + 1}`);
-    vms.push(vm);
+/**
+ * A cell in progress. advance() runs a bounded number of scheduler steps so a caller can return
+ * to its event loop between chunks (progress output, Ctrl-C); runSwapCell() runs it in one go.
+ */
+export class SwapCellRun {
+  private readonly host: Host;
+  private readonly vms: Vm[] = [];
+  private readonly outputs: number[][] = [];
+  private readonly sim: Simulation;
+  private readonly runs: VmRun[];
+  private readonly fork: ForkTask | null;
+  private readonly dontneed: DontneedTask | null;
+  private readonly stallSteps: number;
+  private lastProgress = 0;
+  private lastInsns = -1;
+  private stalled = false;
+  private aborted = false;
+  private finished = false;
+
+  constructor(private readonly spec: SwapCellSpec) {
+    const host = new Host({ frames: Math.floor(spec.hostMemBytes / 4096), swapPages: Math.floor(spec.swapBytes / 4096), seed: spec.seed, log: spec.log });
+    this.host = host;
+    for (let i = 0; i < spec.vms; i++) {
+      const bytes: number[] = [];
+      this.outputs.push(bytes);
+      const vm = new Vm({
+        host,
+        name: `vm${i}`,
+        memBytes: spec.guestMemBytes,
+        mode: spec.mode,
+        ksm: spec.ksm,
+        detect: true,
+        log: spec.log,
+        output: { write: (b: number) => void bytes.push(b) },
+      });
+      vm.boot(spec.image, `${spec.cmdline} seed=${spec.seed * 31 + i + 1}`);
+      this.vms.push(vm);
+    }
+    this.sim = new Simulation(host, { seed: spec.seed, ksmEvery: spec.ksm ? 16 : 0 });
+    this.runs = this.vms.map((vm) => this.sim.addVm(vm, spec.insnsPerVm));
+    const prng = new Prng(spec.seed ^ 0xf00d);
+    this.fork = spec.forkEvery > 0 ? new ForkTask(host, this.vms, spec.forkEvery, prng) : null;
+    this.dontneed =
+      spec.dontneedEvery > 0 ? new DontneedTask(host, this.vms, spec.dontneedEvery, prng, spec.scratch.offset, spec.scratch.len) : null;
+    if (this.fork !== null) this.sim.addTask(this.fork);
+    if (this.dontneed !== null) this.sim.addTask(this.dontneed);
+    this.stallSteps = spec.stallSteps ?? 200_000;
   }
-  const sim = new Simulation(host, { seed: spec.seed, ksmEvery: spec.ksm ? 16 : 0 });
-  const runs: VmRun[] = vms.map((vm) => sim.addVm(vm, spec.insnsPerVm));
-  const prng = new Prng(spec.seed ^ 0xf00d);
-  const fork = spec.forkEvery > 0 ? new ForkTask(host, vms, spec.forkEvery, prng) : null;
-  const dontneed = spec.dontneedEvery > 0 ? new DontneedTask(host, vms, spec.dontneedEvery, prng, spec.scratch.offset, spec.scratch.len) : null;
-  if (fork !== null) sim.addTask(fork);
-  if (dontneed !== null) sim.addTask(dontneed);
 
-  const stallSteps = spec.stallSteps ?? 200_000;
-  let lastProgress = 0;
-  let lastInsns = -1;
-  let stalled = false;
-  let aborted = false;
-  const total = (): number => runs.reduce((n, r) => n + r.instructions(), 0);
-  sim.runUntilDone(() => {
-    const steps = sim.sched.steps;
-    if ((steps & 1023) !== 0) return false;
-    const n = total();
-    if (spec.onTick !== undefined) {
-      const live: SwapCellLive = {
-        instructions: n,
-        vmsRunning: runs.filter((r) => r.result === null).length,
-        swapOuts: host.stats.swapOuts,
-        swapIns: host.stats.swapIns,
-        staleAccesses: vms.reduce((k, v) => k + v.stats.stale_accesses, 0),
+  private total(): number {
+    return this.runs.reduce((n, r) => n + r.instructions(), 0);
+  }
+
+  get done(): boolean {
+    return this.finished;
+  }
+
+  /** Stop at the next step boundary (Ctrl-C): the outcome says `aborted`. */
+  abort(): void {
+    this.aborted = true;
+    this.finished = true;
+  }
+
+  /** Run up to `maxSteps` scheduler steps; returns true once the cell is over. */
+  advance(maxSteps: number): boolean {
+    if (this.finished) return true;
+    const sim = this.sim;
+    const stopAt = sim.sched.steps + maxSteps;
+    sim.runUntilDone(() => {
+      const steps = sim.sched.steps;
+      if (steps >= stopAt) return true;
+      if ((steps & 1023) !== 0) return false;
+      const n = this.total();
+      if (this.spec.onTick !== undefined) {
+        const live: SwapCellLive = {
+          instructions: n,
+          vmsRunning: this.runs.filter((r) => r.result === null).length,
+          swapOuts: this.host.stats.swapOuts,
+          swapIns: this.host.stats.swapIns,
+          staleAccesses: this.vms.reduce((k, v) => k + v.stats.stale_accesses, 0),
+        };
+        if (this.spec.onTick(live)) {
+          this.aborted = true;
+          return true;
+        }
+      }
+      if (n !== this.lastInsns) {
+        this.lastInsns = n;
+        this.lastProgress = steps;
+      } else if (steps - this.lastProgress > this.stallSteps) {
+        this.stalled = true;
+        return true;
+      }
+      return false;
+    });
+    if (this.aborted || this.stalled || this.runs.every((r) => r.result !== null)) this.finished = true;
+    return this.finished;
+  }
+
+  outcome(): SwapCellOutcome {
+    this.fork?.reapAll();
+    const kvm = new KvmStats();
+    const vms: VmOutcome[] = this.runs.map((r, i) => {
+      const vm = this.vms[i]!;
+      sumStats(kvm, vm.stats);
+      const output = latin1(this.outputs[i]!);
+      const { verified, corrupt } = parseIntegrity(output);
+      const res = r.result;
+      return {
+        name: vm.name,
+        exitCode: res?.exitCode ?? -1,
+        reason: res?.reason ?? (this.stalled ? 'stalled' : 'interrupted'),
+        message: res?.message ?? '',
+        instructions: r.instructions(),
+        output,
+        verified,
+        corrupt,
+        staleAccesses: vm.stats.stale_accesses,
       };
-      if (spec.onTick(live)) return (aborted = true);
-    }
-    if (n !== lastInsns) {
-      lastInsns = n;
-      lastProgress = steps;
-    } else if (steps - lastProgress > stallSteps) {
-      return (stalled = true);
-    }
-    return false;
-  });
-  fork?.reapAll();
-
-  const kvm = new KvmStats();
-  const outcomes: VmOutcome[] = runs.map((r, i) => {
-    const vm = vms[i]!;
-    sumStats(kvm, vm.stats);
-    const output = latin1(outputs[i]!);
-    const { verified, corrupt } = parseIntegrity(output);
-    const res = r.result;
+    });
     return {
-      name: vm.name,
-      exitCode: res?.exitCode ?? -1,
-      reason: res?.reason ?? (stalled ? 'stalled' : 'interrupted'),
-      message: res?.message ?? '',
-      instructions: r.instructions(),
-      output,
-      verified,
-      corrupt,
-      staleAccesses: vm.stats.stale_accesses,
+      vms,
+      instructions: this.total(),
+      host: this.host.stats,
+      kvm,
+      forks: this.fork?.forks ?? 0,
+      discards: this.dontneed?.discards ?? 0,
+      stalled: this.stalled,
+      aborted: this.aborted,
+      schedulerSteps: this.sim.sched.steps,
     };
-  });
-  return {
-    vms: outcomes,
-    instructions: total(),
-    host: host.stats,
-    kvm,
-    forks: fork?.forks ?? 0,
-    discards: dontneed?.discards ?? 0,
-    stalled,
-    aborted,
-    schedulerSteps: sim.sched.steps,
-  };
+  }
+}
+
+export function runSwapCell(spec: SwapCellSpec): SwapCellOutcome {
+  const cell = new SwapCellRun(spec);
+  while (!cell.advance(1 << 30));
+  return cell.outcome();
 }

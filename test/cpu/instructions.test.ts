@@ -126,6 +126,24 @@ describe('instructions', () => {
     expect(b.m.cpu.getEflags() & 0x400).toBe(0);
   });
 
+  it('a long REP yields to the run loop in chunks and resumes at the same instruction', () => {
+    // mov edi, 0x200000; mov ecx, 0x30000; mov al, 0x5a; rep stosb; out 0xf4, al
+    const code = [0xbf, 0, 0, 0x20, 0, 0xb9, 0, 0, 3, 0, 0xb0, 0x5a, 0xf3, 0xaa, 0xe6, 0xf4];
+    const m = makeMachine(8 << 20);
+    load(m, CODE, code);
+    m.cpu.run(3);
+    m.cpu.run(1);
+    const left = m.cpu.regs[1];
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThan(0x30000);
+    expect(m.cpu.eip).toBe(CODE + 12);
+    expect(runToStop(m)).toBe(EXIT_STOP);
+    expect(m.cpu.regs[1]).toBe(0);
+    expect(m.cpu.regs[7]).toBe(0x230000);
+    expect(m.mem[0x22ffff]).toBe(0x5a);
+    expect(m.mem[0x230000]).toBe(0);
+  });
+
   it('REP STOSD, STOSB, STOSW', () => {
     const { regs, m } = exec(P.stos);
     for (let k = 0; k < 5; k++) expect(r32(m, 0x200000 + 4 * k)).toBe(0xabcd1234);
