@@ -14,7 +14,7 @@ export const XLATE_OK = 0;
 export const XLATE_PF = 1;
 /** The translation cannot be resolved here (a shadow-MMU miss): the Cpu abandons the current
  *  instruction with no architectural side effects and run() returns EXIT_MMU, with cpu.exitLin
- *  and cpu.exitAccess describing the access. The instruction re-executes on the next run(). */
+ *  and cpu.exitAcc describing the access. The instruction re-executes on the next run(). */
 export const XLATE_EXIT = 2;
 /** The address is not backed by memory (guest-physical outside RAM or any memslot): reads
  *  return all ones, writes are dropped, nothing is cached in the TLB. */
