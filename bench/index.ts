@@ -3,6 +3,7 @@
 
 import { main as cpuMain } from './cpu.js';
 import { main as swapMain } from './swap.js';
+import { main as scaleMain } from './scale.js';
 import { main as hostMain } from './host.js';
 import { main as hvMain } from './hv.js';
 
@@ -24,5 +25,6 @@ export const BENCHES: BenchEntry[] = [
   { name: 'cpu', summary: 'cpubench guest on the native machine: MIPS, and QEMU wall time when installed', main: cpuMain },
   { name: 'host', summary: 'the simulated host mm: metadata per frame, faults, reclaim, KSM, notifier cost', main: hostMain },
   { name: 'swap', summary: 'the headline: K VMs overcommitting host RAM in notifier, pin and none modes', main: swapMain },
+  { name: 'scale', summary: 'cost growth with total guest memory, 64 MiB to 2 GiB: time and simulator RAM per simulated GiB', main: scaleMain },
   { name: 'hv', summary: 'the shadow MMU against native: cpubench and pagestress, fault path, invalidation cost', main: hvMain },
 ];
