@@ -51,7 +51,7 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
   const json = values.json === true;
   if (!json) {
     out.stdout(`bench scale: ${vms} VMs of memhog, notifier mode, overcommit 1.5\n`);
-    out.stdout(`${'guest MiB'.padStart(10)}${'host MiB'.padStart(10)}${'guest insns'.padStart(14)}${'seconds'.padStart(9)}${'MIPS'.padStart(7)}${'swap-outs'.padStart(11)}${'swap-ins'.padStart(10)}${'RSS MiB'.padStart(9)}${'MiB/GiB'.padStart(9)}\n`);
+    out.stdout(`${'guest MiB'.padStart(10)}${'host MiB'.padStart(10)}${'guest insns'.padStart(14)}${'seconds'.padStart(9)}${'MIPS'.padStart(7)}${'swap-outs'.padStart(11)}${'swap-ins'.padStart(10)}${'buffers MiB'.padStart(13)}${'RSS MiB'.padStart(9)}${'MiB/GiB'.padStart(9)}\n`);
   }
   for (const total of sizes) {
     const guest = Math.floor(total / vms) * MIB;
@@ -81,6 +81,7 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
     });
     let peak = process.memoryUsage().rss;
     while (!cell.advance(1 << 16)) peak = Math.max(peak, process.memoryUsage().rss);
+    const buffers = process.memoryUsage().arrayBuffers - before.arrayBuffers;
     const o = cell.outcome();
     const seconds = (performance.now() - t0) / 1000;
     const rss = Math.max(peak, process.memoryUsage().rss) - before.rss;
@@ -96,16 +97,24 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
       swap_outs: o.host.swapOuts,
       swap_ins: o.host.swapIns,
       rss_mib: Math.round(rss / MIB),
+      buffers_mib: Math.round(buffers / MIB),
       rss_mib_per_guest_gib: Math.round(perGiB),
       corrupt_or_stale: corrupt,
     };
     if (json) out.stdout(`${JSON.stringify(row)}\n`);
     else
       out.stdout(
-        `${String(row.guest_mib).padStart(10)}${String(row.host_mib).padStart(10)}${String(row.instructions).padStart(14)}${row.seconds.toFixed(2).padStart(9)}${row.mips.toFixed(1).padStart(7)}${String(row.swap_outs).padStart(11)}${String(row.swap_ins).padStart(10)}${String(row.rss_mib).padStart(9)}${String(row.rss_mib_per_guest_gib).padStart(9)}\n`,
+        `${String(row.guest_mib).padStart(10)}${String(row.host_mib).padStart(10)}${String(row.instructions).padStart(14)}${row.seconds.toFixed(2).padStart(9)}${row.mips.toFixed(1).padStart(7)}${String(row.swap_outs).padStart(11)}${String(row.swap_ins).padStart(10)}${String(row.buffers_mib).padStart(13)}${String(row.rss_mib).padStart(9)}${String(row.rss_mib_per_guest_gib).padStart(9)}\n`,
       );
     if (corrupt > 0) return 1;
   }
-  if (!json) out.stdout('RSS MiB: growth of the process resident set during the step (host RAM + swap store + metadata + shadow MMU);\nMiB/GiB: that growth per GiB of simulated guest memory.\n');
+  if (!json) {
+    out.stdout(
+      'buffers MiB: typed-array memory allocated for the step (host RAM, in-memory swap device, frame metadata);\n' +
+        'RSS MiB: growth of the resident set during the step (pages actually touched, plus the JS heap: shadow pages,\n' +
+        'rmap, decoded code); MiB/GiB: that growth per GiB of simulated guest memory. Steps run in one process, so a\n' +
+        'step can reuse memory an earlier step freed: read the largest step for the steady-state figure.\n',
+    );
+  }
   return 0;
 }
