@@ -42,6 +42,7 @@ Options:
   --ksm                 guest RAM mergeable, ksmd running
   --fork-every N        fork a VM process every N scheduler steps (default 0: never)
   --dontneed-every N    MADV_DONTNEED guest scratch pages every N scheduler steps (default 0)
+  --mprotect-every N    write-protect a run of guest RAM and restore it every N steps (default 0)
   --mp                  use memhog-mp (4 address spaces per guest, CR3 switches) instead of memhog
   --seed N              seed (default 1): same flags and seed, same counters
   --quick               a reduced grid that runs in well under a minute
@@ -71,6 +72,7 @@ interface Settings {
   ksm: boolean;
   forkEvery: number;
   dontneedEvery: number;
+  mprotectEvery: number;
   mp: boolean;
   seed: number;
   shard: { index: number; count: number } | null;
@@ -107,6 +109,7 @@ function parse(argv: string[]): Settings | 'help' {
       ksm: { type: 'boolean' },
       'fork-every': { type: 'string' },
       'dontneed-every': { type: 'string' },
+      'mprotect-every': { type: 'string' },
       mp: { type: 'boolean' },
       seed: { type: 'string' },
       quick: { type: 'boolean' },
@@ -129,6 +132,7 @@ function parse(argv: string[]): Settings | 'help' {
     ksm: values.ksm === true,
     forkEvery: parseInt('--fork-every', values['fork-every'] ?? '0', 0, 1e9),
     dontneedEvery: parseInt('--dontneed-every', values['dontneed-every'] ?? '0', 0, 1e9),
+    mprotectEvery: parseInt('--mprotect-every', values['mprotect-every'] ?? '0', 0, 1e9),
     mp: values.mp === true,
     seed: parseInt('--seed', values.seed ?? '1', 0, 2 ** 31 - 1),
     shard: values.shard === undefined ? null : parseShard(values.shard),
@@ -182,6 +186,7 @@ function spec(s: Settings, image: Uint8Array, mode: Mode, ratio: number, onTick:
     ksm: s.ksm,
     forkEvery: s.forkEvery,
     dontneedEvery: s.dontneedEvery,
+    mprotectEvery: s.mprotectEvery,
     scratch: m.scratch,
     insnsPerVm: s.insns,
     seed: s.seed,

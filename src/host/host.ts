@@ -17,7 +17,7 @@ import { Srcu } from './srcu.js';
 import { Mm } from './mm.js';
 import { insertVma, mergeAdjacent, Vma, VM_SHARED } from './vma.js';
 import { ShmemObject } from './shmem.js';
-import { PTE_DIRTY, PTE_PRESENT, PTE_YOUNG, ptePresent, pteFrame, mkPte } from './page-table.js';
+import { PTE_DIRTY, PTE_PRESENT, PTE_YOUNG, ptePresent, pteFrame, pteIsSwap, pteSwapSlot, mkPte } from './page-table.js';
 import {
   mmuNotifierClearYoung, mmuNotifierInvalidateRangeEnd, mmuNotifierInvalidateRangeStart,
   mmuNotifierTestYoung, type MmuNotifierRange,
@@ -374,6 +374,15 @@ export class Host {
   pteWritable(mm: Mm, addr: number): boolean {
     const pte = mm.pt.get(addr >>> PAGE_SHIFT);
     return (pte & PTE_PRESENT) !== 0 && (pte & 2) !== 0;
+  }
+
+  /** The page mm has at addr without faulting: the mapped frame, or for a swap entry the frame
+   *  still in the swap cache, or -1 (not populated, or swapped out and gone from the cache). */
+  pageAt(mm: Mm, addr: number): number {
+    const pte = mm.pt.get(addr >>> PAGE_SHIFT);
+    if (ptePresent(pte)) return pteFrame(pte);
+    if (pteIsSwap(pte)) return this.swap.cache[pteSwapSlot(pte)]!;
+    return -1;
   }
 
   /** Frame mapped at addr in mm, or -1 (no fault, no reference). */

@@ -28,6 +28,8 @@ export interface NotifierVm {
   readonly changePteMode: 'update' | 'noop';
   /** Every vCPU's TLB is empty when this returns (kvm_flush_remote_tlbs). */
   flushRemoteTlbs(): void;
+  /** The last in-flight invalidation ended: memslot updates that waited may run. */
+  invalidationsDrained(): void;
   /** Causal trace of host events for the teaching views (may be a no-op). */
   traceInvalidate?(range: MmuNotifierRange, zapped: number): void;
   frameGen(frame: number): number;
@@ -69,6 +71,7 @@ export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
       if (hit) inv.end();
       inv.activeInvalidateCount--;
       if (inv.activeInvalidateCount < 0) throw new Error('kvm: mn_active_invalidate_count went negative');
+      if (inv.activeInvalidateCount === 0) vm.invalidationsDrained();
     },
 
     clearFlushYoung(_sub: MmuNotifier, _mm: Mm, start: number, end: number): boolean {

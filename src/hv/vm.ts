@@ -18,6 +18,7 @@ import type { Logger } from '../obs/log.js';
 import { InvalidateState } from './invalidate.js';
 import { Memslots, PAGE_SIZE } from './memslots.js';
 import { kvmMmuNotifierOps } from './notifier.js';
+import { registerStaleDetector } from './detector.js';
 import type { GuestPhysMemory } from './shadow/guest-walk.js';
 import { ShadowMmu } from './shadow/mmu.js';
 import type { MemoryMode, FaultVm } from './shadow/page-fault.js';
@@ -86,8 +87,13 @@ export class Vm implements FaultVm {
   readonly log: Logger;
   retryCheckDisabled = false;
   notifier: MmuNotifier | null = null;
+  /** The stale detector's own subscription (see detector.ts), when detection is on. */
+  detector: MmuNotifier | null = null;
   readonly staleRecords: StaleAccess[] = [];
+  /** Memslot updates waiting for in-flight invalidations to end (kvm_swap_active_memslots). */
+  private readonly pendingSlotOps: (() => void)[] = [];
   private readonly check: boolean;
+  private readonly logDebug: boolean;
   private readonly word = new Uint8Array(4);
 
   constructor(opts: VmOptions) {
@@ -99,6 +105,7 @@ export class Vm implements FaultVm {
     this.memBytes = opts.memBytes;
     this.changePteMode = opts.changePte ?? 'noop';
     this.check = opts.check === true;
+    this.logDebug = opts.log.enabled('debug');
     if (this.memBytes <= 0 || this.memBytes % PAGE_SIZE !== 0) throw new RangeError('guest memory must be a positive multiple of 4 KiB');
     this.mm = host.createMm();
     this.hva = host.mmap(this.mm, this.memBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
@@ -149,6 +156,12 @@ export class Vm implements FaultVm {
       this.vcpus.push(v);
     }
     this.board.attachVcpus(this.vcpus.map((v) => v.cpu));
+    if (detect) this.detector = registerStaleDetector(this);
+  }
+
+  /** Empty every vCPU TLB on the detector's behalf (not a KVM remote flush: not counted). */
+  dropTlbs(): void {
+    for (const v of this.vcpus) v.cpu.tlb.flushAll();
   }
 
   // ---- FaultVm: what the fault path needs of the VM and its host ---------------------------
@@ -262,6 +275,55 @@ export class Vm implements FaultVm {
     return st;
   }
 
+  // ---- memslots (KVM_SET_USER_MEMORY_REGION) --------------------------------------------------
+
+  /**
+   * Add a slot mapping gfns [baseGfn, baseGfn + npages) to host addresses from `hva`. Like every
+   * memslot update it waits until no invalidation is between start and end, so a start and its
+   * end always see the same slots (KVM's mn_active_invalidate_count / mn_memslots_update_rcuwait).
+   * Returns false when the update was deferred.
+   */
+  addMemslot(id: number, baseGfn: number, npages: number, hva: number): boolean {
+    return this.memslotUpdate(() => {
+      this.memslots.add(id, baseGfn, npages, hva);
+      // gfns that were MMIO may now be memory: MMIO sptes for them must go.
+      this.mmu.zapAll();
+    });
+  }
+
+  /** Delete a slot: no spte may map its gfns once this completes (invariant 22). */
+  deleteMemslot(id: number): boolean {
+    return this.memslotUpdate(() => {
+      // kvm_arch_flush_shadow_memslot: drop every shadow page (kvm_mmu_zap_all_fast does the
+      // same today); the slot's rmap and write-tracking go with it.
+      this.mmu.zapAll();
+      if (this.memslots.remove(id) === undefined) throw new RangeError(`memslot ${id} does not exist`);
+    });
+  }
+
+  private memslotUpdate(apply: () => void): boolean {
+    if (this.inv.activeInvalidateCount > 0) {
+      this.pendingSlotOps.push(apply);
+      return false;
+    }
+    apply();
+    this.flushRemoteTlbs();
+    return true;
+  }
+
+  /** Called when the last in-flight invalidation ended: run the memslot updates that waited. */
+  invalidationsDrained(): void {
+    while (this.pendingSlotOps.length > 0 && this.inv.activeInvalidateCount === 0) {
+      (this.pendingSlotOps.shift() as () => void)();
+      this.flushRemoteTlbs();
+    }
+  }
+
+  /** A gfn outside every memslot was touched (GUEST-ABI: a debug-level line names it). */
+  noteUnbacked(gfn: number): void {
+    if (this.logDebug) this.log.debug({ vm: this.name, gpa: `0x${(gfn * PAGE_SIZE).toString(16)}` }, 'guest-physical address outside RAM');
+  }
+
   // ---- the stale-access detector -------------------------------------------------------------
 
   get staleAccesses(): number {
@@ -299,6 +361,8 @@ export class Vm implements FaultVm {
     this.mmu.zapAll();
     if (this.notifier !== null && this.notifier.hashed) mmuNotifierUnregister(this.notifier, this.mm);
     this.notifier = null;
+    if (this.detector !== null && this.detector.hashed) mmuNotifierUnregister(this.detector, this.mm);
+    this.detector = null;
     if (!this.mm.dead) this.host.mmput(this.mm);
   }
 }

@@ -1,10 +1,11 @@
 // Host-side workload tasks that stir the VM processes' memory while guests run, so every
 // mmu_notifier path gets exercised under the scheduler: a VMM that forks (copy_page_range
-// write-protects the parent: COW breaks follow) and a balloon-like driver that discards guest
-// pages with MADV_DONTNEED. Both pick their targets with the simulation's seeded PRNG.
+// write-protects the parent: COW breaks follow), a balloon-like driver that discards guest
+// pages with MADV_DONTNEED, and a write-protect pass (mprotect read-only and back, as a dirty
+// tracker would). All pick their targets with the simulation's seeded PRNG.
 
 import type { Host } from '../host/host.js';
-import { MADV_DONTNEED } from '../host/constants.js';
+import { MADV_DONTNEED, PROT_READ, PROT_WRITE } from '../host/constants.js';
 import type { Mm } from '../host/mm.js';
 import { Prng } from '../host/prng.js';
 import type { Vm } from '../hv/vm.js';
@@ -94,5 +95,46 @@ export class DontneedTask implements Task {
     const start = vm.hva + this.offset + first * 4096;
     this.host.madvise(vm.mm, start, Math.min(pages * 4096, this.offset + this.len - first * 4096), MADV_DONTNEED);
     this.discards++;
+  }
+}
+
+/**
+ * Every `every` picks, write-protect a random run of one VM's guest RAM and make it writable
+ * again (mprotect PROT_READ, then PROT_READ|PROT_WRITE), within one step so the guest never sees
+ * the read-only window: each pass is a PROTECTION_VMA invalidation that zaps the sptes, and the
+ * guest's next writes refault.
+ */
+export class MprotectTask implements Task {
+  readonly name = 'mprotect';
+  readonly weight = 1;
+  private countdown: number;
+  passes = 0;
+
+  constructor(
+    private readonly host: Host,
+    private readonly vms: Vm[],
+    private readonly every: number,
+    private readonly prng: Prng,
+    private readonly maxPages = 64,
+  ) {
+    this.countdown = every;
+  }
+
+  runnable(): boolean {
+    return this.vms.some((v) => !v.dead);
+  }
+
+  step(): void {
+    if (--this.countdown > 0) return;
+    this.countdown = this.every;
+    const live = this.vms.filter((v) => !v.dead);
+    if (live.length === 0) return;
+    const vm = live[this.prng.below(live.length)]!;
+    const total = vm.memBytes / 4096;
+    const pages = Math.min(total, 1 + this.prng.below(this.maxPages));
+    const start = vm.hva + this.prng.below(total - pages + 1) * 4096;
+    this.host.mprotect(vm.mm, start, pages * 4096, PROT_READ);
+    this.host.mprotect(vm.mm, start, pages * 4096, PROT_READ | PROT_WRITE);
+    this.passes++;
   }
 }

@@ -11,7 +11,7 @@ import type { MemoryMode } from '../hv/shadow/page-fault.js';
 import { KvmStats } from '../hv/stats.js';
 import { Vm } from '../hv/vm.js';
 import type { Logger } from '../obs/log.js';
-import { DontneedTask, ForkTask } from './host-workload.js';
+import { DontneedTask, ForkTask, MprotectTask } from './host-workload.js';
 import { Simulation, type VmRun } from './simulation.js';
 
 export interface SwapCellSpec {
@@ -28,6 +28,8 @@ export interface SwapCellSpec {
   forkEvery: number;
   /** MADV_DONTNEED a run of scratch pages every N scheduler steps (0: never). */
   dontneedEvery: number;
+  /** mprotect a run of guest RAM read-only and back every N scheduler steps (0: never). */
+  mprotectEvery?: number;
   /** Guest-physical range the guests promise not to verify (memhog's scratch), for DONTNEED. */
   scratch: { offset: number; len: number };
   insnsPerVm: number;
@@ -145,6 +147,8 @@ export class SwapCellRun {
     this.fork = spec.forkEvery > 0 ? new ForkTask(host, this.vms, spec.forkEvery, prng) : null;
     this.dontneed =
       spec.dontneedEvery > 0 ? new DontneedTask(host, this.vms, spec.dontneedEvery, prng, spec.scratch.offset, spec.scratch.len) : null;
+    const every = spec.mprotectEvery ?? 0;
+    if (every > 0) this.sim.addTask(new MprotectTask(host, this.vms, every, prng));
     if (this.fork !== null) this.sim.addTask(this.fork);
     if (this.dontneed !== null) this.sim.addTask(this.dontneed);
     this.stallSteps = spec.stallSteps ?? 200_000;

@@ -127,6 +127,13 @@ describe('smp.elf: several vCPUs under the shadow MMU', () => {
     expect(r.g.host.stats.ksmMerges).toBeGreaterThan(0);
   });
 
+  it('4 vCPUs switched every ~100 instructions (preempted inside CMPXCHG loops and the lock): same bytes', () => {
+    const r = smp(4, { seed: 2, slice: 101 });
+    expectPass(r, 4);
+    expect(r.out).toBe(baseline.get(4) ?? smp(4).out);
+    expect(r.g.sim.sched.steps).toBeGreaterThan(20_000);
+  });
+
   it('2 vCPUs on a 4-vCPU VM: the spare APs halt at once, the output is the 2-vCPU one', () => {
     const r = smp(4, { cmdline: 'vcpus=2' });
     expectPass(r, 2);

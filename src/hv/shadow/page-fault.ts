@@ -48,6 +48,8 @@ export interface FaultVm {
   putPage(frame: number): void;
   markPageDirty(frame: number): void;
   frameGen(frame: number): number;
+  /** A gfn outside every memslot was accessed (logged at debug level). */
+  noteUnbacked(gfn: number): void;
   /** The host may have rewritten the frame (zero-fill, swap-in, COW copy) since the Cpu decoded it. */
   invalidateCode(frame: number): void;
 }
@@ -87,6 +89,7 @@ export function* pageFault(
   const slot = vm.memslots.find(gfn);
   if (slot === null) {
     // No memslot: KVM installs an MMIO spte and exits to userspace; our "userspace" answers all ones.
+    vm.noteUnbacked(gfn);
     vmmu.loadRoot(cpu);
     const sp = fetchPath(vm, cpu, vmmu, walker, lin);
     if (sp === null) return retry(stats, 'gpte');

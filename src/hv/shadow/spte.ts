@@ -1,7 +1,8 @@
 // Shadow PTE encoding (KVM's u64 spte, shrunk to 32 bits for a 2-level guest).
 // A leaf spte is `hostFrame << 12 | flags`; a non-leaf spte is `childShadowPageId << 12 | flags`.
 // Non-leaf sptes are fully permissive (P|W|U): the leaf carries the effective access of the whole
-// guest walk, as KVM's `pte_access` does, so one leaf check decides every access.
+// guest walk, as KVM's `pte_access` does, so one leaf check decides every access. All flags live
+// in the low 12 bits; every one of them is in use.
 
 /** Present (hardware bit). */
 export const SPTE_P = 0x001;
@@ -22,6 +23,10 @@ export const SPTE_HOST_WRITABLE = 0x200;
 export const SPTE_MMIO = 0x400;
 /** Software (pin mode only): this spte owns one host page reference, dropped when it is zapped. */
 export const SPTE_PINNED = 0x800;
+/** Detector: the host replaced or dropped the page this spte maps; every access is stale. */
+export const SPTE_STALE = 0x008;
+/** Detector: the host write-protected the page (COW, mprotect, KSM); writes are stale. */
+export const SPTE_STALE_WRITE = 0x010;
 /** Software: a non-leaf spte (points at a child shadow page, not a host frame). */
 export const SPTE_NONLEAF = 0x080;
 

@@ -25,10 +25,15 @@ import {
   SPTE_MMIO,
   SPTE_MMU_WRITABLE,
   SPTE_P,
+  SPTE_STALE,
+  SPTE_STALE_WRITE,
   SPTE_U,
   SPTE_W,
 } from './spte.js';
 import { trackWrite } from './track-write.js';
+
+/** TLB generation for detector-flagged translations: no frame ever has it, so every hit reports. */
+const STALE_GEN = -1;
 
 /** KVM_MMU_NUM_PREV_ROOTS */
 export const NUM_PREV_ROOTS = 3;
@@ -64,6 +69,7 @@ export class ShadowVcpuMmu implements Mmu {
     const user = (acc & ACC_USER) !== 0;
     const write = (acc & ACC_WRITE) !== 0;
     if (user && !(spte & SPTE_U)) return this.exit(cpu, lin, acc);
+    if (spte & (SPTE_STALE | SPTE_STALE_WRITE)) return this.translateFlagged(cpu, lin, acc, sp, idx, spte);
     const frame = spte >>> 12;
     const gen = sp.gens[idx];
     if (write && !(spte & SPTE_W)) {
@@ -94,6 +100,36 @@ export class ShadowVcpuMmu implements Mmu {
     return XLATE_OK;
   }
 
+  /**
+   * An spte the stale detector flagged (the host replaced or write-protected its page behind a
+   * hypervisor that was not told): the access still goes to the same frame, as it would on a
+   * broken KVM, but it is reported. A stale translation is cached with an impossible generation,
+   * so every later access through the TLB is reported too; a write to a write-protected page is
+   * done uncached, one report per write.
+   */
+  private translateFlagged(cpu: Cpu, lin: number, acc: number, sp: ShadowPage, idx: number, spte: number): number {
+    const write = (acc & ACC_WRITE) !== 0;
+    const frame = spte >>> 12;
+    const gfn = sp.gfns[idx];
+    if (write && !(spte & SPTE_W)) return this.exit(cpu, lin, acc);
+    const userFlag = spte & SPTE_U ? TLB_USER : 0;
+    sp.spt[idx] = spte | SPTE_A | (write ? SPTE_D : 0);
+    if (spte & SPTE_STALE) {
+      this.reportStale(this.index, lin, gfn, frame, write);
+      cpu.tlb.fill(lin, frame, userFlag | (spte & SPTE_W ? TLB_WRITE : 0), STALE_GEN);
+      return XLATE_OK;
+    }
+    if (write) {
+      this.reportStale(this.index, lin, gfn, frame, true);
+      this.emuGfn = -1;
+      cpu.xlatePage = frame;
+      cpu.xlateFlags = TLB_NOCACHE | TLB_WRITE | userFlag;
+      return XLATE_OK;
+    }
+    cpu.tlb.fill(lin, frame, userFlag, sp.gens[idx]);
+    return XLATE_OK;
+  }
+
   private checkGen(cpu: Cpu, lin: number, gfn: number, frame: number, gen: number, write: boolean): void {
     const gens = cpu.frameGen;
     if (gens !== null && gens[frame] !== gen) this.reportStale(this.index, lin, gfn, frame, write);
@@ -106,8 +142,8 @@ export class ShadowVcpuMmu implements Mmu {
   }
 
   trackedWrite(cpu: Cpu, lin: number, phys: number, size: number): void {
-    // The frame may hold decoded instructions of another vCPU too; the Cpu dropped its own.
-    trackWrite(this.mmu, this.emuGfn, phys & 0xfff, size);
+    // emuGfn < 0: an uncached write through a detector-flagged spte, not a page-table write.
+    if (this.emuGfn >= 0) trackWrite(this.mmu, this.emuGfn, phys & 0xfff, size);
   }
 
   // ---- intercepts ----------------------------------------------------------------------------
