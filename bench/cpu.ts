@@ -7,8 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NativeMachine } from '../src/machine/native-machine.js';
-import { parseArgs } from 'node:util';
 import type { BenchOut } from './index.js';
+import { parseBenchArgs } from './args.js';
 
 const HELP = `Usage: shadowvisor bench cpu [options]
 
@@ -72,28 +72,14 @@ function runQemu(path: string): { seconds: number; output: string; status: numbe
 }
 
 export async function main(argv: string[], out: BenchOut): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
+  const values = parseBenchArgs('cpu', argv, {
         runs: { type: 'string' },
         short: { type: 'boolean' },
         image: { type: 'string' },
         'no-qemu': { type: 'boolean' },
         json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    out.stderr(`shadowvisor: bench cpu: ${(e as Error).message.split('\n')[0]}\n`);
-    return 2;
-  }
-  if (values.help) {
-    out.stdout(HELP);
-    return 0;
-  }
+  }, HELP, out);
+  if (typeof values === 'number') return values;
   const runs = values.runs === undefined ? 2 : Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1 || runs > 100) {
     out.stderr(`shadowvisor: bench cpu: --runs: expected 1 to 100, got '${values.runs}'\n`);

@@ -3,7 +3,6 @@
 // of one invalidate_range_start with 1 / 100 / 10,000 subscribers, interval tree (5.x
 // mmu_interval_notifier) against a plain list of subscribers that each filter the range (4.x).
 
-import { parseArgs } from 'node:util';
 import { MADV_MERGEABLE, MAP_ANONYMOUS, MAP_PRIVATE, MMU_NOTIFY_CLEAR, PAGE_SIZE, PROT_READ, PROT_WRITE } from '../src/host/constants.js';
 import { Host } from '../src/host/host.js';
 import type { Mm } from '../src/host/mm.js';
@@ -13,10 +12,8 @@ import {
   type MmuNotifierRange,
 } from '../src/host/mmu-notifier.js';
 
-export interface BenchOut {
-  stdout(s: string): void;
-  stderr(s: string): void;
-}
+import { parseBenchArgs } from './args.js';
+import type { BenchOut } from './index.js';
 
 const HELP = `Usage: shadowvisor bench host [options]
 
@@ -149,25 +146,8 @@ function invalidateRows(n: number, iters: number): Row[] {
 }
 
 export async function main(argv: string[], out: BenchOut): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        frames: { type: 'string' },
-        quick: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    out.stderr(`${(e as Error).message}\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    out.stdout(HELP);
-    return 0;
-  }
+  const values = parseBenchArgs('host', argv, { frames: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'boolean' } }, HELP, out);
+  if (typeof values === 'number') return values;
   const frames = values.frames !== undefined ? Number(values.frames) : values.quick ? 4096 : 16384;
   if (!Number.isInteger(frames) || frames < 256) {
     out.stderr('bench host: --frames must be an integer >= 256\n');

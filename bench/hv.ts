@@ -6,7 +6,6 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { ACC_WRITE } from '../src/cpu/ports.js';
 import { Host } from '../src/host/host.js';
 import { MADV_DONTNEED } from '../src/host/constants.js';
@@ -16,6 +15,7 @@ import { NativeMachine } from '../src/machine/native-machine.js';
 import { nullLogger } from '../src/obs/log.js';
 import { runGuest } from '../src/sim/run-guest.js';
 import type { BenchOut } from './index.js';
+import { parseBenchArgs } from './args.js';
 
 const HELP = `Usage: shadowvisor bench hv [options]
 
@@ -98,26 +98,12 @@ function faultAndZap(pages: number): { faultsPerSecond: number; zapNsPerPage: nu
 }
 
 export async function main(argv: string[], out: BenchOut): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
+  const values = parseBenchArgs('hv', argv, {
         short: { type: 'boolean' },
         pages: { type: 'string' },
         json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    out.stderr(`shadowvisor: bench hv: ${(e as Error).message.split('\n')[0]}\n`);
-    return 2;
-  }
-  if (values.help) {
-    out.stdout(HELP);
-    return 0;
-  }
+  }, HELP, out);
+  if (typeof values === 'number') return values;
   const pages = values.pages === undefined ? 16384 : Number(values.pages);
   if (!Number.isInteger(pages) || pages < 16 || pages > 1 << 20) {
     out.stderr(`shadowvisor: bench hv: --pages: expected 16 to 1048576, got '${values.pages}'\n`);

@@ -5,10 +5,10 @@
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { nullLogger } from '../src/obs/log.js';
 import { SwapCellRun } from '../src/sim/swap-cell.js';
 import type { BenchOut } from './index.js';
+import { parseBenchArgs } from './args.js';
 
 const HELP = `Usage: shadowvisor bench scale [options]
 
@@ -26,21 +26,9 @@ const MIB = 1024 * 1024;
 const imageUrl = (name: string): string => fileURLToPath(new URL(`../guest-images/${name}`, import.meta.url));
 
 export async function main(argv: string[], out: BenchOut): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: { sizes: { type: 'string' }, vms: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    }));
-  } catch (e) {
-    out.stderr(`shadowvisor: bench scale: ${(e as Error).message.split('\n')[0]}\n`);
-    return 2;
-  }
-  if (values.help) {
-    out.stdout(HELP);
-    return 0;
-  }
+  const values = parseBenchArgs('scale', argv, { sizes: { type: 'string' }, vms: { type: 'string' }, json: { type: 'boolean' } 
+  }, HELP, out);
+  if (typeof values === 'number') return values;
   const vms = Number(values.vms ?? '4');
   const sizes = (values.sizes ?? '64,256,1024,2048').split(',').map(Number);
   if (!Number.isInteger(vms) || vms < 1 || vms > 64 || sizes.some((s) => !Number.isInteger(s) || s < vms * 4 || s > 8192)) {

@@ -8,6 +8,8 @@
 // - 15: shadow pages are freed only after every vCPU TLB was flushed; roots in use are only
 //   marked invalid, and vCPUs reload them before running again.
 
+import type { EventRing } from '../../obs/event-ring.js';
+import { EV_SPTE_ZAP, HOST, ZAP_INVALIDATION, ZAP_OTHER, ZAP_RECYCLE, ZAP_REPLACE } from '../../obs/events.js';
 import type { Memslot, Memslots } from '../memslots.js';
 import type { KvmStats } from '../stats.js';
 import { ShadowPage } from './shadow-page.js';
@@ -55,6 +57,10 @@ export class ShadowMmu {
   readonly maxPages: number;
   /** Number of valid indirect shadow pages (KVM's indirect_shadow_pages). */
   indirectShadowPages = 0;
+  /** Trace ring (null: tracing off). Slow paths only: zaps, faults, notifier calls. */
+  ring: EventRing | null = null;
+  /** Why sptes are being dropped right now (ZAP_*), for SPTE_ZAP events; callers set and restore. */
+  zapCause = ZAP_OTHER;
 
   constructor(
     readonly memslots: Memslots,
@@ -170,7 +176,10 @@ export class ShadowMmu {
         sp.spt[idx] = (frame << SPTE_FRAME_SHIFT) | SPTE_P | flags | keep;
         return (old & ~sp.spt[idx] & (SPTE_W | SPTE_U)) !== 0;
       } else {
+        const cause = this.zapCause;
+        this.zapCause = ZAP_REPLACE;
         this.dropSpte(sp, idx);
+        this.zapCause = cause;
         flush = true;
       }
     }
@@ -233,6 +242,12 @@ export class ShadowMmu {
     sp.spt[idx] = 0;
     sp.presentCount--;
     this.stats.sptes_present--;
+    const ring = this.ring;
+    if (ring !== null) {
+      // The gva is known when the page has a parent: its PDE index and our PTE index.
+      const gva = sp.parentPtes.length > 0 ? (((sp.parentPtes[0]! & 1023) << 22) | (idx << 12)) >>> 0 : -1;
+      ring.emit(EV_SPTE_ZAP, HOST, sp.gfns[idx], spte & SPTE_MMIO ? -1 : spte >>> SPTE_FRAME_SHIFT, this.zapCause, sp.id * 1024 + idx, gva);
+    }
     if (spte & SPTE_MMIO) return;
     const frame = spte >>> SPTE_FRAME_SHIFT;
     const live = this.host.frameGen[frame] === sp.gens[idx];
@@ -323,12 +338,15 @@ export class ShadowMmu {
   makePagesAvailable(): void {
     if (this.active.size < this.maxPages) return;
     const target = Math.max(0, this.maxPages - REFILL_PAGES);
+    const cause = this.zapCause;
+    this.zapCause = ZAP_RECYCLE;
     for (const sp of this.active.values()) {
       if (this.active.size <= target) break;
       if (sp.rootCount > 0) continue;
       this.zapPage(sp);
       this.stats.mmu_recycled++;
     }
+    this.zapCause = cause;
   }
 
   /** Zap every leaf spte mapping a gfn in [gfnStart, gfnEnd) of slot (kvm_zap_rmap). Returns count. */
@@ -336,6 +354,8 @@ export class ShadowMmu {
     let zapped = 0;
     const lo = Math.max(gfnStart, slot.baseGfn) - slot.baseGfn;
     const hi = Math.min(gfnEnd, slot.baseGfn + slot.npages) - slot.baseGfn;
+    const cause = this.zapCause;
+    this.zapCause = ZAP_INVALIDATION;
     for (let i = lo; i < hi; i++) {
       const refs = slot.rmap[i];
       if (refs === undefined) continue;
@@ -346,6 +366,7 @@ export class ShadowMmu {
         if (slot.rmap[i] === undefined) break;
       }
     }
+    this.zapCause = cause;
     return zapped;
   }
 

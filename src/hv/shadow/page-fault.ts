@@ -14,6 +14,18 @@
 
 import type { Cpu } from '../../cpu/cpu.js';
 import { ACC_USER, ACC_WRITE } from '../../cpu/ports.js';
+import {
+  EV_FAULT,
+  EV_GUEST_PF,
+  EV_GUP,
+  EV_MMIO,
+  EV_RETRY,
+  EV_SPTE_SET,
+  EV_WALK,
+  GUP_FAILED,
+  RETRY_CAUSE_GPTE,
+  RETRY_CAUSE_UNSAFE,
+} from '../../obs/events.js';
 import type { InvalidateState } from '../invalidate.js';
 import { RETRY_IN_PROGRESS } from '../invalidate.js';
 import type { Memslots } from '../memslots.js';
@@ -52,6 +64,8 @@ export interface FaultVm {
   noteUnbacked(gfn: number): void;
   /** The host may have rewritten the frame (zero-fill, swap-in, COW copy) since the Cpu decoded it. */
   invalidateCode(frame: number): void;
+  /** What the last gup had to do (GUP_*), recorded only while tracing. */
+  readonly lastGupHow?: number;
 }
 
 /** Labels of the preemption points, in order. */
@@ -76,24 +90,33 @@ export function* pageFault(
   out: FaultResult,
 ): Generator<string, number, void> {
   const stats = vm.stats;
+  const ring = vm.mmu.ring;
+  const vc = vmmu.index;
   stats.pf_taken++;
   const write = (acc & ACC_WRITE) !== 0;
   const user = (acc & ACC_USER) !== 0;
+  if (ring !== null) ring.emit(EV_FAULT, vc, lin >>> 0, acc, cpu.eip >>> 0);
   if (!walker.walk(vm.guestMem, cpu.cr0, cpu.cr3, cpu.cr4, lin, write, user)) {
     stats.pf_guest++;
+    if (ring !== null) ring.emit(EV_GUEST_PF, vc, lin >>> 0, walker.errorCode);
     cpu.injectException(14, walker.errorCode, lin);
     return FAULT_GUEST;
   }
   const gfn = walker.gfn;
   out.gfn = gfn;
+  if (ring !== null) ring.emit(EV_WALK, vc, lin >>> 0, gfn, walker.access, (walker.level === 2 ? walker.pde : walker.pte) >>> 0, walker.level);
   const slot = vm.memslots.find(gfn);
   if (slot === null) {
     // No memslot: KVM installs an MMIO spte and exits to userspace; our "userspace" answers all ones.
     vm.noteUnbacked(gfn);
     vmmu.loadRoot(cpu);
     const sp = fetchPath(vm, cpu, vmmu, walker, lin);
-    if (sp === null) return retry(stats, 'gpte');
+    if (sp === null) {
+      if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, RETRY_CAUSE_GPTE, vm.inv.seq, vm.inv.seq);
+      return retry(stats, 'gpte');
+    }
     vm.mmu.setMmio(sp, (lin >>> 12) & 1023, gfn);
+    if (ring !== null) ring.emit(EV_MMIO, vc, lin >>> 0, gfn);
     return FAULT_FIXED;
   }
   const hva = slot.gfnToHva(gfn);
@@ -103,11 +126,13 @@ export function* pageFault(
   yield YIELD_AFTER_SEQ;
   if (vm.inv.retryGfnUnsafe(seq, gfn) !== 0) {
     stats.pf_retry_unsafe++;
+    if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, RETRY_CAUSE_UNSAFE, seq, vm.inv.seq);
     return FAULT_RETRY;
   }
   // A read fault still maps writable when the host PTE already is (hva_to_pfn's fast path);
   // a write fault asks gup for write access, which breaks COW and swaps in as needed.
   const frame = vm.gup(hva, write);
+  if (ring !== null) ring.emit(EV_GUP, vc, gfn, hva, frame, write ? 1 : 0, frame < 0 ? GUP_FAILED : (vm.lastGupHow ?? 0));
   if (frame < 0) {
     out.errno = frame;
     stats.pf_efault++;
@@ -125,6 +150,7 @@ export function* pageFault(
   if (cause !== 0) {
     if (cause === RETRY_IN_PROGRESS) stats.pf_retry_in_progress++;
     else stats.pf_retry_seq++;
+    if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, cause, seq, vm.inv.seq);
     result = FAULT_RETRY;
   } else {
     vm.mmu.makePagesAvailable();
@@ -132,6 +158,7 @@ export function* pageFault(
     const sp = fetchPath(vm, cpu, vmmu, walker, lin);
     if (sp === null) {
       stats.pf_retry_gpte_changed++;
+      if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, RETRY_CAUSE_GPTE, seq, vm.inv.seq);
       result = FAULT_RETRY;
     } else {
       const tracked = vm.mmu.isWriteTracked(gfn);
@@ -144,7 +171,9 @@ export function* pageFault(
         write,
       );
       if (pinned) flags |= SPTE_PINNED;
-      if (vm.mmu.setLeaf(sp, (lin >>> 12) & 1023, slot, gfn, frame, gen, flags)) vm.mmu.vcpus.flushRemoteTlbs();
+      const idx = (lin >>> 12) & 1023;
+      if (vm.mmu.setLeaf(sp, idx, slot, gfn, frame, gen, flags)) vm.mmu.vcpus.flushRemoteTlbs();
+      if (ring !== null) ring.emit(EV_SPTE_SET, vc, lin >>> 0, gfn, frame, sp.id * 1024 + idx, sp.spt[idx]! & 0xfff);
       cpu.tlb.flushPage(lin);
       vm.invalidateCode(frame);
       // kvm_release_faultin_page(dirty = writable): a frame mapped writable may be written.

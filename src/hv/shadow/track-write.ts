@@ -4,6 +4,7 @@
 // is zapped whole when the write is misaligned or the table is being flooded with writes (the
 // guest is probably reusing the page for something else). TLBs are flushed before the guest runs.
 
+import { EV_EMULATED_PT_WRITE, HOST, ZAP_FLOOD, ZAP_PTE_WRITE } from '../../obs/events.js';
 import type { ShadowMmu } from './mmu.js';
 import { isDirect, roleLevel } from './role.js';
 
@@ -16,28 +17,42 @@ function writeMisaligned(offset: number, bytes: number): boolean {
 /** detect_write_flooding: >= 3 emulated writes to a non-leaf table without a walk using it. */
 const FLOOD_THRESHOLD = 3;
 
-export function trackWrite(mmu: ShadowMmu, gfn: number, offset: number, bytes: number): void {
+export function trackWrite(mmu: ShadowMmu, gfn: number, offset: number, bytes: number, vcpu = HOST): void {
   if (mmu.indirectShadowPages === 0) return;
   mmu.stats.mmu_pte_write++;
+  const ring = mmu.ring;
+  const ev = ring === null ? -1 : ring.emit(EV_EMULATED_PT_WRITE, vcpu, gfn, offset, bytes, 0, 0);
+  const cause = mmu.zapCause;
   let flush = false;
+  let pagesZapped = 0;
+  let dropped = 0;
   for (const sp of [...mmu.pagesForGfn(gfn)]) {
     if (!sp.valid || isDirect(sp.role)) continue;
     let flooded = false;
     if (roleLevel(sp.role) > 1) flooded = ++sp.writeFloodingCount >= FLOOD_THRESHOLD;
     if (writeMisaligned(offset, bytes) || flooded) {
+      mmu.zapCause = ZAP_FLOOD;
       mmu.zapPage(sp);
       mmu.stats.mmu_flooded++;
+      pagesZapped++;
       continue;
     }
     // Aligned writes touch one gpte (or two for an 8-byte store).
     const first = offset >>> 2;
     const last = (offset + bytes - 1) >>> 2;
+    mmu.zapCause = ZAP_PTE_WRITE;
     for (let i = first; i <= last && i < 1024; i++) {
       if (sp.spt[i] !== 0) {
         mmu.dropSpte(sp, i);
+        dropped++;
         flush = true;
       }
     }
+  }
+  mmu.zapCause = cause;
+  if (ring !== null) {
+    ring.setField(ev, 3, pagesZapped);
+    ring.setField(ev, 4, dropped);
   }
   if (flush) mmu.vcpus.flushRemoteTlbs();
 }

@@ -31,6 +31,7 @@ import {
   SPTE_W,
 } from './spte.js';
 import { trackWrite } from './track-write.js';
+import { EV_TLB_FLUSH, FLUSH_CR3, FLUSH_MODE } from '../../obs/events.js';
 
 /** TLB generation for detector-flagged translations: no frame ever has it, so every hit reports. */
 const STALE_GEN = -1;
@@ -143,7 +144,7 @@ export class ShadowVcpuMmu implements Mmu {
 
   trackedWrite(cpu: Cpu, lin: number, phys: number, size: number): void {
     // emuGfn < 0: an uncached write through a detector-flagged spte, not a page-table write.
-    if (this.emuGfn >= 0) trackWrite(this.mmu, this.emuGfn, phys & 0xfff, size);
+    if (this.emuGfn >= 0) trackWrite(this.mmu, this.emuGfn, phys & 0xfff, size, this.index);
   }
 
   // ---- intercepts ----------------------------------------------------------------------------
@@ -152,6 +153,8 @@ export class ShadowVcpuMmu implements Mmu {
     this.newPgd(cpu);
     cpu.tlb.flushAll();
     this.mmu.stats.tlb_flush++;
+    const ring = this.mmu.ring;
+    if (ring !== null) ring.emit(EV_TLB_FLUSH, this.index, 1, FLUSH_CR3);
   }
 
   onInvlpg(cpu: Cpu, lin: number): void {
@@ -166,6 +169,8 @@ export class ShadowVcpuMmu implements Mmu {
     this.freeRoots(true);
     cpu.tlb.flushAll();
     this.mmu.stats.tlb_flush++;
+    const ring = this.mmu.ring;
+    if (ring !== null) ring.emit(EV_TLB_FLUSH, this.index, 1, FLUSH_MODE);
   }
 
   /** The role a root for the vCPU's current paging mode must have. */

@@ -1,0 +1,23 @@
+// Command-line parsing shared by the benchmarks: node:util parseArgs in strict mode, where a bad
+// flag is one line on stderr with exit status 2 and --help prints the benchmark's help.
+
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { BenchOut } from './index.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** The parsed values, or the exit status to return at once (0 after --help, 2 on a bad flag). */
+export function parseBenchArgs<O extends Options>(name: string, argv: string[], options: O, help: string, out: BenchOut) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, strict: true, allowPositionals: false, options: { ...options, help: { type: 'boolean', short: 'h' } } });
+  } catch (e) {
+    out.stderr(`shadowvisor: bench ${name}: ${(e as Error).message.split('\n')[0]}\n`);
+    return 2;
+  }
+  if ((parsed.values as Record<string, unknown>).help === true) {
+    out.stdout(help);
+    return 0;
+  }
+  return parsed.values as { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string };
+}
