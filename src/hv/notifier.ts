@@ -12,6 +12,7 @@
 import type { Mm } from '../host/mm.js';
 import type { MmuNotifier, MmuNotifierOps, MmuNotifierRange } from '../host/mmu-notifier.js';
 import { MMU_NOTIFY_EVENT_NAMES } from '../host/constants.js';
+import { AGE_CLEAR, AGE_CLEAR_FLUSH, AGE_TEST, EV_AGE, EV_CHANGE_PTE, EV_INV_START, EV_RELEASE, HOST, ZAP_CHANGE_PTE, ZAP_RELEASE } from '../obs/events.js';
 import type { InvalidateState } from './invalidate.js';
 import type { Memslots } from './memslots.js';
 import type { ShadowMmu } from './shadow/mmu.js';
@@ -32,6 +33,8 @@ export interface NotifierVm {
   invalidationsDrained(): void;
   /** Causal trace of host events for the teaching views (may be a no-op). */
   traceInvalidate?(range: MmuNotifierRange, zapped: number): void;
+  /** Emits INV_END (the new seq and what the host now has at the range) when tracing. */
+  traceInvalidateEnd?(range: MmuNotifierRange): void;
   frameGen(frame: number): number;
 }
 
@@ -41,13 +44,17 @@ export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
     invalidateRangeStart(_sub: MmuNotifier, range: MmuNotifierRange): number {
       stats.countCall(`invalidate_range_start:${MMU_NOTIFY_EVENT_NAMES[range.event] ?? range.event}`);
       inv.activeInvalidateCount++;
+      const ring = mmu.ring;
+      const ev = ring === null ? -1 : ring.emit(EV_INV_START, HOST, range.event, range.start, range.end, -1, -1);
       let locked = false;
       let zapped = 0;
       memslots.forEachGfnRangeInHva(range.start, range.end, (slot, gfnStart, gfnEnd) => {
         if (!locked) {
           locked = true; // first slot: take mmu_lock, kvm_mmu_invalidate_begin
           inv.begin();
+          if (ring !== null) ring.setField(ev, 3, gfnStart);
         }
+        if (ring !== null) ring.setField(ev, 4, gfnEnd);
         inv.rangeAdd(gfnStart, gfnEnd);
         zapped += mmu.unmapGfnRange(slot, gfnStart, gfnEnd);
       });
@@ -69,6 +76,7 @@ export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
         hit = true;
       });
       if (hit) inv.end();
+      if (mmu.ring !== null) vm.traceInvalidateEnd?.(range);
       inv.activeInvalidateCount--;
       if (inv.activeInvalidateCount < 0) throw new Error('kvm: mn_active_invalidate_count went negative');
       if (inv.activeInvalidateCount === 0) vm.invalidationsDrained();
@@ -76,7 +84,7 @@ export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
 
     clearFlushYoung(_sub: MmuNotifier, _mm: Mm, start: number, end: number): boolean {
       stats.countCall('clear_flush_young');
-      const young = age(vm, start, end, false);
+      const young = age(vm, start, end, false, AGE_CLEAR_FLUSH);
       if (young) vm.flushRemoteTlbs();
       return young;
     },
@@ -85,22 +93,25 @@ export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
       stats.countCall('clear_young');
       // "We never issue secondary TLB flushes from clear_young": a cached translation may keep
       // hiding accesses until the TLB is next flushed, which aging tolerates.
-      return age(vm, start, end, false);
+      return age(vm, start, end, false, AGE_CLEAR);
     },
 
     testYoung(_sub: MmuNotifier, _mm: Mm, addr: number): boolean {
       stats.countCall('test_young');
-      return age(vm, addr, addr + 1, true);
+      return age(vm, addr, addr + 1, true, AGE_TEST);
     },
 
     changePte(_sub: MmuNotifier, _mm: Mm, addr: number, frame: number, writable: boolean): void {
       stats.countCall('change_pte');
+      if (mmu.ring !== null) mmu.ring.emit(EV_CHANGE_PTE, HOST, addr, frame, writable ? 1 : 0);
       // Since 2012 change_pte runs inside start/end, which already zapped every spte for addr,
       // so there is never anything to update; KVM returned early outside an invalidation.
       if (vm.changePteMode === 'noop' || inv.inProgress === 0) return;
       memslots.forEachGfnRangeInHva(addr, addr + 1, (slot, gfnStart) => {
         const refs = slot.rmap[gfnStart - slot.baseGfn];
         if (refs === undefined) return;
+        const cause = mmu.zapCause;
+        mmu.zapCause = ZAP_CHANGE_PTE;
         for (const ref of [...refs]) {
           const sp = mmu.page((ref / 1024) | 0);
           const idx = ref & 1023;
@@ -114,6 +125,7 @@ export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
             mmu.setLeaf(sp, idx, slot, gfnStart, frame, vm.frameGen(frame), flags | (old & SPTE_MMU_WRITABLE));
           }
         }
+        mmu.zapCause = cause;
       });
       vm.flushRemoteTlbs();
     },
@@ -121,17 +133,25 @@ export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
     release(_sub: MmuNotifier, _mm: Mm): void {
       stats.countCall('release');
       // kvm_flush_shadow_all: the process is exiting; nothing may map its frames any more.
+      if (mmu.ring !== null) mmu.ring.emit(EV_RELEASE, HOST);
+      const cause = mmu.zapCause;
+      mmu.zapCause = ZAP_RELEASE;
       mmu.zapAll();
+      mmu.zapCause = cause;
       vm.flushRemoteTlbs();
     },
   };
 }
 
-function age(vm: NotifierVm, start: number, end: number, testOnly: boolean): boolean {
+function age(vm: NotifierVm, start: number, end: number, testOnly: boolean, op: number): boolean {
   let young = false;
+  let hit = false;
   vm.memslots.forEachGfnRangeInHva(start, end, (slot, gfnStart, gfnEnd) => {
+    hit = true;
     if (vm.mmu.ageGfnRange(slot, gfnStart, gfnEnd, testOnly)) young = true;
   });
   if (young) vm.stats.age_young++;
+  const ring = vm.mmu.ring;
+  if (ring !== null && hit) ring.emit(EV_AGE, HOST, start, end, young ? 1 : 0, op);
   return young;
 }

@@ -15,6 +15,27 @@ import { loadMultibootImage, type BootState } from '../machine/multiboot.js';
 import { PcBoard } from '../machine/pc-board.js';
 import type { ByteSink } from '../machine/uart16550.js';
 import type { Logger } from '../obs/log.js';
+import type { EventRing } from '../obs/event-ring.js';
+import {
+  EV_INV_END,
+  EV_STALE,
+  EV_TLB_FLUSH,
+  FLUSH_REMOTE,
+  GUP_COW_BREAK,
+  GUP_PRESENT,
+  GUP_SWAP_CACHE,
+  GUP_SWAP_IN,
+  GUP_ZERO_FILL,
+  HOST,
+  HOSTPAGE_MULTI,
+  HOSTPAGE_NONE,
+  HOSTPAGE_PRESENT,
+  HOSTPAGE_READONLY,
+  HOSTPAGE_SWAPPED,
+  ZAP_MEMSLOT,
+} from '../obs/events.js';
+import type { MmuNotifierRange } from '../host/mmu-notifier.js';
+import { pteIsSwap } from '../host/page-table.js';
 import { InvalidateState } from './invalidate.js';
 import { Memslots, PAGE_SIZE } from './memslots.js';
 import { kvmMmuNotifierOps } from './notifier.js';
@@ -55,6 +76,8 @@ export interface VmOptions {
   name?: string;
   changePte?: 'update' | 'noop';
   maxShadowPages?: number;
+  /** Trace ring for `shadowvisor trace` (events stamped with vCPU 0's virtual time). */
+  ring?: EventRing | null;
 }
 
 /** One stale access, as the detector reports it. */
@@ -95,6 +118,8 @@ export class Vm implements FaultVm {
   private readonly check: boolean;
   private readonly logDebug: boolean;
   private readonly word = new Uint8Array(4);
+  /** What the last gup had to do (GUP_*), kept only while tracing. */
+  lastGupHow = GUP_PRESENT;
 
   constructor(opts: VmOptions) {
     const host = opts.host;
@@ -157,6 +182,12 @@ export class Vm implements FaultVm {
     }
     this.board.attachVcpus(this.vcpus.map((v) => v.cpu));
     if (detect) this.detector = registerStaleDetector(this);
+    const ring = opts.ring ?? null;
+    if (ring !== null) {
+      const cpu0 = this.vcpus[0]!.cpu;
+      ring.clock = () => cpu0.vtime();
+      this.mmu.ring = ring;
+    }
   }
 
   /** Empty every vCPU TLB on the detector's behalf (not a KVM remote flush: not counted). */
@@ -172,7 +203,18 @@ export class Vm implements FaultVm {
   }
 
   gup(hva: number, write: boolean): number {
-    return this.host.gup(this.mm, hva, write);
+    if (this.mmu.ring === null) return this.host.gup(this.mm, hva, write);
+    // Tracing: tell what the host had to do from its counters (no host change needed).
+    const hs = this.host.stats;
+    const z = hs.zeroFills, si = hs.swapIns, sc = hs.swapInsFromCache, cow = hs.cowBreaks;
+    const f = this.host.gup(this.mm, hva, write);
+    this.lastGupHow =
+      hs.swapInsFromCache !== sc ? GUP_SWAP_CACHE
+      : hs.swapIns !== si ? GUP_SWAP_IN
+      : hs.zeroFills !== z ? GUP_ZERO_FILL
+      : hs.cowBreaks !== cow ? GUP_COW_BREAK
+      : GUP_PRESENT;
+    return f;
   }
 
   hostPteWritable(hva: number, frame: number): boolean {
@@ -202,6 +244,22 @@ export class Vm implements FaultVm {
   flushRemoteTlbs(): void {
     for (const v of this.vcpus) v.cpu.tlb.flushAll();
     this.stats.remote_tlb_flush++;
+    const ring = this.mmu.ring;
+    if (ring !== null) ring.emit(EV_TLB_FLUSH, HOST, this.vcpus.length, FLUSH_REMOTE);
+  }
+
+  /** INV_END for the trace: the new sequence and what the host now has at the range's first page. */
+  traceInvalidateEnd(range: MmuNotifierRange): void {
+    const ring = this.mmu.ring;
+    if (ring === null) return;
+    let state = HOSTPAGE_MULTI;
+    let frame = -1;
+    if (range.end - range.start <= PAGE_SIZE) {
+      frame = this.host.frameAt(this.mm, range.start);
+      if (frame >= 0) state = this.host.pteWritable(this.mm, range.start) ? HOSTPAGE_PRESENT : HOSTPAGE_READONLY;
+      else state = pteIsSwap(this.mm.pt.get(range.start >>> 12)) ? HOSTPAGE_SWAPPED : HOSTPAGE_NONE;
+    }
+    ring.emit(EV_INV_END, HOST, this.inv.seq, range.start, range.end, state, frame);
   }
 
   // ---- guest-physical memory as the hypervisor reads and writes it -------------------------
@@ -287,7 +345,9 @@ export class Vm implements FaultVm {
     return this.memslotUpdate(() => {
       this.memslots.add(id, baseGfn, npages, hva);
       // gfns that were MMIO may now be memory: MMIO sptes for them must go.
+      this.mmu.zapCause = ZAP_MEMSLOT;
       this.mmu.zapAll();
+      this.mmu.zapCause = 0;
     });
   }
 
@@ -296,7 +356,9 @@ export class Vm implements FaultVm {
     return this.memslotUpdate(() => {
       // kvm_arch_flush_shadow_memslot: drop every shadow page (kvm_mmu_zap_all_fast does the
       // same today); the slot's rmap and write-tracking go with it.
+      this.mmu.zapCause = ZAP_MEMSLOT;
       this.mmu.zapAll();
+      this.mmu.zapCause = 0;
       if (this.memslots.remove(id) === undefined) throw new RangeError(`memslot ${id} does not exist`);
     });
   }
@@ -332,6 +394,8 @@ export class Vm implements FaultVm {
 
   private reportStale(vcpu: number, gva: number, gfn: number, frame: number, write: boolean): void {
     this.stats.stale_accesses++;
+    const ring = this.mmu.ring;
+    if (ring !== null) ring.emit(EV_STALE, vcpu, gva >>> 0, gfn, frame, write ? 1 : 0);
     if (this.staleRecords.length < MAX_STALE_RECORDS) this.staleRecords.push({ vcpu, gva: gva >>> 0, gfn, frame, write });
     if (this.check) {
       const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;

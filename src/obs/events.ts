@@ -108,12 +108,11 @@ export const FLUSH_NAMES: readonly string[] = ['remote', 'cr3-write', 'paging-mo
 
 /** INV_END: what the host has at the range's first page once the operation is done. */
 export const HOSTPAGE_NONE = 0;
-export const HOSTPAGE_SAME = 1;
-export const HOSTPAGE_SAME_READONLY = 2;
-export const HOSTPAGE_REPLACED = 3;
-export const HOSTPAGE_SWAPPED = 4;
-export const HOSTPAGE_MULTI = 5;
-export const HOSTPAGE_NAMES: readonly string[] = ['unmapped', 'same frame', 'same frame, read-only', 'new frame', 'swapped out', 'range'];
+export const HOSTPAGE_PRESENT = 1;
+export const HOSTPAGE_READONLY = 2;
+export const HOSTPAGE_SWAPPED = 3;
+export const HOSTPAGE_MULTI = 4;
+export const HOSTPAGE_NAMES: readonly string[] = ['unmapped', 'mapped', 'mapped read-only', 'swapped out', 'range'];
 
 /** AGE ops. */
 export const AGE_CLEAR_FLUSH = 0;

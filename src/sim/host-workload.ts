@@ -11,29 +11,60 @@ import { Prng } from '../host/prng.js';
 import type { Vm } from '../hv/vm.js';
 import type { Task } from './scheduler.js';
 
-/** Every `every` scheduler picks, fork one VM process; the child lives `lifetime` picks, then exits. */
-export class ForkTask implements Task {
-  readonly name = 'fork';
+/**
+ * A task that acts on one live VM every `every` scheduler picks (the VM chosen by the seeded
+ * PRNG). Subclasses say what the action is.
+ */
+abstract class PeriodicVmTask implements Task {
+  abstract readonly name: string;
   readonly weight = 1;
   private countdown: number;
-  private readonly children: { mm: Mm; ttl: number }[] = [];
-  forks = 0;
+  /** How many times the action ran. */
+  count = 0;
 
   constructor(
-    private readonly host: Host,
-    private readonly vms: Vm[],
+    protected readonly host: Host,
+    protected readonly vms: Vm[],
     private readonly every: number,
-    private readonly prng: Prng,
-    private readonly lifetime = 8,
+    protected readonly prng: Prng,
   ) {
     this.countdown = every;
   }
 
   runnable(): boolean {
-    return this.vms.some((v) => !v.dead) || this.children.length > 0;
+    return this.vms.some((v) => !v.dead);
   }
 
   step(): void {
+    this.tick();
+    if (--this.countdown > 0) return;
+    this.countdown = this.every;
+    const live = this.vms.filter((v) => !v.dead);
+    if (live.length === 0) return;
+    if (this.act(live[this.prng.below(live.length)]!)) this.count++;
+  }
+
+  /** Called on every pick, due or not. */
+  protected tick(): void {}
+
+  /** Do it to `vm`; false if there was nothing to do. */
+  protected abstract act(vm: Vm): boolean;
+}
+
+/** Every `every` picks, fork one VM process; the child lives `lifetime` picks, then exits. */
+export class ForkTask extends PeriodicVmTask {
+  readonly name = 'fork';
+  private readonly children: { mm: Mm; ttl: number }[] = [];
+
+  constructor(host: Host, vms: Vm[], every: number, prng: Prng, private readonly lifetime = 8) {
+    super(host, vms, every, prng);
+  }
+
+  override runnable(): boolean {
+    return super.runnable() || this.children.length > 0;
+  }
+
+  protected override tick(): void {
     for (let i = this.children.length - 1; i >= 0; i--) {
       const c = this.children[i]!;
       if (--c.ttl <= 0) {
@@ -41,13 +72,11 @@ export class ForkTask implements Task {
         this.children.splice(i, 1);
       }
     }
-    if (--this.countdown > 0) return;
-    this.countdown = this.every;
-    const live = this.vms.filter((v) => !v.dead);
-    if (live.length === 0) return;
-    const vm = live[this.prng.below(live.length)]!;
+  }
+
+  protected act(vm: Vm): boolean {
     this.children.push({ mm: this.host.fork(vm.mm), ttl: this.lifetime });
-    this.forks++;
+    return true;
   }
 
   /** Let every child exit now (end of a run). */
@@ -62,39 +91,28 @@ export class ForkTask implements Task {
  * VM's guest RAM: a balloon returning pages the guest promised not to need (the integrity
  * guests keep such a scratch area and never verify it).
  */
-export class DontneedTask implements Task {
+export class DontneedTask extends PeriodicVmTask {
   readonly name = 'dontneed';
-  readonly weight = 1;
-  private countdown: number;
-  discards = 0;
 
   constructor(
-    private readonly host: Host,
-    private readonly vms: Vm[],
-    private readonly every: number,
-    private readonly prng: Prng,
+    host: Host,
+    vms: Vm[],
+    every: number,
+    prng: Prng,
     private readonly offset: number,
     private readonly len: number,
     private readonly maxPages = 16,
   ) {
-    this.countdown = every;
+    super(host, vms, every, prng);
   }
 
-  runnable(): boolean {
-    return this.vms.some((v) => !v.dead);
-  }
-
-  step(): void {
-    if (--this.countdown > 0) return;
-    this.countdown = this.every;
-    const live = this.vms.filter((v) => !v.dead);
-    if (live.length === 0 || this.len < 4096) return;
-    const vm = live[this.prng.below(live.length)]!;
+  protected act(vm: Vm): boolean {
+    if (this.len < 4096) return false;
     const pages = 1 + this.prng.below(this.maxPages);
     const first = this.prng.below(Math.max(1, this.len / 4096 - pages + 1));
     const start = vm.hva + this.offset + first * 4096;
     this.host.madvise(vm.mm, start, Math.min(pages * 4096, this.offset + this.len - first * 4096), MADV_DONTNEED);
-    this.discards++;
+    return true;
   }
 }
 
@@ -104,37 +122,19 @@ export class DontneedTask implements Task {
  * the read-only window: each pass is a PROTECTION_VMA invalidation that zaps the sptes, and the
  * guest's next writes refault.
  */
-export class MprotectTask implements Task {
+export class MprotectTask extends PeriodicVmTask {
   readonly name = 'mprotect';
-  readonly weight = 1;
-  private countdown: number;
-  passes = 0;
 
-  constructor(
-    private readonly host: Host,
-    private readonly vms: Vm[],
-    private readonly every: number,
-    private readonly prng: Prng,
-    private readonly maxPages = 64,
-  ) {
-    this.countdown = every;
+  constructor(host: Host, vms: Vm[], every: number, prng: Prng, private readonly maxPages = 64) {
+    super(host, vms, every, prng);
   }
 
-  runnable(): boolean {
-    return this.vms.some((v) => !v.dead);
-  }
-
-  step(): void {
-    if (--this.countdown > 0) return;
-    this.countdown = this.every;
-    const live = this.vms.filter((v) => !v.dead);
-    if (live.length === 0) return;
-    const vm = live[this.prng.below(live.length)]!;
+  protected act(vm: Vm): boolean {
     const total = vm.memBytes / 4096;
     const pages = Math.min(total, 1 + this.prng.below(this.maxPages));
     const start = vm.hva + this.prng.below(total - pages + 1) * 4096;
     this.host.mprotect(vm.mm, start, pages * 4096, PROT_READ);
     this.host.mprotect(vm.mm, start, pages * 4096, PROT_READ | PROT_WRITE);
-    this.passes++;
+    return true;
   }
 }

@@ -7,6 +7,7 @@ import type { SwapStore } from '../host/swap.js';
 import type { ByteSink } from '../machine/uart16550.js';
 import type { RunResult } from '../machine/run-loop.js';
 import type { Logger } from '../obs/log.js';
+import type { EventRing } from '../obs/event-ring.js';
 import type { MemoryMode } from '../hv/shadow/page-fault.js';
 import { Vm } from '../hv/vm.js';
 import { Simulation, type VmRun } from './simulation.js';
@@ -32,6 +33,8 @@ export interface GuestRunOptions {
   slice?: number;
   /** Backing store of the swap device (default: in memory). */
   swapStore?: SwapStore;
+  /** Trace ring (`shadowvisor trace`): the VM's slow paths and the host tasks record events. */
+  ring?: EventRing;
 }
 
 export interface GuestRun {
@@ -76,12 +79,14 @@ export function prepareGuest(opts: GuestRunOptions): PreparedGuest {
     log: opts.log,
     output: opts.output,
     input: opts.input,
+    ring: opts.ring,
   });
   vm.boot(opts.image, opts.cmdline);
   const sim = new Simulation(host, {
     seed: opts.seed ?? 1,
     slice: opts.slice,
     ksmEvery: opts.ksm === true ? 16 : 0,
+    ring: opts.ring,
   });
   const run = sim.addVm(vm, opts.maxInsns ?? Infinity);
   return { vm, host, sim, run };

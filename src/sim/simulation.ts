@@ -18,6 +18,8 @@ import {
 import { GuestError } from '../cpu/errors.js';
 import { wakeFromHlt, EXIT_STATUS_BAD_INPUT, EXIT_STATUS_BUDGET, EXIT_STATUS_HALTED, EXIT_STATUS_TRIPLE_FAULT, type RunResult } from '../machine/run-loop.js';
 import { Scheduler, type Task } from './scheduler.js';
+import type { EventRing } from '../obs/event-ring.js';
+import { EV_HOST_TASK, HOST, TASK_KSMD, TASK_KSWAPD } from '../obs/events.js';
 
 /** KVM_RUN returned -EFAULT: guest memory could not be faulted in. */
 export const EXIT_STATUS_EFAULT = 6;
@@ -33,6 +35,8 @@ export interface SimOptions {
   /** Run ksmd every this many scheduler steps (0: never). */
   ksmEvery?: number;
   ksmPagesPerStep?: number;
+  /** Trace ring: host task steps (kswapd, ksmd) are recorded as the causes of invalidations. */
+  ring?: EventRing | null;
 }
 
 const hex8 = (v: number): string => `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
@@ -96,7 +100,10 @@ class KswapdTask implements Task {
   /** After a pass that freed nothing (everything pinned or in use), sleep for a while, as kswapd
    *  backs off instead of spinning on an unreclaimable LRU. */
   private sleep = 0;
-  constructor(private readonly host: Host) {}
+  constructor(
+    private readonly host: Host,
+    private readonly ring: EventRing | null,
+  ) {}
   runnable(): boolean {
     if (this.sleep > 0) {
       this.sleep--;
@@ -105,6 +112,7 @@ class KswapdTask implements Task {
     return this.host.kswapdWanted || this.host.ft.nrFree < this.host.wmarkLow;
   }
   step(): void {
+    if (this.ring !== null) this.ring.emit(EV_HOST_TASK, HOST, TASK_KSWAPD);
     if (this.host.kswapd() === 0) this.sleep = 64;
   }
 }
@@ -117,6 +125,7 @@ class KsmdTask implements Task {
     private readonly host: Host,
     private readonly every: number,
     private readonly pages: number,
+    private readonly ring: EventRing | null,
   ) {
     this.countdown = every;
   }
@@ -126,6 +135,7 @@ class KsmdTask implements Task {
   step(): void {
     if (--this.countdown > 0) return;
     this.countdown = this.every;
+    if (this.ring !== null) this.ring.emit(EV_HOST_TASK, HOST, TASK_KSMD);
     this.host.ksmdStep(this.pages);
   }
 }
@@ -148,8 +158,9 @@ export class Simulation {
     this.slice = opts.slice ?? 20_000;
     this.preemptChance = opts.preemptChance ?? 0.25;
     this.preemptPrng = new Prng(opts.seed ^ 0x70ee);
-    this.sched.add(new KswapdTask(host));
-    if ((opts.ksmEvery ?? 0) > 0) this.sched.add(new KsmdTask(host, opts.ksmEvery!, opts.ksmPagesPerStep ?? 64));
+    const ring = opts.ring ?? null;
+    this.sched.add(new KswapdTask(host, ring));
+    if ((opts.ksmEvery ?? 0) > 0) this.sched.add(new KsmdTask(host, opts.ksmEvery!, opts.ksmPagesPerStep ?? 64, ring));
     if (this.preemptChance > 0) host.onPreempt = () => this.preemptPoint();
   }
 

@@ -62,6 +62,24 @@ describe('bench swap: the three modes tell the story', () => {
     }
   });
 
+  it('notifier mode stays intact under KSM, forks, balloon discards and write-protect passes', async () => {
+    const { status, rows } = await run([
+      '--vms', '2', '--guest-mem', '8M', '--modes', 'notifier', '--overcommit', '1.5,3', '--insns', '12000000',
+      '--ksm', '--fork-every', '50', '--dontneed-every', '30', '--mprotect-every', '40', '--seed', '3',
+    ]);
+    expect(status).toBe(0);
+    expect(rows).toHaveLength(2);
+    for (const r of rows) {
+      expect(r.completed).toBe(true);
+      expect(r.stale_accesses).toBe(0);
+      expect(r.corrupt_pages).toBe(0);
+      expect(r.verified_pages).toBeGreaterThan(0);
+      expect(r.ksm_merges).toBeGreaterThan(0);
+      expect(r.cow_breaks).toBeGreaterThan(0);
+      expect(r.invalidations).toBeGreaterThan(0);
+    }
+  });
+
   it('is deterministic per seed, and shards merge back into the whole grid', async () => {
     const args = ['--vms', '2', '--guest-mem', '6M', '--modes', 'notifier,none', '--overcommit', '1,2', '--insns', '6000000', '--seed', '9'];
     const whole = await run(args);
