@@ -3,6 +3,7 @@
 import { BENCH_HELP } from './bench.js';
 import { DEMO_HELP } from './demo.js';
 import { RUN_HELP } from './run.js';
+import { TRACE_HELP } from './trace.js';
 import { UsageError } from './args.js';
 import { writeStdout } from './output.js';
 
@@ -13,6 +14,8 @@ a KVM-like shadow MMU and a simulated Linux host memory manager.
 
 Commands:
   run IMAGE          boot a guest image; its serial console on stdout
+  trace IMAGE        run a guest and print what the hypervisor did (faults, invalidations,
+                     zaps, refaults; GVA -> GPA -> HVA -> HPA)
   bench [NAME|all]   run benchmarks (cpu, ...)
   demo               the swap-reliability demo (what 'npm start' runs)
   help [COMMAND]     show help for a command
@@ -20,7 +23,7 @@ Commands:
 Every command accepts -h/--help. Bad options, images or files: one line on stderr, exit status 2.
 `;
 
-const HELPS: Record<string, string> = { run: RUN_HELP, bench: BENCH_HELP, demo: DEMO_HELP, help: MAIN_HELP };
+const HELPS: Record<string, string> = { run: RUN_HELP, trace: TRACE_HELP, bench: BENCH_HELP, demo: DEMO_HELP, help: MAIN_HELP };
 
 export function helpCommand(argv: string[]): number {
   const topic = argv.find((a) => !a.startsWith('-'));

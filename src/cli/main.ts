@@ -8,6 +8,7 @@ import { demoCommand } from './demo.js';
 import { helpCommand } from './help.js';
 import { writeStderr } from './output.js';
 import { runCommand } from './run.js';
+import { traceCommand } from './trace.js';
 
 const EXIT_INTERNAL = 70; // EX_SOFTWARE
 
@@ -16,6 +17,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run':
       return runCommand(rest);
+    case 'trace':
+      return traceCommand(rest);
     case 'bench':
       return benchCommand(rest);
     case 'demo':

@@ -67,6 +67,7 @@ function doAnonymousPage(h: Host, mm: Mm, vma: Vma, vpn: number, write: boolean)
     return RETRY;
   }
   h.ram.fill(0, f * PAGE_SIZE, (f + 1) * PAGE_SIZE);
+  h.frameWritten(f);
   h.ft.flags[f] = PG_ANON;
   h.lru.add(f);
   // No shared zero page here: even a read fault gets its own exclusive (hence writable) frame.
@@ -91,6 +92,7 @@ function shmemFault(h: Host, mm: Mm, vma: Vma, vpn: number, write: boolean): num
       return RETRY;
     }
     h.ram.fill(0, f * PAGE_SIZE, (f + 1) * PAGE_SIZE);
+    h.frameWritten(f);
     h.ft.flags[f] = 0; // shmem: not anon, never on the LRU (shmem swap is not modelled)
     shmem.pages[idx] = f; // the cache keeps the allocation reference
     h.stats.zeroFills++;
@@ -120,6 +122,7 @@ function doSwapPage(h: Host, mm: Mm, vma: Vma, vpn: number, pte: number, write: 
       return RETRY;
     }
     const r = h.swap.read(slot, ft.page(f));
+    h.frameWritten(f);
     if (r < 0) {
       // The page never became uptodate: SIGBUS for the faulting task, -EFAULT for gup.
       h.stats.swapReadErrors++;
@@ -206,6 +209,7 @@ export function wpPageCopy(h: Host, mm: Mm, vpn: number, oldPte: number, writabl
     return mm.dead ? -EFAULT : RETRY;
   }
   ft.ram.copyWithin(nf * PAGE_SIZE, old * PAGE_SIZE, (old + 1) * PAGE_SIZE);
+  h.frameWritten(nf);
   const addr = vpn << PAGE_SHIFT;
   const range: MmuNotifierRange = { mm, start: addr, end: addr + PAGE_SIZE, event: MMU_NOTIFY_CLEAR, blockable: true };
   h.notifyStart(range);

@@ -74,6 +74,12 @@ export class Host {
   /** gup references not yet returned by putPage (pins, or references in flight). */
   outstandingGupRefs = 0;
   onPreempt: PreemptHook | null = null;
+  /**
+   * Called whenever the host itself changes the bytes of a frame (zero-fill, swap-in, COW or
+   * fork copy, copy_to_user, poisoning a freed frame): the analogue of DMA snooping the
+   * instruction cache, so a processor that decoded the old bytes can drop them.
+   */
+  onFrameWrite: ((frame: number) => void) | null = null;
   private readonly logInfo: boolean;
 
   constructor(opts: HostOptions) {
@@ -220,7 +226,10 @@ export class Host {
       const f = handleMmFault(this, mm, a, write);
       if (f < 0) return done > 0 ? done : f;
       const base = f * PAGE_SIZE + off;
-      if (write) this.ram.set(buf.subarray(done, done + n), base);
+      if (write) {
+        this.ram.set(buf.subarray(done, done + n), base);
+        this.frameWritten(f);
+      }
       else buf.set(this.ram.subarray(base, base + n), done);
       done += n;
     }
@@ -307,6 +316,7 @@ export class Host {
     ft.flags[f] &= ~PG_LOCKED;
     this.stats.framesFreed++;
     ft.freeRaw(f);
+    if (ft.poisonOnFree) this.frameWritten(f);
   }
 
   /** Installs a present pte and its rmap (the caller hands over one frame reference). */
@@ -359,6 +369,11 @@ export class Host {
   notifyEnd(range: MmuNotifierRange): void {
     this.stats.notifierEnds++;
     mmuNotifierInvalidateRangeEnd(range);
+  }
+
+  frameWritten(frame: number): void {
+    const hook = this.onFrameWrite;
+    if (hook !== null) hook(frame);
   }
 
   preempt(label: string, mm: Mm, start: number, end: number): void {

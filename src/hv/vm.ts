@@ -54,7 +54,14 @@ export const EXIT_STATUS_STALE = 5;
 const codeCaches = new WeakMap<Host, CodeCache>();
 function sharedCodeCache(host: Host): CodeCache {
   let c = codeCaches.get(host);
-  if (c === undefined) codeCaches.set(host, (c = new CodeCache(host.ram.length)));
+  if (c === undefined) {
+    const cache = new CodeCache(host.ram.length);
+    codeCaches.set(host, cache);
+    // Host writes to frames (zero-fill, swap-in, copies, copy_to_user) must reach decoded code
+    // exactly as a vCPU's own stores do, or a recycled frame would run its old instructions.
+    host.onFrameWrite = (f) => cache.invalidatePage(f);
+    c = cache;
+  }
   return c;
 }
 
@@ -231,10 +238,6 @@ export class Vm implements FaultVm {
 
   frameGen(frame: number): number {
     return this.host.frameGen[frame]!;
-  }
-
-  invalidateCode(frame: number): void {
-    this.code.invalidatePage(frame);
   }
 
   // ---- requests to every vCPU ----------------------------------------------------------------

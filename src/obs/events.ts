@@ -58,7 +58,7 @@ export const EVENT_FIELDS: readonly (readonly string[])[] = [
   ['gva', 'gfn', 'frame', 'spte_ref', 'flags'],
   ['gva', 'gfn'],
   ['gfn', 'offset', 'bytes', 'pages_zapped', 'sptes_dropped'],
-  ['event', 'hva_start', 'hva_end', 'gfn_start', 'gfn_end'],
+  ['mmu_event', 'hva_start', 'hva_end', 'gfn_start', 'gfn_end'],
   ['gfn', 'frame', 'cause', 'spte_ref', 'gva'],
   ['vcpus', 'cause'],
   ['seq', 'hva_start', 'hva_end', 'host_page', 'frame'],

@@ -62,8 +62,6 @@ export interface FaultVm {
   frameGen(frame: number): number;
   /** A gfn outside every memslot was accessed (logged at debug level). */
   noteUnbacked(gfn: number): void;
-  /** The host may have rewritten the frame (zero-fill, swap-in, COW copy) since the Cpu decoded it. */
-  invalidateCode(frame: number): void;
   /** What the last gup had to do (GUP_*), recorded only while tracing. */
   readonly lastGupHow?: number;
 }
@@ -175,7 +173,6 @@ export function* pageFault(
       if (vm.mmu.setLeaf(sp, idx, slot, gfn, frame, gen, flags)) vm.mmu.vcpus.flushRemoteTlbs();
       if (ring !== null) ring.emit(EV_SPTE_SET, vc, lin >>> 0, gfn, frame, sp.id * 1024 + idx, sp.spt[idx]! & 0xfff);
       cpu.tlb.flushPage(lin);
-      vm.invalidateCode(frame);
       // kvm_release_faultin_page(dirty = writable): a frame mapped writable may be written.
       if (flags & SPTE_W) vm.markPageDirty(frame);
       keepRef = pinned;

@@ -1,0 +1,266 @@
+// Reading causality back out of the flat event stream for `shadowvisor trace`: which events belong
+// to one vCPU fault (FAULT -> WALK -> GUP -> SPTE_SET or RETRY), which to one host invalidation
+// (INV_START -> SPTE_ZAPs -> TLB_FLUSH -> INV_END), what started each invalidation (a host task
+// or a vCPU's own gup running reclaim), and which later fault re-created a zapped mapping: the
+// refault. Also the --gva / --gfn page filters, which follow the same groups.
+
+import type { TraceEvent } from '../obs/event-ring.js';
+import {
+  EV_EMULATED_PT_WRITE,
+  EV_FAULT,
+  EV_GUEST_PF,
+  EV_GUP,
+  EV_HOST_TASK,
+  EV_INV_END,
+  EV_INV_START,
+  EV_MMIO,
+  EV_RETRY,
+  EV_SPTE_SET,
+  EV_SPTE_ZAP,
+  EV_STALE,
+  EV_TLB_FLUSH,
+  EV_WALK,
+  FLUSH_REMOTE,
+  HOST,
+  TASK_NAMES,
+  ZAP_INVALIDATION,
+} from '../obs/events.js';
+
+export interface FaultGroup {
+  kind: 'fault';
+  vcpu: number;
+  gva: number;
+  /** From the WALK; -1 when the walk failed or was not recorded. */
+  gfn: number;
+  events: TraceEvent[];
+  start: number;
+  /** The terminal event's kind (SPTE_SET, RETRY, GUEST_PF, MMIO, GUP on failure), 0 while open. */
+  outcome: number;
+  gupDone: boolean;
+}
+
+export interface Refault {
+  gfn: number;
+  fault: FaultGroup | null;
+}
+
+export interface InvGroup {
+  kind: 'inv';
+  /** 1-based number among every invalidation in the trace (stable under filters). */
+  n: number;
+  events: TraceEvent[];
+  start: number;
+  /** seq of the outermost INV_END, -1 if the ring ended first. */
+  end: number;
+  /** What set it off: "kswapd", "vcpu0 fault at gva ... (gup of gfn ...)", or "host". */
+  cause: string;
+  zaps: TraceEvent[];
+  refaults: Refault[];
+}
+
+export type Group = FaultGroup | InvGroup;
+
+export interface Grouped {
+  faults: FaultGroup[];
+  invs: InvGroup[];
+  /** Group of each event by seq (events in none are standalone). */
+  groupOf: Map<number, Group>;
+}
+
+const FAULT_KINDS = new Set([EV_FAULT, EV_WALK, EV_GUEST_PF, EV_GUP, EV_RETRY, EV_SPTE_SET, EV_MMIO]);
+const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
+
+function causeOf(lastTask: TraceEvent | null, open: (FaultGroup | null)[]): string {
+  let best: FaultGroup | null = null;
+  let bestSeq = lastTask === null ? -1 : lastTask.seq;
+  for (const g of open) {
+    if (g === null || g.gupDone) continue;
+    const last = g.events[g.events.length - 1]!.seq;
+    if (last > bestSeq) {
+      best = g;
+      bestSeq = last;
+    }
+  }
+  if (best !== null) {
+    const what = best.gfn >= 0 ? `gup of gfn ${hex(best.gfn)}` : 'guest page-table read';
+    return `vcpu${best.vcpu} fault at gva ${hex(best.gva)} (${what})`;
+  }
+  if (lastTask !== null) return TASK_NAMES[lastTask.f[0]!] ?? 'host task';
+  return 'host';
+}
+
+export function groupEvents(events: readonly TraceEvent[]): Grouped {
+  const faults: FaultGroup[] = [];
+  const invs: InvGroup[] = [];
+  const groupOf = new Map<number, Group>();
+  const open: (FaultGroup | null)[] = [];
+  let inv: InvGroup | null = null;
+  let depth = 0;
+  let lastTask: TraceEvent | null = null;
+
+  for (const e of events) {
+    if (e.vcpu >= 0 && FAULT_KINDS.has(e.kind)) {
+      let g = open[e.vcpu] ?? null;
+      if (e.kind === EV_FAULT || g === null) {
+        g = { kind: 'fault', vcpu: e.vcpu, gva: e.f[0]!, gfn: -1, events: [], start: e.seq, outcome: 0, gupDone: false };
+        faults.push(g);
+        open[e.vcpu] = g;
+      }
+      g.events.push(e);
+      groupOf.set(e.seq, g);
+      if (e.kind === EV_WALK) g.gfn = e.f[1]!;
+      if (e.kind === EV_GUP) g.gupDone = true;
+      const terminal = e.kind === EV_SPTE_SET || e.kind === EV_RETRY || e.kind === EV_GUEST_PF || e.kind === EV_MMIO || (e.kind === EV_GUP && e.f[2]! < 0);
+      if (terminal) {
+        g.outcome = e.kind;
+        open[e.vcpu] = null;
+      }
+      continue;
+    }
+    if (e.kind === EV_HOST_TASK) {
+      lastTask = e;
+      continue;
+    }
+    if (e.kind === EV_INV_START) {
+      if (depth === 0) {
+        inv = { kind: 'inv', n: invs.length + 1, events: [], start: e.seq, end: -1, cause: causeOf(lastTask, open), zaps: [], refaults: [] };
+        invs.push(inv);
+      }
+      depth++;
+      inv!.events.push(e);
+      groupOf.set(e.seq, inv!);
+      continue;
+    }
+    if (inv === null) continue;
+    if (e.kind === EV_INV_END) {
+      inv.events.push(e);
+      groupOf.set(e.seq, inv);
+      if (--depth === 0) {
+        inv.end = e.seq;
+        inv = null;
+      }
+      continue;
+    }
+    if ((e.kind === EV_SPTE_ZAP && e.f[2] === ZAP_INVALIDATION) || (e.kind === EV_TLB_FLUSH && e.vcpu === HOST && e.f[1] === FLUSH_REMOTE)) {
+      inv.events.push(e);
+      groupOf.set(e.seq, inv);
+      if (e.kind === EV_SPTE_ZAP) inv.zaps.push(e);
+    }
+  }
+  findRefaults(faults, invs);
+  return { faults, invs, groupOf };
+}
+
+/** For every gfn an invalidation zapped: the first later fault that walked to that gfn. */
+function findRefaults(faults: readonly FaultGroup[], invs: InvGroup[]): void {
+  const byGfn = new Map<number, FaultGroup[]>();
+  for (const g of faults) {
+    if (g.gfn < 0) continue;
+    let l = byGfn.get(g.gfn);
+    if (l === undefined) byGfn.set(g.gfn, (l = []));
+    l.push(g);
+  }
+  for (const inv of invs) {
+    if (inv.end < 0) continue;
+    const seen = new Set<number>();
+    for (const z of inv.zaps) {
+      const gfn = z.f[0]!;
+      if (seen.has(gfn)) continue;
+      seen.add(gfn);
+      const l = byGfn.get(gfn) ?? [];
+      let lo = 0;
+      let hi = l.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (l[mid]!.start > inv.end) hi = mid;
+        else lo = mid + 1;
+      }
+      inv.refaults.push({ gfn, fault: l[lo] ?? null });
+    }
+  }
+}
+
+// ---- the page filters -------------------------------------------------------------------------
+
+export interface PageFilter {
+  gva?: number;
+  gfn?: number;
+}
+
+const samePage = (a: number, b: number): boolean => a >= 0 && a >>> 12 === b >>> 12;
+
+/** Does this event itself name the page? */
+export function eventMatches(e: TraceEvent, f: PageFilter): boolean {
+  const [a, b, , d, x] = e.f as [number, number, number, number, number];
+  if (f.gfn !== undefined) {
+    const g = f.gfn;
+    switch (e.kind) {
+      case EV_WALK:
+      case EV_RETRY:
+      case EV_SPTE_SET:
+      case EV_MMIO:
+      case EV_STALE:
+        return b === g;
+      case EV_GUP:
+      case EV_EMULATED_PT_WRITE:
+      case EV_SPTE_ZAP:
+        return a === g;
+      case EV_INV_START:
+        return d >= 0 && g >= d && g < x;
+      default:
+        return false;
+    }
+  }
+  if (f.gva !== undefined) {
+    const v = f.gva;
+    switch (e.kind) {
+      case EV_FAULT:
+      case EV_GUEST_PF:
+      case EV_WALK:
+      case EV_RETRY:
+      case EV_SPTE_SET:
+      case EV_MMIO:
+      case EV_STALE:
+        return samePage(a, v);
+      case EV_SPTE_ZAP:
+        return samePage(x, v);
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+export function groupMatches(g: Group, f: PageFilter): boolean {
+  if (g.kind === 'fault') {
+    if (f.gfn !== undefined) return g.gfn === f.gfn;
+    if (f.gva !== undefined) return samePage(g.gva, f.gva);
+    return true;
+  }
+  if (g.events.some((e) => eventMatches(e, f))) return true;
+  return false;
+}
+
+/** The events the flat listing prints under a filter: matching events, their whole faults, and
+ *  the frame (start, flushes, end) of a matching invalidation. */
+export function filterEvents(events: readonly TraceEvent[], grouped: Grouped, f: PageFilter): TraceEvent[] {
+  if (f.gfn === undefined && f.gva === undefined) return [...events];
+  const memo = new Map<Group, boolean>();
+  const gm = (g: Group): boolean => {
+    let m = memo.get(g);
+    if (m === undefined) memo.set(g, (m = groupMatches(g, f)));
+    return m;
+  };
+  return events.filter((e) => {
+    if (eventMatches(e, f)) return true;
+    const g = grouped.groupOf.get(e.seq);
+    if (g === undefined || !gm(g)) return false;
+    return g.kind === 'fault' || e.kind === EV_INV_START || e.kind === EV_INV_END || e.kind === EV_TLB_FLUSH;
+  });
+}
+
+/** Invalidations to show under a filter: those touching the page or refaulting it. */
+export function filterChains(invs: readonly InvGroup[], f: PageFilter): InvGroup[] {
+  if (f.gfn === undefined && f.gva === undefined) return [...invs];
+  return invs.filter((g) => groupMatches(g, f) || g.refaults.some((r) => r.fault !== null && groupMatches(r.fault, f)));
+}

@@ -1,0 +1,223 @@
+// `shadowvisor trace IMAGE`: run a guest exactly as `run` does (shadow MMU) with the event ring on,
+// then print what the hypervisor did: every fault, walk, gup, spte, invalidation, zap, flush and
+// refault, filtered to a page, grouped into causal chains, or as JSON; and one address followed
+// GVA -> GPA -> HVA -> HPA -> spte -> TLB. The teaching view of DESIGN.md ("what users do").
+
+import { readFileSync } from 'node:fs';
+import { ImageError } from '../machine/image-error.js';
+import { EventRing, readEvents, type TraceEvent } from '../obs/event-ring.js';
+import { hostFor, prepareGuest, runPrepared, type GuestRunOptions, type PreparedGuest } from '../sim/run-guest.js';
+import { EXIT_STATUS_STALE } from '../hv/vm.js';
+import { UsageError } from './args.js';
+import { createLogger } from './logger.js';
+import { writeStderr, writeStdout } from './output.js';
+import { collectShadowStats, formatShadowStats } from './stats.js';
+import { fileSwapStore } from './swap-file.js';
+import { parseTraceArgs, type TraceOptions } from './trace-args.js';
+import { filterChains, filterEvents, groupEvents, type InvGroup } from './trace-chains.js';
+import { eventJson, hex, lineFormatterFor, type LineFormatter, type SlotLookup } from './trace-format.js';
+import { translateGva } from './trace-translate.js';
+import { EV_TLB_FLUSH, HOSTPAGE_MULTI, HOSTPAGE_NAMES } from '../obs/events.js';
+import { MMU_NOTIFY_EVENT_NAMES } from '../host/constants.js';
+
+export const TRACE_HELP = `Usage: shadowvisor trace [options] IMAGE
+
+Run IMAGE on the shadow MMU exactly as 'shadowvisor run' would, with the hypervisor's event
+ring on, then print what happened underneath the guest: faults (FAULT, WALK, GUP, SPTE_SET,
+RETRY, GUEST_PF, MMIO), emulated page-table writes, host invalidations (INV_START, SPTE_ZAP,
+TLB_FLUSH, INV_END), aging, release, stale accesses and the host tasks that caused them.
+The guest's serial output is NOT printed: stdout carries the trace. The exit status is the
+guest's, as with run.
+
+Trace options:
+  --events N          ring capacity in events (default 65536); the oldest are overwritten
+                      when it fills (a note on stderr says how many)
+  --gva ADDR          only events about this guest virtual page (0x hex or decimal)
+  --gfn N             only events about this guest frame number
+  --last N            print only the last N events (with --chains: the last N chains)
+  --chains            group events into causal chains: what started a host invalidation ->
+                      INV_START -> SPTE_ZAPs -> TLB_FLUSH -> INV_END, then the next fault on
+                      each zapped gfn (FAULT -> WALK -> GUP -> SPTE_SET): the refault
+  --translate GVA     at the end, follow GVA on vCPU 0: guest PDE/PTE -> GPA -> memslot ->
+                      HVA -> host PTE -> HPA (frame) -> spte -> TLB. Alone it prints only
+                      this; with --last, --chains, --gva or --gfn the events come first
+  --json              one JSON object per event (per chain with --chains) on stdout
+
+Every 'run' option applies (--mem, --mode, --host-mem, --swap, --ksm, --vcpus, --check,
+--max-insns, --seed, --cmdline, --input, --stats, --log-level; --mmu must stay shadow).
+Try: shadowvisor trace guest-images/pagetest.elf --host-mem 256K --chains
+
+Event lines: sequence number, virtual time (vCPU 0's retired instructions), who (vcpuN, host,
+or '-' for work done on behalf of the current event), the event, its fields in hex. The same
+image, options and --seed give the same trace, byte for byte.
+`;
+
+export function traceCommand(argv: string[]): number {
+  const opts = parseTraceArgs(argv);
+  if (opts === 'help') {
+    writeStdout(TRACE_HELP);
+    return 0;
+  }
+  return traceImage(opts);
+}
+
+function readInput(what: string, path: string | 0): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : (err.code ?? err.message);
+    throw new UsageError(`cannot read ${what} '${path === 0 ? '-' : path}': ${why}`);
+  }
+}
+
+/** Writes output in blocks; a reader that went away ends the run with status 141. */
+class Out {
+  private buf: string[] = [];
+  private size = 0;
+  closed = false;
+  line(s: string): void {
+    if (this.closed) return;
+    this.buf.push(s);
+    this.size += s.length + 1;
+    if (this.size > 1 << 16) this.flush();
+  }
+  flush(): void {
+    if (this.buf.length === 0 || this.closed) return;
+    if (!writeStdout(`${this.buf.join('\n')}\n`)) this.closed = true;
+    this.buf = [];
+    this.size = 0;
+  }
+}
+
+function traceImage(opts: TraceOptions): number {
+  const ro = opts.run;
+  const log = createLogger(ro.logLevel);
+  const image = readInput('image', ro.image);
+  const input = ro.input === undefined ? undefined : readInput('input', ro.input === '-' ? 0 : ro.input);
+  const swapBytes = ro.swapBytes ?? ro.ramBytes;
+  const ring = new EventRing(opts.capacity);
+  const guestOpts: GuestRunOptions = {
+    image,
+    memBytes: ro.ramBytes,
+    hostMemBytes: ro.hostMemBytes,
+    swapBytes,
+    vcpus: ro.vcpus,
+    mode: ro.mode,
+    ksm: ro.ksm,
+    check: ro.check,
+    seed: ro.seed,
+    maxInsns: ro.maxInsns,
+    cmdline: ro.cmdline,
+    input,
+    output: { write: () => {} }, // stdout carries the trace, not the guest's console
+    log,
+    ring,
+  };
+  let prepared: PreparedGuest;
+  try {
+    hostFor(guestOpts);
+    if (ro.swapFile !== undefined) guestOpts.swapStore = fileSwapStore(ro.swapFile, swapBytes / 4096);
+    prepared = prepareGuest(guestOpts);
+  } catch (e) {
+    if (e instanceof ImageError) throw new UsageError(`${ro.image}: ${e.message}`);
+    if (e instanceof RangeError) throw new UsageError(e.message);
+    throw e;
+  }
+  const t0 = performance.now();
+  const g = runPrepared(prepared);
+  const seconds = (performance.now() - t0) / 1000;
+  const r = g.result;
+
+  const events = readEvents(ring);
+  const slots: SlotLookup = (gfn) => {
+    const s = g.vm.memslots.find(gfn);
+    return s === null ? null : { baseGfn: s.baseGfn, hva: s.hva };
+  };
+  const out = new Out();
+  const filter = { gva: opts.gva, gfn: opts.gfn };
+  const wantEvents = opts.translate === undefined || opts.chains || opts.last !== undefined || opts.gva !== undefined || opts.gfn !== undefined;
+  if (wantEvents) {
+    const grouped = groupEvents(events);
+    if (opts.chains) printChains(out, filterChains(grouped.invs, filter), opts, lineFormatterFor(events, slots));
+    else {
+      let shown = filterEvents(events, grouped, filter);
+      if (opts.last !== undefined) shown = shown.slice(-opts.last);
+      const fmt = lineFormatterFor(shown, slots);
+      for (const e of shown) out.line(opts.json ? JSON.stringify(eventJson(e)) : fmt.line(e));
+    }
+  }
+  if (opts.translate !== undefined) {
+    const t = translateGva(g.vm, opts.translate);
+    if (opts.json) out.line(JSON.stringify({ translate: t.json }));
+    else {
+      if (wantEvents) out.line('');
+      for (const l of t.lines) out.line(l);
+    }
+  }
+  out.flush();
+  if (out.closed) return 141;
+
+  if (ring.overwritten > 0) {
+    writeStderr(`shadowvisor trace: the ring kept the last ${ring.size} of ${ring.emitted} events; --events ${ring.emitted} keeps them all\n`);
+  }
+  if (r.reason !== 'exit' && r.reason !== 'output-closed') writeStderr(`shadowvisor: ${r.message}\n`);
+  else if (r.exitCode === EXIT_STATUS_STALE) writeStderr(`shadowvisor: ${r.message}\n`);
+  if (ro.stats) writeStderr(formatShadowStats(collectShadowStats(g, seconds)));
+  return r.exitCode;
+}
+
+function chainHeading(n: number, inv: InvGroup): string {
+  const start = inv.events[0]!;
+  const end = inv.events.find((e) => e.seq === inv.end);
+  const [ev, , , g0, g1] = start.f as [number, number, number, number, number];
+  const gfns = g0 < 0 ? 'outside guest RAM' : g1 - g0 === 1 ? `gfn ${hex(g0)}` : `gfns ${hex(g0)}-${hex(g1 - 1)}`;
+  const zaps = inv.zaps.length;
+  const flushes = inv.events.filter((e) => e.kind === EV_TLB_FLUSH).length;
+  const what =
+    zaps === 0 ? 'no spte mapped it' : `${zaps} spte${zaps === 1 ? '' : 's'} zapped, ${flushes} remote TLB flush${flushes === 1 ? '' : 'es'}`;
+  let after = 'still in progress when the ring was read';
+  if (end !== undefined) {
+    after = `seq ${end.f[0]}`;
+    if (end.f[3] !== HOSTPAGE_MULTI) after += `, host page ${HOSTPAGE_NAMES[end.f[3]!] ?? '?'}`;
+  }
+  return `chain ${n}: ${inv.cause} -> ${MMU_NOTIFY_EVENT_NAMES[ev] ?? ev} ${gfns} -> ${what} -> ${after}`;
+}
+
+function printChains(out: Out, invs: InvGroup[], opts: TraceOptions, fmt: LineFormatter): void {
+  const total = invs.length;
+  const first = opts.last === undefined ? 0 : Math.max(0, total - opts.last);
+  for (let i = first; i < total; i++) {
+    const inv = invs[i]!;
+    if (opts.json) {
+      out.line(
+        JSON.stringify({
+          chain: inv.n,
+          cause: inv.cause,
+          events: inv.events.map(eventJson),
+          refaults: inv.refaults.map((rf) => ({ gfn: rf.gfn, events: rf.fault === null ? null : rf.fault.events.map(eventJson) })),
+        }),
+      );
+      continue;
+    }
+    out.line(chainHeading(inv.n, inv));
+    if (inv.zaps.length === 0) continue; // nothing of the guest's was mapped: the heading says it all
+    fmt.reset();
+    for (const e of inv.events) out.line(fmt.line(e, '    '));
+    const endTime = inv.events[inv.events.length - 1]!.time;
+    for (const rf of inv.refaults) {
+      if (rf.fault === null) {
+        out.line(`  gfn ${hex(rf.gfn)} was not faulted in again before the trace ended`);
+        continue;
+      }
+      const f = rf.fault;
+      const dt = f.events[0]!.time - endTime;
+      out.line(`  refault of gfn ${hex(rf.gfn)}: vcpu${f.vcpu} at gva ${hex(f.gva, 8)}, ${dt} ticks later`);
+      fmt.reset();
+      for (const e of f.events) out.line(fmt.line(e, '    '));
+    }
+    out.line('');
+  }
+}
+
+export type { TraceEvent };
