@@ -46,22 +46,6 @@ static uint32_t tag(uint32_t page, uint32_t word, uint32_t ver, uint32_t seed) {
   return x;
 }
 
-/* ---- command line ---- */
-static uint32_t arg(const char *cmdline, const char *key, uint32_t dflt) {
-  if (cmdline == NULL) return dflt;
-  for (const char *p = cmdline; *p; p++) {
-    if (p != cmdline && p[-1] != ' ') continue;
-    const char *k = key;
-    const char *q = p;
-    while (*k && *q == *k) { k++; q++; }
-    if (*k || *q != '=') continue;
-    uint32_t v = 0;
-    for (q++; *q >= '0' && *q <= '9'; q++) v = v * 10 + (uint32_t)(*q - '0');
-    return v;
-  }
-  return dflt;
-}
-
 /* ---- address spaces (MULTI): page directories and tables live below the area ---- */
 #if MULTI
 #define PD_BASE 0x00400000u     /* one 4 KiB directory per process, then their page tables */
@@ -119,12 +103,12 @@ static void fill(uint32_t *page, uint32_t g, uint32_t seed) {
 }
 
 int kmain(uint32_t magic, struct multiboot_info *mbi) {
-  const char *cmdline = (magic == MULTIBOOT_BOOTLOADER_MAGIC && (mbi->flags & 4)) ? (const char *)mbi->cmdline : NULL;
-  uint32_t mib = arg(cmdline, "mib", 4);
-  uint32_t seed = arg(cmdline, "seed", 1);
-  uint32_t iters = arg(cmdline, "iters", 2000);
-  uint32_t report = arg(cmdline, "report", 250);
-  uint32_t procs = arg(cmdline, "procs", MULTI ? 4 : 1);
+  const char *cmdline = multiboot_cmdline(magic, mbi);
+  uint32_t mib = cmdline_uint(cmdline, "mib", 4);
+  uint32_t seed = cmdline_uint(cmdline, "seed", 1);
+  uint32_t iters = cmdline_uint(cmdline, "iters", 2000);
+  uint32_t report = cmdline_uint(cmdline, "report", 250);
+  uint32_t procs = cmdline_uint(cmdline, "procs", MULTI ? 4 : 1);
   uint32_t mem_kib = 1024 + mbi->mem_upper;
   if (procs < 1) procs = 1;
   if (procs > MAX_PROCS) procs = MAX_PROCS;

@@ -254,22 +254,6 @@ static void phase2(uint32_t idx) {
   results[idx].window = window_test(idx);
 }
 
-/* ---- command line ---- */
-static uint32_t arg(const char *cmdline, const char *key, uint32_t dflt) {
-  if (cmdline == NULL) return dflt;
-  for (const char *p = cmdline; *p; p++) {
-    if (p != cmdline && p[-1] != ' ') continue;
-    const char *k = key;
-    const char *q = p;
-    while (*k && *q == *k) { k++; q++; }
-    if (*k || *q != '=') continue;
-    uint32_t v = 0;
-    for (q++; *q >= '0' && *q <= '9'; q++) v = v * 10 + (uint32_t)(*q - '0');
-    return v;
-  }
-  return dflt;
-}
-
 static __attribute__((noreturn)) void ap_stop(void) {
   for (;;) __asm__ volatile("cli; hlt");
 }
@@ -305,8 +289,8 @@ static int check_alias_bits(void) {
 }
 
 int smp_main(uint32_t magic, struct multiboot_info *mbi, uint32_t idx) {
-  const char *cmdline = (mbi->flags & 4) ? (const char *)mbi->cmdline : NULL;
-  uint32_t n = arg(cmdline, "vcpus", 1);
+  const char *cmdline = multiboot_cmdline(magic, mbi);
+  uint32_t n = cmdline_uint(cmdline, "vcpus", 1);
   if (idx != 0) {
     /* APs read the count themselves; an AP beyond it takes no part */
     if (n == 0 || n > MAX_CPUS || idx >= n) ap_stop();

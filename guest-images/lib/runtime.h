@@ -45,6 +45,10 @@ struct multiboot_info {
 };
 #define MULTIBOOT_BOOTLOADER_MAGIC 0x2BADB002u
 
+/* ---- cmdline.c: `key=value` options on the Multiboot command line ---- */
+const char *multiboot_cmdline(uint32_t magic, const struct multiboot_info *mbi); /* NULL if none */
+uint32_t cmdline_uint(const char *cmdline, const char *key, uint32_t dflt);
+
 /* ---- segments (gdt.c) ---- */
 #define KERNEL_CS 0x08
 #define KERNEL_DS 0x10
