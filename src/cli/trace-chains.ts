@@ -22,6 +22,7 @@ import {
   EV_WALK,
   FLUSH_REMOTE,
   HOST,
+  RETRY_CAUSE_GPTE,
   TASK_NAMES,
   ZAP_INVALIDATION,
 } from '../obs/events.js';
@@ -56,6 +57,9 @@ export interface InvGroup {
   cause: string;
   zaps: TraceEvent[];
   refaults: Refault[];
+  /** Faults that sampled the sequence before this invalidation and were retried because of it
+   *  (the last invalidation before their RETRY): the race the seq/retry protocol exists for. */
+  raced: FaultGroup[];
 }
 
 export type Group = FaultGroup | InvGroup;
@@ -115,6 +119,8 @@ export function groupEvents(events: readonly TraceEvent[]): Grouped {
         g.outcome = e.kind;
         open[e.vcpu] = null;
       }
+      // A retry over the sequence or an in-flight range is caused by the latest invalidation.
+      if (e.kind === EV_RETRY && e.f[2] !== RETRY_CAUSE_GPTE && invs.length > 0) invs[invs.length - 1]!.raced.push(g);
       continue;
     }
     if (e.kind === EV_HOST_TASK) {
@@ -123,7 +129,7 @@ export function groupEvents(events: readonly TraceEvent[]): Grouped {
     }
     if (e.kind === EV_INV_START) {
       if (depth === 0) {
-        inv = { kind: 'inv', n: invs.length + 1, events: [], start: e.seq, end: -1, cause: causeOf(lastTask, open), zaps: [], refaults: [] };
+        inv = { kind: 'inv', n: invs.length + 1, events: [], start: e.seq, end: -1, cause: causeOf(lastTask, open), zaps: [], refaults: [], raced: [] };
         invs.push(inv);
       }
       depth++;

@@ -196,11 +196,18 @@ function printChains(out: Out, invs: InvGroup[], opts: TraceOptions, fmt: LineFo
           cause: inv.cause,
           events: inv.events.map(eventJson),
           refaults: inv.refaults.map((rf) => ({ gfn: rf.gfn, events: rf.fault === null ? null : rf.fault.events.map(eventJson) })),
+          raced: inv.raced.map((f) => f.events.map(eventJson)),
         }),
       );
       continue;
     }
     out.line(chainHeading(inv.n, inv));
+    for (const f of inv.raced) {
+      const retry = f.events[f.events.length - 1]!;
+      out.line(`  raced: vcpu${f.vcpu}'s fault at gva ${hex(f.gva, 8)} sampled mmu_invalidate_seq ${retry.f[3]} before this; it retried (seq now ${retry.f[4]})`);
+      fmt.reset();
+      for (const e of f.events) out.line(fmt.line(e, '    '));
+    }
     if (inv.zaps.length === 0) continue; // nothing of the guest's was mapped: the heading says it all
     fmt.reset();
     for (const e of inv.events) out.line(fmt.line(e, '    '));

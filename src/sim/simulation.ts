@@ -205,6 +205,12 @@ export class Simulation {
     }
   }
 
+  /** Why a VM's process is gone: the host's own OOM report when it has one. */
+  private oomMessage(vm: Vm): string {
+    const why = vm.mm.oomKilled ? this.host.stats.lastOomMessage : '';
+    return `${vm.name}: the host killed the VM process${why === '' ? ' (out of memory)' : `: ${why}`}`;
+  }
+
   /** One step of one vCPU with the VM-level exit handling of a VMM's KVM_RUN loop. */
   stepVcpu(run: VmRun, v: Vcpu, maxSlice: number): void {
     const vm = run.vm;
@@ -212,7 +218,7 @@ export class Simulation {
     const stop = vm.board.stopped;
     if (stop !== null) return run.finish(stop.exitCode, stop.reason, stop.message);
     if (vm.dead) {
-      return run.finish(EXIT_STATUS_OOM_KILLED, 'oom-killed', `${vm.name}: the host killed the VM process (out of memory)`);
+      return run.finish(EXIT_STATUS_OOM_KILLED, 'oom-killed', this.oomMessage(vm));
     }
     const cpu = v.cpu;
     let slice = maxSlice;
@@ -258,7 +264,7 @@ export class Simulation {
         );
       case STEP_EFAULT: {
         const f = v.faultOut;
-        if (vm.dead) return run.finish(EXIT_STATUS_OOM_KILLED, 'oom-killed', `${vm.name}: the host killed the VM process (out of memory)`);
+        if (vm.dead) return run.finish(EXIT_STATUS_OOM_KILLED, 'oom-killed', this.oomMessage(vm));
         return run.finish(
           EXIT_STATUS_EFAULT,
           'efault',

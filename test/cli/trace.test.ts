@@ -7,6 +7,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { filterChains, groupEvents } from '../../src/cli/trace-chains.js';
+import { EventRing, readEvents } from '../../src/obs/event-ring.js';
+import * as E from '../../src/obs/events.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'dist', 'shadowvisor.mjs');
@@ -166,5 +169,42 @@ describe('shadowvisor trace', () => {
       expect(r.stderr).toMatch(/^shadowvisor: /);
       expect(r.stderr).toMatch(pattern);
     }
+  });
+});
+
+describe('causal chains from a synthetic event stream', () => {
+  it('attributes the invalidation, finds the refault, and attaches the raced retry', () => {
+    const r = new EventRing(64);
+    const H = E.HOST;
+    r.emit(E.EV_FAULT, 0, 0x5000, 2); // 0: vcpu0 faults gfn 0x9 ...
+    r.emit(E.EV_WALK, 0, 0x5000, 0x9, 3, 0, 1); // 1
+    r.emit(E.EV_HOST_TASK, H, E.TASK_KSWAPD); // 2: ... and is preempted: kswapd runs
+    r.emit(E.EV_INV_START, H, 1, 0x10007000, 0x10008000, 7, 8); // 3
+    r.emit(E.EV_SPTE_ZAP, H, 7, 42, E.ZAP_INVALIDATION, 1025, 0x3000); // 4
+    r.emit(E.EV_TLB_FLUSH, H, 1, E.FLUSH_REMOTE); // 5
+    r.emit(E.EV_INV_END, H, 1, 0x10007000, 0x10008000, E.HOSTPAGE_SWAPPED, -1); // 6
+    r.emit(E.EV_RETRY, 0, 0x5000, 0x9, E.RETRY_CAUSE_UNSAFE, 0, 1); // 7: the race
+    r.emit(E.EV_FAULT, 0, 0x3004, 0); // 8: the refault of gfn 7
+    r.emit(E.EV_WALK, 0, 0x3004, 7, 3, 0, 1); // 9
+    r.emit(E.EV_INV_START, H, 1, 0x10020000, 0x10021000, 0x20, 0x21); // 10: direct reclaim inside that gup
+    r.emit(E.EV_INV_END, H, 2, 0x10020000, 0x10021000, E.HOSTPAGE_SWAPPED, -1); // 11
+    r.emit(E.EV_GUP, 0, 7, 0x10007000, 43, 0, E.GUP_SWAP_IN); // 12
+    r.emit(E.EV_SPTE_SET, 0, 0x3004, 7, 43, 1025, 0x25); // 13
+    const g = groupEvents(readEvents(r));
+    expect(g.invs).toHaveLength(2);
+    const [a, b] = g.invs as [(typeof g.invs)[0], (typeof g.invs)[0]];
+    expect(a.cause).toBe('kswapd');
+    expect(a.events.map((e) => e.seq)).toEqual([3, 4, 5, 6]);
+    expect(a.refaults).toHaveLength(1);
+    expect(a.refaults[0]!.fault!.events.map((e) => e.seq)).toEqual([8, 9, 12, 13]);
+    expect(a.raced.map((f) => f.start)).toEqual([0]);
+    expect(b.cause).toBe('vcpu0 fault at gva 0x3004 (gup of gfn 0x7)');
+    expect(b.zaps).toHaveLength(0);
+    expect(g.faults.map((f) => [f.gfn, f.outcome])).toEqual([
+      [9, E.EV_RETRY],
+      [7, E.EV_SPTE_SET],
+    ]);
+    expect(filterChains(g.invs, { gfn: 0x20 }).map((c) => c.n)).toEqual([2]);
+    expect(filterChains(g.invs, { gva: 0x3000 }).map((c) => c.n)).toEqual([1]);
   });
 });
