@@ -18,6 +18,8 @@ import { hostFor, prepareGuest, runPrepared, type GuestRunOptions, type Prepared
 import { EXIT_STATUS_STALE } from '../hv/vm.js';
 import type { MemoryMode } from '../hv/shadow/page-fault.js';
 import type { Logger } from '../obs/log.js';
+import type { EventRing } from '../obs/event-ring.js';
+import type { ByteSink } from '../machine/uart16550.js';
 
 export const RUN_HELP = `Usage: shadowvisor run [options] IMAGE
 
@@ -149,7 +151,8 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
   };
 }
 
-function readInputFile(what: string, path: string | 0): Uint8Array {
+/** Read an image or input file; a missing or unreadable one is a one-line UsageError. */
+export function readInputFile(what: string, path: string | 0): Uint8Array {
   try {
     return readFileSync(path);
   } catch (e) {
@@ -207,7 +210,18 @@ export function runImage(opts: RunOptions): number {
   return r.exitCode;
 }
 
-function runShadow(opts: RunOptions, image: Uint8Array, input: Uint8Array | undefined, sink: StdoutSink, log: Logger): number {
+/**
+ * Host, VM and image for a shadow-MMU run of these options (shared by `run` and `trace`); bad
+ * sizes and images become one-line UsageErrors before anything runs.
+ */
+export function prepareShadowRun(
+  opts: RunOptions,
+  image: Uint8Array,
+  input: Uint8Array | undefined,
+  output: ByteSink,
+  log: Logger,
+  ring?: EventRing,
+): PreparedGuest {
   const swapBytes = opts.swapBytes ?? opts.ramBytes;
   const guestOpts: GuestRunOptions = {
     image,
@@ -222,19 +236,23 @@ function runShadow(opts: RunOptions, image: Uint8Array, input: Uint8Array | unde
     maxInsns: opts.maxInsns,
     cmdline: opts.cmdline,
     input,
-    output: sink,
+    output,
     log,
+    ring,
   };
-  let prepared: PreparedGuest;
   try {
     hostFor(guestOpts); // size checks first, before a swap file is created
     if (opts.swapFile !== undefined) guestOpts.swapStore = fileSwapStore(opts.swapFile, swapBytes / 4096);
-    prepared = prepareGuest(guestOpts);
+    return prepareGuest(guestOpts);
   } catch (e) {
     if (e instanceof ImageError) throw new UsageError(`${opts.image}: ${e.message}`);
     if (e instanceof RangeError) throw new UsageError(e.message);
     throw e;
   }
+}
+
+function runShadow(opts: RunOptions, image: Uint8Array, input: Uint8Array | undefined, sink: StdoutSink, log: Logger): number {
+  const prepared = prepareShadowRun(opts, image, input, sink, log);
   const { vm } = prepared;
   sink.onClosed = () => vm.board.stop({ exitCode: EXIT_STATUS_OUTPUT_CLOSED, reason: 'output-closed', message: 'stdout closed' });
   log.info({ image: opts.image, mem: opts.ramBytes, mode: opts.mode, seed: opts.seed, vcpus: opts.vcpus }, 'booting on the shadow MMU');

@@ -3,16 +3,14 @@
 // refault, filtered to a page, grouped into causal chains, or as JSON; and one address followed
 // GVA -> GPA -> HVA -> HPA -> spte -> TLB. The teaching view of DESIGN.md ("what users do").
 
-import { readFileSync } from 'node:fs';
-import { ImageError } from '../machine/image-error.js';
+import { prepareShadowRun, readInputFile } from './run.js';
 import { EventRing, readEvents, type TraceEvent } from '../obs/event-ring.js';
-import { hostFor, prepareGuest, runPrepared, type GuestRunOptions, type PreparedGuest } from '../sim/run-guest.js';
+import { runPrepared } from '../sim/run-guest.js';
 import { EXIT_STATUS_STALE } from '../hv/vm.js';
 import { UsageError } from './args.js';
 import { createLogger } from './logger.js';
 import { writeStderr, writeStdout } from './output.js';
 import { collectShadowStats, formatShadowStats } from './stats.js';
-import { fileSwapStore } from './swap-file.js';
 import { parseTraceArgs, type TraceOptions } from './trace-args.js';
 import { filterChains, filterEvents, groupEvents, type InvGroup } from './trace-chains.js';
 import { eventJson, hex, lineFormatterFor, type LineFormatter, type SlotLookup } from './trace-format.js';
@@ -61,16 +59,6 @@ export function traceCommand(argv: string[]): number {
   return traceImage(opts);
 }
 
-function readInput(what: string, path: string | 0): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : (err.code ?? err.message);
-    throw new UsageError(`cannot read ${what} '${path === 0 ? '-' : path}': ${why}`);
-  }
-}
-
 /** Writes output in blocks; a reader that went away ends the run with status 141. */
 class Out {
   private buf: string[] = [];
@@ -93,37 +81,11 @@ class Out {
 function traceImage(opts: TraceOptions): number {
   const ro = opts.run;
   const log = createLogger(ro.logLevel);
-  const image = readInput('image', ro.image);
-  const input = ro.input === undefined ? undefined : readInput('input', ro.input === '-' ? 0 : ro.input);
-  const swapBytes = ro.swapBytes ?? ro.ramBytes;
+  const image = readInputFile('image', ro.image);
+  const input = ro.input === undefined ? undefined : readInputFile('input', ro.input === '-' ? 0 : ro.input);
   const ring = new EventRing(opts.capacity);
-  const guestOpts: GuestRunOptions = {
-    image,
-    memBytes: ro.ramBytes,
-    hostMemBytes: ro.hostMemBytes,
-    swapBytes,
-    vcpus: ro.vcpus,
-    mode: ro.mode,
-    ksm: ro.ksm,
-    check: ro.check,
-    seed: ro.seed,
-    maxInsns: ro.maxInsns,
-    cmdline: ro.cmdline,
-    input,
-    output: { write: () => {} }, // stdout carries the trace, not the guest's console
-    log,
-    ring,
-  };
-  let prepared: PreparedGuest;
-  try {
-    hostFor(guestOpts);
-    if (ro.swapFile !== undefined) guestOpts.swapStore = fileSwapStore(ro.swapFile, swapBytes / 4096);
-    prepared = prepareGuest(guestOpts);
-  } catch (e) {
-    if (e instanceof ImageError) throw new UsageError(`${ro.image}: ${e.message}`);
-    if (e instanceof RangeError) throw new UsageError(e.message);
-    throw e;
-  }
+  // stdout carries the trace, not the guest's console.
+  const prepared = prepareShadowRun(ro, image, input, { write: () => {} }, log, ring);
   const t0 = performance.now();
   const g = runPrepared(prepared);
   const seconds = (performance.now() - t0) / 1000;
