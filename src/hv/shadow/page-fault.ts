@@ -111,7 +111,8 @@ export function* pageFault(
     const sp = fetchPath(vm, cpu, vmmu, walker, lin);
     if (sp === null) {
       if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, RETRY_CAUSE_GPTE, vm.inv.seq, vm.inv.seq);
-      return retry(stats, 'gpte');
+      stats.pf_retry_gpte_changed++;
+      return FAULT_RETRY;
     }
     vm.mmu.setMmio(sp, (lin >>> 12) & 1023, gfn);
     if (ring !== null) ring.emit(EV_MMIO, vc, lin >>> 0, gfn);
@@ -181,11 +182,6 @@ export function* pageFault(
   }
   if (!keepRef) vm.putPage(frame);
   return result;
-}
-
-function retry(stats: KvmStats, _why: string): number {
-  stats.pf_retry_gpte_changed++;
-  return FAULT_RETRY;
 }
 
 /**
