@@ -102,10 +102,18 @@ export function collectShadowStats(g: ShadowRunSource, seconds: number): ShadowR
     ...base,
     vcpus: cpus.length,
     mode: g.vm.mode,
-    kvm: { ...(g.vm.stats as Record<string, number | Record<string, number>>) },
+    kvm: withZapAverage({ ...(g.vm.stats as Record<string, number | Record<string, number>>) }),
     host: { ...(g.host.stats as Record<string, number | string>) },
     stale: g.vm.staleRecords,
   };
+}
+
+/** KVM has no such counter; users ask "how many sptes does one invalidation zap", so say it. */
+function withZapAverage(kvm: Record<string, number | Record<string, number>>): Record<string, number | Record<string, number>> {
+  const n = kvm.invalidations as number;
+  const zapped = kvm.sptes_zapped_by_invalidation as number;
+  kvm.sptes_zapped_per_invalidation = n > 0 ? Math.round((zapped / n) * 1000) / 1000 : 0;
+  return kvm;
 }
 
 export function formatShadowStats(s: ShadowRunStats): string {
