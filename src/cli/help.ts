@@ -16,7 +16,7 @@ Commands:
   run IMAGE          boot a guest image; its serial console on stdout
   trace IMAGE        run a guest and print what the hypervisor did (faults, invalidations,
                      zaps, refaults; GVA -> GPA -> HVA -> HPA)
-  bench [NAME|all]   run benchmarks (cpu, ...)
+  bench [NAME|all]   benchmarks: cpu, host, swap (the headline), scale, hv; merge shards
   demo               the swap-reliability demo (what 'npm start' runs)
   help [COMMAND]     show help for a command
 

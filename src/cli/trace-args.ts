@@ -1,5 +1,5 @@
 // The command line of `shadowvisor trace`: its own flags (--events, --gva, --gfn, --last,
-// --chains, --translate, --json) are taken out first and everything else is `run`'s, parsed by
+// --chains, --translate, --json, --html) are taken out first and everything else is `run`'s, parsed by
 // run's own parser so both commands accept exactly the same machine options.
 
 import { UsageError, parseCount } from './args.js';
@@ -15,9 +15,11 @@ export interface TraceOptions {
   chains: boolean;
   translate?: number;
   json: boolean;
+  /** Write DIR/index.html, the explorable page, instead of printing the trace. */
+  html?: string;
 }
 
-const VALUE_FLAGS = new Set(['events', 'gva', 'gfn', 'last', 'translate']);
+const VALUE_FLAGS = new Set(['events', 'gva', 'gfn', 'last', 'translate', 'html']);
 const BOOL_FLAGS = new Set(['chains', 'json']);
 /** 4 Mi events is about 200 MiB of ring. */
 const MAX_EVENTS = 1 << 22;
@@ -68,5 +70,8 @@ export function parseTraceArgs(argv: string[]): TraceOptions | 'help' {
   const last = values.has('last') ? parseCount('--last', values.get('last')!) : undefined;
   if (last === 0) throw new UsageError('--last: must be at least 1');
   const translate = values.has('translate') ? u32('--translate', values.get('translate')!) : undefined;
-  return { run, capacity, gva, gfn, last, chains: bools.has('chains'), translate, json: bools.has('json') };
+  const html = values.get('html');
+  if (html === '') throw new UsageError('--html: expected a directory');
+  if (html !== undefined && bools.has('json')) throw new UsageError('trace: --html writes a page and --json prints to stdout; give one of them');
+  return { run, capacity, gva, gfn, last, chains: bools.has('chains'), translate, json: bools.has('json'), html };
 }

@@ -15,8 +15,10 @@ import { parseTraceArgs, type TraceOptions } from './trace-args.js';
 import { filterChains, filterEvents, groupEvents, type InvGroup } from './trace-chains.js';
 import { eventJson, hex, lineFormatterFor, type LineFormatter, type SlotLookup } from './trace-format.js';
 import { translateGva } from './trace-translate.js';
-import { EV_TLB_FLUSH, HOSTPAGE_MULTI, HOSTPAGE_NAMES } from '../obs/events.js';
+import { EV_TLB_FLUSH, EV_WALK, HOSTPAGE_MULTI, HOSTPAGE_NAMES } from '../obs/events.js';
 import { MMU_NOTIFY_EVENT_NAMES } from '../host/constants.js';
+import { prepareHtmlDir, renderTraceHtml, writeTraceHtml } from './trace-html.js';
+import { DEFAULT_HTML_EVENTS, buildModel, gvasToTranslate, translationData } from './trace-html-model.js';
 
 export const TRACE_HELP = `Usage: shadowvisor trace [options] IMAGE
 
@@ -40,6 +42,10 @@ Trace options:
                       HVA -> host PTE -> HPA (frame) -> spte -> TLB. Alone it prints only
                       this; with --last, --chains, --gva or --gfn the events come first
   --json              one JSON object per event (per chain with --chains) on stdout
+  --html DIR          write DIR/index.html instead: one self-contained page (opens offline)
+                      with the totals, a timeline, the causal chains as flow diagrams and
+                      each gfn's history; the last 20000 events (--last N to change),
+                      --gfn/--gva opens that page's history, --translate adds an address
 
 Every 'run' option applies (--mem, --mode, --host-mem, --swap, --ksm, --vcpus, --check,
 --max-insns, --seed, --cmdline, --input, --stats, --log-level; --mmu must stay shadow).
@@ -56,7 +62,7 @@ export function traceCommand(argv: string[]): number {
     writeStdout(TRACE_HELP);
     return 0;
   }
-  return traceImage(opts);
+  return traceImage(opts, argv);
 }
 
 /** Writes output in blocks; a reader that went away ends the run with status 141. */
@@ -78,11 +84,12 @@ class Out {
   }
 }
 
-function traceImage(opts: TraceOptions): number {
+function traceImage(opts: TraceOptions, argv: string[]): number {
   const ro = opts.run;
   const log = createLogger(ro.logLevel);
   const image = readInputFile('image', ro.image);
   const input = ro.input === undefined ? undefined : readInputFile('input', ro.input === '-' ? 0 : ro.input);
+  if (opts.html !== undefined) prepareHtmlDir(opts.html);
   const ring = new EventRing(opts.capacity);
   // stdout carries the trace, not the guest's console.
   const prepared = prepareShadowRun(ro, image, input, { write: () => {} }, log, ring);
@@ -96,9 +103,13 @@ function traceImage(opts: TraceOptions): number {
     const s = g.vm.memslots.find(gfn);
     return s === null ? null : { baseGfn: s.baseGfn, hva: s.hva };
   };
+  if (opts.html !== undefined) {
+    const path = writeHtml(opts, opts.html, argv, g, seconds, events, ring, slots);
+    writeStderr(`shadowvisor trace: page written to ${path}\n`);
+  }
   const out = new Out();
   const filter = { gva: opts.gva, gfn: opts.gfn };
-  const wantEvents = opts.translate === undefined || opts.chains || opts.last !== undefined || opts.gva !== undefined || opts.gfn !== undefined;
+  const wantEvents = opts.html !== undefined ? false : opts.translate === undefined || opts.chains || opts.last !== undefined || opts.gva !== undefined || opts.gfn !== undefined;
   if (wantEvents) {
     const grouped = groupEvents(events);
     if (opts.chains) printChains(out, filterChains(grouped.invs, filter), opts, lineFormatterFor(events, slots));
@@ -109,7 +120,7 @@ function traceImage(opts: TraceOptions): number {
       for (const e of shown) out.line(opts.json ? JSON.stringify(eventJson(e)) : fmt.line(e));
     }
   }
-  if (opts.translate !== undefined) {
+  if (opts.translate !== undefined && opts.html === undefined) {
     const t = translateGva(g.vm, opts.translate);
     if (opts.json) out.line(JSON.stringify({ translate: t.json }));
     else {
@@ -129,7 +140,7 @@ function traceImage(opts: TraceOptions): number {
   return r.exitCode;
 }
 
-function chainHeading(n: number, inv: InvGroup): string {
+export function chainHeading(n: number, inv: InvGroup): string {
   const start = inv.events[0]!;
   const end = inv.events.find((e) => e.seq === inv.end);
   const [ev, , , g0, g1] = start.f as [number, number, number, number, number];
@@ -190,3 +201,51 @@ function printChains(out: Out, invs: InvGroup[], opts: TraceOptions, fmt: LineFo
 }
 
 export type { TraceEvent };
+
+const shellWord = (a: string): string => (/^[A-Za-z0-9_./:=,+@%-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+
+function sizeText(bytes: number): string {
+  if (bytes % (1 << 30) === 0) return `${bytes / (1 << 30)}G`;
+  if (bytes % (1 << 20) === 0) return `${bytes / (1 << 20)}M`;
+  return `${bytes / 1024}K`;
+}
+
+/** Build, render and write the --html page; returns its path. */
+function writeHtml(
+  opts: TraceOptions,
+  dir: string,
+  argv: string[],
+  g: ReturnType<typeof runPrepared>,
+  seconds: number,
+  events: TraceEvent[],
+  ring: EventRing,
+  slots: SlotLookup,
+): string {
+  const ro = opts.run;
+  const cap = opts.last ?? DEFAULT_HTML_EVENTS;
+  const kept = events.length > cap ? events.slice(events.length - cap) : events;
+  const translations = gvasToTranslate(kept, opts.translate).map((gva) => translationData(gva, translateGva(g.vm, gva)));
+  let selectGfn = opts.gfn ?? -1;
+  if (opts.gva !== undefined) {
+    const walk = [...kept].reverse().find((e) => e.kind === EV_WALK && e.f[0]! >>> 12 === opts.gva! >>> 12);
+    if (walk !== undefined) selectGfn = walk.f[1]!;
+  }
+  const hostMem = ro.hostMemBytes ?? ro.ramBytes + 8 * 1024 * 1024;
+  const guest =
+    `${ro.image}, ${sizeText(ro.ramBytes)} guest RAM on ${sizeText(hostMem)} of host RAM, swap ${sizeText(ro.swapBytes ?? ro.ramBytes)}, ` +
+    `${ro.vcpus} vCPU${ro.vcpus === 1 ? '' : 's'}${ro.ksm ? ', KSM' : ''}, seed ${ro.seed}`;
+  const model = buildModel({
+    command: ['shadowvisor', 'trace', ...argv].map(shellWord).join(' '),
+    image: ro.image,
+    guest,
+    events,
+    ring: { emitted: ring.emitted, held: ring.size, capacity: ring.capacity },
+    cap,
+    stats: collectShadowStats(g, seconds),
+    slots,
+    heading: (inv) => chainHeading(inv.n, inv),
+    translations,
+    selectGfn,
+  });
+  return writeTraceHtml(dir, renderTraceHtml(model, ro.vcpus));
+}

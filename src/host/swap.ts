@@ -13,19 +13,40 @@ export interface SwapStore {
   write(slot: number, src: Uint8Array): number;
 }
 
-/** In-memory swap store (the default). */
+/** Slots per lazily allocated chunk of the in-memory store (1 MiB). */
+const CHUNK_SLOTS = 256;
+
+/**
+ * In-memory swap store (the default). Backing memory comes in 1 MiB chunks allocated on first
+ * write, so a large swap device costs only what is actually swapped (a slot never written reads
+ * as zeros).
+ */
 export class MemorySwapStore implements SwapStore {
-  readonly data: Uint8Array;
+  private readonly chunks: (Uint8Array | undefined)[];
   constructor(readonly slots: number) {
-    this.data = new Uint8Array(slots * PAGE_SIZE);
+    this.chunks = new Array(Math.ceil(slots / CHUNK_SLOTS));
   }
   read(slot: number, dst: Uint8Array): number {
-    dst.set(this.data.subarray(slot * PAGE_SIZE, (slot + 1) * PAGE_SIZE));
+    const c = this.chunks[(slot / CHUNK_SLOTS) | 0];
+    if (c === undefined) dst.fill(0, 0, PAGE_SIZE);
+    else {
+      const o = (slot % CHUNK_SLOTS) * PAGE_SIZE;
+      dst.set(c.subarray(o, o + PAGE_SIZE));
+    }
     return 0;
   }
   write(slot: number, src: Uint8Array): number {
-    this.data.set(src, slot * PAGE_SIZE);
+    const i = (slot / CHUNK_SLOTS) | 0;
+    let c = this.chunks[i];
+    if (c === undefined) this.chunks[i] = c = new Uint8Array(CHUNK_SLOTS * PAGE_SIZE);
+    c.set(src.subarray(0, PAGE_SIZE), (slot % CHUNK_SLOTS) * PAGE_SIZE);
     return 0;
+  }
+  /** Bytes of memory the store holds now. */
+  get bytesAllocated(): number {
+    let n = 0;
+    for (const c of this.chunks) if (c !== undefined) n += c.length;
+    return n;
   }
 }
 

@@ -1,0 +1,158 @@
+// `shadowvisor trace --html DIR`, spawned as users run it (the built bundle), on pagetest with a
+// host too small for it: one self-contained page with the trace as JSON, an SVG timeline, the
+// chain list of --chains in plain HTML, the same bytes for the same run, and bad input as one
+// line with exit status 2. The per-gfn index the page embeds must equal the --gfn filter's.
+
+import { spawnSync, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { filterEvents, groupEvents } from '../../src/cli/trace-chains.js';
+import type { TraceEvent } from '../../src/obs/event-ring.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'dist', 'shadowvisor.mjs');
+const BASE = ['trace', 'guest-images/pagetest.elf', '--host-mem', '256K'];
+
+function cli(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+type Row = [number, number, number, number, number, number, number, number, number, string];
+interface Data {
+  kinds: string[];
+  events: Row[];
+  chains: { n: number; heading: string; zaps: number[] }[];
+  pages: Record<string, number[]>;
+  translations: { gva: number; gfn: number; lines: string[] }[];
+  ring: { emitted: number; shown: number; cap: number };
+}
+
+const dataOf = (html: string): Data => {
+  const m = /<script type="application\/json" id="trace-data">([\s\S]*?)<\/script>/.exec(html);
+  expect(m).not.toBeNull();
+  return JSON.parse(m![1]!) as Data;
+};
+
+let tmp: string;
+let dir: string;
+let run: ReturnType<typeof cli>;
+let html: string;
+
+beforeAll(() => {
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
+  tmp = mkdtempSync(join(tmpdir(), 'sv-trace-html-'));
+  dir = join(tmp, 'page');
+  run = cli([...BASE, '--html', dir]);
+  html = existsSync(join(dir, 'index.html')) ? readFileSync(join(dir, 'index.html'), 'utf8') : '';
+});
+
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('shadowvisor trace --html', () => {
+  it('writes DIR/index.html instead of the text trace; the guest exit status stays', () => {
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe(`shadowvisor trace: page written to ${join(dir, 'index.html')}\n`);
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    expect(html.trimEnd().endsWith('</html>')).toBe(true);
+  });
+
+  it('embeds the trace as JSON that parses, with the invalidations, zaps and the whole run', () => {
+    const d = dataOf(html);
+    const names = d.events.map((e) => d.kinds[e[3]]);
+    expect(names).toContain('INV_START');
+    expect(names).toContain('SPTE_ZAP');
+    expect(names).toContain('INV_END');
+    expect(d.ring.shown).toBe(d.ring.emitted); // pagetest's run fits under the cap
+    expect(d.events.map((e) => e[0])).toEqual(d.events.map((_, i) => i));
+    expect(d.chains.length).toBeGreaterThan(0);
+    expect(d.chains.some((c) => c.zaps.length > 0)).toBe(true);
+    // End-of-run translations of faulting addresses: pagetest's kernel page maps gfn 0x100.
+    expect(d.translations.length).toBeGreaterThan(0);
+    expect(d.translations.length).toBeLessThanOrEqual(64);
+    const k = d.translations.find((t) => t.gva >>> 12 === 0x100);
+    expect(k).toBeDefined();
+    expect(k!.gfn).toBe(0x100);
+    expect(k!.lines.join('\n')).toMatch(/HVA\s+0x10100/);
+  });
+
+  it('the per-gfn page index is exactly what --gfn keeps', () => {
+    const d = dataOf(html);
+    const events: TraceEvent[] = d.events.map((r) => ({ seq: r[0], time: r[1], vcpu: r[2], kind: r[3], f: r.slice(4, 9) as number[] }));
+    const grouped = groupEvents(events);
+    const gfns = Object.keys(d.pages).map(Number);
+    expect(gfns.length).toBeGreaterThan(10);
+    for (const g of gfns) {
+      const want = filterEvents(events, grouped, { gfn: g }).map((e) => e.seq);
+      expect(d.pages[g], `gfn ${g.toString(16)}`).toEqual(want);
+    }
+  });
+
+  it('is self-contained: inline SVG, no external URL, no external script or style', () => {
+    expect(html).toContain('<svg');
+    const urls = html.match(/https?:\/\/[^\s"'<>)]*/g) ?? [];
+    for (const u of urls) expect(u).toBe('http://www.w3.org/2000/svg');
+    expect(html).not.toMatch(/<script[^>]+src=/);
+    expect(html).not.toMatch(/<link[^>]+stylesheet/);
+  });
+
+  it('reads without JavaScript: header, totals, the --chains headings as a list, the last events', () => {
+    const plain = html.replace(/<script[\s\S]*?<\/script>/g, '');
+    expect(plain).toContain('shadowvisor trace guest-images/pagetest.elf --host-mem 256K --html');
+    expect(plain).toMatch(/mode <b>notifier<\/b>/);
+    expect(plain).toMatch(/<th>invalidations<\/th><td class="num">\d+<\/td><td class="note">by MMU_NOTIFY event: CLEAR \d+/);
+    expect(plain).toContain('How to read this.');
+    const chains = cli([...BASE, '--chains']).stdout.split('\n').filter((l) => l.startsWith('chain '));
+    expect(chains.length).toBeGreaterThan(0);
+    const list = /<ol id="chainlist">([\s\S]*?)<\/ol>/.exec(plain)![1]!;
+    const items = [...list.matchAll(/<a href="#chain=\d+">([^<]*)<\/a>/g)].map((m) => m[1]!.replace(/&gt;/g, '>').replace(/&#39;/g, "'").replace(/&amp;/g, '&'));
+    expect(items).toEqual(chains);
+    const d = dataOf(html);
+    const last = d.events[d.events.length - 1]!;
+    const rows = /<table class="events">([\s\S]*?)<\/table>/.exec(plain)![1]!.match(/<tr data-i=/g) ?? [];
+    expect(rows).toHaveLength(Math.min(200, d.events.length));
+    expect(plain).toContain(`<tr data-i="${d.events.length - 1}"><td class="num">${last[0]}</td><td class="num">${last[1]}</td>`);
+  });
+
+  it('the same flags and seed give the same bytes', () => {
+    const again = cli([...BASE, '--html', dir]);
+    expect(again.status).toBe(0);
+    expect(readFileSync(join(dir, 'index.html'), 'utf8')).toBe(html);
+  });
+
+  it('--last N caps the embedded events and the page says so', () => {
+    const capped = join(tmp, 'capped');
+    const r = cli([...BASE, '--html', capped, '--last', '100']);
+    expect(r.status).toBe(0);
+    const page = readFileSync(join(capped, 'index.html'), 'utf8');
+    const d = dataOf(page);
+    expect(d.events).toHaveLength(100);
+    expect(d.ring.emitted).toBeGreaterThan(100);
+    expect(d.events[99]![0]).toBe(d.ring.emitted - 1);
+    expect(page).toMatch(/this page holds the last 100 \(capped at 100/);
+  });
+
+  it('a bad DIR, or --html with --json, is one line on stderr and exit status 2', () => {
+    const file = join(tmp, 'a-file');
+    writeFileSync(file, 'x');
+    for (const [args, pattern] of [
+      [[...BASE, '--html', join(file, 'sub')], /--html: cannot use '.*a-file\/sub' as a directory \(ENOTDIR\)/],
+      [[...BASE, '--html', file], /--html: cannot use '.*a-file' as a directory/],
+      [[...BASE, '--html', ''], /--html: expected a directory/],
+      [[...BASE, '--html', join(tmp, 'j'), '--json'], /give one of them/],
+    ] as [string[], RegExp][]) {
+      const r = cli(args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^shadowvisor: /);
+      expect(r.stderr).toMatch(pattern);
+    }
+  });
+});
