@@ -10,7 +10,6 @@ import type { Host } from '../host/host.js';
 import type { Mm } from '../host/mm.js';
 import { MmuNotifier, mmuNotifierRegister, mmuNotifierUnregister } from '../host/mmu-notifier.js';
 import { MADV_MERGEABLE, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../host/constants.js';
-import type { GuestPhysWriter } from '../machine/guest-phys-writer.js';
 import { loadMultibootImage, type BootState } from '../machine/multiboot.js';
 import { PcBoard } from '../machine/pc-board.js';
 import type { ByteSink } from '../machine/uart16550.js';
@@ -40,7 +39,7 @@ import { InvalidateState } from './invalidate.js';
 import { Memslots, PAGE_SIZE } from './memslots.js';
 import { kvmMmuNotifierOps } from './notifier.js';
 import { registerStaleDetector } from './detector.js';
-import type { GuestPhysMemory } from './shadow/guest-walk.js';
+import { VmGuestMemory } from './guest-memory.js';
 import { ShadowMmu } from './shadow/mmu.js';
 import type { MemoryMode, FaultVm } from './shadow/page-fault.js';
 import type { ShadowPage } from './shadow/shadow-page.js';
@@ -112,7 +111,7 @@ export class Vm implements FaultVm {
   readonly board: PcBoard;
   readonly code: CodeCache;
   readonly vcpus: Vcpu[] = [];
-  readonly guestMem: GuestPhysMemory;
+  readonly guestMem: VmGuestMemory;
   readonly changePteMode: 'update' | 'noop';
   readonly log: Logger;
   retryCheckDisabled = false;
@@ -124,7 +123,6 @@ export class Vm implements FaultVm {
   private readonly pendingSlotOps: (() => void)[] = [];
   private readonly check: boolean;
   private readonly logDebug: boolean;
-  private readonly word = new Uint8Array(4);
   /** What the last gup had to do (GUP_*), kept only while tracing. */
   lastGupHow = GUP_PRESENT;
 
@@ -166,7 +164,7 @@ export class Vm implements FaultVm {
       const r = mmuNotifierRegister(this.notifier, this.mm);
       if (r !== 0) throw new Error(`mmu_notifier_register failed: ${r}`);
     }
-    this.guestMem = this.makeGuestMem();
+    this.guestMem = new VmGuestMemory(host, this.mm, this.memslots);
     const vcpuCount = opts.vcpus ?? 1;
     this.board = new PcBoard({
       clock: { now: () => this.vcpus[0]!.cpu.vtime() },
@@ -265,67 +263,9 @@ export class Vm implements FaultVm {
     ring.emit(EV_INV_END, HOST, this.inv.seq, range.start, range.end, state, frame);
   }
 
-  // ---- guest-physical memory as the hypervisor reads and writes it -------------------------
-
-  private makeGuestMem(): GuestPhysMemory {
-    const word = this.word;
-    const rd = (): number => word[0]! | (word[1]! << 8) | (word[2]! << 16) | (word[3]! << 24);
-    return {
-      readGpa32: (gpa: number): number => {
-        const slot = this.memslots.find(gpa >>> 12);
-        if (slot === null || this.dead) return -1;
-        if (this.host.accessUser(this.mm, slot.gfnToHva(gpa >>> 12) + (gpa & 0xfff), word, false) < 0) return -1;
-        return rd();
-      },
-      writeGpa32: (gpa: number, value: number): void => {
-        const slot = this.memslots.find(gpa >>> 12);
-        if (slot === null || this.dead) return;
-        word[0] = value;
-        word[1] = value >>> 8;
-        word[2] = value >>> 16;
-        word[3] = value >>> 24;
-        this.host.accessUser(this.mm, slot.gfnToHva(gpa >>> 12) + (gpa & 0xfff), word, true);
-      },
-      peekGpa32: (gpa: number): number | null => {
-        const slot = this.memslots.find(gpa >>> 12);
-        if (slot === null) return -1;
-        const frame = this.host.frameAt(this.mm, slot.gfnToHva(gpa >>> 12));
-        if (frame < 0) return null;
-        const ram = this.host.ram;
-        const o = frame * PAGE_SIZE + (gpa & 0xfff);
-        return ram[o]! | (ram[o + 1]! << 8) | (ram[o + 2]! << 16) | (ram[o + 3]! << 24);
-      },
-    };
-  }
-
-  /** A loader's view of guest-physical memory: writes through the VM process's mm. */
-  physWriter(): GuestPhysWriter {
-    const copy = (gpa: number, bytes: Uint8Array): void => {
-      let done = 0;
-      while (done < bytes.length) {
-        const a = gpa + done;
-        const n = Math.min(bytes.length - done, PAGE_SIZE - (a & 0xfff));
-        const slot = this.memslots.find(a >>> 12);
-        if (slot !== null) this.host.accessUser(this.mm, slot.gfnToHva(a >>> 12) + (a & 0xfff), bytes.subarray(done, done + n), true);
-        done += n;
-      }
-    };
-    return {
-      write: copy,
-      zero: (gpa: number, len: number) => {
-        const zeros = new Uint8Array(PAGE_SIZE);
-        for (let off = 0; off < len; ) {
-          const n = Math.min(len - off, PAGE_SIZE - ((gpa + off) & 0xfff));
-          copy(gpa + off, zeros.subarray(0, n));
-          off += n;
-        }
-      },
-    };
-  }
-
   /** Load a Multiboot image and put every vCPU in the GUEST-ABI entry state. */
   boot(image: Uint8Array, cmdline?: string): BootState {
-    const st = loadMultibootImage(image, { ramBytes: this.memBytes, cmdline, mem: this.physWriter() });
+    const st = loadMultibootImage(image, { ramBytes: this.memBytes, cmdline, mem: this.guestMem.writer() });
     for (const v of this.vcpus) {
       const cpu = v.cpu;
       cpu.reset();
