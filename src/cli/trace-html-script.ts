@@ -152,12 +152,13 @@ export const CLIENT_JS = String.raw`
     var best = -1, bd = Infinity;
     for (var k = Math.max(0, lo - 2); k < Math.min(l.length, lo + 2); k++) { var d = Math.abs(l[k].x - x); if (d < bd) { bd = d; best = l[k].i; } }
     if (bd <= tol) return best;
-    if (r === rowOf('INV_START')) {
+    if (r === invRow) {
       for (var s = 0; s < spans.length; s++) { var c = D.chains[+spans[s].getAttribute('data-c')]; if (X(c.start) <= x && x <= X(c.end)) return c.start; }
     }
     return -1;
   }
-  function rowOf(kind) { var m = plot.querySelector('line[data-i]'); for (var i = 0; i < marks.length; i++) if (EV[+marks[i].getAttribute('data-i')][3] === kindNo[kind]) return +marks[i].getAttribute('data-r'); return -2; }
+  var invRow = -2;
+  for (var mi = 0; mi < marks.length; mi++) if (EV[+marks[mi].getAttribute('data-i')][3] === KSTART) { invRow = +marks[mi].getAttribute('data-r'); break; }
   var drag = null;
   svg.addEventListener('mousemove', function (ev) {
     var p = svgPoint(ev);
@@ -388,6 +389,7 @@ export const CLIENT_JS = String.raw`
   var startChain = firstZap, startGfn = D.selectGfn;
   if ((m = /chain=(\d+)/.exec(hash))) D.chains.forEach(function (c, ci) { if (c.n === +m[1]) startChain = ci; });
   if ((m = /gfn=(0x[0-9a-f]+|\d+)/i.exec(hash))) startGfn = /^0x/i.test(m[1]) ? parseInt(m[1], 16) : +m[1];
+  if (startGfn >= 0 && !/chain=/.test(hash)) (D.pages[startGfn] || []).some(function (i) { if (chainOf[i] !== undefined && D.chains[chainOf[i]].zaps.length) { startChain = chainOf[i]; return true; } return false; });
   if (startGfn < 0 && startChain >= 0 && D.chains[startChain].zaps.length) startGfn = EV[D.chains[startChain].zaps[0]][4];
   if (startChain >= 0) selectChain(startChain, false);
   if (startGfn >= 0) selectGfn(startGfn, false);
