@@ -161,6 +161,31 @@ describe('invariants 13 and 16: guest page tables, emulated writes, roots', () =
     checkVmInvariants(vm);
   });
 
+  it('a recursive page-directory entry (the directory as its own page table) stays coherent', () => {
+    const { vm } = smallVm();
+    pagingOn(vm);
+    const d = driver(vm);
+    // PDE 1023 -> the directory itself: linear 0xFFC00000 + 4*i shows PDE... as PTEs, and
+    // 0xFFFFF000 shows the directory. The same guest page is shadowed at both levels.
+    d.storeInvlpg(PD_A * 4096 + 1023 * 4, (PD_A << 12) | 3, 0xfffff000);
+    const SELF = 0xfffff000;
+    expect(d.load(SELF) >>> 0).toBe(((PT0 << 12) | 3 | 0x20) >>> 0); // PDE 0, A set by the walks
+    // Through the window at 0xFFC00000 (PDE 0's table = PT0), PTE for DATA:
+    const pteAddr = 0xffc00000 + DATA * 4;
+    expect((d.load(pteAddr) & ~0x60) >>> 0).toBe(((DATA << 12) | 3) >>> 0);
+    guestWrite(vm, DATA + 2, 0, 77);
+    // Remap DATA -> DATA+2 through the recursive window, flush, and read it back.
+    d.storeInvlpg(pteAddr, ((DATA + 2) << 12) | 3, DATA * 4096);
+    expect(guestRead(vm, DATA, 0)).toBe(77);
+    // Map a new PDE through the self-map: linear 0x00400000 -> PT at gfn 8 (identity of 64..).
+    for (let i = 0; i < 4; i++) guestWrite(vm, 8, i * 4, ((64 + i) << 12) | 3);
+    d.storeInvlpg(SELF + 4, (8 << 12) | 3, 0x00400000);
+    guestWrite(vm, 65, 0, 4242);
+    expect(d.load(0x00401000)).toBe(4242);
+    expect(vm.mmu.isWriteTracked(PD_A)).toBe(true);
+    checkVmInvariants(vm);
+  });
+
   it('three emulated writes to a page directory without a walk in between zap its shadow page', () => {
     const { vm } = smallVm();
     pagingOn(vm);
