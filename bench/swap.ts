@@ -12,6 +12,7 @@ import { nullLogger } from '../src/obs/log.js';
 import { SwapCellRun, type SwapCellOutcome, type SwapCellSpec } from '../src/sim/swap-cell.js';
 import type { BenchOut } from './index.js';
 import { Progress } from './progress.js';
+import { poolAvailable, SwapPool } from './swap-pool.js';
 import { renderReport, writeReport } from './swap-report.js';
 import {
   buildGrid,
@@ -45,6 +46,7 @@ Options:
   --mprotect-every N    write-protect a run of guest RAM and restore it every N steps (default 0)
   --mp                  use memhog-mp (4 address spaces per guest, CR3 switches) instead of memhog
   --seed N              seed (default 1): same flags and seed, same counters
+  --jobs N              run grid cells on N worker threads (default 1; rows are the same)
   --quick               a reduced grid that runs in well under a minute
   --shard i/n           run only cells whose index % n == i-1 (merge shards with 'bench merge')
   --json                JSON lines (one object per cell) instead of the table
@@ -75,6 +77,7 @@ interface Settings {
   mprotectEvery: number;
   mp: boolean;
   seed: number;
+  jobs: number;
   shard: { index: number; count: number } | null;
   json: boolean;
   report: string | null;
@@ -112,6 +115,7 @@ function parse(argv: string[]): Settings | 'help' {
       'mprotect-every': { type: 'string' },
       mp: { type: 'boolean' },
       seed: { type: 'string' },
+      jobs: { type: 'string' },
       quick: { type: 'boolean' },
       shard: { type: 'string' },
       json: { type: 'boolean' },
@@ -135,10 +139,12 @@ function parse(argv: string[]): Settings | 'help' {
     mprotectEvery: parseInt('--mprotect-every', values['mprotect-every'] ?? '0', 0, 1e9),
     mp: values.mp === true,
     seed: parseInt('--seed', values.seed ?? '1', 0, 2 ** 31 - 1),
+    jobs: parseInt('--jobs', values.jobs ?? '1', 1, 64),
     shard: values.shard === undefined ? null : parseShard(values.shard),
     json: values.json === true,
     report: values.report ?? null,
   };
+  if (s.jobs > 1 && !poolAvailable()) throw new Error('--jobs needs the built CLI (node dist/shadowvisor.mjs bench swap ...)');
   if (s.guestMem < (s.mp ? 10 : 4) * MIB) throw new Error(`--guest-mem: at least ${s.mp ? 10 : 4}M (memhog needs room above its image)`);
   return s;
 }
@@ -250,6 +256,53 @@ export function toRow(s: Settings, cell: SwapCell, o: SwapCellOutcome, seconds: 
   };
 }
 
+/**
+ * The grid on a pool of worker threads. Rows are emitted in cell order as soon as every earlier
+ * cell is done, so the output is the same as a serial run's whatever order cells finish in.
+ */
+async function runParallel(
+  settings: Settings,
+  image: Uint8Array,
+  cells: SwapCell[],
+  baselineMips: number,
+  progress: Progress,
+  out: BenchOut,
+  rows: SwapRow[],
+  interrupted: () => boolean,
+): Promise<void> {
+  const pool = new SwapPool(Math.min(settings.jobs, cells.length));
+  const done: (SwapRow | undefined)[] = new Array(cells.length);
+  let emitted = 0;
+  try {
+    const all = cells.map(async (cell, k) => {
+      const { log: _log, onTick: _tick, ...job } = spec(settings, image, cell.mode, cell.overcommit, () => false);
+      const r = await pool.run(job);
+      const row = toRow(settings, cell, r.outcome, r.seconds, baselineMips);
+      done[k] = row;
+      progress.start({ mode: cell.mode, overcommit: cell.overcommit });
+      progress.finish(row.outcome);
+      while (emitted < cells.length && done[emitted] !== undefined) {
+        const next = done[emitted++]!;
+        rows.push(next);
+        if (settings.json) out.stdout(`${rowToJson(next)}\n`);
+      }
+    });
+    // Poll so that Ctrl-C (a flag set by the SIGINT handler) can abandon the cells in flight.
+    let settled = false;
+    void Promise.all(all).then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    while (!settled && !interrupted()) {
+      await new Promise<void>((r) => setTimeout(r, 50));
+      progress.tick();
+    }
+    if (!interrupted()) await Promise.all(all);
+  } finally {
+    await pool.close();
+  }
+}
+
 export async function main(argv: string[], out: BenchOut): Promise<number> {
   let s: Settings | 'help';
   try {
@@ -301,17 +354,21 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
     const baseSeconds = (performance.now() - t0) / 1000;
     const baselineMips = base.instructions / baseSeconds / 1e6;
     progress.finish(interrupted ? 'interrupted' : `${baselineMips.toFixed(1)} MIPS`);
-    for (const cell of cells) {
-      if (interrupted) break;
-      progress.start({ mode: cell.mode, overcommit: cell.overcommit });
-      const t = performance.now();
-      const o = await runCell(spec(settings, image, cell.mode, cell.overcommit, onTick));
-      const seconds = (performance.now() - t) / 1000;
-      if (o.aborted) break;
-      const row = toRow(settings, cell, o, seconds, baselineMips);
-      rows.push(row);
-      progress.finish(row.outcome);
-      if (settings.json) out.stdout(`${rowToJson(row)}\n`);
+    if (settings.jobs > 1) {
+      await runParallel(settings, image, cells, baselineMips, progress, out, rows, () => interrupted);
+    } else {
+      for (const cell of cells) {
+        if (interrupted) break;
+        progress.start({ mode: cell.mode, overcommit: cell.overcommit });
+        const t = performance.now();
+        const o = await runCell(spec(settings, image, cell.mode, cell.overcommit, onTick));
+        const seconds = (performance.now() - t) / 1000;
+        if (o.aborted) break;
+        const row = toRow(settings, cell, o, seconds, baselineMips);
+        rows.push(row);
+        progress.finish(row.outcome);
+        if (settings.json) out.stdout(`${rowToJson(row)}\n`);
+      }
     }
   } finally {
     progress.end();

@@ -9,6 +9,7 @@ import { helpCommand } from './help.js';
 import { writeStderr } from './output.js';
 import { runCommand } from './run.js';
 import { traceCommand } from './trace.js';
+import { runSwapWorkerIfAny } from '../../bench/swap-pool.js';
 
 const EXIT_INTERNAL = 70; // EX_SOFTWARE
 
@@ -55,4 +56,5 @@ async function entry(): Promise<void> {
 // EPIPE from any stream Node itself writes to must not crash the process.
 process.stdout.on('error', () => {});
 process.stderr.on('error', () => {});
-void entry();
+// A worker thread of `bench swap --jobs N` runs the same bundle: it serves cells, not a command.
+if (!runSwapWorkerIfAny()) void entry();

@@ -71,6 +71,23 @@ describe('bench swap from the command line', () => {
     expect(readFileSync(join(out, 'index.html'), 'utf8')).toMatch(/partial/i);
   });
 
+  it('--jobs 2 runs cells on worker threads and prints the same rows as a serial run', () => {
+    const strip = (text: string) =>
+      text
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const o = JSON.parse(l);
+          for (const k of ['guest_mips', 'wall_seconds', 'guest_speed_ratio']) delete o[k];
+          return o;
+        });
+    const serial = cli([...small, '--json']);
+    const parallel = cli([...small, '--json', '--jobs', '2']);
+    expect(serial.status).toBe(0);
+    expect(parallel.status).toBe(0);
+    expect(strip(parallel.stdout)).toEqual(strip(serial.stdout));
+  });
+
   it('bench merge combines shard outputs into the same table', () => {
     const a = cli([...small, '--shard', '1/2', '--json']);
     const b = cli([...small, '--shard', '2/2', '--json']);
