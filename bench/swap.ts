@@ -284,7 +284,7 @@ async function runParallel(
       while (emitted < cells.length && done[emitted] !== undefined) {
         const next = done[emitted++]!;
         rows.push(next);
-        if (settings.json) out.stdout(`${rowToJson(next)}\n`);
+        if (settings.json) out.stdout(rowToJson(next));
       }
     });
     // Poll so that Ctrl-C (a flag set by the SIGINT handler) can abandon the cells in flight.
@@ -367,7 +367,7 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
         const row = toRow(settings, cell, o, seconds, baselineMips);
         rows.push(row);
         progress.finish(row.outcome);
-        if (settings.json) out.stdout(`${rowToJson(row)}\n`);
+        if (settings.json) out.stdout(rowToJson(row));
       }
     }
   } finally {
