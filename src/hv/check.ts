@@ -5,7 +5,7 @@
 
 import { TLB_SIZE } from '../cpu/tlb.js';
 import type { Vm } from './vm.js';
-import { isDirect, roleLevel } from './shadow/role.js';
+import { isDirect, roleLevel, ROLE_PSE } from './shadow/role.js';
 import { SPTE_MMIO, SPTE_NONLEAF, SPTE_P, SPTE_PINNED, SPTE_W } from './shadow/spte.js';
 
 export class InvariantError extends Error {
@@ -53,6 +53,17 @@ export function checkVmInvariants(vm: Vm, opts: { hostCoherence?: boolean } = {}
         let l = parentSeen.get(child.id);
         if (l === undefined) parentSeen.set(child.id, (l = []));
         l.push(sp.id * 1024 + i);
+        if (!isDirect(sp.role)) {
+          // Invariant 11 one level up: the link follows what the guest's PDE says now.
+          const gpde = vm.guestMem.peekGpa32(sp.gfn * 4096 + i * 4);
+          if (gpde !== null) {
+            const large = (gpde & 0x80) !== 0 && (sp.role & ROLE_PSE) !== 0;
+            const want = large ? (gpde >>> 12) & ~0x3ff : gpde >>> 12;
+            if (!(gpde & 1) || child.gfn !== want || isDirect(child.role) !== large) {
+              fail(11, `sp ${sp.id}[${i}] links to sp ${child.id} (gfn ${child.gfn}) but the guest PDE now says 0x${(gpde >>> 0).toString(16)}`);
+            }
+          }
+        }
         continue;
       }
       if (spte & SPTE_MMIO) continue;

@@ -182,6 +182,12 @@ describe('invariants 13 and 16: guest page tables, emulated writes, roots', () =
     d.storeInvlpg(SELF + 4, (8 << 12) | 3, 0x00400000);
     guestWrite(vm, 65, 0, 4242);
     expect(d.load(0x00401000)).toBe(4242);
+    // Repoint that PDE at another table (gfn 9: linear 0x00401000 -> gfn 70): the old link must go.
+    for (let i = 0; i < 4; i++) guestWrite(vm, 9, i * 4, ((69 + i) << 12) | 3);
+    guestWrite(vm, 70, 0, 5151);
+    d.storeInvlpg(SELF + 4, (9 << 12) | 3, 0x00401000);
+    expect(d.load(0x00401000)).toBe(5151);
+    checkVmInvariants(vm);
     expect(vm.mmu.isWriteTracked(PD_A)).toBe(true);
     checkVmInvariants(vm);
   });

@@ -17,6 +17,7 @@ import type { Mm } from '../../src/host/mm.js';
 const PT0 = 1; // identity map of the first 128 pages (code, page tables, data)
 const PD = [3, 4]; // two address spaces
 const PT = [5, 6]; // their playground page tables (linear 0x400000..)
+const SPARE = [7, 8]; // a second table per address space: `retable` repoints PDE 1 between them
 const DATA = 64; // data pages gfn 64..79
 const NDATA = 16;
 const NPLAY = 16; // playground slots per address space
@@ -29,6 +30,7 @@ type Op =
   | { k: 'unmap'; as: number; slot: number }
   | { k: 'read'; slot: number; off: number }
   | { k: 'write'; slot: number; off: number; val: number }
+  | { k: 'retable'; as: number }
   | { k: 'switch' }
   | { k: 'reload' }
   | { k: 'dontneed'; data: number }
@@ -41,6 +43,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant('unmap' as const), as: fc.nat(1), slot: fc.nat(NPLAY - 1) }) },
   { weight: 4, arbitrary: fc.record({ k: fc.constant('read' as const), slot: fc.nat(NPLAY - 1), off: fc.nat(3).map((x) => x * 1024) }) },
   { weight: 4, arbitrary: fc.record({ k: fc.constant('write' as const), slot: fc.nat(NPLAY - 1), off: fc.nat(3).map((x) => x * 1024), val: fc.integer() }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('retable' as const), as: fc.nat(1) }) },
   { weight: 1, arbitrary: fc.constant({ k: 'switch' as const }) },
   { weight: 1, arbitrary: fc.constant({ k: 'reload' as const }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('dontneed' as const), data: fc.nat(NDATA - 1) }) },
@@ -51,7 +54,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 /** Guest memory as the guest should see it: words at offsets 0/1024/2048/3072 of data pages. */
 class Model {
-  pte = [new Int32Array(NPLAY), new Int32Array(NPLAY)];
+  /** Playground entries of each table, by table gfn. */
+  tables = new Map<number, Int32Array>([...PT, ...SPARE].map((t) => [t, new Int32Array(NPLAY)]));
+  /** The table PDE 1 of each address space points at now. */
+  link = [PT[0]!, PT[1]!];
+  get pte(): Int32Array[] {
+    return [this.tables.get(this.link[0]!)!, this.tables.get(this.link[1]!)!];
+  }
   words = new Map<number, number>(); // gfn*4096+off -> value
   cur = 0;
   get(gfn: number, off: number): number {
@@ -88,7 +97,16 @@ function runOps(ops: Op[], mode: 'notifier' | 'pin'): void {
         const v = op.k === 'map' ? ((DATA + op.data) << 12) | P | (op.w ? W : 0) : 0;
         m.pte[op.as]![op.slot] = v;
         // The guest's store to its page table traps (write-tracked) and is emulated.
-        g.storeInvlpg(PT[op.as]! * 4096 + op.slot * 4, v, PLAY + op.slot * 4096);
+        g.storeInvlpg(m.link[op.as]! * 4096 + op.slot * 4, v, PLAY + op.slot * 4096);
+        break;
+      }
+      case 'retable': {
+        // Repoint the address space's PDE 1 at its other table: a directory write that must drop
+        // the old link; a full flush makes it visible (paging-structure caches may hold the PDE).
+        const other = m.link[op.as] === PT[op.as] ? SPARE[op.as]! : PT[op.as]!;
+        m.link[op.as] = other;
+        g.store(PD[op.as]! * 4096 + 4, (other << 12) | P | W);
+        g.reloadCr3();
         break;
       }
       case 'read': {
