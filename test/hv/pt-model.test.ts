@@ -166,15 +166,15 @@ function runOps(ops: Op[], mode: 'notifier' | 'pin'): void {
 describe('shadow MMU vs a model of guest memory, under host events', () => {
   it('notifier mode: guest reads always see the model, all invariants hold after every step', () => {
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 60 }), (ops) => runOps(ops, 'notifier')),
-      { numRuns: 60, seed: 4242 },
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 60, size: 'max' }), (ops) => runOps(ops, 'notifier')),
+      { numRuns: 200, seed: 4242 },
     );
   });
 
   it('pin mode: the same guest-visible results (pins keep frames alive, no notifier needed)', () => {
     fc.assert(
-      fc.property(fc.array(opArb.filter((o) => o.k !== 'fork' && o.k !== 'dontneed'), { minLength: 1, maxLength: 40 }), (ops) => runOps(ops, 'pin')),
-      { numRuns: 25, seed: 99 },
+      fc.property(fc.array(opArb.filter((o) => o.k !== 'fork' && o.k !== 'dontneed'), { minLength: 1, maxLength: 40, size: 'max' }), (ops) => runOps(ops, 'pin')),
+      { numRuns: 80, seed: 99 },
     );
   });
 });
