@@ -214,36 +214,27 @@ export function mmuNotifierInvalidateRange(mm: Mm, start: number, end: number): 
   }
 }
 
-export function mmuNotifierClearFlushYoung(mm: Mm, start: number, end: number): boolean {
+/** Call `op` on every subscriber under the SRCU read lock; true if any of them returned true. */
+function anySubscriber(mm: Mm, op: (sub: MmuNotifier) => boolean): boolean {
   const subs = mm.notifierSubscriptions;
   if (subs === null || subs.list.length === 0) return false;
-  let young = false;
+  let any = false;
   mm.srcu.readLock();
   try {
-    for (let i = 0; i < subs.list.length; i++) {
-      const sub = subs.list[i];
-      if (sub.ops.clearFlushYoung !== undefined && sub.ops.clearFlushYoung(sub, mm, start, end)) young = true;
-    }
+    // Every subscriber is called (each must clear its own accessed bits), not just the first.
+    for (let i = 0; i < subs.list.length; i++) if (op(subs.list[i]!)) any = true;
   } finally {
     mm.srcu.readUnlock();
   }
-  return young;
+  return any;
+}
+
+export function mmuNotifierClearFlushYoung(mm: Mm, start: number, end: number): boolean {
+  return anySubscriber(mm, (sub) => sub.ops.clearFlushYoung?.(sub, mm, start, end) === true);
 }
 
 export function mmuNotifierClearYoung(mm: Mm, start: number, end: number): boolean {
-  const subs = mm.notifierSubscriptions;
-  if (subs === null || subs.list.length === 0) return false;
-  let young = false;
-  mm.srcu.readLock();
-  try {
-    for (let i = 0; i < subs.list.length; i++) {
-      const sub = subs.list[i];
-      if (sub.ops.clearYoung !== undefined && sub.ops.clearYoung(sub, mm, start, end)) young = true;
-    }
-  } finally {
-    mm.srcu.readUnlock();
-  }
-  return young;
+  return anySubscriber(mm, (sub) => sub.ops.clearYoung?.(sub, mm, start, end) === true);
 }
 
 /** Stops at the first subscriber that reports young, as the kernel does. */
