@@ -239,6 +239,9 @@ export function prepareShadowRun(
     output,
     log,
     ring,
+    // Tracing is for understanding what goes wrong too: in pin and none mode the detector's
+    // UNSEEN and STALE events are the only trace of what the host did behind KVM's back.
+    detect: ring !== undefined,
   };
   try {
     hostFor(guestOpts); // size checks first, before a swap file is created

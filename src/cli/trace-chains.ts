@@ -18,6 +18,7 @@ import {
   EV_SPTE_SET,
   EV_SPTE_ZAP,
   EV_STALE,
+  EV_UNSEEN,
   EV_TLB_FLUSH,
   EV_WALK,
   FLUSH_REMOTE,
@@ -210,6 +211,7 @@ export function eventMatches(e: TraceEvent, f: PageFilter): boolean {
       case EV_GUP:
       case EV_EMULATED_PT_WRITE:
       case EV_SPTE_ZAP:
+      case EV_UNSEEN:
         return a === g;
       case EV_INV_START:
         return d >= 0 && g >= d && g < x;

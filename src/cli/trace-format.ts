@@ -24,6 +24,9 @@ import {
   EV_SPTE_SET,
   EV_SPTE_ZAP,
   EV_STALE,
+  EV_UNSEEN,
+  UNSEEN_UNMAPPED,
+  UNSEEN_WRITE_PROTECTED,
   EV_TLB_FLUSH,
   EV_WALK,
   FLUSH_NAMES,
@@ -129,12 +132,18 @@ export function describe(e: TraceEvent, slots: SlotLookup): string {
       return name(TASK_NAMES, a);
     case EV_CHANGE_PTE:
       return `hva ${hex8(a)} -> frame ${b}${c ? ' (writable)' : ''}`;
+    case EV_UNSEEN:
+      return x === UNSEEN_WRITE_PROTECTED
+        ? `gfn ${hex(a)} hva ${hex8(d)}: the host write-protected frame ${b}, an spte still maps it writable (KVM was not told)`
+        : x === UNSEEN_UNMAPPED
+          ? `gfn ${hex(a)} hva ${hex8(d)}: the host unmapped frame ${b} (swap cache), an spte still maps it (KVM was not told)`
+          : `gfn ${hex(a)} hva ${hex8(d)}: the host now has ${c < 0 ? 'no frame' : `frame ${c}`} there, an spte still maps frame ${b} (KVM was not told)`;
     default:
       return e.f.join(' ');
   }
 }
 
-const KINDS_ON_HOST = new Set([EV_INV_START, EV_INV_END, EV_AGE, EV_RELEASE, EV_HOST_TASK, EV_CHANGE_PTE]);
+const KINDS_ON_HOST = new Set([EV_INV_START, EV_INV_END, EV_AGE, EV_RELEASE, EV_HOST_TASK, EV_CHANGE_PTE, EV_UNSEEN]);
 
 /** Formats events as aligned lines; time and vCPU are shown only when they change. */
 export class LineFormatter {

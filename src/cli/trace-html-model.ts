@@ -21,6 +21,7 @@ import {
   EV_SPTE_SET,
   EV_SPTE_ZAP,
   EV_STALE,
+  EV_UNSEEN,
   EV_TLB_FLUSH,
   EV_WALK,
   EV_GUEST_PF,
@@ -126,6 +127,7 @@ export function eventGfn(e: TraceEvent): number {
     case EV_GUP:
     case EV_EMULATED_PT_WRITE:
     case EV_SPTE_ZAP:
+    case EV_UNSEEN:
       return e.f[0]!;
     default:
       return -1;

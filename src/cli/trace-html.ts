@@ -21,6 +21,7 @@ import {
   EV_SPTE_SET,
   EV_SPTE_ZAP,
   EV_STALE,
+  EV_UNSEEN,
   EV_TLB_FLUSH,
   FLUSH_REMOTE,
   TASK_NAMES,
@@ -82,6 +83,8 @@ export function timelineRows(vcpus: number): { rows: Row[]; rowOf: (vcpu: number
         return kvm + 2;
       case EV_INV_START:
         return host;
+      case EV_UNSEEN:
+        return host;
       case EV_HOST_TASK:
       case EV_AGE:
       case EV_RELEASE:
@@ -135,6 +138,8 @@ function markClass(m: HtmlTraceModel, i: number): string {
       return `m k-task t-${TASK_NAMES[a] ?? 'task'}`;
     case EV_AGE:
       return 'm k-age';
+    case EV_UNSEEN:
+      return 'm k-stale';
     default:
       return 'm k-other';
   }

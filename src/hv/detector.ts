@@ -14,6 +14,7 @@ import type { Host } from '../host/host.js';
 import type { Mm } from '../host/mm.js';
 import { MmuNotifier, mmuNotifierRegister, type MmuNotifierRange } from '../host/mmu-notifier.js';
 import type { Memslots } from './memslots.js';
+import { EV_UNSEEN, HOST, UNSEEN_REPLACED, UNSEEN_UNMAPPED, UNSEEN_WRITE_PROTECTED } from '../obs/events.js';
 import type { ShadowMmu } from './shadow/mmu.js';
 import { SPTE_MMIO, SPTE_NONLEAF, SPTE_P, SPTE_STALE, SPTE_STALE_WRITE, SPTE_W } from './shadow/spte.js';
 
@@ -45,11 +46,17 @@ export function registerStaleDetector(vm: DetectorVm): MmuNotifier {
             if (spte >>> 12 !== now) {
               sp.spt[idx] = spte | SPTE_STALE;
               flagged = true;
+              vm.mmu.ring?.emit(EV_UNSEEN, HOST, gfn, spte >>> 12, now, hva, UNSEEN_REPLACED);
             } else if (spte & SPTE_W && !writable && now === vm.host.frameAt(vm.mm, hva)) {
               // Still the same page, mapped, but the host took write access away (COW-shared
               // after fork, mprotect, KSM): a write through this spte bypasses the host.
               sp.spt[idx] = spte | SPTE_STALE_WRITE;
               flagged = true;
+              vm.mmu.ring?.emit(EV_UNSEEN, HOST, gfn, spte >>> 12, now, hva, UNSEEN_WRITE_PROTECTED);
+            } else if (vm.mmu.ring !== null && vm.host.frameAt(vm.mm, hva) < 0) {
+              // Swapped out but still in the swap cache: not stale yet (the same frame comes back
+              // on a swap-in), but it will be once reclaim frees it — unless a pin holds it.
+              vm.mmu.ring.emit(EV_UNSEEN, HOST, gfn, spte >>> 12, now, hva, UNSEEN_UNMAPPED);
             }
           }
         }

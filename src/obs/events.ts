@@ -41,11 +41,21 @@ export const EV_STALE = 15;
 export const EV_HOST_TASK = 16;
 /** change_pte. hva, new frame, writable. */
 export const EV_CHANGE_PTE = 17;
+/** The stale detector saw an invalidation leave an spte behind (KVM was not told, or did not
+ *  zap). gfn, frame the spte maps, host frame now (-1: none), hva, what (UNSEEN_*). */
+export const EV_UNSEEN = 18;
 
 export const EVENT_NAMES: readonly string[] = [
   '?', 'FAULT', 'GUEST_PF', 'WALK', 'GUP', 'RETRY', 'SPTE_SET', 'MMIO', 'EMULATED_PT_WRITE', 'INV_START',
-  'SPTE_ZAP', 'TLB_FLUSH', 'INV_END', 'AGE', 'RELEASE', 'STALE', 'HOST_TASK', 'CHANGE_PTE',
+  'SPTE_ZAP', 'TLB_FLUSH', 'INV_END', 'AGE', 'RELEASE', 'STALE', 'HOST_TASK', 'CHANGE_PTE', 'UNSEEN',
 ];
+
+/** EV_UNSEEN: the host replaced or dropped the page / took write access away. */
+export const UNSEEN_REPLACED = 1;
+export const UNSEEN_WRITE_PROTECTED = 2;
+/** The host unmapped the page (swap entry) but the frame is still in the swap cache. */
+export const UNSEEN_UNMAPPED = 3;
+export const UNSEEN_NAMES: readonly string[] = ['?', 'replaced or dropped', 'write-protected', 'unmapped, in swap cache'];
 
 /** Names of the 5 numeric fields per kind ('' = unused), as --json prints them. */
 export const EVENT_FIELDS: readonly (readonly string[])[] = [
@@ -67,6 +77,7 @@ export const EVENT_FIELDS: readonly (readonly string[])[] = [
   ['gva', 'gfn', 'frame', 'write'],
   ['task'],
   ['hva', 'frame', 'writable'],
+  ['gfn', 'frame', 'host_frame', 'hva', 'what'],
 ];
 
 // ---- field codes ------------------------------------------------------------------------------

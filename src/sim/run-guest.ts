@@ -23,6 +23,8 @@ export interface GuestRunOptions {
   mode?: MemoryMode;
   ksm?: boolean;
   check?: boolean;
+  /** Stale detector on without stopping the VM (counts and, when tracing, records). */
+  detect?: boolean;
   seed?: number;
   maxInsns?: number;
   cmdline?: string;
@@ -76,6 +78,7 @@ export function prepareGuest(opts: GuestRunOptions): PreparedGuest {
     mode: opts.mode ?? 'notifier',
     ksm: opts.ksm,
     check: opts.check,
+    detect: opts.detect,
     log: opts.log,
     output: opts.output,
     input: opts.input,

@@ -207,4 +207,18 @@ describe('causal chains from a synthetic event stream', () => {
     expect(filterChains(g.invs, { gfn: 0x20 }).map((c) => c.n)).toEqual([2]);
     expect(filterChains(g.invs, { gva: 0x3000 }).map((c) => c.n)).toEqual([1]);
   });
+
+  it('in none mode it shows what the host did behind KVM\'s back (UNSEEN) and the stale accesses that follow', () => {
+    const args = ['trace', 'guest-images/memhog.elf', '--mem', '8M', '--host-mem', '2M', '--cmdline', 'mib=5 iters=30', '--max-insns', '3000000'];
+    const none = cli([...args, '--mode', 'none']);
+    const kinds = new Set(none.stdout.split('\n').map(kindOf));
+    expect(kinds.has('UNSEEN')).toBe(true);
+    expect(kinds.has('STALE')).toBe(true);
+    expect(kinds.has('INV_START')).toBe(false); // nothing told KVM
+    const notifier = cli([...args, '--mode', 'notifier']);
+    const nk = new Set(notifier.stdout.split('\n').map(kindOf));
+    expect(nk.has('INV_START')).toBe(true);
+    expect(nk.has('UNSEEN')).toBe(false);
+    expect(nk.has('STALE')).toBe(false);
+  });
 });
