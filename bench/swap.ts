@@ -42,9 +42,12 @@ Options:
   --insns N             guest instructions per VM (default 40000000; --quick 16000000)
   --ksm                 guest RAM mergeable, ksmd running
   --fork-every N        fork a VM process every N scheduler steps (default 0: never)
-  --dontneed-every N    MADV_DONTNEED guest scratch pages every N scheduler steps (default 0)
+  --dontneed-every N    MADV_DONTNEED memhog's scratch pages every N scheduler steps (default 0)
   --mprotect-every N    write-protect a run of guest RAM and restore it every N steps (default 0)
   --mp                  use memhog-mp (4 address spaces per guest, CR3 switches) instead of memhog
+  --image PATH          run another integrity guest; it must print 'verified=N corrupt=M'
+                        progress lines (memhog's format) and may take --cmdline
+  --cmdline STR         that guest's Multiboot command line (each VM also gets ' seed=N')
   --seed N              seed (default 1): same flags and seed, same counters
   --jobs N              run grid cells on N worker threads (default 1; rows are the same)
   --quick               a reduced grid that runs in well under a minute
@@ -76,6 +79,8 @@ interface Settings {
   dontneedEvery: number;
   mprotectEvery: number;
   mp: boolean;
+  image: string | null;
+  cmdline: string | null;
   seed: number;
   jobs: number;
   shard: { index: number; count: number } | null;
@@ -114,6 +119,8 @@ function parse(argv: string[]): Settings | 'help' {
       'dontneed-every': { type: 'string' },
       'mprotect-every': { type: 'string' },
       mp: { type: 'boolean' },
+      image: { type: 'string' },
+      cmdline: { type: 'string' },
       seed: { type: 'string' },
       jobs: { type: 'string' },
       quick: { type: 'boolean' },
@@ -138,12 +145,16 @@ function parse(argv: string[]): Settings | 'help' {
     dontneedEvery: parseInt('--dontneed-every', values['dontneed-every'] ?? '0', 0, 1e9),
     mprotectEvery: parseInt('--mprotect-every', values['mprotect-every'] ?? '0', 0, 1e9),
     mp: values.mp === true,
+    image: values.image ?? null,
+    cmdline: values.cmdline ?? null,
     seed: parseInt('--seed', values.seed ?? '1', 0, 2 ** 31 - 1),
     jobs: parseInt('--jobs', values.jobs ?? '1', 1, 64),
     shard: values.shard === undefined ? null : parseShard(values.shard),
     json: values.json === true,
     report: values.report ?? null,
   };
+  if (s.image !== null && s.mp) throw new Error('--image and --mp: choose one guest');
+  if (s.cmdline !== null && s.image === null) throw new Error('--cmdline goes with --image (memhog gets its options from the grid)');
   if (s.jobs > 1 && !poolAvailable()) throw new Error('--jobs needs the built CLI (node dist/shadowvisor.mjs bench swap ...)');
   if (s.guestMem < (s.mp ? 10 : 4) * MIB) throw new Error(`--guest-mem: at least ${s.mp ? 10 : 4}M (memhog needs room above its image)`);
   return s;
@@ -172,6 +183,7 @@ function memhogArgs(s: Settings, guest: number): { cmdline: string; scratch: { o
   // process's scratch (flat layout: its pages are contiguous from `base`).
   const perPages = Math.floor((mib * 256) / procs);
   const scratchPages = Math.floor(perPages / 8);
+  if (s.image !== null) return { cmdline: s.cmdline ?? '', scratch: { offset: 0, len: 0 } };
   return {
     cmdline: `mib=${mib} iters=0 report=64 procs=${procs}`,
     scratch: { offset: base + (perPages - scratchPages) * 4096, len: scratchPages * 4096 },
@@ -316,7 +328,14 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
     return 0;
   }
   const settings = s;
-  const image = readFileSync(imageUrl(settings.mp ? 'memhog-mp.elf' : 'memhog.elf'));
+  let image: Uint8Array;
+  const path = settings.image ?? imageUrl(settings.mp ? 'memhog-mp.elf' : 'memhog.elf');
+  try {
+    image = readFileSync(path);
+  } catch (e) {
+    out.stderr(`shadowvisor: bench swap: cannot read image '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    return 2;
+  }
   const cells = shardCells(buildGrid(settings.modes, settings.ratios), settings.shard);
   let interrupted = false;
   const onSigint = (): void => {
