@@ -89,6 +89,18 @@ export class Vcpu {
     }
   }
 
+  /**
+   * Abandon the fault in flight (the VM stopped, or is being torn down): the fault path's
+   * cleanup drops the page reference it may hold; nothing is installed.
+   */
+  abortFault(): void {
+    const f = this.fault;
+    if (f === null) return;
+    this.fault = null;
+    this.faultAt = '';
+    f.return(0);
+  }
+
   /** Run the fault to completion (no preemption): for callers without a scheduler. */
   finishFault(): number {
     let r = STEP_RAN;

@@ -364,7 +364,10 @@ export class Vm implements FaultVm {
 
   /** Tear the VM down (kvm_destroy_vm): unregister first, then drop the process's mm. */
   destroy(): void {
-    for (const v of this.vcpus) v.vmmu.freeRoots(true);
+    for (const v of this.vcpus) {
+      v.abortFault();
+      v.vmmu.freeRoots(true);
+    }
     this.mmu.zapAll();
     if (this.notifier !== null && this.notifier.hashed) mmuNotifierUnregister(this.notifier, this.mm);
     this.notifier = null;

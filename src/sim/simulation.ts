@@ -61,6 +61,8 @@ export class VmRun {
 
   finish(exitCode: number, reason: RunResult['reason'] | 'efault' | 'oom-killed' | 'stale', message: string): void {
     if (this.result !== null) return;
+    // A vCPU stopped in the middle of a fault lets go of the page it got from the host.
+    for (const v of this.vm.vcpus) v.abortFault();
     const cpu = this.vm.vcpus[0]!.cpu;
     this.result = {
       exitCode,
@@ -252,7 +254,7 @@ export class Simulation {
         const woken = wakeFromHlt(cpu, vm.board);
         if (woken !== null) {
           if (vm.vcpus.length > 1 && run.parked.some((p, i) => i > 0 && !p)) run.parked[0] = true;
-          else run.result = { ...woken, instructions: run.instructions() };
+          else run.finish(woken.exitCode, woken.reason, woken.message);
         }
         return;
       }

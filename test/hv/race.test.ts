@@ -101,4 +101,18 @@ describe('§1.6: fault vs invalidation', () => {
     expect(vm.inv.inProgress).toBe(0);
     checkVmInvariants(vm);
   });
+
+  it('a fault abandoned while it holds the page (the VM stopped) lets go of it', () => {
+    const { host, vm } = smallVm();
+    touch(vm, 5);
+    const before = host.outstandingGupRefs;
+    const { gen } = startFault(vm, LIN);
+    gen.next();
+    gen.next(); // gup done: one reference held
+    expect(host.outstandingGupRefs).toBe(before + 1);
+    gen.return(0);
+    expect(host.outstandingGupRefs).toBe(before);
+    expect(spteFor(vm, LIN) & 1).toBe(0);
+    host.checkInvariants();
+  });
 });

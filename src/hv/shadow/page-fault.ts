@@ -137,51 +137,56 @@ export function* pageFault(
     stats.pf_efault++;
     return FAULT_EFAULT;
   }
-  const hostWritable = write || vm.hostPteWritable(hva, frame);
-  const gen = vm.frameGen(frame);
-  yield YIELD_AFTER_GUP;
-  yield YIELD_BEFORE_LOCK;
-
-  // ---- mmu_lock held from here: nothing below yields or calls into the host mm ----
-  let result = FAULT_FIXED;
+  // From here the fault holds a page reference. It is dropped on every way out, including a
+  // fault abandoned mid-way (the VM stopped or its vCPU was torn down: generator return()).
   let keepRef = false;
-  const cause = vm.retryCheckDisabled ? 0 : vm.inv.retryGfn(seq, gfn);
-  if (cause !== 0) {
-    if (cause === RETRY_IN_PROGRESS) stats.pf_retry_in_progress++;
-    else stats.pf_retry_seq++;
-    if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, cause, seq, vm.inv.seq);
-    result = FAULT_RETRY;
-  } else {
-    vm.mmu.makePagesAvailable();
-    vmmu.loadRoot(cpu);
-    const sp = fetchPath(vm, cpu, vmmu, walker, lin);
-    if (sp === null) {
-      stats.pf_retry_gpte_changed++;
-      if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, RETRY_CAUSE_GPTE, seq, vm.inv.seq);
+  try {
+    const hostWritable = write || vm.hostPteWritable(hva, frame);
+    const gen = vm.frameGen(frame);
+    yield YIELD_AFTER_GUP;
+    yield YIELD_BEFORE_LOCK;
+
+    // ---- mmu_lock held from here: nothing below yields or calls into the host mm ----
+    let result = FAULT_FIXED;
+    const cause = vm.retryCheckDisabled ? 0 : vm.inv.retryGfn(seq, gfn);
+    if (cause !== 0) {
+      if (cause === RETRY_IN_PROGRESS) stats.pf_retry_in_progress++;
+      else stats.pf_retry_seq++;
+      if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, cause, seq, vm.inv.seq);
       result = FAULT_RETRY;
     } else {
-      const tracked = vm.mmu.isWriteTracked(gfn);
-      const pinned = vm.mode === 'pin';
-      let flags = ShadowMmu.leafFlags(
-        (walker.access & ACC_W) !== 0,
-        (walker.access & ACC_U) !== 0,
-        hostWritable,
-        tracked,
-        write,
-      );
-      if (pinned) flags |= SPTE_PINNED;
-      const idx = (lin >>> 12) & 1023;
-      if (vm.mmu.setLeaf(sp, idx, slot, gfn, frame, gen, flags)) vm.mmu.vcpus.flushRemoteTlbs();
-      if (ring !== null) ring.emit(EV_SPTE_SET, vc, lin >>> 0, gfn, frame, sp.id * 1024 + idx, sp.spt[idx]! & 0xfff);
-      cpu.tlb.flushPage(lin);
-      // kvm_release_faultin_page(dirty = writable): a frame mapped writable may be written.
-      if (flags & SPTE_W) vm.markPageDirty(frame);
-      keepRef = pinned;
-      stats.pf_fixed++;
+      vm.mmu.makePagesAvailable();
+      vmmu.loadRoot(cpu);
+      const sp = fetchPath(vm, cpu, vmmu, walker, lin);
+      if (sp === null) {
+        stats.pf_retry_gpte_changed++;
+        if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, RETRY_CAUSE_GPTE, seq, vm.inv.seq);
+        result = FAULT_RETRY;
+      } else {
+        const tracked = vm.mmu.isWriteTracked(gfn);
+        const pinned = vm.mode === 'pin';
+        let flags = ShadowMmu.leafFlags(
+          (walker.access & ACC_W) !== 0,
+          (walker.access & ACC_U) !== 0,
+          hostWritable,
+          tracked,
+          write,
+        );
+        if (pinned) flags |= SPTE_PINNED;
+        const idx = (lin >>> 12) & 1023;
+        if (vm.mmu.setLeaf(sp, idx, slot, gfn, frame, gen, flags)) vm.mmu.vcpus.flushRemoteTlbs();
+        if (ring !== null) ring.emit(EV_SPTE_SET, vc, lin >>> 0, gfn, frame, sp.id * 1024 + idx, sp.spt[idx]! & 0xfff);
+        cpu.tlb.flushPage(lin);
+        // kvm_release_faultin_page(dirty = writable): a frame mapped writable may be written.
+        if (flags & SPTE_W) vm.markPageDirty(frame);
+        keepRef = pinned;
+        stats.pf_fixed++;
+      }
     }
+    return result;
+  } finally {
+    if (!keepRef) vm.putPage(frame);
   }
-  if (!keepRef) vm.putPage(frame);
-  return result;
 }
 
 /**
