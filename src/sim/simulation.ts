@@ -181,10 +181,14 @@ export class Simulation {
   runUntilDone(until?: () => boolean): void {
     while (this.runs.some((r) => r.result === null)) {
       if (until !== undefined && until()) return;
-      if (!this.sched.stepOnce()) {
-        for (const r of this.runs) r.finish(EXIT_STATUS_HALTED, 'halted', 'every vCPU is parked: the guest can never wake');
-        return;
+      // A VM whose every vCPU is parked can never run again; host tasks (ksmd, a forking VMM)
+      // would otherwise keep the scheduler busy forever.
+      for (const r of this.runs) {
+        if (r.result === null && r.parked.every((p) => p)) {
+          r.finish(EXIT_STATUS_HALTED, 'halted', `${r.vm.name}: every vCPU is halted and none can be woken`);
+        }
       }
+      if (!this.sched.stepOnce()) return;
     }
   }
 
