@@ -4,6 +4,7 @@ import { BENCH_HELP } from './bench.js';
 import { DEMO_HELP } from './demo.js';
 import { RUN_HELP } from './run.js';
 import { TRACE_HELP } from './trace.js';
+import { WEB_HELP } from './web.js';
 import { UsageError } from './args.js';
 import { writeStdout } from './output.js';
 
@@ -18,12 +19,13 @@ Commands:
                      zaps, refaults; GVA -> GPA -> HVA -> HPA)
   bench [NAME|all]   benchmarks: cpu, host, swap (the headline), scale, hv; merge shards
   demo               the swap-reliability demo (what 'npm start' runs)
+  web [--out DIR]    write a self-contained page that runs the simulator in a browser
   help [COMMAND]     show help for a command
 
 Every command accepts -h/--help. Bad options, images or files: one line on stderr, exit status 2.
 `;
 
-const HELPS: Record<string, string> = { run: RUN_HELP, trace: TRACE_HELP, bench: BENCH_HELP, demo: DEMO_HELP, help: MAIN_HELP };
+const HELPS: Record<string, string> = { run: RUN_HELP, trace: TRACE_HELP, bench: BENCH_HELP, demo: DEMO_HELP, web: WEB_HELP, help: MAIN_HELP };
 
 export function helpCommand(argv: string[]): number {
   const topic = argv.find((a) => !a.startsWith('-'));

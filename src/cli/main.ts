@@ -9,6 +9,7 @@ import { helpCommand } from './help.js';
 import { writeStderr } from './output.js';
 import { runCommand } from './run.js';
 import { traceCommand } from './trace.js';
+import { webCommand } from './web.js';
 import { runSwapWorkerIfAny } from '../../bench/swap-pool.js';
 
 const EXIT_INTERNAL = 70; // EX_SOFTWARE
@@ -24,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
       return benchCommand(rest);
     case 'demo':
       return demoCommand(rest);
+    case 'web':
+      return webCommand(rest);
     case 'help':
     case '-h':
     case '--help':

@@ -24,6 +24,8 @@ export class Mm {
   /** Swap ptes (MM_SWAPENTS). */
   swapEnts = 0;
   notifierSubscriptions: MmuNotifierSubscriptions | null = null;
+  /** What the process's open files do when it exits, after exit_mmap (a VM fd: kvm_destroy_vm). */
+  onExit: (() => void) | null = null;
   /** MMF_HAS_PINNED: a long-term pin was ever taken; fork then copies possibly pinned pages. */
   hasPinned = false;
 

@@ -128,5 +128,10 @@ export function exitMmap(h: Host, mm: Mm): void {
   }
   h.mms.delete(mm.id);
   h.ksm.forgetMm(mm);
+  // The exiting process closes its files (do_exit's exit_files runs after exit_mm): for a VMM
+  // that is the VM fd, whose release tears the VM down and drops any page it still pins.
+  const onExit = mm.onExit;
+  mm.onExit = null;
+  if (onExit !== null) onExit();
   mmdrop(mm); // the reference all users shared
 }

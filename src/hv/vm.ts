@@ -187,6 +187,13 @@ export class Vm implements FaultVm {
     }
     this.board.attachVcpus(this.vcpus.map((v) => v.cpu));
     if (detect) this.detector = registerStaleDetector(this);
+    // The VMM process exiting (or OOM-killed) closes the VM fd: every spte goes, and with them
+    // any page pin (pin mode), so the memory is really freed. Faults in flight finish on their
+    // own next step (gup fails on a dead mm); this may run inside another VM's allocation.
+    this.mm.onExit = () => {
+      for (const v of this.vcpus) v.vmmu.freeRoots(true);
+      this.mmu.zapAll();
+    };
     const ring = opts.ring ?? null;
     if (ring !== null) {
       const cpu0 = this.vcpus[0]!.cpu;

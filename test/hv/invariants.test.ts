@@ -66,6 +66,18 @@ describe('invariant 8: no long-term pins in notifier mode; pins in pin mode', ()
     host.checkInvariants();
   });
 
+  it('pin: when the VMM process exits (or is OOM-killed) the VM fd release drops every pin', () => {
+    const { host, vm } = smallVm({ mode: 'pin' });
+    for (let g = 0; g < 20; g++) guestWrite(vm, DATA + g, 0, g);
+    expect(host.outstandingGupRefs).toBeGreaterThan(20);
+    const free = host.nrFreeFrames;
+    host.mmput(vm.mm); // exit_mmap, then the files close
+    expect(vm.stats.pinned_pages).toBe(0);
+    expect(host.outstandingGupRefs).toBe(0);
+    expect(host.nrFreeFrames).toBeGreaterThan(free + 20); // the pinned frames really came back
+    host.checkInvariants();
+  });
+
   it('none: reclaimed frames stay mapped, get reused, and the detector and the data both show it', () => {
     const { host, vm } = smallVm({ frames: 96, swapPages: 512, mode: 'none' });
     // In none mode the host never learns which pages the guest uses, so it reclaims the oldest
