@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { nullLogger } from '../src/obs/log.js';
-import { SwapCellRun, type SwapCellOutcome, type SwapCellSpec } from '../src/sim/swap-cell.js';
+import { classifyOutcome, SwapCellRun, type SwapCellOutcome, type SwapCellSpec } from '../src/sim/swap-cell.js';
 import type { BenchOut } from './index.js';
 import { Progress } from './progress.js';
 import { poolAvailable, SwapPool } from './swap-pool.js';
@@ -213,23 +213,9 @@ function spec(s: Settings, image: Uint8Array, mode: Mode, ratio: number, onTick:
   };
 }
 
-/** What a cell's outcome was, worst first. */
-function classify(o: SwapCellOutcome): string {
-  if (o.aborted) return 'interrupted';
-  const reasons = o.vms.map((v) => v.reason);
-  if (reasons.includes('oom-killed')) return 'oom-killed';
-  if (o.stalled) return 'stalled';
-  if (reasons.includes('triple-fault') || reasons.includes('guest-error')) return 'crashed';
-  if (o.vms.some((v) => v.corrupt > 0)) return 'corrupt';
-  if (o.vms.some((v) => v.staleAccesses > 0)) return 'stale';
-  if (reasons.includes('efault')) return 'efault';
-  if (o.vms.every((v) => v.reason === 'budget' || (v.reason === 'exit' && v.exitCode === 0))) return 'ok';
-  return reasons.find((r) => r !== 'budget' && r !== 'exit') ?? 'failed';
-}
-
 export function toRow(s: Settings, cell: SwapCell, o: SwapCellOutcome, seconds: number, baselineMips: number): SwapRow {
   const z = sizes(s, cell.overcommit);
-  const outcome = classify(o);
+  const outcome = classifyOutcome(o);
   const completed = outcome === 'ok';
   const mips = seconds > 0 ? o.instructions / seconds / 1e6 : 0;
   const k = o.kvm;

@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { nullLogger } from '../obs/log.js';
-import { runSwapCell, type SwapCellOutcome, type SwapCellLive } from '../sim/swap-cell.js';
+import { runSwapCell, verdictOf, type SwapCellOutcome, type SwapCellLive } from '../sim/swap-cell.js';
 import type { MemoryMode } from '../hv/shadow/page-fault.js';
 import { UsageError, parseCommandArgs, parseCount } from './args.js';
 import { writeStderr, writeStdout } from './output.js';
@@ -100,17 +100,6 @@ export function demoCommand(argv: string[]): number {
   return 0;
 }
 
-function verdict(o: SwapCellOutcome): string {
-  const crashed = o.vms.filter((v) => v.reason === 'triple-fault').length;
-  const corrupt = o.vms.reduce((n, v) => n + v.corrupt, 0);
-  const stale = o.vms.reduce((n, v) => n + v.staleAccesses, 0);
-  if (corrupt === 0 && stale === 0 && crashed === 0) return 'every page intact';
-  const parts: string[] = [];
-  if (corrupt > 0) parts.push(`${corrupt} corrupt pages`);
-  if (crashed > 0) parts.push(`${crashed} guest${crashed > 1 ? 's' : ''} crashed on recycled memory`);
-  if (stale > 0) parts.push(`${stale} stale accesses`);
-  return parts.join(', ');
-}
 
 export function formatDemo(rows: DemoRow[]): string {
   const head = ['mode', 'VMs ok', 'pages verified', 'corrupt pages', 'crashed', 'stale accesses', 'swap-outs', 'swap-ins', 'zapped sptes', 'seconds'];
@@ -135,7 +124,7 @@ export function formatDemo(rows: DemoRow[]): string {
   let out = `${line(head)}\n${line(widths.map((w) => '-'.repeat(w)))}\n`;
   for (const b of body) out += `${line(b)}\n`;
   out += '\n';
-  for (const r of rows) out += `${r.mode.padEnd(9)} ${verdict(r.outcome)}\n`;
+  for (const r of rows) out += `${r.mode.padEnd(9)} ${verdictOf(r.outcome, r.mode)}\n`;
   out +=
     '\nWith the notifier, every host invalidation (swap-out, here) first zaps the shadow PTEs that map the\n' +
     'frame and flushes every vCPU TLB, so a guest can only reach a page through a fresh fault: swapping\n' +

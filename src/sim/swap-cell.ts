@@ -244,3 +244,40 @@ export function runSwapCell(spec: SwapCellSpec): SwapCellOutcome {
   while (!cell.advance(1 << 30));
   return cell.outcome();
 }
+
+/** What a finished cell's outcome was, worst first (the swap benchmark's `outcome` column, the web page's verdict). */
+export function classifyOutcome(o: SwapCellOutcome): string {
+  if (o.aborted) return 'interrupted';
+  const reasons = o.vms.map((v) => v.reason);
+  if (reasons.includes('oom-killed')) return 'oom-killed';
+  if (o.stalled) return 'stalled';
+  if (reasons.includes('triple-fault') || reasons.includes('guest-error')) return 'crashed';
+  if (o.vms.some((v) => v.corrupt > 0)) return 'corrupt';
+  if (o.vms.some((v) => v.staleAccesses > 0)) return 'stale';
+  if (reasons.includes('efault')) return 'efault';
+  if (o.vms.every((v) => v.reason === 'budget' || (v.reason === 'exit' && v.exitCode === 0))) return 'ok';
+  return reasons.find((r) => r !== 'budget' && r !== 'exit') ?? 'failed';
+}
+
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+/** The demo's verdict ("every page intact", "3 guests crashed on recycled memory, ..."), plus OOM kills. */
+export function verdictOf(o: SwapCellOutcome, mode: MemoryMode): string {
+  if (o.aborted) return 'stopped before the end';
+  const crashed = o.vms.filter((v) => v.reason === 'triple-fault' || v.reason === 'guest-error').length;
+  const corrupt = o.vms.reduce((n, v) => n + v.corrupt, 0);
+  const stale = o.vms.reduce((n, v) => n + v.staleAccesses, 0);
+  const efault = o.vms.filter((v) => v.reason === 'efault').length;
+  const parts: string[] = [];
+  if (o.host.oomKills > 0) {
+    const why = mode === 'pin' ? 'pinned memory could not be reclaimed' : 'the host ran out of memory';
+    parts.push(`OOM-killed: ${why} (${plural(o.host.oomKills, 'VM')} killed, ${plural(o.host.reclaimFailPinned, 'reclaim attempt')} refused by pins)`);
+  }
+  if (efault > 0) parts.push(`${plural(efault, 'guest')} could not fault in memory (EFAULT)`);
+  if (o.stalled) parts.push('stalled: no guest made progress');
+  if (corrupt > 0) parts.push(plural(corrupt, 'corrupt page'));
+  if (crashed > 0) parts.push(`${plural(crashed, 'guest')} crashed on recycled memory`);
+  if (stale > 0) parts.push(plural(stale, 'stale access', 'stale accesses'));
+  if (parts.length === 0) return classifyOutcome(o) === 'ok' ? 'every page intact' : `finished: ${classifyOutcome(o)}`;
+  return parts.join(', ');
+}

@@ -5,7 +5,9 @@
 
 import type { MemoryMode } from '../hv/shadow/page-fault.js';
 import { nullLogger } from '../obs/log.js';
-import { SwapCellRun, type SwapCellOutcome, type SwapCellSpec } from '../sim/swap-cell.js';
+import { classifyOutcome, SwapCellRun, verdictOf, type SwapCellOutcome, type SwapCellSpec } from '../sim/swap-cell.js';
+
+export { classifyOutcome, verdictOf };
 
 const MIB = 1024 * 1024;
 /** memhog's area starts above its image and page tables (GUEST-ABI: flat layout from 2 MiB). */
@@ -120,42 +122,6 @@ export interface WebSnapshot {
 /** Fields of one series sample, in order; the series is flat (stride SERIES_FIELDS.length). */
 export const SERIES_FIELDS = ['instructions', 'swapOuts', 'swapIns', 'staleAccesses', 'sptesZapped', 'pinnedReclaimFailures'] as const;
 
-/** What a finished cell's outcome was, worst first (the same order as the swap benchmark's). */
-export function classifyOutcome(o: SwapCellOutcome): string {
-  if (o.aborted) return 'interrupted';
-  const reasons = o.vms.map((v) => v.reason);
-  if (reasons.includes('oom-killed')) return 'oom-killed';
-  if (o.stalled) return 'stalled';
-  if (reasons.includes('triple-fault') || reasons.includes('guest-error')) return 'crashed';
-  if (o.vms.some((v) => v.corrupt > 0)) return 'corrupt';
-  if (o.vms.some((v) => v.staleAccesses > 0)) return 'stale';
-  if (reasons.includes('efault')) return 'efault';
-  if (o.vms.every((v) => v.reason === 'budget' || (v.reason === 'exit' && v.exitCode === 0))) return 'ok';
-  return reasons.find((r) => r !== 'budget' && r !== 'exit') ?? 'failed';
-}
-
-const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
-
-/** The demo's verdict ("every page intact", "3 guests crashed on recycled memory, ..."), plus OOM kills. */
-export function verdictOf(o: SwapCellOutcome, mode: MemoryMode): string {
-  if (o.aborted) return 'stopped before the end';
-  const crashed = o.vms.filter((v) => v.reason === 'triple-fault' || v.reason === 'guest-error').length;
-  const corrupt = o.vms.reduce((n, v) => n + v.corrupt, 0);
-  const stale = o.vms.reduce((n, v) => n + v.staleAccesses, 0);
-  const efault = o.vms.filter((v) => v.reason === 'efault').length;
-  const parts: string[] = [];
-  if (o.host.oomKills > 0) {
-    const why = mode === 'pin' ? 'pinned memory could not be reclaimed' : 'the host ran out of memory';
-    parts.push(`OOM-killed: ${why} (${plural(o.host.oomKills, 'VM')} killed, ${plural(o.host.reclaimFailPinned, 'reclaim attempt')} refused by pins)`);
-  }
-  if (efault > 0) parts.push(`${plural(efault, 'guest')} could not fault in memory (EFAULT)`);
-  if (o.stalled) parts.push('stalled: no guest made progress');
-  if (corrupt > 0) parts.push(plural(corrupt, 'corrupt page'));
-  if (crashed > 0) parts.push(`${plural(crashed, 'guest')} crashed on recycled memory`);
-  if (stale > 0) parts.push(plural(stale, 'stale access', 'stale accesses'));
-  if (parts.length === 0) return classifyOutcome(o) === 'ok' ? 'every page intact' : `finished: ${classifyOutcome(o)}`;
-  return parts.join(', ');
-}
 
 function lastLine(output: string): string {
   const lines = output.split('\n').filter((l) => l.trim() !== '');
