@@ -3,9 +3,7 @@
 // server so it reads without JavaScript (header, timeline, chain list, last events); the script
 // (trace-html-script.ts) adds hover, zoom, the chain flow diagram and the per-gfn page history.
 
-import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { UsageError } from './args.js';
+import { preparePageDir, writePage } from './html-file.js';
 import {
   EV_AGE,
   EV_CHANGE_PTE,
@@ -339,25 +337,10 @@ export function renderTraceHtml(m: HtmlTraceModel, vcpus: number): string {
 
 /** Make DIR (or check it is one) before the run, so a bad DIR costs nothing: a one-line UsageError. */
 export function prepareHtmlDir(dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-    if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new UsageError(`trace: --html: cannot use '${dir}' as a directory (${err.code ?? err.message})`);
-  }
+  preparePageDir(dir, 'trace: --html');
 }
 
 /** Writes dir/index.html through a rename, so a reader never sees half a page. */
 export function writeTraceHtml(dir: string, html: string): string {
-  const path = join(dir, 'index.html');
-  const tmp = join(dir, '.index.html.tmp');
-  try {
-    writeFileSync(tmp, html);
-    renameSync(tmp, path);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new UsageError(`trace: --html: cannot write '${path}' (${err.code ?? err.message})`);
-  }
-  return path;
+  return writePage(dir, html, 'trace: --html');
 }

@@ -2,8 +2,9 @@
 // engine (bundled for the browser at build time, scripts/build.mjs) in a Web Worker, with the
 // memhog guest embedded, so a student can run swap cells in each coherence mode and compare them.
 
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { preparePageDir, writePage } from './html-file.js';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UsageError, parseCommandArgs } from './args.js';
 import { writeStderr, writeStdout } from './output.js';
@@ -49,22 +50,8 @@ export function webCommand(argv: string[]): number {
   if (engine === null) throw new Error("the browser engine is bundled at build time: run 'npm run build' and use dist/shadowvisor.mjs");
   const html = renderWebPage({ engine, memhog: new Uint8Array(readFileSync(guestImagePath('memhog.elf'))) });
 
-  try {
-    mkdirSync(dir, { recursive: true });
-    if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new UsageError(`web: --out: cannot use '${dir}' as a directory (${err.code ?? err.message})`);
-  }
-  const path = join(dir, 'index.html');
-  const tmp = join(dir, '.index.html.tmp');
-  try {
-    writeFileSync(tmp, html);
-    renameSync(tmp, path);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new UsageError(`web: cannot write '${path}' (${err.code ?? err.message})`);
-  }
+  preparePageDir(dir, 'web: --out');
+  const path = writePage(dir, html, 'web');
   writeStderr(`shadowvisor web: page written to ${path}\nOpen ${pathToFileURL(resolve(path)).href} in a browser.\n`);
   return 0;
 }
