@@ -61,4 +61,20 @@ describe('invariant 22: memslot changes', () => {
     expect(spteFor(vm, EXTRA) & 1).toBe(0);
     checkVmInvariants(vm);
   });
+
+  it('GUEST-ABI: a debug-level log line names a guest-physical address outside RAM', () => {
+    const lines: { obj: object; msg?: string }[] = [];
+    const log = {
+      trace: () => {},
+      debug: (obj: object, msg?: string) => void lines.push({ obj, msg }),
+      info: () => {},
+      warn: () => {},
+      error: () => {},
+      enabled: (l: string) => l !== 'trace',
+    };
+    const { vm } = smallVm({ log });
+    const g = new GuestDriver(vm);
+    expect(g.load(EXTRA) >>> 0).toBe(0xffffffff);
+    expect(lines).toContainEqual({ obj: { vm: 'vm0', gpa: '0x200000' }, msg: 'guest-physical address outside RAM' });
+  });
 });
