@@ -21,7 +21,8 @@ export function outOfMemory(h: Host): boolean {
   }
   if (victim === null) return false;
   const message = `Out of memory: killed mm ${victim.id} (rss ${victim.rss} pages, swap ${victim.swapEnts} pages); ` +
-    `free frames ${h.ft.nrFree}, free swap slots ${h.swap.nrFree}/${h.swap.nrSlots}`;
+    `free frames ${h.ft.nrFree}, free swap slots ${h.swap.nrFree}/${h.swap.nrSlots}` +
+    (h.swap.nrFree === 0 ? ' (the swap device is full)' : '');
   h.stats.oomKills++;
   h.stats.lastOomMessage = message;
   h.logOom(message, { mm: victim.id, rss: victim.rss, swapEnts: victim.swapEnts });
