@@ -201,27 +201,21 @@ export function mmuNotifierInvalidateRangeEnd(range: MmuNotifierRange, onlyEnd =
 
 /** mmu_notifier_invalidate_range: secondary-TLB-only flush inside a start/end pair. */
 export function mmuNotifierInvalidateRange(mm: Mm, start: number, end: number): void {
-  const subs = mm.notifierSubscriptions;
-  if (subs === null || subs.list.length === 0) return;
-  mm.srcu.readLock();
-  try {
-    for (let i = 0; i < subs.list.length; i++) {
-      const sub = subs.list[i];
-      if (sub.ops.invalidateRange !== undefined) sub.ops.invalidateRange(sub, mm, start, end);
-    }
-  } finally {
-    mm.srcu.readUnlock();
-  }
+  eachSubscriber(mm, (sub) => {
+    sub.ops.invalidateRange?.(sub, mm, start, end);
+    return false;
+  });
 }
 
 /** Call `op` on every subscriber under the SRCU read lock; true if any of them returned true. */
-function anySubscriber(mm: Mm, op: (sub: MmuNotifier) => boolean): boolean {
+function eachSubscriber(mm: Mm, op: (sub: MmuNotifier) => boolean): boolean {
   const subs = mm.notifierSubscriptions;
   if (subs === null || subs.list.length === 0) return false;
   let any = false;
   mm.srcu.readLock();
   try {
-    // Every subscriber is called (each must clear its own accessed bits), not just the first.
+    // Every subscriber is called (each must clear its own accessed bits, see its own range),
+    // not just the first that answers true.
     for (let i = 0; i < subs.list.length; i++) if (op(subs.list[i]!)) any = true;
   } finally {
     mm.srcu.readUnlock();
@@ -230,11 +224,11 @@ function anySubscriber(mm: Mm, op: (sub: MmuNotifier) => boolean): boolean {
 }
 
 export function mmuNotifierClearFlushYoung(mm: Mm, start: number, end: number): boolean {
-  return anySubscriber(mm, (sub) => sub.ops.clearFlushYoung?.(sub, mm, start, end) === true);
+  return eachSubscriber(mm, (sub) => sub.ops.clearFlushYoung?.(sub, mm, start, end) === true);
 }
 
 export function mmuNotifierClearYoung(mm: Mm, start: number, end: number): boolean {
-  return anySubscriber(mm, (sub) => sub.ops.clearYoung?.(sub, mm, start, end) === true);
+  return eachSubscriber(mm, (sub) => sub.ops.clearYoung?.(sub, mm, start, end) === true);
 }
 
 /** Stops at the first subscriber that reports young, as the kernel does. */
@@ -254,17 +248,10 @@ export function mmuNotifierTestYoung(mm: Mm, addr: number): boolean {
 }
 
 export function mmuNotifierChangePte(mm: Mm, addr: number, frame: number, writable: boolean): void {
-  const subs = mm.notifierSubscriptions;
-  if (subs === null || subs.list.length === 0) return;
-  mm.srcu.readLock();
-  try {
-    for (let i = 0; i < subs.list.length; i++) {
-      const sub = subs.list[i];
-      if (sub.ops.changePte !== undefined) sub.ops.changePte(sub, mm, addr, frame, writable);
-    }
-  } finally {
-    mm.srcu.readUnlock();
-  }
+  eachSubscriber(mm, (sub) => {
+    sub.ops.changePte?.(sub, mm, addr, frame, writable);
+    return false;
+  });
 }
 
 /** __mmu_notifier_release, called first by exit_mmap: every interval subscription gets a
