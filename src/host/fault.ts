@@ -66,8 +66,7 @@ function doAnonymousPage(h: Host, mm: Mm, vma: Vma, vpn: number, write: boolean)
     h.putFrame(f);
     return RETRY;
   }
-  h.ram.fill(0, f * PAGE_SIZE, (f + 1) * PAGE_SIZE);
-  h.frameWritten(f);
+  h.zeroFrame(f);
   h.ft.flags[f] = PG_ANON;
   h.lru.add(f);
   // No shared zero page here: even a read fault gets its own exclusive (hence writable) frame.
@@ -91,8 +90,7 @@ function shmemFault(h: Host, mm: Mm, vma: Vma, vpn: number, write: boolean): num
       h.putFrame(f);
       return RETRY;
     }
-    h.ram.fill(0, f * PAGE_SIZE, (f + 1) * PAGE_SIZE);
-    h.frameWritten(f);
+    h.zeroFrame(f);
     h.ft.flags[f] = 0; // shmem: not anon, never on the LRU (shmem swap is not modelled)
     shmem.pages[idx] = f; // the cache keeps the allocation reference
     h.stats.zeroFills++;
@@ -208,8 +206,7 @@ export function wpPageCopy(h: Host, mm: Mm, vpn: number, oldPte: number, writabl
     h.putFrame(old);
     return mm.dead ? -EFAULT : RETRY;
   }
-  ft.ram.copyWithin(nf * PAGE_SIZE, old * PAGE_SIZE, (old + 1) * PAGE_SIZE);
-  h.frameWritten(nf);
+  h.copyFrame(nf, old);
   const addr = vpn << PAGE_SHIFT;
   const range: MmuNotifierRange = { mm, start: addr, end: addr + PAGE_SIZE, event: MMU_NOTIFY_CLEAR, blockable: true };
   h.notifyStart(range);

@@ -82,8 +82,7 @@ function copyPte(h: Host, parent: Mm, child: Mm, vpn: number, writable: boolean)
     }
     const cur = parent.pt.get(vpn);
     const src = ptePresent(cur) ? pteFrame(cur) : f;
-    ft.ram.copyWithin(nf * PAGE_SIZE, src * PAGE_SIZE, (src + 1) * PAGE_SIZE);
-    h.frameWritten(nf);
+    h.copyFrame(nf, src);
     ft.flags[nf] = PG_ANON | PG_DIRTY;
     h.lru.add(nf);
     h.mapPte(child, vpn, nf, PTE_YOUNG | (writable ? PTE_WRITE : 0) | PTE_DIRTY);

@@ -371,6 +371,18 @@ export class Host {
     mmuNotifierInvalidateRangeEnd(range);
   }
 
+  /** Fill a frame with zeros (a fresh anonymous page), telling onFrameWrite. */
+  zeroFrame(f: number): void {
+    this.ram.fill(0, f * PAGE_SIZE, (f + 1) * PAGE_SIZE);
+    this.frameWritten(f);
+  }
+
+  /** Copy frame src into frame dst (COW, fork's eager copy), telling onFrameWrite. */
+  copyFrame(dst: number, src: number): void {
+    this.ram.copyWithin(dst * PAGE_SIZE, src * PAGE_SIZE, (src + 1) * PAGE_SIZE);
+    this.frameWritten(dst);
+  }
+
   frameWritten(frame: number): void {
     const hook = this.onFrameWrite;
     if (hook !== null) hook(frame);
