@@ -122,9 +122,9 @@ export function checkVmInvariants(vm: Vm, opts: { hostCoherence?: boolean } = {}
       const root = v.vmmu.root;
       const page = tlb.off[i]! >>> 12;
       if (root === null || !root.valid) fail(2, `vcpu ${v.index} TLB maps ${lin >>> 0} with no valid root`);
-      const pde = root.spt[vpn >>> 10]!;
-      const sp = pde & SPTE_P ? mmu.pages[pde >>> 12] : null;
-      const spte = sp ? sp.spt[vpn & 1023]! : 0;
+      const ref = v.vmmu.leafRef(lin);
+      const sp = ref < 0 ? null : mmu.pages[(ref / 1024) | 0];
+      const spte = sp ? sp.spt[ref & 1023]! : 0;
       if (!(spte & SPTE_P) || spte >>> 12 !== page) {
         fail(2, `vcpu ${v.index} TLB maps lin 0x${(lin >>> 0).toString(16)} to page ${page}, no spte does`);
       }

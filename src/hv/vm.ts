@@ -359,15 +359,13 @@ export class Vm implements FaultVm {
 
   /** The gfn a vCPU's shadow root maps lin to, or -1 (for stale reports from TLB hits). */
   private gfnOfShadow(v: Vcpu, lin: number): number {
-    const root = v.vmmu.root;
-    if (root === null) return -1;
-    const pde = root.spt[lin >>> 22]!;
-    if (!(pde & 1)) return -1;
-    const sp = this.mmu.pages[pde >>> 12];
+    const ref = v.vmmu.leafRef(lin);
+    const sp = ref < 0 ? null : this.mmu.pages[(ref / 1024) | 0];
     if (sp === null || sp === undefined) return -1;
-    const idx = (lin >>> 12) & 1023;
+    const idx = ref & 1023;
     return sp.spt[idx]! & 1 ? sp.gfns[idx]! : -1;
   }
+
 
   /** Tear the VM down (kvm_destroy_vm): unregister first, then drop the process's mm. */
   destroy(): void {

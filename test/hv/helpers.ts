@@ -38,12 +38,9 @@ export function fault(vm: Vm, lin: number, write = false): number {
 
 /** The leaf spte vCPU 0's current root gives for lin, or 0. */
 export function spteFor(vm: Vm, lin: number): number {
-  const root = vm.vcpus[0]!.vmmu.root;
-  if (root === null) return 0;
-  const pde = root.spt[lin >>> 22]!;
-  if (!(pde & 1)) return 0;
-  const sp = vm.mmu.pages[pde >>> 12];
-  return sp ? sp.spt[(lin >>> 12) & 1023]! : 0;
+  const ref = vm.vcpus[0]!.vmmu.leafRef(lin);
+  const sp = ref < 0 ? null : vm.mmu.pages[(ref / 1024) | 0];
+  return sp ? sp.spt[ref & 1023]! : 0;
 }
 
 /** Give guest page `gfn` a private host frame holding `byte` (as if the guest had written it). */

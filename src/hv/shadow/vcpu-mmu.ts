@@ -131,6 +131,16 @@ export class ShadowVcpuMmu implements Mmu {
     return XLATE_OK;
   }
 
+  /** The leaf slot the current root gives for lin, as `spId * 1024 + index`, or -1 when no
+   *  root is loaded or no page table is linked there (for checkers and reports, not translate). */
+  leafRef(lin: number): number {
+    const root = this.root;
+    if (root === null) return -1;
+    const pde = root.spt[lin >>> 22]!;
+    if (!(pde & SPTE_P)) return -1;
+    return (pde >>> 12) * 1024 + ((lin >>> 12) & 1023);
+  }
+
   private checkGen(cpu: Cpu, lin: number, gfn: number, frame: number, gen: number, write: boolean): void {
     const gens = cpu.frameGen;
     if (gens !== null && gens[frame] !== gen) this.reportStale(this.index, lin, gfn, frame, write);
