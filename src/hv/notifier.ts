@@ -31,8 +31,6 @@ export interface NotifierVm {
   flushRemoteTlbs(): void;
   /** The last in-flight invalidation ended: memslot updates that waited may run. */
   invalidationsDrained(): void;
-  /** Causal trace of host events for the teaching views (may be a no-op). */
-  traceInvalidate?(range: MmuNotifierRange, zapped: number): void;
   /** Emits INV_END (the new seq and what the host now has at the range) when tracing. */
   traceInvalidateEnd?(range: MmuNotifierRange): void;
   frameGen(frame: number): number;
@@ -64,7 +62,6 @@ export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
         if (zapped > stats.max_sptes_zapped_per_invalidation) stats.max_sptes_zapped_per_invalidation = zapped;
         if (zapped > 0) vm.flushRemoteTlbs();
       }
-      vm.traceInvalidate?.(range, zapped);
       // KVM handles every event by zapping, so it never refuses a non-blockable range.
       return 0;
     },

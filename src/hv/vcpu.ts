@@ -34,8 +34,6 @@ export class Vcpu {
   private fault: Generator<string, number, void> | null = null;
   private faultAt = '';
   readonly faultOut: FaultResult = { gfn: 0, hva: 0, errno: 0 };
-  /** Faults handled by this vCPU, for per-vCPU stats. */
-  faults = 0;
 
   constructor(
     readonly index: number,
@@ -74,7 +72,6 @@ export class Vcpu {
       case EXIT_BUDGET:
         return STEP_RAN;
       case EXIT_MMU:
-        this.faults++;
         this.fault = pageFault(this.vm, this.cpu, this.vmmu, this.walker, this.cpu.exitLin, this.cpu.exitAcc, this.faultOut);
         this.faultAt = '';
         return STEP_RAN;

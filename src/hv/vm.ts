@@ -338,10 +338,6 @@ export class Vm implements FaultVm {
 
   // ---- the stale-access detector -------------------------------------------------------------
 
-  get staleAccesses(): number {
-    return this.stats.stale_accesses;
-  }
-
   private reportStale(vcpu: number, gva: number, gfn: number, frame: number, write: boolean): void {
     this.stats.stale_accesses++;
     const ring = this.mmu.ring;

@@ -13,7 +13,7 @@ import { EV_SPTE_ZAP, HOST, ZAP_INVALIDATION, ZAP_OTHER, ZAP_RECYCLE, ZAP_REPLAC
 import type { Memslot, Memslots } from '../memslots.js';
 import type { KvmStats } from '../stats.js';
 import { ShadowPage } from './shadow-page.js';
-import { isDirect, roleKey, roleLevel, ROLE_INVALID } from './role.js';
+import { isDirect, roleKey, ROLE_INVALID } from './role.js';
 import {
   SPTE_A,
   SPTE_D,
@@ -418,9 +418,5 @@ export class ShadowMmu {
       }
     }
     return f;
-  }
-
-  levelOf(sp: ShadowPage): number {
-    return roleLevel(sp.role);
   }
 }
