@@ -17,7 +17,7 @@ import type { InvalidateState } from './invalidate.js';
 import type { Memslots } from './memslots.js';
 import type { ShadowMmu } from './shadow/mmu.js';
 import type { KvmStats } from './stats.js';
-import { SPTE_FRAME_SHIFT, SPTE_HOST_WRITABLE, SPTE_MMU_WRITABLE, SPTE_P, SPTE_W } from './shadow/spte.js';
+import { SPTE_HOST_WRITABLE, SPTE_P, SPTE_W } from './shadow/spte.js';
 
 export interface NotifierVm {
   readonly mmu: ShadowMmu;
@@ -118,8 +118,9 @@ export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
             const old = sp.spt[idx];
             if (!(old & SPTE_P)) continue;
             mmu.dropSpte(sp, idx);
-            const flags = old & ~(SPTE_W | SPTE_HOST_WRITABLE | SPTE_P | (0xfffff << SPTE_FRAME_SHIFT));
-            mmu.setLeaf(sp, idx, slot, gfnStart, frame, vm.frameGen(frame), flags | (old & SPTE_MMU_WRITABLE));
+            // The same access bits on the new frame, read-only: the page is shared now.
+            const flags = old & 0xfff & ~(SPTE_P | SPTE_W | SPTE_HOST_WRITABLE);
+            mmu.setLeaf(sp, idx, slot, gfnStart, frame, vm.frameGen(frame), flags);
           }
         }
         mmu.zapCause = cause;
