@@ -158,7 +158,12 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
     rows.push(r);
     if (values.json) out.stdout(JSON.stringify({ bench: 'host', ...r }) + '\n');
   };
-  emit({ metric: 'bytes_per_frame', value: new Host({ frames: 1, swapPages: 1 }).bytesPerFrame, unit: 'bytes', note: 'per-frame metadata (Linux struct page: 64); +12 bytes per mapping (rmap)' });
+  // Measured from the arrays a host of this size allocates (list heads included), not a constant.
+  const sized = new Host({ frames, swapPages: 1 });
+  const perFrame = Math.round(sized.bytesPerFrame * 100) / 100;
+  const perMapping = Math.round(sized.rmap.bytesPerEntry() * 100) / 100;
+  emit({ metric: 'bytes_per_frame', value: perFrame, unit: 'bytes', note: `per-frame metadata arrays of a ${frames}-frame host (Linux struct page: 64)` });
+  emit({ metric: 'rmap_bytes_per_mapping', value: perMapping, unit: 'bytes', note: `reverse-map pool entry per mapping (pool starts at one entry per frame, doubles)` });
   emit(demandZero(frames));
   for (const r of swapRows(frames)) emit(r);
   emit(ksmRow(frames));

@@ -1,7 +1,9 @@
 // Host physical memory: the frames' bytes (one ArrayBuffer) and their metadata as
 // struct-of-arrays, plus the free-frame allocator. Mirrors struct page / struct folio
 // (_refcount, _mapcount, flags, private = swap entry, lru links) and the buddy allocator's
-// single-page free list. The rmap pool (rmap.ts) and LRU lists (lru.ts) use these arrays.
+// single-page free list, which, as in Linux, is threaded through the same lru link a page uses
+// while it is on an LRU list (a free frame never is). The rmap pool (rmap.ts) and LRU lists
+// (lru.ts) use these arrays.
 
 import { PAGE_SIZE } from './constants.js';
 
@@ -25,15 +27,17 @@ export class FrameTable {
   readonly flags: Uint8Array;
   /** Swap slot while PG_SWAPCACHE, else -1. */
   readonly swapSlot: Int32Array;
-  /** LRU links; indexes nrFrames and nrFrames+1 are the inactive and active list heads. */
+  /** LRU links; indexes nrFrames and nrFrames+1 are the inactive and active list heads. While a
+   *  frame is free, lruNext[f] is the next free frame (or -1) instead. */
   readonly lruPrev: Int32Array;
   readonly lruNext: Int32Array;
   /** First rmap entry (rmap.ts) or -1. */
   readonly rmapHead: Int32Array;
   /** Bumped whenever a frame is freed or reallocated: a holder of (frame, gen) can tell. */
   readonly frameGen: Int32Array;
-  /** Free frames as a stack (LIFO reuse makes use-after-free bugs show quickly). */
-  private readonly freeStack: Int32Array;
+  /** Top of the free-frame stack, linked through lruNext (LIFO reuse makes use-after-free bugs
+   *  show quickly), or -1. */
+  private freeHead: number;
   nrFree: number;
   poisonOnFree = true;
 
@@ -47,20 +51,32 @@ export class FrameTable {
     this.lruNext = new Int32Array(nrFrames + 2);
     this.rmapHead = new Int32Array(nrFrames).fill(-1);
     this.frameGen = new Int32Array(nrFrames);
-    this.freeStack = new Int32Array(nrFrames);
     // Lowest frame numbers are handed out first.
-    for (let i = 0; i < nrFrames; i++) this.freeStack[i] = nrFrames - 1 - i;
+    for (let i = 0; i < nrFrames; i++) this.lruNext[i] = i + 1 < nrFrames ? i + 1 : -1;
+    this.freeHead = 0;
     this.nrFree = nrFrames;
   }
 
-  /** Metadata bytes per frame (struct page is 64 in Linux). The rmap pool is per mapping, not
-   *  per frame: see RmapPool.bytesPerEntry. */
-  static readonly bytesPerFrame = 4 + 4 + 1 + 4 + 4 + 4 + 4 + 4;
+  /** Every per-frame metadata array this table allocated: all its typed arrays but the RAM. Found
+   *  by looking at the fields, so an array added later is counted without anyone listing it. */
+  metadataArrays(): ArrayBufferView[] {
+    return Object.values(this).filter((v): v is ArrayBufferView => ArrayBuffer.isView(v) && v !== this.ram);
+  }
+
+  /** Metadata bytes per frame, measured from the arrays actually allocated (struct page is 64
+   *  in Linux; the LRU list heads count too). The rmap pool is per mapping: see rmap.ts. */
+  metadataBytesPerFrame(): number {
+    let bytes = 0;
+    for (const a of this.metadataArrays()) bytes += a.byteLength;
+    return bytes / this.nrFrames;
+  }
 
   /** Takes a frame off the free list with refcount 1, or returns -1. */
   allocRaw(): number {
     if (this.nrFree === 0) return -1;
-    const f = this.freeStack[--this.nrFree];
+    const f = this.freeHead;
+    this.freeHead = this.lruNext[f];
+    this.nrFree--;
     this.refcount[f] = 1;
     this.frameGen[f]++;
     return f;
@@ -78,7 +94,9 @@ export class FrameTable {
     this.swapSlot[f] = -1;
     this.frameGen[f]++;
     if (this.poisonOnFree) this.ram.fill(POISON_BYTE, f * PAGE_SIZE, (f + 1) * PAGE_SIZE);
-    this.freeStack[this.nrFree++] = f;
+    this.lruNext[f] = this.freeHead;
+    this.freeHead = f;
+    this.nrFree++;
   }
 
   isFree(f: number): boolean {

@@ -100,9 +100,10 @@ export class Host {
     this.wmarkHigh = opts.wmarkHigh ?? this.wmarkLow + Math.max(1, Math.floor(opts.frames / 128));
   }
 
-  /** Metadata bytes per host frame (Linux's struct page: 64). Mappings cost RmapPool.bytesPerEntry more each. */
+  /** Metadata bytes per host frame, measured from the frame table's arrays (Linux's struct
+   *  page: 64). Mappings cost RmapPool.bytesPerEntry() more each. */
   get bytesPerFrame(): number {
-    return FrameTable.bytesPerFrame;
+    return this.ft.metadataBytesPerFrame();
   }
 
   get nrFreeFrames(): number {

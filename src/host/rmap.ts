@@ -10,8 +10,13 @@ export class RmapPool {
   private used = 0;
   live = 0;
 
-  /** Bytes per mapping (mm id, vpn, next). */
-  static readonly bytesPerEntry = 12;
+  /** Bytes per mapping (mm id, vpn, next), measured from the pool's arrays: every typed array
+   *  field but the frame table's heads, over the pool's capacity. */
+  bytesPerEntry(): number {
+    let bytes = 0;
+    for (const v of Object.values(this)) if (ArrayBuffer.isView(v) && v !== this.heads) bytes += v.byteLength;
+    return bytes / this.mmId.length;
+  }
 
   constructor(private readonly heads: Int32Array, capacity: number) {
     this.mmId = new Int32Array(capacity);

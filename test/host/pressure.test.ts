@@ -175,10 +175,62 @@ describe('pins (an extra gup reference) defeat reclaim, KSM and COW reuse', () =
   });
 });
 
-test('bytes of metadata per frame stay within 32 (struct page: 64)', () => {
-  const h = new Host({ frames: 8, swapPages: 8 });
-  expect(h.bytesPerFrame).toBe(FrameTable.bytesPerFrame);
-  expect(h.bytesPerFrame).toBeLessThanOrEqual(32);
+describe('frame metadata', () => {
+  test('bytes of metadata per frame, measured from the allocated arrays, stay within 32 (struct page: 64)', () => {
+    const frames = 4096;
+    const h = new Host({ frames, swapPages: 8 });
+    // Sum the frame table's typed arrays here too, by hand, so the measuring function is checked
+    // against an independent count: refcount, mapcount, swapSlot, lruPrev/lruNext (+2 list
+    // heads each), rmapHead and frameGen are 4 bytes, flags 1; the free list reuses lruNext.
+    const ft = h.ft;
+    const byHand = ft.refcount.byteLength + ft.mapcount.byteLength + ft.flags.byteLength + ft.swapSlot.byteLength +
+      ft.lruPrev.byteLength + ft.lruNext.byteLength + ft.rmapHead.byteLength + ft.frameGen.byteLength;
+    expect(ft.metadataArrays().reduce((n, a) => n + a.byteLength, 0)).toBe(byHand);
+    expect(h.bytesPerFrame).toBe(byHand / frames);
+    expect(h.bytesPerFrame).toBe(29 + 16 / frames);
+    expect(h.bytesPerFrame).toBeLessThanOrEqual(32);
+    expect(h.rmap.bytesPerEntry()).toBe(12);
+  });
+
+  test('an array added to the frame table is counted without anyone listing it', () => {
+    class Wider extends FrameTable {
+      readonly extra = new Int32Array(this.nrFrames);
+    }
+    expect(new Wider(64).metadataBytesPerFrame()).toBe(new FrameTable(64).metadataBytesPerFrame() + 4);
+  });
+
+  test('the free list (threaded through lruNext) hands out low frames first and reuses LIFO', () => {
+    const ft = new FrameTable(4);
+    expect([ft.allocRaw(), ft.allocRaw(), ft.allocRaw()]).toEqual([0, 1, 2]);
+    ft.refcount[1] = 0;
+    ft.freeRaw(1);
+    ft.refcount[0] = 0;
+    ft.freeRaw(0);
+    expect(ft.nrFree).toBe(3);
+    expect([ft.allocRaw(), ft.allocRaw(), ft.allocRaw(), ft.allocRaw()]).toEqual([0, 1, 3, -1]);
+    expect(ft.nrFree).toBe(0);
+  });
+
+  test('the linked free list gives the same frames as the array stack it replaced (seeded alloc/free mix)', () => {
+    const n = 64;
+    const ft = new FrameTable(n);
+    const stack = Array.from({ length: n }, (_, i) => n - 1 - i); // the old freeStack
+    const held: number[] = [];
+    const prng = new Prng(11);
+    for (let k = 0; k < 5000; k++) {
+      if (prng.below(3) !== 0 || held.length === 0) {
+        const f = ft.allocRaw();
+        expect(f).toBe(stack.length > 0 ? stack.pop() : -1);
+        if (f >= 0) held.push(f);
+      } else {
+        const f = held.splice(prng.below(held.length), 1)[0]!;
+        ft.refcount[f] = 0;
+        ft.freeRaw(f);
+        stack.push(f);
+      }
+      expect(ft.nrFree).toBe(stack.length);
+    }
+  });
 });
 
 describe('aging', () => {
