@@ -2,9 +2,12 @@
 // pino is CommonJS, so the banner gives the bundle a `require` of its own.
 // First the engine is bundled for the browser (src/web/engine-entry.ts, an IIFE; a node: import
 // anywhere in it fails this build): `shadowvisor web` embeds that text in its page, and the CLI
-// bundle receives it as the constant SHADOWVISOR_WEB_ENGINE.
+// bundle receives it as the constant SHADOWVISOR_WEB_ENGINE (and package.json's version as
+// SHADOWVISOR_VERSION, for --version).
 import { build } from 'esbuild';
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
+
+const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
 
 const web = await build({
   entryPoints: ['src/web/engine-entry.ts'],
@@ -29,7 +32,7 @@ await build({
   sourcemap: 'linked',
   legalComments: 'none',
   logLevel: 'warning',
-  define: { SHADOWVISOR_WEB_ENGINE: JSON.stringify(web.outputFiles[0].text) },
+  define: { SHADOWVISOR_WEB_ENGINE: JSON.stringify(web.outputFiles[0].text), SHADOWVISOR_VERSION: JSON.stringify(version) },
   banner: {
     js: "#!/usr/bin/env node\nimport { createRequire as __svCreateRequire } from 'node:module';\nconst require = __svCreateRequire(import.meta.url);",
   },

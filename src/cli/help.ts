@@ -7,6 +7,7 @@ import { TRACE_HELP } from './trace.js';
 import { WEB_HELP } from './web.js';
 import { UsageError } from './args.js';
 import { writeStdout } from './output.js';
+import { exitStatusHelp } from '../obs/exit-status.js';
 
 export const MAIN_HELP = `Usage: shadowvisor COMMAND [options]
 
@@ -22,7 +23,11 @@ Commands:
   web [--out DIR]    write a self-contained page that runs the simulator in a browser
   help [COMMAND]     show help for a command
 
-Every command accepts -h/--help. Bad options, images or files: one line on stderr, exit status 2.
+Options: -h/--help (also after any command), -V/--version.
+Bad options, images or files: one line on stderr, exit status 2.
+
+Exit status: 0 success (for run, the guest's own exit value), or
+${exitStatusHelp(2)}
 `;
 
 const HELPS: Record<string, string> = { run: RUN_HELP, trace: TRACE_HELP, bench: BENCH_HELP, demo: DEMO_HELP, web: WEB_HELP, help: MAIN_HELP };

@@ -5,14 +5,15 @@
 import { UsageError } from './args.js';
 import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
-import { helpCommand } from './help.js';
-import { writeStderr } from './output.js';
+import { MAIN_HELP, helpCommand } from './help.js';
+import { writeStderr, writeStdout } from './output.js';
 import { runCommand } from './run.js';
 import { traceCommand } from './trace.js';
+import { version } from './version.js';
 import { webCommand } from './web.js';
 import { runSwapWorkerIfAny } from '../../bench/swap-pool.js';
-
-const EXIT_INTERNAL = 70; // EX_SOFTWARE
+import { SwapIoError } from '../host/swap.js';
+import { EXIT_STATUS_BAD_INPUT, EXIT_STATUS_INTERNAL, EXIT_STATUS_SWAP_IO_ERROR } from '../obs/exit-status.js';
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -31,8 +32,14 @@ async function main(argv: string[]): Promise<number> {
     case '-h':
     case '--help':
       return helpCommand(rest);
+    case '--version':
+    case '-V':
+      writeStdout(`shadowvisor ${version()}\n`);
+      return 0;
     case undefined:
-      throw new UsageError("missing command (try 'shadowvisor help')");
+      // No command: the usage on stderr (stdout may be a pipe expecting a command's output).
+      writeStderr(MAIN_HELP);
+      return EXIT_STATUS_BAD_INPUT;
     default:
       throw new UsageError(`unknown command '${command}' (try 'shadowvisor help')`);
   }
@@ -45,12 +52,15 @@ async function entry(): Promise<void> {
   } catch (e) {
     if (e instanceof UsageError) {
       writeStderr(`shadowvisor: ${e.message}\n`);
-      status = 2;
+      status = EXIT_STATUS_BAD_INPUT;
+    } else if (e instanceof SwapIoError) {
+      writeStderr(`shadowvisor: ${e.message}\n`);
+      status = EXIT_STATUS_SWAP_IO_ERROR;
     } else {
       const err = e instanceof Error ? e : new Error(String(e));
       writeStderr(`shadowvisor: internal error: ${err.message.split('\n')[0]}\n`);
       if (process.env.SHADOWVISOR_DEBUG === '1' && err.stack) writeStderr(`${err.stack}\n`);
-      status = EXIT_INTERNAL;
+      status = EXIT_STATUS_INTERNAL;
     }
   }
   process.exit(status);

@@ -1,7 +1,9 @@
 // The process's two text streams, written synchronously (the run loop never yields to the event
 // loop) and safe against a reader that goes away (`shadowvisor run x | head`): EPIPE marks the
-// stream closed instead of throwing. The guest console buffers bytes and flushes per 64 KiB,
-// per line on a terminal, and at the end.
+// stream closed instead of throwing. The guest console buffers bytes and flushes at every
+// newline (terminal, pipe or file alike: a `run > log` stopped by a signal keeps every finished
+// line), when 64 KiB are pending, whenever the run loop returns to the event loop (a partial
+// line waits at most that long) and at the end.
 
 import { writeSync } from 'node:fs';
 import type { ByteSink } from '../machine/uart16550.js';
@@ -48,14 +50,13 @@ export class StdoutSink implements ByteSink {
   private readonly buf = new Uint8Array(65536);
   private n = 0;
   closed = false;
-  private readonly lineFlush = process.stdout.isTTY === true;
   /** Called once when stdout's reader goes away. */
   onClosed: () => void = () => {};
 
   write(byte: number): void {
     if (this.closed) return;
     this.buf[this.n++] = byte;
-    if (this.n === this.buf.length || (this.lineFlush && byte === 10)) this.flush();
+    if (this.n === this.buf.length || byte === 10) this.flush();
   }
 
   flush(): void {

@@ -1,21 +1,23 @@
 // `shadowvisor run IMAGE`: boot a guest image on the hypervisor (shadow MMU over a simulated
 // host mm, the default) or on the bare processor (`--mmu native`); guest serial on stdout, the
-// process exit status from the guest (2 bad input, 3 triple fault, 4 budget, 1 a guest that
-// halted with no way to wake, 5 stale access under --check, 6 EFAULT, 137 OOM-killed,
-// 141 stdout closed by its reader).
+// process exit status from the guest or from the table in src/obs/exit-status.ts. The guest runs
+// in chunks with returns to the event loop in between, so SIGINT/SIGTERM stop it cleanly (the
+// console flushed, the stop reported, --stats printed, the swap file removed).
 
-import { readFileSync } from 'node:fs';
 import { ImageError } from '../machine/image-error.js';
 import { MULTIBOOT_CMDLINE_MAX } from '../machine/multiboot.js';
 import { NativeMachine } from '../machine/native-machine.js';
-import { EXIT_STATUS_OUTPUT_CLOSED } from '../machine/run-loop.js';
+import type { RunResult } from '../machine/run-loop.js';
+import { EXIT_STATUS_OUTPUT_CLOSED, EXIT_STATUS_SWAP_IO_ERROR, EXIT_STATUS_STALE, exitStatusHelp } from '../obs/exit-status.js';
+import { SwapIoError } from '../host/swap.js';
 import { UsageError, parseCommandArgs, parseCount, parseSize } from './args.js';
+import { readInputFile } from './input-file.js';
 import { createLogger, parseLogLevel } from './logger.js';
 import { StdoutSink, writeStderr, writeStdout } from './output.js';
 import { collectShadowStats, collectStats, formatShadowStats, formatStatsTable } from './stats.js';
-import { fileSwapStore } from './swap-file.js';
-import { hostFor, prepareGuest, runPrepared, type GuestRunOptions, type PreparedGuest } from '../sim/run-guest.js';
-import { EXIT_STATUS_STALE } from '../hv/vm.js';
+import { StopSignals, yieldToEventLoop } from './stop-signals.js';
+import { SwapFile } from './swap-file.js';
+import { hostFor, prepareGuest, type GuestRun, type GuestRunOptions, type PreparedGuest } from '../sim/run-guest.js';
 import type { MemoryMode } from '../hv/shadow/page-fault.js';
 import type { Logger } from '../obs/log.js';
 import type { EventRing } from '../obs/event-ring.js';
@@ -36,7 +38,10 @@ Options:
   --host-mem SIZE     simulated host RAM (default: guest RAM + 8M); may be far smaller
                       than --mem, then the guest is swapped constantly
   --swap SIZE         host swap device (default: the size of guest RAM)
-  --swap-file PATH    keep swapped pages in this file instead of in memory
+  --swap-file PATH    keep swapped pages in this file instead of in memory: created 0600
+                      and removed when the run ends; an existing file is refused unless
+                      shadowvisor made it (its header) or --swap-file-overwrite is given
+  --swap-file-overwrite  let --swap-file replace an existing file (never the image or input)
   --ksm               mark guest RAM MADV_MERGEABLE and run ksmd
   --vcpus N           vCPUs (default 1; paravirtual SMP, see GUEST-ABI.md)
   --check             stale-access detector: stop at the first access through a freed or
@@ -52,14 +57,13 @@ Options:
   --log-level LEVEL   trace, debug, info, warn (default), error or silent
   -h, --help          show this help
 
-Exit status: the guest's exit value (its write to port 0xF4, & 0xff); 1 when the guest halts
-with no interrupt able to wake it; 2 bad input (options, image, or a guest the ABI refuses);
-3 triple fault; 4 instruction budget exhausted; 5 stale access detected (--check); 6 guest
-memory could not be faulted in (EFAULT); 137 the host OOM-killed the VM; 141 stdout closed.
+Exit status: the guest's exit value (its write to port 0xF4, & 0xff), or
+${exitStatusHelp(2)}
 `;
 
 const MIN_MEM = 2 * 1024 * 1024;
 const MAX_MEM = 2 * 1024 * 1024 * 1024;
+const MAX_HOST_MEM = 16 * 1024 ** 3;
 
 export interface RunOptions {
   image: string;
@@ -69,6 +73,7 @@ export interface RunOptions {
   hostMemBytes?: number;
   swapBytes?: number;
   swapFile?: string;
+  swapFileOverwrite: boolean;
   ksm: boolean;
   vcpus: number;
   check: boolean;
@@ -89,6 +94,7 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
     'host-mem': { type: 'string' },
     swap: { type: 'string' },
     'swap-file': { type: 'string' },
+    'swap-file-overwrite': { type: 'boolean' },
     ksm: { type: 'boolean' },
     vcpus: { type: 'string' },
     check: { type: 'boolean' },
@@ -104,32 +110,23 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
   if (values.help) return 'help';
   if (positionals.length === 0) throw new UsageError("run: missing IMAGE (try 'shadowvisor run --help')");
   if (positionals.length > 1) throw new UsageError(`run: unexpected argument '${positionals[1]}'`);
-  const ramBytes = parseSize('--mem', values.mem ?? '64M');
-  if (ramBytes < MIN_MEM || ramBytes > MAX_MEM || ramBytes % 4096 !== 0) {
-    throw new UsageError(`--mem: ${values.mem} is out of range (2M to 2G, a multiple of 4K)`);
-  }
+  const ramBytes = parseSize('--mem', values.mem ?? '64M', { min: MIN_MEM, max: MAX_MEM, multiple: 4096 });
   const mmu = values.mmu ?? 'shadow';
   if (mmu !== 'native' && mmu !== 'shadow') throw new UsageError(`--mmu: unknown MMU '${mmu}' (shadow or native)`);
   const mode = values.mode ?? 'notifier';
   if (mode !== 'notifier' && mode !== 'pin' && mode !== 'none') throw new UsageError(`--mode: unknown mode '${mode}' (notifier, pin or none)`);
-  const shadowOnly = (['mode', 'host-mem', 'swap', 'swap-file', 'ksm', 'vcpus', 'check'] as const).filter((k) => values[k] !== undefined);
+  const shadowOnly = (['mode', 'host-mem', 'swap', 'swap-file', 'swap-file-overwrite', 'ksm', 'vcpus', 'check'] as const).filter((k) => values[k] !== undefined);
   if (mmu === 'native' && shadowOnly.length > 0) throw new UsageError(`--${shadowOnly[0]} needs --mmu shadow`);
-  const hostMemBytes = values['host-mem'] === undefined ? undefined : parseSize('--host-mem', values['host-mem']);
-  if (hostMemBytes !== undefined && (hostMemBytes < 64 * 1024 || hostMemBytes > 16 * 1024 ** 3 || hostMemBytes % 4096 !== 0)) {
-    throw new UsageError(`--host-mem: ${values['host-mem']} is out of range (64K to 16G, a multiple of 4K)`);
-  }
-  const swapBytes = values.swap === undefined ? undefined : parseSize('--swap', values.swap);
-  if (swapBytes !== undefined && (swapBytes > 16 * 1024 ** 3 || swapBytes % 4096 !== 0)) {
-    throw new UsageError(`--swap: ${values.swap} is out of range (0 to 16G, a multiple of 4K)`);
-  }
-  const vcpus = values.vcpus === undefined ? 1 : parseCount('--vcpus', values.vcpus);
-  if (vcpus < 1 || vcpus > 64) throw new UsageError(`--vcpus: expected 1 to 64, got '${values.vcpus}'`);
+  const hostMemBytes = values['host-mem'] === undefined ? undefined : parseSize('--host-mem', values['host-mem'], { min: 64 * 1024, max: MAX_HOST_MEM, multiple: 4096 });
+  const swapBytes = values.swap === undefined ? undefined : parseSize('--swap', values.swap, { max: MAX_HOST_MEM, multiple: 4096 });
+  const vcpus = values.vcpus === undefined ? 1 : parseCount('--vcpus', values.vcpus, 1, 64);
   const maxInsns = values['max-insns'] === undefined ? Infinity : parseCount('--max-insns', values['max-insns']);
   if (maxInsns === 0) throw new UsageError('--max-insns: must be at least 1');
   if (values.cmdline !== undefined && new TextEncoder().encode(values.cmdline).length > MULTIBOOT_CMDLINE_MAX) {
     throw new UsageError(`--cmdline: longer than ${MULTIBOOT_CMDLINE_MAX} bytes`);
   }
   if (values.json && !values.stats) throw new UsageError('--json needs --stats');
+  if (values['swap-file-overwrite'] && values['swap-file'] === undefined) throw new UsageError('--swap-file-overwrite needs --swap-file');
   return {
     image: positionals[0]!,
     ramBytes,
@@ -138,11 +135,12 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
     hostMemBytes,
     swapBytes,
     swapFile: values['swap-file'],
+    swapFileOverwrite: values['swap-file-overwrite'] ?? false,
     ksm: values.ksm ?? false,
     vcpus,
     check: values.check ?? false,
     maxInsns,
-    seed: values.seed === undefined ? 0 : parseCount('--seed', values.seed),
+    seed: values.seed === undefined ? 0 : parseCount('--seed', values.seed, 0, 0xffffffff),
     cmdline: values.cmdline,
     input: values.input,
     stats: values.stats ?? false,
@@ -151,32 +149,45 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
   };
 }
 
-/** Read an image or input file; a missing or unreadable one is a one-line UsageError. */
-export function readInputFile(what: string, path: string | 0): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : (err.code ?? err.message);
-    throw new UsageError(`cannot read ${what} '${path === 0 ? '-' : path}': ${why}`);
-  }
-}
+export { readInputFile };
 
-export function runCommand(argv: string[]): number {
+/** Wall time of guest work between two returns to the event loop (signals, console flush). */
+const CHUNK_MS = 25;
+/** Native runs are chunked by retired instructions (deterministic; about 30 ms at 130 MIPS). */
+const NATIVE_CHUNK_INSNS = 1 << 22;
+
+export async function runCommand(argv: string[]): Promise<number> {
   const opts = parseRunArgs(argv);
   if (opts === 'help') {
     writeStdout(RUN_HELP);
     return 0;
   }
-  return runImage(opts);
+  const signals = new StopSignals().install();
+  try {
+    return await runImage(opts, signals);
+  } finally {
+    signals.dispose();
+  }
 }
 
-export function runImage(opts: RunOptions): number {
+/** The VM's result when a signal stopped it. */
+function stoppedBy(sig: 'SIGINT' | 'SIGTERM', instructions: number, vtime: number, eip: number): RunResult {
+  return {
+    exitCode: StopSignals.status(sig),
+    reason: 'interrupted' as RunResult['reason'],
+    message: `interrupted by ${sig} after ${instructions} instructions`,
+    instructions,
+    vtime,
+    eip,
+  };
+}
+
+export async function runImage(opts: RunOptions, signals: StopSignals): Promise<number> {
   const log = createLogger(opts.logLevel);
   const image = readInputFile('image', opts.image);
   const input = opts.input === undefined ? undefined : readInputFile('input', opts.input === '-' ? 0 : opts.input);
   const sink = new StdoutSink();
-  if (opts.mmu === 'shadow') return runShadow(opts, image, input, sink, log);
+  if (opts.mmu === 'shadow') return runShadow(opts, image, input, sink, log, signals);
   let machine: NativeMachine;
   try {
     machine = new NativeMachine({
@@ -197,9 +208,25 @@ export function runImage(opts: RunOptions): number {
   log.info({ image: opts.image, mem: opts.ramBytes, seed: opts.seed, entry: machine.boot.eip }, 'booting');
 
   const t0 = performance.now();
-  const r = machine.run(opts.maxInsns);
+  let r: RunResult;
+  try {
+    for (;;) {
+      // The budget of each chunk is absolute (retired instructions so far + a chunk), so the run
+      // is the same instruction for instruction as one unchunked call.
+      const target = Math.min(opts.maxInsns, machine.cpu.icount + NATIVE_CHUNK_INSNS);
+      r = machine.run(target);
+      sink.flush();
+      if (r.reason !== 'budget' || target >= opts.maxInsns) break;
+      await yieldToEventLoop();
+      if (signals.signal !== null) {
+        r = stoppedBy(signals.signal, machine.cpu.icount, machine.cpu.vtime(), machine.cpu.eip >>> 0);
+        break;
+      }
+    }
+  } finally {
+    sink.flush();
+  }
   const seconds = (performance.now() - t0) / 1000;
-  sink.flush();
 
   if (r.reason !== 'exit' && r.reason !== 'output-closed') writeStderr(`shadowvisor: ${r.message}\n`);
   log.info({ exitCode: r.exitCode, reason: r.reason, instructions: r.instructions }, 'guest stopped');
@@ -212,7 +239,8 @@ export function runImage(opts: RunOptions): number {
 
 /**
  * Host, VM and image for a shadow-MMU run of these options (shared by `run` and `trace`); bad
- * sizes and images become one-line UsageErrors before anything runs.
+ * sizes and images become one-line UsageErrors before anything runs. A --swap-file is created
+ * only once everything else checked out, and removed again if the VM cannot be built.
  */
 export function prepareShadowRun(
   opts: RunOptions,
@@ -243,26 +271,79 @@ export function prepareShadowRun(
     // UNSEEN and STALE events are the only trace of what the host did behind KVM's back.
     detect: ring !== undefined,
   };
+  let swapFile: SwapFile | undefined;
   try {
     hostFor(guestOpts); // size checks first, before a swap file is created
-    if (opts.swapFile !== undefined) guestOpts.swapStore = fileSwapStore(opts.swapFile, swapBytes / 4096);
+    if (opts.swapFile !== undefined) {
+      const protect = [{ path: opts.image, what: 'the guest image being run' }];
+      if (opts.input !== undefined && opts.input !== '-') protect.push({ path: opts.input, what: 'the --input file' });
+      guestOpts.swapStore = swapFile = SwapFile.open(opts.swapFile, swapBytes / 4096, { overwrite: opts.swapFileOverwrite, protect });
+    }
     return prepareGuest(guestOpts);
   } catch (e) {
+    swapFile?.remove();
     if (e instanceof ImageError) throw new UsageError(`${opts.image}: ${e.message}`);
     if (e instanceof RangeError) throw new UsageError(e.message);
     throw e;
   }
 }
 
-function runShadow(opts: RunOptions, image: Uint8Array, input: Uint8Array | undefined, sink: StdoutSink, log: Logger): number {
+/** The swap file behind a prepared guest, if any. */
+function swapFileOf(p: PreparedGuest): SwapFile | null {
+  const store = p.host.swap.store;
+  return store instanceof SwapFile ? store : null;
+}
+
+async function runShadow(
+  opts: RunOptions,
+  image: Uint8Array,
+  input: Uint8Array | undefined,
+  sink: StdoutSink,
+  log: Logger,
+  signals: StopSignals,
+): Promise<number> {
   const prepared = prepareShadowRun(opts, image, input, sink, log);
-  const { vm } = prepared;
+  const { vm, run } = prepared;
   sink.onClosed = () => vm.board.stop({ exitCode: EXIT_STATUS_OUTPUT_CLOSED, reason: 'output-closed', message: 'stdout closed' });
   log.info({ image: opts.image, mem: opts.ramBytes, mode: opts.mode, seed: opts.seed, vcpus: opts.vcpus }, 'booting on the shadow MMU');
   const t0 = performance.now();
-  const g = runPrepared(prepared);
+  try {
+    for (;;) {
+      const chunkStart = performance.now();
+      let yielded = false;
+      // Stopping between two scheduler steps and going on later is the same run as not stopping.
+      prepared.sim.runUntilDone(() => (yielded = performance.now() - chunkStart > CHUNK_MS));
+      sink.flush();
+      if (!yielded || run.result !== null) break;
+      await yieldToEventLoop();
+      if (signals.signal !== null) {
+        const cpu = vm.vcpus[0]!.cpu;
+        const s = stoppedBy(signals.signal, run.instructions(), cpu.vtime(), cpu.eip >>> 0);
+        run.finish(s.exitCode, s.reason, s.message);
+        break;
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof SwapIoError)) throw e;
+    // The device failed under the host: the VM cannot go on (as a process gets SIGBUS for a page
+    // that cannot be read back); report that, not whatever the host would have done next.
+    // The host operation it interrupted is left half done, so the VM's fault state is not
+    // unwound (finish() would); nothing runs on this host again.
+    const cpu = vm.vcpus[0]!.cpu;
+    run.result = {
+      exitCode: EXIT_STATUS_SWAP_IO_ERROR,
+      reason: 'swap-io-error' as RunResult['reason'],
+      message: e.message,
+      instructions: run.instructions(),
+      vtime: cpu.vtime(),
+      eip: cpu.eip >>> 0,
+    };
+  } finally {
+    sink.flush();
+    swapFileOf(prepared)?.remove();
+  }
   const seconds = (performance.now() - t0) / 1000;
-  sink.flush();
+  const g: GuestRun = { result: run.result!, vm, host: prepared.host, sim: prepared.sim };
   const r = g.result;
   if (r.reason !== 'exit' && r.reason !== 'output-closed') writeStderr(`shadowvisor: ${r.message}\n`);
   else if (r.exitCode === EXIT_STATUS_STALE) writeStderr(`shadowvisor: ${r.message}\n`);

@@ -6,7 +6,23 @@
 import { EIO, PAGE_SIZE } from './constants.js';
 import type { Prng } from './prng.js';
 
-/** Where swapped pages' bytes live. Both calls return 0 or a negative errno (-EIO). */
+/**
+ * The swap device itself failed (the file behind `--swap-file` could not be written or read:
+ * a full disk, a read-only file system, a file size limit). Unlike the -EIO of one page, which
+ * the host survives as Linux does (the page stays dirty in the swap cache; a failed read is
+ * SIGBUS/-EFAULT for whoever faulted), the simulator cannot go on faithfully: a store throws this
+ * and nothing in the engine catches it, so the run ends with "swap device I/O error" (exit status
+ * 135, see obs/exit-status.ts) instead of turning into an OOM kill later.
+ */
+export class SwapIoError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SwapIoError';
+  }
+}
+
+/** Where swapped pages' bytes live. Both calls return 0 or a negative errno (-EIO), or throw
+ *  SwapIoError when the whole device is unusable. */
 export interface SwapStore {
   readonly slots: number;
   read(slot: number, dst: Uint8Array): number;

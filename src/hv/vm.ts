@@ -46,7 +46,8 @@ import type { ShadowPage } from './shadow/shadow-page.js';
 import { KvmStats } from './stats.js';
 import { Vcpu } from './vcpu.js';
 
-export const EXIT_STATUS_STALE = 5;
+import { EXIT_STATUS_STALE } from '../obs/exit-status.js';
+export { EXIT_STATUS_STALE };
 
 /** One decoded-code cache per host: host frames hold code of any VM over time, and a store by any
  *  vCPU into decoded bytes must reach every vCPU's cache. */

@@ -28,13 +28,15 @@ export interface LoopCpu {
 
 export type RunReason = 'exit' | 'budget' | 'triple-fault' | 'halted' | 'guest-error' | 'output-closed';
 
-/** Exit statuses (the CLI's process exit status). */
-export const EXIT_STATUS_HALTED = 1;
-export const EXIT_STATUS_BAD_INPUT = 2;
-export const EXIT_STATUS_TRIPLE_FAULT = 3;
-export const EXIT_STATUS_BUDGET = 4;
-/** The reader of the console went away (like a process killed by SIGPIPE: 128 + 13). */
-export const EXIT_STATUS_OUTPUT_CLOSED = 141;
+/** Exit statuses (the CLI's process exit status): one table, src/obs/exit-status.ts. */
+import {
+  EXIT_STATUS_HALTED,
+  EXIT_STATUS_BAD_INPUT,
+  EXIT_STATUS_TRIPLE_FAULT,
+  EXIT_STATUS_BUDGET,
+  EXIT_STATUS_OUTPUT_CLOSED,
+} from '../obs/exit-status.js';
+export { EXIT_STATUS_HALTED, EXIT_STATUS_BAD_INPUT, EXIT_STATUS_TRIPLE_FAULT, EXIT_STATUS_BUDGET, EXIT_STATUS_OUTPUT_CLOSED };
 
 export interface RunResult {
   exitCode: number;

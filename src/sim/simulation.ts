@@ -21,10 +21,8 @@ import { Scheduler, type Task } from './scheduler.js';
 import type { EventRing } from '../obs/event-ring.js';
 import { EV_HOST_TASK, HOST, TASK_KSMD, TASK_KSWAPD } from '../obs/events.js';
 
-/** KVM_RUN returned -EFAULT: guest memory could not be faulted in. */
-export const EXIT_STATUS_EFAULT = 6;
-/** The host OOM-killed the VM's process (128 + SIGKILL, as a shell reports it). */
-export const EXIT_STATUS_OOM_KILLED = 137;
+import { EXIT_STATUS_EFAULT, EXIT_STATUS_OOM_KILLED } from '../obs/exit-status.js';
+export { EXIT_STATUS_EFAULT, EXIT_STATUS_OOM_KILLED };
 
 export interface SimOptions {
   seed: number;

@@ -1,20 +1,15 @@
 // Spawns the built CLI (dist/shadowvisor.mjs) the way users and scripts run it.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLI_HLT, SPIN, buildElf, printAndExit, tinyGuest } from '../machine/tiny-elf.js';
+import { EXIT_STATUSES } from '../../src/obs/exit-status.js';
+import { BIN, ROOT, cli as runCli, expectBadInput, tempDir } from './helpers.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'dist', 'shadowvisor.mjs');
 let dir = '';
 
-function cli(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, input, encoding: 'latin1', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[], input?: string) => runCli(args, { input, encoding: 'latin1', timeout: 60_000 });
 
 function img(name: string, bytes: Uint8Array): string {
   const p = join(dir, name);
@@ -22,23 +17,23 @@ function img(name: string, bytes: Uint8Array): string {
   return p;
 }
 
-/** One line on stderr, naming the problem, no stack trace, nothing on stdout, exit 2. */
-function expectBadInput(r: ReturnType<typeof cli>, pattern: RegExp) {
-  expect(r.status).toBe(2);
-  expect(r.stdout).toBe('');
-  expect(r.stderr.endsWith('\n')).toBe(true);
-  expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-  expect(r.stderr).toMatch(/^shadowvisor: /);
-  expect(r.stderr).toMatch(pattern);
-}
-
 const MOV_DX_COM1 = [0x66, 0xba, 0xf8, 0x03];
 const EXIT0 = [0xb8, 0, 0, 0, 0, 0xe7, 0xf4, 0xf4];
 
 beforeAll(() => {
-  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
-  dir = mkdtempSync(join(tmpdir(), 'shadowvisor-cli-'));
+  dir = tempDir('cli');
+});
+
+describe('exit statuses', () => {
+  it('run --help and the main usage list every status of the one table', () => {
+    const run = cli(['run', '--help']).stdout;
+    const main = cli(['help']).stdout;
+    for (const e of EXIT_STATUSES) {
+      const line = new RegExp(`\\n\\s+${e.status}  ${e.meaning.replace(/[()]/g, '\\$&')}\\n`);
+      expect(run, String(e.status)).toMatch(line);
+      expect(main, String(e.status)).toMatch(line);
+    }
+  });
 });
 
 describe('help', () => {
@@ -55,8 +50,21 @@ describe('help', () => {
 });
 
 describe('bad command lines: one line on stderr, exit status 2', () => {
-  it('no command, unknown command, unknown help topic', () => {
-    expectBadInput(cli([]), /missing command/);
+  it('no command prints the usage on stderr with status 2; --version', () => {
+    const r = cli([]);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^Usage: shadowvisor COMMAND/);
+    expect(r.stderr).toMatch(/\n\s+run IMAGE/);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    for (const flag of ['--version', '-V']) {
+      const v = cli([flag]);
+      expect(v.status).toBe(0);
+      expect(v.stdout).toBe(`shadowvisor ${pkg.version}\n`);
+    }
+  });
+
+  it('unknown command, unknown help topic', () => {
     expectBadInput(cli(['frobnicate']), /unknown command 'frobnicate'/);
     expectBadInput(cli(['help', 'frobnicate']), /unknown command 'frobnicate'/);
   });
@@ -84,6 +92,31 @@ describe('bad command lines: one line on stderr, exit status 2', () => {
     expectBadInput(cli(['run', '--json', good]), /--json needs --stats/);
   });
 
+  it('negative numbers get the flag\'s own message, not the parser\'s "argument is ambiguous"', () => {
+    const good = img('ok.elf', tinyGuest(printAndExit('ok', 0)));
+    for (const [args, pattern] of [
+      [['--mem', '-5'], /--mem: bad size '-5' \(a size cannot be negative/],
+      [['--seed', '-1'], /--seed: expected a non-negative integer, got '-1' \(negative numbers are not allowed\)/],
+      [['--host-mem', '-64M'], /--host-mem: bad size '-64M'/],
+      [['--max-insns', '-5'], /--max-insns: expected a non-negative integer, got '-5'/],
+      [['--vcpus', '-2'], /--vcpus: expected a non-negative integer/],
+    ] as [string[], RegExp][]) {
+      const r = cli(['run', ...args, good]);
+      expectBadInput(r, pattern);
+      expect(r.stderr).not.toMatch(/ambiguous/);
+    }
+    expectBadInput(cli(['trace', '--gfn', '-3', good]), /--gfn: expected a non-negative integer/);
+    expectBadInput(cli(['demo', '--seed', '-1']), /--seed: expected a non-negative integer/);
+  });
+
+  it('sizes read the same everywhere: 16M, 16MiB, 16MB, 16384K', () => {
+    const good = img('ok.elf', tinyGuest(printAndExit('ok', 0)));
+    for (const size of ['16M', '16MiB', '16MB', '16384K', '16777216']) {
+      const r = cli(['run', '--mem', size, '--stats', '--json', good]);
+      expect(r.status, `${size}: ${r.stderr}`).toBe(0);
+    }
+  });
+
   it('--mmu and --mode: both MMUs run the guest, unknown values and misplaced flags are refused', () => {
     const good = img('ok.elf', tinyGuest(printAndExit('ok', 0)));
     for (const mmu of ['shadow', 'native']) {
@@ -102,6 +135,19 @@ describe('bad command lines: one line on stderr, exit status 2', () => {
   it('guest memory larger than host RAM + swap is refused before anything runs', () => {
     const good = img('ok.elf', tinyGuest(printAndExit('ok', 0)));
     expectBadInput(cli(['run', '--mem', '64M', '--host-mem', '16M', '--swap', '8M', good]), /guest memory \(64 MiB\) is larger than the host can ever hold/);
+  });
+
+  it('an image or --input that never ends is refused with one line, not read until memory runs out', () => {
+    const good = img('ok.elf', tinyGuest(printAndExit('ok', 0)));
+    expectBadInput(cli(['run', '--input', '/dev/zero', good]), /input '\/dev\/zero' is larger than 64M/);
+    expectBadInput(cli(['run', '/dev/zero']), /image '\/dev\/zero' is larger than 256M/);
+    // An endless pipe on stdin: `yes | shadowvisor run --input - IMAGE`.
+    const r = spawnSync('bash', ['-c', `yes | "${process.execPath}" "${BIN}" run --input - "${good}"; echo "status=$?" >&2`], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^shadowvisor: input '-' is larger than 64M \(the most shadowvisor reads\)\nstatus=2\n$/);
   });
 
   it('missing files and directories', () => {
