@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const BIN = join(ROOT, 'dist', 'shadowvisor.mjs');
+/** The bundle under test; SHADOWVISOR_TEST_BIN runs the suites against another build (an older one,
+ *  to watch a regression test fail without its fix). */
+export const BIN = process.env.SHADOWVISOR_TEST_BIN ?? join(ROOT, 'dist', 'shadowvisor.mjs');
 
 export interface CliResult {
   status: number | null;
