@@ -21,6 +21,8 @@ export const MAP_ANONYMOUS = 0x20;
 
 export const MADV_DONTNEED = 4;
 export const MADV_MERGEABLE = 12;
+/** Reclaim the range now (Linux 5.4+), ignoring referenced bits. */
+export const MADV_PAGEOUT = 21;
 export const MADV_UNMERGEABLE = 13;
 
 export const EPERM = 1;

@@ -12,6 +12,7 @@ import {
   PTE_DIRTY, PTE_WRITE, PTE_YOUNG, ptePresent, pteFrame, pteIsSwap, pteSwapSlot,
 } from './page-table.js';
 import { findVma, type Vma } from './vma.js';
+import { PP_AFTER_CLEAR, PP_AFTER_START, PP_BEFORE_END, PP_BEFORE_FREE } from './preempt-points.js';
 
 /** A fault step lost a race (pte_same failed) and must be retried from the top. */
 const RETRY = -1_000_000;
@@ -209,11 +210,12 @@ export function wpPageCopy(h: Host, mm: Mm, vpn: number, oldPte: number, writabl
   h.copyFrame(nf, old);
   const addr = vpn << PAGE_SHIFT;
   const range: MmuNotifierRange = { mm, start: addr, end: addr + PAGE_SIZE, event: MMU_NOTIFY_CLEAR, blockable: true };
-  h.notifyStart(range);
-  h.preempt('after-start', mm, range.start, range.end);
+  const inPlace = h.changePteOutsideInvalidate; // the 2009 flow: change_pte alone, no start/end
+  if (!inPlace) h.notifyStart(range);
+  h.preempt(PP_AFTER_START, mm, range.start, range.end);
   if (mm.pt.get(vpn) !== oldPte) {
     // Someone changed the pte while we were preempted: drop our copy and refault.
-    h.notifyEnd(range);
+    if (!inPlace) h.notifyEnd(range);
     h.putFrame(nf);
     h.putFrame(old);
     return RETRY;
@@ -224,10 +226,10 @@ export function wpPageCopy(h: Host, mm: Mm, vpn: number, oldPte: number, writabl
   ft.flags[nf] = PG_ANON | PG_DIRTY;
   h.lru.add(nf, true);
   h.mapPte(mm, vpn, nf, PTE_YOUNG | (writable ? PTE_WRITE | PTE_DIRTY : 0));
-  h.preempt('after-clear', mm, range.start, range.end);
-  h.preempt('before-end', mm, range.start, range.end);
-  h.notifyEnd(range);
-  h.preempt('before-free', mm, range.start, range.end);
+  h.preempt(PP_AFTER_CLEAR, mm, range.start, range.end);
+  h.preempt(PP_BEFORE_END, mm, range.start, range.end);
+  if (!inPlace) h.notifyEnd(range);
+  h.preempt(PP_BEFORE_FREE, mm, range.start, range.end);
   h.putFrame(old); // the old pte's reference: may free the old frame, after E
   h.putFrame(old); // our hold
   h.stats.cowBreaks++;

@@ -13,6 +13,7 @@ import {
   PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pteIsSwap, ptePresent, pteFrame, pteSwapSlot,
 } from './page-table.js';
 import { exitMmap } from './zap.js';
+import { PP_AFTER_CLEAR, PP_AFTER_START, PP_BEFORE_END } from './preempt-points.js';
 
 export function dupMmap(h: Host, parent: Mm): Mm {
   const child = h.createMm();
@@ -32,7 +33,7 @@ export function dupMmap(h: Host, parent: Mm): Mm {
         mm: parent, start: v.start, end: v.end, event: MMU_NOTIFY_PROTECTION_PAGE, blockable: true,
       };
       h.notifyStart(range);
-      h.preempt('after-start', parent, v.start, v.end);
+      h.preempt(PP_AFTER_START, parent, v.start, v.end);
       vpns.length = 0;
       parent.pt.forEach(v.start >>> PAGE_SHIFT, v.end >>> PAGE_SHIFT, (vpn) => { vpns.push(vpn); });
       for (const vpn of vpns) {
@@ -41,8 +42,8 @@ export function dupMmap(h: Host, parent: Mm): Mm {
           break;
         }
       }
-      h.preempt('after-clear', parent, v.start, v.end);
-      h.preempt('before-end', parent, v.start, v.end);
+      h.preempt(PP_AFTER_CLEAR, parent, v.start, v.end);
+      h.preempt(PP_BEFORE_END, parent, v.start, v.end);
       h.notifyEnd(range);
       if (failed) break;
     }

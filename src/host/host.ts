@@ -5,7 +5,7 @@
 
 import {
   EFAULT, EINVAL, ENOMEM, MAP_ANONYMOUS, MAP_FIXED, MAP_SHARED, MADV_DONTNEED, MADV_MERGEABLE,
-  MADV_UNMERGEABLE, MMAP_MIN_ADDR, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE,
+  MADV_PAGEOUT, MADV_UNMERGEABLE, MMAP_MIN_ADDR, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE,
 } from './constants.js';
 import { FrameTable, PG_DIRTY, PG_KSM, PG_LOCKED, PG_REFERENCED, PG_SWAPCACHE } from './frames.js';
 import { Lru } from './lru.js';
@@ -23,7 +23,7 @@ import {
   mmuNotifierTestYoung, type MmuNotifierRange,
 } from './mmu-notifier.js';
 import { handleMmFault } from './fault.js';
-import { shrinkLists } from './reclaim.js';
+import { pageoutRange, shrinkLists } from './reclaim.js';
 import { Ksm } from './ksm.js';
 import { dupMmap } from './fork.js';
 import { exitMmap, madviseDontneed, doMunmap, freeSwapAndCache } from './zap.js';
@@ -31,6 +31,7 @@ import { changeProtection } from './mprotect.js';
 import { outOfMemory } from './oom.js';
 import { checkHostInvariants } from './invariants.js';
 import { nullLogger, type Logger } from '../obs/log.js';
+import type { HostPreemptPoint } from './preempt-points.js';
 
 export interface HostOptions {
   frames: number;
@@ -44,7 +45,7 @@ export interface HostOptions {
   wmarkHigh?: number;
 }
 
-export type PreemptHook = (label: string, mm: Mm, start: number, end: number) => void;
+export type PreemptHook = (label: HostPreemptPoint, mm: Mm, start: number, end: number) => void;
 
 /** SWAP_CLUSTER_MAX: pages direct reclaim tries to free per attempt. */
 export const SWAP_CLUSTER_MAX = 32;
@@ -74,6 +75,14 @@ export class Host {
   /** gup references not yet returned by putPage (pins, or references in flight). */
   outstandingGupRefs = 0;
   onPreempt: PreemptHook | null = null;
+  /**
+   * The 2009 KSM/COW flow (set_pte_at_notify outside invalidate_range_start/end): KSM's
+   * write_protect_page and replace_page and the COW break tell secondary MMUs only through
+   * change_pte, which re-points their mappings in place. Off by default (since 2012 Linux wraps
+   * them in start/end). The explorer's positive control switches it on together with KVM's
+   * in-place change_pte handler.
+   */
+  changePteOutsideInvalidate = false;
   /**
    * Called whenever the host itself changes the bytes of a frame (zero-fill, swap-in, COW or
    * fork copy, copy_to_user, poisoning a freed frame): the analogue of DMA snooping the
@@ -158,6 +167,7 @@ export class Host {
     if (advice === MADV_DONTNEED) madviseDontneed(this, mm, start, end);
     else if (advice === MADV_MERGEABLE) this.ksm.madviseMergeable(mm, start, end);
     else if (advice === MADV_UNMERGEABLE) this.ksm.madviseUnmergeable(mm, start, end);
+    else if (advice === MADV_PAGEOUT) pageoutRange(this, mm, start, end);
     else throw new Error(`madvise: unsupported advice ${advice}`);
   }
 
@@ -389,7 +399,7 @@ export class Host {
     if (hook !== null) hook(frame);
   }
 
-  preempt(label: string, mm: Mm, start: number, end: number): void {
+  preempt(label: HostPreemptPoint, mm: Mm, start: number, end: number): void {
     const hook = this.onPreempt;
     if (hook !== null) hook(label, mm, start, end);
   }

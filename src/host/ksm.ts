@@ -12,6 +12,7 @@ import { mmuNotifierChangePte, type MmuNotifierRange } from './mmu-notifier.js';
 import { PTE_DIRTY, PTE_WRITE, PTE_YOUNG, ptePresent, pteFrame } from './page-table.js';
 import { findVma, mergeAdjacent, splitAt, VM_MERGEABLE } from './vma.js';
 import { wpPageCopy } from './fault.js';
+import { PP_AFTER_CLEAR, PP_AFTER_START, PP_BEFORE_END } from './preempt-points.js';
 
 const VPN_SPAN = 1 << 20; // TASK_SIZE >> PAGE_SHIFT fits below this
 
@@ -232,8 +233,9 @@ export class Ksm {
     const ft = h.ft;
     const addr = vpn << PAGE_SHIFT;
     const range: MmuNotifierRange = { mm, start: addr, end: addr + PAGE_SIZE, event: MMU_NOTIFY_CLEAR, blockable: true };
-    h.notifyStart(range);
-    h.preempt('after-start', mm, range.start, range.end);
+    const inPlace = h.changePteOutsideInvalidate;
+    if (!inPlace) h.notifyStart(range);
+    h.preempt(PP_AFTER_START, mm, range.start, range.end);
     let ok = false;
     const pte = mm.pt.get(vpn);
     if (ptePresent(pte) && pteFrame(pte) === f) {
@@ -246,6 +248,7 @@ export class Ksm {
           h.stats.ksmRefusedPinned++;
         } else {
           if ((pte & PTE_DIRTY) !== 0) ft.flags[f] |= PG_DIRTY;
+          if (inPlace) mmuNotifierChangePte(mm, addr, f, false); // set_pte_at_notify: secondary first
           mm.pt.set(vpn, pte & ~(PTE_WRITE | PTE_DIRTY));
           ok = true;
         }
@@ -253,8 +256,8 @@ export class Ksm {
         ok = true;
       }
     }
-    h.preempt('before-end', mm, range.start, range.end);
-    h.notifyEnd(range);
+    h.preempt(PP_BEFORE_END, mm, range.start, range.end);
+    if (!inPlace) h.notifyEnd(range);
     return ok;
   }
 
@@ -265,8 +268,9 @@ export class Ksm {
     const ft = h.ft;
     const addr = vpn << PAGE_SHIFT;
     const range: MmuNotifierRange = { mm, start: addr, end: addr + PAGE_SIZE, event: MMU_NOTIFY_CLEAR, blockable: true };
-    h.notifyStart(range);
-    h.preempt('after-start', mm, range.start, range.end);
+    const inPlace = h.changePteOutsideInvalidate;
+    if (!inPlace) h.notifyStart(range);
+    h.preempt(PP_AFTER_START, mm, range.start, range.end);
     const pte = mm.pt.get(vpn);
     let ok = false;
     if (ptePresent(pte) && pteFrame(pte) === f && (pte & PTE_WRITE) === 0 && ft.refcount[kf] > 0) {
@@ -274,13 +278,13 @@ export class Ksm {
       h.unmapPte(mm, vpn);
       mmuNotifierChangePte(mm, addr, kf, false);
       h.mapPte(mm, vpn, kf, pte & PTE_YOUNG);
-      h.preempt('after-clear', mm, range.start, range.end);
+      h.preempt(PP_AFTER_CLEAR, mm, range.start, range.end);
       if (ft.mapcount[f] === 0) h.tryFreeSwap(f);
       h.putFrame(f);
       ok = true;
     }
-    h.preempt('before-end', mm, range.start, range.end);
-    h.notifyEnd(range);
+    h.preempt(PP_BEFORE_END, mm, range.start, range.end);
+    if (!inPlace) h.notifyEnd(range);
     return ok;
   }
 }

@@ -9,6 +9,7 @@ import type { Mm } from './mm.js';
 import type { MmuNotifierRange } from './mmu-notifier.js';
 import { PTE_WRITE, ptePresent } from './page-table.js';
 import { mergeAdjacent, splitAt } from './vma.js';
+import { PP_AFTER_CLEAR, PP_AFTER_START, PP_BEFORE_END } from './preempt-points.js';
 
 export function changeProtection(h: Host, mm: Mm, start: number, end: number, prot: number): void {
   if (end <= start) return;
@@ -30,7 +31,7 @@ export function changeProtection(h: Host, mm: Mm, start: number, end: number, pr
           // "Defer invalidation of secondary MMUs until a PTE change is imminent."
           range = { mm, start, end, event: MMU_NOTIFY_PROTECTION_VMA, blockable: true };
           h.notifyStart(range);
-          h.preempt('after-start', mm, start, end);
+          h.preempt(PP_AFTER_START, mm, start, end);
         }
         const pte = mm.pt.get(vpn);
         if (!ptePresent(pte)) continue;
@@ -39,8 +40,8 @@ export function changeProtection(h: Host, mm: Mm, start: number, end: number, pr
       }
     }
     if (range !== null) {
-      h.preempt('after-clear', mm, start, end);
-      h.preempt('before-end', mm, start, end);
+      h.preempt(PP_AFTER_CLEAR, mm, start, end);
+      h.preempt(PP_BEFORE_END, mm, start, end);
       h.notifyEnd(range);
     }
     mergeAdjacent(mm.vmas);

@@ -5,10 +5,12 @@
 // mm/rmap.c folio_referenced_one / try_to_unmap_one.
 
 import { MMU_NOTIFY_CLEAR, PAGE_SHIFT, PAGE_SIZE } from './constants.js';
-import { PG_ANON, PG_DIRTY, PG_LOCKED, PG_REFERENCED, PG_SWAPCACHE } from './frames.js';
+import { PG_ANON, PG_DIRTY, PG_LOCKED, PG_LRU, PG_REFERENCED, PG_SWAPCACHE } from './frames.js';
 import type { Host } from './host.js';
+import type { Mm } from './mm.js';
 import { mmuNotifierClearFlushYoung, type MmuNotifierRange } from './mmu-notifier.js';
 import { mkSwapPte, PTE_YOUNG, ptePresent, pteFrame } from './page-table.js';
+import { PP_AFTER_CLEAR, PP_AFTER_START, PP_BEFORE_END, PP_BEFORE_FREE } from './preempt-points.js';
 
 const scratch: number[] = [];
 
@@ -69,8 +71,32 @@ export function folioReferenced(h: Host, f: number): boolean {
   return referenced;
 }
 
+/** reclaim_pages for MADV_PAGEOUT: reclaim the anon pages mm maps in [start, end) now, without
+ *  looking at their referenced bits (ignore_references). Returns the number of frames freed. */
+export function pageoutRange(h: Host, mm: Mm, start: number, end: number): number {
+  if (h.inReclaim) return 0;
+  const frames: number[] = [];
+  mm.pt.forEach(start >>> PAGE_SHIFT, end >>> PAGE_SHIFT, (_vpn, pte) => {
+    if (ptePresent(pte)) frames.push(pteFrame(pte));
+  });
+  h.inReclaim = true;
+  let freed = 0;
+  try {
+    for (const f of frames) {
+      // Only exclusively mapped anon pages on the LRU (madvise_cold_or_pageout_pte_range skips shared ones).
+      if (h.ft.refcount[f] <= 0 || (h.ft.flags[f] & PG_LRU) === 0 || h.ft.mapcount[f] !== 1) continue;
+      h.stats.reclaimScanned++;
+      if (shrinkFolio(h, f, true)) freed++;
+    }
+  } finally {
+    h.inReclaim = false;
+  }
+  h.stats.reclaimFreed += freed;
+  return freed;
+}
+
 /** shrink_folio_list for one isolated page. Returns true when the frame was freed. */
-function shrinkFolio(h: Host, f: number): boolean {
+function shrinkFolio(h: Host, f: number, ignoreReferences = false): boolean {
   const ft = h.ft;
   const st = h.stats;
   if ((ft.flags[f] & PG_LOCKED) !== 0) {
@@ -91,7 +117,7 @@ function shrinkFolio(h: Host, f: number): boolean {
   };
 
   // folio_check_references: a swap-backed page with young ptes is activated.
-  const referencedPtes = folioReferenced(h, f);
+  const referencedPtes = !ignoreReferences && folioReferenced(h, f);
   ft.flags[f] &= ~PG_REFERENCED;
   if (referencedPtes) {
     st.reclaimActivated++;
@@ -123,7 +149,7 @@ function shrinkFolio(h: Host, f: number): boolean {
     const addr = vpn << PAGE_SHIFT;
     const range: MmuNotifierRange = { mm, start: addr, end: addr + PAGE_SIZE, event: MMU_NOTIFY_CLEAR, blockable: true };
     h.notifyStart(range);
-    h.preempt('after-start', mm, range.start, range.end);
+    h.preempt(PP_AFTER_START, mm, range.start, range.end);
     const pte = mm.pt.get(vpn);
     if (ptePresent(pte) && pteFrame(pte) === f) {
       h.unmapPte(mm, vpn);
@@ -131,9 +157,9 @@ function shrinkFolio(h: Host, f: number): boolean {
       h.swap.count[slot]++;
       mm.swapEnts++;
       h.putFrame(f); // the pte's reference; ours keeps the frame alive
-      h.preempt('after-clear', mm, range.start, range.end);
+      h.preempt(PP_AFTER_CLEAR, mm, range.start, range.end);
     }
-    h.preempt('before-end', mm, range.start, range.end);
+    h.preempt(PP_BEFORE_END, mm, range.start, range.end);
     h.notifyEnd(range);
   }
   if (ft.mapcount[f] > 0) {
@@ -155,7 +181,7 @@ function shrinkFolio(h: Host, f: number): boolean {
   } else {
     st.swapOutsClean++;
   }
-  if (lastMm !== null) h.preempt('before-free', lastMm, 0, 0);
+  if (lastMm !== null) h.preempt(PP_BEFORE_FREE, lastMm, 0, 0);
 
   // __remove_mapping: freeze refcount at exactly our isolation ref + the swap cache's.
   if (ft.refcount[f] !== 2 || ft.mapcount[f] !== 0) {

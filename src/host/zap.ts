@@ -10,6 +10,7 @@ import { mmdrop, type Mm } from './mm.js';
 import { mmuNotifierRelease, type MmuNotifierRange } from './mmu-notifier.js';
 import { pteIsSwap, ptePresent, pteSwapSlot } from './page-table.js';
 import { mergeAdjacent, splitAt, type Vma } from './vma.js';
+import { PP_AFTER_CLEAR, PP_AFTER_RELEASE, PP_AFTER_START, PP_BEFORE_END, PP_BEFORE_FREE } from './preempt-points.js';
 
 /** zap_pte_range over [start, end): present ptes are cleared into `gather` (their references
  *  are dropped by the caller after E); swap ptes drop their swap count right away. */
@@ -60,12 +61,12 @@ function unmapRange(h: Host, mm: Mm, start: number, end: number, event: number):
   const range: MmuNotifierRange = { mm, start, end, event, blockable: true };
   const gather: number[] = [];
   h.notifyStart(range);
-  h.preempt('after-start', mm, start, end);
+  h.preempt(PP_AFTER_START, mm, start, end);
   zapPtes(h, mm, start, end, gather);
-  h.preempt('after-clear', mm, start, end);
-  h.preempt('before-end', mm, start, end);
+  h.preempt(PP_AFTER_CLEAR, mm, start, end);
+  h.preempt(PP_BEFORE_END, mm, start, end);
   h.notifyEnd(range);
-  h.preempt('before-free', mm, start, end);
+  h.preempt(PP_BEFORE_FREE, mm, start, end);
   // tlb_finish_mmu -> free_pages_and_swap_cache: frees after E; an unmapped swap-cache page
   // whose slot no pte needs any more leaves the swap cache too.
   for (const f of gather) {
@@ -117,7 +118,7 @@ export function exitMmap(h: Host, mm: Mm): void {
   mm.busy++;
   try {
     mmuNotifierRelease(mm);
-    h.preempt('after-release', mm, 0, TASK_SIZE);
+    h.preempt(PP_AFTER_RELEASE, mm, 0, TASK_SIZE);
     unmapRange(h, mm, 0, TASK_SIZE, MMU_NOTIFY_UNMAP);
     const vmas = mm.vmas;
     mm.vmas = [];

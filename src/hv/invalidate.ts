@@ -12,6 +12,8 @@
 // an invalidation that started before V sampled but clears the PTE after V's gup is still seen
 // through inProgress until it ends, and through seq afterwards.
 
+import { HvInject } from './inject.js';
+
 /** KVM's INVALID_GPA for the range: "no range recorded yet". */
 const INVALID = -1;
 
@@ -26,8 +28,11 @@ export class InvalidateState {
   /** start..end calls in flight, memslot hit or not (mn_active_invalidate_count). */
   activeInvalidateCount = 0;
 
+  constructor(readonly inject: HvInject = new HvInject()) {}
+
   /** kvm_mmu_invalidate_begin: called under mmu_lock on the first memslot the range hits. */
   begin(): void {
+    if (this.inject.seqBumpedAtStart) this.seq++;
     this.inProgress++;
     if (this.inProgress === 1) {
       this.rangeStart = INVALID;
@@ -48,14 +53,14 @@ export class InvalidateState {
 
   /** kvm_mmu_invalidate_end: seq first, then the count (readers that see 0 also see the new seq). */
   end(): void {
-    this.seq++;
+    if (!this.inject.seqBumpedAtStart) this.seq++;
     this.inProgress--;
     if (this.inProgress < 0) throw new Error('invalidate: mmu_invalidate_in_progress went negative');
   }
 
   /** mmu_invalidate_retry_gfn, with mmu_lock held. Returns the cause, or 0 when the fault may commit. */
   retryGfn(seqSample: number, gfn: number): number {
-    if (this.inProgress > 0) {
+    if (this.inProgress > 0 && !this.inject.noInProgressCheck) {
       // An in-progress invalidation with no range yet (a 0->1 begin before range_add) must retry.
       if (this.rangeStart === INVALID) return RETRY_IN_PROGRESS;
       if (gfn >= this.rangeStart && gfn < this.rangeEnd) return RETRY_IN_PROGRESS;
@@ -65,8 +70,11 @@ export class InvalidateState {
 
   /** The lockless pre-check: may say retry when a locked check would not, and the reverse. */
   retryGfnUnsafe(seqSample: number, gfn: number): number {
-    if (this.inProgress > 0 && this.rangeStart !== INVALID && gfn >= this.rangeStart && gfn < this.rangeEnd)
-      return RETRY_IN_PROGRESS;
+    // The seq-bumped-at-start injection models the fault path from before this pre-check
+    // existed: in a sequentially consistent simulator the pre-check alone would mask that bug.
+    if (this.inject.seqBumpedAtStart) return 0;
+    if (this.inProgress > 0 && this.rangeStart !== INVALID && gfn >= this.rangeStart && gfn < this.rangeEnd &&
+      !this.inject.noInProgressCheck) return RETRY_IN_PROGRESS;
     return this.seq !== seqSample ? RETRY_SEQ : 0;
   }
 }

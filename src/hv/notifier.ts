@@ -38,6 +38,7 @@ export interface NotifierVm {
 
 export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
   const { mmu, inv, memslots, stats } = vm;
+  const inject = inv.inject;
   return {
     invalidateRangeStart(_sub: MmuNotifier, range: MmuNotifierRange): number {
       stats.countCall(`invalidate_range_start:${MMU_NOTIFY_EVENT_NAMES[range.event] ?? range.event}`);
@@ -54,13 +55,13 @@ export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
         }
         if (ring !== null) ring.setField(ev, 4, gfnEnd);
         inv.rangeAdd(gfnStart, gfnEnd);
-        zapped += mmu.unmapGfnRange(slot, gfnStart, gfnEnd);
+        if (!inject.noZapInStart && !inject.lateZap) zapped += mmu.unmapGfnRange(slot, gfnStart, gfnEnd);
       });
       if (locked) {
         stats.invalidations++;
         stats.sptes_zapped_by_invalidation += zapped;
         if (zapped > stats.max_sptes_zapped_per_invalidation) stats.max_sptes_zapped_per_invalidation = zapped;
-        if (zapped > 0) vm.flushRemoteTlbs();
+        if (zapped > 0 && !inject.noRemoteTlbFlush) vm.flushRemoteTlbs();
       }
       // KVM handles every event by zapping, so it never refuses a non-blockable range.
       return 0;
@@ -69,9 +70,12 @@ export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
     invalidateRangeEnd(_sub: MmuNotifier, range: MmuNotifierRange): void {
       stats.countCall('invalidate_range_end');
       let hit = false;
-      memslots.forEachGfnRangeInHva(range.start, range.end, () => {
+      let lateZapped = 0;
+      memslots.forEachGfnRangeInHva(range.start, range.end, (slot, gfnStart, gfnEnd) => {
         hit = true;
+        if (inject.lateZap) lateZapped += mmu.unmapGfnRange(slot, gfnStart, gfnEnd);
       });
+      if (lateZapped > 0) vm.flushRemoteTlbs();
       if (hit) inv.end();
       if (mmu.ring !== null) vm.traceInvalidateEnd?.(range);
       inv.activeInvalidateCount--;
@@ -81,6 +85,7 @@ export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
 
     clearFlushYoung(_sub: MmuNotifier, _mm: Mm, start: number, end: number): boolean {
       stats.countCall('clear_flush_young');
+      if (inject.clearFlushYoungIgnoresSpteAccessed) return false;
       const young = age(vm, start, end, false, AGE_CLEAR_FLUSH);
       if (young) vm.flushRemoteTlbs();
       return young;
@@ -103,7 +108,12 @@ export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
       if (mmu.ring !== null) mmu.ring.emit(EV_CHANGE_PTE, HOST, addr, frame, writable ? 1 : 0);
       // Since 2012 change_pte runs inside start/end, which already zapped every spte for addr,
       // so there is never anything to update; KVM returned early outside an invalidation.
-      if (vm.changePteMode === 'noop' || inv.inProgress === 0) return;
+      // The 2009 flow (control injection change-pte-outside-start-end-in-place): outside any
+      // invalidation, bump the sequence so a fault holding the old frame retries, then re-point
+      // the sptes in place.
+      const outside = inv.inProgress === 0;
+      if (outside ? !inject.changePteInPlace : vm.changePteMode === 'noop') return;
+      if (outside) inv.seq++;
       memslots.forEachGfnRangeInHva(addr, addr + 1, (slot, gfnStart) => {
         const refs = slot.rmap[gfnStart - slot.baseGfn];
         if (refs === undefined) return;
@@ -132,6 +142,7 @@ export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
       stats.countCall('release');
       // kvm_flush_shadow_all: the process is exiting; nothing may map its frames any more.
       if (mmu.ring !== null) mmu.ring.emit(EV_RELEASE, HOST);
+      if (inject.releaseNoZap) return;
       const cause = mmu.zapCause;
       mmu.zapCause = ZAP_RELEASE;
       mmu.zapAll();

@@ -15,6 +15,8 @@ export class KvmStats {
   pf_retry_seq = 0;
   pf_retry_unsafe = 0;
   pf_retry_gpte_changed = 0;
+  /** The fault's memslot was deleted or moved between gup and mmu_lock. */
+  pf_retry_memslot = 0;
   invlpg = 0;
   tlb_flush = 0;
   // vm-side

@@ -35,6 +35,7 @@ import {
 } from '../obs/events.js';
 import type { MmuNotifierRange } from '../host/mmu-notifier.js';
 import { pteIsSwap } from '../host/page-table.js';
+import { HvInject } from './inject.js';
 import { InvalidateState } from './invalidate.js';
 import { Memslots, PAGE_SIZE } from './memslots.js';
 import { kvmMmuNotifierOps } from './notifier.js';
@@ -106,7 +107,9 @@ export class Vm implements FaultVm {
   readonly hva: number;
   readonly mode: MemoryMode;
   readonly memslots = new Memslots();
-  readonly inv = new InvalidateState();
+  /** Bug-injection switches (explorer --inject); all off by default. */
+  readonly inject = new HvInject();
+  readonly inv = new InvalidateState(this.inject);
   readonly stats = new KvmStats();
   readonly mmu: ShadowMmu;
   readonly board: PcBoard;
@@ -115,7 +118,6 @@ export class Vm implements FaultVm {
   readonly guestMem: VmGuestMemory;
   readonly changePteMode: 'update' | 'noop';
   readonly log: Logger;
-  retryCheckDisabled = false;
   notifier: MmuNotifier | null = null;
   /** The stale detector's own subscription (see detector.ts), when detection is on. */
   detector: MmuNotifier | null = null;
@@ -315,7 +317,7 @@ export class Vm implements FaultVm {
   }
 
   private memslotUpdate(apply: () => void): boolean {
-    if (this.inv.activeInvalidateCount > 0) {
+    if (this.inv.activeInvalidateCount > 0 && !this.inject.memslotDeleteNotDeferred) {
       this.pendingSlotOps.push(apply);
       return false;
     }

@@ -95,7 +95,9 @@ export const RETRY_CAUSE_IN_PROGRESS = 1;
 export const RETRY_CAUSE_SEQ = 2;
 export const RETRY_CAUSE_UNSAFE = 3;
 export const RETRY_CAUSE_GPTE = 4;
-export const RETRY_NAMES: readonly string[] = ['?', 'in-progress', 'seq', 'unsafe', 'gpte-changed'];
+/** The memslot the fault started with was deleted or moved meanwhile (KVM: the root became obsolete). */
+export const RETRY_CAUSE_MEMSLOT = 5;
+export const RETRY_NAMES: readonly string[] = ['?', 'in-progress', 'seq', 'unsafe', 'gpte-changed', 'memslot-changed'];
 
 /** SPTE_ZAP causes. */
 export const ZAP_OTHER = 0;

@@ -68,7 +68,7 @@ describe('§1.6: fault vs invalidation', () => {
 
   it('with the retry check removed, the stale frame gets mapped and is caught', () => {
     const { host, vm } = smallVm();
-    vm.retryCheckDisabled = true;
+    vm.inject.noRetryCheck = true;
     touch(vm, 5);
     const { gen } = startFault(vm, LIN);
     gen.next();

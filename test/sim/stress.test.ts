@@ -52,7 +52,7 @@ function stress(seed: number, steps: number): { outputs: string[]; swapOuts: num
 
 describe('simulation stress: every invariant after every step', () => {
   // Seeds 1 and 3 interleave a fault with an invalidation often enough that the run fails within
-  // seconds when the retry check is switched off (vm.retryCheckDisabled): the race is really hit.
+  // seconds when the retry check is switched off (vm.inject.noRetryCheck): the race is really hit.
   for (const seed of [1, 3]) {
     it(`seed ${seed}: two memhog-mp VMs, tiny host, all host events, preemption on`, () => {
       const r = stress(seed, 5000);

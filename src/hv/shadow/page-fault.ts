@@ -13,6 +13,7 @@
 // A RETRY leaves no spte: the guest re-executes the access and faults again.
 
 import type { Cpu } from '../../cpu/cpu.js';
+import { PP_AFTER_GUP, PP_AFTER_SEQ, PP_BEFORE_LOCK, type FaultPreemptPoint } from '../../host/preempt-points.js';
 import { ACC_USER, ACC_WRITE } from '../../cpu/ports.js';
 import {
   EV_FAULT,
@@ -24,8 +25,10 @@ import {
   EV_WALK,
   GUP_FAILED,
   RETRY_CAUSE_GPTE,
+  RETRY_CAUSE_MEMSLOT,
   RETRY_CAUSE_UNSAFE,
 } from '../../obs/events.js';
+import type { HvInject } from '../inject.js';
 import type { InvalidateState } from '../invalidate.js';
 import { RETRY_IN_PROGRESS } from '../invalidate.js';
 import type { Memslots } from '../memslots.js';
@@ -51,8 +54,8 @@ export interface FaultVm {
   readonly memslots: Memslots;
   readonly guestMem: GuestPhysMemory;
   readonly mode: MemoryMode;
-  /** Test-only mutation switch: skip the locked retry check (the §1.6 bug). */
-  retryCheckDisabled: boolean;
+  /** Bug-injection switches (all off unless the explorer's --inject sets one). */
+  readonly inject: HvInject;
   /** gup on the VM process's mm: a frame number with a reference taken, or a negative errno. */
   gup(hva: number, write: boolean): number;
   /** Whether the host PTE for hva currently maps `frame` writable (map_writable for read faults). */
@@ -66,10 +69,10 @@ export interface FaultVm {
   readonly lastGupHow?: number;
 }
 
-/** Labels of the preemption points, in order. */
-export const YIELD_AFTER_SEQ = 'after-seq';
-export const YIELD_AFTER_GUP = 'after-gup';
-export const YIELD_BEFORE_LOCK = 'before-lock';
+/** Labels of the preemption points, in order (named in host/preempt-points.ts). */
+export const YIELD_AFTER_SEQ = PP_AFTER_SEQ;
+export const YIELD_AFTER_GUP = PP_AFTER_GUP;
+export const YIELD_BEFORE_LOCK = PP_BEFORE_LOCK;
 
 /** Details of the last EFAULT, for the VMM's error message. */
 export interface FaultResult {
@@ -86,7 +89,7 @@ export function* pageFault(
   lin: number,
   acc: number,
   out: FaultResult,
-): Generator<string, number, void> {
+): Generator<FaultPreemptPoint, number, void> {
   const stats = vm.stats;
   const ring = vm.mmu.ring;
   const vc = vmmu.index;
@@ -148,11 +151,17 @@ export function* pageFault(
 
     // ---- mmu_lock held from here: nothing below yields or calls into the host mm ----
     let result = FAULT_FIXED;
-    const cause = vm.retryCheckDisabled ? 0 : vm.inv.retryGfn(seq, gfn);
+    const cause = vm.inject.noRetryCheck ? 0 : vm.inv.retryGfn(seq, gfn);
     if (cause !== 0) {
       if (cause === RETRY_IN_PROGRESS) stats.pf_retry_in_progress++;
       else stats.pf_retry_seq++;
       if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, cause, seq, vm.inv.seq);
+      result = FAULT_RETRY;
+    } else if (vm.memslots.find(gfn) !== slot) {
+      // The slot was deleted or moved while we were in gup: KVM's memslot update zapped every
+      // root (kvm_mmu_zap_all_fast), so is_page_fault_stale finds ours obsolete and retries.
+      stats.pf_retry_memslot++;
+      if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, RETRY_CAUSE_MEMSLOT, seq, vm.inv.seq);
       result = FAULT_RETRY;
     } else {
       vm.mmu.makePagesAvailable();
@@ -179,7 +188,7 @@ export function* pageFault(
         cpu.tlb.flushPage(lin);
         // kvm_release_faultin_page(dirty = writable): a frame mapped writable may be written.
         if (flags & SPTE_W) vm.markPageDirty(frame);
-        keepRef = pinned;
+        keepRef = pinned && !vm.inject.pinDropsRefEarly;
         stats.pf_fixed++;
       }
     }

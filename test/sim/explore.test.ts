@@ -1,0 +1,85 @@
+// The schedule explorer's acceptance: every correctness bug of the catalogue is found by pct
+// within 100 runs on its own scenario, its shrunk schedule still fails the same checker, and
+// the printed schedule replays to the identical failure; the clean configuration finds nothing.
+
+import { describe, expect, it } from 'vitest';
+import { decodeSchedule, encodeSchedule, ReplayChooser } from '../../src/sim/choice.js';
+import { BUGS, findBug } from '../../src/sim/explore/bugs.js';
+import { runOnce } from '../../src/sim/explore/engine.js';
+import { explore, report } from '../../src/sim/explore/explorer.js';
+import { findScenario, SCENARIOS } from '../../src/sim/explore/scenarios.js';
+import { shrinkSchedule } from '../../src/sim/explore/shrink.js';
+
+describe('schedule strings', () => {
+  it('round-trip with run lengths and trailing defaults left out', () => {
+    const s = { scenario: 'swap-fault', inject: 'no-retry-check', picks: [0, 0, 0, 1, 0, 0, 2, 0, 0] };
+    const text = encodeSchedule(s);
+    expect(text).toBe('sv1:swap-fault:no-retry-check:a3ba2c');
+    expect(decodeSchedule(text)).toEqual({ ...s, picks: [0, 0, 0, 1, 0, 0, 2] });
+    expect(encodeSchedule({ scenario: 'release', inject: '', picks: [0, 0] })).toBe('sv1:release:-:-');
+  });
+
+  it('rejects malformed strings with one clear line', () => {
+    expect(() => decodeSchedule('sv1:swap-fault:-:a3B')).toThrow(/unexpected "B"/);
+    expect(() => decodeSchedule('sv2:x:-:-')).toThrow(/not of the form/);
+    expect(() => decodeSchedule('sv1:Bad:-:-')).toThrow(/bad scenario/);
+  });
+});
+
+const correctness = BUGS.filter((b) => b.kind === 'correctness');
+
+describe('every correctness bug is found, shrunk and replayed', () => {
+  for (const bug of correctness) {
+    it(`${bug.name} (scenario ${bug.scenario})`, () => {
+      const scenario = findScenario(bug.scenario)!;
+      const sum = explore({ scenario, bug, scheduler: 'pct', seedFrom: 1, seedTo: 100, stopAtFirst: true });
+      expect(sum.first, `pct found nothing in ${sum.runs} runs`).not.toBeNull();
+      expect(sum.firstAt).toBeLessThanOrEqual(100);
+      const first = sum.first!;
+      const sched = decodeSchedule(first.schedule);
+      expect(sched.scenario).toBe(bug.scenario);
+      expect(sched.inject).toBe(bug.name);
+      const sh = shrinkSchedule(scenario, bug, sched.picks, first.checker!);
+      expect(sh.outcome.failure!.checker).toBe(first.checker);
+      expect(sh.after.preemptions).toBeLessThanOrEqual(sh.before.preemptions);
+      // The shrunk schedule, printed and parsed again, fails identically on a fresh run.
+      const text = encodeSchedule({ scenario: bug.scenario, inject: bug.name, picks: sh.picks });
+      const again = runOnce({ scenario, bug, chooser: new ReplayChooser(decodeSchedule(text).picks) });
+      expect(again.failure).toEqual(sh.outcome.failure);
+      expect(JSON.stringify(report({ scenario, bug, scheduler: 'pct' }, 0, again))).toBe(
+        JSON.stringify(report({ scenario, bug, scheduler: 'pct' }, 0, sh.outcome)),
+      );
+    });
+  }
+});
+
+describe('the clean configuration', () => {
+  it('passes a fixed sweep of every scenario with zero findings', () => {
+    for (const scenario of SCENARIOS) {
+      for (const scheduler of ['random', 'pct'] as const) {
+        const sum = explore({ scenario, bug: null, scheduler, seedFrom: 1, seedTo: 10 });
+        expect(sum.failures, `${scenario.name}/${scheduler}: ${sum.first?.message}`).toBe(0);
+        expect(sum.runs).toBe(10);
+      }
+    }
+  });
+
+  it('dfs exhausts a small scenario within its preemption bound and finds nothing', () => {
+    const sum = explore({ scenario: findScenario('swap-race')!, bug: null, scheduler: 'dfs', seedFrom: 1, seedTo: 5000, preemptionBound: 2 });
+    expect(sum.exhausted).toBe(true);
+    expect(sum.failures).toBe(0);
+    expect(sum.runs).toBeGreaterThan(3);
+  });
+});
+
+describe('the positive control and the performance bug', () => {
+  it('change_pte outside start/end, updated in place, finds nothing and saves refaults', () => {
+    const bug = findBug('change_pte-outside-start-end-in-place')!;
+    expect(bug.kind).toBe('control');
+    const scenario = findScenario(bug.scenario)!;
+    const control = explore({ scenario, bug, scheduler: 'random', seedFrom: 1, seedTo: 30 });
+    const clean = explore({ scenario, bug: null, scheduler: 'random', seedFrom: 1, seedTo: 30 });
+    expect(control.failures).toBe(0);
+    expect(control.faults).toBeLessThan(clean.faults);
+  });
+});
