@@ -2,6 +2,7 @@
 
 import { BENCH_HELP } from './bench.js';
 import { DEMO_HELP } from './demo.js';
+import { EXPLORE_HELP } from './explore.js';
 import { RUN_HELP } from './run.js';
 import { TRACE_HELP } from './trace.js';
 import { WEB_HELP } from './web.js';
@@ -19,6 +20,7 @@ Commands:
   trace IMAGE        run a guest and print what the hypervisor did (faults, invalidations,
                      zaps, refaults; GVA -> GPA -> HVA -> HPA)
   bench [NAME|all]   benchmarks: cpu, host, swap (the headline), scale, hv; merge shards
+  explore            search interleavings for mmu_notifier races; inject, shrink, replay bugs
   demo               the swap-reliability demo (what 'npm start' runs)
   web [--out DIR]    write a self-contained page that runs the simulator in a browser
   help [COMMAND]     show help for a command
@@ -30,7 +32,7 @@ Exit status: 0 success (for run, the guest's own exit value), or
 ${exitStatusHelp(2)}
 `;
 
-const HELPS: Record<string, string> = { run: RUN_HELP, trace: TRACE_HELP, bench: BENCH_HELP, demo: DEMO_HELP, web: WEB_HELP, help: MAIN_HELP };
+const HELPS: Record<string, string> = { run: RUN_HELP, trace: TRACE_HELP, bench: BENCH_HELP, explore: EXPLORE_HELP, demo: DEMO_HELP, web: WEB_HELP, help: MAIN_HELP };
 
 export function helpCommand(argv: string[]): number {
   const topic = argv.find((a) => !a.startsWith('-'));

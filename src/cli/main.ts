@@ -5,6 +5,7 @@
 import { UsageError } from './args.js';
 import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
+import { exploreCommand, runExploreWorkerIfAny } from './explore.js';
 import { MAIN_HELP, helpCommand } from './help.js';
 import { writeStderr, writeStdout } from './output.js';
 import { runCommand } from './run.js';
@@ -26,6 +27,8 @@ async function main(argv: string[]): Promise<number> {
       return benchCommand(rest);
     case 'demo':
       return demoCommand(rest);
+    case 'explore':
+      return exploreCommand(rest);
     case 'web':
       return webCommand(rest);
     case 'help':
@@ -70,4 +73,4 @@ async function entry(): Promise<void> {
 process.stdout.on('error', () => {});
 process.stderr.on('error', () => {});
 // A worker thread of `bench swap --jobs N` runs the same bundle: it serves cells, not a command.
-if (!runSwapWorkerIfAny()) void entry();
+if (!runSwapWorkerIfAny() && !runExploreWorkerIfAny()) void entry();

@@ -4,6 +4,7 @@
 // GVA -> GPA -> HVA -> HPA -> spte -> TLB. The teaching view of DESIGN.md ("what users do").
 
 import { prepareShadowRun, readInputFile } from './run.js';
+import { traceScheduleCommand } from './explore.js';
 import { EventRing, readEvents, type TraceEvent } from '../obs/event-ring.js';
 import { runPrepared } from '../sim/run-guest.js';
 import { EXIT_STATUS_STALE } from '../hv/vm.js';
@@ -21,6 +22,7 @@ import { prepareHtmlDir, renderTraceHtml, writeTraceHtml } from './trace-html.js
 import { DEFAULT_HTML_EVENTS, buildModel, gvasToTranslate, translationData } from './trace-html-model.js';
 
 export const TRACE_HELP = `Usage: shadowvisor trace [options] IMAGE
+       shadowvisor trace --schedule STR   (replay an 'explore' schedule as a trace)
 
 Run IMAGE on the shadow MMU exactly as 'shadowvisor run' would, with the hypervisor's event
 ring on, then print what happened underneath the guest: faults (FAULT, WALK, GUP, SPTE_SET,
@@ -57,6 +59,8 @@ image, options and --seed give the same trace, byte for byte.
 `;
 
 export function traceCommand(argv: string[]): number {
+  // A schedule string from `shadowvisor explore` replays that explorer run as a trace.
+  if (argv.some((a) => a === '--schedule' || a.startsWith('--schedule='))) return traceScheduleCommand(argv);
   const opts = parseTraceArgs(argv);
   if (opts === 'help') {
     writeStdout(TRACE_HELP);

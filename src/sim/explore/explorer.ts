@@ -31,6 +31,10 @@ export interface ExploreConfig {
   onRun?: (r: RunReport) => void;
   /** Polled between runs (Ctrl-C): true ends the sweep with what was done so far. */
   shouldStop?: () => boolean;
+  /** Run exactly these seeds instead of [seedFrom, seedTo] (a shard's share). */
+  seeds?: readonly number[];
+  /** dfs: continue this search (a sweep run in batches) instead of starting a new one. */
+  dfs?: DfsExplorer;
 }
 
 /** One run, as `--json` prints it. */
@@ -124,8 +128,15 @@ export function explore(cfg: ExploreConfig): ExploreSummary {
   };
   const depth = cfg.depth ?? DEFAULT_DEPTH;
   if (cfg.scheduler === 'pct') sum.pct = pctBoundFor(cfg.scenario, cfg.bug, depth);
-  const dfs = cfg.scheduler === 'dfs' ? new DfsExplorer(cfg.preemptionBound ?? DEFAULT_PREEMPTION_BOUND) : null;
-  for (let seed = cfg.seedFrom; seed <= cfg.seedTo; seed++) {
+  const dfs = cfg.scheduler === 'dfs' ? cfg.dfs ?? new DfsExplorer(cfg.preemptionBound ?? DEFAULT_PREEMPTION_BOUND) : null;
+  const seeds = cfg.seeds ?? null;
+  const count = seeds === null ? cfg.seedTo - cfg.seedFrom + 1 : seeds.length;
+  for (let k = 0; k < count; k++) {
+    const seed = seeds === null ? cfg.seedFrom + k : seeds[k]!;
+    if (dfs !== null && dfs.exhausted) {
+      sum.exhausted = true;
+      break;
+    }
     if (cfg.shouldStop?.() === true) {
       sum.interrupted = true;
       break;
@@ -148,7 +159,7 @@ export function explore(cfg: ExploreConfig): ExploreSummary {
       }
       if (cfg.stopAtFirst === true) break;
     }
-    if (dfs !== null) {
+    if (dfs !== null && !dfs.exhausted) {
       dfs.done(o.records);
       if (dfs.exhausted) {
         sum.exhausted = true;

@@ -1,0 +1,476 @@
+// `shadowvisor explore`: search the interleavings of host mm events and vCPU faults for one that
+// breaks the mmu_notifier protocol, with or without an injected bug; shrink a failing schedule;
+// replay a schedule string exactly (also as a trace: `trace --schedule STR`). Sweeps split into
+// shards (--shard i/n, one per machine or job) and worker threads (--jobs N); their JSON lines
+// merge (--merge) into exactly what one process prints.
+
+import { readFileSync } from 'node:fs';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { parseCommandArgs, parseCount, UsageError } from './args.js';
+import { writeStderr, writeStdout } from './output.js';
+import { decodeSchedule, encodeSchedule, ReplayChooser, ScheduleError, type Schedule } from '../sim/choice.js';
+import { BUGS, bugJsonLines, findBug, type Bug } from '../sim/explore/bugs.js';
+import { DfsExplorer } from '../sim/explore/dfs-scheduler.js';
+import { runOnce, type RunOutcome } from '../sim/explore/engine.js';
+import {
+  DEFAULT_DEPTH, DEFAULT_PREEMPTION_BOUND, explore, pctBoundFor, report, SCHEDULERS,
+  type RunReport, type SchedulerName,
+} from '../sim/explore/explorer.js';
+import { findScenario, SCENARIOS, type Scenario } from '../sim/explore/scenarios.js';
+import { shrinkSchedule } from '../sim/explore/shrink.js';
+import { shardSeeds, summarize, type SweepSummary } from '../sim/explore/summary.js';
+import { EventRing, readEvents } from '../obs/event-ring.js';
+import { lineFormatterFor, type SlotLookup } from './trace-format.js';
+import { PAGE_SIZE } from '../host/constants.js';
+
+export const EXPLORE_HELP = `Usage: shadowvisor explore [options]
+
+Search the interleavings of host memory-management events (swap-out, KSM, fork, MADV_DONTNEED,
+mprotect, exit, memslot deletion) against vCPU faults for one that breaks the mmu_notifier
+protocol. Every scheduling decision is a recorded choice; a run is reproducible from its seed or
+from its schedule string. Checkers run after every step: the stale-access detector, the
+hypervisor and host invariant checkers, and the guests' data checks.
+
+Selection:
+  --scenario NAME      one scenario (--list-scenarios); default: the --inject bug's own
+                       scenario, or every scenario when neither is given
+  --inject NAME        switch one catalogued bug on (--list-bugs)
+  --list-bugs          the catalogue: name, kind (correctness|performance|control), what it
+                       breaks, the kernel rule it violates (--json: one object per line)
+  --list-scenarios     the scenarios, one per line
+
+Search:
+  --scheduler S        random | pct | dfs (default pct)
+  --seeds A..B         explorer seeds (default 1..100); dfs: at most B-A+1 runs
+  --runs N             the same as --seeds 1..N
+  --depth D            pct: bug depth (default ${DEFAULT_DEPTH}; D-1 priority change points)
+  --preemption-bound P dfs: most preemptions per schedule (default ${DEFAULT_PREEMPTION_BOUND})
+  --keep-going         run every seed instead of stopping at the first failure
+  --no-shrink          print the failing schedule as found
+  --no-check           checkers only at the end of each run (faster, finds less)
+
+Replay:
+  --replay STR         rerun one schedule exactly (--schedule STR is the same); exit 1 if it fails
+  --trace              with --replay: print the hypervisor's events of the run, each step marked
+                       (what 'shadowvisor trace --schedule STR' prints)
+
+Scale:
+  --json               one JSON object per run on stdout, then one summary object per sweep
+  --shard i/n          run only shard i of n of the seeds (every n-th, from the i-th)
+  --jobs N             worker threads (random and pct; needs the built CLI)
+  --merge FILE...      combine --json outputs of shards ('-' is stdin) into the summaries one
+                       process would print
+
+Exit status: 0 no failure found, 1 a failure was found (its minimal schedule printed), 2 bad
+usage. Progress goes to stderr; Ctrl-C stops a sweep and still prints what was done.
+Try: shadowvisor explore --inject no-retry-check
+`;
+
+interface Target {
+  scenario: Scenario;
+  bug: Bug | null;
+}
+
+function parseSeeds(text: string): [number, number] {
+  const m = /^(\d+)\.\.(\d+)$/.exec(text.trim());
+  if (m === null) throw new UsageError(`explore: --seeds: expected A..B, got '${text}'`);
+  const a = parseCount('--seeds', m[1]!, 0, 2 ** 31 - 1);
+  const b = parseCount('--seeds', m[2]!, 0, 2 ** 31 - 1);
+  if (b < a) throw new UsageError(`explore: --seeds: ${a}..${b} is empty`);
+  return [a, b];
+}
+
+function parseShard(text: string): [number, number] {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  if (m === null) throw new UsageError(`explore: --shard: expected i/n, got '${text}'`);
+  const i = Number(m[1]);
+  const n = Number(m[2]);
+  if (!(n >= 1 && n <= 100000) || i >= n) throw new UsageError(`explore: --shard ${text}: need 0 <= i < n`);
+  return [i, n];
+}
+
+const OPTIONS = {
+  scenario: { type: 'string' },
+  inject: { type: 'string' },
+  'list-bugs': { type: 'boolean' },
+  'list-scenarios': { type: 'boolean' },
+  scheduler: { type: 'string' },
+  seeds: { type: 'string' },
+  runs: { type: 'string' },
+  depth: { type: 'string' },
+  'preemption-bound': { type: 'string' },
+  'keep-going': { type: 'boolean' },
+  'no-shrink': { type: 'boolean' },
+  'no-check': { type: 'boolean' },
+  replay: { type: 'string' },
+  schedule: { type: 'string' },
+  trace: { type: 'boolean' },
+  json: { type: 'boolean' },
+  shard: { type: 'string' },
+  jobs: { type: 'string' },
+  merge: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+let interrupted = false;
+
+export async function exploreCommand(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseCommandArgs('explore', argv, OPTIONS);
+  if (v.help === true) {
+    writeStdout(EXPLORE_HELP);
+    return 0;
+  }
+  if (v.merge === true) return mergeCommand(positionals, v.json === true);
+  if (positionals.length > 0) throw new UsageError(`explore: unexpected argument '${positionals[0]}' (try 'shadowvisor explore --help')`);
+  if (v['list-bugs'] === true) {
+    if (v.json === true) writeStdout(bugJsonLines().join('\n') + '\n');
+    else for (const b of BUGS) writeStdout(`${b.name.padEnd(40)} ${b.kind.padEnd(12)} ${b.what}\n${''.padEnd(53)}violates: ${b.rule}\n${''.padEnd(53)}scenario: ${b.scenario}\n`);
+    return 0;
+  }
+  if (v['list-scenarios'] === true) {
+    for (const s of SCENARIOS) writeStdout(`${s.name.padEnd(16)} ${s.what}\n`);
+    return 0;
+  }
+  const bug = v.inject === undefined ? null : findBug(v.inject) ?? null;
+  if (v.inject !== undefined && bug === null) throw new UsageError(`explore: unknown bug '${v.inject}' (try 'shadowvisor explore --list-bugs')`);
+  const scenario = v.scenario === undefined ? null : findScenario(v.scenario) ?? null;
+  if (v.scenario !== undefined && scenario === null) throw new UsageError(`explore: unknown scenario '${v.scenario}' (try 'shadowvisor explore --list-scenarios')`);
+
+  const replay = v.replay ?? v.schedule;
+  if (replay !== undefined) return replayCommand(replay, scenario, bug, v.trace === true, v.json === true);
+  if (v.trace === true) throw new UsageError('explore: --trace needs --replay STR');
+
+  const scheduler = (v.scheduler ?? 'pct') as SchedulerName;
+  if (!SCHEDULERS.includes(scheduler)) throw new UsageError(`explore: --scheduler: expected random, pct or dfs, got '${v.scheduler}'`);
+  if (v.seeds !== undefined && v.runs !== undefined) throw new UsageError('explore: give --seeds or --runs, not both');
+  const [from, to] = v.seeds !== undefined ? parseSeeds(v.seeds) : v.runs !== undefined ? [1, parseCount('--runs', v.runs, 1, 2 ** 31 - 1)] : [1, 100];
+  const depth = v.depth === undefined ? DEFAULT_DEPTH : parseCount('--depth', v.depth, 1, 10);
+  const bound = v['preemption-bound'] === undefined ? DEFAULT_PREEMPTION_BOUND : parseCount('--preemption-bound', v['preemption-bound'], 0, 20);
+  const shard = v.shard === undefined ? null : parseShard(v.shard);
+  const jobs = v.jobs === undefined ? 1 : parseCount('--jobs', v.jobs, 1, 256);
+  if (jobs > 1 && scheduler === 'dfs') throw new UsageError('explore: --jobs needs --scheduler random or pct (dfs is one sequential search)');
+  if (shard !== null && scheduler === 'dfs') throw new UsageError('explore: --shard needs --scheduler random or pct');
+  if (jobs > 1 && !import.meta.url.endsWith('.mjs')) throw new UsageError('explore: --jobs needs the built CLI (node scripts/build.mjs)');
+
+  const targets: Target[] = scenario !== null ? [{ scenario, bug }]
+    : bug !== null ? [{ scenario: findScenario(bug.scenario)!, bug }]
+    : SCENARIOS.map((s) => ({ scenario: s, bug: null }));
+  const seeds = shard === null ? null : shardSeeds(from, to, shard[0], shard[1]);
+  const opts: SweepOpts = {
+    scheduler, from, to, seeds, depth, bound, jobs,
+    keepGoing: v['keep-going'] === true, shrink: v['no-shrink'] !== true, checks: v['no-check'] !== true, json: v.json === true,
+  };
+  const onSigint = (): void => { interrupted = true; };
+  process.on('SIGINT', onSigint);
+  let failed = false;
+  try {
+    for (const t of targets) {
+      if (await sweep(t, opts)) failed = true;
+      if (interrupted) break;
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  if (interrupted) writeStderr('explore: interrupted; the summary above covers the runs done so far\n');
+  return failed ? 1 : 0;
+}
+
+interface SweepOpts {
+  scheduler: SchedulerName;
+  from: number;
+  to: number;
+  seeds: number[] | null;
+  depth: number;
+  bound: number;
+  jobs: number;
+  keepGoing: boolean;
+  shrink: boolean;
+  checks: boolean;
+  json: boolean;
+}
+
+const BATCH = 25;
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** Runs one target's sweep; true when a correctness failure was found. */
+async function sweep(t: Target, o: SweepOpts): Promise<boolean> {
+  const label = `${t.scenario.name}${t.bug === null ? '' : ` + ${t.bug.name}`} (${o.scheduler})`;
+  const all = o.seeds ?? range(o.from, o.to);
+  const reports: RunReport[] = [];
+  const t0 = performance.now();
+  let lastProgress = t0;
+  let exhausted = false;
+  const emit = (r: RunReport): void => {
+    reports.push(r);
+    if (o.json) writeStdout(JSON.stringify({ type: 'run', ...r }) + '\n');
+  };
+  const progress = (force = false): void => {
+    const now = performance.now();
+    if (!force && now - lastProgress < 1000) return;
+    lastProgress = now;
+    const f = reports.filter((r) => r.failed).length;
+    writeStderr(`explore: ${label}: ${reports.length}/${all.length} runs, ${f} failing, ${(reports.length / ((now - t0) / 1000)).toFixed(0)} runs/s\n`);
+  };
+  if (o.jobs > 1) {
+    await sweepParallel(t, o, all, emit, progress);
+  } else {
+    const dfs = o.scheduler === 'dfs' ? new DfsExplorer(o.bound) : undefined;
+    for (let i = 0; i < all.length && !interrupted; i += BATCH) {
+      const part = all.slice(i, i + BATCH);
+      const sum = explore({
+        scenario: t.scenario, bug: t.bug, scheduler: o.scheduler, seedFrom: 0, seedTo: -1, seeds: part,
+        depth: o.depth, dfs, checks: o.checks, stopAtFirst: !o.keepGoing, onRun: emit,
+      });
+      if (sum.exhausted) {
+        exhausted = true;
+        break;
+      }
+      if (!o.keepGoing && sum.failures > 0) break;
+      progress();
+      await tick();
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const [s] = summarize(reports);
+  const summary: SweepSummary = s ?? {
+    type: 'summary', scenario: t.scenario.name, inject: t.bug?.name ?? '', scheduler: o.scheduler, runs: 0, failures: 0,
+    firstFailingSeed: -1, firstChecker: null, firstSchedule: null, faults: 0, swapIns: 0,
+  };
+  const extra: Record<string, unknown> = { exhausted, interrupted, seconds: Number(seconds.toFixed(3)) };
+  if (o.scheduler === 'pct') extra.pctBound = pctBoundFor(t.scenario, t.bug, o.depth);
+  if (o.json) writeStdout(JSON.stringify({ ...summary, ...extra }) + '\n');
+  else {
+    const rate = (summary.runs / Math.max(seconds, 1e-9)).toFixed(0);
+    let line = `${label}: ${summary.runs} runs, ${summary.failures} failing, ${rate} runs/s`;
+    if (o.scheduler === 'dfs') line += exhausted ? `; schedule space exhausted (preemption bound ${o.bound})` : `; not exhausted (preemption bound ${o.bound}: raise --seeds for more runs)`;
+    if (o.scheduler === 'pct') {
+      const b = extra.pctBound as { actors: number; steps: number; depth: number; runs: number };
+      line += `; PCT bound: ${b.runs} runs for a depth-${b.depth} bug (n=${b.actors} actors, k=${b.steps} steps)`;
+    }
+    writeStdout(line + '\n');
+  }
+  const bug = t.bug;
+  if (bug !== null && bug.kind !== 'correctness') compareWithClean(t, o, all, summary);
+  if (summary.failures === 0) return false;
+  const first = reports.filter((r) => r.failed).sort((a, b) => a.seed - b.seed)[0]!;
+  if (!o.json) {
+    writeStdout(`  first failure: seed ${first.seed}: ${first.checker}: ${first.message}\n`);
+    let picks = decodeSchedule(first.schedule).picks;
+    if (o.shrink) {
+      const sh = shrinkSchedule(t.scenario, t.bug, picks, first.checker!);
+      picks = sh.picks;
+      const fmt = (x: { preemptions: number; switches: number; length: number }): string =>
+        `${x.preemptions} preemption${x.preemptions === 1 ? '' : 's'}, ${x.switches} context switches, ${x.length} choice points`;
+      writeStdout(`  shrunk (fewer preemptions, then context switches, then choice points; ${sh.runs} replays):\n`);
+      writeStdout(`    before: ${fmt(sh.before)}, schedule ${first.schedule.length} characters\n`);
+      const text = encodeSchedule({ scenario: t.scenario.name, inject: bug?.name ?? '', picks });
+      writeStdout(`    after:  ${fmt(sh.after)}, schedule ${text.length} characters\n`);
+      writeStdout(`    still fails: ${sh.outcome.failure!.checker}: ${sh.outcome.failure!.message}\n`);
+    }
+    const text = encodeSchedule({ scenario: t.scenario.name, inject: bug?.name ?? '', picks });
+    writeStdout(`  minimal schedule: ${text}\n  replay: shadowvisor explore --replay ${text}\n  trace:  shadowvisor trace --schedule ${text}\n`);
+  }
+  // A control or performance "bug" that fails is a real finding too: report it as one.
+  return true;
+}
+
+/** Performance bugs and the control: the same seeds without the injection, side by side. */
+function compareWithClean(t: Target, o: SweepOpts, seeds: number[], withBug: SweepSummary): void {
+  const reports: RunReport[] = [];
+  explore({ scenario: t.scenario, bug: null, scheduler: o.scheduler, seedFrom: 0, seedTo: -1, seeds: seeds.slice(0, withBug.runs), depth: o.depth, checks: o.checks, onRun: (r) => reports.push(r) });
+  const [clean] = summarize(reports);
+  if (clean === undefined) return;
+  if (o.json) {
+    writeStdout(JSON.stringify({ type: 'compare', scenario: t.scenario.name, inject: t.bug!.name, scheduler: o.scheduler, runs: clean.runs, swapIns: withBug.swapIns, cleanSwapIns: clean.swapIns, faults: withBug.faults, cleanFaults: clean.faults }) + '\n');
+    return;
+  }
+  writeStdout(`  the same ${clean.runs} seeds without the injection: swap-ins ${withBug.swapIns} vs ${clean.swapIns} (${signed(withBug.swapIns - clean.swapIns)}), guest faults ${withBug.faults} vs ${clean.faults} (${signed(withBug.faults - clean.faults)})\n`);
+}
+
+const signed = (n: number): string => (n > 0 ? `+${n}` : String(n));
+
+function range(a: number, b: number): number[] {
+  const out: number[] = [];
+  for (let s = a; s <= b; s++) out.push(s);
+  return out;
+}
+
+// ---- replay and its trace ----------------------------------------------------------------------
+
+function replayCommand(text: string, scenario: Scenario | null, bug: Bug | null, trace: boolean, json: boolean): number {
+  let sched: Schedule;
+  try {
+    sched = decodeSchedule(text);
+  } catch (e) {
+    if (e instanceof ScheduleError) throw new UsageError(`explore: ${e.message}`);
+    throw e;
+  }
+  const sc = findScenario(sched.scenario);
+  if (sc === undefined) throw new UsageError(`explore: the schedule names unknown scenario '${sched.scenario}'`);
+  const b = sched.inject === '' ? null : findBug(sched.inject) ?? null;
+  if (sched.inject !== '' && b === null) throw new UsageError(`explore: the schedule names unknown bug '${sched.inject}'`);
+  if (scenario !== null && scenario !== sc) throw new UsageError(`explore: --scenario ${scenario.name} disagrees with the schedule's ${sc.name}`);
+  if (bug !== null && bug !== b) throw new UsageError(`explore: --inject ${bug.name} disagrees with the schedule's ${sched.inject || 'none'}`);
+  const ring = trace ? new EventRing(1 << 16) : null;
+  const marks: { seq: number; text: string }[] = [];
+  let step = 0;
+  const o = runOnce({
+    scenario: sc, bug: b, chooser: new ReplayChooser(sched.picks), ring,
+    onStep: ring === null ? undefined : (actor, inside) => {
+      step++;
+      marks.push({ seq: ring.emitted, text: `-- step ${step}: ${actor}${inside === null ? '' : ` (inside the host operation, at ${inside})`}` });
+    },
+  });
+  if (ring !== null) printTrace(o, ring, marks, json);
+  const r = report({ scenario: sc, bug: b, scheduler: 'pct' }, 0, o);
+  if (json && ring === null) writeStdout(JSON.stringify({ type: 'replay', ...r, scheduler: undefined, seed: undefined }) + '\n');
+  else if (!json) {
+    writeStdout(o.failure === null
+      ? `${sc.name}${b === null ? '' : ` + ${b.name}`}: no failure (${o.steps} steps, ${o.preemptions} preemptions, ${o.switches} context switches)\n`
+      : `${sc.name}${b === null ? '' : ` + ${b.name}`}: FAILED at step ${o.steps}: ${o.failure.checker}: ${o.failure.message}\n  (${o.preemptions} preemptions, ${o.switches} context switches, ${o.records.length} choice points)\n`);
+  }
+  return o.failure === null ? 0 : 1;
+}
+
+/** The run's events with each step marked, then the failure's story: which frame, and what the host did with it. */
+function printTrace(o: RunOutcome, ring: EventRing, marks: { seq: number; text: string }[], json: boolean): void {
+  const events = readEvents(ring);
+  const vm = o.world.vm;
+  const slots: SlotLookup = (gfn) => {
+    const s = vm.memslots.find(gfn);
+    return s === null ? null : { baseGfn: s.baseGfn, hva: s.hva };
+  };
+  const fmt = lineFormatterFor(events, slots);
+  let m = 0;
+  for (const e of events) {
+    while (m < marks.length && marks[m]!.seq <= e.seq) {
+      if (!json) writeStdout(marks[m]!.text + '\n');
+      fmt.reset();
+      m++;
+    }
+    writeStdout((json ? JSON.stringify({ seq: e.seq, kind: e.kind, vcpu: e.vcpu, f: Array.from(e.f) }) : fmt.line(e)) + '\n');
+  }
+  if (json || o.failure === null) return;
+  const st = vm.staleRecords[0];
+  const frame = st?.frame ?? -1;
+  writeStdout(`== failure: ${o.failure.checker}: ${o.failure.message}\n`);
+  if (frame < 0) return;
+  const h = o.world.host;
+  const owners: string[] = [];
+  for (let e = h.rmap.first(frame); e !== -1; e = h.rmap.entryNext(e)) owners.push(`mm ${h.rmap.entryMm(e)} at 0x${(h.rmap.entryVpn(e) * PAGE_SIZE).toString(16)}`);
+  const now = h.ft.refcount[frame] === 0 ? 'free (on the allocator\'s free list)'
+    : owners.length > 0 ? `mapped by ${owners.join(', ')}` : 'held only by references (swap cache or a pin), mapped by no process';
+  writeStdout(`== host frame ${frame}, which the guest used through its stale translation, is now ${now}\n`);
+}
+
+// ---- --merge -----------------------------------------------------------------------------------
+
+function mergeCommand(files: string[], json: boolean): number {
+  if (files.length === 0) throw new UsageError('explore: --merge needs at least one FILE (or - for stdin)');
+  const reports: RunReport[] = [];
+  for (const f of files) {
+    let text: string;
+    try {
+      text = readFileSync(f === '-' ? 0 : f, 'utf8');
+    } catch (e) {
+      throw new UsageError(`explore: --merge: cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    text.split('\n').forEach((line, i) => {
+      if (line.trim() === '') return;
+      let o: { type?: string } & Partial<RunReport>;
+      try {
+        o = JSON.parse(line) as typeof o;
+      } catch {
+        throw new UsageError(`explore: --merge: ${f}:${i + 1}: not JSON`);
+      }
+      if (o.type !== 'run') return;
+      if (typeof o.scenario !== 'string' || typeof o.seed !== 'number' || typeof o.failed !== 'boolean') {
+        throw new UsageError(`explore: --merge: ${f}:${i + 1}: not a run object`);
+      }
+      reports.push(o as RunReport);
+    });
+  }
+  const sums = summarize(reports);
+  for (const s of sums) {
+    if (json) writeStdout(JSON.stringify(s) + '\n');
+    else writeStdout(`${s.scenario}${s.inject === '' ? '' : ` + ${s.inject}`} (${s.scheduler}): ${s.runs} runs, ${s.failures} failing${s.firstFailingSeed >= 0 ? `; first at seed ${s.firstFailingSeed}: ${s.firstChecker}; schedule ${s.firstSchedule}` : ''}\n`);
+  }
+  return sums.some((s) => s.failures > 0) ? 1 : 0;
+}
+
+// ---- worker threads ----------------------------------------------------------------------------
+
+const WORKER_KIND = 'explore-batch';
+
+interface BatchJob {
+  id: number;
+  scenario: string;
+  inject: string;
+  scheduler: SchedulerName;
+  seeds: number[];
+  depth: number;
+  checks: boolean;
+  stopAtFirst: boolean;
+}
+
+/** True (and the worker loop started) when this thread is an explore worker. */
+export function runExploreWorkerIfAny(): boolean {
+  if (isMainThread || (workerData as { kind?: string } | null)?.kind !== WORKER_KIND || parentPort === null) return false;
+  const port = parentPort;
+  port.on('message', (j: BatchJob) => {
+    const out: RunReport[] = [];
+    explore({
+      scenario: findScenario(j.scenario)!, bug: j.inject === '' ? null : findBug(j.inject)!, scheduler: j.scheduler,
+      seedFrom: 0, seedTo: -1, seeds: j.seeds, depth: j.depth, checks: j.checks, stopAtFirst: j.stopAtFirst, onRun: (r) => out.push(r),
+    });
+    port.postMessage({ id: j.id, reports: out });
+  });
+  return true;
+}
+
+/** Batches of seeds on N workers; results are emitted in seed order, so the output is the same
+ *  for any N. Without --keep-going, batches past the first failing one are not started. */
+async function sweepParallel(t: Target, o: SweepOpts, all: number[], emit: (r: RunReport) => void, progress: () => void): Promise<void> {
+  const batches: number[][] = [];
+  for (let i = 0; i < all.length; i += BATCH) batches.push(all.slice(i, i + BATCH));
+  const results: (RunReport[] | undefined)[] = new Array(batches.length);
+  const entry = fileURLToPath(import.meta.url);
+  const workers = Array.from({ length: Math.min(o.jobs, batches.length) }, () => new Worker(entry, { workerData: { kind: WORKER_KIND } }));
+  let next = 0;
+  let emitted = 0;
+  let stopAfter = Infinity;
+  try {
+    await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
+      const feed = (): void => {
+        if (interrupted || next >= batches.length || next > stopAfter) return resolve();
+        const id = next++;
+        w.postMessage({
+          id, scenario: t.scenario.name, inject: t.bug?.name ?? '', scheduler: o.scheduler, seeds: batches[id]!,
+          depth: o.depth, checks: o.checks, stopAtFirst: !o.keepGoing,
+        } satisfies BatchJob);
+      };
+      w.on('message', (m: { id: number; reports: RunReport[] }) => {
+        results[m.id] = m.reports;
+        if (!o.keepGoing && m.reports.some((r) => r.failed)) stopAfter = Math.min(stopAfter, m.id);
+        while (emitted < batches.length && results[emitted] !== undefined && emitted <= stopAfter) {
+          for (const r of results[emitted]!) emit(r);
+          emitted++;
+        }
+        progress();
+        feed();
+      });
+      w.on('error', reject);
+      feed();
+    })));
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+/** `shadowvisor trace --schedule STR [--json]`: the replay's trace view. */
+export function traceScheduleCommand(argv: string[]): number {
+  const { values: v } = parseCommandArgs('trace', argv, { schedule: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const);
+  if (v.schedule === undefined) throw new UsageError('trace: --schedule needs a schedule string');
+  return replayCommand(v.schedule, null, null, true, v.json === true);
+}
