@@ -7,7 +7,7 @@ import { decodeInsn, opUD } from './decode.js';
 import { GuestError } from './errors.js';
 import { F_EXPL, FL_ARITH, FL_IF, arithFlags, setArith } from './flags.js';
 import { Block, Insn } from './insn.js';
-import { deliverEvent, EV_EXC, EV_IRQ, EV_NONE } from './interrupts.js';
+import { deliverEvent, EV_EXC, EV_IRQ, EV_NONE, faultDuringDelivery } from './interrupts.js';
 import {
   ACC_FETCH,
   ACC_USER,
@@ -124,10 +124,26 @@ export class Cpu {
   readonly index: number;
   readonly tlb: Tlb;
 
+  /**
+   * Virtual time in units retired (GUEST-ABI: RDTSC, the PIT, --max-insns and --stats count it).
+   * The rule, identical under every Mmu: an instruction is one unit, except a REP string
+   * instruction, which is one unit per iteration it performs (one when ECX is already 0). The
+   * iterations are charged as they complete, so a REP cut short by an exit, a fault, an interrupt
+   * or the end of a slice has charged exactly the work it did, and the rest is charged when it
+   * resumes: where a shadow MMU's exits fall can never change the total.
+   */
   icount = 0;
   haltedTicks = 0;
-  /** icount at the start of the executing block (handlers that need exact time add Insn.idx). */
+  /** icount at the start of the executing block (handlers that need exact time add Insn.idx).
+   *  REP handlers add the iterations beyond the first here, so the loop's count stays right. */
   blockBase = 0;
+  /** icount at which the current execBlocks() slice ends: a REP instruction stops there. */
+  sliceEnd = 0;
+  /** Events delivered (exceptions, interrupts, INT n) since reset. */
+  deliveries = 0;
+  /** Consecutive exception deliveries with no unit retired in between (see deliverEvent). */
+  stormCount = 0;
+  stormIcount = -1;
   halted = false;
   stopRequested = false;
   irqLine = false;
@@ -258,10 +274,13 @@ export class Cpu {
     return this.icount + this.haltedTicks;
   }
 
-  /** Make icount exact in the middle of a block (before port I/O or RDTSC). */
+  /**
+   * Make icount exact in the middle of a block (before port I/O or RDTSC). Only time: EIP stays
+   * NaN while a block runs unless a handler transfers control, because the loop takes a non-NaN
+   * EIP as the target of a taken branch and would re-run the rest of the block from there.
+   */
   syncTime(i: Insn): void {
     this.icount = this.blockBase + i.idx;
-    this.eip = (this.beip + i.next) | 0;
   }
 
   // ---- exceptions -------------------------------------------------------------------------
@@ -273,13 +292,23 @@ export class Cpu {
     throw FAULT_SIGNAL;
   }
 
+  /**
+   * Queue an exception for the next run() (a hypervisor's fault path found a guest #PF for the
+   * access that exited). When that exit interrupted the delivery of an event, the fault happened
+   * during that delivery: the double-fault rules apply exactly as if the native walk had raised
+   * it there, up to a triple fault, which the next run() reports.
+   */
   injectException(vector: number, errorCode: number, cr2?: number): void {
     if (cr2 !== undefined) this.cr2 = cr2;
+    this.halted = false;
+    if (this.pendKind !== EV_NONE) {
+      if (!faultDuringDelivery(this, vector, errorCode)) this.shutdown = true;
+      return;
+    }
     this.pendKind = EV_EXC;
     this.pendVector = vector;
     this.pendError = errorCode;
     this.pendEip = this.eip;
-    this.halted = false;
   }
 
   invalidateCode(page: number): void {
@@ -339,7 +368,7 @@ export class Cpu {
     }
     const off = this.tlbOff[i];
     if (write && wt[i] !== vpn) this.codeStore(off >>> 12, lin & 0xfff, size);
-    return off + (lin & 0xfff);
+    return (off + (lin & 0xfff)) >>> 0;
   }
 
   /** Entry i lacks a write tag only because its page holds decoded code. */
@@ -355,7 +384,7 @@ export class Cpu {
   private load(a: number, size: number): number {
     if (size === 1) return this.mem[a];
     if (size === 2) return this.mem[a] | (this.mem[a + 1] << 8);
-    return (a & 3) === 0 ? this.m32[a >> 2] : this.dv.getInt32(a, true);
+    return (a & 3) === 0 ? this.m32[a >>> 2] : this.dv.getInt32(a, true);
   }
 
   private store(a: number, size: number, v: number): void {
@@ -363,7 +392,7 @@ export class Cpu {
     else if (size === 2) {
       this.mem[a] = v;
       this.mem[a + 1] = v >>> 8;
-    } else if ((a & 3) === 0) this.m32[a >> 2] = v;
+    } else if ((a & 3) === 0) this.m32[a >>> 2] = v;
     else this.dv.setInt32(a, v, true);
   }
 
@@ -415,7 +444,7 @@ export class Cpu {
     if (this.rtag[i] === vpn) {
       this.hits++;
       if (this.frameGen !== null) this.checkStale(i, lin, false);
-      return this.mem[this.tlbOff[i] + (lin & 0xfff)];
+      return this.mem[(this.tlbOff[i] + (lin & 0xfff)) >>> 0];
     }
     return this.readAcc(lin, 1, this.uacc);
   }
@@ -426,7 +455,7 @@ export class Cpu {
     if (this.rtag[i] === vpn && (lin & 0xfff) !== 0xfff) {
       this.hits++;
       if (this.frameGen !== null) this.checkStale(i, lin, false);
-      const a = this.tlbOff[i] + (lin & 0xfff);
+      const a = (this.tlbOff[i] + (lin & 0xfff)) >>> 0;
       return this.mem[a] | (this.mem[a + 1] << 8);
     }
     return this.readAcc(lin, 2, this.uacc);
@@ -438,8 +467,8 @@ export class Cpu {
     if (this.rtag[i] === vpn && (lin & 0xfff) <= 0xffc) {
       this.hits++;
       if (this.frameGen !== null) this.checkStale(i, lin, false);
-      const a = this.tlbOff[i] + (lin & 0xfff);
-      return (a & 3) === 0 ? this.m32[a >> 2] : this.dv.getInt32(a, true);
+      const a = (this.tlbOff[i] + (lin & 0xfff)) >>> 0;
+      return (a & 3) === 0 ? this.m32[a >>> 2] : this.dv.getInt32(a, true);
     }
     return this.readAcc(lin, 4, this.uacc);
   }
@@ -450,7 +479,7 @@ export class Cpu {
     if (this.wtag[i] === vpn) {
       this.hits++;
       if (this.frameGen !== null) this.checkStale(i, lin, true);
-      this.mem[this.tlbOff[i] + (lin & 0xfff)] = v;
+      this.mem[(this.tlbOff[i] + (lin & 0xfff)) >>> 0] = v;
       return;
     }
     this.writeAcc(lin, 1, v, this.uacc);
@@ -462,7 +491,7 @@ export class Cpu {
     if (this.wtag[i] === vpn && (lin & 0xfff) !== 0xfff) {
       this.hits++;
       if (this.frameGen !== null) this.checkStale(i, lin, true);
-      const a = this.tlbOff[i] + (lin & 0xfff);
+      const a = (this.tlbOff[i] + (lin & 0xfff)) >>> 0;
       this.mem[a] = v;
       this.mem[a + 1] = v >>> 8;
       return;
@@ -476,8 +505,8 @@ export class Cpu {
     if (this.wtag[i] === vpn && (lin & 0xfff) <= 0xffc) {
       this.hits++;
       if (this.frameGen !== null) this.checkStale(i, lin, true);
-      const a = this.tlbOff[i] + (lin & 0xfff);
-      if ((a & 3) === 0) this.m32[a >> 2] = v;
+      const a = (this.tlbOff[i] + (lin & 0xfff)) >>> 0;
+      if ((a & 3) === 0) this.m32[a >>> 2] = v;
       else this.dv.setInt32(a, v, true);
       return;
     }
@@ -494,9 +523,9 @@ export class Cpu {
     const i = vpn & TLB_MASK;
     if (this.wtag[i] === vpn && (lin & 0xfff) <= 0xffc && this.frameGen === null) {
       this.hits++;
-      const a = this.tlbOff[i] + (lin & 0xfff);
+      const a = (this.tlbOff[i] + (lin & 0xfff)) >>> 0;
       this.rmwAddr = a;
-      return (a & 3) === 0 ? this.m32[a >> 2] : this.dv.getInt32(a, true);
+      return (a & 3) === 0 ? this.m32[a >>> 2] : this.dv.getInt32(a, true);
     }
     this.rmwAddr = -1;
     this.probeWrite(lin, this.uacc);
@@ -507,7 +536,7 @@ export class Cpu {
   wrW32(lin: number, v: number): void {
     const a = this.rmwAddr;
     if (a >= 0) {
-      if ((a & 3) === 0) this.m32[a >> 2] = v;
+      if ((a & 3) === 0) this.m32[a >>> 2] = v;
       else this.dv.setInt32(a, v, true);
     } else this.wr32(lin, v);
   }
@@ -546,7 +575,7 @@ export class Cpu {
     if (this.rtag[i] === vpn) {
       this.hits++;
       if (this.frameGen !== null) this.checkStale(i, eip, false);
-      base = this.tlbOff[i];
+      base = this.tlbOff[i] >>> 0;
     } else {
       this.curEip = eip;
       const a = this.xlate(eip, ACC_FETCH | this.uacc, 1);
@@ -666,6 +695,7 @@ export class Cpu {
    * blockBreak (anything that needs the outer loop: HLT, port I/O, IF changes, SMC, mode changes).
    */
   private execBlocks(end: number): void {
+    this.sliceEnd = end;
     let b: Block;
     try {
       b = this.lookupBlock();
@@ -696,7 +726,7 @@ export class Cpu {
         }
       } catch (x) {
         // The faulting instruction does not retire and restarts at its own address.
-        this.icount = base + i;
+        this.icount = this.blockBase + i;
         this.curEip = (beip + insns[i].boff) | 0;
         this.eip = this.curEip;
         if (x === FAULT_SIGNAL) {
@@ -706,7 +736,7 @@ export class Cpu {
         if (x instanceof GuestError) x.message += ` (EIP 0x${(this.curEip >>> 0).toString(16)})`;
         throw x;
       }
-      this.icount = base + i;
+      this.icount = this.blockBase + i;
       // eip !== eip: NaN, no branch was taken; continue after the last executed instruction.
       if (this.eip !== this.eip) this.eip = (beip + insns[i - 1].next) | 0;
       if (this.blockBreak || i < b.n) return;

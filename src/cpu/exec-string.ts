@@ -1,23 +1,54 @@
-// String instruction handlers (MOVS CMPS STOS LODS SCAS INS OUTS) with REP/REPE/REPNE. A REP
-// instruction runs to completion as one retired instruction; every iteration commits ESI/EDI/ECX,
-// so a fault or MMU exit mid-way restarts the instruction with exactly the remaining work.
+// String instruction handlers (MOVS CMPS STOS LODS SCAS INS OUTS) with REP/REPE/REPNE. Every
+// iteration commits ESI/EDI/ECX, so a fault or MMU exit mid-way restarts the instruction with
+// exactly the remaining work.
+//
+// Virtual time (see Cpu.icount): a REP instruction costs one unit per iteration, charged to
+// cpu.blockBase as each iteration completes, so an exit or fault after k iterations has charged k
+// and the resumed instruction charges the rest; the iteration count never depends on the Mmu.
+// A REP instruction stops at the end of the slice (cpu.sliceEnd) and resumes there later, as after
+// an interrupt, so budgets and timer deadlines fall on exactly the same iteration in every mode,
+// and --max-insns bounds the wall time of a REP over any count. One that performed more than one
+// iteration ends its block, whose remaining length was planned for one unit per instruction.
 
 import type { Cpu } from './cpu.js';
 import { alu } from './exec-alu.js';
-import { FL_DF } from './flags.js';
+import { FL_DF, FL_IF } from './flags.js';
 import type { Insn } from './insn.js';
 import { getReg, setReg } from './operands.js';
 import { TLB_MASK } from './tlb.js';
 import { checkIoPrivilege } from './exec-system.js';
 
-/** Elements a REP instruction processes before yielding to the run loop (it then resumes at the
- *  same instruction, as after an interrupt): bounds the time between budget/IRQ/stop checks. */
+/** Most iterations a REP instruction performs before yielding to the run loop (it then resumes at
+ *  the same instruction): bounds the time between stop checks when a slice is unbounded. */
 const REP_CHUNK = 1 << 16;
 
-/** Leave the REP instruction unfinished: it retires a chunk and re-executes for the rest. */
+/** Iterations REP instruction `i` may perform before its slice ends (at least 1: the loop only
+ *  starts an instruction below cpu.sliceEnd). */
+function repRoom(c: Cpu, i: Insn): number {
+  const room = c.sliceEnd - (c.blockBase + i.idx);
+  return room < REP_CHUNK ? room : REP_CHUNK;
+}
+
+/** Leave the REP instruction unfinished after at least one charged iteration: it re-executes for
+ *  the rest. The loop charges the instruction's unit, so one iteration is taken back here. */
 function repYield(c: Cpu, i: Insn): void {
+  c.blockBase--;
   c.eip = (c.beip + i.boff) | 0;
   c.blockBreak = true;
+}
+
+/** The REP instruction completed after `done` iterations, each already charged. */
+function repDone(c: Cpu, done: number): void {
+  if (done > 0) {
+    c.blockBase--;
+    if (done > 1) c.blockBreak = true;
+  }
+}
+
+/** Port I/O of a REP INS/OUTS iteration made an interrupt deliverable or asked to stop: the run
+ *  loop must see it before the next iteration, as after a single IN/OUT. */
+function ioWantsLoop(c: Cpu): boolean {
+  return c.stopRequested || (c.irqLine && (c.eflRest & FL_IF) !== 0);
 }
 
 /** MOVS (A4 A5). */
@@ -31,27 +62,34 @@ export function opMovs(c: Cpu, i: Insn): void {
     r[7] = (r[7] + d) | 0;
     return;
   }
+  const room = repRoom(c, i);
   let done = 0;
   while (r[1] !== 0) {
-    if (done >= REP_CHUNK) return repYield(c, i);
+    if (done >= room) return repYield(c, i);
     if (d > 0 && r[1] >>> 0 > 8) {
-      const n = bulkCopy(c, s);
-      done += n;
-      if (n > 0) continue;
+      const n = bulkCopy(c, s, room - done);
+      if (n > 0) {
+        done += n;
+        c.blockBase += n;
+        continue;
+      }
     }
-    done++;
     c.wr(s, r[7], c.rd(s, r[6]));
     r[6] = (r[6] + d) | 0;
     r[7] = (r[7] + d) | 0;
     r[1] = (r[1] - 1) | 0;
+    done++;
+    c.blockBase++;
   }
+  repDone(c, done);
 }
 
 /**
  * Forward REP MOVS fast path: copy whole elements while both ESI and EDI stay inside pages that
- * hit the TLB (read for source, write for destination). Returns elements copied (0: none).
+ * hit the TLB (read for source, write for destination), at most `max`. Returns elements copied
+ * (0: none).
  */
-function bulkCopy(c: Cpu, s: number): number {
+function bulkCopy(c: Cpu, s: number, max: number): number {
   const r = c.r;
   const si = r[6];
   const di = r[7];
@@ -65,10 +103,11 @@ function bulkCopy(c: Cpu, s: number): number {
   let n = Math.floor(Math.min(sRoom, dRoom) / s);
   const cnt = r[1] >>> 0;
   if (n > cnt) n = cnt;
+  if (n > max) n = max;
   if (n === 0) return 0;
   const bytes = n * s;
-  const src = c.tlbOff[sIdx] + (si & 0xfff);
-  const dst = c.tlbOff[dIdx] + (di & 0xfff);
+  const src = (c.tlbOff[sIdx] + (si & 0xfff)) >>> 0;
+  const dst = (c.tlbOff[dIdx] + (di & 0xfff)) >>> 0;
   // Overlap closer than one element must replicate like the element loop: go element-wise.
   if (dst > src && dst < src + bytes) return 0;
   c.mem.copyWithin(dst, src, src + bytes);
@@ -89,10 +128,10 @@ export function opStos(c: Cpu, i: Insn): void {
     r[7] = (r[7] + d) | 0;
     return;
   }
+  const room = repRoom(c, i);
   let done = 0;
   while (r[1] !== 0) {
-    if (done >= REP_CHUNK) return repYield(c, i);
-    done++;
+    if (done >= room) return repYield(c, i);
     if (d > 0 && r[1] >>> 0 > 8 && c.frameGen === null) {
       const di = r[7];
       const dv = di >>> 12;
@@ -101,8 +140,9 @@ export function opStos(c: Cpu, i: Insn): void {
         let n = Math.floor((0x1000 - (di & 0xfff)) / s);
         const cnt = r[1] >>> 0;
         if (n > cnt) n = cnt;
+        if (n > room - done) n = room - done;
         if (n > 0) {
-          const dst = c.tlbOff[idx] + (di & 0xfff);
+          const dst = (c.tlbOff[idx] + (di & 0xfff)) >>> 0;
           if (s === 1) c.mem.fill(v, dst, dst + n);
           else {
             for (let k = 0; k < n; k++) {
@@ -118,6 +158,7 @@ export function opStos(c: Cpu, i: Insn): void {
           r[7] = (di + n * s) | 0;
           r[1] = (r[1] - n) | 0;
           done += n;
+          c.blockBase += n;
           continue;
         }
       }
@@ -125,7 +166,10 @@ export function opStos(c: Cpu, i: Insn): void {
     c.wr(s, r[7], v);
     r[7] = (r[7] + d) | 0;
     r[1] = (r[1] - 1) | 0;
+    done++;
+    c.blockBase++;
   }
+  repDone(c, done);
 }
 
 /** LODS (AC AD). */
@@ -138,13 +182,17 @@ export function opLods(c: Cpu, i: Insn): void {
     r[6] = (r[6] + d) | 0;
     return;
   }
+  const room = repRoom(c, i);
   let done = 0;
   while (r[1] !== 0) {
-    if (++done > REP_CHUNK) return repYield(c, i);
+    if (done >= room) return repYield(c, i);
     setReg(c, s, 0, c.rd(s, r[6]));
     r[6] = (r[6] + d) | 0;
     r[1] = (r[1] - 1) | 0;
+    done++;
+    c.blockBase++;
   }
+  repDone(c, done);
 }
 
 /** CMPS (A6 A7). */
@@ -161,17 +209,21 @@ export function opCmps(c: Cpu, i: Insn): void {
     return;
   }
   const wantZ = i.rep === 1;
+  const room = repRoom(c, i);
   let done = 0;
   while (r[1] !== 0) {
-    if (++done > REP_CHUNK) return repYield(c, i);
+    if (done >= room) return repYield(c, i);
     const a = c.rd(s, r[6]);
     const b = c.rd(s, r[7]);
     alu(c, 7, s >> 1, a, b);
     r[6] = (r[6] + d) | 0;
     r[7] = (r[7] + d) | 0;
     r[1] = (r[1] - 1) | 0;
+    done++;
+    c.blockBase++;
     if ((c.fres === 0) !== wantZ) break;
   }
+  repDone(c, done);
 }
 
 /** SCAS (AE AF). */
@@ -186,52 +238,64 @@ export function opScas(c: Cpu, i: Insn): void {
     return;
   }
   const wantZ = i.rep === 1;
+  const room = repRoom(c, i);
   let done = 0;
   while (r[1] !== 0) {
-    if (++done > REP_CHUNK) return repYield(c, i);
+    if (done >= room) return repYield(c, i);
     alu(c, 7, s >> 1, acc, c.rd(s, r[7]));
     r[7] = (r[7] + d) | 0;
     r[1] = (r[1] - 1) | 0;
+    done++;
+    c.blockBase++;
     if ((c.fres === 0) !== wantZ) break;
   }
+  repDone(c, done);
 }
 
 /** INS (6C 6D). */
 export function opIns(c: Cpu, i: Insn): void {
   checkIoPrivilege(c);
-  c.syncTime(i);
   c.blockBreak = true;
   const s = i.osz;
   const d = (c.eflRest & FL_DF) !== 0 ? -s : s;
   const r = c.r;
+  const room = i.rep === 0 ? 1 : repRoom(c, i);
   let done = 0;
-  do {
-    if (i.rep !== 0 && r[1] === 0) break;
-    if (++done > REP_CHUNK) return repYield(c, i);
+  while (i.rep === 0 || r[1] !== 0) {
+    if (done >= room || (done > 0 && ioWantsLoop(c))) return repYield(c, i);
+    c.syncTime(i);
     // Check the destination before the port is read: a port read may have side effects.
     c.probeWrite(r[7], c.uacc);
     const v = c.io.portIn(r[2] & 0xffff, s as 1 | 2 | 4);
     c.wr(s, r[7], v);
     r[7] = (r[7] + d) | 0;
-    if (i.rep !== 0) r[1] = (r[1] - 1) | 0;
-  } while (i.rep !== 0);
+    if (i.rep === 0) return;
+    r[1] = (r[1] - 1) | 0;
+    done++;
+    c.blockBase++;
+  }
+  repDone(c, done);
 }
 
 /** OUTS (6E 6F). */
 export function opOuts(c: Cpu, i: Insn): void {
   checkIoPrivilege(c);
-  c.syncTime(i);
   c.blockBreak = true;
   const s = i.osz;
   const d = (c.eflRest & FL_DF) !== 0 ? -s : s;
   const r = c.r;
+  const room = i.rep === 0 ? 1 : repRoom(c, i);
   let done = 0;
-  do {
-    if (i.rep !== 0 && r[1] === 0) break;
-    if (++done > REP_CHUNK) return repYield(c, i);
+  while (i.rep === 0 || r[1] !== 0) {
+    if (done >= room || (done > 0 && ioWantsLoop(c))) return repYield(c, i);
+    c.syncTime(i);
     const v = c.rd(s, r[6]);
     c.io.portOut(r[2] & 0xffff, s as 1 | 2 | 4, v & (s === 4 ? -1 : (1 << (s * 8)) - 1));
     r[6] = (r[6] + d) | 0;
-    if (i.rep !== 0) r[1] = (r[1] - 1) | 0;
-  } while (i.rep !== 0);
+    if (i.rep === 0) return;
+    r[1] = (r[1] - 1) | 0;
+    done++;
+    c.blockBase++;
+  }
+  repDone(c, done);
 }

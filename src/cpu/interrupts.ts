@@ -15,43 +15,80 @@ export const EV_SOFT = 3; // INT n, INT3, INTO: gate DPL checked, no error code
 
 const contributory = (v: number): boolean => v === 0 || (v >= 10 && v <= 13);
 
+/** Exception deliveries in a row without a single unit retired after which the guest is stopped:
+ *  x86 would spin forever (e.g. every handler on a not-present page while the stack never runs
+ *  out), which no run may do. Far above anything a working guest does: each handler it runs
+ *  retires an instruction and resets the count. */
+export const EXCEPTION_LOOP_LIMIT = 1 << 20;
+
 /**
  * Deliver an event, applying the double-fault rules to faults that happen during delivery.
  * `eip` is what the frame saves (the faulting instruction, or the next one). On XLATE_EXIT the
- * event stays pending (cpu.pend*) and is redelivered by the next run().
+ * event stays pending (cpu.pend*) and is redelivered by the next run(); a guest fault that the
+ * exit turns out to be arrives through faultDuringDelivery, as it would have here.
  */
 export function deliverEvent(c: Cpu, vector: number, err: number, kind: number, eip: number): void {
-  let v = vector;
-  let e = err;
-  let k = kind;
+  c.pendKind = kind;
+  c.pendVector = vector;
+  c.pendError = err;
+  c.pendEip = eip;
   for (;;) {
-    c.pendKind = k;
-    c.pendVector = v;
-    c.pendError = e;
-    c.pendEip = eip;
     try {
-      deliver(c, v, e, k, eip);
-      c.pendKind = EV_NONE;
-      return;
+      deliver(c, c.pendVector, c.pendError, c.pendKind, eip);
     } catch (x) {
       if (x === EXIT_SIGNAL) throw x;
-      c.pendKind = EV_NONE;
-      if (x !== FAULT_SIGNAL) throw x;
-      const v2 = c.excVector;
-      if (k === EV_EXC && v === 8) {
-        c.tripleFaultVector = v2;
-        c.tripleFaultEip = eip;
-        throw TRIPLE_SIGNAL;
+      if (x !== FAULT_SIGNAL) {
+        c.pendKind = EV_NONE;
+        throw x;
       }
-      if (k === EV_EXC && ((contributory(v) && contributory(v2)) || (v === 14 && (contributory(v2) || v2 === 14)))) {
-        v = 8;
-        e = 0;
-      } else {
-        v = v2;
-        e = c.excError;
-      }
-      k = EV_EXC;
+      if (!faultDuringDelivery(c, c.excVector, c.excError)) throw TRIPLE_SIGNAL;
+      continue;
     }
+    c.pendKind = EV_NONE;
+    countDelivery(c);
+    return;
+  }
+}
+
+/**
+ * Fault `v2` (error code `e2`) happened while delivering the pending event (cpu.pend*): make the
+ * pending event what the processor delivers next, #DF or the new fault, keeping the saved EIP.
+ * Returns false for a fault while delivering #DF (a triple fault: tripleFault* are set and
+ * nothing is pending). kvm_multiple_exception's table, used both here and by a hypervisor whose
+ * fault path finds a guest #PF for an access made during delivery.
+ */
+export function faultDuringDelivery(c: Cpu, v2: number, e2: number): boolean {
+  const k = c.pendKind;
+  const v = c.pendVector;
+  if (k === EV_EXC && v === 8) {
+    c.pendKind = EV_NONE;
+    c.tripleFaultVector = v2;
+    c.tripleFaultEip = c.pendEip;
+    return false;
+  }
+  if (k === EV_EXC && ((contributory(v) && contributory(v2)) || (v === 14 && (contributory(v2) || v2 === 14)))) {
+    c.pendVector = 8;
+    c.pendError = 0;
+  } else {
+    c.pendVector = v2;
+    c.pendError = e2;
+  }
+  c.pendKind = EV_EXC;
+  return true;
+}
+
+/** The exception-loop guard: count deliveries since the last unit retired. */
+function countDelivery(c: Cpu): void {
+  c.deliveries++;
+  if (c.icount !== c.stormIcount) {
+    c.stormIcount = c.icount;
+    c.stormCount = 1;
+  } else if (++c.stormCount >= EXCEPTION_LOOP_LIMIT) {
+    c.stormCount = 0;
+    throw new GuestError(
+      `exception loop: ${EXCEPTION_LOOP_LIMIT} events delivered without retiring an instruction ` +
+        `(last: vector ${c.pendVector} for EIP 0x${(c.pendEip >>> 0).toString(16)}, handler at 0x${(c.eip >>> 0).toString(16)})`,
+    );
   }
 }
 

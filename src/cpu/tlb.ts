@@ -19,7 +19,9 @@ export class Tlb {
   readonly tagSW = new Int32Array(TLB_SIZE).fill(-1);
   readonly tagUR = new Int32Array(TLB_SIZE).fill(-1);
   readonly tagUW = new Int32Array(TLB_SIZE).fill(-1);
-  /** Backing byte offset of the page (page number << 12). */
+  /** Backing byte offset of the page as `page << 12`: backing memory may reach 4 GiB (the largest
+   *  ArrayBuffer), so offsets of pages at and above 2 GiB wrap negative here; readers recover
+   *  the byte address with `(off + (lin & 0xfff)) >>> 0` and the page with `off >>> 12`. */
   readonly off = new Int32Array(TLB_SIZE);
   /** TLB_WRITE | TLB_USER as given to fill(): what the walk allowed, before code protection. */
   readonly flags = new Int32Array(TLB_SIZE);
