@@ -17,6 +17,13 @@ export const PG_KSM = 32;
 export const PG_LOCKED = 64;
 export const PG_ACTIVE = 128;
 
+/**
+ * Most frames a host can have: 2^20 frames, 4 GiB. Host RAM is one ArrayBuffer, and 4 GiB is
+ * both the largest one Node 20 allocates and the most a 32-bit byte offset (the Cpu's TLB keeps
+ * `frame << 12`, read back unsigned) can address.
+ */
+export const MAX_FRAMES = 1 << 20;
+
 /** Byte that fills a freed frame, so a stale reader sees garbage instead of old data. */
 export const POISON_BYTE = 0x6b;
 
@@ -42,6 +49,9 @@ export class FrameTable {
   poisonOnFree = true;
 
   constructor(readonly nrFrames: number) {
+    if (!Number.isInteger(nrFrames) || nrFrames < 1 || nrFrames > MAX_FRAMES) {
+      throw new RangeError(`a host has 1 to ${MAX_FRAMES} frames (4 KiB to 4 GiB of RAM), not ${nrFrames}`);
+    }
     this.ram = new Uint8Array(new ArrayBuffer(nrFrames * PAGE_SIZE));
     this.refcount = new Int32Array(nrFrames);
     this.mapcount = new Int32Array(nrFrames);

@@ -26,6 +26,15 @@ export const STEP_TRIPLE_FAULT = 2;
 export const STEP_EFAULT = 3; // guest memory could not be faulted in (munmap'd, mprotect'ed, OOM-killed)
 export const STEP_STOPPED = 4; // asked to stop (exit device, --check, kick)
 
+/**
+ * Shadow page faults in a row that may leave the vCPU exactly where it was (no unit retired, no
+ * event delivered) before the VMM gives up with an error instead of spinning forever. One
+ * instruction needs a handful (fetch, operands and stack on both sides of page boundaries, IDT,
+ * TSS), a few more when invalidations force retries; only a fault path that can never satisfy
+ * the access (a VMM bug, or a host too small to keep one instruction's pages resident) gets here.
+ */
+export const NO_PROGRESS_EXITS = 1 << 16;
+
 export class Vcpu {
   readonly cpu: Cpu;
   readonly vmmu: ShadowVcpuMmu;
@@ -34,6 +43,10 @@ export class Vcpu {
   private fault: Generator<string, number, void> | null = null;
   private faultAt = '';
   readonly faultOut: FaultResult = { gfn: 0, hva: 0, errno: 0 };
+  /** MMU exits since the vCPU last made progress, and the progress marks seen at the last one. */
+  private stuckExits = 0;
+  private lastIcount = -1;
+  private lastDeliveries = -1;
 
   constructor(
     readonly index: number,
@@ -72,6 +85,7 @@ export class Vcpu {
       case EXIT_BUDGET:
         return STEP_RAN;
       case EXIT_MMU:
+        this.noteExit();
         this.fault = pageFault(this.vm, this.cpu, this.vmmu, this.walker, this.cpu.exitLin, this.cpu.exitAcc, this.faultOut);
         this.faultAt = '';
         return STEP_RAN;
@@ -84,6 +98,24 @@ export class Vcpu {
       default:
         throw new Error(`unknown Cpu.run() exit ${exit}`);
     }
+  }
+
+  /** The no-progress guard (see NO_PROGRESS_EXITS): throws once the limit is reached. */
+  private noteExit(): void {
+    const cpu = this.cpu;
+    if (cpu.icount !== this.lastIcount || cpu.deliveries !== this.lastDeliveries) {
+      this.lastIcount = cpu.icount;
+      this.lastDeliveries = cpu.deliveries;
+      this.stuckExits = 0;
+      return;
+    }
+    if (++this.stuckExits < NO_PROGRESS_EXITS) return;
+    this.stuckExits = 0;
+    const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
+    throw new Error(
+      `vcpu${this.index} made no progress: ${NO_PROGRESS_EXITS} shadow page faults in a row at EIP ${hex(cpu.eip)} ` +
+        `(gva ${hex(cpu.exitLin)}, access ${cpu.exitAcc}) neither retired an instruction nor delivered an event`,
+    );
   }
 
   /**

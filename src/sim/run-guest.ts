@@ -2,6 +2,7 @@
 // the requested RAM and swap, one VM process on it, the scheduler with kswapd (and ksmd with
 // --ksm), run to completion. The CLI and the tests share this so both see the same machine.
 
+import { MAX_FRAMES } from '../host/frames.js';
 import { Host } from '../host/host.js';
 import type { SwapStore } from '../host/swap.js';
 import type { ByteSink } from '../machine/uart16550.js';
@@ -46,12 +47,21 @@ export interface GuestRun {
   sim: Simulation;
 }
 
+/** Bytes as the size flags spell them (4G, 512M, 300K, or plain bytes). */
+function sizeText(n: number): string {
+  for (const [unit, k] of [['G', 2 ** 30], ['M', 2 ** 20], ['K', 2 ** 10]] as const) if (n % k === 0) return `${n / k}${unit}`;
+  return `${n} bytes`;
+}
+
 /** A host sized for these options; throws RangeError with a one-line message when they cannot fit. */
 export function hostFor(opts: Pick<GuestRunOptions, 'memBytes' | 'hostMemBytes' | 'swapBytes' | 'seed' | 'log' | 'swapStore'>): Host {
   const hostMem = opts.hostMemBytes ?? opts.memBytes + 8 * 1024 * 1024;
   const swap = opts.swapBytes ?? opts.memBytes;
   if (hostMem % 4096 !== 0 || swap % 4096 !== 0) throw new RangeError('host memory and swap sizes must be multiples of 4 KiB');
   if (hostMem < 64 * 1024) throw new RangeError(`host memory of ${hostMem} bytes is too small (at least 64 KiB)`);
+  if (hostMem > MAX_FRAMES * 4096) {
+    throw new RangeError(`host memory of ${sizeText(hostMem)} is more than a simulated host can have (at most 4G: its RAM is one ArrayBuffer)`);
+  }
   if (opts.memBytes > hostMem + swap) {
     throw new RangeError(
       `guest memory (${opts.memBytes / 1048576} MiB) is larger than the host can ever hold: ${hostMem / 1048576} MiB RAM + ${swap / 1048576} MiB swap`,

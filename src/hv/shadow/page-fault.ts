@@ -117,7 +117,7 @@ export function* pageFault(
       stats.pf_retry_gpte_changed++;
       return FAULT_RETRY;
     }
-    vm.mmu.setMmio(sp, (lin >>> 12) & 1023, gfn);
+    vm.mmu.setMmio(sp, (lin >>> 12) & 1023, gfn, walker.access);
     if (ring !== null) ring.emit(EV_MMIO, vc, lin >>> 0, gfn);
     return FAULT_FIXED;
   }

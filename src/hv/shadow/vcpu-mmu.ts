@@ -66,10 +66,12 @@ export class ShadowVcpuMmu implements Mmu {
     const idx = (lin >>> 12) & 1023;
     let spte = sp.spt[idx];
     if (!(spte & SPTE_P)) return this.exit(cpu, lin, acc);
-    if (spte & SPTE_MMIO) return XLATE_UNBACKED;
     const user = (acc & ACC_USER) !== 0;
     const write = (acc & ACC_WRITE) !== 0;
     if (user && !(spte & SPTE_U)) return this.exit(cpu, lin, acc);
+    // Outside RAM: nothing to cache, but the guest's permissions hold (the fault path walks the
+    // guest tables again: a #PF for the guest, or the A/D update and a wider spte).
+    if (spte & SPTE_MMIO) return write && !(spte & SPTE_W) ? this.exit(cpu, lin, acc) : XLATE_UNBACKED;
     if (spte & (SPTE_STALE | SPTE_STALE_WRITE)) return this.translateFlagged(cpu, lin, acc, sp, idx, spte);
     const frame = spte >>> 12;
     const gen = sp.gens[idx];
