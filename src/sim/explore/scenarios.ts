@@ -389,7 +389,7 @@ export const SCENARIOS: readonly Scenario[] = [
       const b = new Builder(bug, { pages: 8, frames: 64, before }, ring ?? null);
       b.prefault([0, 1, 2, 3]);
       const script: GuestOp[] = [];
-      for (let i = 0; i < 60; i++) script.push(r(0, 4)); // the hot set, once per step
+      for (let i = 0; i < 160; i++) script.push(r(0, 4)); // the hot set, once per step
       b.guest(0, script);
       const ops: HostOp[] = [];
       for (let i = 0; i < 48; i++) ops.push(b.reclaim(1));

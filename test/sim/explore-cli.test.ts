@@ -1,0 +1,65 @@
+// `shadowvisor explore` as users run it: the catalogue listing, a found-and-shrunk bug with exit
+// status 1 and its replay and trace commands, byte-identical replays, a clean sweep with exit
+// status 0, and one-line errors for bad input.
+
+import { describe, expect, it } from 'vitest';
+import { cli, expectBadInput } from '../cli/helpers.js';
+
+describe('explore CLI', () => {
+  it('--list-bugs --json prints one object per catalogued bug', () => {
+    const r = cli(['explore', '--list-bugs', '--json']);
+    expect(r.status).toBe(0);
+    const bugs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name: string; kind: string; what: string; rule: string });
+    expect(bugs.length).toBeGreaterThanOrEqual(11);
+    for (const b of bugs) {
+      expect(['correctness', 'performance', 'control']).toContain(b.kind);
+      expect(b.what.length).toBeGreaterThan(20);
+      expect(b.rule.length).toBeGreaterThan(10);
+    }
+    expect(bugs.filter((b) => b.kind === 'control').map((b) => b.name)).toEqual(['change_pte-outside-start-end-in-place']);
+  });
+
+  it('finds, shrinks and prints a replayable schedule; the replay fails identically, byte for byte', () => {
+    const r = cli(['explore', '--inject', 'no-retry-check', '--scenario', 'swap-race']);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/before: \d+ preemptions?, \d+ context switches, \d+ choice points/);
+    const sched = /minimal schedule: (\S+)/.exec(r.stdout)![1]!;
+    expect(r.stdout).toContain(`replay: shadowvisor explore --replay ${sched}`);
+    expect(r.stdout).toContain(`trace:  shadowvisor trace --schedule ${sched}`);
+    const a = cli(['explore', '--replay', sched]);
+    const b = cli(['explore', '--schedule', sched]);
+    expect(a.status).toBe(1);
+    expect(a.stdout).toMatch(/FAILED at step \d+: hv-invariant-1/);
+    expect(b.stdout).toBe(a.stdout);
+    const t1 = cli(['trace', '--schedule', sched]);
+    const t2 = cli(['trace', '--schedule', sched]);
+    expect(t1.status).toBe(1);
+    expect(t1.stdout).toBe(t2.stdout);
+    expect(t1.stdout).toMatch(/-- step \d+: reclaim/);
+    expect(t1.stdout).toContain('SPTE_SET');
+    expect(t1.stdout).toContain('== failure: hv-invariant-1');
+  });
+
+  it('a clean sweep finds nothing and exits 0; --json ends with the summary', () => {
+    const r = cli(['explore', '--scenario', 'mprotect-write', '--scheduler', 'random', '--runs', '40', '--json']);
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.filter((l) => l.type === 'run')).toHaveLength(40);
+    expect(lines[lines.length - 1]).toMatchObject({ type: 'summary', runs: 40, failures: 0 });
+  });
+
+  it('dfs says when it exhausted the space', () => {
+    const r = cli(['explore', '--scenario', 'swap-race', '--scheduler', 'dfs', '--seeds', '1..5000']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/schedule space exhausted \(preemption bound 2\)/);
+  });
+
+  it('bad input is one line and exit status 2', () => {
+    expectBadInput(cli(['explore', '--inject', 'nope']), /unknown bug 'nope'/);
+    expectBadInput(cli(['explore', '--seeds', '9..3']), /--seeds: 9\.\.3 is empty/);
+    expectBadInput(cli(['explore', '--replay', 'sv1:swap-race:-:aZ']), /unexpected "Z"/);
+    expectBadInput(cli(['explore', '--replay', 'sv1:nope:-:-']), /unknown scenario 'nope'/);
+    expectBadInput(cli(['explore', '--shard', '3/3']), /need 0 <= i < n/);
+    expectBadInput(cli(['explore', '--scheduler', 'dfs', '--jobs', '2']), /--jobs needs/);
+  });
+});
