@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { checkVmInvariants } from '../../src/hv/check.js';
 import type { Vm } from '../../src/hv/vm.js';
 import { GuestDriver } from './guest-driver.js';
-import { smallVm } from './helpers.js';
+import { FAULT_FIXED, FAULT_RETRY } from '../../src/hv/shadow/page-fault.js';
+import { smallVm, startFault } from './helpers.js';
 
 const DATA = 16;
 
@@ -103,6 +104,39 @@ describe('write-tracking of guest page tables', () => {
     // And again, now that the data spte for T exists.
     d.storeInvlpg(T * 4096, (DATA << 12) | 3, WIN);
     expect(d.load(WIN)).toBe(111);
+    checkVmInvariants(vm);
+  });
+});
+
+describe('the fault path re-reads the guest entries once the table is write-protected', () => {
+  it('a gpte changed by another vCPU while the fault was preempted makes the fault retry, not map the old target', () => {
+    const { vm } = smallVm();
+    const d = new GuestDriver(vm);
+    pagingOn(vm, d);
+    const T = 40;
+    const WIN = 0x00400000;
+    d.store(DATA * 4096, 111);
+    d.store((DATA + 1) * 4096, 222);
+    d.store(T * 4096, (DATA << 12) | 3); // T is data so far (writable spte), not yet a table
+    d.storeInvlpg(PD * 4096 + 4, (T << 12) | 3, WIN);
+    expect(vm.mmu.isWriteTracked(T)).toBe(false);
+    // vCPU 0 faults on WIN: the walk reads T[0] = DATA, then the fault is preempted after
+    // sampling the sequence; meanwhile another vCPU repoints T[0] with a plain store (T is not
+    // write-protected yet, so nothing traps).
+    const { gen } = startFault(vm, WIN, false);
+    expect(gen.next().done).toBe(false);
+    poke(vm, T * 4096, ((DATA + 1) << 12) | 3);
+    let r = gen.next();
+    while (!r.done) r = gen.next();
+    expect(r.value).toBe(FAULT_RETRY);
+    expect(vm.stats.pf_retry_gpte_changed).toBe(1);
+    // The guest's own access now walks the new entry.
+    expect(d.load(WIN)).toBe(222);
+    const again = startFault(vm, WIN, false).gen;
+    let r2 = again.next();
+    while (!r2.done) r2 = again.next();
+    expect(r2.value).toBe(FAULT_FIXED);
+    expect(d.load(WIN)).toBe(222);
     checkVmInvariants(vm);
   });
 });
