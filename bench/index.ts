@@ -6,6 +6,7 @@ import { main as swapMain } from './swap.js';
 import { main as scaleMain } from './scale.js';
 import { main as hostMain } from './host.js';
 import { main as hvMain } from './hv.js';
+import { main as exploreMain } from './explore.js';
 
 export interface BenchOut {
   stdout(s: string): void;
@@ -27,4 +28,5 @@ export const BENCHES: BenchEntry[] = [
   { name: 'swap', summary: 'the headline: K VMs overcommitting host RAM in notifier, pin and none modes', main: swapMain },
   { name: 'scale', summary: 'cost growth with total guest memory, 64 MiB to 2 GiB: time and simulator RAM per simulated GiB', main: scaleMain },
   { name: 'hv', summary: 'the shadow MMU against native: cpubench and pagestress, fault path, invalidation cost', main: hvMain },
+  { name: 'explore', summary: 'the schedule explorer: runs to first detection per injected bug and scheduler, shrunk size, clean runs/s', main: exploreMain },
 ];
