@@ -7,6 +7,7 @@ import { main as scaleMain } from './scale.js';
 import { main as hostMain } from './host.js';
 import { main as hvMain } from './hv.js';
 import { main as exploreMain } from './explore.js';
+import { main as fuzzMain } from './fuzz.js';
 
 export interface BenchOut {
   stdout(s: string): void;
@@ -29,4 +30,5 @@ export const BENCHES: BenchEntry[] = [
   { name: 'scale', summary: 'cost growth with total guest memory, 64 MiB to 2 GiB: time and simulator RAM per simulated GiB', main: scaleMain },
   { name: 'hv', summary: 'the shadow MMU against native: cpubench and pagestress, fault path, invalidation cost', main: hvMain },
   { name: 'explore', summary: 'the schedule explorer: runs to first detection per injected bug and scheduler, shrunk size, clean runs/s', main: exploreMain },
+  { name: 'fuzz', summary: 'mutated images, random instruction streams and hostile guests: native vs shadow vs QEMU', main: fuzzMain },
 ];

@@ -13,6 +13,7 @@ import { traceCommand } from './trace.js';
 import { version } from './version.js';
 import { webCommand } from './web.js';
 import { runSwapWorkerIfAny } from '../../bench/swap-pool.js';
+import { runFuzzWorkerIfAny } from '../../bench/fuzz-pool.js';
 import { SwapIoError } from '../host/swap.js';
 import { EXIT_STATUS_BAD_INPUT, EXIT_STATUS_INTERNAL, EXIT_STATUS_SWAP_IO_ERROR } from '../obs/exit-status.js';
 
@@ -73,4 +74,4 @@ async function entry(): Promise<void> {
 process.stdout.on('error', () => {});
 process.stderr.on('error', () => {});
 // A worker thread of `bench swap --jobs N` runs the same bundle: it serves cells, not a command.
-if (!runSwapWorkerIfAny() && !runExploreWorkerIfAny()) void entry();
+if (!runSwapWorkerIfAny() && !runFuzzWorkerIfAny() && !runExploreWorkerIfAny()) void entry();

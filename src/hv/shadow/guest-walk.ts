@@ -71,6 +71,12 @@ export class GuestWalker {
       this.gfn = ((pde >>> 12) & 0xffc00) | ((lin >>> 12) & 0x3ff);
     } else {
       this.level = 1;
+      // The PDE is used to find the PTE, so the processor sets its A bit now, even if the PTE
+      // then turns out not present or denies the access (the native walker and QEMU do).
+      if (!(pde & PTE_A)) {
+        pde |= PTE_A;
+        mem.writeGpa32(this.pdeGpa, pde);
+      }
       this.ptGfn = pde >>> 12;
       this.pteGpa = ((pde & 0xfffff000) + (((lin >>> 12) & 0x3ff) << 2)) >>> 0;
       pte = mem.readGpa32(this.pteGpa);

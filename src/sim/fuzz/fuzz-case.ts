@@ -1,0 +1,246 @@
+// One fuzz case: what it is (derived from the sweep's seed and its index, so any case can be
+// rebuilt from two numbers), its guest image, and its run under `--mmu native` and under
+// `--mmu shadow` with a tiny host (constant swapping), judged against the contract: bad input is
+// one line with status 2, anything else runs to a clean end inside its instruction budget, and
+// both MMUs show the guest exactly the same machine (serial bytes, exit status, instructions
+// retired, final registers). Runs in-process (tests) or in a worker thread (bench fuzz, where a
+// wall-time watchdog catches a real hang).
+
+import { GuestError } from '../../cpu/errors.js';
+import { ImageError } from '../../machine/image-error.js';
+import { NativeMachine } from '../../machine/native-machine.js';
+import { nullLogger } from '../../obs/log.js';
+import { EXIT_STATUS_BAD_INPUT, EXIT_STATUS_INTERNAL } from '../../obs/exit-status.js';
+import { Prng } from '../../host/prng.js';
+import { prepareGuest, runPrepared, type PreparedGuest } from '../run-guest.js';
+import { applyMutations, mutationsFor } from './image-mutate.js';
+import { buildStreamGuest, type StreamCaseSpec } from './stream-guest.js';
+import { GUEST_RAM } from './stream-layout.js';
+import type { StreamProfile } from './stream-gen.js';
+
+export type CaseSpec =
+  | { kind: 'image'; seed: number; image: number; keep?: number[] }
+  | { kind: 'stream'; stream: StreamCaseSpec };
+
+/** What one MMU made of a case. */
+export interface RunOutcome {
+  status: number;
+  reason: string;
+  message: string;
+  /** COM1 output, one character per byte. */
+  serial: string;
+  instructions: number;
+  /** EAX..EDI, EIP, EFLAGS at the end (empty when the image was refused). */
+  regs: number[];
+  /** An internal error's first line and stack (status 70). */
+  internal?: string;
+}
+
+export type FindingKind = 'internal-error' | 'multi-line-error' | 'hang' | 'native-shadow' | 'qemu';
+
+export interface Finding {
+  kind: FindingKind;
+  detail: string;
+}
+
+export interface CaseResult {
+  native: RunOutcome;
+  shadow: RunOutcome;
+  findings: Finding[];
+}
+
+/** The committed images the "image" kind mutates (the worker receives their bytes). */
+export interface FuzzImages {
+  names: string[];
+  bytes: Uint8Array[];
+}
+
+/** Budgets: instruction bounds every run (the wall-time bound is the worker's). */
+export const STREAM_MAX_INSNS = 2_000_000;
+export const IMAGE_MAX_INSNS = 300_000;
+export const IMAGE_RAM = 8 * 1024 * 1024;
+/** The tiny hosts under the shadow runs: far less RAM than the guest, so it is swapped all the time. */
+export const STREAM_HOST_MEM = 160 * 1024;
+export const IMAGE_HOST_MEM = 512 * 1024;
+
+/**
+ * Documented differences between shadowvisor and QEMU 7.2 that streams for a QEMU comparison
+ * avoid, or that the comparison masks. Everything else must match byte for byte.
+ */
+export const QEMU_DIFFERENCES: readonly { what: string; how: string }[] = [
+  { what: 'arithmetic flags Intel leaves undefined (MUL/IMUL, shifts by >1, BSF/BSR, DIV, SHLD/SHRD)', how: 'the dump masks flags the generator does not know to be defined; no instruction consumes one' },
+  { what: 'BSF/BSR destination on a zero source', how: 'the source is forced non-zero' },
+  { what: 'RDTSC (virtual time) and CPUID values', how: 'QEMU streams overwrite the registers right after' },
+  { what: 'guest-physical addresses outside RAM (ABI: reads all ones)', how: 'not mapped in QEMU streams' },
+  { what: 'low memory below 1 MiB (BIOS data on QEMU)', how: 'QEMU streams never reach it (no accesses through the PD[2] page)' },
+  { what: 'ports other than COM1 (QEMU has more devices)', how: 'QEMU streams use COM1 only' },
+  { what: 'x87 opcodes (ABI: no FPU, #UD)', how: 'not generated for QEMU' },
+  { what: 'HLT with IF=0 (ours: exit 1; QEMU waits forever)', how: 'not generated for QEMU' },
+  { what: 'LTR of a null selector (SDM: #GP(0); QEMU 7.2 loads it)', how: 'QEMU streams load the busy TSS selector' },
+  { what: 'exit device status (ours v & 0xff; QEMU (v << 1) | 1)', how: 'QEMU status converted before comparing' },
+  { what: 'a triple fault (ours: exit 3; QEMU -no-reboot: status 0)', how: 'QEMU status 0 read as 3 when ours is 3' },
+  { what: 'segment descriptor accessed bit (QEMU sets it in the GDT on a load; ours never writes descriptors)', how: 'the runtime GDT has it set already' },
+  { what: 'CMPS reads ES:EDI first on QEMU, DS:ESI first here (A bits when the second read faults)', how: 'no CMPS in QEMU streams under paging' },
+  { what: '#PF error code W bit of a read-modify-write whose read faults (ours 1, a write-intent access as Intel reports it; QEMU 7.2 0, it loads first)', how: 'normalizeForQemu ignores W in #PF lines (native vs shadow still compares it exactly)' },
+  { what: 'A/D bits around a read-modify-write that faults (QEMU loads first and sets A on the page, or the first page of a straddling access; ours faults on the write-intent access)', how: 'after a #PF on a write the page-table hash is not compared with QEMU' },
+];
+
+/** A serial transcript with what QEMU_DIFFERENCES masks removed (applied to both sides). */
+export function normalizeForQemu(serial: string): string {
+  let writeFault = false;
+  const s = serial.replace(/E 0e ([0-9a-f]{8})/g, (_, err: string) => {
+    const e = parseInt(err, 16);
+    if (e & 2) writeFault = true;
+    return `E 0e ${(e & ~2).toString(16).padStart(8, '0')}`;
+  });
+  return writeFault ? s.replace(/^(H [0-9a-f]{8}) [0-9a-f]{8}$/m, '$1 (page tables not compared)') : s;
+}
+
+function oneCaseKind(rnd: Prng): 'image' | 'isa' | 'system' | 'hostile' {
+  const k = rnd.below(100);
+  return k < 25 ? 'image' : k < 50 ? 'isa' : k < 80 ? 'system' : 'hostile';
+}
+
+/** Case `index` of the sweep seeded `seed`. Every 4th stream case of kind isa/system is QEMU-comparable. */
+export function caseAt(seed: number, index: number, imageCount: number): CaseSpec {
+  const rnd = new Prng((Math.imul(seed, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0);
+  const caseSeed = rnd.nextU32();
+  const kind = oneCaseKind(rnd);
+  if (kind === 'image') return { kind: 'image', seed: caseSeed, image: rnd.below(imageCount) };
+  const qemu = kind !== 'hostile' && rnd.below(4) === 0;
+  const profile: StreamProfile = {
+    paging: kind === 'hostile' || rnd.below(2) === 0,
+    ring3: rnd.below(4) === 0,
+    system: kind !== 'isa',
+    qemu,
+    hostile: kind === 'hostile',
+  };
+  return { kind: 'stream', stream: { seed: caseSeed, profile, count: 8 + rnd.below(rnd.below(2) === 0 ? 40 : 160) } };
+}
+
+/** The image a case runs (and, for streams, the flags the dump treats as defined). */
+export function caseImage(spec: CaseSpec, images: FuzzImages): { image: Uint8Array; defined: number; items: number } {
+  if (spec.kind === 'stream') {
+    const g = buildStreamGuest(spec.stream);
+    return { image: g.image, defined: g.defined, items: g.items.length };
+  }
+  const base = images.bytes[spec.image]!;
+  const all = mutationsFor(base, spec.seed);
+  const list = spec.keep === undefined ? all : all.filter((_, k) => spec.keep!.includes(k));
+  return { image: applyMutations(base, list), defined: 0, items: all.length };
+}
+
+/** Guest RAM, budget and host size of a case's runs (the replay command uses the same). */
+export function caseMachine(spec: CaseSpec): { ram: number; maxInsns: number; hostMem: number } {
+  return spec.kind === 'stream'
+    ? { ram: GUEST_RAM, maxInsns: STREAM_MAX_INSNS, hostMem: STREAM_HOST_MEM }
+    : { ram: IMAGE_RAM, maxInsns: IMAGE_MAX_INSNS, hostMem: IMAGE_HOST_MEM };
+}
+
+function serialSink(): { write(b: number): void; text(): string } {
+  const out: number[] = [];
+  return { write: (b) => void out.push(b), text: () => String.fromCharCode(...out.slice(0, 1 << 16)) + (out.length > 1 << 16 ? `...(${out.length} bytes)` : '') };
+}
+
+/** The CLI's reading of a throw: bad input (status 2: a refused image or host size while
+ *  building the machine, a guest the ABI refuses while running) or an internal error (70). */
+function thrown(e: unknown, serial: string, instructions: number, building: boolean): RunOutcome {
+  if ((building && (e instanceof ImageError || e instanceof RangeError)) || e instanceof GuestError) {
+    return { status: EXIT_STATUS_BAD_INPUT, reason: 'bad-input', message: e.message, serial, instructions, regs: [] };
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  return {
+    status: EXIT_STATUS_INTERNAL,
+    reason: 'internal',
+    message: err.message.split('\n')[0]!,
+    serial,
+    instructions,
+    regs: [],
+    internal: err.stack ?? err.message,
+  };
+}
+
+export function runNative(image: Uint8Array, ram: number, maxInsns: number): RunOutcome {
+  const out = serialSink();
+  let m: NativeMachine;
+  try {
+    m = new NativeMachine({ image, ramBytes: ram, output: out });
+  } catch (e) {
+    return thrown(e, out.text(), 0, true);
+  }
+  try {
+    const r = m.run(maxInsns);
+    const c = m.cpu;
+    return { status: r.exitCode, reason: r.reason, message: r.message, serial: out.text(), instructions: r.instructions, regs: [...c.regs].map((v) => v >>> 0).concat([c.eip >>> 0, c.getEflags() >>> 0]) };
+  } catch (e) {
+    return thrown(e, out.text(), m.cpu.icount, false);
+  }
+}
+
+export function runShadow(image: Uint8Array, ram: number, maxInsns: number, hostMem: number): RunOutcome {
+  const out = serialSink();
+  let p: PreparedGuest;
+  try {
+    p = prepareGuest({ image, memBytes: ram, hostMemBytes: hostMem, swapBytes: ram, output: out, log: nullLogger, maxInsns, seed: 1 });
+  } catch (e) {
+    return thrown(e, out.text(), 0, true);
+  }
+  const c = p.vm.vcpus[0]!.cpu;
+  try {
+    const r = runPrepared(p).result;
+    return { status: r.exitCode, reason: r.reason, message: r.message, serial: out.text(), instructions: r.instructions, regs: [...c.regs].map((v) => v >>> 0).concat([c.eip >>> 0, c.getEflags() >>> 0]) };
+  } catch (e) {
+    return thrown(e, out.text(), c.icount, false);
+  }
+}
+
+const hex = (v: number): string => (v >>> 0).toString(16);
+
+/** The contract checks on one run. */
+function runFindings(which: string, o: RunOutcome, findings: Finding[]): void {
+  if (o.status === EXIT_STATUS_INTERNAL) findings.push({ kind: 'internal-error', detail: `${which}: ${o.message}` });
+  else if (/[\n\r]/.test(o.message) || o.message.length === 0 || o.message.length > 400) {
+    findings.push({ kind: 'multi-line-error', detail: `${which}: status ${o.status}: ${JSON.stringify(o.message.slice(0, 200))}` });
+  }
+}
+
+/** Where the two runs differ, in one line ('' when they agree). */
+export function compareRuns(a: RunOutcome, b: RunOutcome): string {
+  if (a.status !== b.status) return `exit status ${a.status} vs ${b.status} (${a.message} / ${b.message})`;
+  if (a.serial !== b.serial) {
+    let k = 0;
+    while (k < a.serial.length && a.serial[k] === b.serial[k]) k++;
+    const line = (s: string): string => JSON.stringify(s.slice(s.lastIndexOf('\n', k - 1) + 1, k + 60).split('\n')[0]);
+    return `serial differs at byte ${k}: ${line(a.serial)} vs ${line(b.serial)}`;
+  }
+  if (a.instructions !== b.instructions) return `instructions retired ${a.instructions} vs ${b.instructions}`;
+  const names = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi', 'eip', 'eflags'];
+  for (let k = 0; k < Math.max(a.regs.length, b.regs.length); k++) {
+    if (a.regs[k] !== b.regs[k]) return `${names[k]} ${hex(a.regs[k] ?? 0)} vs ${hex(b.regs[k] ?? 0)}`;
+  }
+  return '';
+}
+
+/** Run a case under both MMUs and judge it. */
+export function runCase(spec: CaseSpec, images: FuzzImages): CaseResult {
+  const { image } = caseImage(spec, images);
+  const mach = caseMachine(spec);
+  const native = runNative(image, mach.ram, mach.maxInsns);
+  const shadow = runShadow(image, mach.ram, mach.maxInsns, mach.hostMem);
+  const findings: Finding[] = [];
+  runFindings('native', native, findings);
+  runFindings('shadow', shadow, findings);
+  if (findings.length === 0) {
+    const d = compareRuns(native, shadow);
+    if (d !== '') findings.push({ kind: 'native-shadow', detail: d });
+  }
+  return { native, shadow, findings };
+}
+
+/** A one-line name of a case for progress and reports. */
+export function describeCase(spec: CaseSpec, images: FuzzImages): string {
+  if (spec.kind === 'image') return `image ${images.names[spec.image]} mutations seed ${spec.seed}${spec.keep ? ` keep [${spec.keep.join(',')}]` : ''}`;
+  const p = spec.stream.profile;
+  const flags = [p.paging ? 'paging' : 'flat', p.ring3 ? 'ring3' : 'ring0', p.system ? 'system' : 'isa', p.qemu ? 'qemu' : '', p.hostile ? 'hostile' : ''].filter((s) => s);
+  return `stream seed ${spec.stream.seed} (${flags.join(' ')}) ${spec.stream.keep ? `${spec.stream.keep.length} of ${spec.stream.count}` : spec.stream.count} items`;
+}
