@@ -14,13 +14,13 @@ export interface PortHandler {
 const ALL_ONES = [0, 0xff, 0xffff, 0, 0xffffffff] as const;
 
 export class PortBus implements IoBus {
-  // One byte per port (65536) indexes the few registered handlers: dispatch is two array loads,
-  // range checks happen once, at registration, and a new bus costs a typed-array allocation
-  // (a 65536-slot generic array took milliseconds to fill, per VM). Port I/O is a slow path, but
-  // the UART is hit once per output byte.
+  // One byte per port (65536) names the registration that claimed it (its handler and first
+  // port): dispatch is two array loads, range checks happen once, at registration, and a new bus
+  // costs one 64 KiB typed array (a 65536-slot generic array took milliseconds to fill, per VM).
+  // Port I/O is a slow path, but the UART is hit once per output byte.
   private readonly handlers: (PortHandler | undefined)[] = [undefined];
+  private readonly firstPort: number[] = [0];
   private readonly slot = new Uint8Array(0x10000);
-  private readonly bases = new Uint16Array(0x10000);
   private readonly debug: boolean;
 
   constructor(private readonly log: Logger) {
@@ -35,28 +35,25 @@ export class PortBus implements IoBus {
     for (let p = first; p < first + count; p++) {
       if (this.slot[p] !== 0) throw new Error(`port 0x${p.toString(16)} claimed twice`);
     }
-    let index = this.handlers.indexOf(handler);
-    if (index < 0) {
-      if (this.handlers.length > 0xff) throw new RangeError('port bus: more than 255 devices');
-      index = this.handlers.push(handler) - 1;
-    }
-    for (let p = first; p < first + count; p++) {
-      this.slot[p] = index;
-      this.bases[p] = first;
-    }
+    if (this.handlers.length > 0xff) throw new RangeError('port bus: more than 255 port ranges');
+    const index = this.handlers.push(handler) - 1;
+    this.firstPort.push(first);
+    this.slot.fill(index, first, first + count);
   }
 
   portIn(port: number, size: 1 | 2 | 4): number {
-    const h = this.handlers[this.slot[port & 0xffff]!];
-    if (h !== undefined) return h.portIn(port - this.bases[port & 0xffff]!, size);
+    const i = this.slot[port & 0xffff]!;
+    const h = this.handlers[i];
+    if (h !== undefined) return h.portIn(port - this.firstPort[i]!, size);
     if (this.debug) this.log.debug({ port, size }, 'read from an unclaimed I/O port');
     return ALL_ONES[size];
   }
 
   portOut(port: number, size: 1 | 2 | 4, value: number): void {
-    const h = this.handlers[this.slot[port & 0xffff]!];
+    const i = this.slot[port & 0xffff]!;
+    const h = this.handlers[i];
     if (h !== undefined) {
-      h.portOut(port - this.bases[port & 0xffff]!, size, value);
+      h.portOut(port - this.firstPort[i]!, size, value);
       return;
     }
     if (this.debug) this.log.debug({ port, size, value }, 'write to an unclaimed I/O port ignored');

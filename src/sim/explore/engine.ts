@@ -7,7 +7,7 @@ import { CHOICE_PICK, CHOICE_PREEMPT, type ChoiceRecord, type Chooser } from '..
 import type { HostPreemptPoint } from '../../host/preempt-points.js';
 import type { EventRing } from '../../obs/event-ring.js';
 import type { Bug } from './bugs.js';
-import { checkEnd, checkStep, type Failure } from './checkers.js';
+import { ChangeStamp, checkEnd, checkStep, type Failure } from './checkers.js';
 import type { Scenario, World } from './scenarios.js';
 
 export interface RunOptions {
@@ -47,6 +47,9 @@ export function runOnce(o: RunOptions): RunOutcome {
   const maxSteps = o.maxSteps ?? 2000;
   const maxInside = o.maxInside ?? 3;
   const records: ChoiceRecord[] = [];
+  // Separate stamps: a host check skipped inside an operation must still run between operations.
+  const insideStamp = new ChangeStamp();
+  const topStamp = new ChangeStamp();
   let failure: Failure | null = null;
   let running = -1;
   /** The actor that made the last step (inside a host operation, the vCPU that ran there). */
@@ -88,7 +91,7 @@ export function runOnce(o: RunOptions): RunOutcome {
         o.onStep?.(a.name, point);
         a.step();
         if (checks) {
-          const f = checkStep(world, false);
+          const f = checkStep(world, false, insideStamp);
           if (f !== null) {
             failure = f;
             throw STOP;
@@ -123,7 +126,7 @@ export function runOnce(o: RunOptions): RunOutcome {
       o.onStep?.(actors[next]!.name, null);
       actors[next]!.step();
       if (checks) {
-        failure = checkStep(world, true);
+        failure = checkStep(world, true, topStamp);
         if (failure !== null) break;
       }
     }
