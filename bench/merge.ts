@@ -2,8 +2,10 @@
 // runs into one grid (checked, de-duplicated by cell, sorted), printed as the table or JSON lines,
 // optionally with the HTML report. Mirrors the merge step of vitest/playwright sharding.
 
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { UsageError, joinNegativeValues } from '../src/cli/args.js';
+import { preparePageDir } from '../src/cli/html-file.js';
+import { readCapped } from '../src/cli/input-file.js';
 import type { BenchOut } from './index.js';
 import { renderReport, writeReport } from './swap-report.js';
 import { WALL_CLOCK_FIELDS, formatTable, rowToJson, swapRowProblem, type SwapRow } from './swap-rows.js';
@@ -20,6 +22,9 @@ Options:
   --json         print the merged rows as JSON lines instead of the table
   -h, --help     show this help
 `;
+
+/** Shard outputs are a few KiB per cell; anything this large is not one. */
+const MAX_MERGE_INPUT = 64 * 1024 * 1024;
 
 /** A merge input that cannot be used: printed as one line, exit status 2. */
 export class MergeError extends Error {
@@ -49,11 +54,13 @@ export function mergeRows(inputs: { name: string; text: string }[]): SwapRow[] {
       const line = lines[i]!.trim();
       if (line === '') continue;
       const where = `${name}:${i + 1}`;
+      // Never echo the input: a binary file's bytes would garble the terminal.
+      if (/[\u0000-\u0008\u000e-\u001f\ufffd]/.test(line)) throw new MergeError(`${where}: binary data, not a JSON line (is this a 'bench swap --json' output?)`);
       let v: unknown;
       try {
         v = JSON.parse(line);
-      } catch (e) {
-        throw new MergeError(`${where}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
+      } catch {
+        throw new MergeError(`${where}: not valid JSON (expected one 'bench swap --json' row per line)`);
       }
       const problem = swapRowProblem(v);
       if (problem !== null) throw new MergeError(`${where}: ${problem}`);
@@ -86,7 +93,7 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
   let positionals;
   try {
     ({ values, positionals } = parseArgs({
-      args: argv,
+      args: joinNegativeValues(argv, { report: { type: 'string' } }),
       strict: true,
       allowPositionals: true,
       options: {
@@ -107,13 +114,22 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
     out.stderr(`shadowvisor: bench merge: no input files (try 'shadowvisor bench merge --help')\n`);
     return 2;
   }
+  if (values.report !== undefined) {
+    try {
+      preparePageDir(values.report, '--report');
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      out.stderr(`shadowvisor: bench merge: ${e.message}\n`);
+      return 2;
+    }
+  }
   const inputs: { name: string; text: string }[] = [];
   for (const name of positionals) {
     try {
-      inputs.push({ name, text: readFileSync(name === '-' ? 0 : name, 'utf8') });
+      inputs.push({ name, text: new TextDecoder().decode(readCapped('input', name === '-' ? 0 : name, MAX_MERGE_INPUT)) });
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      out.stderr(`shadowvisor: bench merge: cannot read '${name}'${code === undefined ? '' : ` (${code})`}\n`);
+      if (!(e instanceof UsageError)) throw e;
+      out.stderr(`shadowvisor: bench merge: ${e.message}\n`);
       return 2;
     }
   }

@@ -33,6 +33,12 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/** A cell's own time: tenths of a second below 10 s (cells of a small grid take well under one),
+ *  else as formatDuration. */
+export function formatCellTime(seconds: number): string {
+  return Number.isFinite(seconds) && seconds >= 0 && seconds < 9.95 ? `${seconds.toFixed(1)}s` : formatDuration(seconds);
+}
+
 /** Remaining time assuming the remaining cells cost the mean of the finished ones; null before any. */
 export function estimateRemaining(elapsed: number, done: number, total: number): number | null {
   if (done <= 0) return null;
@@ -70,8 +76,12 @@ export class Progress {
     if (this.opts.isTTY) this.redraw();
   }
 
-  /** The current cell finished with `outcome` ('ok', 'oom-killed', ...). */
-  finish(outcome: string): void {
+  /**
+   * The current cell finished with `outcome` ('ok', 'oom-killed', ...). `seconds` is the cell's
+   * own run time when it was measured elsewhere (a worker thread of --jobs N): start() and
+   * finish() then come together when the result arrives, and the time between them means nothing.
+   */
+  finish(outcome: string, seconds?: number): void {
     const cell = this.current;
     if (cell === null) return;
     this.done++;
@@ -82,7 +92,7 @@ export class Progress {
       const elapsed = t - this.t0;
       const eta = estimateRemaining(elapsed, this.done, this.opts.total);
       this.opts.log(
-        `cell ${this.done}/${this.opts.total} ${cell.mode} x${cell.overcommit}: ${outcome} in ${formatDuration(t - this.cellT0)} ` +
+        `cell ${this.done}/${this.opts.total} ${cell.mode} x${cell.overcommit}: ${outcome} in ${formatCellTime(seconds ?? t - this.cellT0)} ` +
           `(elapsed ${formatDuration(elapsed)}, ETA ${eta === null ? '?' : formatDuration(eta)})`,
       );
     }

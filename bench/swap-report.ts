@@ -2,9 +2,10 @@
 // external URLs) with a summary per mode, guest speed vs overcommit, corruption and failure
 // counts per mode, and every row. Rendering is pure: the same rows and meta give the same bytes.
 
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
+import { makeDirs } from '../src/cli/html-file.js';
 import { join } from 'node:path';
-import { MODES, SWAP_ROW_FIELDS, describeSweep, type Mode, type SwapRow } from './swap-rows.js';
+import { MEMORY_MODES, SWAP_ROW_FIELDS, describeSweep, type MemoryMode, type SwapRow } from './swap-rows.js';
 
 export interface ReportMeta {
   title: string;
@@ -16,7 +17,7 @@ export interface ReportMeta {
 }
 
 /** Colour and dash per mode, so the lines still differ in grey print or for colour-blind readers. */
-const STYLE: Record<Mode, { color: string; dash: string }> = {
+const STYLE: Record<MemoryMode, { color: string; dash: string }> = {
   notifier: { color: '#1a7f37', dash: '' },
   pin: { color: '#b35900', dash: '8 4' },
   none: { color: '#c4122f', dash: '2 3' },
@@ -60,9 +61,9 @@ function niceTicks(max: number, n: number): number[] {
   return ticks;
 }
 
-function modesIn(rows: SwapRow[]): Mode[] {
+function modesIn(rows: SwapRow[]): MemoryMode[] {
   const present = new Set(rows.map((r) => r.mode));
-  return MODES.filter((m) => present.has(m));
+  return MEMORY_MODES.filter((m) => present.has(m));
 }
 
 function ratiosIn(rows: SwapRow[]): number[] {
@@ -73,7 +74,7 @@ const sum = (rows: SwapRow[], f: (r: SwapRow) => number): number => rows.reduce(
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 /** "notifier: 5/5 ratios completed, 0 stale accesses, 0 corrupt pages, ..." */
-export function modeSummary(mode: Mode, rows: SwapRow[]): string {
+export function modeSummary(mode: MemoryMode, rows: SwapRow[]): string {
   const mine = rows.filter((r) => r.mode === mode);
   const done = mine.filter((r) => r.completed).length;
   let s =
@@ -247,7 +248,7 @@ function failurePanel(rows: SwapRow[], key: keyof SwapRow, title: string, why: s
   return out.join('\n');
 }
 
-function legendHtml(modes: Mode[]): string {
+function legendHtml(modes: MemoryMode[]): string {
   return `<p class="legend-row">${modes
     .map((m) => `<span class="swatch" style="background:${STYLE[m].color}"></span>${m}`)
     .join(' &nbsp; ')}</p>`;
@@ -291,7 +292,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}tr.fail td{background:
 `;
 
 export function renderReport(rows: SwapRow[], meta: ReportMeta): string {
-  const sorted = rows.slice().sort((a, b) => a.cell - b.cell || MODES.indexOf(a.mode) - MODES.indexOf(b.mode) || a.overcommit - b.overcommit);
+  const sorted = rows.slice().sort((a, b) => a.cell - b.cell || MEMORY_MODES.indexOf(a.mode) - MEMORY_MODES.indexOf(b.mode) || a.overcommit - b.overcommit);
   const modes = modesIn(sorted);
   const sweep = describeSweep(sorted);
   const parts: string[] = [];
@@ -335,7 +336,7 @@ export function renderReport(rows: SwapRow[], meta: ReportMeta): string {
 
 /** Writes dir/index.html (creating dir) through a rename, so a reader never sees half a page. */
 export function writeReport(dir: string, html: string): string {
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   const path = join(dir, 'index.html');
   const tmp = join(dir, '.index.html.tmp');
   writeFileSync(tmp, html);

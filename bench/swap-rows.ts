@@ -2,21 +2,21 @@
 // cell (SwapRow, snake_case keys), vitest-style `--shard i/n` slicing, the option-list parsers
 // and the plain-text table for stdout. No Linux counterpart: the counters mirror /proc/vmstat.
 
-export type Mode = 'notifier' | 'pin' | 'none';
+import { MEMORY_MODES, type MemoryMode } from '../src/hv/shadow/page-fault.js';
 
-/** Every mode, in the order the grid and the report list them. */
-export const MODES: readonly Mode[] = ['notifier', 'pin', 'none'];
+// The one MemoryMode type and its list, re-exported for the benchmark's modules.
+export { MEMORY_MODES, type MemoryMode };
 
 /** One grid cell; `index` is its position in the whole grid and never changes with sharding. */
 export interface SwapCell {
   index: number;
-  mode: Mode;
+  mode: MemoryMode;
   overcommit: number;
 }
 
 export interface SwapRow {
   bench: 'swap';
-  mode: Mode;
+  mode: MemoryMode;
   overcommit: number;
   vms: number;
   guest_mem_mib: number;
@@ -106,7 +106,7 @@ export function swapRowProblem(v: unknown): string | null {
       return `field '${f.key}' should be a ${f.type === 'number' ? 'finite number' : f.type}, got ${JSON.stringify(x)}`;
     }
   }
-  if (!(MODES as readonly string[]).includes(o.mode as string)) return `field 'mode' should be one of ${MODES.join(', ')}, got ${JSON.stringify(o.mode)}`;
+  if (!(MEMORY_MODES as readonly string[]).includes(o.mode as string)) return `field 'mode' should be one of ${MEMORY_MODES.join(', ')}, got ${JSON.stringify(o.mode)}`;
   if (!Number.isSafeInteger(o.cell) || (o.cell as number) < 0) return `field 'cell' should be a non-negative integer, got ${JSON.stringify(o.cell)}`;
   return null;
 }
@@ -119,8 +119,8 @@ export function rowToJson(row: SwapRow): string {
   return `${JSON.stringify(o)}\n`;
 }
 
-/** Mode-major: every ratio of the first mode, then the next mode. index = position. */
-export function buildGrid(modes: Mode[], overcommits: number[]): SwapCell[] {
+/** MemoryMode-major: every ratio of the first mode, then the next mode. index = position. */
+export function buildGrid(modes: MemoryMode[], overcommits: number[]): SwapCell[] {
   const cells: SwapCell[] = [];
   for (const mode of modes) for (const overcommit of overcommits) cells.push({ index: cells.length, mode, overcommit });
   return cells;
@@ -165,10 +165,10 @@ export function parseList(flag: string, s: string): string[] {
   return items;
 }
 
-export function parseModes(s: string, flag = '--modes'): Mode[] {
+export function parseModes(s: string, flag = '--modes'): MemoryMode[] {
   return parseList(flag, s).map((x) => {
-    if (!(MODES as readonly string[]).includes(x)) throw new Error(`${flag}: unknown mode '${x}' (expected some of ${MODES.join(',')})`);
-    return x as Mode;
+    if (!(MEMORY_MODES as readonly string[]).includes(x)) throw new Error(`${flag}: unknown mode '${x}' (expected some of ${MEMORY_MODES.join(',')})`);
+    return x as MemoryMode;
   });
 }
 

@@ -5,9 +5,14 @@
 // read freed frames and lose writes, and both the stale-access detector and the guests' own checks
 // say so). One row per (mode, ratio) cell; a table, JSON lines, an HTML report; shardable.
 
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { UsageError, formatSize, parseCommandArgs, parseCount, parseSize } from '../src/cli/args.js';
+import { preparePageDir } from '../src/cli/html-file.js';
+import { MAX_IMAGE_BYTES, readCapped } from '../src/cli/input-file.js';
+import { parseElf32 } from '../src/machine/elf-loader.js';
+import { ImageError } from '../src/machine/image-error.js';
+import { MULTIBOOT_CMDLINE_MAX, findMultibootHeader } from '../src/machine/multiboot.js';
+import { EXIT_STATUS_BAD_INPUT, EXIT_STATUS_INTERRUPTED } from '../src/obs/exit-status.js';
 import { nullLogger } from '../src/obs/log.js';
 import { classifyOutcome, SwapCellRun, type SwapCellOutcome, type SwapCellSpec } from '../src/sim/swap-cell.js';
 import type { BenchOut } from './index.js';
@@ -15,6 +20,7 @@ import { Progress } from './progress.js';
 import { poolAvailable, SwapPool } from './swap-pool.js';
 import { renderReport, writeReport } from './swap-report.js';
 import {
+  MEMORY_MODES,
   buildGrid,
   formatTable,
   parseModes,
@@ -22,7 +28,7 @@ import {
   parseShard,
   rowToJson,
   shardCells,
-  type Mode,
+  type MemoryMode,
   type SwapCell,
   type SwapRow,
 } from './swap-rows.js';
@@ -71,7 +77,7 @@ interface Settings {
   guestMem: number;
   hostMem: number | null;
   swap: number | null;
-  modes: Mode[];
+  modes: MemoryMode[];
   ratios: number[];
   insns: number;
   ksm: boolean;
@@ -88,76 +94,111 @@ interface Settings {
   report: string | null;
 }
 
-function parseSize(flag: string, v: string): number {
-  const m = /^(\d+)([KMG]?)$/i.exec(v.trim());
-  if (m === null) throw new Error(`${flag}: bad size '${v}' (expected a number with an optional K, M or G suffix)`);
-  const n = Number(m[1]) * ({ '': 1, K: 1024, M: MIB, G: 1024 * MIB } as Record<string, number>)[m[2]!.toUpperCase()]!;
-  if (n % 4096 !== 0) throw new Error(`${flag}: ${v} is not a multiple of 4K`);
-  return n;
-}
-
-function parseInt(flag: string, v: string, min: number, max: number): number {
-  const n = /^\d+$/.test(v.trim()) ? Number(v) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new Error(`${flag}: expected an integer from ${min} to ${max}, got '${v}'`);
-  return n;
-}
-
 function parse(argv: string[]): Settings | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      vms: { type: 'string' },
-      'guest-mem': { type: 'string' },
-      'host-mem': { type: 'string' },
-      swap: { type: 'string' },
-      modes: { type: 'string' },
-      overcommit: { type: 'string' },
-      insns: { type: 'string' },
-      ksm: { type: 'boolean' },
-      'fork-every': { type: 'string' },
-      'dontneed-every': { type: 'string' },
-      'mprotect-every': { type: 'string' },
-      mp: { type: 'boolean' },
-      image: { type: 'string' },
-      cmdline: { type: 'string' },
-      seed: { type: 'string' },
-      jobs: { type: 'string' },
-      quick: { type: 'boolean' },
-      shard: { type: 'string' },
-      json: { type: 'boolean' },
-      report: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values } = parseCommandArgs('bench swap', argv, {
+    vms: { type: 'string' },
+    'guest-mem': { type: 'string' },
+    'host-mem': { type: 'string' },
+    swap: { type: 'string' },
+    modes: { type: 'string' },
+    overcommit: { type: 'string' },
+    insns: { type: 'string' },
+    ksm: { type: 'boolean' },
+    'fork-every': { type: 'string' },
+    'dontneed-every': { type: 'string' },
+    'mprotect-every': { type: 'string' },
+    mp: { type: 'boolean' },
+    image: { type: 'string' },
+    cmdline: { type: 'string' },
+    seed: { type: 'string' },
+    jobs: { type: 'string' },
+    quick: { type: 'boolean' },
+    shard: { type: 'string' },
+    json: { type: 'boolean' },
+    report: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return 'help';
   const quick = values.quick === true;
+  const mem = { multiple: 4096, max: MAX_MEM };
   const s: Settings = {
-    vms: parseInt('--vms', values.vms ?? (quick ? '2' : '3'), 1, 64),
-    guestMem: parseSize('--guest-mem', values['guest-mem'] ?? (quick ? '8M' : '16M')),
-    hostMem: values['host-mem'] === undefined ? null : parseSize('--host-mem', values['host-mem']),
-    swap: values.swap === undefined ? null : parseSize('--swap', values.swap),
-    modes: parseModes(values.modes ?? 'notifier,pin,none'),
+    vms: parseCount('--vms', values.vms ?? (quick ? '2' : '3'), 1, 64),
+    guestMem: parseSize('--guest-mem', values['guest-mem'] ?? (quick ? '8M' : '16M'), { ...mem, max: MAX_GUEST_MEM }),
+    hostMem: values['host-mem'] === undefined ? null : parseSize('--host-mem', values['host-mem'], { ...mem, min: MIN_HOST_MEM }),
+    swap: values.swap === undefined ? null : parseSize('--swap', values.swap, mem),
+    modes: parseModes(values.modes ?? MEMORY_MODES.join(',')),
     ratios: parseRatios(values.overcommit ?? (quick ? '0.5,1.5,3' : '0.5,1,1.5,2,3')),
-    insns: parseInt('--insns', values.insns ?? (quick ? '16000000' : '40000000'), 1000, 1e12),
+    insns: parseCount('--insns', values.insns ?? (quick ? '16000000' : '40000000'), 1000, 1e12),
     ksm: values.ksm === true,
-    forkEvery: parseInt('--fork-every', values['fork-every'] ?? '0', 0, 1e9),
-    dontneedEvery: parseInt('--dontneed-every', values['dontneed-every'] ?? '0', 0, 1e9),
-    mprotectEvery: parseInt('--mprotect-every', values['mprotect-every'] ?? '0', 0, 1e9),
+    forkEvery: parseCount('--fork-every', values['fork-every'] ?? '0', 0, 1e9),
+    dontneedEvery: parseCount('--dontneed-every', values['dontneed-every'] ?? '0', 0, 1e9),
+    mprotectEvery: parseCount('--mprotect-every', values['mprotect-every'] ?? '0', 0, 1e9),
     mp: values.mp === true,
     image: values.image ?? null,
     cmdline: values.cmdline ?? null,
-    seed: parseInt('--seed', values.seed ?? '1', 0, 2 ** 31 - 1),
-    jobs: parseInt('--jobs', values.jobs ?? '1', 1, 64),
+    seed: parseCount('--seed', values.seed ?? '1', 0, 2 ** 31 - 1),
+    jobs: parseCount('--jobs', values.jobs ?? '1', 1, 64),
     shard: values.shard === undefined ? null : parseShard(values.shard),
     json: values.json === true,
     report: values.report ?? null,
   };
-  if (s.image !== null && s.mp) throw new Error('--image and --mp: choose one guest');
-  if (s.cmdline !== null && s.image === null) throw new Error('--cmdline goes with --image (memhog gets its options from the grid)');
-  if (s.jobs > 1 && !poolAvailable()) throw new Error('--jobs needs the built CLI (node dist/shadowvisor.mjs bench swap ...)');
-  if (s.guestMem < (s.mp ? 10 : 4) * MIB) throw new Error(`--guest-mem: at least ${s.mp ? 10 : 4}M (memhog needs room above its image)`);
+  if (s.image !== null && s.mp) throw new UsageError('--image and --mp: choose one guest');
+  if (s.cmdline !== null && s.image === null) throw new UsageError('--cmdline goes with --image (memhog gets its options from the grid)');
+  if (s.jobs > 1 && !poolAvailable()) throw new UsageError('--jobs needs the built CLI (node dist/shadowvisor.mjs bench swap ...)');
+  if (s.guestMem < (s.mp ? 10 : 4) * MIB) throw new UsageError(`--guest-mem: at least ${s.mp ? 10 : 4}M (memhog needs room above its image)`);
+  if (s.report === '') throw new UsageError('--report: expected a directory');
   return s;
+}
+
+/** Largest guest RAM per VM (as `run --mem`) and largest host RAM or swap (as `run --host-mem`). */
+const MAX_GUEST_MEM = 2 * 1024 * MIB;
+const MAX_MEM = 16 * 1024 * MIB;
+const MIN_HOST_MEM = 64 * 1024;
+
+/**
+ * Everything a cell could refuse, checked for every cell before the first one runs, so a bad
+ * option is one line and status 2 instead of an internal error (or a lost sweep) later: the image
+ * must be an ELF Multiboot kernel that fits each cell's guest RAM, the command line must fit the
+ * Multiboot limit with the seed the grid appends, each cell's host must be buildable and able to
+ * hold its guests with swap, and the report directory must be writable.
+ */
+function validate(s: Settings, image: Uint8Array, imageName: string, cells: SwapCell[]): void {
+  const seen = new Set<number>();
+  // The unpressured baseline runs first, at ratio 0.5 (index -1 here).
+  for (const cell of [{ index: -1, mode: 'notifier' as const, overcommit: 0.5 }, ...cells]) {
+    const z = sizes(s, cell.overcommit);
+    const where = cell.index < 0 ? 'the unpressured baseline (notifier x0.5)' : `cell ${cell.index} (${cell.mode} x${cell.overcommit})`;
+    if (z.host < MIN_HOST_MEM) {
+      throw new UsageError(`${where}: host RAM of ${z.host} bytes is too small (at least 64K); lower --overcommit or raise --guest-mem/--vms`);
+    }
+    if (z.guest > MAX_GUEST_MEM) throw new UsageError(`${where}: ${formatSize(z.guest)} per VM is more than 2G`);
+    if (z.host > MAX_MEM) throw new UsageError(`${where}: host RAM of ${formatSize(z.host)} is more than 16G; raise --overcommit or lower --guest-mem/--vms`);
+    if (s.hostMem !== null && z.guest !== Math.round((cell.overcommit * s.hostMem) / s.vms / MIB) * MIB) {
+      throw new UsageError(
+        `${where}: --host-mem ${formatSize(s.hostMem)} shared by ${s.vms} VMs at ratio ${cell.overcommit} leaves less than the ` +
+          `${formatSize(z.guest)} per VM the guest needs; raise --host-mem or lower --vms`,
+      );
+    }
+    if (s.vms * z.guest > z.host + z.swap) {
+      throw new UsageError(
+        `${where}: ${s.vms} x ${formatSize(z.guest)} of guest RAM cannot fit ${formatSize(z.host)} of host RAM + ${formatSize(z.swap)} of swap; raise --swap`,
+      );
+    }
+    if (seen.has(z.guest)) continue;
+    seen.add(z.guest);
+    try {
+      findMultibootHeader(image);
+      parseElf32(image, z.guest);
+    } catch (e) {
+      if (e instanceof ImageError) throw new UsageError(`${imageName}: ${e.message}${seen.size > 1 ? ` (${where}: ${z.guest / MIB} MiB per VM)` : ''}`);
+      throw e;
+    }
+    const cmdline = `${memhogArgs(s, z.guest).cmdline} seed=${s.seed * 31 + s.vms}`;
+    if (new TextEncoder().encode(cmdline).length > MULTIBOOT_CMDLINE_MAX) {
+      throw new UsageError(`--cmdline: longer than ${MULTIBOOT_CMDLINE_MAX - ` seed=${s.seed * 31 + s.vms}`.length} bytes (the Multiboot limit, with the ' seed=N' each VM gets)`);
+    }
+  }
+  if (s.report !== null) preparePageDir(s.report, '--report');
 }
 
 /** Guest memory of each VM and host memory for one ratio. */
@@ -190,7 +231,7 @@ function memhogArgs(s: Settings, guest: number): { cmdline: string; scratch: { o
   };
 }
 
-function spec(s: Settings, image: Uint8Array, mode: Mode, ratio: number, onTick: () => boolean): SwapCellSpec {
+function spec(s: Settings, image: Uint8Array, mode: MemoryMode, ratio: number, onTick: () => boolean): SwapCellSpec {
   const z = sizes(s, ratio);
   const m = memhogArgs(s, z.guest);
   return {
@@ -254,6 +295,44 @@ export function toRow(s: Settings, cell: SwapCell, o: SwapCellOutcome, seconds: 
   };
 }
 
+/** The row of a cell a Ctrl-C kept from running (or whose worker was stopped): no counters. */
+function notRunRow(s: Settings, cell: SwapCell): SwapRow {
+  const z = sizes(s, cell.overcommit);
+  return {
+    bench: 'swap',
+    mode: cell.mode,
+    overcommit: cell.overcommit,
+    vms: s.vms,
+    guest_mem_mib: z.guest / MIB,
+    host_mem_mib: Math.round((z.host / MIB) * 100) / 100,
+    swap_mib: z.swap / MIB,
+    ksm: s.ksm,
+    fork_every: s.forkEvery,
+    dontneed_every: s.dontneedEvery,
+    insns: s.insns,
+    seed: s.seed,
+    cell: cell.index,
+    completed: false,
+    outcome: 'interrupted',
+    guest_speed_ratio: 0,
+    guest_mips: 0,
+    wall_seconds: 0,
+    swap_outs: 0,
+    swap_ins: 0,
+    pinned_reclaim_failures: 0,
+    ksm_merges: 0,
+    cow_breaks: 0,
+    invalidations: 0,
+    sptes_zapped: 0,
+    remote_tlb_flushes: 0,
+    fault_retries: 0,
+    stale_accesses: 0,
+    corrupt_pages: 0,
+    verified_pages: 0,
+    oom_kills: 0,
+  };
+}
+
 /**
  * The grid on a pool of worker threads. Rows are emitted in cell order as soon as every earlier
  * cell is done, so the output is the same as a serial run's whatever order cells finish in.
@@ -278,7 +357,7 @@ async function runParallel(
       const row = toRow(settings, cell, r.outcome, r.seconds, baselineMips);
       done[k] = row;
       progress.start({ mode: cell.mode, overcommit: cell.overcommit });
-      progress.finish(row.outcome);
+      progress.finish(row.outcome, r.seconds);
       while (emitted < cells.length && done[emitted] !== undefined) {
         const next = done[emitted++]!;
         rows.push(next);
@@ -306,23 +385,27 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
   try {
     s = parse(argv);
   } catch (e) {
-    out.stderr(`shadowvisor: bench swap: ${(e as Error).message.split('\n')[0]}\n`);
-    return 2;
+    // parse() only reads the command line: whatever it throws is a bad option.
+    if (!(e instanceof Error)) throw e;
+    out.stderr(`shadowvisor: bench swap: ${e.message.replace(/^bench swap: /, '').split('\n')[0]}\n`);
+    return EXIT_STATUS_BAD_INPUT;
   }
   if (s === 'help') {
     out.stdout(HELP);
     return 0;
   }
   const settings = s;
-  let image: Uint8Array;
   const path = settings.image ?? imageUrl(settings.mp ? 'memhog-mp.elf' : 'memhog.elf');
-  try {
-    image = readFileSync(path);
-  } catch (e) {
-    out.stderr(`shadowvisor: bench swap: cannot read image '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
-    return 2;
-  }
   const cells = shardCells(buildGrid(settings.modes, settings.ratios), settings.shard);
+  let image: Uint8Array;
+  try {
+    image = readCapped('image', path, MAX_IMAGE_BYTES);
+    validate(settings, image, path, cells);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    out.stderr(`shadowvisor: bench swap: ${e.message}\n`);
+    return EXIT_STATUS_BAD_INPUT;
+  }
   let interrupted = false;
   const onSigint = (): void => {
     interrupted = true;
@@ -368,26 +451,44 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
         const t = performance.now();
         const o = await runCell(spec(settings, image, cell.mode, cell.overcommit, onTick));
         const seconds = (performance.now() - t) / 1000;
-        if (o.aborted) break;
+        // An aborted cell still gets its row (outcome 'interrupted', counters so far).
         const row = toRow(settings, cell, o, seconds, baselineMips);
         rows.push(row);
         progress.finish(row.outcome);
         if (settings.json) out.stdout(rowToJson(row));
+        if (o.aborted) break;
       }
     }
   } finally {
     progress.end();
     process.off('SIGINT', onSigint);
   }
-  if (!settings.json) out.stdout(formatTable(rows));
+  // Ctrl-C: the table and the JSON lines say so too, not only the HTML report: the cell the run
+  // stopped in has outcome 'interrupted' (zero counters when it had not started or ran in a
+  // worker), and cells after it have no row (bench merge lists them as missing).
+  const partial = interrupted && rows.length < cells.length;
+  if (partial && rows.at(-1)?.outcome !== 'interrupted') {
+    const row = notRunRow(settings, cells[rows.length]!);
+    rows.push(row);
+    if (settings.json) out.stdout(rowToJson(row));
+  }
+  if (!settings.json) {
+    out.stdout(formatTable(rows));
+    if (partial) {
+      out.stdout(
+        `\nPARTIAL RESULTS: interrupted (Ctrl-C) after ${rows.length - 1} of ${cells.length} cells; ` +
+          `the row marked 'interrupted' stopped early and the cells after it did not run.\n`,
+      );
+    }
+  }
   if (settings.report !== null) {
     const html = renderReport(rows, {
       title: 'shadowvisor: guest swap reliability by memory-coherence mode',
       command: `shadowvisor bench swap ${argv.join(' ')}`.trim(),
-      partial: interrupted || rows.length < cells.length,
+      partial,
       generatedBy: 'shadowvisor bench swap',
     });
     out.stderr(`bench swap: report written to ${writeReport(settings.report, html)}\n`);
   }
-  return interrupted ? 130 : 0;
+  return interrupted ? EXIT_STATUS_INTERRUPTED : 0;
 }

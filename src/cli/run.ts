@@ -18,7 +18,7 @@ import { collectShadowStats, collectStats, formatShadowStats, formatStatsTable }
 import { StopSignals, yieldToEventLoop } from './stop-signals.js';
 import { SwapFile } from './swap-file.js';
 import { hostFor, prepareGuest, type GuestRun, type GuestRunOptions, type PreparedGuest } from '../sim/run-guest.js';
-import type { MemoryMode } from '../hv/shadow/page-fault.js';
+import { MEMORY_MODES, type MemoryMode } from '../hv/shadow/page-fault.js';
 import type { Logger } from '../obs/log.js';
 import type { EventRing } from '../obs/event-ring.js';
 import type { ByteSink } from '../machine/uart16550.js';
@@ -113,8 +113,8 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
   const ramBytes = parseSize('--mem', values.mem ?? '64M', { min: MIN_MEM, max: MAX_MEM, multiple: 4096 });
   const mmu = values.mmu ?? 'shadow';
   if (mmu !== 'native' && mmu !== 'shadow') throw new UsageError(`--mmu: unknown MMU '${mmu}' (shadow or native)`);
-  const mode = values.mode ?? 'notifier';
-  if (mode !== 'notifier' && mode !== 'pin' && mode !== 'none') throw new UsageError(`--mode: unknown mode '${mode}' (notifier, pin or none)`);
+  const mode = (values.mode ?? 'notifier') as MemoryMode;
+  if (!MEMORY_MODES.includes(mode)) throw new UsageError(`--mode: unknown mode '${mode}' (${MEMORY_MODES.join(', ')})`);
   const shadowOnly = (['mode', 'host-mem', 'swap', 'swap-file', 'swap-file-overwrite', 'ksm', 'vcpus', 'check'] as const).filter((k) => values[k] !== undefined);
   if (mmu === 'native' && shadowOnly.length > 0) throw new UsageError(`--${shadowOnly[0]} needs --mmu shadow`);
   const hostMemBytes = values['host-mem'] === undefined ? undefined : parseSize('--host-mem', values['host-mem'], { min: 64 * 1024, max: MAX_HOST_MEM, multiple: 4096 });

@@ -48,9 +48,8 @@ export function webCommand(argv: string[]): number {
   if (dir === '') throw new UsageError('web: --out: empty directory name');
   const engine = webEngine();
   if (engine === null) throw new Error("the browser engine is bundled at build time: run 'npm run build' and use dist/shadowvisor.mjs");
-  const html = renderWebPage({ engine, memhog: new Uint8Array(readFileSync(guestImagePath('memhog.elf'))) });
-
   preparePageDir(dir, 'web: --out');
+  const html = renderWebPage({ engine, memhog: new Uint8Array(readFileSync(guestImagePath('memhog.elf'))) });
   const path = writePage(dir, html, 'web');
   writeStderr(`shadowvisor web: page written to ${path}\nOpen ${pathToFileURL(resolve(path)).href} in a browser.\n`);
   return 0;

@@ -1,9 +1,9 @@
 // Fabricated swap benchmark rows for the report, table and merge tests: the story the issue
 // expects (notifier completes, pin stalls or OOMs above ratio 1, none corrupts above 1).
 
-import { buildGrid, type Mode, type SwapRow } from '../../bench/swap-rows.js';
+import { buildGrid, type MemoryMode, type SwapRow } from '../../bench/swap-rows.js';
 
-export function fakeRow(over: Partial<SwapRow> & { cell: number; mode: Mode; overcommit: number }): SwapRow {
+export function fakeRow(over: Partial<SwapRow> & { cell: number; mode: MemoryMode; overcommit: number }): SwapRow {
   return {
     bench: 'swap',
     vms: 3,

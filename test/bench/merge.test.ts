@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main, mergeRows, missingCells } from '../../bench/merge.js';
-import { shardCells, buildGrid, MODES, type SwapRow } from '../../bench/swap-rows.js';
+import { shardCells, buildGrid, MEMORY_MODES, type SwapRow } from '../../bench/swap-rows.js';
 import { RATIOS, fakeRow, storyRows, toJsonLines } from './fixtures.js';
 
 /** The story rows split the way `--shard i/n` would split them. */
 function shardTexts(rows: SwapRow[], n: number): { name: string; text: string }[] {
-  const grid = buildGrid([...MODES], RATIOS);
+  const grid = buildGrid([...MEMORY_MODES], RATIOS);
   return Array.from({ length: n }, (_, k) => {
     const idx = new Set(shardCells(grid, { index: k + 1, count: n }).map((c) => c.index));
     return { name: `shard-${k + 1}.jsonl`, text: toJsonLines(rows.filter((r) => idx.has(r.cell))) };
@@ -112,9 +112,13 @@ describe('bench merge main', () => {
   it('exits 2 with one line on bad input', async () => {
     const bad = join(dir, 'bad.jsonl');
     writeFileSync(bad, `${JSON.stringify(storyRows()[0])}\nnot json\n`);
+    // Binary garbage (bytes 0x80-0xff and controls): the message must not echo any of it.
+    const garbage = join(dir, 'garbage.bin');
+    writeFileSync(garbage, Uint8Array.from({ length: 3000 }, (_, i) => (i * 7919 + 13) & 0xff));
     for (const [argv, re] of [
       [[files[0]!, bad], new RegExp(`^shadowvisor: bench merge: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: not valid JSON`)],
-      [[join(dir, 'nope.jsonl')], /^shadowvisor: bench merge: cannot read '.*nope\.jsonl' \(ENOENT\)/],
+      [[join(dir, 'nope.jsonl')], /^shadowvisor: bench merge: cannot read input '.*nope\.jsonl': no such file/],
+      [[garbage], /^shadowvisor: bench merge: .*garbage\.bin:1: binary data, not a JSON line/],
       [[], /no input files/],
       [['--frobnicate', files[0]!], /^shadowvisor: bench merge: Unknown option '--frobnicate'/],
     ] as const) {
@@ -123,6 +127,7 @@ describe('bench merge main', () => {
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(re);
       expect(r.stderr.trimEnd()).not.toContain('\n');
+      expect(r.stderr).toMatch(/^[\x20-\x7e]*\n$/); // printable ASCII only: no raw bytes echoed
     }
   });
   it('shows help', async () => {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  MODES,
+  MEMORY_MODES,
   buildGrid,
   formatTable,
   parseList,
@@ -33,7 +33,7 @@ describe('buildGrid', () => {
 });
 
 describe('shardCells', () => {
-  const grid = buildGrid([...MODES], [0.5, 1, 1.5, 2, 3]);
+  const grid = buildGrid([...MEMORY_MODES], [0.5, 1, 1.5, 2, 3]);
   for (let n = 1; n <= 5; n++) {
     it(`puts every cell in exactly one of ${n} shard(s), keeping indices`, () => {
       const count = new Map<number, number>();
@@ -54,7 +54,7 @@ describe('shardCells', () => {
   it('partitions any grid for any shard count (property)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 1, max: 12 }), (size, n) => {
-        const cells = Array.from({ length: size }, (_, i) => ({ index: i, mode: MODES[i % 3]!, overcommit: 1 + i }));
+        const cells = Array.from({ length: size }, (_, i) => ({ index: i, mode: MEMORY_MODES[i % 3]!, overcommit: 1 + i }));
         const seen = cells.map(() => 0);
         for (let i = 1; i <= n; i++) for (const c of shardCells(cells, { index: i, count: n })) seen[c.index]!++;
         return seen.every((v) => v === 1);

@@ -45,6 +45,8 @@ export const FAULT_GUEST = 2;
 export const FAULT_EFAULT = 3;
 
 export type MemoryMode = 'notifier' | 'pin' | 'none';
+/** Every MemoryMode, in the order the CLI, the benchmarks and their reports list them. */
+export const MEMORY_MODES: readonly MemoryMode[] = ['notifier', 'pin', 'none'];
 
 /** The VM-wide pieces the fault path needs. */
 export interface FaultVm {
