@@ -35,8 +35,8 @@ Options:
   --mode MODE         shadow MMU coherence with the host: notifier (default; mmu_notifier,
                       Linux >= 2.6.27), pin (page references, KVM before notifiers) or none
                       (neither: broken on purpose)
-  --host-mem SIZE     simulated host RAM (default: guest RAM + 8M); may be far smaller
-                      than --mem, then the guest is swapped constantly
+  --host-mem SIZE     simulated host RAM (default: guest RAM + 1/16 + 8M: no pressure); may
+                      be far smaller than --mem, then the guest is swapped constantly
   --swap SIZE         host swap device (default: the size of guest RAM)
   --swap-file PATH    keep swapped pages in this file instead of in memory: created 0600
                       and removed when the run ends; an existing file is refused unless

@@ -16,7 +16,7 @@ import { Simulation, type VmRun } from './simulation.js';
 export interface GuestRunOptions {
   image: Uint8Array;
   memBytes: number;
-  /** Host RAM; default: guest memory + 8 MiB (no pressure). */
+  /** Host RAM; default: defaultHostMemBytes (no pressure). */
   hostMemBytes?: number;
   /** Swap device size; default: the guest memory size. */
   swapBytes?: number;
@@ -53,9 +53,20 @@ function sizeText(n: number): string {
   return `${n} bytes`;
 }
 
+/**
+ * The default host RAM for a guest of `memBytes`: "no pressure". The host's watermarks scale with
+ * its RAM (min + low + high come to about 1/32 of it, as min_free_kbytes does), so a fixed 8 MiB
+ * of headroom is not enough above about 336 MiB: the guest touching all its memory would wake
+ * kswapd and swap. Guest + 8 MiB + 1/16 of the guest keeps free memory above the high watermark
+ * for every guest size.
+ */
+export function defaultHostMemBytes(memBytes: number): number {
+  return memBytes + 8 * 1024 * 1024 + Math.ceil(memBytes / 16 / 4096) * 4096;
+}
+
 /** A host sized for these options; throws RangeError with a one-line message when they cannot fit. */
 export function hostFor(opts: Pick<GuestRunOptions, 'memBytes' | 'hostMemBytes' | 'swapBytes' | 'seed' | 'log' | 'swapStore'>): Host {
-  const hostMem = opts.hostMemBytes ?? opts.memBytes + 8 * 1024 * 1024;
+  const hostMem = opts.hostMemBytes ?? defaultHostMemBytes(opts.memBytes);
   const swap = opts.swapBytes ?? opts.memBytes;
   if (hostMem % 4096 !== 0 || swap % 4096 !== 0) throw new RangeError('host memory and swap sizes must be multiples of 4 KiB');
   if (hostMem < 64 * 1024) throw new RangeError(`host memory of ${hostMem} bytes is too small (at least 64 KiB)`);

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLI_HLT, SPIN, buildElf, printAndExit, tinyGuest } from '../machine/tiny-elf.js';
 import { EXIT_STATUSES } from '../../src/obs/exit-status.js';
+import { nullLogger } from '../../src/obs/log.js';
+import { hostFor } from '../../src/sim/run-guest.js';
 import { BIN, ROOT, cli as runCli, expectBadInput, tempDir } from './helpers.js';
 
 let dir = '';
@@ -275,6 +277,29 @@ describe('running guests', () => {
     mkdirSync(other, { recursive: true });
     const r = spawnSync(process.execPath, [BIN, 'demo'], { cwd: other, encoding: 'latin1', timeout: 60_000 });
     expect(r.status).toBe(0);
+  });
+});
+
+describe('the default --host-mem means no pressure', () => {
+  it('for every guest size, a guest touching all its RAM leaves the host above its high watermark', () => {
+    for (const mib of [2, 64, 336, 512, 1024]) {
+      const host = hostFor({ memBytes: mib << 20, log: nullLogger });
+      const freeAfter = host.ft.nrFree - (mib << 20) / 4096;
+      expect(freeAfter, `${mib} MiB`).toBeGreaterThan(host.wmarkHigh);
+    }
+  });
+
+  it('a 512M guest writing all of its RAM runs with no swap-out and no kswapd', () => {
+    // mov edi, 2M; mov ecx, (512M - 2M) / 4; mov eax, 1; cld; rep stosd; xor eax, eax; out 0xf4, eax
+    const mem = 512 << 20;
+    const le = (v: number) => [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff];
+    const code = [0xbf, ...le(0x200000), 0xb9, ...le((mem - 0x200000) / 4), 0xb8, 1, 0, 0, 0, 0xfc, 0xf3, 0xab, 0x31, 0xc0, 0xe7, 0xf4, 0xf4];
+    const r = cli(['run', '--mem', '512M', '--stats', '--json', img('fill512.elf', tinyGuest(new Uint8Array(code)))]);
+    expect(r.status, r.stderr).toBe(0);
+    const s = JSON.parse(r.stderr);
+    expect(s.host.zeroFills).toBeGreaterThan((mem - 0x200000) / 4096 - 1); // it did touch every page
+    expect(s.host.swapOuts).toBe(0);
+    expect(s.host.kswapdRuns).toBe(0);
   });
 });
 
