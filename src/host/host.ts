@@ -29,6 +29,7 @@ import { dupMmap } from './fork.js';
 import { exitMmap, madviseDontneed, doMunmap, freeSwapAndCache } from './zap.js';
 import { changeProtection } from './mprotect.js';
 import { outOfMemory } from './oom.js';
+import { migratePage } from './migrate.js';
 import { checkHostInvariants } from './invariants.js';
 import { nullLogger, type Logger } from '../obs/log.js';
 import type { HostPreemptPoint } from './preempt-points.js';
@@ -174,6 +175,12 @@ export class Host {
   fork(mm: Mm): Mm {
     if (mm.dead) throw new Error(`fork of mm ${mm.id} after exit`);
     return dupMmap(this, mm);
+  }
+
+  /** Migrate the page mm maps at addr to another frame (compaction, NUMA balancing). Returns the
+   *  new frame, or -1 when the page cannot move now (see migrate.ts). */
+  migratePage(mm: Mm, addr: number): number {
+    return migratePage(this, mm, addr);
   }
 
   /** mmget: another user of the address space (a task or a gup-ing thread). */

@@ -1,11 +1,12 @@
 // The OOM killer: when an allocation fails after reclaim, kill the mm with the largest footprint
-// (rss + swap entries, like oom_badness) through exit_mmap, so its notifier subscribers get
-// ->release before its pages are freed. Mirrors mm/oom_kill.c out_of_memory / select_bad_process
+// (rss + swap entries, like oom_badness); the OOM reaper frees its anonymous memory at once through
+// non-blockable notifier ranges (zap.ts oomReap), then exit_mmap gives every subscriber ->release
+// and frees the rest. Mirrors mm/oom_kill.c out_of_memory / select_bad_process / oom_reap_task_mm
 // (an mm in the middle of an operation is skipped, as the kernel skips exiting victims).
 
 import type { Host } from './host.js';
 import type { Mm } from './mm.js';
-import { exitMmap } from './zap.js';
+import { exitMmap, oomReap } from './zap.js';
 
 /** Returns true if a victim was killed (memory may now be available). */
 export function outOfMemory(h: Host): boolean {
@@ -27,6 +28,9 @@ export function outOfMemory(h: Host): boolean {
   h.stats.lastOomMessage = message;
   h.logOom(message, { mm: victim.id, rss: victim.rss, swapEnts: victim.swapEnts });
   victim.oomKilled = true;
+  // The oom_reaper frees the victim's anonymous memory with non-blockable notifier ranges first;
+  // exit_mmap (->release, then the rest) follows when the victim exits.
+  oomReap(h, victim);
   exitMmap(h, victim);
   return true;
 }

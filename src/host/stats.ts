@@ -33,6 +33,11 @@ export class HostStats {
   kswapdRuns = 0;
   allocFailures = 0;
   oomKills = 0;
+  /** Pages the OOM reaper freed before the victim's exit_mmap, and vmas it had to skip (-EAGAIN). */
+  oomReapedPages = 0;
+  oomReapSkipped = 0;
+  /** Pages moved to another frame (migration, compaction). */
+  migrations = 0;
   lastOomMessage = '';
   framesFreed = 0;
   notifierStarts = 0;

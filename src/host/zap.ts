@@ -14,7 +14,7 @@ import { PP_AFTER_CLEAR, PP_AFTER_RELEASE, PP_AFTER_START, PP_BEFORE_END, PP_BEF
 
 /** zap_pte_range over [start, end): present ptes are cleared into `gather` (their references
  *  are dropped by the caller after E); swap ptes drop their swap count right away. */
-function zapPtes(h: Host, mm: Mm, start: number, end: number, gather: number[]): void {
+export function zapPtes(h: Host, mm: Mm, start: number, end: number, gather: number[]): void {
   const vpns: number[] = [];
   mm.pt.forEach(start >>> PAGE_SHIFT, end >>> PAGE_SHIFT, (vpn) => { vpns.push(vpn); });
   for (const vpn of vpns) {
@@ -73,6 +73,44 @@ function unmapRange(h: Host, mm: Mm, start: number, end: number, event: number):
     if (h.ft.mapcount[f] === 0 && (h.ft.flags[f] & PG_LOCKED) === 0) h.tryFreeSwap(f);
     h.putFrame(f);
   }
+}
+
+/**
+ * The OOM reaper's unmap (__oom_reap_task_mm): the private anonymous memory of a killed mm is torn
+ * down at once, before the victim gets to exit_mmap, through *non-blockable* notifier ranges. A
+ * subscriber that would have to sleep answers -EAGAIN; the reaper then leaves that vma alone and
+ * calls no invalidate_range_end for it (seed 001: "On -EAGAIN the non-blocking caller is not
+ * allowed to call invalidate_range_end()"); exit_mmap frees it later. Returns the vmas skipped.
+ */
+export function oomReap(h: Host, mm: Mm): number {
+  if (mm.dead) return 0;
+  let skipped = 0;
+  mm.busy++;
+  try {
+    for (const v of mm.vmas.slice()) {
+      if (v.shared || v.shmem !== null) continue; // only private anonymous memory is reaped
+      const range: MmuNotifierRange = { mm, start: v.start, end: v.end, event: MMU_NOTIFY_UNMAP, blockable: false };
+      if (h.notifyStart(range) !== 0) {
+        skipped++;
+        h.stats.oomReapSkipped++;
+        continue;
+      }
+      const gather: number[] = [];
+      h.preempt(PP_AFTER_START, mm, v.start, v.end);
+      zapPtes(h, mm, v.start, v.end, gather);
+      h.preempt(PP_AFTER_CLEAR, mm, v.start, v.end);
+      h.notifyEnd(range);
+      h.preempt(PP_BEFORE_FREE, mm, v.start, v.end);
+      for (const f of gather) {
+        if (h.ft.mapcount[f] === 0 && (h.ft.flags[f] & PG_LOCKED) === 0) h.tryFreeSwap(f);
+        h.putFrame(f);
+        h.stats.oomReapedPages++;
+      }
+    }
+  } finally {
+    mm.busy--;
+  }
+  return skipped;
 }
 
 export function doMunmap(h: Host, mm: Mm, start: number, end: number): void {

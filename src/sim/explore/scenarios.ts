@@ -47,6 +47,8 @@ interface BaseOpts {
   fill?: (gfn: number) => number;
   /** Runs on the new host before guest memory is populated (older pages sit nearer the LRU tail). */
   before?: (host: Host) => void;
+  /** Swap slots (default 64; 0: anonymous memory cannot be reclaimed at all). */
+  swapPages?: number;
 }
 
 const word = (b: number): number => (b * 0x01010101) | 0;
@@ -78,7 +80,8 @@ class Builder {
   private readonly hostActors: HostActor[] = [];
 
   constructor(bug: Bug | null, o: BaseOpts, ring: EventRing | null) {
-    this.host = new Host({ frames: o.frames ?? 64, swapPages: 64, swapStore: new SmallSwapStore(64), seed: 1 });
+    const swap = o.swapPages ?? 64;
+    this.host = new Host({ frames: o.frames ?? 64, swapPages: swap, swapStore: new SmallSwapStore(swap), seed: 1 });
     this.vm = new Vm({
       host: this.host,
       memBytes: o.pages * 4096,
@@ -373,6 +376,43 @@ export const SCENARIOS: readonly Scenario[] = [
       const [f, c] = b.forkPair();
       b.hostTask('reclaim', [b.pageout(1), b.dontneed(3), b.pageout(2)]);
       b.hostTask('mm', [b.mprotect(2, 2, false), b.ksmScan(6), b.mprotect(2, 2, true), f, c]);
+      return b.world();
+    },
+  },
+  {
+    name: 'migrate-fault',
+    what: 'page migration (compaction, NUMA balancing: MMU_NOTIFY_MIGRATE) moves guest pages to new frames while the guest reads and writes them',
+    build(bug, ring) {
+      const b = new Builder(bug, { pages: 4 }, ring ?? null);
+      b.prefault([1, 2]);
+      b.guest(0, [r(1), w(1, V(1)), r(2), r(1), w(2, V(2)), r(2), r(1), w(1, V(3)), r(1)]);
+      const migrate = (g: number): HostOp => ({ name: `migrate gfn ${g}`, run: () => { b.host.migratePage(b.vm.mm, b.vm.hva + g * 4096); } });
+      b.hostTask('kcompactd', [migrate(1), migrate(2), migrate(1), migrate(2)]);
+      return b.world();
+    },
+  },
+  {
+    name: 'oom-reap',
+    what: 'a growing host process runs the host out of memory; the OOM killer picks the VM process, the OOM reaper unmaps it with non-blockable ranges while its vCPUs run, then exit_mmap',
+    build(bug, ring) {
+      const b = new Builder(bug, { pages: 20, vcpus: 2, frames: 32, swapPages: 0 }, ring ?? null);
+      b.prefault([1, 2, 3]);
+      b.guest(0, [r(1), w(1, V(1)), r(2), r(3), r(1), r(2)]);
+      b.guest(1, [r(2), r(3), w(2, V(2)), r(1), r(3)]);
+      const hog = b.host.createMm();
+      const at = b.host.mmap(hog, 16 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+      const ops: HostOp[] = [];
+      for (let i = 0; i < 4; i++) {
+        ops.push({
+          name: `hog touches 4 more pages`,
+          run: () => {
+            b.host.accessUser(hog, at + i * 4 * 4096, new Uint8Array(4 * 4096).fill(0xee), true);
+            if (b.vm.dead) b.model.acc.fill(MEM_GONE); // the OOM killer chose the VM process
+          },
+        });
+      }
+      b.hostTask('hog', ops);
+      b.finalChecks.push(() => (b.vm.dead ? null : 'the OOM killer did not pick the VM process'));
       return b.world();
     },
   },
