@@ -1,20 +1,16 @@
 // The headline surfaces as users run them: `npm start` (the demo), `bench swap` with a report,
-// Ctrl-C leaving a valid partial report, and `bench merge` over shard files.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// Ctrl-C leaving a valid partial report (and a marked table and JSON), bad options refused before
+// the first cell, `bench merge` over shard files (the README's shard loop), and `bench scale`.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { BIN, cli, expectBadInput, spawnCli, tempDir, track, until } from './helpers.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'dist', 'shadowvisor.mjs');
-const cli = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
 let dir = '';
 
 beforeAll(() => {
-  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
-  dir = mkdtempSync(join(tmpdir(), 'sv-swap-'));
+  dir = tempDir('swap');
 });
 
 describe('npm start: the demo', () => {
@@ -47,28 +43,39 @@ describe('bench swap from the command line', () => {
     expect(r.stdout).toMatch(/notifier\s+1\s+yes\s+ok/);
   });
 
-  it('Ctrl-C stops the sweep and leaves a valid partial report', async () => {
+  /** Start a sweep, Ctrl-C it once the baseline is done (a grid cell is running), wait for the end. */
+  async function interrupted(args: string[]) {
+    const child = spawnCli(['bench', 'swap', '--vms', '2', '--guest-mem', '8M', '--insns', '60000000', ...args]);
+    const t = track(child);
+    try {
+      await until(() => /baseline/.test(t.stderr), 120_000, 'the baseline record');
+    } finally {
+      child.kill('SIGINT');
+    }
+    const end = await t.done;
+    return { status: end.status, stdout: t.stdout, stderr: t.stderr };
+  }
+
+  it('Ctrl-C stops the sweep: a valid partial report, and the table says so too', async () => {
     const out = join(dir, 'partial');
-    const child = spawn(process.execPath, [BIN, 'bench', 'swap', '--vms', '2', '--guest-mem', '8M', '--insns', '60000000', '--report', out], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    // Interrupt once the first grid cell is under way (the baseline's record is out).
-    await new Promise<void>((resolve) => {
-      const t = setInterval(() => {
-        if (/baseline/.test(stderr)) {
-          clearInterval(t);
-          child.kill('SIGINT');
-          resolve();
-        }
-      }, 50);
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    expect(code).toBe(130);
+    const r = await interrupted(['--report', out]);
+    expect(r.status).toBe(130);
     expect(existsSync(join(out, 'index.html'))).toBe(true);
     expect(readFileSync(join(out, 'index.html'), 'utf8')).toMatch(/partial/i);
+    expect(r.stdout).toMatch(/^\s+0\s+notifier\s+0\.5\s+NO\s+interrupted\s/m);
+    expect(r.stdout).toMatch(/\nPARTIAL RESULTS: interrupted \(Ctrl-C\) after 0 of 15 cells/);
+  });
+
+  it('Ctrl-C with --json: the last row is the interrupted cell, and merge calls the grid partial', async () => {
+    const r = await interrupted(['--json']);
+    expect(r.status).toBe(130);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.at(-1).outcome).toBe('interrupted');
+    expect(rows.at(-1).completed).toBe(false);
+    writeFileSync(join(dir, 'interrupted.jsonl'), r.stdout);
+    const m = cli(['bench', 'merge', join(dir, 'interrupted.jsonl'), '--report', join(dir, 'merged-partial')]);
+    expect(m.status).toBe(0);
+    expect(readFileSync(join(dir, 'merged-partial', 'index.html'), 'utf8')).toMatch(/Partial results/);
   });
 
   it('--jobs 2 runs cells on worker threads and prints the same rows as a serial run', () => {
@@ -86,6 +93,25 @@ describe('bench swap from the command line', () => {
     expect(serial.status).toBe(0);
     expect(parallel.status).toBe(0);
     expect(strip(parallel.stdout)).toEqual(strip(serial.stdout));
+    // Each cell's progress record gives the time the cell ran in its worker, the row's wall_seconds
+    // (not the moment between the result arriving and being printed: "ok in 0s").
+    const walls = parallel.stdout.trim().split('\n').map((l) => JSON.parse(l).wall_seconds as number);
+    const records = [...parallel.stderr.matchAll(/cell \d+\/\d+ (?:notifier|none) x[\d.]+: \S+ in ([\d.]+)s /g)].map((m) => Number(m[1]));
+    expect(records).toHaveLength(walls.length);
+    for (const w of walls) expect(w).toBeGreaterThan(0);
+    expect(records.slice().sort()).toEqual(walls.map((w) => Number(w.toFixed(1))).sort());
+  });
+
+  it("the README's shard loop produces every shard, and merge puts the whole grid back with no warning", () => {
+    // README: for i in 1 2 3 4; do npx shadowvisor bench swap --shard $i/4 --json > s$i.jsonl; done
+    //         npx shadowvisor bench merge s*.jsonl --report out/
+    const flags = small.slice(2).join(' ');
+    const sh = `for i in 1 2 3 4; do "${process.execPath}" "${BIN}" bench swap ${flags} --shard $i/4 --json > s$i.jsonl || exit 1; done; ` +
+      `"${process.execPath}" "${BIN}" bench merge s*.jsonl --report out/ --json`;
+    const r = spawnSync('bash', ['-c', sh], { cwd: tempDir('shards'), encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/warning/);
+    expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l).cell)).toEqual([0, 1, 2, 3]);
   });
 
   it('bench merge combines shard outputs into the same table', () => {
@@ -99,5 +125,67 @@ describe('bench swap from the command line', () => {
     expect(m.status).toBe(0);
     const cells = m.stdout.trim().split('\n').map((l) => JSON.parse(l).cell);
     expect(cells).toEqual([0, 1, 2, 3]);
+  });
+});
+
+describe('bench swap refuses bad options before the first cell', () => {
+  const quick = ['bench', 'swap', '--modes', 'notifier', '--insns', '1000'];
+  it('malformed image, impossible sizes, a command line over the Multiboot limit, an unusable --report', () => {
+    const garbage = join(dir, 'garbage.elf');
+    writeFileSync(garbage, Uint8Array.from({ length: 3000 }, (_, i) => (i * 7919 + 13) & 0xff));
+    const cases: [string[], RegExp][] = [
+      [['--image', garbage], /garbage\.elf: no Multiboot header/],
+      [['--image', join(dir, 'nope.elf')], /cannot read image '.*nope\.elf': no such file/],
+      [['--image', '/dev/zero'], /image '\/dev\/zero' is larger than 256M/],
+      [['--vms', '1', '--guest-mem', '4M', '--overcommit', '1000'], /cell 0 \(notifier x1000\): host RAM of 4096 bytes is too small/],
+      [['--host-mem', '64K', '--vms', '64'], /--host-mem 64K shared by 64 VMs at ratio 0\.5 leaves less than the 4M per VM/],
+      [['--swap', '4K', '--overcommit', '3'], /3 x 16M of guest RAM cannot fit 16M of host RAM \+ 4K of swap/],
+      [['--image', 'guest-images/memhog.elf', '--cmdline', 'x'.repeat(5000)], /--cmdline: longer than \d+ bytes \(the Multiboot limit/],
+      [['--report', '/proc/shadowvisor-report'], /--report: cannot use '\/proc\/shadowvisor-report' as a directory/],
+      [['--report', join(garbage, 'sub')], /--report: cannot use .* \(ENOTDIR\)/],
+      [['--vms', '-1'], /--vms: expected a non-negative integer, got '-1'/],
+      [['--guest-mem', '3G'], /--guest-mem: 3G is out of range/],
+    ];
+    for (const [args, pattern] of cases) {
+      const r = cli([...quick, ...args], { timeout: 20_000 });
+      expectBadInput(r, pattern);
+      expect(r.stderr).toMatch(/^shadowvisor: bench swap: /);
+    }
+  });
+
+  it('sizes read as everywhere else: --guest-mem 4MiB runs', () => {
+    const r = cli([...quick, '--vms', '1', '--guest-mem', '4MiB', '--overcommit', '1', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).guest_mem_mib).toBe(4);
+  });
+});
+
+describe('pages under an unusable directory', () => {
+  it('trace --html, web --out and bench merge --report under /proc: one line, no hang', () => {
+    for (const args of [
+      ['trace', 'guest-images/hello.elf', '--html', '/proc/x'],
+      ['web', '--out', '/proc/x/y'],
+      ['bench', 'merge', '-', '--report', '/proc/x'],
+    ]) {
+      const r = cli(args, { timeout: 20_000, input: '' });
+      expect(r.signal, args.join(' ')).toBe(null); // not killed by the timeout
+      expectBadInput(r, /cannot use '\/proc\/x(\/y)?' as a directory \(ENOENT\)/);
+    }
+  });
+});
+
+describe('bench scale', () => {
+  it("a step's RSS does not depend on the steps before it (each runs in a fresh process)", () => {
+    const alone = cli(['bench', 'scale', '--sizes', '16', '--vms', '4', '--json']);
+    const after = cli(['bench', 'scale', '--sizes', '32,16', '--vms', '4', '--json']);
+    expect(alone.status).toBe(0);
+    expect(after.status).toBe(0);
+    const a = JSON.parse(alone.stdout.trim());
+    const rows = after.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.guest_mib)).toEqual([32, 16]);
+    for (const r of [a, ...rows]) expect(r.rss_mib).toBeGreaterThan(0);
+    // In one process the 16 MiB step after the 32 MiB one read about half its RSS (memory the
+    // first step freed went back to the system during the second).
+    expect(Math.abs(rows[1].rss_mib - a.rss_mib)).toBeLessThanOrEqual(Math.max(4, a.rss_mib * 0.25));
   });
 });
