@@ -3,23 +3,16 @@
 // chain list of --chains in plain HTML, the same bytes for the same run, and bad input as one
 // line with exit status 2. The per-gfn index the page embeds must equal the --gfn filter's.
 
-import { spawnSync, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filterEvents, groupEvents } from '../../src/cli/trace-chains.js';
 import type { TraceEvent } from '../../src/obs/event-ring.js';
+import { cli as runCli, tempDir } from './helpers.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'dist', 'shadowvisor.mjs');
 const BASE = ['trace', 'guest-images/pagetest.elf', '--host-mem', '256K'];
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[]) => runCli(args, { timeout: 60_000 });
 
 type Row = [number, number, number, number, number, number, number, number, number, string];
 interface Data {
@@ -43,8 +36,7 @@ let run: ReturnType<typeof cli>;
 let html: string;
 
 beforeAll(() => {
-  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
-  tmp = mkdtempSync(join(tmpdir(), 'sv-trace-html-'));
+  tmp = tempDir('trace-html');
   dir = join(tmp, 'page');
   run = cli([...BASE, '--html', dir]);
   html = existsSync(join(dir, 'index.html')) ? readFileSync(join(dir, 'index.html'), 'utf8') : '';

@@ -3,23 +3,16 @@
 // follows an address through every layer, --json parses, filters keep to their page, the same run
 // gives the same bytes, and bad input is one line and exit status 2.
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { filterChains, groupEvents } from '../../src/cli/trace-chains.js';
 import { EventRing, readEvents } from '../../src/obs/event-ring.js';
 import * as E from '../../src/obs/events.js';
+import { cli as runCli } from './helpers.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'dist', 'shadowvisor.mjs');
 const IMAGE = 'guest-images/pagetest.elf';
 const BASE = ['trace', IMAGE, '--host-mem', '256K'];
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[]) => runCli(args, { timeout: 60_000 });
 
 const KIND = /^\s+\d+\s+(?:t=\d+\s+\S+\s+)?\s*([A-Z_]+)\s/;
 const kindOf = (line: string): string | null => KIND.exec(line)?.[1] ?? null;
@@ -27,7 +20,6 @@ const kindOf = (line: string): string | null => KIND.exec(line)?.[1] ?? null;
 let plain: ReturnType<typeof cli>;
 
 beforeAll(() => {
-  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
   plain = cli(BASE);
 });
 

@@ -4,22 +4,15 @@
 // only the Web globals a worker has, driven through a stand-in for the worker's global scope:
 // exactly the path the page takes, down to the messages it receives.
 
-import { spawnSync, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Script, createContext, runInContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, cli as runCli, tempDir } from './helpers.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'dist', 'shadowvisor.mjs');
 const MEMHOG = readFileSync(join(ROOT, 'guest-images', 'memhog.elf'));
 
-function cli(args: string[], cwd = ROOT) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[], cwd = ROOT) => runCli(args, { cwd, timeout: 60_000 });
 
 function scriptById(html: string, id: string): string {
   const m = new RegExp(`<script [^>]*id="${id}"[^>]*>([\\s\\S]*?)</script>`).exec(html);
@@ -89,8 +82,7 @@ let run: ReturnType<typeof cli>;
 let html: string;
 
 beforeAll(() => {
-  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
-  tmp = mkdtempSync(join(tmpdir(), 'sv-web-'));
+  tmp = tempDir('web');
   dir = join(tmp, 'page');
   run = cli(['web', '--out', dir]);
   html = existsSync(join(dir, 'index.html')) ? readFileSync(join(dir, 'index.html'), 'utf8') : '';
