@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeMachine } from '../src/machine/native-machine.js';
 import type { BenchOut } from './index.js';
 import { parseBenchArgs } from './args.js';
+import { parseCount } from '../src/cli/args.js';
 
 const HELP = `Usage: shadowvisor bench cpu [options]
 
@@ -80,9 +81,11 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
         json: { type: 'boolean' },
   }, HELP, out);
   if (typeof values === 'number') return values;
-  const runs = values.runs === undefined ? 2 : Number(values.runs);
-  if (!Number.isInteger(runs) || runs < 1 || runs > 100) {
-    out.stderr(`shadowvisor: bench cpu: --runs: expected 1 to 100, got '${values.runs}'\n`);
+  let runs: number;
+  try {
+    runs = values.runs === undefined ? 2 : parseCount('--runs', values.runs, 1, 100);
+  } catch (e) {
+    out.stderr(`shadowvisor: bench cpu: ${(e as Error).message}\n`);
     return 2;
   }
   const path = values.image ?? imageUrl(values.short ? 'cpubench-short.elf' : 'cpubench.elf');

@@ -18,6 +18,7 @@ import { runGuest } from '../src/sim/run-guest.js';
 import { Simulation } from '../src/sim/simulation.js';
 import type { BenchOut } from './index.js';
 import { parseBenchArgs } from './args.js';
+import { parseCount } from '../src/cli/args.js';
 
 const HELP = `Usage: shadowvisor bench hv [options]
 
@@ -138,9 +139,11 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
         json: { type: 'boolean' },
   }, HELP, out);
   if (typeof values === 'number') return values;
-  const pages = values.pages === undefined ? 16384 : Number(values.pages);
-  if (!Number.isInteger(pages) || pages < 16 || pages > 1 << 20) {
-    out.stderr(`shadowvisor: bench hv: --pages: expected 16 to 1048576, got '${values.pages}'\n`);
+  let pages: number;
+  try {
+    pages = values.pages === undefined ? 16384 : parseCount('--pages', values.pages, 16, 1 << 20);
+  } catch (e) {
+    out.stderr(`shadowvisor: bench hv: ${(e as Error).message}\n`);
     return 2;
   }
   const json = values.json === true;

@@ -10,6 +10,7 @@ import { nullLogger } from '../src/obs/log.js';
 import { SwapCellRun } from '../src/sim/swap-cell.js';
 import type { BenchOut } from './index.js';
 import { parseBenchArgs } from './args.js';
+import { parseCount } from '../src/cli/args.js';
 
 const HELP = `Usage: shadowvisor bench scale [options]
 
@@ -45,10 +46,14 @@ const imageUrl = (name: string): string => fileURLToPath(new URL(`../guest-image
 export async function main(argv: string[], out: BenchOut): Promise<number> {
   const values = parseBenchArgs('scale', argv, { sizes: { type: 'string' }, vms: { type: 'string' }, json: { type: 'boolean' }, step: { type: 'boolean' } }, HELP, out);
   if (typeof values === 'number') return values;
-  const vms = Number(values.vms ?? '4');
-  const sizes = (values.sizes ?? '64,256,1024,2048').split(',').map(Number);
-  if (!Number.isInteger(vms) || vms < 1 || vms > 64 || sizes.some((s) => !Number.isInteger(s) || s < vms * 4 || s > 8192)) {
-    out.stderr(`shadowvisor: bench scale: --vms 1..64 and --sizes of whole MiB, at least 4 per VM, at most 8192\n`);
+  let vms: number;
+  let sizes: number[];
+  try {
+    vms = parseCount('--vms', values.vms ?? '4', 1, 64);
+    // --sizes: total guest MiB per step (a list of counts of MiB, as the table prints them).
+    sizes = (values.sizes ?? '64,256,1024,2048').split(',').map((s) => parseCount('--sizes', s, vms * 4, 8192));
+  } catch (e) {
+    out.stderr(`shadowvisor: bench scale: ${(e as Error).message} (--sizes are whole MiB, at least 4 per VM)\n`);
     return 2;
   }
   const isolated = values.step === true || !import.meta.url.endsWith('.mjs');
