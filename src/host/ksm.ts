@@ -1,8 +1,11 @@
 // Kernel samepage merging: ksmd scans MADV_MERGEABLE areas, keeps an unstable tree of candidate
 // pages (rebuilt every full scan, only pages whose checksum held still for one pass) and a stable
-// tree of merged read-only KSM pages, all keyed by content. Mirrors mm/ksm.c
-// (ksm_do_scan, cmp_and_merge_page, try_to_merge_one_page, write_protect_page, replace_page,
-// break_ksm). The "trees" are maps from a content checksum to candidates, compared byte-wise.
+// tree of merged read-only KSM pages. Both trees are ordered by page contents and searched with a
+// byte comparison (memcmp), as Linux's rbtrees are; the checksum is only the "did this page change
+// since the last scan" filter (rmap_item.oldchecksum), never a key. Mirrors mm/ksm.c
+// (ksm_do_scan, cmp_and_merge_page, stable_tree_search, unstable_tree_search_insert,
+// try_to_merge_one_page, write_protect_page, replace_page, break_ksm). The trees are sorted
+// arrays searched by bisection: the same comparisons an rbtree walk makes, O(log n) of them.
 
 import { MMU_NOTIFY_CLEAR, PAGE_SHIFT, PAGE_SIZE } from './constants.js';
 import { PG_ANON, PG_DIRTY, PG_KSM, PG_LOCKED, PG_SWAPCACHE } from './frames.js';
@@ -17,11 +20,13 @@ import { PP_AFTER_CLEAR, PP_AFTER_START, PP_BEFORE_END } from './preempt-points.
 const VPN_SPAN = 1 << 20; // TASK_SIZE >> PAGE_SHIFT fits below this
 
 export class Ksm {
-  /** Stable tree: checksum -> KSM frames with that content. */
-  readonly stable = new Map<number, number[]>();
-  private readonly stableChecksum = new Map<number, number>();
-  /** Unstable tree: checksum -> flat [mmId, vpn, ...] candidates of this pass. */
-  private unstable = new Map<number, number[]>();
+  /** Stable tree: KSM frames, ordered by contents. */
+  private readonly stable: number[] = [];
+  private readonly stableSet = new Set<number>();
+  /** Unstable tree of this pass: flat [mmId, vpn] items, ordered by the contents of the page each
+   *  maps now. Its pages are not write-protected, so an item's key may change under the tree (the
+   *  reason for the name); a search that goes astray just finds nothing, as in Linux. */
+  private unstable: number[] = [];
   /** rmap_item.oldchecksum by (mm, vpn). */
   private readonly oldChecksum = new Map<number, number>();
   private cursorMm = 0;
@@ -31,7 +36,7 @@ export class Ksm {
   constructor(private readonly h: Host) {}
 
   get pagesShared(): number {
-    return this.stableChecksum.size;
+    return this.stable.length;
   }
 
   madviseMergeable(mm: Mm, start: number, end: number): void {
@@ -64,11 +69,11 @@ export class Ksm {
   }
 
   isStable(f: number): boolean {
-    return this.stableChecksum.has(f);
+    return this.stableSet.has(f);
   }
 
   stableFrames(): number[] {
-    return [...this.stableChecksum.keys()];
+    return [...this.stable];
   }
 
   /** Drops the scan state of an exited mm (its rmap_items). */
@@ -80,13 +85,9 @@ export class Ksm {
 
   /** Called when a KSM frame is freed (its stable node goes away). */
   forgetStable(f: number): void {
-    const sum = this.stableChecksum.get(f);
-    if (sum === undefined) return;
-    this.stableChecksum.delete(f);
-    const list = this.stable.get(sum)!;
-    const i = list.indexOf(f);
-    if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) this.stable.delete(sum);
+    if (!this.stableSet.delete(f)) return;
+    const i = this.stable.indexOf(f);
+    if (i >= 0) this.stable.splice(i, 1);
   }
 
   /** ksm_do_scan: look at up to `pages` present pages of mergeable areas. */
@@ -98,7 +99,7 @@ export class Ksm {
       if (item === null) {
         // End of a full pass: the unstable tree is rebuilt from scratch next pass.
         h.stats.ksmFullScans++;
-        this.unstable = new Map();
+        this.unstable = [];
         const nothing = this.foundThisPass === 0;
         this.foundThisPass = 0;
         if (nothing && ++emptyPasses > 1) return;
@@ -143,57 +144,99 @@ export class Ksm {
 
   private cmpAndMergePage(mm: Mm, vpn: number): void {
     const h = this.h;
-    const pte = mm.pt.get(vpn);
-    const f = pteFrame(pte);
+    const f = pteFrame(mm.pt.get(vpn));
     if ((h.ft.flags[f] & PG_KSM) !== 0) return;
-    const sum = checksum(h.ram, f);
     // 1. Stable tree: merge into an existing KSM page with the same bytes.
-    const kpages = this.stable.get(sum);
-    if (kpages !== undefined) {
-      for (const kf of kpages) {
-        if (pagesIdentical(h.ram, kf, f)) {
-          if (this.tryToMergeOnePage(mm, vpn, f, kf)) h.stats.ksmMerges++;
-          return;
-        }
-      }
+    const at = this.stableSearch(f);
+    if (at >= 0) {
+      if (this.tryToMergeOnePage(mm, vpn, f, this.stable[at]!)) h.stats.ksmMerges++;
+      return;
     }
-    // 2. Volatile pages (checksum changed since last pass) stay out of the unstable tree.
+    // 2. A page that changed since the last pass stays out of the unstable tree: the checksum is
+    //    only this filter.
     const key = mm.id * VPN_SPAN + vpn;
+    const sum = checksum(h.ram, f);
     const old = this.oldChecksum.get(key);
     this.oldChecksum.set(key, sum);
     if (old !== sum) return;
-    // 3. Unstable tree: a page of this pass with the same bytes becomes the KSM page.
-    let cands = this.unstable.get(sum);
-    if (cands !== undefined) {
-      for (let i = 0; i < cands.length; i += 2) {
-        const mm2 = h.mms.get(cands[i]);
-        const vpn2 = cands[i + 1];
-        if (mm2 === undefined || mm2.dead) continue;
-        const v2 = findVma(mm2.vmas, vpn2 << PAGE_SHIFT);
-        if (v2 === null || (v2.flags & VM_MERGEABLE) === 0) continue;
-        const pte2 = mm2.pt.get(vpn2);
-        if (!ptePresent(pte2)) continue;
-        const f2 = pteFrame(pte2);
-        if (f2 === f || (h.ft.flags[f2] & PG_KSM) !== 0 || !pagesIdentical(h.ram, f, f2)) continue;
-        // try_to_merge_two_pages: the tree page becomes the KSM page, then ours is replaced.
-        if (!this.tryToMergeOnePage(mm2, vpn2, f2, -1)) return;
-        this.insertStable(f2, checksum(h.ram, f2));
-        cands.splice(i, 2);
-        if (this.tryToMergeOnePage(mm, vpn, f, f2)) h.stats.ksmMerges++;
-        return;
-      }
-    } else {
-      cands = [];
-      this.unstable.set(sum, cands);
+    // 3. Unstable tree: a page of this pass with the same bytes becomes the KSM page; otherwise
+    //    this page goes into the tree where the search ended.
+    const { index, found } = this.unstableSearch(f);
+    if (found) {
+      const mm2 = h.mms.get(this.unstable[2 * index]!)!;
+      const vpn2 = this.unstable[2 * index + 1]!;
+      const f2 = pteFrame(mm2.pt.get(vpn2));
+      // try_to_merge_two_pages: the tree page becomes the KSM page, then ours is replaced by it.
+      this.unstable.splice(2 * index, 2);
+      if (!this.tryToMergeOnePage(mm2, vpn2, f2, -1)) return;
+      this.insertStable(f2);
+      if (this.tryToMergeOnePage(mm, vpn, f, f2)) h.stats.ksmMerges++;
+      return;
     }
-    cands.push(mm.id, vpn);
+    this.unstable.splice(2 * index, 0, mm.id, vpn);
   }
 
-  private insertStable(kf: number, sum: number): void {
-    this.stableChecksum.set(kf, sum);
-    const list = this.stable.get(sum);
-    if (list === undefined) this.stable.set(sum, [kf]);
-    else list.push(kf);
+  /** stable_tree_search: the index of the KSM frame with f's bytes, or -1. */
+  private stableSearch(f: number): number {
+    const ram = this.h.ram;
+    let lo = 0;
+    let hi = this.stable.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const c = comparePages(ram, f, this.stable[mid]!);
+      if (c === 0) return mid;
+      if (c < 0) hi = mid - 1;
+      else lo = mid + 1;
+    }
+    return -1;
+  }
+
+  private insertStable(kf: number): void {
+    const ram = this.h.ram;
+    let lo = 0;
+    let hi = this.stable.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (comparePages(ram, kf, this.stable[mid]!) < 0) hi = mid;
+      else lo = mid + 1;
+    }
+    this.stable.splice(lo, 0, kf);
+    this.stableSet.add(kf);
+  }
+
+  /**
+   * unstable_tree_search_insert's search: bisect the items by the contents of the page each maps
+   * now. An item whose page went away (unmapped, exited, no longer mergeable, already KSM) cannot
+   * be merged with; it still steers the search by its current bytes when it has any, as a stale
+   * rbtree node does. Returns where f's bytes are (found) or would be inserted.
+   */
+  private unstableSearch(f: number): { index: number; found: boolean } {
+    const h = this.h;
+    const ram = h.ram;
+    let lo = 0;
+    let hi = this.unstable.length / 2;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const mm2 = h.mms.get(this.unstable[2 * mid]!);
+      const vpn2 = this.unstable[2 * mid + 1]!;
+      const pte2 = mm2 === undefined || mm2.dead ? 0 : mm2.pt.get(vpn2);
+      if (!ptePresent(pte2)) {
+        // Nothing to compare with: drop the dead node and search the same range again.
+        this.unstable.splice(2 * mid, 2);
+        hi--;
+        continue;
+      }
+      const f2 = pteFrame(pte2);
+      const c = comparePages(ram, f, f2);
+      if (c === 0) {
+        const v2 = findVma(mm2!.vmas, vpn2 << PAGE_SHIFT);
+        const usable = f2 !== f && v2 !== null && (v2.flags & VM_MERGEABLE) !== 0 && (h.ft.flags[f2] & PG_KSM) === 0;
+        return { index: mid, found: usable };
+      }
+      if (c < 0) hi = mid;
+      else lo = mid + 1;
+    }
+    return { index: lo, found: false };
   }
 
   /** try_to_merge_one_page: write-protect `f` and, if kf >= 0, replace it by kf. kf === -1 turns
@@ -298,8 +341,23 @@ export function checksum(ram: Uint8Array, f: number): number {
 }
 
 export function pagesIdentical(ram: Uint8Array, a: number, b: number): boolean {
-  const wa = new Int32Array(ram.buffer, ram.byteOffset + a * PAGE_SIZE, PAGE_SIZE >>> 2);
-  const wb = new Int32Array(ram.buffer, ram.byteOffset + b * PAGE_SIZE, PAGE_SIZE >>> 2);
-  for (let i = 0; i < wa.length; i++) if (wa[i] !== wb[i]) return false;
-  return true;
+  return comparePages(ram, a, b) === 0;
+}
+
+/** memcmp of two frames: negative, zero or positive, by the first differing byte. */
+export function comparePages(ram: Uint8Array, a: number, b: number): number {
+  const oa = a * PAGE_SIZE;
+  const ob = b * PAGE_SIZE;
+  // Word-wise first (equal words are equal bytes), then the first differing byte decides.
+  const wa = new Int32Array(ram.buffer, ram.byteOffset + oa, PAGE_SIZE >>> 2);
+  const wb = new Int32Array(ram.buffer, ram.byteOffset + ob, PAGE_SIZE >>> 2);
+  for (let i = 0; i < wa.length; i++) {
+    if (wa[i] !== wb[i]) {
+      for (let k = i * 4; k < i * 4 + 4; k++) {
+        const d = ram[oa + k]! - ram[ob + k]!;
+        if (d !== 0) return d;
+      }
+    }
+  }
+  return 0;
 }
