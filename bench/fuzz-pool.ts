@@ -48,7 +48,7 @@ interface Slot {
 
 export class FuzzPool {
   private readonly slots: Slot[] = [];
-  private readonly waiting: { spec: CaseSpec; resolve: (a: PoolAnswer) => void }[] = [];
+  private readonly waiting: { spec: CaseSpec; timeoutMs: number; resolve: (a: PoolAnswer) => void }[] = [];
   private nextId = 0;
   private closed = false;
 
@@ -94,9 +94,10 @@ export class FuzzPool {
     }
   }
 
-  run(spec: CaseSpec): Promise<PoolAnswer> {
+  /** Run one case; `timeoutMs` overrides the pool's wall-time bound for this job. */
+  run(spec: CaseSpec, timeoutMs = this.timeoutMs): Promise<PoolAnswer> {
     return new Promise((resolve) => {
-      this.waiting.push({ spec, resolve });
+      this.waiting.push({ spec, timeoutMs, resolve });
       this.pump();
     });
   }
@@ -104,7 +105,7 @@ export class FuzzPool {
   private pump(): void {
     for (const slot of this.slots) {
       if (slot.busy !== null || this.waiting.length === 0 || this.closed) continue;
-      const { spec, resolve } = this.waiting.shift()!;
+      const { spec, timeoutMs, resolve } = this.waiting.shift()!;
       const id = this.nextId++;
       const t0 = performance.now();
       const timer = setTimeout(() => {
@@ -112,7 +113,7 @@ export class FuzzPool {
         slot.busy = null;
         resolve({ hang: true, seconds: (performance.now() - t0) / 1000 });
         this.replace(slot);
-      }, this.timeoutMs);
+      }, timeoutMs);
       slot.busy = { id, resolve, timer, t0 };
       slot.worker.postMessage({ id, spec } satisfies JobMessage);
     }

@@ -77,6 +77,8 @@ export interface StreamItem {
 }
 
 const GPRS = [0, 1, 2, 3, 6, 7];
+/** The scratch page EBP points at (disp8 reaches it and the one before). */
+export const EBP_PAGE = (SCRATCH_EBP - SCRATCH) >>> 12;
 const cc_needs = [OF, CF, ZF, CF | ZF, SF, PF, SF | OF, ZF | SF | OF];
 
 /** Builds one item instruction by instruction. */
@@ -156,13 +158,15 @@ export class StreamGen {
 
   /** ModRM r/m operand: a register (mod 3), [EBP+disp8], [EBP+disp32] anywhere in the scratch
    *  area (page-crossing), or with paging an absolute address in the scratch aliases. */
-  private rm(b: ItemBuilder, regfield: number, size: number, mem: boolean): void {
+  private rm(b: ItemBuilder, regfield: number, size: number, mem: boolean, rmw = false): void {
     if (!mem) {
       b.e8(0xc0 | (regfield << 3) | (size === 8 ? this.reg8() : this.reg()));
       return;
     }
     const form = this.r(8);
-    if (form < 4) {
+    // For QEMU, a read-modify-write stays at [EBP+disp8], on the two pages kept user+writable:
+    // a faulting RMW shows QEMU's load-then-store order (QEMU_DIFFERENCES).
+    if (form < 4 || (rmw && this.profile.qemu)) {
       b.e8(0x45 | (regfield << 3));
       b.e8(this.u32());
     } else if (form < 7 || !this.profile.paging) {
@@ -210,7 +214,7 @@ export class StreamGen {
         if (op === 2 || op === 3) this.need(CF);
         this.sizePrefix(b, size);
         b.e8(op * 8 + (size === 8 ? 0 : 1) + (this.u32() & 2));
-        this.rm(b, size === 8 ? this.reg8() : this.reg(), size, mem);
+        this.rm(b, size === 8 ? this.reg8() : this.reg(), size, mem, true);
         this.def = op === 1 || op === 4 || op === 6 ? ALLF & ~AF : ALLF;
         break;
       }
@@ -226,11 +230,11 @@ export class StreamGen {
           this.imm(b, size);
         } else if (size === 8 || form === 1) {
           b.e8(size === 8 ? 0x80 : 0x81);
-          this.rm(b, op, size, mem);
+          this.rm(b, op, size, mem, true);
           this.imm(b, size);
         } else {
           b.e8(0x83);
-          this.rm(b, op, size, mem);
+          this.rm(b, op, size, mem, true);
           b.e8(this.u32());
         }
         this.def = op === 1 || op === 4 || op === 6 ? ALLF & ~AF : ALLF;
@@ -242,7 +246,7 @@ export class StreamGen {
         if (size !== 8 && !mem && this.u32() & 1) b.e8(0x40 + dec * 8 + this.reg());
         else {
           b.e8(size === 8 ? 0xfe : 0xff);
-          this.rm(b, dec, size, mem);
+          this.rm(b, dec, size, mem, true);
         }
         this.def = (def & CF) | (ALLF & ~CF);
         break;
@@ -251,7 +255,7 @@ export class StreamGen {
         const neg = this.u32() & 1;
         this.sizePrefix(b, size);
         b.e8(size === 8 ? 0xf6 : 0xf7);
-        this.rm(b, 2 + neg, size, mem);
+        this.rm(b, 2 + neg, size, mem, true);
         if (neg) this.def = ALLF;
         break;
       }
@@ -291,7 +295,7 @@ export class StreamGen {
         if (form === 0) b.e8(size === 8 ? 0xd0 : 0xd1);
         else if (form === 1) b.e8(size === 8 ? 0xd2 : 0xd3);
         else b.e8(size === 8 ? 0xc0 : 0xc1);
-        this.rm(b, op, size, mem);
+        this.rm(b, op, size, mem, true);
         if (form >= 2) b.e8(c);
         if (mc === 0) break;
         if (op <= 3) {
@@ -328,7 +332,7 @@ export class StreamGen {
         b.e8(0x0f);
         if (this.u32() & 1) {
           b.e8(0xba);
-          this.rm(b, 4 + (this.u32() & 3), size, mem);
+          this.rm(b, 4 + (this.u32() & 3), size, mem, true);
           b.e8(this.u32());
         } else {
           b.e8(0xa3 + 8 * (this.u32() & 3));
@@ -357,7 +361,7 @@ export class StreamGen {
         this.sizePrefix(b, size);
         b.e8(0x0f);
         b.e8((this.u32() & 1 ? 0xc0 : 0xb0) + (size === 8 ? 0 : 1));
-        if (mem) this.rm(b, size === 8 ? this.reg8() : this.reg(), size, true);
+        if (mem) this.rm(b, size === 8 ? this.reg8() : this.reg(), size, true, true);
         else b.e8(0xc0 | ((size === 8 ? this.reg8() : this.reg()) << 3) | (size === 8 ? this.reg8() : this.reg()));
         this.def = ALLF;
         break;
@@ -437,7 +441,7 @@ export class StreamGen {
         if (size !== 8 && !mem && this.u32() & 1) b.e8(0x90 + this.reg());
         else {
           b.e8(size === 8 ? 0x86 : 0x87);
-          this.rm(b, size === 8 ? this.reg8() : this.reg(), size, mem);
+          this.rm(b, size === 8 ? this.reg8() : this.reg(), size, mem, true);
         }
         break;
       }
@@ -455,7 +459,7 @@ export class StreamGen {
         }
         this.sizePrefix(b, size);
         b.bytes.push(0x0f, (this.u32() & 1 ? 0xa4 : 0xac) + byCl);
-        this.rm(b, this.reg(), size, mem);
+        this.rm(b, this.reg(), size, mem, true);
         if (!byCl) b.e8(c);
         if (mc) this.def = CF | SF | ZF | PF | (mc === 1 ? OF : 0);
         break;
@@ -514,7 +518,7 @@ export class StreamGen {
         this.need(CF);
         this.sizePrefix(b, size);
         b.e8((this.u32() & 1 ? 0x10 : 0x18) + (size === 8 ? 0 : 1) + (this.u32() & 2));
-        this.rm(b, size === 8 ? this.reg8() : this.reg(), size, true);
+        this.rm(b, size === 8 ? this.reg8() : this.reg(), size, true, true);
         this.def = ALLF;
         break;
       }
@@ -774,7 +778,9 @@ export class StreamGen {
   /** Paging churn: rewrite a scratch PTE (another frame, other rights, beyond RAM) and INVLPG. */
   private pagingOp(b: ItemBuilder): boolean {
     const p = this.profile;
-    const page = this.r(SCRATCH_PAGES);
+    let page = this.r(SCRATCH_PAGES);
+    // QEMU streams keep the two pages around EBP (their RMW targets) user+writable.
+    if (p.qemu && (page === EBP_PAGE || page === EBP_PAGE - 1)) page = (page + 2) % SCRATCH_PAGES;
     const alias = this.r(3) === 0;
     const va = (alias ? ALIAS_SCRATCH_VA : SCRATCH) + page * 4096;
     const pteAddr = alias ? PT1 + (16 + page) * 4 : PT0 + ((SCRATCH >>> 12) + page) * 4;

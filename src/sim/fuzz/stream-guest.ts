@@ -25,7 +25,7 @@ import {
   STREAM_MAX,
   USER_STACK,
 } from './stream-layout.js';
-import { ALLF, RELOC_ALIAS, StreamGen, replayDefined, type StreamItem, type StreamProfile } from './stream-gen.js';
+import { ALLF, EBP_PAGE, RELOC_ALIAS, StreamGen, replayDefined, type StreamItem, type StreamProfile } from './stream-gen.js';
 import { STREAM_RUNTIME_BASE64 } from './stream-runtime.js';
 
 export interface StreamCaseSpec {
@@ -128,7 +128,8 @@ export function buildStreamGuest(spec: StreamCaseSpec): StreamGuest {
       return SCRATCH + frame * 4096 + rights;
     };
     for (let k = 0; k < SCRATCH_PAGES; k++) {
-      pte(PT0, (SCRATCH >>> 12) + k, scratchPte(k));
+      const keepRmwPages = p.qemu && (k === EBP_PAGE || k === EBP_PAGE - 1);
+      pte(PT0, (SCRATCH >>> 12) + k, keepRmwPages ? SCRATCH + k * 4096 + (P | RW | US) : scratchPte(k));
       pte(PT1, 16 + k, scratchPte(k));
     }
     for (let k = 0; k < 8; k++) pte(PT1, k, (STREAM + k * 4096) | P | RW | US);
