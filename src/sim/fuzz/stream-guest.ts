@@ -76,20 +76,17 @@ export function buildStreamGuest(spec: StreamCaseSpec): StreamGuest {
   seg.set(runtime(), 0);
   const cfg = (off: number, v: number): void => dv.setUint32(CFG - BASE + off, v >>> 0, true);
 
-  // Initial registers (EBP points into scratch; ESP is the runtime's), flags, fill seed.
+  // Initial registers (EBP points into scratch; ESP is the runtime's), flags.
   for (const r of [0, 1, 2, 3, 6, 7]) cfg(r * 4, rnd.nextU32());
   cfg(20, SCRATCH_EBP);
   cfg(32, 0x2 | (rnd.nextU32() & ALLF));
   cfg(36, (~ALLF | Math.max(0, defined)) >>> 0);
   cfg(52, p.ring3 ? 1 : 0);
-  cfg(56, rnd.nextU32() | 1);
   cfg(60, STREAM);
   cfg(68, SCRATCH);
   cfg(72, SCRATCH + SCRATCH_PAGES * 4096);
   cfg(76, p.paging ? PD : 0);
   cfg(80, p.paging ? PT1 + 4096 : 0);
-  cfg(84, SCRATCH);
-  cfg(88, SCRATCH + SCRATCH_PAGES * 4096);
   cfg(92, USER_STACK);
   // Gates: exceptions DPL 0 except #BP/#OF (INT3/INTO from ring 3), 0x30 the end, 0x31..0x3f
   // software interrupts of either DPL, interrupt or trap gates, some not present (#NP).
@@ -162,9 +159,16 @@ export function buildStreamGuest(spec: StreamCaseSpec): StreamGuest {
   at += 2;
   cfg(64, at);
 
+  // The scratch area's first contents: a second segment of seeded bytes.
+  const scratch = new Uint8Array(SCRATCH_PAGES * 4096);
+  const sv = new DataView(scratch.buffer);
+  for (let k = 0; k < scratch.length; k += 4) sv.setUint32(k, rnd.nextU32(), true);
   const filesz = p.paging ? seg.length : LENTAB - BASE + at;
   const image = buildElf({
-    segments: [{ paddr: BASE, data: seg.subarray(0, filesz), memsz: seg.length }],
+    segments: [
+      { paddr: BASE, data: seg.subarray(0, filesz), memsz: seg.length },
+      { paddr: SCRATCH, data: scratch },
+    ],
     entry: BASE,
   });
   return { image, items, kept, defined };

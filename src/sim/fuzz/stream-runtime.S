@@ -1,8 +1,9 @@
 /* The runtime of a generated fuzz guest (src/sim/fuzz/stream-guest.ts places it at 1 MiB and
  * fills in the configuration block; scripts/fuzz-runtime.mjs assembles this file into
  * stream-runtime.ts). It loads a flat GDT and a TSS, builds the IDT from the per-vector gate
- * attributes in the configuration, fills the scratch area from a seed, turns paging on as
- * configured, loads the initial registers and enters the instruction stream in ring 0 or ring 3.
+ * attributes in the configuration, turns paging on as configured, loads the initial registers
+ * and enters the instruction stream in ring 0 or ring 3 (the scratch area comes filled: it is a
+ * second segment of the image).
  * Every exception prints one line "E vv eeeeeeee iiiiiiii [cr2]" on COM1; a fault inside the
  * stream resumes at the next instruction (the length table says where it is), with the
  * arithmetic flags cleared so they are defined afterwards; INT3, INTO and INT 0x31..0x3f resume
@@ -23,15 +24,12 @@
         .set C_CR3,     CFG + 44
         .set C_CR4,     CFG + 48
         .set C_RING3,   CFG + 52
-        .set C_SEED,    CFG + 56
         .set C_STREAM,  CFG + 60
         .set C_SLEN,    CFG + 64
         .set C_H1LO,    CFG + 68
         .set C_H1HI,    CFG + 72
         .set C_H2LO,    CFG + 76
         .set C_H2HI,    CFG + 80
-        .set C_FILLLO,  CFG + 84
-        .set C_FILLHI,  CFG + 88
         .set C_USP,     CFG + 92
         .set C_GATES,   CFG + 0x80      /* 64 gate attribute bytes (0: not present) */
         .set NVEC,      0x40
@@ -73,16 +71,7 @@ _start:
         lidt idtr
         movw $0x28, %ax
         ltr %ax
-        /* scratch contents: a linear congruential sequence from the seed */
-        movl C_SEED, %eax
-        movl C_FILLLO, %edi
-5:      imull $1664525, %eax, %eax
-        addl $1013904223, %eax
-        movl %eax, (%edi)
-        addl $4, %edi
-        cmpl C_FILLHI, %edi
-        jb 5b
-6:      movl C_CR4, %eax
+        movl C_CR4, %eax
         movl %eax, %cr4
         movl C_CR3, %eax
         movl %eax, %cr3
@@ -230,13 +219,19 @@ leave:  movl %eax, %ebx
         hlt
         jmp .
 
-/* h = rol((h ^ v) * 0x01000193, 13) over the dwords of [esi, edi) */
+/* h = rol(h, 5) + v over the dwords of [esi, edi), four at a time (the ranges are multiples of
+ * 16 bytes): cheap, and position-sensitive, so a changed or moved dword shows */
 hash:   cmpl %edi, %esi
         jae 2f
-1:      xorl (%esi), %eax
-        imull $0x01000193, %eax, %eax
-        roll $13, %eax
-        addl $4, %esi
+1:      roll $5, %eax
+        addl (%esi), %eax
+        roll $5, %eax
+        addl 4(%esi), %eax
+        roll $5, %eax
+        addl 8(%esi), %eax
+        roll $5, %eax
+        addl 12(%esi), %eax
+        addl $16, %esi
         cmpl %edi, %esi
         jb 1b
 2:      ret
