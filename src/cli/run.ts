@@ -50,7 +50,8 @@ Options:
   --seed N            seed of the deterministic scheduler (default 0); the same image,
                       options and seed give the same output and statistics
   --cmdline STR       Multiboot command line passed to the guest
-  --input FILE        bytes the guest reads from COM1 ('-' = stdin; default: none)
+  --input FILE        bytes the guest reads from COM1 ('-' = stdin; default: none; at most
+                      64M, as IMAGE is at most 256M)
   --stats             print run statistics to stderr (instructions, seconds, MIPS, TLB,
                       exceptions; with shadow, KVM's and the host's counters)
   --json              with --stats: one JSON object instead of a table
