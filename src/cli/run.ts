@@ -163,12 +163,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     writeStdout(RUN_HELP);
     return 0;
   }
-  const signals = new StopSignals().install();
-  try {
-    return await runImage(opts, signals);
-  } finally {
-    signals.dispose();
-  }
+  return runImage(opts);
 }
 
 /** The VM's result when a signal stopped it. */
@@ -183,10 +178,21 @@ function stoppedBy(sig: 'SIGINT' | 'SIGTERM', instructions: number, vtime: numbe
   };
 }
 
-export async function runImage(opts: RunOptions, signals: StopSignals): Promise<number> {
+export async function runImage(opts: RunOptions): Promise<number> {
   const log = createLogger(opts.logLevel);
   const image = readInputFile('image', opts.image);
+  // Read while Ctrl-C still kills the process: a read of a terminal (--input -) blocks, and a
+  // signal handler would only run after it.
   const input = opts.input === undefined ? undefined : readInputFile('input', opts.input === '-' ? 0 : opts.input);
+  const signals = new StopSignals().install();
+  try {
+    return await runOn(opts, image, input, log, signals);
+  } finally {
+    signals.dispose();
+  }
+}
+
+async function runOn(opts: RunOptions, image: Uint8Array, input: Uint8Array | undefined, log: Logger, signals: StopSignals): Promise<number> {
   const sink = new StdoutSink();
   if (opts.mmu === 'shadow') return runShadow(opts, image, input, sink, log, signals);
   let machine: NativeMachine;
