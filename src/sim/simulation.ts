@@ -19,6 +19,8 @@ import { GuestError } from '../cpu/errors.js';
 import { wakeFromHlt, EXIT_STATUS_BAD_INPUT, EXIT_STATUS_BUDGET, EXIT_STATUS_HALTED, EXIT_STATUS_TRIPLE_FAULT, type RunResult } from '../machine/run-loop.js';
 import { Scheduler, type Task } from './scheduler.js';
 import type { EventRing } from '../obs/event-ring.js';
+import { checkVmInvariants, InvariantError } from '../hv/check.js';
+import { EXIT_STATUS_STALE } from '../obs/exit-status.js';
 import { EV_HOST_TASK, HOST, TASK_KSMD, TASK_KSWAPD } from '../obs/events.js';
 
 import { EXIT_STATUS_EFAULT, EXIT_STATUS_OOM_KILLED } from '../obs/exit-status.js';
@@ -35,6 +37,10 @@ export interface SimOptions {
   ksmPagesPerStep?: number;
   /** Trace ring: host task steps (kswapd, ksmd) are recorded as the causes of invalidations. */
   ring?: EventRing | null;
+  /** Run the hypervisor's and the host's invariant checkers (hv/check.ts, host/invariants.ts)
+   *  after every scheduling step; a broken invariant stops every VM with exit status 5 and the
+   *  checker's message. The explorer's oracle as an engine option (`run --check`). */
+  checkInvariants?: boolean;
 }
 
 const hex8 = (v: number): string => `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
@@ -147,6 +153,7 @@ export class Simulation {
   private readonly preemptChance: number;
   private readonly preemptPrng: Prng;
   private inPreempt = false;
+  private readonly checkInvariants: boolean;
   /** Preemption points at which a vCPU step actually ran. */
   preemptions = 0;
 
@@ -158,6 +165,7 @@ export class Simulation {
     this.slice = opts.slice ?? 20_000;
     this.preemptChance = opts.preemptChance ?? 0.25;
     this.preemptPrng = new Prng(opts.seed ^ 0x70ee);
+    this.checkInvariants = opts.checkInvariants === true;
     const ring = opts.ring ?? null;
     this.sched.add(new KswapdTask(host, ring));
     if ((opts.ksmEvery ?? 0) > 0) this.sched.add(new KsmdTask(host, opts.ksmEvery!, opts.ksmPagesPerStep ?? 64, ring));
@@ -187,7 +195,32 @@ export class Simulation {
         }
       }
       if (!this.sched.stepOnce()) return;
+      if (this.checkInvariants) this.checkAll();
     }
+  }
+
+  /** The invariant checkers after a step (checkInvariants): the first broken one stops every VM. */
+  private checkAll(): void {
+    let msg: string | null = null;
+    for (const r of this.runs) {
+      if (r.result !== null || r.vm.dead) continue;
+      try {
+        checkVmInvariants(r.vm);
+      } catch (e) {
+        if (!(e instanceof InvariantError)) throw e;
+        msg = `${r.vm.name}: ${e.message}`;
+        break;
+      }
+    }
+    if (msg === null) {
+      try {
+        this.host.checkInvariants();
+      } catch (e) {
+        msg = (e as Error).message;
+      }
+    }
+    if (msg === null) return;
+    for (const r of this.runs) r.finish(EXIT_STATUS_STALE, 'exit', `broken invariant after scheduler step ${this.sched.steps}: ${msg}`);
   }
 
   /** A host mm operation reached a point where Linux could be preempted. */
