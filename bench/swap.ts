@@ -62,6 +62,11 @@ Options:
   --report DIR          also write DIR/index.html, a self-contained report with plots
   -h, --help            show this help
 
+Every option is checked for every cell (image, sizes, command line, --report DIR) before the
+first cell runs: a bad one is one line and exit status 2. Ctrl-C stops after the current chunk
+(exit status 130): the cell it stopped has outcome 'interrupted' in the table and the JSON, the
+table ends with a PARTIAL RESULTS line, and the report says so.
+
 Columns (see README): completed = every VM ran its budget with no OOM kill, stall, crash or
 corruption; speed = guest instructions/s relative to an unpressured notifier run; then swap-outs,
 swap-ins, reclaim failures caused by pins, KSM merges, COW breaks, notifier invalidations, sptes
