@@ -7,6 +7,7 @@
 
 import { writeSync } from 'node:fs';
 import type { ByteSink } from '../machine/uart16550.js';
+import { EXIT_STATUS_OUTPUT_CLOSED } from '../obs/exit-status.js';
 
 /** Write all of `buf` to `fd`; false when the reader is gone (EPIPE). */
 export function writeAll(fd: number, buf: Uint8Array): boolean {
@@ -41,7 +42,7 @@ export function writeStdout(text: string): boolean {
  *  SIGPIPE would (status 141): nobody is left to read the rest of a benchmark. */
 export const processOut = {
   stdout: (s: string): void => {
-    if (!writeStdout(s)) process.exit(141);
+    if (!writeStdout(s)) process.exit(EXIT_STATUS_OUTPUT_CLOSED);
   },
   stderr: (s: string): void => writeStderr(s),
 };

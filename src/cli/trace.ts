@@ -7,7 +7,7 @@ import { prepareShadowRun, readInputFile } from './run.js';
 import { traceScheduleCommand } from './explore.js';
 import { EventRing, readEvents, type TraceEvent } from '../obs/event-ring.js';
 import { runPrepared } from '../sim/run-guest.js';
-import { EXIT_STATUS_STALE } from '../hv/vm.js';
+import { EXIT_STATUS_OUTPUT_CLOSED, EXIT_STATUS_STALE } from '../obs/exit-status.js';
 import { UsageError } from './args.js';
 import { createLogger } from './logger.js';
 import { writeStderr, writeStdout } from './output.js';
@@ -133,7 +133,7 @@ function traceImage(opts: TraceOptions, argv: string[]): number {
     }
   }
   out.flush();
-  if (out.closed) return 141;
+  if (out.closed) return EXIT_STATUS_OUTPUT_CLOSED;
 
   if (ring.overwritten > 0) {
     writeStderr(`shadowvisor trace: the ring kept the last ${ring.size} of ${ring.emitted} events; --events ${ring.emitted} keeps them all\n`);
