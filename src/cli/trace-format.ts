@@ -39,7 +39,7 @@ import {
   TASK_NAMES,
   ZAP_NAMES,
 } from '../obs/events.js';
-import { ACC_U, ACC_W } from '../hv/shadow/role.js';
+import { GUEST_ACC_U, GUEST_ACC_W } from '../hv/shadow/role.js';
 import { SPTE_A, SPTE_D, SPTE_HOST_WRITABLE, SPTE_MMU_WRITABLE, SPTE_PINNED, SPTE_U, SPTE_W } from '../hv/shadow/spte.js';
 
 /** gfn -> host virtual address base of its memslot (for `hva BASE+OFFSET`), or null. */
@@ -56,7 +56,7 @@ function accessText(acc: number): string {
 }
 
 function guestAccessText(acc: number): string {
-  return `${acc & ACC_U ? 'user' : 'kernel'}, ${acc & ACC_W ? 'write' : 'read-only'}`;
+  return `${acc & GUEST_ACC_U ? 'user' : 'kernel'}, ${acc & GUEST_ACC_W ? 'write' : 'read-only'}`;
 }
 
 export function spteFlagsText(flags: number): string {

@@ -21,12 +21,16 @@ export const CR0_WP = 1 << 16;
 export const CR0_PG = 0x80000000 | 0;
 export const CR4_PSE = 1 << 4;
 
-const PTE_P = 1;
-const PTE_RW = 2;
-const PTE_US = 4;
-const PTE_A = 0x20;
-const PTE_D = 0x40;
-const PTE_PS = 0x80;
+/** Bits of a 32-bit non-PAE guest PDE/PTE (Intel SDM vol. 3 §4.3). */
+export const PTE_P = 1;
+export const PTE_RW = 2;
+export const PTE_US = 4;
+export const PTE_A = 0x20;
+export const PTE_D = 0x40;
+/** In a PDE with CR4.PSE: a 4 MiB page. */
+export const PTE_PS = 0x80;
+/** The page-fault exception's vector (#PF). */
+export const EXC_PF = 14;
 
 export class NativeMmu implements Mmu {
   readonly ramBytes: number;

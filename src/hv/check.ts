@@ -4,6 +4,7 @@
 // when not called.
 
 import { TLB_SIZE } from '../cpu/tlb.js';
+import { PTE_P, PTE_PS } from '../cpu/paging.js';
 import type { Vm } from './vm.js';
 import { isDirect, roleLevel, ROLE_PSE } from './shadow/role.js';
 import { SPTE_MMIO, SPTE_NONLEAF, SPTE_P, SPTE_PINNED, SPTE_W } from './shadow/spte.js';
@@ -57,9 +58,9 @@ export function checkVmInvariants(vm: Vm, opts: { hostCoherence?: boolean } = {}
           // Invariant 11 one level up: the link follows what the guest's PDE says now.
           const gpde = vm.guestMem.peekGpa32(sp.gfn * 4096 + i * 4);
           if (gpde !== null) {
-            const large = (gpde & 0x80) !== 0 && (sp.role & ROLE_PSE) !== 0;
+            const large = (gpde & PTE_PS) !== 0 && (sp.role & ROLE_PSE) !== 0;
             const want = large ? (gpde >>> 12) & ~0x3ff : gpde >>> 12;
-            if (!(gpde & 1) || child.gfn !== want || isDirect(child.role) !== large) {
+            if (!(gpde & PTE_P) || child.gfn !== want || isDirect(child.role) !== large) {
               fail(11, `sp ${sp.id}[${i}] links to sp ${child.id} (gfn ${child.gfn}) but the guest PDE now says 0x${(gpde >>> 0).toString(16)}`);
             }
           }
@@ -81,7 +82,7 @@ export function checkVmInvariants(vm: Vm, opts: { hostCoherence?: boolean } = {}
       } else if (roleLevel(sp.role) === 1) {
         // Invariant 11: the spte is what the guest's PTE says now (every gpte write is trapped).
         const gpte = vm.guestMem.peekGpa32(sp.gfn * 4096 + i * 4);
-        if (gpte !== null && (!(gpte & 1) || gpte >>> 12 !== gfn)) {
+        if (gpte !== null && (!(gpte & PTE_P) || gpte >>> 12 !== gfn)) {
           fail(11, `sp ${sp.id}[${i}] maps gfn ${gfn} but the guest PTE now says 0x${(gpte >>> 0).toString(16)}`);
         }
       }

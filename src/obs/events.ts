@@ -11,7 +11,7 @@ export const HOST = -1;
 export const EV_FAULT = 1;
 /** The guest walk failed: #PF injected. gva, error code. */
 export const EV_GUEST_PF = 2;
-/** The guest walk succeeded. gva, gfn, effective access (ACC_W|ACC_U), leaf gpte, level. */
+/** The guest walk succeeded. gva, gfn, effective access (GUEST_ACC_W|GUEST_ACC_U), leaf gpte, level. */
 export const EV_WALK = 3;
 /** gfn -> hva -> host frame. gfn, hva, frame (or -errno), write, how (GUP_*). */
 export const EV_GUP = 4;

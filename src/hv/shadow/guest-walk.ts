@@ -3,7 +3,8 @@
 // may fault the host: swap-in), computes the effective access over both levels, raises the
 // guest's #PF error code, and sets A (every level) and D (leaf, on writes) like hardware would.
 
-import { ACC_U, ACC_W } from './role.js';
+import { CR0_PG, CR0_WP, CR4_PSE, PTE_A, PTE_D, PTE_P, PTE_PS, PTE_RW as PTE_W, PTE_US as PTE_U } from '../../cpu/paging.js';
+import { GUEST_ACC_U, GUEST_ACC_W } from './role.js';
 
 /** Guest-physical memory as the hypervisor sees it: through memslots and the host mm. */
 export interface GuestPhysMemory {
@@ -15,12 +16,6 @@ export interface GuestPhysMemory {
   peekGpa32(gpa: number): number | null;
 }
 
-const PTE_P = 0x1;
-const PTE_W = 0x2;
-const PTE_U = 0x4;
-const PTE_A = 0x20;
-const PTE_D = 0x40;
-const PTE_PS = 0x80;
 
 export const PFERR_PRESENT = 1;
 export const PFERR_WRITE = 2;
@@ -29,7 +24,7 @@ export const PFERR_USER = 4;
 export class GuestWalker {
   /** Translated gfn of the access. */
   gfn = 0;
-  /** Effective guest access (ACC_W | ACC_U), after protect_clean_gpte. */
+  /** Effective guest access (GUEST_ACC_W | GUEST_ACC_U), after protect_clean_gpte. */
   access = 0;
   /** Leaf level: 1 = 4 KiB PTE, 2 = 4 MiB PDE, 0 = paging off. */
   level = 0;
@@ -49,15 +44,15 @@ export class GuestWalker {
    * errorCode set (the caller injects #PF with CR2 = lin).
    */
   walk(mem: GuestPhysMemory, cr0: number, cr3: number, cr4: number, lin: number, write: boolean, user: boolean): boolean {
-    const paging = (cr0 & 0x80000000) !== 0;
+    const paging = (cr0 & CR0_PG) !== 0;
     if (!paging) {
       this.level = 0;
       this.gfn = lin >>> 12;
-      this.access = ACC_W | ACC_U;
+      this.access = GUEST_ACC_W | GUEST_ACC_U;
       return true;
     }
-    const wp = (cr0 & 0x10000) !== 0;
-    const pse = (cr4 & 0x10) !== 0;
+    const wp = (cr0 & CR0_WP) !== 0;
+    const pse = (cr4 & CR4_PSE) !== 0;
     const errBase = (write ? PFERR_WRITE : 0) | (user ? PFERR_USER : 0);
     this.pdGfn = cr3 >>> 12;
     this.pdeGpa = ((cr3 & 0xfffff000) + ((lin >>> 22) << 2)) >>> 0;
@@ -106,12 +101,12 @@ export class GuestWalker {
     this.pde = pde;
     this.pte = pte;
 
-    let access = (u ? ACC_U : 0) | (w ? ACC_W : 0);
+    let access = (u ? GUEST_ACC_U : 0) | (w ? GUEST_ACC_W : 0);
     // CR0.WP=0: a supervisor may write a read-only page. The spte is made writable but
     // supervisor-only, so a later user access faults back here (KVM does the same).
-    if (write && !user && !w && !wp) access = ACC_W;
+    if (write && !user && !w && !wp) access = GUEST_ACC_W;
     // protect_clean_gpte: a clean leaf gets a read-only spte so the first write faults and sets D.
-    if (!write && !(leaf & PTE_D)) access &= ~ACC_W;
+    if (!write && !(leaf & PTE_D)) access &= ~GUEST_ACC_W;
     this.access = access;
     return true;
   }

@@ -13,7 +13,7 @@ import { EV_SPTE_ZAP, HOST, ZAP_INVALIDATION, ZAP_OTHER, ZAP_RECYCLE, ZAP_REPLAC
 import type { Memslot, Memslots } from '../memslots.js';
 import type { KvmStats } from '../stats.js';
 import { ShadowPage } from './shadow-page.js';
-import { ACC_U, ACC_W, isDirect, roleKey, ROLE_INVALID } from './role.js';
+import { GUEST_ACC_U, GUEST_ACC_W, isDirect, roleKey, ROLE_INVALID } from './role.js';
 import {
   SPTE_A,
   SPTE_D,
@@ -194,12 +194,12 @@ export class ShadowMmu {
   }
 
   /** An MMIO spte for a gfn outside every memslot: no frame, no rmap entry. */
-  /** An MMIO spte for `gfn` with the guest walk's effective access (ACC_W | ACC_U, after
+  /** An MMIO spte for `gfn` with the guest walk's effective access (GUEST_ACC_W | GUEST_ACC_U, after
    *  protect_clean_gpte): outside RAM the guest's U/S and R/W bits are honoured, and a first write
    *  through a clean gpte still faults so the walk sets D, exactly as for memory. */
   setMmio(sp: ShadowPage, idx: number, gfn: number, access: number): void {
     if (sp.spt[idx] & SPTE_P) this.dropSpte(sp, idx);
-    sp.spt[idx] = SPTE_P | SPTE_MMIO | (access & ACC_U ? SPTE_U : 0) | (access & ACC_W ? SPTE_W : 0);
+    sp.spt[idx] = SPTE_P | SPTE_MMIO | (access & GUEST_ACC_U ? SPTE_U : 0) | (access & GUEST_ACC_W ? SPTE_W : 0);
     sp.gfns[idx] = gfn;
     sp.presentCount++;
     this.stats.sptes_present++;

@@ -13,6 +13,7 @@
 // A RETRY leaves no spte: the guest re-executes the access and faults again.
 
 import type { Cpu } from '../../cpu/cpu.js';
+import { CR0_WP, CR4_PSE, EXC_PF } from '../../cpu/paging.js';
 import { PP_AFTER_GUP, PP_AFTER_SEQ, PP_BEFORE_LOCK, type FaultPreemptPoint } from '../../host/preempt-points.js';
 import { ACC_USER, ACC_WRITE } from '../../cpu/ports.js';
 import {
@@ -35,7 +36,7 @@ import type { Memslots } from '../memslots.js';
 import type { KvmStats } from '../stats.js';
 import type { GuestPhysMemory, GuestWalker } from './guest-walk.js';
 import { ShadowMmu } from './mmu.js';
-import { ACC_U, ACC_W, ROLE_ACCESS_SHIFT, ROLE_CR0_WP, ROLE_DIRECT, ROLE_PSE } from './role.js';
+import { GUEST_ACC_U, GUEST_ACC_W, ROLE_ACCESS_SHIFT, ROLE_CR0_WP, ROLE_DIRECT, ROLE_PSE } from './role.js';
 import { SPTE_PINNED, SPTE_W } from './spte.js';
 import type { ShadowVcpuMmu } from './vcpu-mmu.js';
 
@@ -102,7 +103,7 @@ export function* pageFault(
   if (!walker.walk(vm.guestMem, cpu.cr0, cpu.cr3, cpu.cr4, lin, write, user)) {
     stats.pf_guest++;
     if (ring !== null) ring.emit(EV_GUEST_PF, vc, lin >>> 0, walker.errorCode);
-    cpu.injectException(14, walker.errorCode, lin);
+    cpu.injectException(EXC_PF, walker.errorCode, lin);
     return FAULT_GUEST;
   }
   const gfn = walker.gfn;
@@ -177,8 +178,8 @@ export function* pageFault(
         const tracked = vm.mmu.isWriteTracked(gfn);
         const pinned = vm.mode === 'pin';
         let flags = ShadowMmu.leafFlags(
-          (walker.access & ACC_W) !== 0,
-          (walker.access & ACC_U) !== 0,
+          (walker.access & GUEST_ACC_W) !== 0,
+          (walker.access & GUEST_ACC_U) !== 0,
           hostWritable,
           tracked,
           write,
@@ -208,7 +209,7 @@ export function* pageFault(
 function fetchPath(vm: FaultVm, cpu: Cpu, vmmu: ShadowVcpuMmu, walker: GuestWalker, lin: number): ReturnType<ShadowMmu['get']> | null {
   const root = vmmu.root;
   if (root === null) return null;
-  const mode = (cpu.cr0 & 0x10000 ? ROLE_CR0_WP : 0) | (cpu.cr4 & 0x10 ? ROLE_PSE : 0);
+  const mode = (cpu.cr0 & CR0_WP ? ROLE_CR0_WP : 0) | (cpu.cr4 & CR4_PSE ? ROLE_PSE : 0);
   let child;
   if (walker.level === 1) {
     child = vm.mmu.get(walker.ptGfn, 1 | mode);

@@ -10,15 +10,17 @@ export const ROLE_DIRECT = 0x4;
 export const ROLE_CR0_WP = 0x8;
 /** Guest CR4.PSE when the page was built: a PDE with PS means a 4 MiB page only with PSE. */
 export const ROLE_PSE = 0x10;
-/** Direct pages carry the guest access of the large page they map (ACC_W | ACC_U << 5). */
+/** Direct pages carry the guest access of the large page they map (GUEST_ACC_* << 5). */
 export const ROLE_ACCESS_SHIFT = 5;
 /** Zapped while still in use as a root: vCPUs must reload (KVM's role.invalid). */
 export const ROLE_INVALID = 0x100;
 
-/** Guest access bits used throughout the shadow MMU (effective over the whole walk). */
-export const ACC_W = 1;
-export const ACC_U = 2;
-export const ACC_ALL = ACC_W | ACC_U;
+/** The effective guest access of a walk (over every level, after protect_clean_gpte), as the
+ *  shadow MMU records it: not the Cpu's access-kind bits (ports.ts ACC_WRITE / ACC_USER), which
+ *  describe one access and have other values. */
+export const GUEST_ACC_W = 1;
+export const GUEST_ACC_U = 2;
+export const GUEST_ACC_ALL = GUEST_ACC_W | GUEST_ACC_U;
 
 export function roleLevel(role: number): number {
   return role & ROLE_LEVEL_MASK;

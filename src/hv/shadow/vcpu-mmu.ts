@@ -4,6 +4,7 @@
 // changes that shadow paging needs. The Cpu does not know it is virtualized: it only sees an Mmu.
 
 import type { Cpu } from '../../cpu/cpu.js';
+import { CR0_PG, CR0_WP, CR4_PSE } from '../../cpu/paging.js';
 import {
   ACC_USER,
   ACC_WRITE,
@@ -188,14 +189,14 @@ export class ShadowVcpuMmu implements Mmu {
   /** The role a root for the vCPU's current paging mode must have. */
   rootRole(cpu: Cpu): number {
     let role = 2;
-    if (!(cpu.cr0 & 0x80000000)) role |= ROLE_DIRECT;
-    if (cpu.cr0 & 0x10000) role |= ROLE_CR0_WP;
-    if (cpu.cr4 & 0x10) role |= ROLE_PSE;
+    if (!(cpu.cr0 & CR0_PG)) role |= ROLE_DIRECT;
+    if (cpu.cr0 & CR0_WP) role |= ROLE_CR0_WP;
+    if (cpu.cr4 & CR4_PSE) role |= ROLE_PSE;
     return role;
   }
 
   private rootGfn(cpu: Cpu): number {
-    return cpu.cr0 & 0x80000000 ? cpu.cr3 >>> 12 : 0;
+    return cpu.cr0 & CR0_PG ? cpu.cr3 >>> 12 : 0;
   }
 
   /**
