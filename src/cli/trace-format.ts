@@ -40,6 +40,7 @@ import {
   ZAP_NAMES,
 } from '../obs/events.js';
 import { GUEST_ACC_U, GUEST_ACC_W } from '../hv/shadow/role.js';
+import { refIndex, refPage } from '../hv/shadow/rmap.js';
 import { SPTE_A, SPTE_D, SPTE_HOST_WRITABLE, SPTE_MMU_WRITABLE, SPTE_PINNED, SPTE_U, SPTE_W } from '../hv/shadow/spte.js';
 
 /** gfn -> host virtual address base of its memslot (for `hva BASE+OFFSET`), or null. */
@@ -82,7 +83,7 @@ function hvaText(gfn: number, hva: number, slots: SlotLookup): string {
 }
 
 function sptePlace(ref: number): string {
-  return `sp ${Math.floor(ref / 1024)}[${hex(ref & 1023, 3)}]`;
+  return `sp ${refPage(ref)}[${hex(refIndex(ref), 3)}]`;
 }
 
 /** The text after the kind name. */

@@ -7,6 +7,7 @@ import { TLB_SIZE } from '../cpu/tlb.js';
 import { PTE_P, PTE_PS } from '../cpu/paging.js';
 import type { Vm } from './vm.js';
 import { isDirect, roleLevel, ROLE_PSE } from './shadow/role.js';
+import { refIndex, refPage, rmapOf, spteRef } from './shadow/rmap.js';
 import { SPTE_MMIO, SPTE_NONLEAF, SPTE_P, SPTE_PINNED, SPTE_W } from './shadow/spte.js';
 
 export class InvariantError extends Error {
@@ -53,7 +54,7 @@ export function checkVmInvariants(vm: Vm, opts: { hostCoherence?: boolean } = {}
         if (child === null || child === undefined) fail(14, `sp ${sp.id}[${i}] links to freed sp ${spte >>> 12}`);
         let l = parentSeen.get(child.id);
         if (l === undefined) parentSeen.set(child.id, (l = []));
-        l.push(sp.id * 1024 + i);
+        l.push(spteRef(sp.id, i));
         if (!isDirect(sp.role)) {
           // Invariant 11 one level up: the link follows what the guest's PDE says now.
           const gpde = vm.guestMem.peekGpa32(sp.gfn * 4096 + i * 4);
@@ -73,8 +74,8 @@ export function checkVmInvariants(vm: Vm, opts: { hostCoherence?: boolean } = {}
       const frame = spte >>> 12;
       const slot = vm.memslots.find(gfn);
       if (slot === null) fail(14, `sp ${sp.id}[${i}] maps gfn ${gfn} outside every memslot`);
-      const refs = slot.rmap[gfn - slot.baseGfn];
-      const ref = sp.id * 1024 + i;
+      const refs = rmapOf(slot, gfn);
+      const ref = spteRef(sp.id, i);
       if (refs === undefined || refs.indexOf(ref) < 0) fail(14, `spte ${ref} (gfn ${gfn}) missing from the rmap`);
       if (refs.indexOf(ref) !== refs.lastIndexOf(ref)) fail(14, `spte ${ref} is in the rmap twice`);
       if (isDirect(sp.role)) {
@@ -124,8 +125,8 @@ export function checkVmInvariants(vm: Vm, opts: { hostCoherence?: boolean } = {}
       const page = tlb.off[i]! >>> 12;
       if (root === null || !root.valid) fail(2, `vcpu ${v.index} TLB maps ${lin >>> 0} with no valid root`);
       const ref = v.vmmu.leafRef(lin);
-      const sp = ref < 0 ? null : mmu.pages[(ref / 1024) | 0];
-      const spte = sp ? sp.spt[ref & 1023]! : 0;
+      const sp = ref < 0 ? null : mmu.pages[refPage(ref)];
+      const spte = sp ? sp.spt[refIndex(ref)]! : 0;
       if (!(spte & SPTE_P) || spte >>> 12 !== page) {
         fail(2, `vcpu ${v.index} TLB maps lin 0x${(lin >>> 0).toString(16)} to page ${page}, no spte does`);
       }

@@ -16,6 +16,7 @@ import { MmuNotifier, mmuNotifierRegister, type MmuNotifierRange } from '../host
 import type { Memslots } from './memslots.js';
 import { EV_UNSEEN, HOST, UNSEEN_REPLACED, UNSEEN_UNMAPPED, UNSEEN_WRITE_PROTECTED } from '../obs/events.js';
 import type { ShadowMmu } from './shadow/mmu.js';
+import { refIndex, refPage, rmapOf } from './shadow/rmap.js';
 import { SPTE_MMIO, SPTE_NONLEAF, SPTE_P, SPTE_STALE, SPTE_STALE_WRITE, SPTE_W } from './shadow/spte.js';
 
 export interface DetectorVm {
@@ -33,14 +34,14 @@ export function registerStaleDetector(vm: DetectorVm): MmuNotifier {
       let flagged = false;
       vm.memslots.forEachGfnRangeInHva(range.start, range.end, (slot, gfnStart, gfnEnd) => {
         for (let gfn = gfnStart; gfn < gfnEnd; gfn++) {
-          const refs = slot.rmap[gfn - slot.baseGfn];
+          const refs = rmapOf(slot, gfn);
           if (refs === undefined) continue;
           const hva = slot.gfnToHva(gfn);
           const now = vm.host.pageAt(vm.mm, hva);
           const writable = vm.host.pteWritable(vm.mm, hva);
           for (const ref of refs) {
-            const sp = vm.mmu.page((ref / 1024) | 0);
-            const idx = ref & 1023;
+            const sp = vm.mmu.page(refPage(ref));
+            const idx = refIndex(ref);
             const spte = sp.spt[idx]!;
             if ((spte & (SPTE_P | SPTE_NONLEAF | SPTE_MMIO)) !== SPTE_P) continue;
             if (spte >>> 12 !== now) {

@@ -9,7 +9,7 @@ export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 4096;
 
 export class Memslot {
-  /** rmap[gfn - baseGfn]: leaf spte refs (`spId * 1024 + index`) mapping that gfn. */
+  /** rmap[gfn - baseGfn]: refs (shadow/rmap.ts spteRef) of the leaf sptes mapping that gfn. */
   readonly rmap: (number[] | undefined)[];
   /** Count of valid indirect shadow pages shadowing each gfn (KVM's write-tracking count). */
   readonly writeTrack: Uint16Array;

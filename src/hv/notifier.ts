@@ -16,6 +16,7 @@ import { AGE_CLEAR, AGE_CLEAR_FLUSH, AGE_TEST, EV_AGE, EV_CHANGE_PTE, EV_INV_STA
 import type { InvalidateState } from './invalidate.js';
 import type { Memslots } from './memslots.js';
 import type { ShadowMmu } from './shadow/mmu.js';
+import { refIndex, refPage, rmapOf } from './shadow/rmap.js';
 import type { KvmStats } from './stats.js';
 import { SPTE_HOST_WRITABLE, SPTE_P, SPTE_W } from './shadow/spte.js';
 
@@ -115,13 +116,13 @@ export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
       if (outside ? !inject.changePteInPlace : vm.changePteMode === 'noop') return;
       if (outside) inv.seq++;
       memslots.forEachGfnRangeInHva(addr, addr + 1, (slot, gfnStart) => {
-        const refs = slot.rmap[gfnStart - slot.baseGfn];
+        const refs = rmapOf(slot, gfnStart);
         if (refs === undefined) return;
         const cause = mmu.zapCause;
         mmu.zapCause = ZAP_CHANGE_PTE;
         for (const ref of [...refs]) {
-          const sp = mmu.page((ref / 1024) | 0);
-          const idx = ref & 1023;
+          const sp = mmu.page(refPage(ref));
+          const idx = refIndex(ref);
           if (writable) {
             mmu.dropSpte(sp, idx); // kvm_set_pte_rmap: a writable new pte means "just zap"
           } else {

@@ -42,6 +42,7 @@ import { kvmMmuNotifierOps } from './notifier.js';
 import { registerStaleDetector } from './detector.js';
 import { VmGuestMemory } from './guest-memory.js';
 import { ShadowMmu } from './shadow/mmu.js';
+import { refIndex, refPage } from './shadow/rmap.js';
 import type { MemoryMode, FaultVm } from './shadow/page-fault.js';
 import type { ShadowPage } from './shadow/shadow-page.js';
 import { KvmStats } from './stats.js';
@@ -359,9 +360,9 @@ export class Vm implements FaultVm {
   /** The gfn a vCPU's shadow root maps lin to, or -1 (for stale reports from TLB hits). */
   private gfnOfShadow(v: Vcpu, lin: number): number {
     const ref = v.vmmu.leafRef(lin);
-    const sp = ref < 0 ? null : this.mmu.pages[(ref / 1024) | 0];
+    const sp = ref < 0 ? null : this.mmu.pages[refPage(ref)];
     if (sp === null || sp === undefined) return -1;
-    const idx = ref & 1023;
+    const idx = refIndex(ref);
     return sp.spt[idx]! & 1 ? sp.gfns[idx]! : -1;
   }
 

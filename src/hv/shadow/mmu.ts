@@ -14,6 +14,7 @@ import type { Memslot, Memslots } from '../memslots.js';
 import type { KvmStats } from '../stats.js';
 import { ShadowPage } from './shadow-page.js';
 import { GUEST_ACC_U, GUEST_ACC_W, isDirect, roleKey, ROLE_INVALID } from './role.js';
+import { refIndex, refPage, rmapAdd, rmapOf, rmapRemove, spteRef } from './rmap.js';
 import {
   SPTE_A,
   SPTE_D,
@@ -135,12 +136,12 @@ export class ShadowMmu {
 
   /** kvm_mmu_slot_gfn_write_protect: clear W on every spte mapping gfn. Returns "flush needed". */
   writeProtectGfn(slot: Memslot, gfn: number): boolean {
-    const refs = slot.rmap[gfn - slot.baseGfn];
+    const refs = rmapOf(slot, gfn);
     if (refs === undefined) return false;
     let flush = false;
     for (const ref of refs) {
-      const sp = this.pages[(ref / 1024) | 0] as ShadowPage;
-      const idx = ref & 1023;
+      const sp = this.pages[refPage(ref)] as ShadowPage;
+      const idx = refIndex(ref);
       const spte = sp.spt[idx];
       if (spte & SPTE_W) {
         // Keep D: the frame was possibly written; it is pushed to the host when the spte goes.
@@ -189,7 +190,7 @@ export class ShadowMmu {
     sp.presentCount++;
     this.stats.sptes_present++;
     if (flags & SPTE_PINNED) this.stats.pinned_pages++;
-    this.rmapAdd(slot, gfn, sp.id * 1024 + idx);
+    this.rmapAdd(slot, gfn, spteRef(sp.id, idx));
     return flush;
   }
 
@@ -207,22 +208,14 @@ export class ShadowMmu {
   }
 
   private rmapAdd(slot: Memslot, gfn: number, ref: number): void {
-    const i = gfn - slot.baseGfn;
-    let refs = slot.rmap[i];
-    if (refs === undefined) slot.rmap[i] = refs = [];
-    refs.push(ref);
-    if (refs.length > this.stats.max_mmu_rmap_size) this.stats.max_mmu_rmap_size = refs.length;
+    const n = rmapAdd(slot, gfn, ref);
+    if (n > this.stats.max_mmu_rmap_size) this.stats.max_mmu_rmap_size = n;
   }
 
   private rmapRemove(gfn: number, ref: number): void {
     const slot = this.memslots.find(gfn);
     if (slot === null) throw new Error(`rmap: gfn ${gfn} has no memslot`);
-    const refs = slot.rmap[gfn - slot.baseGfn];
-    const at = refs === undefined ? -1 : refs.indexOf(ref);
-    if (refs === undefined || at < 0) throw new Error(`rmap: spte ${ref} missing from gfn ${gfn}`);
-    refs[at] = refs[refs.length - 1];
-    refs.pop();
-    if (refs.length === 0) slot.rmap[gfn - slot.baseGfn] = undefined;
+    rmapRemove(slot, gfn, ref);
   }
 
   private propagateDirty(sp: ShadowPage, idx: number, spte: number): void {
@@ -248,8 +241,8 @@ export class ShadowMmu {
     const ring = this.ring;
     if (ring !== null) {
       // The gva is known when the page has a parent: its PDE index and our PTE index.
-      const gva = sp.parentPtes.length > 0 ? (((sp.parentPtes[0]! & 1023) << 22) | (idx << 12)) >>> 0 : -1;
-      ring.emit(EV_SPTE_ZAP, HOST, sp.gfns[idx], spte & SPTE_MMIO ? -1 : spte >>> SPTE_FRAME_SHIFT, this.zapCause, sp.id * 1024 + idx, gva);
+      const gva = sp.parentPtes.length > 0 ? ((refIndex(sp.parentPtes[0]!) << 22) | (idx << 12)) >>> 0 : -1;
+      ring.emit(EV_SPTE_ZAP, HOST, sp.gfns[idx], spte & SPTE_MMIO ? -1 : spte >>> SPTE_FRAME_SHIFT, this.zapCause, spteRef(sp.id, idx), gva);
     }
     if (spte & SPTE_MMIO) return;
     const frame = spte >>> SPTE_FRAME_SHIFT;
@@ -262,7 +255,7 @@ export class ShadowMmu {
       this.host.putPage(frame);
       this.stats.pinned_pages--;
     }
-    this.rmapRemove(sp.gfns[idx], sp.id * 1024 + idx);
+    this.rmapRemove(sp.gfns[idx], spteRef(sp.id, idx));
   }
 
   // ---- non-leaf links -------------------------------------------------------------------------
@@ -278,7 +271,7 @@ export class ShadowMmu {
     }
     parent.spt[idx] = (child.id << SPTE_FRAME_SHIFT) | SPTE_P | SPTE_W | SPTE_U | SPTE_NONLEAF;
     parent.presentCount++;
-    child.parentPtes.push(parent.id * 1024 + idx);
+    child.parentPtes.push(spteRef(parent.id, idx));
     return flush;
   }
 
@@ -288,7 +281,7 @@ export class ShadowMmu {
     const child = this.pages[spte >>> SPTE_FRAME_SHIFT] as ShadowPage;
     parent.spt[idx] = 0;
     parent.presentCount--;
-    const ref = parent.id * 1024 + idx;
+    const ref = spteRef(parent.id, idx);
     const at = child.parentPtes.indexOf(ref);
     if (at < 0) throw new Error(`parent_ptes: ${ref} missing from shadow page ${child.id}`);
     child.parentPtes[at] = child.parentPtes[child.parentPtes.length - 1];
@@ -307,7 +300,7 @@ export class ShadowMmu {
     for (let i = 0; i < 1024 && sp.presentCount > 0; i++) if (sp.spt[i] & SPTE_P) this.dropSpte(sp, i);
     while (sp.parentPtes.length > 0) {
       const ref = sp.parentPtes[sp.parentPtes.length - 1];
-      this.unlinkChild(this.pages[(ref / 1024) | 0] as ShadowPage, ref & 1023);
+      this.unlinkChild(this.pages[refPage(ref)] as ShadowPage, refIndex(ref));
     }
     if (!isDirect(sp.role)) this.unaccountShadowed(sp);
     sp.valid = false;
@@ -364,7 +357,7 @@ export class ShadowMmu {
       if (refs === undefined) continue;
       while (refs.length > 0) {
         const ref = refs[refs.length - 1];
-        this.dropSpte(this.pages[(ref / 1024) | 0] as ShadowPage, ref & 1023);
+        this.dropSpte(this.pages[refPage(ref)] as ShadowPage, refIndex(ref));
         zapped++;
         if (slot.rmap[i] === undefined) break;
       }
@@ -382,8 +375,8 @@ export class ShadowMmu {
       const refs = slot.rmap[i];
       if (refs === undefined) continue;
       for (const ref of refs) {
-        const sp = this.pages[(ref / 1024) | 0] as ShadowPage;
-        const idx = ref & 1023;
+        const sp = this.pages[refPage(ref)] as ShadowPage;
+        const idx = refIndex(ref);
         if (sp.spt[idx] & SPTE_A) {
           if (testOnly) return true;
           young = true;

@@ -36,6 +36,7 @@ import type { Memslots } from '../memslots.js';
 import type { KvmStats } from '../stats.js';
 import type { GuestPhysMemory, GuestWalker } from './guest-walk.js';
 import { ShadowMmu } from './mmu.js';
+import { spteRef } from './rmap.js';
 import { GUEST_ACC_U, GUEST_ACC_W, ROLE_ACCESS_SHIFT, ROLE_CR0_WP, ROLE_DIRECT, ROLE_PSE } from './role.js';
 import { SPTE_PINNED, SPTE_W } from './spte.js';
 import type { ShadowVcpuMmu } from './vcpu-mmu.js';
@@ -187,7 +188,7 @@ export function* pageFault(
         if (pinned) flags |= SPTE_PINNED;
         const idx = (lin >>> 12) & 1023;
         if (vm.mmu.setLeaf(sp, idx, slot, gfn, frame, gen, flags)) vm.mmu.vcpus.flushRemoteTlbs();
-        if (ring !== null) ring.emit(EV_SPTE_SET, vc, lin >>> 0, gfn, frame, sp.id * 1024 + idx, sp.spt[idx]! & 0xfff);
+        if (ring !== null) ring.emit(EV_SPTE_SET, vc, lin >>> 0, gfn, frame, spteRef(sp.id, idx), sp.spt[idx]! & 0xfff);
         cpu.tlb.flushPage(lin);
         // kvm_release_faultin_page(dirty = writable): a frame mapped writable may be written.
         if (flags & SPTE_W) vm.markPageDirty(frame);

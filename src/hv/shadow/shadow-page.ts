@@ -8,7 +8,7 @@ export class ShadowPage {
   readonly gens = new Int32Array(1024);
   /** For each present leaf spte, the gfn it maps (KVM's shadowed_translation). */
   readonly gfns = new Int32Array(1024);
-  /** Non-leaf sptes pointing at this page, as `parentId * 1024 + index` (KVM's parent_ptes). */
+  /** Non-leaf sptes pointing at this page, as spte refs (rmap.ts spteRef; KVM's parent_ptes). */
   parentPtes: number[] = [];
   /** How many vCPU root slots (current + cached previous roots) hold this page. */
   rootCount = 0;

@@ -134,7 +134,7 @@ export class ShadowVcpuMmu implements Mmu {
     return XLATE_OK;
   }
 
-  /** The leaf slot the current root gives for lin, as `spId * 1024 + index`, or -1 when no
+  /** The leaf slot the current root gives for lin, as an spte ref (rmap.ts spteRef), or -1 when no
    *  root is loaded or no page table is linked there (for checkers and reports, not translate). */
   leafRef(lin: number): number {
     const root = this.root;
