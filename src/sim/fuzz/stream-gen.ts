@@ -10,7 +10,6 @@
 
 import { Prng } from '../../host/prng.js';
 import {
-  ALIAS_CODE_VA,
   ALIAS_PT_VA,
   ALIAS_SCRATCH_VA,
   BEYOND_RAM_GPA,
@@ -871,29 +870,22 @@ export class StreamGen {
         /* retry */
       }
     }
-    // The flag transfer as (keep, set): every generator step above is of that form or was
-    // recorded as the intersection of two such forms; derive it from this def and the one before.
+    // The flag transfer as (keep, set): flags defined before and after count as kept, those
+    // defined only after as set. For any other starting state this claims no more than the item
+    // really defines (a kept flag stays defined only if it was; a set one is set by the item), so
+    // replaying a subset of items may mask more flags than needed, never fewer.
     const after = this.def;
     return {
       bytes: b.bytes,
       lens: b.lens,
       relocs: b.relocs,
       needs: this.needs,
-      keep: transferKeep(before, after),
+      keep: before & after,
       set: after & ~before,
       terminal: what === 'hostile-end' || what === 'hlt',
       what,
     };
   }
-}
-
-/**
- * Flags the item leaves as they were: those defined both before and after. An approximation of
- * the item's real transfer that is exact for every instruction here except that it reads
- * "still defined" as "kept", which is conservative when a subset replays it (keep ⊆ before).
- */
-function transferKeep(before: number, after: number): number {
-  return before & after;
 }
 
 /** The defined flags after a sequence of items, or -1 if one reads a flag not defined there. */
