@@ -44,7 +44,7 @@ difference; each is shrunk to a minimal reproducer (.elf + .json under --out) an
 the command that replays it.
 
 Options:
-  --cases N         cases to run (default 1000)
+  --cases N         cases to run (default 500, what 'bench all' runs)
   --seed S          sweep seed (default 1): the same seed gives the same cases and results
   --first I         index of the first case (default 0): cases I .. I+N-1 of the seed's sequence
   --jobs N          worker threads (default 1; needs the built CLI bundle)
@@ -137,7 +137,7 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
   let opts: FuzzOptions;
   try {
     opts = {
-      cases: num('cases', v.cases, 1000, 1),
+      cases: num('cases', v.cases, 500, 1),
       seed: num('seed', v.seed, 1, 0),
       first: num('first', v.first, 0, 0),
       jobs: num('jobs', v.jobs, 1, 1),
