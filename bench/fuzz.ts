@@ -231,10 +231,13 @@ export async function fuzzSweep(opts: FuzzOptions, out: BenchOut): Promise<FuzzS
   const note = (index: number, spec: CaseSpec, f: Finding): void => {
     findings++;
     findingsByKind[f.kind] = (findingsByKind[f.kind] ?? 0) + 1;
+    // The lowest case index of each kind of finding is kept, whatever order the workers
+    // answered in, so the same seed saves the same reproducers with any --jobs.
     const sig = signature(f);
-    if (!firstOf.has(sig)) {
+    const had = firstOf.get(sig);
+    if (had === undefined || had.index > index) {
+      if (had === undefined) out.stderr(`${tty ? '\r\x1b[K' : ''}fuzz: case ${index}: ${f.kind}: ${f.detail} (${describeCase(spec, images)})\n`);
       firstOf.set(sig, { index, spec, finding: f });
-      out.stderr(`${tty ? '\r\x1b[K' : ''}fuzz: case ${index}: ${f.kind}: ${f.detail} (${describeCase(spec, images)})\n`);
     }
   };
 
@@ -294,7 +297,7 @@ export async function fuzzSweep(opts: FuzzOptions, out: BenchOut): Promise<FuzzS
   const seconds = (performance.now() - t0) / 1000;
 
   const saved: SavedFinding[] = [];
-  for (const { index, spec, finding } of [...firstOf.values()].slice(0, opts.maxFindings)) {
+  for (const { index, spec, finding } of [...firstOf.values()].sort((a, b) => a.index - b.index).slice(0, opts.maxFindings)) {
     saved.push(await saveReproducer(opts, images, runner, index, spec, finding, out));
   }
   await runner.close();
