@@ -15,34 +15,17 @@ import { PcBoard } from '../machine/pc-board.js';
 import type { ByteSink } from '../machine/uart16550.js';
 import type { Logger } from '../obs/log.js';
 import type { EventRing } from '../obs/event-ring.js';
-import {
-  EV_INV_END,
-  EV_STALE,
-  EV_TLB_FLUSH,
-  FLUSH_REMOTE,
-  GUP_COW_BREAK,
-  GUP_PRESENT,
-  GUP_SWAP_CACHE,
-  GUP_SWAP_IN,
-  GUP_ZERO_FILL,
-  HOST,
-  HOSTPAGE_MULTI,
-  HOSTPAGE_NONE,
-  HOSTPAGE_PRESENT,
-  HOSTPAGE_READONLY,
-  HOSTPAGE_SWAPPED,
-  ZAP_MEMSLOT,
-} from '../obs/events.js';
+import { EV_TLB_FLUSH, FLUSH_REMOTE, GUP_PRESENT, HOST, ZAP_MEMSLOT } from '../obs/events.js';
 import type { MmuNotifierRange } from '../host/mmu-notifier.js';
-import { pteIsSwap } from '../host/page-table.js';
 import { HvInject } from './inject.js';
 import { InvalidateState } from './invalidate.js';
 import { Memslots, PAGE_SIZE } from './memslots.js';
 import { kvmMmuNotifierOps } from './notifier.js';
 import { registerStaleDetector } from './detector.js';
+import { gfnOfShadow, recordStale, type StaleAccess } from './stale-report.js';
+import { emitInvalidateEnd, gupTraced } from './vm-trace.js';
 import { VmGuestMemory } from './guest-memory.js';
 import { ShadowMmu } from './shadow/mmu.js';
-import { refIndex, refPage } from './shadow/rmap.js';
 import type { MemoryMode, FaultVm } from './shadow/page-fault.js';
 import type { ShadowPage } from './shadow/shadow-page.js';
 import { KvmStats } from './stats.js';
@@ -89,16 +72,7 @@ export interface VmOptions {
   ring?: EventRing | null;
 }
 
-/** One stale access, as the detector reports it. */
-export interface StaleAccess {
-  vcpu: number;
-  gva: number;
-  gfn: number;
-  frame: number;
-  write: boolean;
-}
-
-const MAX_STALE_RECORDS = 16;
+export type { StaleAccess } from './stale-report.js';
 
 export class Vm implements FaultVm {
   readonly host: Host;
@@ -185,7 +159,7 @@ export class Vm implements FaultVm {
       if (detect) {
         v.cpu.frameGen = host.frameGen;
         v.cpu.onStale = (cpu: Cpu, lin: number, page: number, write: boolean) =>
-          this.reportStale(i, lin, this.gfnOfShadow(v, lin), page, write);
+          this.reportStale(i, lin, gfnOfShadow(this.mmu, v.vmmu, lin), page, write);
       }
       this.vcpus.push(v);
     }
@@ -220,17 +194,7 @@ export class Vm implements FaultVm {
 
   gup(hva: number, write: boolean): number {
     if (this.mmu.ring === null) return this.host.gup(this.mm, hva, write);
-    // Tracing: tell what the host had to do from its counters (no host change needed).
-    const hs = this.host.stats;
-    const z = hs.zeroFills, si = hs.swapIns, sc = hs.swapInsFromCache, cow = hs.cowBreaks;
-    const f = this.host.gup(this.mm, hva, write);
-    this.lastGupHow =
-      hs.swapInsFromCache !== sc ? GUP_SWAP_CACHE
-      : hs.swapIns !== si ? GUP_SWAP_IN
-      : hs.zeroFills !== z ? GUP_ZERO_FILL
-      : hs.cowBreaks !== cow ? GUP_COW_BREAK
-      : GUP_PRESENT;
-    return f;
+    return gupTraced(this.host, this.mm, hva, write, this);
   }
 
   hostPteWritable(hva: number, frame: number): boolean {
@@ -263,15 +227,7 @@ export class Vm implements FaultVm {
   /** INV_END for the trace: the new sequence and what the host now has at the range's first page. */
   traceInvalidateEnd(range: MmuNotifierRange): void {
     const ring = this.mmu.ring;
-    if (ring === null) return;
-    let state = HOSTPAGE_MULTI;
-    let frame = -1;
-    if (range.end - range.start <= PAGE_SIZE) {
-      frame = this.host.frameAt(this.mm, range.start);
-      if (frame >= 0) state = this.host.pteWritable(this.mm, range.start) ? HOSTPAGE_PRESENT : HOSTPAGE_READONLY;
-      else state = pteIsSwap(this.mm.pt.get(range.start >>> 12)) ? HOSTPAGE_SWAPPED : HOSTPAGE_NONE;
-    }
-    ring.emit(EV_INV_END, HOST, this.inv.seq, range.start, range.end, state, frame);
+    if (ring !== null) emitInvalidateEnd(ring, this.host, this.mm, this.inv.seq, range);
   }
 
   /** Load a Multiboot image and put every vCPU in the GUEST-ABI entry state. */
@@ -343,29 +299,8 @@ export class Vm implements FaultVm {
   // ---- the stale-access detector -------------------------------------------------------------
 
   private reportStale(vcpu: number, gva: number, gfn: number, frame: number, write: boolean): void {
-    this.stats.stale_accesses++;
-    const ring = this.mmu.ring;
-    if (ring !== null) ring.emit(EV_STALE, vcpu, gva >>> 0, gfn, frame, write ? 1 : 0);
-    if (this.staleRecords.length < MAX_STALE_RECORDS) this.staleRecords.push({ vcpu, gva: gva >>> 0, gfn, frame, write });
-    if (this.check) {
-      const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
-      this.board.stop({
-        exitCode: EXIT_STATUS_STALE,
-        reason: 'exit',
-        message: `stale access: vcpu ${vcpu} ${write ? 'wrote' : 'read'} gva ${hex(gva)} gfn ${gfn < 0 ? '?' : hex(gfn)} through host frame ${frame}, which was freed or replaced`,
-      });
-    }
+    recordStale(this, this.check, vcpu, gva, gfn, frame, write);
   }
-
-  /** The gfn a vCPU's shadow root maps lin to, or -1 (for stale reports from TLB hits). */
-  private gfnOfShadow(v: Vcpu, lin: number): number {
-    const ref = v.vmmu.leafRef(lin);
-    const sp = ref < 0 ? null : this.mmu.pages[refPage(ref)];
-    if (sp === null || sp === undefined) return -1;
-    const idx = refIndex(ref);
-    return sp.spt[idx]! & 1 ? sp.gfns[idx]! : -1;
-  }
-
 
   /** Tear the VM down (kvm_destroy_vm): unregister first, then drop the process's mm. */
   destroy(): void {
