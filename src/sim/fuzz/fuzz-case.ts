@@ -81,6 +81,7 @@ export const QEMU_DIFFERENCES: readonly { what: string; how: string }[] = [
   { what: 'a triple fault (ours: exit 3; QEMU -no-reboot: status 0)', how: 'QEMU status 0 read as 3 when ours is 3' },
   { what: 'segment descriptor accessed bit (QEMU sets it in the GDT on a load; ours never writes descriptors)', how: 'the runtime GDT has it set already' },
   { what: 'CMPS reads ES:EDI first on QEMU, DS:ESI first here (A bits when the second read faults)', how: 'no CMPS in QEMU streams under paging' },
+  { what: 'a shift or rotate of a memory operand by 0 (ours writes it back, setting D; QEMU 7.2 only reads it)', how: 'not generated for QEMU' },
   { what: 'a read-modify-write whose access faults: ours checks write permission first (a write-intent access, W=1 in the #PF error code, as Intel reports it); QEMU 7.2 loads first (W=0, A bits set by the load, another CR2 when it straddles pages)', how: 'QEMU streams aim RMW operands only at the two scratch pages around EBP, which stay user+writable' },
 ];
 
@@ -218,7 +219,11 @@ export function runCase(spec: CaseSpec, images: FuzzImages): CaseResult {
   const findings: Finding[] = [];
   runFindings('native', native, findings);
   runFindings('shadow', shadow, findings);
-  if (findings.length === 0) {
+  // Streams keep the TLB discipline (an INVLPG or CR3 write after every PTE change), so both
+  // MMUs must show the same machine. A mutated image need not: an edited INVLPG operand leaves
+  // a stale translation that x86 allows a TLB to keep (GUEST-ABI "Paging") and the shadow MMU,
+  // which tracks page-table writes, does not. Images are judged by the contract alone.
+  if (findings.length === 0 && spec.kind === 'stream') {
     const d = compareRuns(native, shadow);
     if (d !== '') findings.push({ kind: 'native-shadow', detail: d });
   }

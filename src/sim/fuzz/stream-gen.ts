@@ -173,14 +173,16 @@ export class StreamGen {
       // Anywhere in scratch, sometimes right at a page end so the access straddles two pages.
       const span = SCRATCH_PAGES * 4096;
       let off = this.r(span - 8);
-      if (this.r(4) === 0) off = (off | 0xfff) - this.r(3);
+      // straddling a page end inside scratch (never past its last byte: QEMU's Multiboot
+      // loader puts its boot information right after the image)
+      if (this.r(4) === 0 && (off | 0xfff) < span - 4) off = (off | 0xfff) - this.r(3);
       b.e32(SCRATCH + off - SCRATCH_EBP);
     } else {
       // Through the scratch aliases, or (not for QEMU: with CR4.PSE clear its walk reads low
       // memory, which differs there) through the 4 MiB page that maps RAM again.
       b.e8(0x05 | (regfield << 3));
       let off = this.r(SCRATCH_PAGES * 4096 - 8);
-      if (this.r(4) === 0) off = (off | 0xfff) - this.r(3);
+      if (this.r(4) === 0 && (off | 0xfff) < SCRATCH_PAGES * 4096 - 4) off = (off | 0xfff) - this.r(3);
       b.e32((!this.profile.qemu && this.r(3) === 0 ? LARGE_VA + SCRATCH : ALIAS_SCRATCH_VA) + off);
     }
   }
@@ -288,6 +290,8 @@ export class StreamGen {
         } else c = this.r(40);
         const mc = c & 31;
         if ((op === 2 || op === 3) && !(def & CF) && mc !== 0) return this.abandon(b);
+        // A memory operand shifted by 0: ours writes it back (D set), QEMU only reads it.
+        if (mc === 0 && mem && this.profile.qemu) return this.abandon(b);
         if (op === 2 || op === 3) this.need(CF);
         // RCL/RCR of 8/16-bit operands rotate modulo 9/17: defined, and a classic place for bugs.
         this.sizePrefix(b, size);
@@ -450,6 +454,7 @@ export class StreamGen {
         const c = this.r(40);
         const mc = c & 31;
         if (size === 16 && mc > 16) return this.abandon(b);
+        if (mc === 0 && mem && this.profile.qemu) return this.abandon(b);
         const byCl = this.u32() & 1;
         if (byCl) {
           b.bytes.push(0xb1, c);
