@@ -13,6 +13,9 @@
  *   t=5  the stack on a not-present page: INT3 -> #PF -> #DF -> triple fault
  *   t=6  guest-physical addresses outside RAM through PTEs with U/S, R/W, CR0.WP: faults,
  *        error codes, and the A/D bits the processor sets
+ *   t=7  an exception loop that never retires an instruction: the #UD handler and the stack lie
+ *        outside RAM (shadowvisor only: there the handler's bytes read all ones, an invalid
+ *        opcode, and the run must stop with a clear message; QEMU reads zeros and runs them)
  */
 #include "runtime.h"
 
@@ -283,6 +286,21 @@ static void test_hole_perms(void) {
   exit(0);
 }
 
+/* ---- t=7: an exception loop ------------------------------------------------------------- */
+
+static void test_exception_loop(void) {
+  struct __attribute__((packed)) { uint16_t limit; uint32_t base; } cur;
+  __asm__ volatile("sidt %0" : "=m"(cur));
+  uint32_t *gate6 = (uint32_t *)(cur.base + 6 * 8);
+  const uint32_t handler = 0xF1000000u;
+  gate6[0] = (gate6[0] & 0xFFFF0000u) | (handler & 0xFFFFu);
+  gate6[1] = (gate6[1] & 0x0000FFFFu) | (handler & 0xFFFF0000u);
+  printf("hostile: t7 #UD with its handler and the stack outside RAM\n");
+  __asm__ volatile("movl $0xF0000000, %%esp\n\tud2" : : : "memory");
+  printf("hostile: t7 FAIL (survived)\n");
+  exit(1);
+}
+
 int kmain(uint32_t magic, struct multiboot_info *mbi) {
   const char *cmd = multiboot_cmdline(magic, mbi);
   uint32_t t = cmdline_uint(cmd, "t", 0);
@@ -298,8 +316,9 @@ int kmain(uint32_t magic, struct multiboot_info *mbi) {
     case 4: test_triple_idt(); break;
     case 5: test_triple_stack(); break;
     case 6: test_hole_perms(); break;
+    case 7: test_exception_loop(); break;
     default: break;
   }
-  printf("hostile: unknown scenario (t=1..6)\n");
+  printf("hostile: unknown scenario (t=1..7)\n");
   return 2;
 }

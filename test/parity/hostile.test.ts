@@ -3,7 +3,8 @@
 // pages are swapped out and back continuously). The serial bytes must be identical everywhere,
 // the exit statuses must agree (a triple fault: status 3 here, QEMU's -no-reboot shutdown there),
 // and under --mmu native and --mmu shadow the virtual time (units retired, RDTSC readings, timer
-// ticks) must be the same. Without QEMU: fail in CI, skip the QEMU half visibly elsewhere.
+// ticks) must be the same. t=7, an exception loop, runs only here: QEMU reads zeros outside RAM
+// and executes them. Without QEMU: fail in CI, skip the QEMU half visibly elsewhere.
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -88,6 +89,20 @@ describe('hostile guests: native and shadow agree with each other', () => {
       }
     });
   }
+
+  it('t=7: an exception loop that never retires an instruction ends with one clear line (status 2), not a hang', () => {
+    const n = native('t=7');
+    const msg = /^exception loop: 1048576 events delivered without retiring an instruction \(last: vector 6 for EIP 0xf1000000, handler at 0xf1000000\)/;
+    expect(n.code).toBe(2);
+    expect(n.message).toMatch(msg);
+    // the budget is far from used up: the loop retires nothing, so only the guard can end it
+    expect(n.instructions).toBeLessThan(MAX_INSNS);
+    const s = shadow('t=7');
+    expect(s.out).toBe(n.out);
+    expect(s.code).toBe(2);
+    expect(s.message).toBe(n.message);
+    expect(s.instructions).toBe(n.instructions);
+  });
 
   it('t=2: a REP over 3 MiB charges one unit per iteration (the time it reports covers them all)', () => {
     const n = native('t=2 tsc=1');
