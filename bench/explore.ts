@@ -72,7 +72,8 @@ type Row = DetectRow | CompareRow | RateRow;
 function median(xs: number[]): number | null {
   if (xs.length === 0) return null;
   const s = [...xs].sort((a, b) => a - b);
-  return s[(s.length - 1) >> 1]!;
+  const m = s[(s.length - 1) >> 1]!;
+  return Number.isFinite(m) ? m : null;
 }
 
 function detect(bug: Bug, scheduler: SchedulerName, searches: number, budget: number): DetectRow {
@@ -103,7 +104,10 @@ function detect(bug: Bug, scheduler: SchedulerName, searches: number, budget: nu
   }
   return {
     kind: 'detect', bug: bug.name, scenario: scenario.name, scheduler, searches: n, found: found.length,
-    medianRuns: found.length === n ? median(found) : null, worstRuns: found.length === n ? Math.max(...found) : null,
+    // A search that used its whole budget counts as "more than the budget": the median stays
+    // defined while fewer than half of the searches missed; the worst does not.
+    medianRuns: median([...found, ...new Array<number>(n - found.length).fill(Infinity)]),
+    worstRuns: found.length === n ? Math.max(...found) : null,
     shrunkLength, shrunkPreemptions, schedule,
   };
 }
