@@ -97,6 +97,8 @@ export interface FuzzSummary {
   qemuComparisons: number;
   findings: number;
   findingsByKind: Record<string, number>;
+  /** Every case that found something (the first 1000), in index order. */
+  findingCases: { index: number; kind: FindingKind }[];
   saved: SavedFinding[];
   command: string;
 }
@@ -228,8 +230,10 @@ export async function fuzzSweep(opts: FuzzOptions, out: BenchOut): Promise<FuzzS
   let lastProgress = 0;
   const tty = process.stderr.isTTY === true;
 
+  const findingCases: { index: number; kind: FindingKind }[] = [];
   const note = (index: number, spec: CaseSpec, f: Finding): void => {
     findings++;
+    if (findingCases.length < 1000) findingCases.push({ index, kind: f.kind });
     findingsByKind[f.kind] = (findingsByKind[f.kind] ?? 0) + 1;
     // The lowest case index of each kind of finding is kept, whatever order the workers
     // answered in, so the same seed saves the same reproducers with any --jobs.
@@ -315,6 +319,7 @@ export async function fuzzSweep(opts: FuzzOptions, out: BenchOut): Promise<FuzzS
     qemuComparisons,
     findings,
     findingsByKind,
+    findingCases: findingCases.sort((a, b) => a.index - b.index),
     saved,
     command: `shadowvisor bench fuzz --cases ${opts.cases} --seed ${opts.seed}${opts.first ? ` --first ${opts.first}` : ''} --jobs ${opts.jobs}`,
   };
@@ -422,7 +427,7 @@ export function formatSummary(s: FuzzSummary): string {
   t += `  kinds:        ${kv(s.kinds)}\n`;
   t += `  native exit:  ${kv(s.outcomes)}\n`;
   t += `  QEMU:         ${s.qemuComparisons} streams compared\n`;
-  t += `  findings:     ${s.findings}${s.findings ? ` (${kv(s.findingsByKind)})` : ''}\n`;
+  t += `  findings:     ${s.findings}${s.findings ? ` (${kv(s.findingsByKind)}) in cases ${s.findingCases.map((f) => f.index).join(' ')}` : ''}\n`;
   for (const f of s.saved) t += `  ${f.kind}: ${f.detail}\n    ${f.case}, shrunk ${f.shrunkFrom} -> ${f.shrunkTo}\n    replay: ${f.replay}\n`;
   return t;
 }
