@@ -256,6 +256,7 @@ export function prepareShadowRun(
   output: ByteSink,
   log: Logger,
   ring?: EventRing,
+  how: { unlinkSwapAtOnce?: boolean } = {},
 ): PreparedGuest {
   const swapBytes = opts.swapBytes ?? opts.ramBytes;
   const guestOpts: GuestRunOptions = {
@@ -285,6 +286,7 @@ export function prepareShadowRun(
       const protect = [{ path: opts.image, what: 'the guest image being run' }];
       if (opts.input !== undefined && opts.input !== '-') protect.push({ path: opts.input, what: 'the --input file' });
       guestOpts.swapStore = swapFile = SwapFile.open(opts.swapFile, swapBytes / 4096, { overwrite: opts.swapFileOverwrite, protect });
+      if (how.unlinkSwapAtOnce) swapFile.unlinkNow();
     }
     return prepareGuest(guestOpts);
   } catch (e) {

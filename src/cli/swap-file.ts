@@ -141,6 +141,19 @@ export class SwapFile implements SwapStore {
     return 0;
   }
 
+  /**
+   * Unlink the name now and keep writing through the open descriptor: the pages live on disk
+   * until the process ends, however it ends. For commands that run the guest in one synchronous
+   * piece (trace), where a SIGINT handler could never run before the process dies.
+   */
+  unlinkNow(): void {
+    try {
+      if (statSync(this.path).ino === this.ino) unlinkSync(this.path);
+    } catch {
+      // gone already
+    }
+  }
+
   /** Close and unlink the file (once), unless someone replaced it with another file meanwhile. */
   remove(): void {
     if (this.removed) return;

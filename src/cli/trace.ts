@@ -96,7 +96,9 @@ function traceImage(opts: TraceOptions, argv: string[]): number {
   if (opts.html !== undefined) prepareHtmlDir(opts.html);
   const ring = new EventRing(opts.capacity);
   // stdout carries the trace, not the guest's console.
-  const prepared = prepareShadowRun(ro, image, input, { write: () => {} }, log, ring);
+  // trace runs the guest in one synchronous piece: no signal handler could remove a swap file
+  // before a Ctrl-C ends the process, so the file loses its name as soon as it is created.
+  const prepared = prepareShadowRun(ro, image, input, { write: () => {} }, log, ring, { unlinkSwapAtOnce: true });
   const t0 = performance.now();
   const g = runPrepared(prepared);
   const seconds = (performance.now() - t0) / 1000;

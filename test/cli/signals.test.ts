@@ -1,7 +1,7 @@
 // SIGINT/SIGTERM during `run`, with a real child process and a real signal: the guest console
 // written so far reaches the file or pipe (flushed per line, and at the stop), the stop is
 // reported on stderr with --stats if asked, and the status is 130 (SIGINT) or 143 (SIGTERM).
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tinyGuest } from '../machine/tiny-elf.js';
@@ -73,5 +73,38 @@ describe('run stopped by a signal', () => {
     expect(end.status).toBe(130);
     expect(t.stdout).toBe('one line\n');
     expect(t.stderr).toMatch(/^shadowvisor: interrupted by SIGINT after \d+ instructions\n$/);
+  });
+});
+
+describe('trace stopped by a signal', () => {
+  it('leaves no --swap-file behind (trace runs in one piece, so the name goes as soon as the file is open)', async () => {
+    const swap = join(dir, 'trace.swap');
+    const child = spawnCli(['trace', ...CHATTY, '--host-mem', '4M', '--swap-file', swap, MEMHOG]);
+    const t = track(child);
+    // The child has the swap file open (its descriptor points at the path) before the signal.
+    const fdDir = `/proc/${child.pid}/fd`;
+    const holdsSwap = (): boolean => {
+      try {
+        return readdirSync(fdDir).some((fd) => {
+          try {
+            return readlinkSync(join(fdDir, fd)).startsWith(swap);
+          } catch {
+            return false;
+          }
+        });
+      } catch {
+        return false;
+      }
+    };
+    try {
+      await until(holdsSwap, 30_000, 'the swap file open in the child');
+    } catch (e) {
+      child.kill('SIGKILL');
+      throw e;
+    }
+    child.kill('SIGINT');
+    const end = await t.done;
+    expect(end.status === 130 || end.signal === 'SIGINT', t.stderr).toBe(true);
+    expect(existsSync(swap)).toBe(false);
   });
 });
