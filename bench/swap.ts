@@ -260,25 +260,12 @@ function spec(s: Settings, image: Uint8Array, mode: MemoryMode, ratio: number, o
 }
 
 export function toRow(s: Settings, cell: SwapCell, o: SwapCellOutcome, seconds: number, baselineMips: number): SwapRow {
-  const z = sizes(s, cell.overcommit);
   const outcome = classifyOutcome(o);
   const completed = outcome === 'ok';
   const mips = seconds > 0 ? o.instructions / seconds / 1e6 : 0;
   const k = o.kvm;
   return {
-    bench: 'swap',
-    mode: cell.mode,
-    overcommit: cell.overcommit,
-    vms: s.vms,
-    guest_mem_mib: z.guest / MIB,
-    host_mem_mib: Math.round((z.host / MIB) * 100) / 100,
-    swap_mib: z.swap / MIB,
-    ksm: s.ksm,
-    fork_every: s.forkEvery,
-    dontneed_every: s.dontneedEvery,
-    insns: s.insns,
-    seed: s.seed,
-    cell: cell.index,
+    ...cellIdentity(s, cell),
     completed,
     outcome,
     guest_speed_ratio: completed && baselineMips > 0 ? Math.round((mips / baselineMips) * 1000) / 1000 : 0,
@@ -300,11 +287,11 @@ export function toRow(s: Settings, cell: SwapCell, o: SwapCellOutcome, seconds: 
   };
 }
 
-/** The row of a cell a Ctrl-C kept from running (or whose worker was stopped): no counters. */
-function notRunRow(s: Settings, cell: SwapCell): SwapRow {
+/** The columns that say which cell a row is: its settings, whether it ran or not. */
+function cellIdentity(s: Settings, cell: SwapCell) {
   const z = sizes(s, cell.overcommit);
   return {
-    bench: 'swap',
+    bench: 'swap' as const,
     mode: cell.mode,
     overcommit: cell.overcommit,
     vms: s.vms,
@@ -317,6 +304,13 @@ function notRunRow(s: Settings, cell: SwapCell): SwapRow {
     insns: s.insns,
     seed: s.seed,
     cell: cell.index,
+  };
+}
+
+/** The row of a cell a Ctrl-C kept from running (or whose worker was stopped): no counters. */
+function notRunRow(s: Settings, cell: SwapCell): SwapRow {
+  return {
+    ...cellIdentity(s, cell),
     completed: false,
     outcome: 'interrupted',
     guest_speed_ratio: 0,
