@@ -11,42 +11,12 @@ import { GuestError } from '../../src/cpu/errors.js';
 import { EV_EXC, EV_IRQ, EV_NONE } from '../../src/cpu/interrupts.js';
 import { NativeMmu } from '../../src/cpu/paging.js';
 import {
-  ACC_FETCH,
-  ACC_WRITE,
   EXIT_BUDGET,
   EXIT_MMU,
   EXIT_STOP,
   EXIT_TRIPLE_FAULT,
-  type Mmu,
-  XLATE_EXIT,
 } from '../../src/cpu/ports.js';
-import { CODE, IDT, KSTACK, type TestMachine, gate, load, makeMachine, r32, setupSystem, w32 } from './harness.js';
-
-/** Exits once per (page, access kind) before delegating: a shadow MMU's first faults. */
-class ExitingMmu implements Mmu {
-  readonly seen = new Set<number>();
-  exits = 0;
-  constructor(readonly inner: NativeMmu) {}
-  translate(cpu: Cpu, lin: number, acc: number): number {
-    const key = (lin >>> 12) * 32 + (acc & (ACC_WRITE | ACC_FETCH));
-    if (!this.seen.has(key)) {
-      this.seen.add(key);
-      this.exits++;
-      return XLATE_EXIT;
-    }
-    return this.inner.translate(cpu, lin, acc);
-  }
-  trackedWrite(): void {}
-  onCr3Write(cpu: Cpu): void {
-    this.inner.onCr3Write(cpu);
-  }
-  onInvlpg(cpu: Cpu, lin: number): void {
-    this.inner.onInvlpg(cpu, lin);
-  }
-  onPagingModeChange(cpu: Cpu): void {
-    this.inner.onPagingModeChange(cpu);
-  }
-}
+import { ExitingMmu, CODE, IDT, KSTACK, type TestMachine, gate, load, makeMachine, r32, setupSystem, w32 } from './harness.js';
 
 type Mode = 'native' | 'exiting';
 const MODES: Mode[] = ['native', 'exiting'];

@@ -2,8 +2,8 @@
 // 0xE9/0x3F8 collect output bytes) and helpers to place code and run it.
 
 import { Cpu } from '../../src/cpu/cpu.js';
-import { NativeMmu } from '../../src/cpu/paging.js';
-import { EXIT_STOP, type InterruptController, type IoBus, type Mmu } from '../../src/cpu/ports.js';
+import { NativeMmu, PTE_P, PTE_RW, PTE_US } from '../../src/cpu/paging.js';
+import { ACC_FETCH, ACC_WRITE, EXIT_STOP, XLATE_EXIT, type InterruptController, type IoBus, type Mmu } from '../../src/cpu/ports.js';
 
 export class StubIo implements IoBus {
   cpu: Cpu | null = null;
@@ -145,12 +145,7 @@ export function stoppedInHandler(m: TestMachine): number {
   return off >= 0 && off < 256 * 16 && off % 16 === 0 ? off / 16 : -1;
 }
 
-export const PTE_P = 1;
-export const PTE_RW = 2;
-export const PTE_US = 4;
-export const PTE_A = 0x20;
-export const PTE_D = 0x40;
-export const PTE_PS = 0x80;
+export { PTE_A, PTE_D, PTE_P, PTE_PS, PTE_RW, PTE_US } from '../../src/cpu/paging.js';
 
 /** Identity-map the first 8 MiB with 4 KiB pages (P|RW|US) and turn paging on. */
 export function setupPaging(m: TestMachine, flags = PTE_P | PTE_RW | PTE_US): void {
@@ -168,4 +163,30 @@ export function setPte(m: TestMachine, lin: number, v: number): void {
 }
 export function pte(m: TestMachine, lin: number): number {
   return r32(m, PT0 + (lin >>> 12) * 4);
+}
+
+/** Exits once per (page, access kind) before delegating, like a shadow MMU's first faults. */
+export class ExitingMmu implements Mmu {
+  readonly seen = new Set<number>();
+  exits = 0;
+  constructor(readonly inner: NativeMmu) {}
+  translate(cpu: Cpu, lin: number, acc: number): number {
+    const key = (lin >>> 12) * 32 + (acc & (ACC_WRITE | ACC_FETCH));
+    if (!this.seen.has(key)) {
+      this.seen.add(key);
+      this.exits++;
+      return XLATE_EXIT;
+    }
+    return this.inner.translate(cpu, lin, acc);
+  }
+  trackedWrite(_cpu: Cpu, _lin: number, _phys: number, _size: number): void {}
+  onCr3Write(cpu: Cpu): void {
+    this.inner.onCr3Write(cpu);
+  }
+  onInvlpg(cpu: Cpu, lin: number): void {
+    this.inner.onInvlpg(cpu, lin);
+  }
+  onPagingModeChange(cpu: Cpu): void {
+    this.inner.onPagingModeChange(cpu);
+  }
 }

@@ -9,7 +9,6 @@ import type { Cpu } from '../../src/cpu/cpu.js';
 import { NativeMmu } from '../../src/cpu/paging.js';
 import {
   ACC_FETCH,
-  ACC_WRITE,
   EXIT_BUDGET,
   EXIT_MMU,
   EXIT_STOP,
@@ -18,39 +17,13 @@ import {
   XLATE_EXIT,
   XLATE_OK,
 } from '../../src/cpu/ports.js';
-import { CpuOf, load, makeMachine, setupPaging } from './harness.js';
+import { ExitingMmu, CpuOf, load, makeMachine, setupPaging } from './harness.js';
 
 const bin = readFileSync(new URL('./fixtures/workload.bin', import.meta.url));
 const meta = JSON.parse(readFileSync(new URL('./fixtures/workload.json', import.meta.url), 'utf8')) as {
   entry: number;
   checksum: number;
 };
-
-/** Exits once per (page, access kind) before delegating, like a shadow MMU's first faults. */
-class ExitingMmu implements Mmu {
-  readonly seen = new Set<number>();
-  exits = 0;
-  constructor(readonly inner: NativeMmu) {}
-  translate(cpu: Cpu, lin: number, acc: number): number {
-    const key = (lin >>> 12) * 32 + (acc & (ACC_WRITE | ACC_FETCH));
-    if (!this.seen.has(key)) {
-      this.seen.add(key);
-      this.exits++;
-      return XLATE_EXIT;
-    }
-    return this.inner.translate(cpu, lin, acc);
-  }
-  trackedWrite(_cpu: Cpu, _lin: number, _phys: number, _size: number): void {}
-  onCr3Write(cpu: Cpu): void {
-    this.inner.onCr3Write(cpu);
-  }
-  onInvlpg(cpu: Cpu, lin: number): void {
-    this.inner.onInvlpg(cpu, lin);
-  }
-  onPagingModeChange(cpu: Cpu): void {
-    this.inner.onPagingModeChange(cpu);
-  }
-}
 
 /** Serves every data page as a one-off (TLB_NOCACHE) translation; records tracked writes. */
 class NocacheMmu extends ExitingMmu {
