@@ -2,6 +2,7 @@
 
 import { BENCH_HELP } from './bench.js';
 import { DEMO_HELP } from './demo.js';
+import { EXERCISE_HELP } from './exercise.js';
 import { EXPLORE_HELP } from './explore.js';
 import { RUN_HELP } from './run.js';
 import { TRACE_HELP } from './trace.js';
@@ -22,6 +23,7 @@ Commands:
   bench [NAME|all]   benchmarks: cpu, host, swap (the headline), scale, hv; merge shards
   explore            search interleavings for mmu_notifier races; inject, shrink, replay bugs
   demo               the swap-reliability demo (what 'npm start' runs)
+  exercise           seeded homework problems with engine-computed answers and a grader
   web [--out DIR]    write a self-contained page that runs the simulator in a browser
   help [COMMAND]     show help for a command
 
@@ -32,7 +34,7 @@ Exit status: 0 success (for run, the guest's own exit value), or
 ${exitStatusHelp(2)}
 `;
 
-const HELPS: Record<string, string> = { run: RUN_HELP, trace: TRACE_HELP, bench: BENCH_HELP, explore: EXPLORE_HELP, demo: DEMO_HELP, web: WEB_HELP, help: MAIN_HELP };
+const HELPS: Record<string, string> = { run: RUN_HELP, trace: TRACE_HELP, bench: BENCH_HELP, explore: EXPLORE_HELP, demo: DEMO_HELP, exercise: EXERCISE_HELP, web: WEB_HELP, help: MAIN_HELP };
 
 export function helpCommand(argv: string[]): number {
   const topic = argv.find((a) => !a.startsWith('-'));

@@ -5,6 +5,7 @@
 import { UsageError } from './args.js';
 import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
+import { exerciseCommand } from './exercise.js';
 import { exploreCommand, runExploreWorkerIfAny } from './explore.js';
 import { MAIN_HELP, helpCommand } from './help.js';
 import { writeStderr, writeStdout } from './output.js';
@@ -32,6 +33,8 @@ async function main(argv: string[]): Promise<number> {
       return exploreCommand(rest);
     case 'web':
       return webCommand(rest);
+    case 'exercise':
+      return exerciseCommand(rest);
     case 'help':
     case '-h':
     case '--help':

@@ -1,0 +1,23 @@
+// The exercise topics `shadowvisor exercise --list-topics` prints, each a function from a seed to
+// a problem with the engine's answers.
+
+import type { Exercise } from './model.js';
+import { translateExercise } from './topic-translate.js';
+
+export interface Topic {
+  name: string;
+  what: string;
+  build(seed: number): Exercise;
+}
+
+export const TOPICS: readonly Topic[] = [
+  {
+    name: 'translate',
+    what: 'GVA -> GPA -> HVA -> HPA from the dumps; what the spte holds and why it is read-only (protect_clean_gpte, COW, write tracking)',
+    build: translateExercise,
+  },
+];
+
+export function findTopic(name: string): Topic | undefined {
+  return TOPICS.find((t) => t.name === name);
+}

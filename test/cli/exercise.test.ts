@@ -1,0 +1,195 @@
+// `shadowvisor exercise`: every topic is deterministic per seed, its -c answers pass its own
+// --check, a wrong line fails naming the question, the formats parse, bad usage is status 2 —
+// and the answers agree with values computed here independently: translate by walking the
+// dumped tables, the others by re-running the engine and reading its counters and state.
+import { describe, expect, it } from 'vitest';
+import { grade, normalize, type Dump, type Exercise } from '../../src/cli/exercise/model.js';
+import { renderAnswersOnly, renderExercise } from '../../src/cli/exercise/render.js';
+import { findTopic, TOPICS } from '../../src/cli/exercise/topics.js';
+import { cli, expectBadInput } from './helpers.js';
+
+const SEEDS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+
+function build(topic: string, seed: number): Exercise {
+  return findTopic(topic)!.build(seed);
+}
+
+function text(ex: Exercise, answers: boolean): string {
+  return renderExercise(ex, 'text', { answers, command: `shadowvisor exercise --topic ${ex.topic} -s ${ex.seed}` });
+}
+
+function dump(ex: Exercise, title: RegExp): Dump {
+  const d = ex.dumps.find((x) => title.test(x.title));
+  if (d === undefined) throw new Error(`no dump ${title} in ${ex.topic} seed ${ex.seed}`);
+  return d;
+}
+
+function answer(ex: Exercise, id: string): string | undefined {
+  return ex.questions.find((q) => q.id === id)?.answer;
+}
+
+const num = (s: string): number => (s.startsWith('0x') ? Number.parseInt(s, 16) : Number(s));
+
+describe.each(TOPICS.map((t) => t.name))('exercise topic %s', (topic) => {
+  it('is the same problem byte for byte for the same seed, and differs across seeds', () => {
+    const seen = new Set<string>();
+    for (const seed of SEEDS) {
+      const a = text(build(topic, seed), true);
+      const b = text(build(topic, seed), true);
+      expect(b).toBe(a);
+      seen.add(a);
+    }
+    expect(seen.size).toBeGreaterThanOrEqual(8);
+  });
+
+  it('grades its own answers right and each single wrong answer wrong, naming the question', () => {
+    for (const seed of SEEDS) {
+      const ex = build(topic, seed);
+      expect(ex.questions.length).toBeGreaterThanOrEqual(3);
+      const lines = renderAnswersOnly(ex, 'text').trimEnd().split('\n');
+      expect(lines).toHaveLength(ex.questions.length);
+      expect(grade(ex, lines).every((g) => g.right)).toBe(true);
+      // Tolerance: upper case, 0x dropped, padding added, sets reversed.
+      const sloppy = ex.questions.map((q, i) => {
+        const l = lines[i]!;
+        if (q.kind === 'hex') return `  ${l.replace(/^0x/, '').toUpperCase()} `;
+        if (q.kind === 'hexset' || q.kind === 'intset') return l.split(',').reverse().join(' , ');
+        return l.toUpperCase();
+      });
+      expect(grade(ex, sloppy).every((g) => g.right)).toBe(true);
+      ex.questions.forEach((q, i) => {
+        const bad = [...lines];
+        bad[i] = wrongAnswer(q.kind, lines[i]!, q.choices);
+        const g = grade(ex, bad);
+        expect(g.filter((x) => !x.right).map((x) => x.id)).toEqual([q.id]);
+        expect(g[i]!.message).toContain(q.answer);
+      });
+      expect(grade(ex, lines.slice(0, -1)).filter((x) => !x.right).map((x) => x.id)).toEqual([ex.questions.at(-1)!.id]);
+      expect(grade(ex, [...lines, 'extra']).some((x) => !x.right)).toBe(true);
+    }
+  });
+
+  it('prints Markdown tables with consistent columns and JSON that parses', () => {
+    const ex = build(topic, 3);
+    const md = renderExercise(ex, 'md', { answers: true, command: 'x' });
+    const tables = md.split('\n\n').filter((b) => b.startsWith('|'));
+    expect(tables.length).toBe(ex.dumps.length);
+    for (const t of tables) {
+      const rows = t.split('\n');
+      const cols = rows[0]!.split(/(?<!\\)\|/).length;
+      for (const r of rows) expect(r.split(/(?<!\\)\|/).length).toBe(cols);
+    }
+    const j = JSON.parse(renderExercise(ex, 'json', { answers: true, command: 'x' }));
+    expect(j.topic).toBe(topic);
+    expect(j.questions.map((q: { answer: string }) => q.answer)).toEqual(ex.questions.map((q) => q.answer));
+    expect(j.dumps.length).toBe(ex.dumps.length);
+  });
+
+  it('CLI: one wrong line of the -c --answers-only output makes --check exit 1, naming the question', () => {
+    const args = ['exercise', '--topic', topic, '-s', '4'];
+    const ans = cli([...args, '-c', '--answers-only']);
+    expect(ans.status).toBe(0);
+    const lines = ans.stdout.trimEnd().split('\n');
+    const ex = build(topic, 4);
+    expect(lines).toEqual(ex.questions.map((q) => q.answer));
+    const q = ex.questions[1]!;
+    lines[1] = wrongAnswer(q.kind, lines[1]!, q.choices);
+    const bad = cli([...args, '--check', '-'], { input: `${lines.join('\n')}\n` });
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toContain(`2. [${q.id}]: WRONG`);
+    expect(bad.stdout.match(/WRONG/g)).toHaveLength(1);
+  });
+});
+
+function wrongAnswer(kind: string, right: string, choices?: string[]): string {
+  switch (kind) {
+    case 'hex':
+      return `0x${(Number.parseInt(right, 16) + 0x1000).toString(16)}`;
+    case 'int':
+      return String(Number(right) + 1);
+    case 'yesno':
+      return right === 'yes' ? 'no' : 'yes';
+    case 'word':
+      return choices!.find((c) => c !== right)!;
+    case 'hexset':
+      return right === 'none' ? '0x1' : 'none';
+    case 'intset':
+      return right === 'none' ? '0' : 'none';
+  }
+  throw new Error(kind);
+}
+
+describe('exercise answers against independent computations', () => {
+  it('translate: walking the dumped tables gives the GPA, HVA, HPA and the spte', () => {
+    for (const seed of SEEDS) {
+      const ex = build('translate', seed);
+      const gva = num(/GVA (0x[0-9a-f]+)/.exec(ex.questions[0]!.text)![1]!);
+      const pd = dump(ex, /^guest page directory/);
+      const pde = num(pd.rows.find((r) => Number(r[0]) === gva >>> 22)![2]!);
+      const pt = dump(ex, new RegExp(`^guest page table at gfn 0x${(pde >>> 12).toString(16)} `));
+      const pte = num(pt.rows.find((r) => Number(r[0]) === ((gva >>> 12) & 1023))![2]!);
+      const gfn = pte >>> 12;
+      expect(num(answer(ex, 'gpa')!)).toBe(gfn * 4096 + (gva & 0xfff));
+      const slot = dump(ex, /^memslots/).rows.map((r) => r.map(num)).find(([, base, n]) => gfn >= base! && gfn < base! + n!)!;
+      const hva = slot[3]! + (gfn - slot[1]!) * 4096 + (gva & 0xfff);
+      expect(num(answer(ex, 'hva')!)).toBe(hva);
+      const hostRow = dump(ex, /^host page table/).rows.find((r) => num(r[0]!) === (hva & ~0xfff))!;
+      const frame = Number(/frame (\d+)/.exec(hostRow[1]!)![1]);
+      expect(num(answer(ex, 'hpa')!)).toBe(frame * 4096 + (gva & 0xfff));
+      // The spte: root index -> shadow page, leaf index -> spte; it maps the same frame.
+      const root = dump(ex, /shadow root/).rows.find((r) => Number(r[0]) === gva >>> 22)!;
+      const spId = Number(/shadow page (\d+)/.exec(root[1]!)![1]);
+      const leaf = dump(ex, /^leaf sptes/).rows.find((r) => r[0] === `${spId}[${(gva >>> 12) & 1023}]`)!;
+      const spte = num(leaf[1]!);
+      expect(spte >>> 12).toBe(frame);
+      expect(answer(ex, 'spte-writable')).toBe(spte & 2 ? 'yes' : 'no');
+      // Why: the decision KVM's make_spte makes, from the dumped gpte, spte and tables.
+      const ptGfns = pd.rows.map((r) => num(r[2]!) >>> 12);
+      const hostW = /writable/.test(hostRow[1]!.replace('read-only', ''));
+      let why: string;
+      if (spte & 2) why = 'writable';
+      else if (!(spte & 0x100)) why = pte & 2 && pde & 2 && !(pte & 0x40) ? 'protect-clean-gpte' : 'guest-read-only';
+      else if (!(spte & 0x200)) why = 'host-read-only';
+      else why = ptGfns.includes(gfn) ? 'write-tracked' : 'unexplained';
+      expect(answer(ex, 'why'), `seed ${seed}`).toBe(why);
+      if (why === 'host-read-only') expect(hostW).toBe(false);
+      const after = answer(ex, 'gpte-after');
+      if (after !== undefined) expect(num(after)).toBe((pte | 0x60) >>> 0);
+    }
+  });
+});
+
+describe('exercise command line', () => {
+  it('passes its own answers through --check (exit 0), and prints the same bytes twice', () => {
+    const args = ['exercise', '--topic', 'translate', '-s', '2'];
+    const p1 = cli(args);
+    const p2 = cli(args);
+    expect(p1.status).toBe(0);
+    expect(p1.stdout).toBe(p2.stdout);
+    const ans = cli([...args, '-c', '--answers-only']);
+    const ok = cli([...args, '--check', '-'], { input: ans.stdout });
+    expect(ok.stdout).toMatch(/ right$/m);
+    expect(ok.stdout).not.toMatch(/WRONG/);
+    expect(ok.status, ok.stdout).toBe(0);
+    const j = cli([...args, '--format', 'json', '--check', '-'], { input: ans.stdout });
+    expect(JSON.parse(j.stdout).passed).toBe(true);
+  });
+
+  it('lists its topics and refuses bad usage with one line and status 2', () => {
+    const l = cli(['exercise', '--list-topics']);
+    expect(l.status).toBe(0);
+    for (const t of TOPICS) expect(l.stdout).toContain(t.name);
+    expectBadInput(cli(['exercise', '--topic', 'nope']), /unknown topic 'nope'/);
+    expectBadInput(cli(['exercise', '--topic', 'translate', '-s', 'x']), /--seed/);
+    expectBadInput(cli(['exercise', '--topic', 'translate', '--check', '/nonexistent/file']), /cannot read/);
+    expectBadInput(cli(['exercise', '--topic', 'translate', '--bogus']), /bogus/);
+  });
+
+  it('normalises answers by kind', () => {
+    expect(normalize({ kind: 'hex' }, ' 0x000ABC ')).toBe('abc');
+    expect(normalize({ kind: 'hexset' }, '0x3, 1 2')).toBe('1,2,3');
+    expect(normalize({ kind: 'hexset' }, 'None')).toBe('none');
+    expect(normalize({ kind: 'word', choices: ['protect-clean-gpte'] }, 'Protect clean gpte')).toBe('protect-clean-gpte');
+    expect(normalize({ kind: 'yesno' }, 'maybe')).toBeNull();
+  });
+});
