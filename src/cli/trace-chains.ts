@@ -272,3 +272,116 @@ export function filterChains(invs: readonly InvGroup[], f: PageFilter): InvGroup
   if (f.gfn === undefined && f.gva === undefined) return [...invs];
   return invs.filter((g) => groupMatches(g, f) || g.refaults.some((r) => r.fault !== null && groupMatches(r.fault, f)));
 }
+
+// ---- ordering and the chains of what KVM was never told -----------------------------------------
+
+/** How much a chain shows: a zap that was refaulted, then a zap, then a race, then nothing. */
+export function chainInterest(inv: InvGroup): number {
+  if (inv.zaps.length > 0 && inv.refaults.some((r) => r.fault !== null)) return 3;
+  if (inv.zaps.length > 0) return 2;
+  if (inv.raced.length > 0) return 1;
+  return 0;
+}
+
+/** The chains in reading order: the most telling first, in time order within each rank (a
+ *  stable sort). Chains that zapped nothing come last: they only say the guest had not touched
+ *  the page since its last fault-in. */
+export function orderByInterest(invs: readonly InvGroup[]): InvGroup[] {
+  return [...invs].sort((a, b) => chainInterest(b) - chainInterest(a) || a.n - b.n);
+}
+
+/**
+ * An invalidation KVM never heard of (pin and none modes, or a broken notifier): the stale
+ * detector's UNSEEN events for one gfn whose spte kept mapping `frame` after the host unmapped,
+ * replaced or write-protected the page; then who was given that frame next (the first GUP that
+ * returned it, for any gfn) and the first STALE access through the spte.
+ */
+export interface UnseenGroup {
+  /** 1-based, in time order. */
+  n: number;
+  gfn: number;
+  /** The host frame the spte still maps. */
+  frame: number;
+  /** UNSEEN_* of the first event. */
+  what: number;
+  /** What set the host off: "kswapd", "ksmd", "vcpu0 fault ... (reclaim)" or "host". */
+  cause: string;
+  /** The UNSEEN events (one per spte mapping the gfn, and repeats until the spte changes). */
+  unseen: TraceEvent[];
+  /** The first GUP after the first UNSEEN that was handed `frame` (another gfn, or this one
+   *  swapped back in), or null when no guest page of this VM got it in the trace. */
+  owner: TraceEvent | null;
+  /** The first STALE access on this gfn through `frame`, or null. */
+  firstStale: TraceEvent | null;
+  /** STALE accesses on this gfn through `frame`. */
+  stales: number;
+}
+
+/** Group UNSEEN events by (gfn, frame) until an SPTE_SET or SPTE_ZAP on the gfn replaces the spte. */
+export function groupUnseen(events: readonly TraceEvent[]): UnseenGroup[] {
+  const out: UnseenGroup[] = [];
+  const open = new Map<number, UnseenGroup>(); // gfn -> the group still open on it
+  const byFrame = new Map<number, UnseenGroup[]>(); // frame -> groups waiting for its next owner
+  let lastTask: TraceEvent | null = null;
+  const faults: (FaultGroup | null)[] = [];
+  for (const e of events) {
+    switch (e.kind) {
+      case EV_HOST_TASK:
+        lastTask = e;
+        break;
+      case EV_FAULT:
+        if (e.vcpu >= 0) faults[e.vcpu] = { kind: 'fault', vcpu: e.vcpu, gva: e.f[0]!, gfn: -1, events: [e], start: e.seq, outcome: 0, gupDone: false };
+        break;
+      case EV_WALK:
+        if (e.vcpu >= 0 && faults[e.vcpu]) faults[e.vcpu]!.gfn = e.f[1]!;
+        break;
+      case EV_GUP: {
+        if (e.vcpu >= 0 && faults[e.vcpu]) {
+          faults[e.vcpu]!.gupDone = true;
+          faults[e.vcpu]!.events.push(e);
+        }
+        const waiting = byFrame.get(e.f[2]!);
+        if (waiting !== undefined) {
+          for (const g of waiting) g.owner = e;
+          byFrame.delete(e.f[2]!);
+        }
+        break;
+      }
+      case EV_SPTE_SET:
+      case EV_SPTE_ZAP:
+      case EV_RETRY:
+      case EV_GUEST_PF:
+      case EV_MMIO: {
+        if (e.kind === EV_SPTE_SET || e.kind === EV_SPTE_ZAP) open.delete(e.kind === EV_SPTE_SET ? e.f[1]! : e.f[0]!);
+        if (e.vcpu >= 0 && e.kind !== EV_SPTE_ZAP) faults[e.vcpu] = null;
+        break;
+      }
+      case EV_UNSEEN: {
+        const gfn = e.f[0]!;
+        const frame = e.f[1]!;
+        let g = open.get(gfn);
+        if (g === undefined || g.frame !== frame) {
+          g = { n: out.length + 1, gfn, frame, what: e.f[4]!, cause: causeOf(lastTask, faults), unseen: [], owner: null, firstStale: null, stales: 0 };
+          out.push(g);
+          open.set(gfn, g);
+          let l = byFrame.get(frame);
+          if (l === undefined) byFrame.set(frame, (l = []));
+          l.push(g);
+        }
+        g.unseen.push(e);
+        break;
+      }
+      case EV_STALE: {
+        const g = open.get(e.f[1]!);
+        if (g !== undefined && g.frame === e.f[2]) {
+          g.stales++;
+          if (g.firstStale === null) g.firstStale = e;
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return out;
+}

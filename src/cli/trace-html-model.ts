@@ -25,7 +25,11 @@ import {
   EV_TLB_FLUSH,
   EV_WALK,
   EV_GUEST_PF,
+  FLUSH_REMOTE,
   GUP_NAMES,
+  UNSEEN_NAMES,
+  ZAP_FLOOD,
+  ZAP_PTE_WRITE,
   GUP_SWAP_CACHE,
   GUP_SWAP_IN,
   HOST,
@@ -34,7 +38,7 @@ import {
   ZAP_NAMES,
 } from '../obs/events.js';
 import type { ShadowRunStats } from './stats.js';
-import { groupEvents, type FaultGroup, type Grouped, type InvGroup } from './trace-chains.js';
+import { groupEvents, groupUnseen, orderByInterest, type FaultGroup, type Grouped, type InvGroup, type UnseenGroup } from './trace-chains.js';
 import { describe, type SlotLookup } from './trace-format.js';
 import type { TranslationView } from './trace-translate.js';
 
@@ -99,6 +103,48 @@ export interface HtmlTraceModel {
   translations: TranslationData[];
   /** gfn to open the page history on (from --gfn / --gva), or -1. */
   selectGfn: number;
+  /** Chains of invalidations KVM was not told of (UNSEEN -> stale spte -> new owner -> STALE). */
+  unseen: UnseenData[];
+  /** Per event index: why it looks as it does (a read-only WALK, the cause of a remote flush). */
+  notes: Record<number, string>;
+  /** Remote TLB flushes on this page by cause (invalidation, aging, page-table write, ...). */
+  flushCauses: Record<string, number>;
+  /** The same image, flags and seed under the mmu_notifier, for pin and none runs: its chains of
+   *  the gfns that went stale here, with just their events. */
+  compare: CompareData | null;
+  /** Host counts the page's words depend on (the whole run's, not just the events shown). */
+  hostCounts: { swapOuts: number; ksmMerges: number };
+}
+
+export interface UnseenData {
+  n: number;
+  gfn: number;
+  frame: number;
+  what: string;
+  cause: string;
+  heading: string;
+  /** Indices into `events`. */
+  unseen: number[];
+  /** The GUP that was handed the frame next, or -1. */
+  owner: number;
+  /** The first STALE access through the spte, or -1. */
+  firstStale: number;
+  stales: number;
+}
+
+export interface CompareData {
+  mode: string;
+  command: string;
+  events: EventRow[];
+  chains: ChainData[];
+}
+
+/** What a notifier-mode run of the same seed is given to compare against. */
+export interface CompareInput {
+  command: string;
+  events: readonly TraceEvent[];
+  slots: SlotLookup;
+  heading: (inv: InvGroup) => string;
 }
 
 export interface ModelInput {
@@ -113,6 +159,7 @@ export interface ModelInput {
   heading: (inv: InvGroup) => string;
   translations: TranslationData[];
   selectGfn: number;
+  compare?: CompareInput;
 }
 
 /** The gfn an event names itself, as eventMatches() in trace-chains.ts reads it (-1: none). */
@@ -257,28 +304,7 @@ export function buildModel(inp: ModelInput): HtmlTraceModel {
   const faultOutcomes: Record<number, string> = {};
   for (const f of grouped.faults) if (f.events[0]!.kind === EV_FAULT) faultOutcomes[idx(f.events[0]!)] = faultOutcome(f);
 
-  const chains: ChainData[] = grouped.invs.map((inv) => {
-    const startEv = inv.events[0]!;
-    const endEv = inv.events.find((e) => e.seq === inv.end);
-    const endTime = inv.events[inv.events.length - 1]!.time;
-    return {
-      n: inv.n,
-      cause: inv.cause,
-      heading: inp.heading(inv),
-      event: MMU_NOTIFY_EVENT_NAMES[startEv.f[0]!] ?? String(startEv.f[0]),
-      start: idx(startEv),
-      end: endEv === undefined ? -1 : idx(endEv),
-      zaps: inv.zaps.map(idx),
-      flushes: inv.events.filter((e) => e.kind === EV_TLB_FLUSH).map(idx),
-      all: inv.events.map(idx),
-      refaults: inv.refaults.map((r) => ({
-        gfn: r.gfn,
-        fault: r.fault === null ? null : r.fault.events.map(idx),
-        dt: r.fault === null ? 0 : r.fault.events[0]!.time - endTime,
-      })),
-      raced: inv.raced.map((f) => ({ vcpu: f.vcpu, gva: f.gva >>> 0, events: f.events.map(idx) })),
-    };
-  });
+  const chains: ChainData[] = orderByInterest(grouped.invs).map((inv) => chainData(inv, idx, inp.heading));
 
   const pages: Record<number, number[]> = {};
   for (const [g, l] of pageIndex(events, grouped)) pages[g] = l;
@@ -302,6 +328,166 @@ export function buildModel(inp: ModelInput): HtmlTraceModel {
     pages,
     translations: inp.translations,
     selectGfn: inp.selectGfn,
+    hostCounts: { swapOuts: (s.host as Record<string, number>).swapOuts ?? 0, ksmMerges: (s.host as Record<string, number>).ksmMerges ?? 0 },
+    unseen: unseenData(groupUnseen(events), idx),
+    notes: eventNotes(events, grouped),
+    flushCauses: flushCauses(events, grouped),
+    compare: inp.compare === undefined ? null : compareData(inp.compare, groupUnseen(events)),
+  };
+}
+
+function chainData(inv: InvGroup, idx: (e: TraceEvent) => number, heading: (inv: InvGroup) => string): ChainData {
+  const startEv = inv.events[0]!;
+  const endEv = inv.events.find((e) => e.seq === inv.end);
+  const endTime = inv.events[inv.events.length - 1]!.time;
+  return {
+    n: inv.n,
+    cause: inv.cause,
+    heading: heading(inv),
+    event: MMU_NOTIFY_EVENT_NAMES[startEv.f[0]!] ?? String(startEv.f[0]),
+    start: idx(startEv),
+    end: endEv === undefined ? -1 : idx(endEv),
+    zaps: inv.zaps.map(idx),
+    flushes: inv.events.filter((e) => e.kind === EV_TLB_FLUSH).map(idx),
+    all: inv.events.map(idx),
+    refaults: inv.refaults.map((r) => ({
+      gfn: r.gfn,
+      fault: r.fault === null ? null : r.fault.events.map(idx),
+      dt: r.fault === null ? 0 : r.fault.events[0]!.time - endTime,
+    })),
+    raced: inv.raced.map((f) => ({ vcpu: f.vcpu, gva: f.gva >>> 0, events: f.events.map(idx) })),
+  };
+}
+
+const hx = (v: number): string => `0x${(v >>> 0).toString(16)}`;
+
+/** The one-line heading of an UNSEEN chain, as the chain list shows it. */
+export function unseenHeading(u: UnseenGroup): string {
+  const owner =
+    u.owner === null
+      ? `frame ${u.frame} not handed to a guest page again in the trace`
+      : u.owner.f[0] === u.gfn
+        ? `frame ${u.frame} given back to gfn ${hx(u.gfn)} itself (seq ${u.owner.seq})`
+        : `frame ${u.frame} now holds gfn ${hx(u.owner.f[0]!)}${u.owner.vcpu >= 0 ? ` (vcpu${u.owner.vcpu}'s fault, seq ${u.owner.seq})` : ''}`;
+  const stale = u.firstStale === null ? 'no stale access seen' : `first STALE access at seq ${u.firstStale.seq} (${u.stales} in all)`;
+  // In seq order: reclaim may free the frame (a stale access already) before anyone reuses it.
+  const tail = u.firstStale !== null && u.owner !== null && u.firstStale.seq < u.owner.seq ? `${stale} -> ${owner}` : `${owner} -> ${stale}`;
+  return `unseen ${u.n}: ${u.cause} -> host ${UNSEEN_NAMES[u.what] ?? '?'} gfn ${hx(u.gfn)}, no notifier -> the spte still maps frame ${u.frame} -> ${tail}`;
+}
+
+function unseenData(groups: UnseenGroup[], idx: (e: TraceEvent) => number): UnseenData[] {
+  // The ones that led to a stale access first, then time order (stable).
+  const order = [...groups].sort((a, b) => Number(b.firstStale !== null) - Number(a.firstStale !== null) || a.n - b.n);
+  return order.map((u) => ({
+    n: u.n,
+    gfn: u.gfn,
+    frame: u.frame,
+    what: UNSEEN_NAMES[u.what] ?? '?',
+    cause: u.cause,
+    heading: unseenHeading(u),
+    unseen: u.unseen.map(idx),
+    owner: u.owner === null ? -1 : idx(u.owner),
+    firstStale: u.firstStale === null ? -1 : idx(u.firstStale),
+    stales: u.stales,
+  }));
+}
+
+/** Why a remote flush happened, read from its context: its invalidation, or the event just before it. */
+export function flushCause(events: readonly TraceEvent[], i: number, grouped: Grouped): string {
+  const e = events[i]!;
+  const g = grouped.groupOf.get(e.seq);
+  if (g !== undefined && g.kind === 'inv') return 'invalidation';
+  for (let j = i - 1; j >= 0 && j >= i - 64; j--) {
+    const p = events[j]!;
+    switch (p.kind) {
+      case EV_AGE:
+        return 'aging';
+      case EV_EMULATED_PT_WRITE:
+        return 'page-table write';
+      case EV_SPTE_ZAP:
+        if (p.f[2] === ZAP_PTE_WRITE || p.f[2] === ZAP_FLOOD) return 'page-table write';
+        continue;
+      case EV_CHANGE_PTE:
+        return 'change_pte';
+      case EV_RELEASE:
+        return 'release';
+      case EV_FAULT:
+      case EV_WALK:
+      case EV_GUP:
+      case EV_SPTE_SET:
+        return 'fault (shadow page write-protected or spte replaced)';
+      default:
+        return 'other (memslot update)';
+    }
+  }
+  return 'other (memslot update)';
+}
+
+function isRemoteFlush(e: TraceEvent): boolean {
+  return e.kind === EV_TLB_FLUSH && e.vcpu === HOST && e.f[1] === FLUSH_REMOTE;
+}
+
+function flushCauses(events: readonly TraceEvent[], grouped: Grouped): Record<string, number> {
+  const out: Record<string, number> = {};
+  events.forEach((e, i) => {
+    if (!isRemoteFlush(e)) return;
+    const c = flushCause(events, i, grouped);
+    out[c] = (out[c] ?? 0) + 1;
+  });
+  return out;
+}
+
+/** Bit 1 (R/W) and bit 6 (D) of a guest PTE. */
+const GPTE_W = 0x2;
+const GPTE_D = 0x40;
+
+function eventNotes(events: readonly TraceEvent[], grouped: Grouped): Record<number, string> {
+  const notes: Record<number, string> = {};
+  events.forEach((e, i) => {
+    if (e.kind === EV_WALK) {
+      const gpte = e.f[3]!;
+      if (gpte & GPTE_W && !(gpte & GPTE_D) && !(e.f[2]! & 1)) {
+        notes[i] =
+          'read-only although the guest PTE is writable: protect_clean_gpte. The PTE is clean (D=0), so KVM maps it ' +
+          'read-only and the first write faults again, letting KVM set D in the guest PTE before making the spte writable.';
+      }
+    } else if (isRemoteFlush(e)) {
+      notes[i] = `remote TLB flush, cause: ${flushCause(events, i, grouped)}`;
+    } else if (e.kind === EV_UNSEEN) {
+      notes[i] = 'the host changed this page and KVM was not told (no mmu_notifier in this mode): the spte keeps the old frame';
+    }
+  });
+  return notes;
+}
+
+/** The notifier-mode chains of the gfns that went unseen here (at most 4), with only their events. */
+function compareData(c: CompareInput, unseen: UnseenGroup[]): CompareData {
+  const grouped = groupEvents(c.events);
+  const wanted: number[] = [];
+  for (const u of [...unseen].sort((a, b) => Number(b.firstStale !== null) - Number(a.firstStale !== null) || a.n - b.n)) {
+    if (!wanted.includes(u.gfn)) wanted.push(u.gfn);
+  }
+  const picked: InvGroup[] = [];
+  for (const g of wanted) {
+    const inv = grouped.invs.find((v) => v.zaps.some((z) => z.f[0] === g) && !picked.includes(v));
+    if (inv !== undefined) picked.push(inv);
+    if (picked.length === 4) break;
+  }
+  const seqs = new Set<number>();
+  for (const inv of picked) {
+    for (const e of inv.events) seqs.add(e.seq);
+    for (const r of inv.refaults) if (r.fault !== null) for (const e of r.fault.events) seqs.add(e.seq);
+    for (const f of inv.raced) for (const e of f.events) seqs.add(e.seq);
+  }
+  const kept = c.events.filter((e) => seqs.has(e.seq));
+  const at = new Map<number, number>();
+  kept.forEach((e, i) => at.set(e.seq, i));
+  const idx = (e: TraceEvent): number => at.get(e.seq)!;
+  return {
+    mode: 'notifier',
+    command: c.command,
+    events: kept.map((e) => [e.seq, e.time, e.vcpu, e.kind, e.f[0]!, e.f[1]!, e.f[2]!, e.f[3]!, e.f[4]!, describe(e, c.slots)]),
+    chains: picked.map((inv) => chainData(inv, idx, c.heading)),
   };
 }
 

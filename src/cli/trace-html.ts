@@ -137,7 +137,7 @@ function markClass(m: HtmlTraceModel, i: number): string {
     case EV_AGE:
       return 'm k-age';
     case EV_UNSEEN:
-      return 'm k-stale';
+      return 'm k-unseen';
     default:
       return 'm k-other';
   }
@@ -161,6 +161,7 @@ function timelineSvg(m: HtmlTraceModel, vcpus: number): string {
   });
   out.push(`<svg id="plot" x="${TL.LABEL}" y="0" width="${PW}" height="${plotH}" viewBox="0 0 ${PW} ${plotH}" preserveAspectRatio="none">`);
   out.push(`<rect id="selband" x="0" y="0" width="0" height="${plotH}"/>`);
+  out.push(`<line id="cursor" x1="0" x2="0" y1="0" y2="${plotH}" visibility="hidden"/>`);
   // Invalidation spans first, so instant marks draw over them.
   const invRow = rowOf(-1, EV_INV_START);
   const yi = rowY(rows, invRow);
@@ -212,6 +213,8 @@ function legend(m: HtmlTraceModel): string {
       sw('k-zap', 'spte zap'),
       sw('k-flush', 'remote TLB flush'),
       ...evs.map((e) => sw(`ev-${e}`, `invalidation (${e})`)),
+      sw('k-unseen', 'UNSEEN: host changed a page, KVM not told'),
+      sw('k-stale', 'STALE: guest access through a freed or replaced frame'),
       sw('t-kswapd', 'kswapd'),
       sw('t-ksmd', 'ksmd'),
       sw('k-age', 'aging'),
@@ -222,8 +225,26 @@ function legend(m: HtmlTraceModel): string {
 
 // ---- chains, translations, events -----------------------------------------------------------------
 
+function noChainsText(m: HtmlTraceModel): string {
+  const swapped = m.hostCounts.swapOuts;
+  const capped = m.ring.shown < m.ring.emitted;
+  const unseen = m.unseen.length;
+  if (m.mode !== 'notifier') {
+    const why =
+      `No invalidation reached KVM: in ${m.mode} mode KVM is not registered as an mmu_notifier, so the host's ` +
+      `${plural(swapped, 'swap-out')}, merges and unmaps arrive as no event at all.`;
+    if (unseen > 0) return `${why} The stale detector saw ${plural(unseen, 'of them', 'of them')} leave an spte behind: see <a href="#unseen">What KVM was never told</a>.`;
+    if (m.mode === 'pin') return `${why} With every mapped page pinned, reclaim could not take a page KVM maps, so none went stale.`;
+    return `${why}${capped ? ' None of them is among the events this page holds (capped): raise --last.' : ''}`;
+  }
+  if (swapped > 0) {
+    return `No host invalidation among the events this page holds, although the host swapped out ${plural(swapped, 'page')}${capped ? ': the cap dropped them (raise --last or --events)' : ''}.`;
+  }
+  return 'No host invalidation in the events shown: nothing was swapped, merged or unmapped under the guest.';
+}
+
 function chainList(m: HtmlTraceModel): string {
-  if (m.chains.length === 0) return '<p class="empty">No host invalidation in the events shown: nothing was swapped, merged or unmapped under the guest.</p>';
+  if (m.chains.length === 0) return `<p class="empty" id="nochains">${noChainsText(m)}</p>`;
   const shown = m.chains.slice(0, MAX_CHAINS_LISTED);
   const items = shown.map((c, i) => {
     const cls = c.zaps.length === 0 ? 'nozap' : c.refaults.some((r) => r.fault !== null) ? 'refault' : 'zap';
@@ -252,6 +273,55 @@ function lastEvents(m: HtmlTraceModel): string {
   );
 }
 
+function unseenList(m: HtmlTraceModel): string {
+  if (m.unseen.length === 0) {
+    return `<p class="empty">The stale detector saw no invalidation leave an spte behind${m.mode === 'notifier' ? ' (as it must be with the notifier)' : ''}.</p>`;
+  }
+  const items = m.unseen.map((u, i) => `<li class="${u.firstStale >= 0 ? 'stale' : 'quiet'}" data-u="${i}"><a href="#unseen=${u.n}">${escapeHtml(u.heading)}</a></li>`);
+  return `<ol id="unseenlist">\n${items.join('\n')}\n</ol>`;
+}
+
+const HOWTO_PATH =
+  'The guest touches memory through its own page tables (GVA &rarr; GPA); KVM maps each guest frame (gfn) to a host virtual ' +
+  'address (HVA) in the VM process, and the host maps that to a physical frame (HPA). A <b>fault</b> is a vCPU exit when no ' +
+  'shadow PTE (spte) covers an access: KVM walks the guest tables, asks the host for the frame (gup: zero-fill, swap-in, COW ' +
+  'break) and installs an spte. ';
+
+const HOWTO_UI =
+  'Hover over the timeline to read an event, drag across it to zoom, click an invalidation to open its chain; click any gfn ' +
+  "to see that page's whole history. <b>Step through</b> plays the events one by one (keys: &larr; &rarr;, space) and shows " +
+  'the links of one guest page being made and broken.';
+
+function howTo(mode: string): string {
+  if (mode === 'notifier') {
+    return (
+      HOWTO_PATH +
+      "When the host wants a frame back (kswapd or a fault's own reclaim swaps it out, KSM merges it, a fork write-protects " +
+      'it) it calls the <b>mmu_notifier</b>: <code>INV_START</code>, KVM zaps every spte mapping the frame (<code>SPTE_ZAP</code>), ' +
+      "flushes the vCPUs' TLBs (<code>TLB_FLUSH</code>), and only then, after <code>INV_END</code>, may the host reuse the frame. " +
+      'The next guest access faults again: the <b>refault</b>, usually a swap-in. A fault that sampled <code>mmu_invalidate_seq</code> ' +
+      'before an invalidation finished is <b>retried</b> rather than installing a stale frame. ' +
+      HOWTO_UI
+    );
+  }
+  const what =
+    mode === 'pin'
+      ? 'In <b>pin</b> mode (KVM before 2.6.27) KVM is <b>not</b> an mmu_notifier: it keeps a reference on every page it maps, ' +
+        'so reclaim cannot free those frames (pinned reclaim failures; under pressure the OOM killer). A page the host ' +
+        'write-protects or replaces anyway (fork, KSM) is changed behind KVM\'s back: '
+      : 'In <b>none</b> mode KVM neither pins pages nor listens to the mmu_notifier: the host unmaps, swaps out and frees ' +
+        'frames that sptes still map, and hands them to other pages. ';
+  return (
+    HOWTO_PATH +
+    what +
+    'there are no <code>INV_START</code>/<code>SPTE_ZAP</code> chains from KVM. The stale detector (a second notifier ' +
+    'subscriber that is not KVM and changes nothing) records <code>UNSEEN</code> when an invalidation leaves an spte behind, ' +
+    'and <code>STALE</code> for every guest access through a frame that was freed or replaced. <b>What KVM was never told</b> ' +
+    'draws each one beside the notifier chain of the same page in a run of the same seed. ' +
+    HOWTO_UI
+  );
+}
+
 function translationsHtml(m: HtmlTraceModel): string {
   if (m.translations.length === 0) return '<p class="empty">No guest page faulted in the events shown.</p>';
   const blocks = m.translations.map((t) => `<pre class="xlate" data-gfn="${t.gfn}">${escapeHtml(t.lines.join('\n'))}</pre>`);
@@ -259,7 +329,13 @@ function translationsHtml(m: HtmlTraceModel): string {
 }
 
 function totalsHtml(m: HtmlTraceModel): string {
-  const rows = m.totals.map((r) => `<tr><th>${escapeHtml(r.label)}</th><td class="num">${escapeHtml(r.value)}</td><td class="note">${escapeHtml(r.note)}</td></tr>`);
+  const causes = Object.keys(m.flushCauses).sort();
+  const flushRow =
+    causes.length === 0
+      ? []
+      : [{ label: 'remote TLB flushes on this page', value: int(causes.reduce((a, c) => a + m.flushCauses[c]!, 0)), note: `by cause: ${causes.map((c) => `${c} ${int(m.flushCauses[c]!)}`).join(', ')}` }];
+  const unseenRow = m.unseen.length === 0 && m.mode === 'notifier' ? [] : [{ label: 'UNSEEN (KVM not told)', value: int(m.unseen.length), note: `pages left mapped by a stale spte on this page; ${int(m.unseen.filter((u) => u.firstStale >= 0).length)} led to a STALE access` }];
+  const rows = [...m.totals, ...flushRow, ...unseenRow].map((r) => `<tr><th>${escapeHtml(r.label)}</th><td class="num">${escapeHtml(r.value)}</td><td class="note">${escapeHtml(r.note)}</td></tr>`);
   return `<table class="totals">\n${rows.join('\n')}\n</table>`;
 }
 
@@ -286,18 +362,7 @@ export function renderTraceHtml(m: HtmlTraceModel, vcpus: number): string {
   p.push(`<p class="meta${r.shown < r.emitted ? ' capped' : ''}" id="ringnote">${escapeHtml(ringNote)}.</p>`);
   p.push('<h2>Totals</h2>');
   p.push(totalsHtml(m));
-  p.push(
-    '<p class="howto"><b>How to read this.</b> The guest touches memory through its own page tables (GVA &rarr; GPA); KVM maps ' +
-      'each guest frame (gfn) to a host virtual address (HVA) in the VM process, and the host maps that to a physical frame (HPA). ' +
-      'A <b>fault</b> is a vCPU exit when no shadow PTE (spte) covers an access: KVM walks the guest tables, asks the host for the ' +
-      'frame (gup: zero-fill, swap-in, COW break) and installs an spte. When the host wants a frame back (kswapd or a fault\'s own ' +
-      'reclaim swaps it out, KSM merges it, a fork write-protects it) it calls the <b>mmu_notifier</b>: <code>INV_START</code>, ' +
-      'KVM zaps every spte mapping the frame (<code>SPTE_ZAP</code>), flushes the vCPUs\' TLBs (<code>TLB_FLUSH</code>), and only ' +
-      'then, after <code>INV_END</code>, may the host reuse the frame. The next guest access faults again: the <b>refault</b>, ' +
-      'usually a swap-in. A fault that sampled <code>mmu_invalidate_seq</code> before an invalidation finished is <b>retried</b> ' +
-      'rather than installing a stale frame. Hover over the timeline to read an event, drag across it to zoom, click an ' +
-      'invalidation to open its chain; click any gfn to see that page\'s whole history.</p>',
-  );
+  p.push(`<p class="howto" id="howto"><b>How to read this.</b> ${howTo(m.mode)}</p>`);
   p.push('<h2>Timeline</h2>');
   p.push(
     '<div class="controls" id="tlcontrols" hidden><label><input type="radio" name="xmode" value="time" checked> x = virtual time</label> ' +
@@ -306,6 +371,17 @@ export function renderTraceHtml(m: HtmlTraceModel, vcpus: number): string {
   );
   p.push(legend(m));
   p.push(`<div class="tlwrap">${timelineSvg(m, vcpus)}<div id="tip" hidden></div></div>`);
+  p.push('<h2 id="player-h">Step through</h2>');
+  p.push(
+    '<div class="player" id="player" hidden><div class="controls"><button type="button" id="pprev" title="previous event (&larr;)">&#9664; Prev</button> ' +
+      '<button type="button" id="pplay" title="play / pause (space)">&#9654; Play</button> ' +
+      '<button type="button" id="pnext" title="next event (&rarr;)">Next &#9654;</button> ' +
+      '<label>guest page <select id="pgva"></select></label> ' +
+      '<label><input type="checkbox" id="ponly" checked> only events of this page</label> ' +
+      '<span class="meta" id="ppos"></span></div>' +
+      '<div id="pcur" class="pcur"></div><div id="boxes" class="boxes"></div><div id="pnote" class="pnote"></div></div>',
+  );
+  p.push('<noscript><p class="empty">The player needs JavaScript.</p></noscript>');
   p.push('<h2>Causal chains</h2>');
   p.push(
     '<p class="meta">One per host invalidation, as <code>trace --chains</code> groups them: what started it &rarr; ' +
@@ -316,6 +392,16 @@ export function renderTraceHtml(m: HtmlTraceModel, vcpus: number): string {
   p.push('<div class="chains"><div class="scroll listbox">');
   p.push(chainList(m));
   p.push('</div><div id="chainview"><p class="empty">Select a chain to draw it.</p></div></div>');
+  if (m.mode !== 'notifier' || m.unseen.length > 0) {
+    p.push('<h2 id="unseen">What KVM was never told</h2>');
+    p.push(
+      '<p class="meta">One per page the host unmapped, replaced or write-protected while an spte still mapped it, as the stale ' +
+        'detector saw it (<code>UNSEEN</code>): what set the host off &rarr; the spte still maps the old frame &rarr; who was handed ' +
+        'that frame next &rarr; the first <code>STALE</code> guest access through it. Beside it, the same page under the ' +
+        'mmu_notifier in a run of the same image, flags and seed.</p>',
+    );
+    p.push(`<div class="chains"><div class="scroll listbox">${unseenList(m)}</div><div class="bugpair"><div id="unseenview"></div><div id="compareview"></div></div></div>`);
+  }
   p.push('<h2>Page history</h2>');
   p.push(
     '<noscript><p class="empty">The page history needs JavaScript; without it, <code>trace --gfn N</code> prints the same ' +

@@ -13,13 +13,13 @@ import { createLogger } from './logger.js';
 import { writeStderr, writeStdout } from './output.js';
 import { collectShadowStats, formatShadowStats } from './stats.js';
 import { parseTraceArgs, type TraceOptions } from './trace-args.js';
-import { filterChains, filterEvents, groupEvents, type InvGroup } from './trace-chains.js';
+import { filterChains, filterEvents, groupEvents, groupUnseen, orderByInterest, type InvGroup } from './trace-chains.js';
 import { eventJson, hex, lineFormatterFor, type LineFormatter, type SlotLookup } from './trace-format.js';
 import { translateGva } from './trace-translate.js';
 import { EV_TLB_FLUSH, EV_WALK, HOSTPAGE_MULTI, HOSTPAGE_NAMES } from '../obs/events.js';
 import { MMU_NOTIFY_EVENT_NAMES } from '../host/constants.js';
 import { prepareHtmlDir, renderTraceHtml, writeTraceHtml } from './trace-html.js';
-import { DEFAULT_HTML_EVENTS, buildModel, gvasToTranslate, translationData } from './trace-html-model.js';
+import { DEFAULT_HTML_EVENTS, buildModel, gvasToTranslate, translationData, unseenHeading, type CompareInput } from './trace-html-model.js';
 
 export const TRACE_HELP = `Usage: shadowvisor trace [options] IMAGE
        shadowvisor trace --schedule STR   (replay an 'explore' schedule as a trace)
@@ -110,7 +110,7 @@ function traceImage(opts: TraceOptions, argv: string[]): number {
     return s === null ? null : { baseGfn: s.baseGfn, hva: s.hva };
   };
   if (opts.html !== undefined) {
-    const path = writeHtml(opts, opts.html, argv, g, seconds, events, ring, slots);
+    const path = writeHtml(opts, opts.html, argv, g, seconds, events, ring, slots, input);
     writeStderr(`shadowvisor trace: page written to ${path}\n`);
   }
   const out = new Out();
@@ -118,7 +118,10 @@ function traceImage(opts: TraceOptions, argv: string[]): number {
   const wantEvents = opts.html !== undefined ? false : opts.translate === undefined || opts.chains || opts.last !== undefined || opts.gva !== undefined || opts.gfn !== undefined;
   if (wantEvents) {
     const grouped = groupEvents(events);
-    if (opts.chains) printChains(out, filterChains(grouped.invs, filter), opts, lineFormatterFor(events, slots));
+    if (opts.chains) {
+      printChains(out, filterChains(grouped.invs, filter), opts, lineFormatterFor(events, slots));
+      if (!opts.json) printUnseen(out, events, filter, lineFormatterFor(events, slots));
+    }
     else {
       let shown = filterEvents(events, grouped, filter);
       if (opts.last !== undefined) shown = shown.slice(-opts.last);
@@ -164,10 +167,9 @@ export function chainHeading(n: number, inv: InvGroup): string {
 }
 
 function printChains(out: Out, invs: InvGroup[], opts: TraceOptions, fmt: LineFormatter): void {
-  const total = invs.length;
-  const first = opts.last === undefined ? 0 : Math.max(0, total - opts.last);
-  for (let i = first; i < total; i++) {
-    const inv = invs[i]!;
+  // --last N takes the latest N; they print most telling first (orderByInterest).
+  const shown = orderByInterest(opts.last === undefined ? invs : invs.slice(Math.max(0, invs.length - opts.last)));
+  for (const inv of shown) {
     if (opts.json) {
       out.line(
         JSON.stringify({
@@ -206,6 +208,18 @@ function printChains(out: Out, invs: InvGroup[], opts: TraceOptions, fmt: LineFo
   }
 }
 
+/** pin and none: what KVM was never told, as chains (UNSEEN -> stale spte -> new owner -> STALE). */
+function printUnseen(out: Out, events: readonly TraceEvent[], f: { gva?: number; gfn?: number }, fmt: LineFormatter): void {
+  const groups = groupUnseen(events).filter((u) => f.gfn === undefined || u.gfn === f.gfn);
+  if (groups.length === 0 || f.gva !== undefined) return;
+  for (const u of groups) {
+    out.line(unseenHeading(u));
+    fmt.reset();
+    for (const e of [u.unseen[0]!, u.owner, u.firstStale].filter((x) => x !== null).sort((a, b) => a.seq - b.seq)) out.line(fmt.line(e, '    '));
+  }
+  out.line('');
+}
+
 export type { TraceEvent };
 
 const shellWord = (a: string): string => (/^[A-Za-z0-9_./:=,+@%-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
@@ -226,6 +240,7 @@ function writeHtml(
   events: TraceEvent[],
   ring: EventRing,
   slots: SlotLookup,
+  input: ReturnType<typeof readInputFile> | undefined,
 ): string {
   const ro = opts.run;
   const cap = opts.last ?? DEFAULT_HTML_EVENTS;
@@ -240,7 +255,27 @@ function writeHtml(
   const guest =
     `${ro.image}, ${sizeText(ro.ramBytes)} guest RAM on ${sizeText(hostMem)} of host RAM, swap ${sizeText(ro.swapBytes ?? ro.ramBytes)}, ` +
     `${ro.vcpus} vCPU${ro.vcpus === 1 ? '' : 's'}${ro.ksm ? ', KSM' : ''}, seed ${ro.seed}`;
+  // pin and none: the same image, flags and seed under the notifier, to draw beside the bug.
+  let compare: CompareInput | undefined;
+  if (ro.mode !== 'notifier') {
+    const nring = new EventRing(opts.capacity);
+    const np = prepareShadowRun({ ...ro, mode: 'notifier' }, readInputFile('image', ro.image), input, { write: () => {} }, createLogger(ro.logLevel), nring, {
+      unlinkSwapAtOnce: true,
+    });
+    const ng = runPrepared(np);
+    const nargv = argv.filter((a, i) => a !== '--mode' && argv[i - 1] !== '--mode' && !a.startsWith('--mode='));
+    compare = {
+      command: ['shadowvisor', 'trace', ...nargv].map(shellWord).join(' '),
+      events: readEvents(nring),
+      slots: (gfn) => {
+        const s = ng.vm.memslots.find(gfn);
+        return s === null ? null : { baseGfn: s.baseGfn, hva: s.hva };
+      },
+      heading: (inv) => chainHeading(inv.n, inv),
+    };
+  }
   const model = buildModel({
+    compare,
     command: ['shadowvisor', 'trace', ...argv].map(shellWord).join(' '),
     image: ro.image,
     guest,
