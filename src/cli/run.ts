@@ -7,6 +7,7 @@
 import { ImageError } from '../machine/image-error.js';
 import { MULTIBOOT_CMDLINE_MAX } from '../machine/multiboot.js';
 import { NativeMachine } from '../machine/native-machine.js';
+import type { NativeMmu } from '../cpu/paging.js';
 import type { RunResult } from '../machine/run-loop.js';
 import { EXIT_STATUS_OUTPUT_CLOSED, EXIT_STATUS_SWAP_IO_ERROR, EXIT_STATUS_STALE, exitStatusHelp } from '../obs/exit-status.js';
 import { SwapIoError } from '../host/swap.js';
@@ -14,7 +15,7 @@ import { UsageError, parseCommandArgs, parseCount, parseSize } from './args.js';
 import { readInputFile } from './input-file.js';
 import { createLogger, parseLogLevel } from './logger.js';
 import { StdoutSink, writeStderr, writeStdout } from './output.js';
-import { collectShadowStats, collectStats, formatShadowStats, formatStatsTable } from './stats.js';
+import { collectShadowStats, collectStats, formatShadowStats, formatStatsTable, walkStats } from './stats.js';
 import { StopSignals, yieldToEventLoop } from './stop-signals.js';
 import { SwapFile } from './swap-file.js';
 import { hostFor, prepareGuest, type GuestRun, type GuestRunOptions, type PreparedGuest } from '../sim/run-guest.js';
@@ -31,7 +32,9 @@ written to stdout; nothing else is.
 Options:
   --mem SIZE          guest RAM, K/M/G suffixes (default 64M; 2M to 2G, a multiple of 4K)
   --mmu MMU           shadow (default: the hypervisor's shadow MMU over a simulated host
-                      mm) or native (the processor's own MMU over guest-physical RAM)
+                      mm), tdp (two-dimensional paging, EPT-like: the processor walks the
+                      guest's tables through KVM's gpa->hpa table) or native (the
+                      processor's own MMU over guest-physical RAM)
   --mode MODE         shadow MMU coherence with the host: notifier (default; mmu_notifier,
                       Linux >= 2.6.27), pin (page references, KVM before notifiers) or none
                       (neither: broken on purpose)
@@ -69,7 +72,7 @@ const MAX_HOST_MEM = 16 * 1024 ** 3;
 export interface RunOptions {
   image: string;
   ramBytes: number;
-  mmu: 'native' | 'shadow';
+  mmu: 'native' | 'shadow' | 'tdp';
   mode: MemoryMode;
   hostMemBytes?: number;
   swapBytes?: number;
@@ -113,11 +116,11 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
   if (positionals.length > 1) throw new UsageError(`run: unexpected argument '${positionals[1]}'`);
   const ramBytes = parseSize('--mem', values.mem ?? '64M', { min: MIN_MEM, max: MAX_MEM, multiple: 4096 });
   const mmu = values.mmu ?? 'shadow';
-  if (mmu !== 'native' && mmu !== 'shadow') throw new UsageError(`--mmu: unknown MMU '${mmu}' (shadow or native)`);
+  if (mmu !== 'native' && mmu !== 'shadow' && mmu !== 'tdp') throw new UsageError(`--mmu: unknown MMU '${mmu}' (shadow, tdp or native)`);
   const mode = (values.mode ?? 'notifier') as MemoryMode;
   if (!MEMORY_MODES.includes(mode)) throw new UsageError(`--mode: unknown mode '${mode}' (${MEMORY_MODES.join(', ')})`);
   const shadowOnly = (['mode', 'host-mem', 'swap', 'swap-file', 'swap-file-overwrite', 'ksm', 'vcpus', 'check'] as const).filter((k) => values[k] !== undefined);
-  if (mmu === 'native' && shadowOnly.length > 0) throw new UsageError(`--${shadowOnly[0]} needs --mmu shadow`);
+  if (mmu === 'native' && shadowOnly.length > 0) throw new UsageError(`--${shadowOnly[0]} needs --mmu shadow or tdp`);
   const hostMemBytes = values['host-mem'] === undefined ? undefined : parseSize('--host-mem', values['host-mem'], { min: 64 * 1024, max: MAX_HOST_MEM, multiple: 4096 });
   const swapBytes = values.swap === undefined ? undefined : parseSize('--swap', values.swap, { max: MAX_HOST_MEM, multiple: 4096 });
   const vcpus = values.vcpus === undefined ? 1 : parseCount('--vcpus', values.vcpus, 1, 64);
@@ -194,7 +197,7 @@ export async function runImage(opts: RunOptions): Promise<number> {
 
 async function runOn(opts: RunOptions, image: Uint8Array, input: Uint8Array | undefined, log: Logger, signals: StopSignals): Promise<number> {
   const sink = new StdoutSink();
-  if (opts.mmu === 'shadow') return runShadow(opts, image, input, sink, log, signals);
+  if (opts.mmu !== 'native') return runShadow(opts, image, input, sink, log, signals);
   let machine: NativeMachine;
   try {
     machine = new NativeMachine({
@@ -239,6 +242,8 @@ async function runOn(opts: RunOptions, image: Uint8Array, input: Uint8Array | un
   log.info({ exitCode: r.exitCode, reason: r.reason, instructions: r.instructions }, 'guest stopped');
   if (opts.stats) {
     const s = collectStats(machine.cpu, r, seconds);
+    const w = (machine.cpu.mmu as NativeMmu).walker;
+    s.walk = walkStats(machine.cpu.stats.tlbMisses, w.refs, 0, w.maxRefsPerMiss);
     writeStderr(opts.json ? `${JSON.stringify(s)}\n` : formatStatsTable(s));
   }
   return r.exitCode;
@@ -266,6 +271,7 @@ export function prepareShadowRun(
     swapBytes,
     vcpus: opts.vcpus,
     mode: opts.mode,
+    mmu: opts.mmu === 'tdp' ? 'tdp' : 'shadow',
     ksm: opts.ksm,
     check: opts.check,
     seed: opts.seed,
@@ -314,7 +320,7 @@ async function runShadow(
   const prepared = prepareShadowRun(opts, image, input, sink, log);
   const { vm, run } = prepared;
   sink.onClosed = () => vm.board.stop({ exitCode: EXIT_STATUS_OUTPUT_CLOSED, reason: 'output-closed', message: 'stdout closed' });
-  log.info({ image: opts.image, mem: opts.ramBytes, mode: opts.mode, seed: opts.seed, vcpus: opts.vcpus }, 'booting on the shadow MMU');
+  log.info({ image: opts.image, mem: opts.ramBytes, mode: opts.mode, seed: opts.seed, vcpus: opts.vcpus }, `booting on the ${opts.mmu === 'tdp' ? 'TDP' : 'shadow'} MMU`);
   const t0 = performance.now();
   try {
     for (;;) {

@@ -18,6 +18,30 @@ export interface RunStats {
   exceptions: Record<string, number>;
   exitCode: number;
   reason: string;
+  /** Memory references of the processor's page walks per TLB miss (native and tdp runs). */
+  walk?: WalkStats;
+}
+
+/** What TLB misses cost the page walker: guest PDE/PTE reads, and under TDP the gpa->hpa entries
+ *  read for every guest-physical reference (2-D walk: up to (2+1)*(2+1)-1 = 8 per miss). */
+export interface WalkStats {
+  misses: number;
+  guestRefs: number;
+  tdpRefs: number;
+  refsPerMiss: number;
+  maxRefsPerMiss: number;
+  /** TDP only: walks that exited to KVM (EPT violations), and those on a guest table reference. */
+  tdpViolations?: number;
+  tdpViolationsInWalk?: number;
+  /** TDP only: guest CR3 writes and INVLPGs, handled by the processor alone. */
+  cr3Writes?: number;
+  invlpgs?: number;
+}
+
+/** WalkStats from counters (refsPerMiss to 3 decimals). */
+export function walkStats(misses: number, guestRefs: number, tdpRefs: number, maxRefsPerMiss: number, extra: Partial<WalkStats> = {}): WalkStats {
+  const refsPerMiss = misses > 0 ? Math.round(((guestRefs + tdpRefs) / misses) * 1000) / 1000 : 0;
+  return { misses, guestRefs, tdpRefs, refsPerMiss, maxRefsPerMiss, ...extra };
 }
 
 export interface CpuStatsSource {
@@ -61,6 +85,11 @@ export function formatStatsTable(s: RunStats): string {
     ['exceptions', exc === '' ? 'none' : exc],
     ['exit', `${s.exitCode} (${s.reason})`],
   ];
+  const w = s.walk;
+  if (w !== undefined) {
+    const tdp = w.tdpViolations === undefined ? '' : `, gpa->hpa ${int(w.tdpRefs)}; EPT violations ${int(w.tdpViolations)} (${int(w.tdpViolationsInWalk ?? 0)} on a guest table)`;
+    rows.push(['walk refs per miss', `${w.refsPerMiss} (max ${w.maxRefsPerMiss}; ${int(w.misses)} misses, guest PDE/PTE ${int(w.guestRefs)}${tdp})`]);
+  }
   return rows.map(([k, v]) => `${k.padEnd(22)}${v}\n`).join('');
 }
 
@@ -69,6 +98,8 @@ export function formatStatsTable(s: RunStats): string {
 export interface ShadowRunStats extends RunStats {
   vcpus: number;
   mode: string;
+  /** The hypervisor's MMU: shadow or tdp. */
+  mmu?: string;
   kvm: Record<string, number | Record<string, number>>;
   host: Record<string, number | string>;
   stale: { vcpu: number; gva: number; gfn: number; frame: number; write: boolean }[];
@@ -78,6 +109,8 @@ export interface ShadowRunSource {
   result: RunResult;
   vm: {
     mode: string;
+    mmuKind?: string;
+    tdp?: { tdpStats: { misses: number; guestRefs: number; tdpRefs: number; maxRefsPerMiss: number; tdpViolations: number; tdpViolationsInWalk: number; cr3Writes: number; invlpgs: number } } | null;
     vcpus: { cpu: CpuStatsSource }[];
     stats: object;
     staleRecords: { vcpu: number; gva: number; gfn: number; frame: number; write: boolean }[];
@@ -98,10 +131,20 @@ export function collectShadowStats(g: ShadowRunSource, seconds: number): ShadowR
     haltedTicks += c.haltedTicks;
   }
   const base = collectStats({ haltedTicks, stats: { exceptions, tlbHits, tlbMisses } }, g.result, seconds);
+  const t = g.vm.tdp?.tdpStats;
+  if (t !== undefined) {
+    base.walk = walkStats(t.misses, t.guestRefs, t.tdpRefs, t.maxRefsPerMiss, {
+      tdpViolations: t.tdpViolations,
+      tdpViolationsInWalk: t.tdpViolationsInWalk,
+      cr3Writes: t.cr3Writes,
+      invlpgs: t.invlpgs,
+    });
+  }
   return {
     ...base,
     vcpus: cpus.length,
     mode: g.vm.mode,
+    ...(g.vm.mmuKind === 'tdp' ? { mmu: 'tdp' } : {}),
     kvm: withZapAverage({ ...(g.vm.stats as Record<string, number | Record<string, number>>) }),
     host: { ...(g.host.stats as Record<string, number | string>) },
     stale: g.vm.staleRecords,
@@ -118,7 +161,7 @@ function withZapAverage(kvm: Record<string, number | Record<string, number>>): R
 
 export function formatShadowStats(s: ShadowRunStats): string {
   let out = formatStatsTable(s);
-  out += `${'vCPUs / mode'.padEnd(22)}${s.vcpus} / ${s.mode}\n`;
+  out += `${'vCPUs / mode'.padEnd(22)}${s.vcpus} / ${s.mode}${s.mmu === undefined ? '' : ` (--mmu ${s.mmu})`}\n`;
   const group = (title: string, rec: Record<string, unknown>): void => {
     const cells: string[] = [];
     for (const [k, v] of Object.entries(rec)) {

@@ -6,6 +6,7 @@
 import { TLB_SIZE } from '../cpu/tlb.js';
 import { PTE_P, PTE_PS } from '../cpu/paging.js';
 import type { Vm } from './vm.js';
+import { checkTdpInvariants } from './tdp/tdp-check.js';
 import { isDirect, roleLevel, ROLE_PSE } from './shadow/role.js';
 import { refIndex, refPage, rmapOf, spteRef } from './shadow/rmap.js';
 import { SPTE_MMIO, SPTE_NONLEAF, SPTE_P, SPTE_PINNED, SPTE_W } from './shadow/spte.js';
@@ -37,6 +38,11 @@ export function checkVmInvariants(vm: Vm, opts: { hostCoherence?: boolean } = {}
   const hostCoherence = opts.hostCoherence ?? vm.mode === 'notifier';
   if (inv.inProgress < 0) fail(5, `inProgress ${inv.inProgress} < 0`);
   if (inv.activeInvalidateCount < 0) fail(5, `activeInvalidateCount ${inv.activeInvalidateCount} < 0`);
+  if (vm.tdp !== null) {
+    // No guest table is shadowed under TDP: the gpa->hpa table and the TLBs are all there is.
+    checkTdpInvariants(vm, hostCoherence, fail);
+    return;
+  }
 
   let rmapEntries = 0;
   for (const slot of vm.memslots.slots) for (const refs of slot.rmap) if (refs !== undefined) rmapEntries += refs.length;

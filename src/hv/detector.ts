@@ -16,6 +16,8 @@ import { MmuNotifier, mmuNotifierRegister, type MmuNotifierRange } from '../host
 import type { Memslots } from './memslots.js';
 import { EV_UNSEEN, HOST, UNSEEN_REPLACED, UNSEEN_UNMAPPED, UNSEEN_WRITE_PROTECTED } from '../obs/events.js';
 import type { ShadowMmu } from './shadow/mmu.js';
+import type { TdpMmu } from './tdp/tdp-mmu.js';
+import { flagStaleTdpLeaves } from './tdp/tdp-detect.js';
 import { refIndex, refPage, rmapOf } from './shadow/rmap.js';
 import { SPTE_MMIO, SPTE_NONLEAF, SPTE_P, SPTE_STALE, SPTE_STALE_WRITE, SPTE_W } from './shadow/spte.js';
 
@@ -23,6 +25,7 @@ export interface DetectorVm {
   readonly host: Host;
   readonly mm: Mm;
   readonly mmu: ShadowMmu;
+  readonly tdp?: TdpMmu | null;
   readonly memslots: Memslots;
   /** Empty every vCPU TLB (not counted as a KVM remote flush: the detector is not KVM). */
   dropTlbs(): void;
@@ -33,6 +36,11 @@ export function registerStaleDetector(vm: DetectorVm): MmuNotifier {
     invalidateRangeEnd(_s: MmuNotifier, range: MmuNotifierRange): void {
       let flagged = false;
       vm.memslots.forEachGfnRangeInHva(range.start, range.end, (slot, gfnStart, gfnEnd) => {
+        const tdp = vm.tdp ?? null;
+        if (tdp !== null) {
+          if (flagStaleTdpLeaves(vm.host, vm.mm, tdp, slot, gfnStart, gfnEnd)) flagged = true;
+          return;
+        }
         for (let gfn = gfnStart; gfn < gfnEnd; gfn++) {
           const refs = rmapOf(slot, gfn);
           if (refs === undefined) continue;

@@ -16,12 +16,15 @@ import { AGE_CLEAR, AGE_CLEAR_FLUSH, AGE_TEST, EV_AGE, EV_CHANGE_PTE, EV_INV_STA
 import type { InvalidateState } from './invalidate.js';
 import type { Memslots } from './memslots.js';
 import type { ShadowMmu } from './shadow/mmu.js';
+import type { TdpMmu } from './tdp/tdp-mmu.js';
 import { refIndex, refPage, rmapOf } from './shadow/rmap.js';
 import type { KvmStats } from './stats.js';
 import { SPTE_HOST_WRITABLE, SPTE_P, SPTE_W } from './shadow/spte.js';
 
 export interface NotifierVm {
   readonly mmu: ShadowMmu;
+  /** Under `--mmu tdp`: the gpa->hpa table, zapped and aged by gfn range instead of the rmap. */
+  readonly tdp?: TdpMmu | null;
   readonly inv: InvalidateState;
   readonly memslots: Memslots;
   readonly stats: KvmStats;
@@ -40,6 +43,9 @@ export interface NotifierVm {
 export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
   const { mmu, inv, memslots, stats } = vm;
   const inject = inv.inject;
+  // Which MMU the host's invalidations reach: the shadow MMU through its rmap, or the TDP
+  // table by gfn range (kvm_unmap_gfn_range calls one or the other).
+  const zapper: ShadowMmu | TdpMmu = vm.tdp ?? mmu;
   return {
     invalidateRangeStart(_sub: MmuNotifier, range: MmuNotifierRange): number {
       stats.countCall(`invalidate_range_start:${MMU_NOTIFY_EVENT_NAMES[range.event] ?? range.event}`);
@@ -56,7 +62,7 @@ export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
         }
         if (ring !== null) ring.setField(ev, 4, gfnEnd);
         inv.rangeAdd(gfnStart, gfnEnd);
-        if (!inject.noZapInStart && !inject.lateZap) zapped += mmu.unmapGfnRange(slot, gfnStart, gfnEnd);
+        if (!inject.noZapInStart && !inject.lateZap) zapped += zapper.unmapGfnRange(slot, gfnStart, gfnEnd);
       });
       if (locked) {
         stats.invalidations++;
@@ -74,7 +80,7 @@ export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
       let lateZapped = 0;
       memslots.forEachGfnRangeInHva(range.start, range.end, (slot, gfnStart, gfnEnd) => {
         hit = true;
-        if (inject.lateZap) lateZapped += mmu.unmapGfnRange(slot, gfnStart, gfnEnd);
+        if (inject.lateZap) lateZapped += zapper.unmapGfnRange(slot, gfnStart, gfnEnd);
       });
       if (lateZapped > 0) vm.flushRemoteTlbs();
       if (hit) inv.end();
@@ -144,10 +150,10 @@ export function kvmMmuNotifierOps(vm: NotifierVm): MmuNotifierOps {
       // kvm_flush_shadow_all: the process is exiting; nothing may map its frames any more.
       if (mmu.ring !== null) mmu.ring.emit(EV_RELEASE, HOST);
       if (inject.releaseNoZap) return;
-      const cause = mmu.zapCause;
-      mmu.zapCause = ZAP_RELEASE;
-      mmu.zapAll();
-      mmu.zapCause = cause;
+      const cause = zapper.zapCause;
+      zapper.zapCause = ZAP_RELEASE;
+      zapper.zapAll();
+      zapper.zapCause = cause;
       vm.flushRemoteTlbs();
     },
   };
@@ -158,7 +164,7 @@ function age(vm: NotifierVm, start: number, end: number, testOnly: boolean, op: 
   let hit = false;
   vm.memslots.forEachGfnRangeInHva(start, end, (slot, gfnStart, gfnEnd) => {
     hit = true;
-    if (vm.mmu.ageGfnRange(slot, gfnStart, gfnEnd, testOnly)) young = true;
+    if ((vm.tdp ?? vm.mmu).ageGfnRange(slot, gfnStart, gfnEnd, testOnly)) young = true;
   });
   if (young) vm.stats.age_young++;
   const ring = vm.mmu.ring;

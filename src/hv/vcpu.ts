@@ -18,6 +18,8 @@ import {
 } from './shadow/page-fault.js';
 import type { ShadowMmu } from './shadow/mmu.js';
 import { ShadowVcpuMmu, type StaleReporter } from './shadow/vcpu-mmu.js';
+import { tdpPageFault, type TdpFaultVm } from './tdp/tdp-fault.js';
+import { TdpVcpuMmu } from './tdp/tdp-vcpu.js';
 
 /** What step() did. */
 export const STEP_RAN = 0; // guest instructions ran (or a fault segment advanced)
@@ -38,6 +40,8 @@ export const NO_PROGRESS_EXITS = 1 << 16;
 export class Vcpu {
   readonly cpu: Cpu;
   readonly vmmu: ShadowVcpuMmu;
+  /** Under `--mmu tdp`: the processor's 2-D walk (the Cpu's Mmu); vmmu then holds no root. */
+  readonly tdpMmu: TdpVcpuMmu | null;
   readonly walker = new GuestWalker();
   /** The fault in flight and the label of the preemption point it is paused at. */
   private fault: Generator<string, number, void> | null = null;
@@ -50,7 +54,7 @@ export class Vcpu {
 
   constructor(
     readonly index: number,
-    private readonly vm: FaultVm,
+    private readonly vm: FaultVm | TdpFaultVm,
     mmu: ShadowMmu,
     mem: Uint8Array,
     io: IoBus,
@@ -59,7 +63,9 @@ export class Vcpu {
     reportStale: StaleReporter,
   ) {
     this.vmmu = new ShadowVcpuMmu(index, mmu, reportStale);
-    this.cpu = new Cpu({ mem, mmu: this.vmmu, io, pic, code, index });
+    const tdp = 'tdp' in vm ? vm.tdp : null;
+    this.tdpMmu = tdp === null ? null : new TdpVcpuMmu(index, tdp, vm.memslots, reportStale, (gfn) => vm.noteUnbacked(gfn));
+    this.cpu = new Cpu({ mem, mmu: this.tdpMmu ?? this.vmmu, io, pic, code, index });
   }
 
   /** True while a fault is in flight. */
@@ -86,6 +92,12 @@ export class Vcpu {
         return STEP_RAN;
       case EXIT_MMU:
         this.noteExit();
+        if (this.tdpMmu !== null) {
+          const t = this.tdpMmu;
+          this.fault = tdpPageFault(this.vm as TdpFaultVm, this.cpu, t, t.exitGfn, t.exitWrite, this.faultOut);
+          this.faultAt = '';
+          return STEP_RAN;
+        }
         this.fault = pageFault(this.vm, this.cpu, this.vmmu, this.walker, this.cpu.exitLin, this.cpu.exitAcc, this.faultOut);
         this.faultAt = '';
         return STEP_RAN;

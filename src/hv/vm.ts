@@ -26,6 +26,8 @@ import { gfnOfShadow, recordStale, type StaleAccess } from './stale-report.js';
 import { emitInvalidateEnd, gupTraced } from './vm-trace.js';
 import { VmGuestMemory } from './guest-memory.js';
 import { ShadowMmu } from './shadow/mmu.js';
+import { TdpMmu } from './tdp/tdp-mmu.js';
+import { describeTranslation, type TranslationView } from './translation-view.js';
 import type { MemoryMode, FaultVm } from './shadow/page-fault.js';
 import type { ShadowPage } from './shadow/shadow-page.js';
 import { KvmStats } from './stats.js';
@@ -56,6 +58,8 @@ export interface VmOptions {
   memBytes: number;
   vcpus?: number;
   mode?: MemoryMode;
+  /** The hypervisor's MMU: shadow paging (default) or two-dimensional paging (EPT-like, hv/tdp). */
+  mmu?: HvMmuKind;
   /** MADV_MERGEABLE on guest RAM so ksmd may merge it. */
   ksm?: boolean;
   /** Stale-access detector on; the first stale access stops the VM with exit status 5. */
@@ -74,6 +78,9 @@ export interface VmOptions {
 
 export type { StaleAccess } from './stale-report.js';
 
+/** The hypervisor's MMUs (`--mmu shadow|tdp`; `native` runs without a hypervisor). */
+export type HvMmuKind = 'shadow' | 'tdp';
+
 export class Vm implements FaultVm {
   readonly host: Host;
   readonly mm: Mm;
@@ -87,6 +94,9 @@ export class Vm implements FaultVm {
   readonly inv = new InvalidateState(this.inject);
   readonly stats = new KvmStats();
   readonly mmu: ShadowMmu;
+  /** The TDP MMU under `--mmu tdp` (then `mmu` stays empty: no guest table is shadowed). */
+  readonly tdp: TdpMmu | null;
+  readonly mmuKind: HvMmuKind;
   readonly board: PcBoard;
   readonly code: CodeCache;
   readonly vcpus: Vcpu[] = [];
@@ -137,6 +147,16 @@ export class Vm implements FaultVm {
       this.memBytes / PAGE_SIZE,
       opts.maxShadowPages ?? 0,
     );
+    this.mmuKind = opts.mmu ?? 'shadow';
+    this.tdp =
+      this.mmuKind === 'tdp'
+        ? new TdpMmu(
+            this.memslots,
+            { frameGen: host.frameGen, putPage: (f) => host.putPage(f), markPageDirty: (f) => host.markPageDirty(f), markPageAccessed: (f) => host.markPageAccessed(f) },
+            this.stats,
+            { flushRemoteTlbs: () => this.flushRemoteTlbs() },
+          )
+        : null;
     if (this.mode === 'notifier') {
       this.notifier = new MmuNotifier(kvmMmuNotifierOps(this));
       const r = mmuNotifierRegister(this.notifier, this.mm);
@@ -159,7 +179,7 @@ export class Vm implements FaultVm {
       if (detect) {
         v.cpu.frameGen = host.frameGen;
         v.cpu.onStale = (cpu: Cpu, lin: number, page: number, write: boolean) =>
-          this.reportStale(i, lin, gfnOfShadow(this.mmu, v.vmmu, lin), page, write);
+          this.reportStale(i, lin, v.tdpMmu !== null ? v.tdpMmu.gfnOfTlb(cpu, lin) : gfnOfShadow(this.mmu, v.vmmu, lin), page, write);
       }
       this.vcpus.push(v);
     }
@@ -171,13 +191,21 @@ export class Vm implements FaultVm {
     this.mm.onExit = () => {
       for (const v of this.vcpus) v.vmmu.freeRoots(true);
       this.mmu.zapAll();
+      this.tdp?.zapAll();
     };
     const ring = opts.ring ?? null;
     if (ring !== null) {
       const cpu0 = this.vcpus[0]!.cpu;
       ring.clock = () => cpu0.vtime();
       this.mmu.ring = ring;
+      if (this.tdp !== null) this.tdp.ring = ring;
     }
+  }
+
+  /** The GVA->GPA->HVA->HPA chain of vCPU `vcpu` for `gva` and the MMU entry behind it (shadow spte
+   *  or TDP leaf), read without side effects (for `monitor translate` and trace views). */
+  describeTranslation(gva: number, vcpu = 0): TranslationView {
+    return describeTranslation(this, gva, vcpu);
   }
 
   /** Empty every vCPU TLB on the detector's behalf (not a KVM remote flush: not counted). */
@@ -258,6 +286,7 @@ export class Vm implements FaultVm {
       this.mmu.zapCause = ZAP_MEMSLOT;
       this.mmu.zapAll();
       this.mmu.zapCause = 0;
+      this.zapTdp(ZAP_MEMSLOT);
     });
   }
 
@@ -269,8 +298,18 @@ export class Vm implements FaultVm {
       this.mmu.zapCause = ZAP_MEMSLOT;
       this.mmu.zapAll();
       this.mmu.zapCause = 0;
+      this.zapTdp(ZAP_MEMSLOT);
       if (this.memslots.remove(id) === undefined) throw new RangeError(`memslot ${id} does not exist`);
     });
+  }
+
+  /** TDP roots are keyed by the memslot layout: a layout change (or release) retires the root. */
+  private zapTdp(cause: number): void {
+    const tdp = this.tdp;
+    if (tdp === null) return;
+    tdp.zapCause = cause;
+    tdp.zapAll();
+    tdp.zapCause = 0;
   }
 
   private memslotUpdate(apply: () => void): boolean {
@@ -309,6 +348,7 @@ export class Vm implements FaultVm {
       v.vmmu.freeRoots(true);
     }
     this.mmu.zapAll();
+    this.tdp?.zapAll();
     if (this.notifier !== null && this.notifier.hashed) mmuNotifierUnregister(this.notifier, this.mm);
     this.notifier = null;
     if (this.detector !== null && this.detector.hashed) mmuNotifierUnregister(this.detector, this.mm);

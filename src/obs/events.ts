@@ -44,10 +44,14 @@ export const EV_CHANGE_PTE = 17;
 /** The stale detector saw an invalidation leave an spte behind (KVM was not told, or did not
  *  zap). gfn, frame the spte maps, host frame now (-1: none), hva, what (UNSEEN_*). */
 export const EV_UNSEEN = 18;
+/** A TLB miss under TDP: the two-dimensional walk. gva, gfn it reached (-1: none), guest entries
+ *  read (PDE/PTE), gpa->hpa entries read, gfn of the EPT violation that ended it (-1: none). */
+export const EV_TDP_WALK = 19;
 
 export const EVENT_NAMES: readonly string[] = [
   '?', 'FAULT', 'GUEST_PF', 'WALK', 'GUP', 'RETRY', 'SPTE_SET', 'MMIO', 'EMULATED_PT_WRITE', 'INV_START',
   'SPTE_ZAP', 'TLB_FLUSH', 'INV_END', 'AGE', 'RELEASE', 'STALE', 'HOST_TASK', 'CHANGE_PTE', 'UNSEEN',
+  'TDP_WALK',
 ];
 
 /** EV_UNSEEN: the host replaced or dropped the page / took write access away. */
@@ -78,6 +82,7 @@ export const EVENT_FIELDS: readonly (readonly string[])[] = [
   ['task'],
   ['hva', 'frame', 'writable'],
   ['gfn', 'frame', 'host_frame', 'hva', 'what'],
+  ['gva', 'gfn', 'guest_refs', 'tdp_refs', 'exit_gfn'],
 ];
 
 // ---- field codes ------------------------------------------------------------------------------

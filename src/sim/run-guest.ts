@@ -10,7 +10,7 @@ import type { RunResult } from '../machine/run-loop.js';
 import type { Logger } from '../obs/log.js';
 import type { EventRing } from '../obs/event-ring.js';
 import type { MemoryMode } from '../hv/shadow/page-fault.js';
-import { Vm } from '../hv/vm.js';
+import { Vm, type HvMmuKind } from '../hv/vm.js';
 import { Simulation, type VmRun } from './simulation.js';
 
 export interface GuestRunOptions {
@@ -22,6 +22,8 @@ export interface GuestRunOptions {
   swapBytes?: number;
   vcpus?: number;
   mode?: MemoryMode;
+  /** The hypervisor's MMU (default shadow). */
+  mmu?: HvMmuKind;
   ksm?: boolean;
   check?: boolean;
   /** Stale detector on without stopping the VM (counts and, when tracing, records). */
@@ -97,6 +99,7 @@ export function prepareGuest(opts: GuestRunOptions): PreparedGuest {
     memBytes: opts.memBytes,
     vcpus: opts.vcpus ?? 1,
     mode: opts.mode ?? 'notifier',
+    mmu: opts.mmu,
     ksm: opts.ksm,
     check: opts.check,
     detect: opts.detect,

@@ -1,0 +1,114 @@
+// The TDP fault path (KVM's kvm_tdp_page_fault -> kvm_tdp_mmu_map): an EPT violation on gfn is
+// resolved by the same protocol as a shadow fault (shadow/page-fault.ts), minus the guest walk,
+// which the hardware already did:
+//
+//   step                        KVM                                  here
+//   sample seq                  fault->mmu_seq = mmu_invalidate_seq  seq = inv.seq   (yield)
+//   lockless pre-check          mmu_invalidate_retry_gfn_unsafe      retryGfnUnsafe
+//   gfn -> hva -> frame         __kvm_faultin_pfn (gup)              vm.gup          (yield x2)
+//   under mmu_lock: stale?      is_page_fault_stale                  retryGfn / memslot moved -> RETRY
+//   set the leaf                tdp_mmu_map_handle_target_level      tdp.setLeaf
+//   drop the gup reference      kvm_release_faultin_page             putPage (not in pin mode)
+// KVM takes mmu_lock for read here (TDP faults run in parallel); with one step at a time the
+// difference is not observable. A RETRY leaves no leaf: the access re-executes and faults again.
+
+import type { Cpu } from '../../cpu/cpu.js';
+import { EV_FAULT, EV_GUP, EV_RETRY, EV_SPTE_SET, GUP_FAILED, RETRY_CAUSE_MEMSLOT, RETRY_CAUSE_UNSAFE } from '../../obs/events.js';
+import type { FaultPreemptPoint } from '../../host/preempt-points.js';
+import { RETRY_IN_PROGRESS } from '../invalidate.js';
+import {
+  FAULT_EFAULT,
+  FAULT_FIXED,
+  FAULT_RETRY,
+  YIELD_AFTER_GUP,
+  YIELD_AFTER_SEQ,
+  YIELD_BEFORE_LOCK,
+  type FaultResult,
+  type FaultVm,
+} from '../shadow/page-fault.js';
+import { SPTE_PINNED, SPTE_W } from '../shadow/spte.js';
+import { TdpMmu } from './tdp-mmu.js';
+import type { TdpVcpuMmu } from './tdp-vcpu.js';
+
+/** The VM-wide pieces the TDP fault path needs (FaultVm plus the TDP MMU). */
+export interface TdpFaultVm extends FaultVm {
+  readonly tdp: TdpMmu | null;
+}
+
+export function* tdpPageFault(
+  vm: TdpFaultVm,
+  cpu: Cpu,
+  vmmu: TdpVcpuMmu,
+  gfn: number,
+  write: boolean,
+  out: FaultResult,
+): Generator<FaultPreemptPoint, number, void> {
+  const tdp = vmmu.mmu;
+  const stats = vm.stats;
+  const ring = tdp.ring;
+  const vc = vmmu.index;
+  const lin = cpu.exitLin;
+  stats.pf_taken++;
+  if (ring !== null) ring.emit(EV_FAULT, vc, lin >>> 0, cpu.exitAcc, cpu.eip >>> 0);
+  out.gfn = gfn;
+  const slot = vm.memslots.find(gfn);
+  if (slot === null) {
+    // The slot went away between the violation and now (a memslot update): the walker will
+    // see the gfn as unbacked on the re-executed access.
+    stats.pf_retry_memslot++;
+    if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, RETRY_CAUSE_MEMSLOT, vm.inv.seq, vm.inv.seq);
+    return FAULT_RETRY;
+  }
+  const hva = slot.gfnToHva(gfn);
+  out.hva = hva;
+  const rootGeneration = tdp.rootGeneration;
+
+  const seq = vm.inv.seq;
+  yield YIELD_AFTER_SEQ;
+  if (vm.inv.retryGfnUnsafe(seq, gfn) !== 0) {
+    stats.pf_retry_unsafe++;
+    if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, RETRY_CAUSE_UNSAFE, seq, vm.inv.seq);
+    return FAULT_RETRY;
+  }
+  const frame = vm.gup(hva, write);
+  if (ring !== null) ring.emit(EV_GUP, vc, gfn, hva, frame, write ? 1 : 0, frame < 0 ? GUP_FAILED : (vm.lastGupHow ?? 0));
+  if (frame < 0) {
+    out.errno = frame;
+    stats.pf_efault++;
+    return FAULT_EFAULT;
+  }
+  let keepRef = false;
+  try {
+    const hostWritable = write || vm.hostPteWritable(hva, frame);
+    const gen = vm.frameGen(frame);
+    yield YIELD_AFTER_GUP;
+    yield YIELD_BEFORE_LOCK;
+
+    // ---- mmu_lock held from here: nothing below yields or calls into the host mm ----
+    const cause = vm.inject.noRetryCheck ? 0 : vm.inv.retryGfn(seq, gfn);
+    if (cause !== 0) {
+      if (cause === RETRY_IN_PROGRESS) stats.pf_retry_in_progress++;
+      else stats.pf_retry_seq++;
+      if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, cause, seq, vm.inv.seq);
+      return FAULT_RETRY;
+    }
+    if (vm.memslots.find(gfn) !== slot || tdp.rootGeneration !== rootGeneration) {
+      // is_page_fault_stale: the root this fault began under is obsolete (memslot update).
+      stats.pf_retry_memslot++;
+      if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, RETRY_CAUSE_MEMSLOT, seq, vm.inv.seq);
+      return FAULT_RETRY;
+    }
+    const pinned = vm.mode === 'pin';
+    let flags = TdpMmu.leafFlags(hostWritable, write);
+    if (pinned) flags |= SPTE_PINNED;
+    if (tdp.setLeaf(gfn, frame, gen, flags)) tdp.vcpus.flushRemoteTlbs();
+    if (ring !== null) ring.emit(EV_SPTE_SET, vc, lin >>> 0, gfn, frame, gfn, tdp.entry(gfn) & 0xfff);
+    // kvm_release_faultin_page(dirty = writable): a frame mapped writable may be written.
+    if (flags & SPTE_W) vm.markPageDirty(frame);
+    keepRef = pinned && !vm.inject.pinDropsRefEarly;
+    stats.pf_fixed++;
+    return FAULT_FIXED;
+  } finally {
+    if (!keepRef) vm.putPage(frame);
+  }
+}
