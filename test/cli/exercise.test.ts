@@ -159,6 +159,51 @@ describe('exercise answers against independent computations', () => {
   });
 });
 
+describe('exercise answers against independent computations (invalidate)', () => {
+  it('invalidate: the zapped sptes, flushes, next fault and value follow from the dumps and the operation', () => {
+    let zappedSome = 0;
+    for (const seed of [...SEEDS, 10, 11, 12, 13, 14, 15]) {
+      const ex = build('invalidate', seed);
+      const q1 = ex.questions[0]!.text;
+      const m = /(?:madvise|mprotect)\((0x[0-9a-f]+), (0x[0-9a-f]+), (\w+)\)|hva (0x[0-9a-f]+) to another frame/.exec(q1)!;
+      const hva = num(m[1] ?? m[4]!);
+      const len = m[2] === undefined ? 4096 : num(m[2]);
+      const op = m[3] ?? 'migrate';
+      const [, base, , slotHva] = dump(ex, /^memslots/).rows[0]!.map(num);
+      const first = base! + (hva - slotHva!) / 4096;
+      const inRange = (g: number): boolean => g >= first && g < first + len / 4096;
+      const sptes = dump(ex, /^leaf sptes/).rows.map((r) => ({ gva: num(r[1]!), gfn: num(r[2]!) }));
+      const zapped = sptes.filter((s) => inRange(s.gfn)).map((s) => s.gva).sort((a, b) => a - b);
+      const got = answer(ex, 'zapped')!;
+      expect(got === 'none' ? [] : got.split(',').map(num), `seed ${seed}`).toEqual(zapped);
+      if (zapped.length > 0) zappedSome++;
+      expect(answer(ex, 'flushed')).toBe(zapped.length > 0 ? '0,1' : 'none');
+      const inv = answer(ex, 'inv-gfns')!;
+      const covered = inv === 'none' ? [] : inv.split(',').map(num);
+      for (const g of covered) expect(inRange(g)).toBe(true);
+      for (const s of sptes) if (inRange(s.gfn)) expect(covered).toContain(s.gfn);
+      const keeps = answer(ex, 'tlb-keeps');
+      if (keeps !== undefined) expect(keeps).toBe(zapped.length > 0 ? 'no' : 'yes');
+      // The next read by vCPU 1.
+      const y = /reads GVA (0x[0-9a-f]+) \(gfn (0x[0-9a-f]+)\)/.exec(ex.questions.find((q) => q.id === 'exits')!.text)!;
+      const yGva = num(y[1]!);
+      const yGfn = num(y[2]!);
+      const hadSpte = sptes.some((s) => s.gva === yGva);
+      const faults = !hadSpte || inRange(yGfn);
+      expect(answer(ex, 'exits'), `seed ${seed}`).toBe(faults ? 'yes' : 'no');
+      const gup = answer(ex, 'gup')!;
+      if (!faults) expect(gup).toBe('no-fault');
+      else if (!inRange(yGfn)) expect(gup).toBe('present');
+      else if (op === 'MADV_DONTNEED') expect(gup).toBe('zero-fill');
+      else if (op === 'MADV_PAGEOUT') expect(['swap-in', 'swap-cache']).toContain(gup);
+      else expect(gup).toBe('present');
+      const word = num(dump(ex, /^first word/).rows.find((r) => num(r[0]!) === yGfn)![1]!);
+      expect(num(answer(ex, 'value')!)).toBe(op === 'MADV_DONTNEED' && inRange(yGfn) ? 0 : word);
+    }
+    expect(zappedSome).toBeGreaterThan(8);
+  });
+});
+
 describe('exercise command line', () => {
   it('passes its own answers through --check (exit 0), and prints the same bytes twice', () => {
     const args = ['exercise', '--topic', 'translate', '-s', '2'];

@@ -2,6 +2,7 @@
 // a problem with the engine's answers.
 
 import type { Exercise } from './model.js';
+import { invalidateExercise } from './topic-invalidate.js';
 import { translateExercise } from './topic-translate.js';
 
 export interface Topic {
@@ -15,6 +16,11 @@ export const TOPICS: readonly Topic[] = [
     name: 'translate',
     what: 'GVA -> GPA -> HVA -> HPA from the dumps; what the spte holds and why it is read-only (protect_clean_gpte, COW, write tracking)',
     build: translateExercise,
+  },
+  {
+    name: 'invalidate',
+    what: 'MADV_DONTNEED, MADV_PAGEOUT, mprotect or migration under a 2-vCPU guest: which gfns, which sptes are zapped, which TLBs are flushed, what the next access does',
+    build: invalidateExercise,
   },
 ];
 

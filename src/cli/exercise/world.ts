@@ -59,6 +59,8 @@ export class World {
   readonly vm: Vm;
   readonly ring = new EventRing(4096);
   readonly slot1Hva: number;
+  /** The value the last successful read of access() returned. */
+  lastRead = 0;
 
   constructor(readonly opts: WorldOptions) {
     this.rng = new Prng(opts.seed * 0x9e3779b1 + 0x5eed);
@@ -160,7 +162,7 @@ export class World {
     for (let tries = 0; tries < 16; tries++) {
       try {
         if (write) cpu.writeAcc(gva, 4, value, 0);
-        else cpu.readAcc(gva, 4, 0);
+        else this.lastRead = cpu.readAcc(gva, 4, 0) >>> 0;
         return 'ok';
       } catch (e) {
         if (e !== EXIT_SIGNAL) throw e;
