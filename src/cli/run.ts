@@ -18,6 +18,7 @@ import { StdoutSink, writeStderr, writeStdout } from './output.js';
 import { collectShadowStats, collectStats, formatShadowStats, formatStatsTable, walkStats } from './stats.js';
 import { StopSignals, yieldToEventLoop } from './stop-signals.js';
 import { SwapFile } from './swap-file.js';
+import { setJitDefault } from '../cpu/jit/compile.js';
 import { hostFor, prepareGuest, type GuestRun, type GuestRunOptions, type PreparedGuest } from '../sim/run-guest.js';
 import { MEMORY_MODES, type MemoryMode } from '../hv/shadow/page-fault.js';
 import type { Logger } from '../obs/log.js';
@@ -50,6 +51,8 @@ Options:
   --check             stale-access detector: stop at the first access through a freed or
                       replaced host frame (exit status 5)
   --max-insns N       stop after N retired guest instructions (exit status 4)
+  --jit on|off        compile hot guest code to JavaScript (default off); results, --stats
+                      counters and trace events are identical either way, only speed differs
   --seed N            seed of the deterministic scheduler (default 0); the same image,
                       options and seed give the same output and statistics
   --cmdline STR       Multiboot command line passed to the guest
@@ -82,6 +85,7 @@ export interface RunOptions {
   vcpus: number;
   check: boolean;
   maxInsns: number;
+  jit: boolean;
   seed: number;
   cmdline?: string;
   input?: string;
@@ -103,6 +107,7 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
     vcpus: { type: 'string' },
     check: { type: 'boolean' },
     'max-insns': { type: 'string' },
+    jit: { type: 'string' },
     seed: { type: 'string' },
     cmdline: { type: 'string' },
     input: { type: 'string' },
@@ -130,6 +135,8 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
     throw new UsageError(`--cmdline: longer than ${MULTIBOOT_CMDLINE_MAX} bytes`);
   }
   if (values.json && !values.stats) throw new UsageError('--json needs --stats');
+  const jit = values.jit ?? 'off';
+  if (jit !== 'on' && jit !== 'off') throw new UsageError(`--jit: expected on or off, not '${jit}'`);
   if (values['swap-file-overwrite'] && values['swap-file'] === undefined) throw new UsageError('--swap-file-overwrite needs --swap-file');
   return {
     image: positionals[0]!,
@@ -144,6 +151,7 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
     vcpus,
     check: values.check ?? false,
     maxInsns,
+    jit: jit === 'on',
     seed: values.seed === undefined ? 0 : parseCount('--seed', values.seed, 0, 0xffffffff),
     cmdline: values.cmdline,
     input: values.input,
@@ -166,6 +174,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     writeStdout(RUN_HELP);
     return 0;
   }
+  setJitDefault(opts.jit);
   return runImage(opts);
 }
 

@@ -28,6 +28,7 @@ import {
   XLATE_UNBACKED,
 } from './ports.js';
 import { TLB_MASK, Tlb } from './tlb.js';
+import { compileRegion, JIT_HOT, JIT_LINK, jitDefault } from './jit/compile.js';
 
 /** Thrown (never as an Error) to abandon the current instruction: an exception is pending. */
 export const FAULT_SIGNAL: object = Object.freeze({ signal: 'fault' });
@@ -65,6 +66,8 @@ export interface CpuOptions {
   pic?: InterruptController;
   code?: CodeCache;
   index?: number;
+  /** Compile hot regions to JavaScript (jit/): default jitDefault(). Results are identical. */
+  jit?: boolean;
 }
 
 export class Cpu {
@@ -183,6 +186,11 @@ export class Cpu {
   hits = 0;
   readonly stats: CpuStats;
   frameGen: Int32Array | null = null;
+  /** Run compiled regions (jit/compile.ts) where they exist and compile hot blocks. Observable
+   *  behaviour (output, icount, statistics, events) is the same either way. */
+  jit: boolean;
+  /** Set by a compiled region when it returns a block: JIT_LINK or JIT_INTERPRET. */
+  jitMode = JIT_LINK;
   onStale: ((cpu: Cpu, lin: number, page: number, write: boolean) => void) | null = null;
 
   private readonly ibuf = new Uint8Array(16);
@@ -202,6 +210,7 @@ export class Cpu {
     this.pic = opts.pic ?? null;
     this.code = opts.code ?? new CodeCache(opts.mem.byteLength);
     this.index = opts.index ?? 0;
+    this.jit = opts.jit ?? jitDefault();
     this.tlb = new Tlb();
     this.code.register(this.tlb);
     this.tlbOff = this.tlb.off;
@@ -610,6 +619,8 @@ export class Cpu {
     }
     if (b.n === 0) return this.crossingBlock(eip, base);
     b.bytes = p - start;
+    b.page = base >>> 12;
+    b.poff = start;
     this.code.table(base >>> 12)[start] = b;
     this.code.markCode(base >>> 12, start, p);
     this.stats.blocksDecoded++;
@@ -683,6 +694,16 @@ export class Cpu {
     }
   }
 
+  /** A compiled region threw: it left icount, curEip and eip as the interpreter's catch does. */
+  private compiledFault(x: unknown): void {
+    if (x === FAULT_SIGNAL) {
+      deliverEvent(this, this.excVector, this.excError, EV_EXC, this.curEip);
+      return;
+    }
+    if (x instanceof GuestError) x.message += ` (EIP 0x${(this.curEip >>> 0).toString(16)})`;
+    throw x;
+  }
+
   /** The fetch of a block faulted: deliver the exception (EIP is the fetch address). */
   private fetchFault(x: unknown): void {
     if (x !== FAULT_SIGNAL) throw x;
@@ -706,40 +727,58 @@ export class Cpu {
     const tlb = this.tlb;
     const code = this.code;
     for (;;) {
-      const base = this.icount;
-      this.blockBase = base;
-      this.blockBreak = false;
-      const beip = this.eip;
-      const insns = b.insns;
-      const left = end - base;
-      const n = b.n < left ? b.n : left;
-      if (n <= 0) return;
-      this.beip = beip;
-      this.eip = NaN;
-      let i = 0;
-      try {
-        while (i < n) {
-          const ins = insns[i];
-          ins.fn(this, ins);
-          i++;
-          if (this.blockBreak) break;
-        }
-      } catch (x) {
-        // The faulting instruction does not retire and restarts at its own address.
-        this.icount = this.blockBase + i;
-        this.curEip = (beip + insns[i].boff) | 0;
-        this.eip = this.curEip;
-        if (x === FAULT_SIGNAL) {
-          deliverEvent(this, this.excVector, this.excError, EV_EXC, this.curEip);
+      // A compiled region runs whole blocks (it hands a block it cannot finish back to the
+      // interpreter, JIT_INTERPRET) and follows valid links inside itself exactly as below.
+      let compiled = false;
+      if (b.jfn !== null && this.jit && end - this.icount >= b.n) {
+        let nb: Block | null;
+        try {
+          nb = b.jfn(this, end, b.jpc);
+        } catch (x) {
+          this.compiledFault(x);
           return;
         }
-        if (x instanceof GuestError) x.message += ` (EIP 0x${(this.curEip >>> 0).toString(16)})`;
-        throw x;
+        if (nb === null) return;
+        b = nb;
+        compiled = this.jitMode === JIT_LINK;
       }
-      this.icount = this.blockBase + i;
-      // eip !== eip: NaN, no branch was taken; continue after the last executed instruction.
-      if (this.eip !== this.eip) this.eip = (beip + insns[i - 1].next) | 0;
-      if (this.blockBreak || i < b.n) return;
+      if (!compiled) {
+        const base = this.icount;
+        this.blockBase = base;
+        this.blockBreak = false;
+        const beip = this.eip;
+        const insns = b.insns;
+        const left = end - base;
+        const n = b.n < left ? b.n : left;
+        if (n <= 0) return;
+        this.beip = beip;
+        this.eip = NaN;
+        let i = 0;
+        try {
+          while (i < n) {
+            const ins = insns[i];
+            ins.fn(this, ins);
+            i++;
+            if (this.blockBreak) break;
+          }
+        } catch (x) {
+          // The faulting instruction does not retire and restarts at its own address.
+          this.icount = this.blockBase + i;
+          this.curEip = (beip + insns[i].boff) | 0;
+          this.eip = this.curEip;
+          if (x === FAULT_SIGNAL) {
+            deliverEvent(this, this.excVector, this.excError, EV_EXC, this.curEip);
+            return;
+          }
+          if (x instanceof GuestError) x.message += ` (EIP 0x${(this.curEip >>> 0).toString(16)})`;
+          throw x;
+        }
+        this.icount = this.blockBase + i;
+        // eip !== eip: NaN, no branch was taken; continue after the last executed instruction.
+        if (this.eip !== this.eip) this.eip = (beip + insns[i - 1].next) | 0;
+        if (this.blockBreak || i < b.n) return;
+        if (++b.hot === JIT_HOT && this.jit && b.page >= 0 && b.jfn === null) compileRegion(this, b);
+      }
       const eip = this.eip;
       let nb: Block | null = null;
       // With the stale-access detector on, every fetch goes through the TLB check: no links.

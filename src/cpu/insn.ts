@@ -60,4 +60,21 @@ export class Block {
   l0: Block | null = null;
   l1eip = -1;
   l1: Block | null = null;
+  /** Backing page number and the block's offset in it (set when the block is cached). */
+  page = -1;
+  poff = 0;
+  /** Times the interpreter ran the whole block (the compiler's hotness counter, see jit/). */
+  hot = 0;
+  /** The compiled region this block is an entry of (null: interpreted), and its case label. */
+  jfn: RegionFn | null = null;
+  jpc = 0;
+  /** Identity of that region: a compiled transition continues inside only if the target's jreg matches. */
+  jreg = 0;
 }
+
+/**
+ * A compiled region (see jit/compile.ts): runs blocks starting at case `pc` while the slice
+ * `end` allows whole blocks. Returns the block after which the dispatch loop must take over
+ * (cpu.jitMode says how), or null when the slice ended (blockBreak, fault delivered).
+ */
+export type RegionFn = (c: Cpu, end: number, pc: number) => Block | null;

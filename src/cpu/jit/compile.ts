@@ -1,0 +1,174 @@
+// The second execution tier: a hot decoded block and the blocks of the same backing page that it
+// reaches by direct branches become one JavaScript function (`new Function`), a `for(;;) switch`
+// over the blocks, so loops stay inside it. Plays the role of QEMU's TCG translation of a
+// TranslationBlock chain, at the granularity of the interpreter's own blocks.
+//
+// Exactness is by construction, not by a second model of the processor:
+// - the blocks are the interpreter's decoded Block objects (same boundaries, same Insn records);
+// - each instruction is either a call of its interpreter handler or JS text from emit.ts that
+//   states the same handler's effect for the instruction's fixed operands;
+// - per block the region does what Cpu.execBlocks does: blockBase/beip/eip/blockBreak set up,
+//   icount charged by whole blocks, a block that does not fit the slice handed back to the
+//   interpreter (JIT_INTERPRET), a blockBreak ending the slice after that instruction;
+// - a fault leaves icount, curEip and eip exactly as the interpreter's catch does;
+// - it moves from block to block only through the interpreter's own links under the same
+//   validity test (Cpu's TLB epoch, the code cache's invalidation count, no stale detector), so
+//   it never caches a translation and never skips a fetch the interpreter would make (TLB hit
+//   counts match). Where the interpreter would look a block up, the region returns it
+//   (JIT_LINK) and the dispatch loop looks up and links as always.
+// Invalidation needs nothing of its own: compiled code hangs off Block objects, which die with
+// their page's block table (SMC, alias writes, host writes all go through CodeCache), and a
+// store that hits decoded code sets blockBreak, which the region checks after every instruction
+// that may store.
+
+import type { Cpu } from '../cpu.js';
+import type { Block, Insn, RegionFn } from '../insn.js';
+import { opCall, opJcc, opJmp, opJmpE, opJnz, opJz, opLoop, opRet } from '../exec-branch.js';
+import { emitInsn, EMIT_SCOPE_NAMES, EMIT_SCOPE_VALUES } from './emit.js';
+
+/** Whole-block runs after which the interpreter compiles a block's region. */
+export const JIT_HOT = 40;
+/** Cpu.jitMode after a region returned a block: link from it to eip (it completed)... */
+export const JIT_LINK = 0;
+/** ...or run it in the interpreter (it does not fit the slice). */
+export const JIT_INTERPRET = 1;
+
+/** Most blocks and instructions in one region (keeps functions small enough for V8 to optimise). */
+const MAX_REGION_BLOCKS = 48;
+const MAX_REGION_INSNS = 800;
+
+let defaultOn = false;
+/** The --jit default for Cpus constructed without an explicit `jit` option. */
+export function jitDefault(): boolean {
+  return defaultOn;
+}
+export function setJitDefault(on: boolean): void {
+  defaultOn = on;
+}
+
+/** new Function may be forbidden (a page's Content-Security-Policy): then nothing is compiled. */
+let canCompile: boolean | null = null;
+export function jitAvailable(): boolean {
+  if (canCompile === null) {
+    try {
+      canCompile = new Function('return 1')() === 1;
+    } catch {
+      canCompile = false;
+    }
+  }
+  return canCompile;
+}
+
+/** Compile statistics (outside the guest-visible counters: --stats never shows them). */
+export const jitStats = { regions: 0, blocks: 0, insns: 0, sourceBytes: 0, compileMs: 0 };
+
+let nextRegionId = 1;
+
+/** Page offsets of the direct successors of block b (targets outside the page are dropped by
+ *  the caller). Extra candidates are harmless: a block is entered only through a valid link. */
+function successors(b: Block, out: number[]): void {
+  out.length = 0;
+  const last = b.insns[b.n - 1];
+  const end = b.poff + b.bytes;
+  const fn = last.fn;
+  if (last.osz === 4 && (fn === opJcc || fn === opJz || fn === opJnz || fn === opJmp || fn === opCall || fn === opLoop)) {
+    out.push(end + last.imm);
+  }
+  if (fn !== opJmp && fn !== opRet && fn !== opJmpE) out.push(end);
+}
+
+/** Pick the region's blocks: breadth first from `entry` over decoded blocks of its page. */
+function regionBlocks(c: Cpu, entry: Block): Block[] {
+  const table = c.code.pages[entry.page];
+  const blocks = [entry];
+  if (table === undefined) return blocks;
+  const seen = new Set<Block>(blocks);
+  let insns = entry.n;
+  const succ: number[] = [];
+  for (let k = 0; k < blocks.length && blocks.length < MAX_REGION_BLOCKS; k++) {
+    successors(blocks[k], succ);
+    for (const off of succ) {
+      if (off < 0 || off >= 0x1000) continue;
+      const nb = table[off];
+      if (nb === undefined || seen.has(nb) || nb.jfn !== null || nb.n === 0) continue;
+      if (insns + nb.n > MAX_REGION_INSNS || blocks.length >= MAX_REGION_BLOCKS) break;
+      seen.add(nb);
+      blocks.push(nb);
+      insns += nb.n;
+    }
+  }
+  return blocks;
+}
+
+/** Build, compile and install the region entered at `entry` (a block of a cached page). */
+export function compileRegion(c: Cpu, entry: Block): void {
+  if (!jitAvailable()) return;
+  const t0 = performance.now();
+  const blocks = regionBlocks(c, entry);
+  const id = nextRegionId++;
+  const insns: Insn[] = [];
+  const idx: number[] = [];
+  const boff: number[] = [];
+  const src: string[] = [];
+  src.push('return function region(c, end, pc) {');
+  src.push('const r = c.r, tlb = c.tlb, code = c.code, vbase = c.eip & -4096;');
+  src.push('let ii = 0, nb = null;');
+  src.push('try { for (;;) { switch (pc) {');
+  for (let k = 0; k < blocks.length; k++) {
+    const b = blocks[k];
+    src.push(`case ${k}: {`);
+    src.push(`if (end - c.icount < ${b.n}) { c.jitMode = 1; return B[${k}]; }`);
+    src.push(`c.blockBase = c.icount; c.blockBreak = false; c.beip = (vbase + ${b.poff}) | 0; c.eip = NaN;`);
+    for (let j = 0; j < b.n; j++) {
+      const ins = b.insns[j];
+      const n = insns.length;
+      insns.push(ins);
+      idx.push(j);
+      boff.push(ins.boff);
+      const e = emitInsn(ins, n);
+      if (e.mayThrow) src.push(`ii = ${n};`);
+      src.push(e.code);
+      if (e.mayBreak) {
+        src.push(
+          `if (c.blockBreak) { c.icount = c.blockBase + ${j + 1}; if (c.eip !== c.eip) c.eip = (c.beip + ${ins.next}) | 0; return null; }`,
+        );
+      }
+    }
+    src.push(`c.icount = c.blockBase + ${b.n};`);
+    src.push(`if (c.eip !== c.eip) c.eip = (c.beip + ${b.insns[b.n - 1].next}) | 0;`);
+    src.push(`nb = B[${k}]; break; }`);
+  }
+  src.push('default: throw new Error("region: bad entry " + pc);');
+  src.push('}');
+  // The interpreter's link step, read-only: follow a valid link into this region, else hand over.
+  src.push('const e = c.eip;');
+  src.push(
+    'if (nb.linkCpu === c && nb.linkTlb === tlb.epoch && nb.linkCode === code.invalidations && c.frameGen === null) {',
+  );
+  src.push('const t = nb.l0eip === e ? nb.l0 : nb.l1eip === e ? nb.l1 : null;');
+  src.push(`if (t !== null && t.jreg === ${id} && e === ((vbase + t.poff) | 0)) { pc = t.jpc; continue; }`);
+  src.push('}');
+  src.push('c.jitMode = 0; return nb;');
+  src.push('} } catch (x) {');
+  src.push('c.icount = c.blockBase + IDX[ii]; c.curEip = (c.beip + BOFF[ii]) | 0; c.eip = c.curEip; throw x;');
+  src.push('} };');
+  const text = src.join('\n');
+  // Each instruction's record and handler become constants of the region's closure.
+  const decl: string[] = [];
+  for (let n = 0; n < insns.length; n++) decl.push(`const i${n} = I[${n}], h${n} = i${n}.fn;`);
+  const factory = new Function('B', 'I', 'IDX', 'BOFF', ...EMIT_SCOPE_NAMES, `"use strict";\n${decl.join('\n')}\n${text}`) as (
+    ...args: unknown[]
+  ) => RegionFn;
+  const fn = factory(blocks, insns, Int32Array.from(idx), Int32Array.from(boff), ...EMIT_SCOPE_VALUES);
+  for (let k = 0; k < blocks.length; k++) {
+    const b = blocks[k];
+    b.jfn = fn;
+    b.jpc = k;
+    b.jreg = id;
+  }
+  jitStats.regions++;
+  jitStats.blocks += blocks.length;
+  jitStats.insns += insns.length;
+  jitStats.sourceBytes += text.length;
+  jitStats.compileMs += performance.now() - t0;
+}

@@ -1,0 +1,137 @@
+// The compiler's contract, checked by difference: every guest image, the instruction-stream
+// fuzzer's cases and (under the shadow MMU with a host so small that code pages are swapped out
+// and back under compiled code, and with KSM merging them) traced runs give the same serial
+// bytes, exit, registers, statistics and trace events with --jit on as with --jit off. Each run
+// with the compiler must actually have compiled code, or the comparison would prove nothing.
+
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { jitStats, setJitDefault } from '../../src/cpu/jit/compile.js';
+import type { Cpu } from '../../src/cpu/cpu.js';
+import { NativeMachine } from '../../src/machine/native-machine.js';
+import { EventRing } from '../../src/obs/event-ring.js';
+import { nullLogger } from '../../src/obs/log.js';
+import { runGuest } from '../../src/sim/run-guest.js';
+import { caseAt, compareRuns, runCase } from '../../src/sim/fuzz/fuzz-case.js';
+import { loadFuzzImages } from '../../bench/fuzz.js';
+
+const DIR = join(resolve(fileURLToPath(new URL('../..', import.meta.url))), 'guest-images');
+const images = readdirSync(DIR)
+  .filter((f) => f.endsWith('.elf') && f !== 'cpubench.elf')
+  .sort();
+const img = (name: string): Uint8Array => new Uint8Array(readFileSync(join(DIR, name)));
+
+afterEach(() => setJitDefault(false));
+
+/** Everything a run shows besides wall time. */
+function cpuView(c: Cpu): object {
+  return {
+    icount: c.icount,
+    regs: [...c.regs],
+    eip: c.eip,
+    eflags: c.getEflags(),
+    cr: [c.cr0, c.cr2, c.cr3, c.cr4],
+    hits: c.stats.tlbHits,
+    misses: c.stats.tlbMisses,
+    decoded: c.stats.blocksDecoded,
+    interrupts: c.stats.interrupts,
+    exceptions: [...c.stats.exceptions],
+    halted: c.haltedTicks,
+  };
+}
+
+function withJit<T>(on: boolean, f: () => T): { v: T; compiled: number } {
+  setJitDefault(on);
+  const before = jitStats.regions;
+  try {
+    return { v: f(), compiled: jitStats.regions - before };
+  } finally {
+    setJitDefault(false);
+  }
+}
+
+function native(name: string, maxInsns: number): object {
+  const out: number[] = [];
+  const m = new NativeMachine({ image: img(name), ramBytes: 32 << 20, output: { write: (b) => void out.push(b) } });
+  const r = m.run(maxInsns);
+  return { out: Buffer.from(out).toString('latin1'), r, cpu: cpuView(m.cpu) };
+}
+
+/** The trace ring's events in order (kind, vCPU, virtual time, fields). */
+function events(ring: EventRing): number[][] {
+  const ev: number[][] = [];
+  for (let s = ring.oldestSeq; s < ring.emitted; s++) {
+    const f: number[] = [ring.kindOf(s), ring.vcpuOf(s), ring.timeOf(s)];
+    for (let k = 0; k < 5; k++) f.push(ring.field(s, k));
+    ev.push(f);
+  }
+  return ev;
+}
+
+function shadow(name: string, maxInsns: number, hostMemBytes: number | undefined, ksm: boolean): object {
+  const out: number[] = [];
+  const ring = new EventRing(1 << 16);
+  const g = runGuest({
+    image: img(name),
+    memBytes: 8 << 20,
+    hostMemBytes,
+    ksm,
+    maxInsns,
+    seed: 3,
+    output: { write: (b) => void out.push(b) },
+    log: nullLogger,
+    ring,
+  });
+  return {
+    out: Buffer.from(out).toString('latin1'),
+    r: g.result,
+    cpus: g.vm.vcpus.map((v) => cpuView(v.cpu)),
+    vm: g.vm.stats,
+    host: g.host.stats,
+    emitted: ring.emitted,
+    events: events(ring),
+  };
+}
+
+describe('--jit on and off give the same machine', () => {
+  it.each(images)('native: %s', (name) => {
+    const off = withJit(false, () => native(name, 3_000_000));
+    const on = withJit(true, () => native(name, 3_000_000));
+    expect(on.compiled, 'the compiler ran').toBeGreaterThan(0);
+    expect(on.v).toEqual(off.v);
+  });
+
+  // Tiny host: the guest's code pages are reclaimed and swapped back in while compiled; KSM
+  // merges identical pages (COW breaks on the next write). The trace ring records every fault,
+  // invalidation and refault with its virtual time.
+  it.each([
+    ['cputest.elf', 2_000_000, 1 << 20, false],
+    ['pagestress.elf', 1_500_000, 1 << 20, true],
+    ['cpubench-short.elf', 1_500_000, 768 << 10, true],
+    ['smp.elf', 1_500_000, 1 << 20, false],
+  ] as const)('shadow, tiny host: %s', (name, maxInsns, host, ksm) => {
+    const off = withJit(false, () => shadow(name, maxInsns, host, ksm));
+    const on = withJit(true, () => shadow(name, maxInsns, host, ksm));
+    expect(on.compiled, 'the compiler ran').toBeGreaterThan(0);
+    expect((off.v as { emitted: number }).emitted, 'the host swapped under the guest').toBeGreaterThan(100);
+    expect(on.v).toEqual(off.v);
+  });
+
+  it('fuzzer streams and mutated images: native and shadow, identical outcomes', () => {
+    const fuzzImages = loadFuzzImages();
+    let compiled = 0;
+    for (let k = 0; k < 40; k++) {
+      const spec = caseAt(77, k, fuzzImages.names.length);
+      const off = withJit(false, () => runCase(spec, fuzzImages));
+      const on = withJit(true, () => runCase(spec, fuzzImages));
+      compiled += on.compiled;
+      expect(compareRuns(on.v.native, off.v.native), `case ${k} native`).toBe('');
+      expect(compareRuns(on.v.shadow, off.v.shadow), `case ${k} shadow`).toBe('');
+      expect(on.v.native.message).toBe(off.v.native.message);
+      expect(on.v.shadow.message).toBe(off.v.shadow.message);
+    }
+    expect(compiled, 'the compiler ran').toBeGreaterThan(0);
+  });
+});
