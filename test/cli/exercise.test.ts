@@ -204,6 +204,38 @@ describe('exercise answers against independent computations (invalidate)', () =>
   });
 });
 
+describe('exercise answers against independent computations (fault)', () => {
+  it('fault: each gup outcome follows from the dumped host PTE and frame (mapcount, KSM) and the access', () => {
+    const kinds = new Set<string>();
+    for (const seed of SEEDS) {
+      const ex = build('fault', seed);
+      const ptes = new Map(dump(ex, /^host page table/).rows.map((r) => [num(r[0]!), r[1]!]));
+      const frames = new Map(dump(ex, /^host frames/).rows.map((r) => [Number(r[0]), { map: Number(r[1]), ksm: /KSM/.test(r[3]!) }]));
+      const moved: number[] = [];
+      for (const q of ex.questions.filter((x) => x.id.startsWith('gpa-'))) {
+        const m = /vCPU 0 (writes to|reads) GPA (0x[0-9a-f]+).*gup\(hva (0x[0-9a-f]+)/.exec(q.text)!;
+        const write = m[1] === 'writes to';
+        const pte = ptes.get(num(m[3]!))!;
+        let want: string[];
+        if (pte === 'none') want = ['zero-fill'];
+        else if (pte.startsWith('swap entry')) want = ['swap-in', 'swap-cache'];
+        else {
+          const f = frames.get(Number(/frame (\d+)/.exec(pte)![1]))!;
+          if (!write || !/read-only/.test(pte)) want = ['present'];
+          else if (f.ksm) want = ['ksm-unmerge'];
+          else if (f.map > 1) want = ['cow-break'];
+          else want = ['cow-reuse'];
+        }
+        expect(want, `seed ${seed} ${q.id}: ${q.answer}`).toContain(q.answer);
+        kinds.add(q.answer);
+        if (!['present', 'cow-reuse'].includes(q.answer)) moved.push(num(m[2]!));
+      }
+      expect(answer(ex, 'new-frames')).toBe(moved.length === 0 ? 'none' : moved.sort((a, b) => a - b).map((v) => `0x${v.toString(16)}`).join(','));
+    }
+    for (const k of ['present', 'zero-fill', 'swap-in', 'cow-break', 'cow-reuse', 'ksm-unmerge']) expect(kinds).toContain(k);
+  });
+});
+
 describe('exercise command line', () => {
   it('passes its own answers through --check (exit 0), and prints the same bytes twice', () => {
     const args = ['exercise', '--topic', 'translate', '-s', '2'];

@@ -2,6 +2,7 @@
 // a problem with the engine's answers.
 
 import type { Exercise } from './model.js';
+import { faultExercise } from './topic-fault.js';
 import { invalidateExercise } from './topic-invalidate.js';
 import { translateExercise } from './topic-translate.js';
 
@@ -21,6 +22,11 @@ export const TOPICS: readonly Topic[] = [
     name: 'invalidate',
     what: 'MADV_DONTNEED, MADV_PAGEOUT, mprotect or migration under a 2-vCPU guest: which gfns, which sptes are zapped, which TLBs are flushed, what the next access does',
     build: invalidateExercise,
+  },
+  {
+    name: 'fault',
+    what: 'what gup must do for a guest access: present, zero-fill, swap-in, COW break or reuse after fork, KSM unmerge',
+    build: faultExercise,
   },
 ];
 
