@@ -7,7 +7,12 @@
 import { readFileSync } from 'node:fs';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { parseCommandArgs, parseCount, UsageError } from './args.js';
+import { formatSize, parseCommandArgs, parseCount, parseSize, UsageError } from './args.js';
+import { readInputFile } from './input-file.js';
+import { ImageError } from '../machine/image-error.js';
+import { IMAGE_DEFAULTS, imageScenario, type ImageSpec } from '../sim/explore/image-scenario.js';
+import { MEMORY_MODES, type MemoryMode } from '../hv/shadow/page-fault.js';
+import { MULTIBOOT_CMDLINE_MAX } from '../machine/multiboot.js';
 import { writeStderr, writeStdout } from './output.js';
 import { decodeSchedule, encodeSchedule, ReplayChooser, ScheduleError, type Schedule } from '../sim/choice.js';
 import { BUGS, bugJsonLines, findBug, type Bug } from '../sim/explore/bugs.js';
@@ -40,6 +45,21 @@ Selection:
   --list-bugs          the catalogue: name, kind (correctness|performance|control), what it
                        breaks, the kernel rule it violates (--json: one object per line)
   --list-scenarios     the scenarios, one per line
+
+A guest of one's own (instead of --scenario): the image boots on the engine 'run' uses, the
+chooser makes every scheduling and host preemption decision, the checkers run after every step,
+and the guest's exit status is its own data check (non-zero: a failure). Its schedule strings
+name the image by a hash of it and these options: replay them with the same options.
+  --image FILE         the guest (an ELF32 Multiboot kernel)
+  --cmdline STR        its command line (e.g. 'mib=1 iters=40' for memhog)
+  --mem SIZE           guest RAM (default ${formatSize(IMAGE_DEFAULTS.memBytes)})
+  --host-mem SIZE      host RAM (default ${formatSize(IMAGE_DEFAULTS.hostMemBytes)}: the host must be short of memory
+                       for reclaim to race the guest's faults)
+  --swap SIZE          host swap (default: the guest RAM)
+  --vcpus N, --mode MODE, --ksm   as for 'run'
+  --slice N            guest instructions per scheduling step (default ${IMAGE_DEFAULTS.slice})
+  --max-insns N        end each run (cleanly) after N guest instructions
+  --max-steps N        most scheduling steps of a run (default ${IMAGE_DEFAULTS.maxSteps}; more is a liveness failure)
 
 Search:
   --scheduler S        random | pct | dfs (default pct)
@@ -91,6 +111,84 @@ function parseShard(text: string): [number, number] {
   return [i, n];
 }
 
+const IMAGE_OPTIONS = {
+  image: { type: 'string' },
+  cmdline: { type: 'string' },
+  mem: { type: 'string' },
+  'host-mem': { type: 'string' },
+  swap: { type: 'string' },
+  vcpus: { type: 'string' },
+  mode: { type: 'string' },
+  ksm: { type: 'boolean' },
+  slice: { type: 'string' },
+  'max-insns': { type: 'string' },
+  'max-steps': { type: 'string' },
+} as const;
+
+type ImageValues = { [K in keyof typeof IMAGE_OPTIONS]?: (typeof IMAGE_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+/** The --image scenario of these options, or null without --image (its options then refused). */
+function imageFromArgs(cmd: string, v: ImageValues): { scenario: Scenario; spec: ImageSpec } | null {
+  if (v.image === undefined) {
+    const stray = (Object.keys(IMAGE_OPTIONS) as (keyof ImageValues)[]).find((k) => v[k] !== undefined);
+    if (stray !== undefined) throw new UsageError(`${cmd}: --${stray} needs --image FILE`);
+    return null;
+  }
+  const memBytes = v.mem === undefined ? IMAGE_DEFAULTS.memBytes : parseSize('--mem', v.mem, { min: 2 << 20, max: 256 << 20, multiple: 4096 });
+  const hostMemBytes = v['host-mem'] === undefined ? IMAGE_DEFAULTS.hostMemBytes : parseSize('--host-mem', v['host-mem'], { min: 64 << 10, max: 1 << 30, multiple: 4096 });
+  const swapBytes = v.swap === undefined ? memBytes : parseSize('--swap', v.swap, { max: 1 << 30, multiple: 4096 });
+  if (memBytes > hostMemBytes + swapBytes) throw new UsageError(`${cmd}: guest memory (${formatSize(memBytes)}) is more than host RAM + swap (${formatSize(hostMemBytes + swapBytes)})`);
+  const mode = (v.mode ?? 'notifier') as MemoryMode;
+  if (!MEMORY_MODES.includes(mode)) throw new UsageError(`--mode: unknown mode '${mode}' (${MEMORY_MODES.join(', ')})`);
+  const cmdline = v.cmdline ?? '';
+  if (new TextEncoder().encode(cmdline).length > MULTIBOOT_CMDLINE_MAX) throw new UsageError(`--cmdline: longer than ${MULTIBOOT_CMDLINE_MAX} bytes`);
+  const spec: ImageSpec = {
+    file: v.image,
+    image: readInputFile('image', v.image),
+    cmdline,
+    memBytes,
+    hostMemBytes,
+    swapBytes,
+    vcpus: v.vcpus === undefined ? 1 : parseCount('--vcpus', v.vcpus, 1, 16),
+    mode,
+    ksm: v.ksm === true,
+    slice: v.slice === undefined ? IMAGE_DEFAULTS.slice : parseCount('--slice', v.slice, 1, 1 << 24),
+    maxInsns: v['max-insns'] === undefined ? Infinity : parseCount('--max-insns', v['max-insns'], 1),
+    maxSteps: v['max-steps'] === undefined ? IMAGE_DEFAULTS.maxSteps : parseCount('--max-steps', v['max-steps'], 1, 1 << 30),
+  };
+  let scenario: Scenario;
+  try {
+    scenario = imageScenario(spec);
+    // A build error (a bad image, sizes that cannot fit) is one line now, not once per run.
+    runOnce({ scenario, bug: null, chooser: new ReplayChooser([]), checks: false, maxSteps: 1 });
+  } catch (e) {
+    if (e instanceof RangeError || e instanceof ImageError) throw new UsageError(`${cmd}: ${v.image}: ${(e as Error).message}`);
+    throw e;
+  }
+  return { scenario, spec };
+}
+
+/** The options that rebuild an --image scenario, as a command line. */
+function imageArgs(spec: ImageSpec): string {
+  const q = (t: string): string => (/^[A-Za-z0-9_./=:,+-]+$/.test(t) ? t : `'${t.replace(/'/g, `'\\''`)}'`);
+  const a = [`--image ${q(spec.file)}`];
+  if (spec.cmdline !== '') a.push(`--cmdline ${q(spec.cmdline)}`);
+  if (spec.memBytes !== IMAGE_DEFAULTS.memBytes) a.push(`--mem ${formatSize(spec.memBytes)}`);
+  if (spec.hostMemBytes !== IMAGE_DEFAULTS.hostMemBytes) a.push(`--host-mem ${formatSize(spec.hostMemBytes)}`);
+  if (spec.swapBytes !== spec.memBytes) a.push(`--swap ${formatSize(spec.swapBytes)}`);
+  if (spec.vcpus !== 1) a.push(`--vcpus ${spec.vcpus}`);
+  if (spec.mode !== 'notifier') a.push(`--mode ${spec.mode}`);
+  if (spec.ksm) a.push('--ksm');
+  if (spec.slice !== IMAGE_DEFAULTS.slice) a.push(`--slice ${spec.slice}`);
+  if (spec.maxInsns !== Infinity) a.push(`--max-insns ${spec.maxInsns}`);
+  if (spec.maxSteps !== IMAGE_DEFAULTS.maxSteps) a.push(`--max-steps ${spec.maxSteps}`);
+  return a.join(' ');
+}
+
+/** Replays of a shrink: a guest image's run costs far more than a scripted scenario's. */
+const SHRINK_RUNS = 3000;
+const SHRINK_RUNS_IMAGE = 300;
+
 const OPTIONS = {
   scenario: { type: 'string' },
   inject: { type: 'string' },
@@ -112,6 +210,7 @@ const OPTIONS = {
   jobs: { type: 'string' },
   merge: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  ...IMAGE_OPTIONS,
 } as const;
 
 let interrupted = false;
@@ -135,11 +234,14 @@ export async function exploreCommand(argv: string[]): Promise<number> {
   }
   const bug = v.inject === undefined ? null : findBug(v.inject) ?? null;
   if (v.inject !== undefined && bug === null) throw new UsageError(`explore: unknown bug '${v.inject}' (try 'shadowvisor explore --list-bugs')`);
-  const scenario = v.scenario === undefined ? null : findScenario(v.scenario) ?? null;
+  let scenario = v.scenario === undefined ? null : findScenario(v.scenario) ?? null;
   if (v.scenario !== undefined && scenario === null) throw new UsageError(`explore: unknown scenario '${v.scenario}' (try 'shadowvisor explore --list-scenarios')`);
+  if (v.scenario !== undefined && v.image !== undefined) throw new UsageError('explore: give --scenario or --image, not both');
+  const img = imageFromArgs('explore', v);
+  if (img !== null) scenario = img.scenario;
 
   const replay = v.replay ?? v.schedule;
-  if (replay !== undefined) return replayCommand(replay, scenario, bug, v.trace === true, v.json === true);
+  if (replay !== undefined) return replayCommand(replay, scenario, bug, v.trace === true, v.json === true, img?.spec ?? null);
   if (v.trace === true) throw new UsageError('explore: --trace needs --replay STR');
 
   const scheduler = (v.scheduler ?? 'pct') as SchedulerName;
@@ -159,7 +261,7 @@ export async function exploreCommand(argv: string[]): Promise<number> {
     : SCENARIOS.map((s) => ({ scenario: s, bug: null }));
   const seeds = shard === null ? null : shardSeeds(from, to, shard[0], shard[1]);
   const opts: SweepOpts = {
-    scheduler, from, to, seeds, depth, bound, jobs,
+    scheduler, from, to, seeds, depth, bound, jobs, image: img?.spec ?? null,
     keepGoing: v['keep-going'] === true, shrink: v['no-shrink'] !== true, checks: v['no-check'] !== true, json: v.json === true,
   };
   const onSigint = (): void => { interrupted = true; };
@@ -189,6 +291,8 @@ interface SweepOpts {
   shrink: boolean;
   checks: boolean;
   json: boolean;
+  /** The --image guest (its scenario is the target's), for workers and the printed commands. */
+  image: ImageSpec | null;
 }
 
 const BATCH = 25;
@@ -259,7 +363,7 @@ async function sweep(t: Target, o: SweepOpts): Promise<boolean> {
     writeStdout(`  first failure: seed ${first.seed}: ${first.checker}: ${first.message}\n`);
     let picks = decodeSchedule(first.schedule).picks;
     if (o.shrink) {
-      const sh = shrinkSchedule(t.scenario, t.bug, picks, first.checker!);
+      const sh = shrinkSchedule(t.scenario, t.bug, picks, first.checker!, o.image === null ? SHRINK_RUNS : SHRINK_RUNS_IMAGE);
       picks = sh.picks;
       const fmt = (x: { preemptions: number; switches: number; length: number }): string =>
         `${x.preemptions} preemption${x.preemptions === 1 ? '' : 's'}, ${x.switches} context switches, ${x.length} choice points`;
@@ -270,7 +374,8 @@ async function sweep(t: Target, o: SweepOpts): Promise<boolean> {
       writeStdout(`    still fails: ${sh.outcome.failure!.checker}: ${sh.outcome.failure!.message}\n`);
     }
     const text = encodeSchedule({ scenario: t.scenario.name, inject: bug?.name ?? '', picks });
-    writeStdout(`  minimal schedule: ${text}\n  replay: shadowvisor explore --replay ${text}\n  trace:  shadowvisor trace --schedule ${text}\n`);
+    const img = o.image === null ? '' : ` ${imageArgs(o.image)}`;
+    writeStdout(`  minimal schedule: ${text}\n  replay: shadowvisor explore --replay ${text}${img}\n  trace:  shadowvisor trace --schedule ${text}${img}\n`);
   }
   // A control or performance "bug" that fails is a real finding too: report it as one.
   return true;
@@ -299,7 +404,7 @@ function range(a: number, b: number): number[] {
 
 // ---- replay and its trace ----------------------------------------------------------------------
 
-function replayCommand(text: string, scenario: Scenario | null, bug: Bug | null, trace: boolean, json: boolean): number {
+function replayCommand(text: string, scenario: Scenario | null, bug: Bug | null, trace: boolean, json: boolean, image: ImageSpec | null = null): number {
   let sched: Schedule;
   try {
     sched = decodeSchedule(text);
@@ -307,7 +412,14 @@ function replayCommand(text: string, scenario: Scenario | null, bug: Bug | null,
     if (e instanceof ScheduleError) throw new UsageError(`explore: ${e.message}`);
     throw e;
   }
-  const sc = findScenario(sched.scenario);
+  let sc = findScenario(sched.scenario);
+  if (sched.scenario.startsWith('image-')) {
+    if (image === null || scenario === null) throw new UsageError(`explore: schedule ${sched.scenario} is a guest image's: replay it with --image FILE and the options it was found with`);
+    if (scenario.name !== sched.scenario) {
+      throw new UsageError(`explore: the schedule was recorded for ${sched.scenario}, but this image and these options are ${scenario.name} (another image, --cmdline or size)`);
+    }
+    sc = scenario;
+  } else if (image !== null) throw new UsageError(`explore: --image given, but the schedule is scenario ${sched.scenario}'s`);
   if (sc === undefined) throw new UsageError(`explore: the schedule names unknown scenario '${sched.scenario}'`);
   const b = sched.inject === '' ? null : findBug(sched.inject) ?? null;
   if (sched.inject !== '' && b === null) throw new UsageError(`explore: the schedule names unknown bug '${sched.inject}'`);
@@ -337,7 +449,7 @@ function replayCommand(text: string, scenario: Scenario | null, bug: Bug | null,
 /** The run's events with each step marked, then the failure's story: which frame, and what the host did with it. */
 function printTrace(o: RunOutcome, ring: EventRing, marks: { seq: number; text: string }[], json: boolean): void {
   const events = readEvents(ring);
-  const vm = o.world.vm;
+  const vm = o.vm;
   const slots: SlotLookup = (gfn) => {
     const s = vm.memslots.find(gfn);
     return s === null ? null : { baseGfn: s.baseGfn, hva: s.hva };
@@ -361,7 +473,7 @@ function printTrace(o: RunOutcome, ring: EventRing, marks: { seq: number; text: 
   if (gfn < 0) return;
   for (const line of failureStory(events, gfn, frame, fmt)) writeStdout(line + '\n');
   if (frame < 0) return;
-  const h = o.world.host;
+  const h = o.host;
   const owners: string[] = [];
   for (let e = h.rmap.first(frame); e !== -1; e = h.rmap.entryNext(e)) owners.push(`mm ${h.rmap.entryMm(e)} at 0x${(h.rmap.entryVpn(e) * PAGE_SIZE).toString(16)}`);
   const now = h.ft.refcount[frame] === 0 ? 'free (on the allocator\'s free list, the next allocation may hand it to anyone)'
@@ -468,16 +580,19 @@ interface BatchJob {
   depth: number;
   checks: boolean;
   stopAtFirst: boolean;
+  image: ImageSpec | null;
 }
 
 /** True (and the worker loop started) when this thread is an explore worker. */
 export function runExploreWorkerIfAny(): boolean {
   if (isMainThread || (workerData as { kind?: string } | null)?.kind !== WORKER_KIND || parentPort === null) return false;
   const port = parentPort;
+  let imageSc: Scenario | null = null;
   port.on('message', (j: BatchJob) => {
     const out: RunReport[] = [];
+    if (j.image !== null && imageSc === null) imageSc = imageScenario(j.image);
     explore({
-      scenario: findScenario(j.scenario)!, bug: j.inject === '' ? null : findBug(j.inject)!, scheduler: j.scheduler,
+      scenario: j.image !== null ? imageSc! : findScenario(j.scenario)!, bug: j.inject === '' ? null : findBug(j.inject)!, scheduler: j.scheduler,
       seedFrom: 0, seedTo: -1, seeds: j.seeds, depth: j.depth, checks: j.checks, stopAtFirst: j.stopAtFirst, onRun: (r) => out.push(r),
     });
     port.postMessage({ id: j.id, reports: out });
@@ -503,7 +618,7 @@ async function sweepParallel(t: Target, o: SweepOpts, all: number[], emit: (r: R
         const id = next++;
         w.postMessage({
           id, scenario: t.scenario.name, inject: t.bug?.name ?? '', scheduler: o.scheduler, seeds: batches[id]!,
-          depth: o.depth, checks: o.checks, stopAtFirst: !o.keepGoing,
+          depth: o.depth, checks: o.checks, stopAtFirst: !o.keepGoing, image: o.image,
         } satisfies BatchJob);
       };
       w.on('message', (m: { id: number; reports: RunReport[] }) => {
@@ -526,7 +641,8 @@ async function sweepParallel(t: Target, o: SweepOpts, all: number[], emit: (r: R
 
 /** `shadowvisor trace --schedule STR [--json]`: the replay's trace view. */
 export function traceScheduleCommand(argv: string[]): number {
-  const { values: v } = parseCommandArgs('trace', argv, { schedule: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const);
+  const { values: v } = parseCommandArgs('trace', argv, { schedule: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, ...IMAGE_OPTIONS } as const);
   if (v.schedule === undefined) throw new UsageError('trace: --schedule needs a schedule string');
-  return replayCommand(v.schedule, null, null, true, v.json === true);
+  const img = imageFromArgs('trace', v);
+  return replayCommand(v.schedule, img?.scenario ?? null, null, true, v.json === true, img?.spec ?? null);
 }

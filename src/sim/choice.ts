@@ -108,3 +108,24 @@ export function scheduleMeasure(records: readonly ChoiceRecord[]): { preemptions
   }
   return { preemptions, switches, length: records.length };
 }
+
+/**
+ * A Chooser with the bookkeeping of a recorded run: the choice records (forced points, with one
+ * option, are not choices and are not recorded), and the preemptions and context switches the
+ * picks made. The simulation engine (Simulation with SimOptions.chooser) decides through one.
+ */
+export class ChoiceRecorder {
+  readonly records: ChoiceRecord[] = [];
+  preemptions = 0;
+  switches = 0;
+
+  constructor(readonly chooser: Chooser) {}
+
+  choose(kind: number, options: readonly number[], running: number, preemptive: boolean): number {
+    if (options.length < 2) return 0;
+    let pick = this.chooser.choose(kind, options, running, preemptive);
+    if (!(pick >= 0 && pick < options.length)) pick = 0;
+    this.records.push({ kind, n: options.length, pick, preemptive });
+    return pick;
+  }
+}

@@ -11,7 +11,7 @@ import type { Logger } from '../obs/log.js';
 import type { EventRing } from '../obs/event-ring.js';
 import type { MemoryMode } from '../hv/shadow/page-fault.js';
 import { Vm, type HvMmuKind } from '../hv/vm.js';
-import { Simulation, type VmRun } from './simulation.js';
+import { Simulation, type SimOptions, type VmRun } from './simulation.js';
 
 export interface GuestRunOptions {
   image: Uint8Array;
@@ -40,6 +40,12 @@ export interface GuestRunOptions {
   swapStore?: SwapStore;
   /** Trace ring (`shadowvisor trace`): the VM's slow paths and the host tasks record events. */
   ring?: EventRing;
+  /** The hv and host invariant checkers after every `checkEvery`-th scheduling step (`run --check`). */
+  checkInvariants?: boolean;
+  checkEvery?: number;
+  /** The explorer's chooser and window check (SimOptions.chooser, checkInside). */
+  chooser?: SimOptions['chooser'];
+  checkInside?: SimOptions['checkInside'];
 }
 
 export interface GuestRun {
@@ -114,6 +120,10 @@ export function prepareGuest(opts: GuestRunOptions): PreparedGuest {
     slice: opts.slice,
     ksmEvery: opts.ksm === true ? 16 : 0,
     ring: opts.ring,
+    checkInvariants: opts.checkInvariants,
+    checkEvery: opts.checkEvery,
+    chooser: opts.chooser,
+    checkInside: opts.checkInside,
   });
   const run = sim.addVm(vm, opts.maxInsns ?? Infinity);
   return { vm, host, sim, run };

@@ -2,9 +2,12 @@
 // kswapd, ksmd, host workload tasks) is a task whose steps are interleaved by a seeded PRNG, so
 // the races the mmu_notifier exists for happen — and happen again, identically, for the same
 // seed. A task step is atomic; preemption inside host mm operations is offered separately
-// through the host's onPreempt hook (see Simulation).
+// through the host's onPreempt hook (see Simulation). With a ChoiceRecorder (the explorer's
+// `--image` runs) every pick is a recorded choice of a Chooser instead of the PRNG's: option 0
+// keeps the task that stepped last, the others follow in task order.
 
 import { Prng } from '../host/prng.js';
+import { CHOICE_PICK, type ChoiceRecorder } from './choice.js';
 
 export interface Task {
   readonly name: string;
@@ -20,7 +23,12 @@ export class Scheduler {
   readonly tasks: Task[] = [];
   readonly prng: Prng;
   steps = 0;
+  /** Index of the task that stepped last (-1 before the first step). */
+  current = -1;
+  /** When set, the picks are this recorder's (the explorer), never the PRNG's. */
+  recorder: ChoiceRecorder | null = null;
   private readonly pick: Task[] = [];
+  private readonly options: number[] = [];
 
   constructor(seed: number) {
     this.prng = new Prng(seed ^ 0x5eed5eed);
@@ -32,6 +40,7 @@ export class Scheduler {
 
   /** One scheduling decision; false when no task is runnable. */
   stepOnce(): boolean {
+    if (this.recorder !== null) return this.stepChosen(this.recorder);
     const pick = this.pick;
     pick.length = 0;
     let total = 0;
@@ -52,7 +61,31 @@ export class Scheduler {
       }
     }
     this.steps++;
+    this.current = this.tasks.indexOf(chosen);
     chosen.step();
+    return true;
+  }
+
+  /** One decision by the recorder's Chooser: option 0 is the task that stepped last, if it can go on. */
+  private stepChosen(rec: ChoiceRecorder): boolean {
+    const opts = this.options;
+    opts.length = 0;
+    let curRunnable = false;
+    for (let i = 0; i < this.tasks.length; i++) {
+      if (!this.tasks[i]!.runnable()) continue;
+      if (i === this.current) curRunnable = true;
+      else opts.push(i);
+    }
+    if (curRunnable) opts.unshift(this.current);
+    if (opts.length === 0) return false;
+    const next = opts[rec.choose(CHOICE_PICK, opts, this.current, curRunnable)]!;
+    if (next !== this.current) {
+      if (this.current >= 0) rec.switches++;
+      if (curRunnable) rec.preemptions++;
+    }
+    this.current = next;
+    this.steps++;
+    this.tasks[next]!.step();
     return true;
   }
 }

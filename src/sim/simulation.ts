@@ -18,6 +18,8 @@ import {
 import { GuestError } from '../cpu/errors.js';
 import { wakeFromHlt, EXIT_STATUS_BAD_INPUT, EXIT_STATUS_BUDGET, EXIT_STATUS_HALTED, EXIT_STATUS_TRIPLE_FAULT, type RunResult } from '../machine/run-loop.js';
 import { Scheduler, type Task } from './scheduler.js';
+import { CHOICE_PREEMPT, ChoiceRecorder, type Chooser } from './choice.js';
+import type { HostPreemptPoint } from '../host/preempt-points.js';
 import type { EventRing } from '../obs/event-ring.js';
 import { checkVmInvariants, InvariantError } from '../hv/check.js';
 import { EXIT_STATUS_STALE } from '../obs/exit-status.js';
@@ -41,7 +43,24 @@ export interface SimOptions {
    *  after every scheduling step; a broken invariant stops every VM with exit status 5 and the
    *  checker's message. The explorer's oracle as an engine option (`run --check`). */
   checkInvariants?: boolean;
+  /** With checkInvariants: check after every N-th scheduling step only (default 1). The checks
+   *  walk every spte and host frame, so a long guest run affords them only now and then. */
+  checkEvery?: number;
+  /**
+   * The explorer's hook: every scheduling decision and every host preemption point is a choice
+   * of this Chooser, recorded (sim.recorder), instead of the seeded PRNG's (`seed`,
+   * `preemptChance` are then unused). At a preemption point option 0 lets the host operation go
+   * on; option k runs one step of an eligible vCPU there (up to PREEMPT_INSIDE_MAX in a row).
+   * With checkInvariants, the hypervisor's checks also run after each of those inside steps.
+   */
+  chooser?: Chooser;
+  /** With chooser and checkInvariants: an extra check after steps inside a host operation
+   *  (the explorer's invalidation-window rule); a message stops the run like an invariant. */
+  checkInside?: (vm: Vm) => { checker: string; message: string } | null;
 }
+
+/** Most vCPU steps one preemption point may run under a chooser before the host goes on. */
+export const PREEMPT_INSIDE_MAX = 3;
 
 const hex8 = (v: number): string => `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
 
@@ -85,8 +104,8 @@ class VcpuTask implements Task {
 
   constructor(
     private readonly sim: Simulation,
-    private readonly run: VmRun,
-    private readonly vcpu: Vcpu,
+    readonly run: VmRun,
+    readonly vcpu: Vcpu,
   ) {
     this.name = `${run.vm.name}/vcpu${vcpu.index}`;
   }
@@ -154,8 +173,17 @@ export class Simulation {
   private readonly preemptPrng: Prng;
   private inPreempt = false;
   private readonly checkInvariants: boolean;
+  private readonly checkEvery: number;
+  private sinceCheck = 0;
+  private readonly stampNow: number[] = [];
+  private readonly stampLast: number[] = [];
+  private readonly checkInside: NonNullable<SimOptions['checkInside']> | null;
   /** Preemption points at which a vCPU step actually ran. */
   preemptions = 0;
+  /** With SimOptions.chooser: the recorded choices of the run. */
+  readonly recorder: ChoiceRecorder | null;
+  /** The first broken check (checkInvariants): which checker, and its message. */
+  failure: { checker: string; message: string } | null = null;
 
   constructor(
     readonly host: Host,
@@ -166,10 +194,15 @@ export class Simulation {
     this.preemptChance = opts.preemptChance ?? 0.25;
     this.preemptPrng = new Prng(opts.seed ^ 0x70ee);
     this.checkInvariants = opts.checkInvariants === true;
+    this.checkEvery = Math.max(1, opts.checkEvery ?? 1);
+    this.checkInside = opts.checkInside ?? null;
     const ring = opts.ring ?? null;
     this.sched.add(new KswapdTask(host, ring));
     if ((opts.ksmEvery ?? 0) > 0) this.sched.add(new KsmdTask(host, opts.ksmEvery!, opts.ksmPagesPerStep ?? 64, ring));
-    if (this.preemptChance > 0) host.onPreempt = () => this.preemptPoint();
+    this.recorder = opts.chooser === undefined ? null : new ChoiceRecorder(opts.chooser);
+    this.sched.recorder = this.recorder;
+    if (this.recorder !== null) host.onPreempt = (point) => this.chosenPreemptPoint(this.recorder!, point);
+    else if (this.preemptChance > 0) host.onPreempt = () => this.preemptPoint();
   }
 
   addVm(vm: Vm, maxInsns = Infinity): VmRun {
@@ -195,32 +228,105 @@ export class Simulation {
         }
       }
       if (!this.sched.stepOnce()) return;
-      if (this.checkInvariants) this.checkAll();
+      if (this.checkInvariants && ++this.sinceCheck >= this.checkEvery) {
+        this.sinceCheck = 0;
+        this.checkAll(true);
+      }
     }
   }
 
-  /** The invariant checkers after a step (checkInvariants): the first broken one stops every VM. */
-  private checkAll(): void {
-    let msg: string | null = null;
+  /** The invariant checkers after a step (checkInvariants): the first broken one stops every VM.
+   *  The host's own check only between host operations (`betweenHostOps`), where it must hold. */
+  private checkAll(betweenHostOps: boolean): void {
+    let f: { checker: string; message: string } | null = null;
     for (const r of this.runs) {
       if (r.result !== null || r.vm.dead) continue;
       try {
         checkVmInvariants(r.vm);
       } catch (e) {
         if (!(e instanceof InvariantError)) throw e;
-        msg = `${r.vm.name}: ${e.message}`;
+        f = { checker: `hv-invariant-${e.invariant}`, message: `${r.vm.name}: ${e.message}` };
         break;
       }
+      if (!betweenHostOps && this.checkInside !== null) {
+        const g = this.checkInside(r.vm);
+        if (g !== null) {
+          f = { checker: g.checker, message: `${r.vm.name}: ${g.message}` };
+          break;
+        }
+      }
     }
-    if (msg === null) {
+    if (f === null && betweenHostOps && this.hostMoved()) {
       try {
         this.host.checkInvariants();
       } catch (e) {
-        msg = (e as Error).message;
+        f = { checker: 'host-invariant', message: (e as Error).message };
       }
     }
-    if (msg === null) return;
-    for (const r of this.runs) r.finish(EXIT_STATUS_STALE, 'exit', `broken invariant after scheduler step ${this.sched.steps}: ${msg}`);
+    if (f === null) return;
+    this.failure ??= f;
+    const where = betweenHostOps ? `after scheduler step ${this.sched.steps}` : `inside a host operation (scheduler step ${this.sched.steps})`;
+    for (const r of this.runs) r.finish(EXIT_STATUS_STALE, 'exit', `broken invariant ${where}: ${f.message}`);
+  }
+
+  /**
+   * Whether any host counter moved since the last host check: the host's own check walks every
+   * page table entry, swap slot and frame, and a step that only ran guest code through existing
+   * translations (or changed only hypervisor state) cannot have broken it.
+   */
+  private hostMoved(): boolean {
+    const h = this.host;
+    const st = h.stats;
+    const now = this.stampNow;
+    now.length = 0;
+    now.push(st.faults, st.swapIns, st.swapInsFromCache, st.swapOuts, st.swapOutsClean, st.cowBreaks, st.cowReuses, st.gups,
+      st.ksmPagesScanned, st.ksmMerges, st.ksmCowBreaks, st.reclaimScanned, st.framesFreed, st.notifierStarts, st.notifierEnds,
+      st.migrations, st.oomKills, st.oomReapedPages, h.ft.nrFree, h.outstandingGupRefs, h.swap.nrFree, h.mms.size);
+    for (const mm of h.mms.values()) now.push(mm.rss, mm.swapEnts, mm.vmas.length);
+    const last = this.stampLast;
+    let same = now.length === last.length;
+    for (let i = 0; same && i < now.length; i++) same = now[i] === last[i];
+    if (same) return false;
+    last.length = 0;
+    last.push(...now);
+    return true;
+  }
+
+  /**
+   * A preemption point under a chooser: option 0 lets the host operation go on (the task that
+   * is running it); the others are vCPUs that may run here without the host mm (not the task
+   * running the operation, not a fault about to gup). Up to PREEMPT_INSIDE_MAX steps in a row.
+   */
+  private chosenPreemptPoint(rec: ChoiceRecorder, _point: HostPreemptPoint): void {
+    if (this.inPreempt) return;
+    const tasks = this.sched.tasks;
+    const running = this.sched.current;
+    let last = -1;
+    this.inPreempt = true;
+    try {
+      for (let k = 0; k < PREEMPT_INSIDE_MAX; k++) {
+        if (this.runs.every((r) => r.result !== null)) return;
+        const options = [running];
+        for (let i = 0; i < tasks.length; i++) {
+          const t = tasks[i]!;
+          if (i !== running && t instanceof VcpuTask && t.runnable() && !t.vcpu.nextStepTouchesHost) options.push(i);
+        }
+        const pick = rec.choose(CHOICE_PREEMPT, options, last < 0 ? running : last, last < 0);
+        if (pick === 0) return;
+        const id = options[pick]!;
+        if (last < 0) {
+          rec.preemptions++;
+          rec.switches += 2;
+          this.preemptions++;
+        } else if (id !== last) rec.switches++;
+        last = id;
+        const t = tasks[id] as VcpuTask;
+        this.stepVcpu(t.run, t.vcpu, 64);
+        if (this.checkInvariants) this.checkAll(false);
+      }
+    } finally {
+      this.inPreempt = false;
+    }
   }
 
   /** A host mm operation reached a point where Linux could be preempted. */

@@ -8,7 +8,9 @@ import type { HostPreemptPoint } from '../../host/preempt-points.js';
 import type { EventRing } from '../../obs/event-ring.js';
 import type { Bug } from './bugs.js';
 import { ChangeStamp, checkEnd, checkStep, type Failure } from './checkers.js';
-import type { Scenario, World } from './scenarios.js';
+import type { Scenario } from './scenarios.js';
+import type { Host } from '../../host/host.js';
+import type { Vm } from '../../hv/vm.js';
 
 export interface RunOptions {
   scenario: Scenario;
@@ -34,14 +36,19 @@ export interface RunOutcome {
   faults: number;
   /** Host swap-ins (from the device or the swap cache). */
   swapIns: number;
-  world: World;
+  /** The host and VM the run ended with (trace, the failure's story). */
+  host: Host;
+  vm: Vm;
+  /** Actors (scheduler tasks) the run had: n of the PCT bound. */
+  actors: number;
 }
 
 class StopRun {}
 const STOP = new StopRun();
 
 export function runOnce(o: RunOptions): RunOutcome {
-  const world = o.scenario.build(o.bug, o.ring ?? null);
+  if (o.scenario.run !== undefined) return o.scenario.run(o);
+  const world = o.scenario.build!(o.bug, o.ring ?? null);
   const { host, actors } = world;
   const checks = o.checks !== false;
   const maxSteps = o.maxSteps ?? 2000;
@@ -154,6 +161,8 @@ export function runOnce(o: RunOptions): RunOutcome {
     switches,
     faults,
     swapIns,
-    world,
+    host: world.host,
+    vm: world.vm,
+    actors: actors.length,
   };
 }

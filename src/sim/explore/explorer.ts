@@ -104,7 +104,7 @@ export function report(cfg: { scenario: Scenario; bug: Bug | null; scheduler: Sc
 export function pctBoundFor(scenario: Scenario, bug: Bug | null, depth: number): PctBound {
   const probe = runOnce({ scenario, bug: null, chooser: new ReplayChooser([]) });
   void bug;
-  const actors = probe.world.actors.length;
+  const actors = probe.actors;
   // k: the choice points of a run that takes every default, plus half again for the preemption
   // points a run that does preempt meets (its vCPU steps there are choices too).
   const steps = Math.max(4, Math.ceil(1.5 * probe.records.length));

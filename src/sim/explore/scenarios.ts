@@ -16,6 +16,7 @@ import { nullLogger } from '../../obs/log.js';
 import type { EventRing } from '../../obs/event-ring.js';
 import { GuestActor, GuestModel, HostActor, MEM_GONE, MEM_LOOSE, MEM_RO, MEM_RW, r, w, type Actor, type GuestOp, type HostOp } from './actors.js';
 import type { Bug } from './bugs.js';
+import type { RunOptions, RunOutcome } from './engine.js';
 
 export interface World {
   host: Host;
@@ -32,7 +33,10 @@ export interface World {
 export interface Scenario {
   name: string;
   what: string;
-  build(bug: Bug | null, ring?: EventRing | null): World;
+  /** A scripted scenario: its world, whose actors the explorer engine interleaves. */
+  build?(bug: Bug | null, ring?: EventRing | null): World;
+  /** A scenario that runs itself under the chooser (a guest image on the simulation engine). */
+  run?(o: RunOptions): RunOutcome;
 }
 
 interface BaseOpts {
