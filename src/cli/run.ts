@@ -18,11 +18,14 @@ import { StdoutSink, writeStderr, writeStdout } from './output.js';
 import { collectShadowStats, collectStats, formatShadowStats, formatStatsTable, walkStats } from './stats.js';
 import { StopSignals, yieldToEventLoop } from './stop-signals.js';
 import { SwapFile } from './swap-file.js';
+import { GdbSession } from './gdb/session.js';
+import { NativeTarget } from './gdb/native-target.js';
+import { VmTarget } from './gdb/vm-target.js';
+import { EventRing } from '../obs/event-ring.js';
 import { setJitDefault } from '../cpu/jit/compile.js';
 import { hostFor, prepareGuest, type GuestRun, type GuestRunOptions, type PreparedGuest } from '../sim/run-guest.js';
 import { MEMORY_MODES, type MemoryMode } from '../hv/shadow/page-fault.js';
 import type { Logger } from '../obs/log.js';
-import type { EventRing } from '../obs/event-ring.js';
 import type { ByteSink } from '../machine/uart16550.js';
 
 export const RUN_HELP = `Usage: shadowvisor run [options] IMAGE
@@ -61,6 +64,10 @@ Options:
   --stats             print run statistics to stderr (instructions, seconds, MIPS, TLB,
                       exceptions; with shadow, KVM's and the host's counters)
   --json              with --stats: one JSON object instead of a table
+  --gdb PORT          serve the gdb remote protocol on 127.0.0.1:PORT (in gdb:
+                      'target remote :PORT'); breakpoints, watchpoints and steps do not
+                      change what the guest computes. 'monitor help' lists the extra commands
+  --gdb-wait          with --gdb: stop before the first instruction until gdb continues
   --log-level LEVEL   trace, debug, info, warn (default), error or silent
   -h, --help          show this help
 
@@ -92,6 +99,9 @@ export interface RunOptions {
   stats: boolean;
   json: boolean;
   logLevel: ReturnType<typeof parseLogLevel>;
+  /** --gdb PORT: the gdb stub's TCP port on 127.0.0.1 (src/cli/gdb/). */
+  gdb?: number;
+  gdbWait?: boolean;
 }
 
 export function parseRunArgs(argv: string[]): RunOptions | 'help' {
@@ -114,6 +124,8 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
     stats: { type: 'boolean' },
     json: { type: 'boolean' },
     'log-level': { type: 'string' },
+    gdb: { type: 'string' },
+    'gdb-wait': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return 'help';
@@ -138,6 +150,8 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
   const jit = values.jit ?? 'off';
   if (jit !== 'on' && jit !== 'off') throw new UsageError(`--jit: expected on or off, not '${jit}'`);
   if (values['swap-file-overwrite'] && values['swap-file'] === undefined) throw new UsageError('--swap-file-overwrite needs --swap-file');
+  if (values['gdb-wait'] && values.gdb === undefined) throw new UsageError('--gdb-wait needs --gdb PORT');
+  const gdb = values.gdb === undefined ? undefined : parseCount('--gdb', values.gdb, 1, 65535);
   return {
     image: positionals[0]!,
     ramBytes,
@@ -158,6 +172,8 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
     stats: values.stats ?? false,
     json: values.json ?? false,
     logLevel: parseLogLevel(values['log-level']),
+    gdb,
+    gdbWait: values['gdb-wait'] ?? false,
   };
 }
 
@@ -226,16 +242,26 @@ async function runOn(opts: RunOptions, image: Uint8Array, input: Uint8Array | un
     machine.board.stop({ exitCode: EXIT_STATUS_OUTPUT_CLOSED, reason: 'output-closed', message: 'stdout closed' });
   log.info({ image: opts.image, mem: opts.ramBytes, seed: opts.seed, entry: machine.boot.eip }, 'booting');
 
+  const gdb = opts.gdb === undefined ? null : await GdbSession.listen(opts.gdb, new NativeTarget(machine), opts.gdbWait === true);
   const t0 = performance.now();
-  let r: RunResult;
+  let r: RunResult | undefined;
   try {
     for (;;) {
+      if (gdb !== null && (await gdb.gate(signals)) === 'kill') {
+        r = GdbSession.killed(machine.cpu.icount, machine.cpu.vtime(), machine.cpu.eip >>> 0);
+        break;
+      }
+      if (gdb !== null && signals.signal !== null) {
+        r = stoppedBy(signals.signal, machine.cpu.icount, machine.cpu.vtime(), machine.cpu.eip >>> 0);
+        break;
+      }
       // The budget of each chunk is absolute (retired instructions so far + a chunk), so the run
       // is the same instruction for instruction as one unchunked call.
       const target = Math.min(opts.maxInsns, machine.cpu.icount + NATIVE_CHUNK_INSNS);
-      r = machine.run(target);
+      r = gdb === null ? machine.run(target) : gdb.ctl.runNative(machine, target, CHUNK_MS);
       sink.flush();
-      if (r.reason !== 'budget' || target >= opts.maxInsns) break;
+      gdb?.afterChunk();
+      if (r.reason !== 'budget' || machine.cpu.icount >= opts.maxInsns) break;
       await yieldToEventLoop();
       if (signals.signal !== null) {
         r = stoppedBy(signals.signal, machine.cpu.icount, machine.cpu.vtime(), machine.cpu.eip >>> 0);
@@ -244,6 +270,7 @@ async function runOn(opts: RunOptions, image: Uint8Array, input: Uint8Array | un
     }
   } finally {
     sink.flush();
+    await gdb?.close(r ?? null);
   }
   const seconds = (performance.now() - t0) / 1000;
 
@@ -270,7 +297,7 @@ export function prepareShadowRun(
   output: ByteSink,
   log: Logger,
   ring?: EventRing,
-  how: { unlinkSwapAtOnce?: boolean } = {},
+  how: { unlinkSwapAtOnce?: boolean; detect?: boolean } = {},
 ): PreparedGuest {
   const swapBytes = opts.swapBytes ?? opts.ramBytes;
   const guestOpts: GuestRunOptions = {
@@ -292,7 +319,7 @@ export function prepareShadowRun(
     ring,
     // Tracing is for understanding what goes wrong too: in pin and none mode the detector's
     // UNSEEN and STALE events are the only trace of what the host did behind KVM's back.
-    detect: ring !== undefined,
+    detect: ring !== undefined && how.detect !== false,
   };
   let swapFile: SwapFile | undefined;
   try {
@@ -326,18 +353,40 @@ async function runShadow(
   log: Logger,
   signals: StopSignals,
 ): Promise<number> {
-  const prepared = prepareShadowRun(opts, image, input, sink, log);
+  // Under gdb the event ring records for `monitor events` (without the stale detector, which
+  // would change the counters of the run).
+  const ring = opts.gdb === undefined ? undefined : new EventRing();
+  const prepared = prepareShadowRun(opts, image, input, sink, log, ring, { detect: false });
   const { vm, run } = prepared;
+  let gdb: GdbSession | null = null;
   sink.onClosed = () => vm.board.stop({ exitCode: EXIT_STATUS_OUTPUT_CLOSED, reason: 'output-closed', message: 'stdout closed' });
   log.info({ image: opts.image, mem: opts.ramBytes, mode: opts.mode, seed: opts.seed, vcpus: opts.vcpus }, `booting on the ${opts.mmu === 'tdp' ? 'TDP' : 'shadow'} MMU`);
   const t0 = performance.now();
   try {
+    if (opts.gdb !== undefined) {
+      gdb = await GdbSession.listen(opts.gdb, new VmTarget(vm, ring ?? null), opts.gdbWait === true);
+      gdb.ctl.attachVm(prepared);
+    }
     for (;;) {
+      if (gdb !== null && (await gdb.gate(signals)) === 'kill') {
+        const cpu = vm.vcpus[0]!.cpu;
+        const k = GdbSession.killed(run.instructions(), cpu.vtime(), cpu.eip >>> 0);
+        run.finish(k.exitCode, k.reason, k.message);
+        break;
+      }
+      if (gdb !== null && signals.signal !== null) {
+        const cpu = vm.vcpus[0]!.cpu;
+        const s = stoppedBy(signals.signal, run.instructions(), cpu.vtime(), cpu.eip >>> 0);
+        run.finish(s.exitCode, s.reason, s.message);
+        break;
+      }
       const chunkStart = performance.now();
       let yielded = false;
       // Stopping between two scheduler steps and going on later is the same run as not stopping.
-      prepared.sim.runUntilDone(() => (yielded = performance.now() - chunkStart > CHUNK_MS));
+      if (gdb !== null) yielded = gdb.ctl.runVm(prepared, CHUNK_MS);
+      else prepared.sim.runUntilDone(() => (yielded = performance.now() - chunkStart > CHUNK_MS));
       sink.flush();
+      gdb?.afterChunk();
       if (!yielded || run.result !== null) break;
       await yieldToEventLoop();
       if (signals.signal !== null) {
@@ -365,6 +414,7 @@ async function runShadow(
   } finally {
     sink.flush();
     swapFileOf(prepared)?.remove();
+    await gdb?.close(run.result);
   }
   const seconds = (performance.now() - t0) / 1000;
   const g: GuestRun = { result: run.result!, vm, host: prepared.host, sim: prepared.sim };

@@ -1,0 +1,72 @@
+// Guest memory as the debugger sees it: a linear (virtual) address translated through the
+// vCPU's current page tables by a walk that only reads (like KVM's kvm_mmu_gva_to_gpa for
+// KVM_TRANSLATE, but without setting accessed bits), then guest-physical bytes read or written
+// through a GuestPhys that never faults anything in. A page the guest has not mapped, or one
+// whose host frame is swapped out, is an error for the debugger, never a fault in the guest.
+
+import { PTE_P, PTE_PS } from '../../cpu/paging.js';
+
+/** Guest-physical memory without side effects on reads (the target supplies it). */
+export interface GuestPhys {
+  /** Bytes [gpa, gpa+len) of one page, or null when not readable without changing state. */
+  read(gpa: number, len: number): Uint8Array | null;
+  /** Store bytes within one page; false when the page is not guest RAM. */
+  write(gpa: number, bytes: Uint8Array): boolean;
+}
+
+export interface PagingRegs {
+  cr0: number;
+  cr3: number;
+  cr4: number;
+}
+
+const CR0_PG = 0x80000000;
+const CR4_PSE = 0x10;
+
+function word(phys: GuestPhys, gpa: number): number | null {
+  const b = phys.read(gpa, 4);
+  return b === null ? null : (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
+}
+
+/** The gpa of `gva` under the vCPU's paging state, or null (not mapped, or its tables unreadable). */
+export function gvaToGpa(regs: PagingRegs, phys: GuestPhys, gva: number): number | null {
+  gva >>>= 0;
+  if (!(regs.cr0 & CR0_PG)) return gva;
+  const pde = word(phys, ((regs.cr3 & 0xfffff000) + ((gva >>> 22) << 2)) >>> 0);
+  if (pde === null || !(pde & PTE_P)) return null;
+  if (regs.cr4 & CR4_PSE && pde & PTE_PS) return ((pde & 0xffc00000) | (gva & 0x3fffff)) >>> 0;
+  const pte = word(phys, ((pde & 0xfffff000) + (((gva >>> 12) & 0x3ff) << 2)) >>> 0);
+  if (pte === null || !(pte & PTE_P)) return null;
+  return ((pte & 0xfffff000) | (gva & 0xfff)) >>> 0;
+}
+
+/** Read `len` bytes at `gva`; stops at the first page that cannot be read (the prefix is returned). */
+export function readVirtual(regs: PagingRegs, phys: GuestPhys, gva: number, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  let done = 0;
+  while (done < len) {
+    const a = (gva + done) >>> 0;
+    const n = Math.min(len - done, 0x1000 - (a & 0xfff));
+    const gpa = gvaToGpa(regs, phys, a);
+    const bytes = gpa === null ? null : phys.read(gpa, n);
+    if (bytes === null) break;
+    out.set(bytes, done);
+    done += n;
+  }
+  return out.subarray(0, done);
+}
+
+/** Write bytes at `gva`; every page is translated first, so a failure writes nothing. */
+export function writeVirtual(regs: PagingRegs, phys: GuestPhys, gva: number, bytes: Uint8Array): boolean {
+  const pieces: [number, Uint8Array][] = [];
+  for (let done = 0; done < bytes.length; ) {
+    const a = (gva + done) >>> 0;
+    const n = Math.min(bytes.length - done, 0x1000 - (a & 0xfff));
+    const gpa = gvaToGpa(regs, phys, a);
+    if (gpa === null || phys.read(gpa, n) === null) return false;
+    pieces.push([gpa, bytes.subarray(done, done + n)]);
+    done += n;
+  }
+  for (const [gpa, b] of pieces) if (!phys.write(gpa, b)) return false;
+  return true;
+}

@@ -1,0 +1,166 @@
+// The debug target of a run under the hypervisor (`--mmu shadow` or `tdp`): the VM's vCPUs, and
+// guest-physical memory through memslot -> hva -> the host frame mapped there now. Reads never
+// fault: a page the host has swapped out (or never populated) is unreadable to the debugger
+// rather than brought back, so attaching gdb changes nothing the host or KVM would do. Writes go
+// the way KVM's kvm_write_guest goes (through the host, which may break COW or swap in), then
+// drop decoded code and tell the shadow MMU about a write into a guest page table it shadows.
+
+import type { Cpu } from '../../cpu/cpu.js';
+import type { Vm } from '../../hv/vm.js';
+import { trackWrite } from '../../hv/shadow/track-write.js';
+import { SPTE_NONLEAF, SPTE_P } from '../../hv/shadow/spte.js';
+import type { EventRing } from '../../obs/event-ring.js';
+import { readEvents } from '../../obs/event-ring.js';
+import { lineFormatterFor, type SlotLookup } from '../trace-format.js';
+import { translateGva } from '../trace-translate.js';
+import type { DebugTarget } from './debug-target.js';
+import type { GuestPhys } from './guest-peek.js';
+
+const hex = (v: number | null, w = 8): string => (v === null ? '-' : `0x${(v >>> 0).toString(16).padStart(w, '0')}`);
+
+/** The read-only translation view the VM offers (hv/translation-view.ts), when it has one. */
+interface TranslationViewLike {
+  mmu: string;
+  pde: number | null;
+  pte: number | null;
+  gpa: number | null;
+  hva: number | null;
+  hpa: number | null;
+  entry: number | null;
+  text: string;
+}
+type Describe = (gva: number, vcpu: number) => TranslationViewLike;
+interface TdpCounts {
+  leaves: number;
+  tables: number;
+}
+
+export class VmTarget implements DebugTarget {
+  readonly cpus: readonly Cpu[];
+  readonly phys: GuestPhys;
+
+  constructor(
+    private readonly vm: Vm,
+    private readonly ring: EventRing | null,
+  ) {
+    this.cpus = vm.vcpus.map((v) => v.cpu);
+    this.phys = {
+      read: (gpa, len) => {
+        const frame = this.frameOf(gpa);
+        if (frame < 0) return null;
+        const o = frame * 4096 + (gpa & 0xfff);
+        return vm.host.ram.slice(o, o + len);
+      },
+      write: (gpa, bytes) => {
+        const slot = vm.memslots.find(gpa >>> 12);
+        if (slot === null || vm.mm.dead) return false;
+        vm.guestMem.write(gpa, bytes);
+        const frame = this.frameOf(gpa);
+        if (frame >= 0) vm.code.invalidatePage(frame);
+        const gfn = gpa >>> 12;
+        if (vm.mmu.isWriteTracked(gfn)) trackWrite(vm.mmu, gfn, gpa & 0xfff, bytes.length);
+        return true;
+      },
+    };
+  }
+
+  /** The host frame backing gpa now, or -1 (no memslot, not resident). */
+  private frameOf(gpa: number): number {
+    const slot = this.vm.memslots.find(gpa >>> 12);
+    if (slot === null) return -1;
+    const hva = slot.gfnToHva(gpa >>> 12);
+    return this.vm.host.frameAt(this.vm.mm, hva);
+  }
+
+  translate(vcpu: number, gva: number): string[] {
+    const describe = (this.vm as unknown as { describeTranslation?: Describe }).describeTranslation;
+    if (typeof describe !== 'function') {
+      const lines = translateGva(this.vm, gva).lines;
+      if (vcpu !== 0) lines.push(`  (vcpu0's view; this build cannot translate for vcpu${vcpu})`);
+      return lines;
+    }
+    const t = describe.call(this.vm, gva, vcpu);
+    const cpu = this.cpus[vcpu]!;
+    const lines = [`translate ${hex(gva)} on vcpu${vcpu} (CR0 ${hex(cpu.cr0)}, CR3 ${hex(cpu.cr3)}, CR4 ${hex(cpu.cr4)}; --mmu ${t.mmu})`];
+    const row = (k: string, v: string): number => lines.push(`  ${k.padEnd(10)} ${v}`);
+    row('GVA', hex(gva));
+    if (cpu.cr0 & 0x80000000) {
+      row('guest PDE', t.pde === null ? 'not resident in the host (not read, to change nothing)' : hex(t.pde));
+      if (t.pte !== null) row('guest PTE', hex(t.pte));
+    } else row('guest walk', 'paging off: GPA = GVA');
+    row('GPA', t.gpa === null ? 'none: the guest has no mapping here (an access raises #PF in the guest)' : hex(t.gpa));
+    if (t.gpa !== null) {
+      row('HVA', t.hva === null ? 'none: no memslot (MMIO)' : hex(t.hva));
+      if (t.hva !== null) row('HPA', t.hpa === null ? 'none: the host page is not resident (swapped out or never touched)' : hex(t.hpa));
+    }
+    row(t.mmu === 'tdp' ? 'TDP entry' : 'spte', t.entry === null ? 'none: the next access faults into KVM' : `${hex(t.entry)} (${t.text.split('; ')[1] ?? ''})`);
+    return lines;
+  }
+
+  sptes(vcpu: number): string[] {
+    const vm = this.vm;
+    const tdp = (vm as unknown as { tdp?: TdpCounts | null }).tdp;
+    if (tdp !== undefined && tdp !== null) {
+      return [`--mmu tdp: one gpa->hpa table for the VM (not per guest CR3): ${tdp.leaves} leaf entries in ${tdp.tables} tables`, "  'monitor translate ADDR' shows the TDP entry of one address"];
+    }
+    const v = vm.vcpus[vcpu]!;
+    const root = v.vmmu.root;
+    const lines = [`shadow MMU: ${vm.mmu.count} shadow pages; vcpu${vcpu} CR3 ${hex(v.cpu.cr3)}`];
+    if (root === null) {
+      lines.push('  no root loaded (the next guest instruction loads one)');
+      return lines;
+    }
+    lines.push(`  root sp ${root.id} (guest table gfn ${hex(root.gfn, 0)}): present PDE slots and their shadow page tables:`);
+    let shown = 0;
+    for (let i = 0; i < 1024; i++) {
+      const spde = root.spt[i]!;
+      if (!(spde & SPTE_P)) continue;
+      if (shown++ >= 64) continue;
+      const base = hex(i << 22);
+      if (!(spde & SPTE_NONLEAF)) {
+        lines.push(`  [${String(i).padStart(4)}] ${base}: leaf spte ${hex(spde)}`);
+        continue;
+      }
+      const sp = vm.mmu.pages[spde >>> 12];
+      if (sp === null || sp === undefined) lines.push(`  [${String(i).padStart(4)}] ${base}: sp ${spde >>> 12} (freed)`);
+      else lines.push(`  [${String(i).padStart(4)}] ${base}: sp ${sp.id} (gfn ${hex(sp.gfn, 0)}), ${sp.presentCount} present sptes`);
+    }
+    if (shown > 64) lines.push(`  ... ${shown - 64} more slots`);
+    if (shown === 0) lines.push('  none yet');
+    return lines;
+  }
+
+  hostCounters(): string[] {
+    const lines: string[] = [];
+    const group = (title: string, rec: object): void => {
+      const cells: string[] = [];
+      for (const [k, v] of Object.entries(rec)) {
+        if (typeof v === 'number' && v !== 0) cells.push(`${k} ${v}`);
+        else if (typeof v === 'string' && v !== '') cells.push(`${k}: ${v}`);
+      }
+      lines.push(`${title}:`);
+      for (let i = 0; i < cells.length; i += 4) lines.push(`  ${cells.slice(i, i + 4).join(', ')}`);
+      if (cells.length === 0) lines.push('  all zero');
+    };
+    const h = this.vm.host;
+    lines.push(`host: ${h.ft.nrFree} of ${h.ft.nrFrames} frames free`);
+    group('host counters', h.stats);
+    group('kvm counters', this.vm.stats);
+    return lines;
+  }
+
+  events(n: number): string[] {
+    const ring = this.ring;
+    if (ring === null) return ['no event ring in this run'];
+    const all = readEvents(ring);
+    const shown = all.slice(Math.max(0, all.length - n));
+    if (shown.length === 0) return ['no events yet'];
+    const slots: SlotLookup = (gfn) => {
+      const s = this.vm.memslots.find(gfn);
+      return s === null ? null : { baseGfn: s.baseGfn, hva: s.hva };
+    };
+    const fmt = lineFormatterFor(shown, slots);
+    const head = ring.overwritten > 0 ? [`(the ring holds the last ${ring.size} of ${ring.emitted} events)`] : [];
+    return [...head, ...shown.map((e) => fmt.line(e))];
+  }
+}
