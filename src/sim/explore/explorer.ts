@@ -101,8 +101,12 @@ export function report(cfg: { scenario: Scenario; bug: Bug | null; scheduler: Sc
 }
 
 /** The PCT parameters for a scenario: actors, and k from a run with every choice left at its default. */
+const probes = new WeakMap<Scenario, RunOutcome>();
+
 export function pctBoundFor(scenario: Scenario, bug: Bug | null, depth: number): PctBound {
-  const probe = runOnce({ scenario, bug: null, chooser: new ReplayChooser([]) });
+  // One probe per scenario (a sweep calls this per batch; a guest image's run is not cheap).
+  let probe = probes.get(scenario);
+  if (probe === undefined) probes.set(scenario, (probe = runOnce({ scenario, bug: null, chooser: new ReplayChooser([]) })));
   void bug;
   const actors = probe.actors;
   // k: the choice points of a run that takes every default, plus half again for the preemption
