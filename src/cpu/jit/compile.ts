@@ -24,7 +24,7 @@
 import type { Cpu } from '../cpu.js';
 import type { Block, Insn, RegionFn } from '../insn.js';
 import { opCall, opJcc, opJmp, opJmpE, opJnz, opJz, opLoop, opRet } from '../exec-branch.js';
-import { emitInsn, EMIT_SCOPE_NAMES, EMIT_SCOPE_VALUES } from './emit.js';
+import { BlockEmitter, EMIT_SCOPE_NAMES, EMIT_SCOPE_VALUES, FLAG_LOCALS, REG_LOCALS } from './emit.js';
 
 /** Whole-block runs after which the interpreter compiles a block's region. */
 export const JIT_HOT = 40;
@@ -90,7 +90,7 @@ function regionBlocks(c: Cpu, entry: Block): Block[] {
     for (const off of succ) {
       if (off < 0 || off >= 0x1000) continue;
       const nb = table[off];
-      if (nb === undefined || seen.has(nb) || nb.jfn !== null || nb.n === 0) continue;
+      if (nb === undefined || seen.has(nb) || nb.jfn !== null || nb.n === 0 || nb.hot < JIT_HOT / 4) continue;
       if (insns + nb.n > MAX_REGION_INSNS || blocks.length >= MAX_REGION_BLOCKS) break;
       seen.add(nb);
       blocks.push(nb);
@@ -111,31 +111,28 @@ export function compileRegion(c: Cpu, entry: Block): void {
   const boff: number[] = [];
   const src: string[] = [];
   src.push('return function region(c, end, pc) {');
-  src.push('const r = c.r, tlb = c.tlb, code = c.code, vbase = c.eip & -4096;');
-  src.push('let ii = 0, nb = null;');
+  src.push('const r = c.r, tlbOff = c.tlbOff, mem = c.mem, m32 = c.m32, dv = c.dv, tlb = c.tlb, code = c.code, vbase = c.eip & -4096;');
+  src.push(`let ${REG_LOCALS.map((x, k) => `${x} = r[${k}]`).join(', ')};`);
+  src.push(`let ${FLAG_LOCALS.map((x) => `${x} = c.${x}`).join(', ')};`);
+  src.push('let ii = 0, nb = null, beip = 0;');
   src.push('try { for (;;) { switch (pc) {');
   for (let k = 0; k < blocks.length; k++) {
     const b = blocks[k];
     src.push(`case ${k}: {`);
     src.push(`if (end - c.icount < ${b.n}) { c.jitMode = 1; return B[${k}]; }`);
-    src.push(`c.blockBase = c.icount; c.blockBreak = false; c.beip = (vbase + ${b.poff}) | 0; c.eip = NaN;`);
+    src.push(`beip = (vbase + ${b.poff}) | 0; c.blockBase = c.icount; c.blockBreak = false; c.beip = beip; c.eip = NaN;`);
+    const em = new BlockEmitter(src);
     for (let j = 0; j < b.n; j++) {
       const ins = b.insns[j];
       const n = insns.length;
       insns.push(ins);
       idx.push(j);
       boff.push(ins.boff);
-      const e = emitInsn(ins, n);
-      if (e.mayThrow) src.push(`ii = ${n};`);
-      src.push(e.code);
-      if (e.mayBreak) {
-        src.push(
-          `if (c.blockBreak) { c.icount = c.blockBase + ${j + 1}; if (c.eip !== c.eip) c.eip = (c.beip + ${ins.next}) | 0; return null; }`,
-        );
-      }
+      em.insn(ins, n, j);
     }
+    em.spill();
     src.push(`c.icount = c.blockBase + ${b.n};`);
-    src.push(`if (c.eip !== c.eip) c.eip = (c.beip + ${b.insns[b.n - 1].next}) | 0;`);
+    src.push(`if (c.eip !== c.eip) c.eip = (beip + ${b.insns[b.n - 1].next}) | 0;`);
     src.push(`nb = B[${k}]; break; }`);
   }
   src.push('default: throw new Error("region: bad entry " + pc);');

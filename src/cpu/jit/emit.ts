@@ -1,82 +1,535 @@
-// JavaScript text for one decoded instruction inside a compiled region (compile.ts). Most
-// instructions are a direct call of their interpreter handler (`h7(c, i7)`: a monomorphic call
-// V8 can inline). A few of the most frequent simple forms are written out with the instruction's
-// operands as constants; each such template states exactly its handler's effect (the handler
-// named beside it), and the differential tests (test/cpu/jit*.test.ts) run every guest, the
-// fuzzer's streams and random programs with and without them. No template exists for an
-// instruction that can fault, store or transfer control in a way the handler decides at run time.
+// JavaScript text for the instructions of one block inside a compiled region (compile.ts).
+//
+// Inside a region the eight GPRs and the lazy-flag record live in JS locals (r0..r7, fop fa fb
+// fres fsz fcf fof faf) that mirror c.r and c.f*: they are written back ("spilled") before
+// anything that can observe or change the Cpu (a handler call, a slow path, the end of a block)
+// and read back after a handler ran. The block's flag producer is tracked at compile time, so a
+// Jcc after CMP/SUB/TEST/... is a comparison of locals (QEMU's cc_op specialisation).
+//
+// Each instruction is either:
+// - a call of its interpreter handler (`h7(c, i7)`: everything not listed below), or
+// - a template that states its handler's effect for this instruction's fixed operands (the
+//   handler is named beside each one); a template with a memory operand does the TLB-hit case
+//   inline, with the hit test and the hit counting of Cpu.rd32/wr32/..., and calls the handler
+//   itself for everything else (miss, page crossing, stale-access detector, code page), so
+//   faults, MMU exits, code invalidation and statistics stay the interpreter's own.
+// Templates are checked against their handlers by the differential tests (test/cpu/jit*.test.ts).
 
 import * as A from '../exec-alu.js';
 import * as B from '../exec-branch.js';
 import * as D from '../exec-data.js';
-import { cond, getCF } from '../flags.js';
+import { cond, getCF, PARITY } from '../flags.js';
 import type { Handler, Insn } from '../insn.js';
 
-/** Names the emitted text may use besides c, r, i<n>, h<n>, and their values. */
-export const EMIT_SCOPE_NAMES = ['cond', 'getCF'];
-export const EMIT_SCOPE_VALUES: unknown[] = [cond, getCF];
+/** Names the emitted text may use besides the region's own, and their values. */
+export const EMIT_SCOPE_NAMES = ['cond', 'getCF', 'PARITY'];
+export const EMIT_SCOPE_VALUES: unknown[] = [cond, getCF, PARITY];
 
-export interface Emitted {
-  code: string;
-  /** Can throw (fault, MMU exit): the region records the instruction for its catch. */
-  mayThrow: boolean;
-  /** Can set blockBreak (a store into code, I/O, an event...): checked right after. */
-  mayBreak: boolean;
+/** Locals a region declares and loads at entry (see RegionEmitter.entry). */
+export const REG_LOCALS = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7'];
+export const FLAG_LOCALS = ['fop', 'fa', 'fb', 'fres', 'fsz', 'fcf', 'fof', 'faf'];
+
+const F_ADD = 0;
+const F_SUB = 2;
+const F_INC = 4;
+const F_DEC = 5;
+const F_RES = 6;
+
+/** Compile-time knowledge of the last flag producer in the block (fop and size), or null. */
+interface Known {
+  fop: number;
+  sz: number;
 }
 
-const CALL: Emitted = { code: '', mayThrow: true, mayBreak: true };
+type Template = (e: BlockEmitter, i: Insn) => boolean;
 
-function pure(code: string): Emitted {
-  return { code, mayThrow: false, mayBreak: false };
-}
+/**
+ * Emits one block. `dirty` (registers) and `fdirty` (flags) say which locals may differ from
+ * the Cpu; they are conservative (a spill of an unchanged value is harmless).
+ */
+export class BlockEmitter {
+  dirty = 0;
+  fdirty = false;
+  known: Known | null = null;
+  /** The current instruction: its region index n and index j in the block. */
+  n = 0;
+  j = 0;
+  ins!: Insn;
+  constructor(readonly out: string[]) {}
 
-/** Flags record of a 32-bit ADD/SUB (fop F_ADD 0 / F_SUB 2) as add32/sub32 in exec-alu.ts. */
-function arith(fop: number, a: string, b: string, res: string): string {
-  return `c.fop = ${fop}; c.fa = ${a}; c.fb = ${b}; c.fres = ${res}; c.fsz = 2;`;
-}
-/** Flags record of a 32-bit logic result (F_RES 6, CF = OF = AF = 0) as logic32/setRes. */
-function logic(res: string): string {
-  return `c.fop = 6; c.fres = ${res}; c.fsz = 2; c.fcf = 0; c.fof = 0; c.faf = 0;`;
-}
-
-type Template = (i: Insn) => Emitted;
-
-const templates = new Map<Handler, Template>([
-  // exec-data.ts
-  [D.opMov32RR, (i) => pure(`r[${i.rm}] = r[${i.reg}];`)],
-  [D.opMov32RI, (i) => pure(`r[${i.rm}] = ${i.imm | 0};`)],
-  [D.opNop, () => pure('')],
-  // exec-alu.ts: the per-operation 32-bit register forms
-  [A.opAdd32RR, (i) => pure(`{ const a = r[${i.rm}], b = r[${i.reg}], x = (a + b) | 0; ${arith(0, 'a', 'b', 'x')} r[${i.rm}] = x; }`)],
-  [A.opSub32RR, (i) => pure(`{ const a = r[${i.rm}], b = r[${i.reg}], x = (a - b) | 0; ${arith(2, 'a', 'b', 'x')} r[${i.rm}] = x; }`)],
-  [A.opCmp32RR, (i) => pure(`{ const a = r[${i.rm}], b = r[${i.reg}]; ${arith(2, 'a', 'b', '(a - b) | 0')} }`)],
-  [A.opAdd32RI, (i) => pure(`{ const a = r[${i.rm}], x = (a + ${i.imm | 0}) | 0; ${arith(0, 'a', String(i.imm), 'x')} r[${i.rm}] = x; }`)],
-  [A.opSub32RI, (i) => pure(`{ const a = r[${i.rm}], x = (a - ${i.imm | 0}) | 0; ${arith(2, 'a', String(i.imm), 'x')} r[${i.rm}] = x; }`)],
-  [A.opCmp32RI, (i) => pure(`{ const a = r[${i.rm}]; ${arith(2, 'a', String(i.imm), `(a - ${i.imm | 0}) | 0`)} }`)],
-  [A.opAnd32RR, (i) => pure(`{ const x = r[${i.rm}] & r[${i.reg}]; r[${i.rm}] = x; ${logic('x')} }`)],
-  [A.opOr32RR, (i) => pure(`{ const x = r[${i.rm}] | r[${i.reg}]; r[${i.rm}] = x; ${logic('x')} }`)],
-  [A.opXor32RR, (i) => pure(`{ const x = r[${i.rm}] ^ r[${i.reg}]; r[${i.rm}] = x; ${logic('x')} }`)],
-  [A.opAnd32RI, (i) => pure(`{ const x = r[${i.rm}] & ${i.imm | 0}; r[${i.rm}] = x; ${logic('x')} }`)],
-  [A.opOr32RI, (i) => pure(`{ const x = r[${i.rm}] | ${i.imm | 0}; r[${i.rm}] = x; ${logic('x')} }`)],
-  [A.opXor32RI, (i) => pure(`{ const x = r[${i.rm}] ^ ${i.imm | 0}; r[${i.rm}] = x; ${logic('x')} }`)],
-  [A.opTest32RR, (i) => pure(`{ const x = r[${i.rm}] & r[${i.reg}]; ${logic('x')} }`)],
-  [A.opTest32RI, (i) => pure(`{ const x = r[${i.rm}] & ${i.imm | 0}; ${logic('x')} }`)],
-  [A.opInc32R, (i) => pure(`{ const a = r[${i.rm}], x = (a + 1) | 0; c.fcf = getCF(c); c.fop = 4; c.fa = a; c.fb = 1; c.fres = x; c.fsz = 2; r[${i.rm}] = x; }`)],
-  [A.opDec32R, (i) => pure(`{ const a = r[${i.rm}], x = (a - 1) | 0; c.fcf = getCF(c); c.fop = 5; c.fa = a; c.fb = 1; c.fres = x; c.fsz = 2; r[${i.rm}] = x; }`)],
-  [A.opMovzx8R32, (i) => pure(`r[${i.reg}] = ${i.rm < 4 ? `r[${i.rm}] & 255` : `(r[${i.rm - 4}] >> 8) & 255`};`)],
-  // exec-branch.ts: near relative branches with a 32-bit operand size (block terminators)
-  [B.opJmp, (i) => (i.osz === 4 ? pure(`c.eip = (c.beip + ${i.next + i.imm}) | 0;`) : CALL)],
-  [B.opJcc, (i) => pure(`if (cond(c, ${i.op})) c.eip = (c.beip + ${i.next + i.imm}) | 0;`)],
-  [B.opJz, (i) => pure(`if (c.fop !== 7 ? c.fres === 0 : (c.fexp & 64) !== 0) c.eip = (c.beip + ${i.next + i.imm}) | 0;`)],
-  [B.opJnz, (i) => pure(`if (c.fop !== 7 ? c.fres !== 0 : (c.fexp & 64) === 0) c.eip = (c.beip + ${i.next + i.imm}) | 0;`)],
-]);
-
-/** The text for instruction `ins`, the n-th of its region (h<n>/i<n> name its handler/record). */
-export function emitInsn(ins: Insn, n: number): Emitted {
-  const t = templates.get(ins.fn);
-  if (t !== undefined) {
-    const e = t(ins);
-    if (e !== CALL) return e;
+  emit(s: string): void {
+    this.out.push(s);
   }
-  return { code: `h${n}(c, i${n});`, mayThrow: true, mayBreak: true };
+
+  // ---- state ----------------------------------------------------------------------------
+  spillText(): string {
+    let s = '';
+    for (let k = 0; k < 8; k++) if (this.dirty & (1 << k)) s += `r[${k}] = r${k}; `;
+    if (this.fdirty) s += 'c.fop = fop; c.fa = fa; c.fb = fb; c.fres = fres; c.fsz = fsz; c.fcf = fcf; c.fof = fof; c.faf = faf; ';
+    return s;
+  }
+  /** Spill in straight-line code: the locals are clean afterwards. */
+  spill(): void {
+    const s = this.spillText();
+    if (s !== '') this.emit(s);
+    this.dirty = 0;
+    this.fdirty = false;
+  }
+  spillFlags(): void {
+    if (this.fdirty) this.emit('c.fop = fop; c.fa = fa; c.fb = fb; c.fres = fres; c.fsz = fsz; c.fcf = fcf; c.fof = fof; c.faf = faf;');
+    this.fdirty = false;
+  }
+  static reloadText(): string {
+    return (
+      'r0 = r[0]; r1 = r[1]; r2 = r[2]; r3 = r[3]; r4 = r[4]; r5 = r[5]; r6 = r[6]; r7 = r[7]; ' +
+      'fop = c.fop; fa = c.fa; fb = c.fb; fres = c.fres; fsz = c.fsz; fcf = c.fcf; fof = c.fof; faf = c.faf;'
+    );
+  }
+  exitText(): string {
+    return `{ c.icount = c.blockBase + ${this.j + 1}; if (c.eip !== c.eip) c.eip = (beip + ${this.ins.next}) | 0; return null; }`;
+  }
+  /** The handler call, as a statement that leaves the locals valid (spilled before, reloaded
+   *  after) and ends the slice when the handler set blockBreak, as the interpreter loop does. */
+  callText(): string {
+    return `{ ${this.spillText()}ii = ${this.n}; h${this.n}(c, i${this.n}); ${BlockEmitter.reloadText()} if (c.blockBreak) ${this.exitText()} }`;
+  }
+  /** Straight-line handler call: afterwards nothing is known about the flags. */
+  call(): void {
+    this.emit(this.callText());
+    this.dirty = 0;
+    this.fdirty = false;
+    this.known = null;
+  }
+  setDirty(reg: number): void {
+    this.dirty |= 1 << reg;
+  }
+  produce(fop: number, sz: number): void {
+    this.fdirty = true;
+    this.known = { fop, sz };
+  }
+
+  // ---- operands ---------------------------------------------------------------------------
+  ea(i: Insn): string {
+    const parts: string[] = [];
+    if (i.base !== 8) parts.push(`r${i.base}`);
+    if (i.index !== 8) parts.push(i.scale === 0 ? `r${i.index}` : `(r${i.index} << ${i.scale})`);
+    if (i.disp !== 0 || parts.length === 0) parts.push(String(i.disp | 0));
+    return `((${parts.join(' + ')}) | 0)`;
+  }
+  get8(n: number): string {
+    return n < 4 ? `(r${n} & 255)` : `((r${n - 4} >> 8) & 255)`;
+  }
+  set8(n: number, v: string): string {
+    if (n < 4) {
+      this.setDirty(n);
+      return `r${n} = (r${n} & -256) | ((${v}) & 255);`;
+    }
+    this.setDirty(n - 4);
+    return `r${n - 4} = (r${n - 4} & -65281) | (((${v}) & 255) << 8);`;
+  }
+
+  /** `if (TLB hit) { hit } else handler` for a load of `size` at linear address text `lin`;
+   *  `hit` sees the backing byte address in `a`. The test and the hit count are rd8/rd32's. */
+  loadHit(lin: string, size: 1 | 4, hit: string): string {
+    const align = size === 4 ? ' && (l & 4095) <= 4092' : '';
+    return `{ const l = ${lin}, vp = l >>> 12, t = vp & 4095; if (c.rtag[t] === vp${align} && c.frameGen === null) { c.hits++; const a = (tlbOff[t] + (l & 4095)) >>> 0; ${hit} } else ${this.callText()} }`;
+  }
+  /** Same for a store (wr8/wr32, and rdW32's write-permission test for read-modify-write). */
+  storeHit(lin: string, size: 1 | 4, hit: string): string {
+    const align = size === 4 ? ' && (l & 4095) <= 4092' : '';
+    return `{ const l = ${lin}, vp = l >>> 12, t = vp & 4095; if (c.wtag[t] === vp${align} && c.frameGen === null) { c.hits++; const a = (tlbOff[t] + (l & 4095)) >>> 0; ${hit} } else ${this.callText()} }`;
+  }
+
+  // ---- conditions -------------------------------------------------------------------------
+  /** JS boolean text for condition code cc on the current flags (Cpu cond()). */
+  cond(cc: number): string {
+    const k = this.known;
+    const neg = (cc & 1) !== 0;
+    let t: string | null = null;
+    const g = cc >> 1;
+    if (k !== null) {
+      const mask = k.sz === 2 ? '' : k.sz === 1 ? ' & 65535' : ' & 255';
+      const sxa = k.sz === 2 ? 'fa' : k.sz === 1 ? '((fa << 16) >> 16)' : '((fa << 24) >> 24)';
+      const sxb = k.sz === 2 ? 'fb' : k.sz === 1 ? '((fb << 16) >> 16)' : '((fb << 24) >> 24)';
+      const ua = k.sz === 2 ? '(fa >>> 0)' : `(fa${mask})`;
+      const ub = k.sz === 2 ? '(fb >>> 0)' : `(fb${mask})`;
+      if (g === 2) t = 'fres === 0';
+      else if (g === 4) t = 'fres < 0';
+      else if (g === 5) t = 'PARITY[fres & 255] !== 0';
+      else if (k.fop === F_SUB) {
+        if (g === 1) t = `${ua} < ${ub}`;
+        else if (g === 3) t = `${ua} <= ${ub}`;
+        else if (g === 6) t = `${sxa} < ${sxb}`;
+        else if (g === 7) t = `${sxa} <= ${sxb}`;
+      } else if (k.fop === F_RES) {
+        if (g === 0) t = 'fof !== 0';
+        else if (g === 1) t = 'fcf !== 0';
+        else if (g === 3) t = '(fcf !== 0 || fres === 0)';
+        else if (g === 6) t = '((fres < 0) !== (fof !== 0))';
+        else if (g === 7) t = '(fres === 0 || (fres < 0) !== (fof !== 0))';
+      } else if (k.fop === F_ADD && k.sz === 2) {
+        if (g === 1) t = '(fres >>> 0) < (fa >>> 0)';
+      }
+    }
+    if (t === null) {
+      this.spillFlags();
+      return neg ? `!cond(c, ${cc & ~1})` : `cond(c, ${cc & ~1})`;
+    }
+    return neg ? `!(${t})` : `(${t})`;
+  }
+
+  /** JS text for CF before an INC/DEC (getCF), from the known producer when there is one. */
+  carry(): string {
+    const k = this.known;
+    if (k !== null && k.sz === 2) {
+      if (k.fop === F_SUB) return '((fa >>> 0) < (fb >>> 0) ? 1 : 0)';
+      if (k.fop === F_ADD) return '((fres >>> 0) < (fa >>> 0) ? 1 : 0)';
+    }
+    if (k !== null && (k.fop === F_RES || k.fop === F_INC || k.fop === F_DEC)) return 'fcf';
+    this.spillFlags();
+    return 'getCF(c)';
+  }
+
+  /** Emit instruction ins (region index n, block index j). */
+  insn(ins: Insn, n: number, j: number): void {
+    this.ins = ins;
+    this.n = n;
+    this.j = j;
+    const t = templates.get(ins.fn);
+    if (t !== undefined && t(this, ins)) return;
+    this.call();
+  }
 }
+
+// ---- templates ----------------------------------------------------------------------------
+// Each returns false to fall back to the handler call. `e.produce` records what the handler's
+// flag writes would be (the locals get exactly the handler's values).
+
+const imm = (i: Insn): string => String(i.imm | 0);
+
+/** 32-bit ADD/SUB/CMP and logic on locals (add32, sub32, logic32 in exec-alu.ts). */
+function arith32(e: BlockEmitter, op: number, dst: string, a: string, b: string): string {
+  switch (op) {
+    case 0:
+      e.produce(F_ADD, 2);
+      return `{ const x = ${a}, y = ${b}, z = (x + y) | 0; fop = 0; fa = x; fb = y; fres = z; fsz = 2; ${dst === '' ? '' : `${dst} = z;`} }`;
+    case 5:
+    case 7:
+      e.produce(F_SUB, 2);
+      return `{ const x = ${a}, y = ${b}, z = (x - y) | 0; fop = 2; fa = x; fb = y; fres = z; fsz = 2; ${op === 7 || dst === '' ? '' : `${dst} = z;`} }`;
+    default: {
+      const o = op === 1 ? '|' : op === 4 ? '&' : '^';
+      e.produce(F_RES, 2);
+      return `{ const z = (${a}) ${o} (${b}); fop = 6; fres = z; fsz = 2; fcf = 0; fof = 0; faf = 0; ${dst === '' ? '' : `${dst} = z;`} }`;
+    }
+  }
+}
+
+/** 8-bit ALU op on values (alu() with size index 0); returns text assigning `z` and the flags. */
+function arith8(e: BlockEmitter, op: number, a: string, b: string): string | null {
+  switch (op) {
+    case 0:
+      e.produce(F_ADD, 0);
+      return `const x = ${a}, y = ${b}, z = ((x + y) << 24) >> 24; fop = 0; fa = x; fb = y; fres = z; fsz = 0;`;
+    case 5:
+    case 7:
+      e.produce(F_SUB, 0);
+      return `const x = ${a}, y = ${b}, z = ((x - y) << 24) >> 24; fop = 2; fa = x; fb = y; fres = z; fsz = 0;`;
+    case 1:
+    case 4:
+    case 6: {
+      const o = op === 1 ? '|' : op === 4 ? '&' : '^';
+      e.produce(F_RES, 0);
+      return `const z = (((${a}) ${o} (${b})) << 24) >> 24; fop = 6; fres = z; fsz = 0; fcf = 0; fof = 0; faf = 0;`;
+    }
+    default:
+      return null; // ADC/SBB read CF: the handler
+  }
+}
+
+const ALU32_RR: Array<[Handler, number]> = [
+  [A.opAdd32RR, 0],
+  [A.opOr32RR, 1],
+  [A.opAnd32RR, 4],
+  [A.opSub32RR, 5],
+  [A.opXor32RR, 6],
+  [A.opCmp32RR, 7],
+];
+const ALU32_RI: Array<[Handler, number]> = [
+  [A.opAdd32RI, 0],
+  [A.opOr32RI, 1],
+  [A.opAnd32RI, 4],
+  [A.opSub32RI, 5],
+  [A.opXor32RI, 6],
+  [A.opCmp32RI, 7],
+];
+
+const templates = new Map<Handler, Template>();
+
+// exec-alu.ts: 32-bit register forms (opAdd32RR ... opCmp32RI; E = rm, G = reg)
+for (const [h, op] of ALU32_RR) {
+  templates.set(h, (e, i) => {
+    e.emit(arith32(e, op, op === 7 ? '' : `r${i.rm}`, `r${i.rm}`, `r${i.reg}`));
+    if (op !== 7) e.setDirty(i.rm);
+    return true;
+  });
+}
+for (const [h, op] of ALU32_RI) {
+  templates.set(h, (e, i) => {
+    e.emit(arith32(e, op, op === 7 ? '' : `r${i.rm}`, `r${i.rm}`, imm(i)));
+    if (op !== 7) e.setDirty(i.rm);
+    return true;
+  });
+}
+// opAlu32RR / opAlu32RI: ADC and SBB (they read CF) stay with the handler.
+templates.set(A.opTest32RR, (e, i) => {
+  e.emit(arith32(e, 4, '', `r${i.rm}`, `r${i.reg}`));
+  return true;
+});
+templates.set(A.opTest32RI, (e, i) => {
+  e.emit(arith32(e, 4, '', `r${i.rm}`, imm(i)));
+  return true;
+});
+// opAdd32GM, opSub32GM, opCmp32GM, opAlu32GM (OR AND XOR): G op= m32
+const GM: Array<[Handler, number]> = [
+  [A.opAdd32GM, 0],
+  [A.opSub32GM, 5],
+  [A.opCmp32GM, 7],
+];
+for (const [h, op] of GM) {
+  templates.set(h, (e, i) => {
+    const k0 = e.known;
+    const body = arith32(e, op, op === 7 ? '' : `r${i.reg}`, `r${i.reg}`, 'v');
+    void k0;
+    e.emit(e.loadHit(e.ea(i), 4, `const v = (a & 3) === 0 ? m32[a >>> 2] : dv.getInt32(a, true); ${body}`));
+    if (op !== 7) e.setDirty(i.reg);
+    e.fdirty = true;
+    return true;
+  });
+}
+templates.set(A.opAlu32GM, (e, i) => {
+  if (i.op !== 1 && i.op !== 4 && i.op !== 6) return false;
+  const body = arith32(e, i.op, `r${i.reg}`, `r${i.reg}`, 'v');
+  e.emit(e.loadHit(e.ea(i), 4, `const v = (a & 3) === 0 ? m32[a >>> 2] : dv.getInt32(a, true); ${body}`));
+  e.setDirty(i.reg);
+  return true;
+});
+// opAdd32MG / opAdd32MI / opAlu32MG / opAlu32MI / opCmp32MG / opCmp32MI: m32 op= G or imm
+function rmw32(e: BlockEmitter, i: Insn, op: number, src: string): boolean {
+  if (op === 2 || op === 3) return false;
+  if (op === 7) {
+    // CMP m32 reads only (opCmp32MG/MI use rd32)
+    const body = arith32(e, 7, '', 'v', src);
+    e.emit(e.loadHit(e.ea(i), 4, `const v = (a & 3) === 0 ? m32[a >>> 2] : dv.getInt32(a, true); ${body}`));
+    return true;
+  }
+  const body = arith32(e, op, 'w', 'v', src);
+  e.emit(
+    e.storeHit(
+      e.ea(i),
+      4,
+      `const v = (a & 3) === 0 ? m32[a >>> 2] : dv.getInt32(a, true); let w = 0; ${body} if ((a & 3) === 0) m32[a >>> 2] = w; else dv.setInt32(a, w, true);`,
+    ),
+  );
+  return true;
+}
+templates.set(A.opAdd32MG, (e, i) => rmw32(e, i, 0, `r${i.reg}`));
+templates.set(A.opAdd32MI, (e, i) => rmw32(e, i, 0, imm(i)));
+templates.set(A.opAlu32MG, (e, i) => rmw32(e, i, i.op, `r${i.reg}`));
+templates.set(A.opAlu32MI, (e, i) => rmw32(e, i, i.op, imm(i)));
+templates.set(A.opCmp32MG, (e, i) => rmw32(e, i, 7, `r${i.reg}`));
+templates.set(A.opCmp32MI, (e, i) => rmw32(e, i, 7, imm(i)));
+
+// opInc32R / opDec32R: CF is preserved (read from the previous producer)
+templates.set(A.opInc32R, (e, i) => {
+  const cf = e.carry();
+  e.emit(`{ const x = r${i.rm}, z = (x + 1) | 0; fcf = ${cf}; fop = 4; fa = x; fb = 1; fres = z; fsz = 2; r${i.rm} = z; }`);
+  e.produce(F_INC, 2);
+  e.setDirty(i.rm);
+  return true;
+});
+templates.set(A.opDec32R, (e, i) => {
+  const cf = e.carry();
+  e.emit(`{ const x = r${i.rm}, z = (x - 1) | 0; fcf = ${cf}; fop = 5; fa = x; fb = 1; fres = z; fsz = 2; r${i.rm} = z; }`);
+  e.produce(F_DEC, 2);
+  e.setDirty(i.rm);
+  return true;
+});
+// opShl32RI / opShr32RI / opSar32RI (count 1..31): setRes(c, 2, r, cf, of, 0)
+templates.set(A.opShl32RI, (e, i) => {
+  e.emit(`{ const t = r${i.rm} << ${i.imm - 1}, z = t << 1; fop = 6; fres = z; fsz = 2; fcf = t >>> 31; fof = (t ^ z) >>> 31; faf = 0; r${i.rm} = z; }`);
+  e.produce(F_RES, 2);
+  e.setDirty(i.rm);
+  return true;
+});
+templates.set(A.opShr32RI, (e, i) => {
+  e.emit(`{ const t = r${i.rm} >>> ${i.imm - 1}, z = t >>> 1; fop = 6; fres = z | 0; fsz = 2; fcf = t & 1; fof = (t ^ z) >>> 31; faf = 0; r${i.rm} = z | 0; }`);
+  e.produce(F_RES, 2);
+  e.setDirty(i.rm);
+  return true;
+});
+templates.set(A.opSar32RI, (e, i) => {
+  e.emit(`{ const t = r${i.rm} >> ${i.imm - 1}, z = t >> 1; fop = 6; fres = z; fsz = 2; fcf = t & 1; fof = 0; faf = 0; r${i.rm} = z; }`);
+  e.produce(F_RES, 2);
+  e.setDirty(i.rm);
+  return true;
+});
+// opImul32GE: G = G * E (low half), CF = OF = the product did not fit
+templates.set(A.opImul32GE, (e, i) => {
+  const body = (b: string): string =>
+    `const x = r${i.reg}, y = ${b}, lo = Math.imul(x, y), f = x * y !== lo ? 1 : 0; fop = 6; fres = lo; fsz = 2; fcf = f; fof = f; faf = 0; r${i.reg} = lo;`;
+  if (i.mem) e.emit(e.loadHit(e.ea(i), 4, body('(a & 3) === 0 ? m32[a >>> 2] : dv.getInt32(a, true)')));
+  else e.emit(`{ ${body(`r${i.rm}`)} }`);
+  e.produce(F_RES, 2);
+  e.setDirty(i.reg);
+  return true;
+});
+// opAluEI / opAluEG / opAluGE at 8 bits, register operands (alu(c, op, 0, ...); setReg 1)
+templates.set(A.opAluEI, (e, i) => {
+  if (i.osz !== 1 || i.mem) return false;
+  const body = arith8(e, i.op, e.get8(i.rm), String(i.imm & 255));
+  if (body === null) return false;
+  e.emit(`{ ${body} ${i.op === 7 ? '' : e.set8(i.rm, 'z')} }`);
+  return true;
+});
+templates.set(A.opAluEG, (e, i) => {
+  if (i.osz !== 1 || i.mem) return false;
+  const body = arith8(e, i.op, e.get8(i.rm), e.get8(i.reg));
+  if (body === null) return false;
+  e.emit(`{ ${body} ${i.op === 7 ? '' : e.set8(i.rm, 'z')} }`);
+  return true;
+});
+templates.set(A.opAluGE, (e, i) => {
+  if (i.osz !== 1 || i.mem) return false;
+  const body = arith8(e, i.op, e.get8(i.reg), e.get8(i.rm));
+  if (body === null) return false;
+  e.emit(`{ ${body} ${i.op === 7 ? '' : e.set8(i.reg, 'z')} }`);
+  return true;
+});
+templates.set(A.opTestEG, (e, i) => {
+  if (i.osz !== 1 || i.mem) return false;
+  const body = arith8(e, 4, e.get8(i.rm), e.get8(i.reg));
+  e.emit(`{ ${body} }`);
+  return true;
+});
+// opSetcc to a register; opCmov (32-bit register or memory source through the handler)
+templates.set(A.opSetcc, (e, i) => {
+  if (i.mem) return false;
+  const c = e.cond(i.op);
+  e.emit(e.set8(i.rm, `${c} ? 1 : 0`));
+  return true;
+});
+// opMovzx8R32 / opMovzx8M32
+templates.set(A.opMovzx8R32, (e, i) => {
+  e.emit(`r${i.reg} = ${e.get8(i.rm)};`);
+  e.setDirty(i.reg);
+  return true;
+});
+templates.set(A.opMovzx8M32, (e, i) => {
+  e.emit(e.loadHit(e.ea(i), 1, `r${i.reg} = mem[a];`));
+  e.setDirty(i.reg);
+  return true;
+});
+
+// exec-data.ts
+templates.set(D.opNop, () => true);
+templates.set(D.opMov32RR, (e, i) => {
+  e.emit(`r${i.rm} = r${i.reg};`);
+  e.setDirty(i.rm);
+  return true;
+});
+templates.set(D.opMov32RI, (e, i) => {
+  e.emit(`r${i.rm} = ${imm(i)};`);
+  e.setDirty(i.rm);
+  return true;
+});
+templates.set(D.opMov32GM, (e, i) => {
+  e.emit(e.loadHit(e.ea(i), 4, `r${i.reg} = (a & 3) === 0 ? m32[a >>> 2] : dv.getInt32(a, true);`));
+  e.setDirty(i.reg);
+  return true;
+});
+templates.set(D.opMov32MG, (e, i) => {
+  e.emit(e.storeHit(e.ea(i), 4, `if ((a & 3) === 0) m32[a >>> 2] = r${i.reg}; else dv.setInt32(a, r${i.reg}, true);`));
+  return true;
+});
+templates.set(D.opMov32MI, (e, i) => {
+  e.emit(e.storeHit(e.ea(i), 4, `if ((a & 3) === 0) m32[a >>> 2] = ${imm(i)}; else dv.setInt32(a, ${imm(i)}, true);`));
+  return true;
+});
+templates.set(D.opMov8MG, (e, i) => {
+  e.emit(e.storeHit(e.ea(i), 1, `mem[a] = ${e.get8(i.reg)};`));
+  return true;
+});
+templates.set(D.opMov8GM, (e, i) => {
+  const set = e.set8(i.reg, 'mem[a]');
+  e.emit(e.loadHit(e.ea(i), 1, set));
+  return true;
+});
+templates.set(D.opMovEG, (e, i) => {
+  if (i.osz !== 1 || i.mem) return false;
+  e.emit(e.set8(i.rm, e.get8(i.reg)));
+  return true;
+});
+templates.set(D.opMovEI, (e, i) => {
+  if (i.osz !== 1 || i.mem) return false;
+  e.emit(e.set8(i.rm, String(i.imm & 255)));
+  return true;
+});
+templates.set(D.opLea, (e, i) => {
+  if (i.osz !== 4) return false;
+  e.emit(`r${i.reg} = ${e.ea(i)};`);
+  e.setDirty(i.reg);
+  return true;
+});
+// opPush32R / opPop32R: ESP is committed after the access (a fault leaves it unchanged)
+templates.set(D.opPush32R, (e, i) => {
+  e.emit(e.storeHit('((r4 - 4) | 0)', 4, `if ((a & 3) === 0) m32[a >>> 2] = r${i.reg}; else dv.setInt32(a, r${i.reg}, true); r4 = l;`));
+  e.setDirty(4);
+  return true;
+});
+templates.set(D.opPop32R, (e, i) => {
+  e.emit(e.loadHit('r4', 4, `const v = (a & 3) === 0 ? m32[a >>> 2] : dv.getInt32(a, true); r4 = (l + 4) | 0; r${i.reg} = v;`));
+  e.setDirty(4);
+  e.setDirty(i.reg);
+  return true;
+});
+
+// exec-branch.ts: near branches with a 32-bit operand size (block terminators; beip is the
+// block's linear address, as c.beip)
+templates.set(B.opJmp, (e, i) => {
+  if (i.osz !== 4) return false;
+  e.emit(`c.eip = (beip + ${i.next + i.imm}) | 0;`);
+  return true;
+});
+const jcc = (e: BlockEmitter, i: Insn, cc: number): boolean => {
+  if (i.osz !== 4) return false;
+  let t: string;
+  if ((cc === 4 || cc === 5) && e.known === null) {
+    // opJz / opJnz read ZF from fres unless the flags are explicit
+    t = `(fop !== 7 ? fres === 0 : (c.fexp & 64) !== 0)`;
+    if (cc === 5) t = `!${t}`;
+  } else t = e.cond(cc);
+  e.emit(`if (${t}) c.eip = (beip + ${i.next + i.imm}) | 0;`);
+  return true;
+};
+templates.set(B.opJcc, (e, i) => jcc(e, i, i.op));
+templates.set(B.opJz, (e, i) => jcc(e, i, 4));
+templates.set(B.opJnz, (e, i) => jcc(e, i, 5));
+templates.set(B.opCall, (e, i) => {
+  if (i.osz !== 4) return false;
+  e.emit(
+    e.storeHit(
+      '((r4 - 4) | 0)',
+      4,
+      `const nx = (beip + ${i.next}) | 0; if ((a & 3) === 0) m32[a >>> 2] = nx; else dv.setInt32(a, nx, true); r4 = l; c.eip = (nx + ${i.imm | 0}) | 0;`,
+    ),
+  );
+  e.setDirty(4);
+  return true;
+});
+templates.set(B.opRet, (e, i) => {
+  if (i.osz !== 4) return false;
+  e.emit(e.loadHit('r4', 4, `const v = (a & 3) === 0 ? m32[a >>> 2] : dv.getInt32(a, true); r4 = (l + ${4 + i.imm}) | 0; c.eip = v;`));
+  e.setDirty(4);
+  return true;
+});
