@@ -3,6 +3,7 @@
 
 import type { Exercise } from './model.js';
 import { faultExercise } from './topic-fault.js';
+import { raceExercise } from './topic-race.js';
 import { invalidateExercise } from './topic-invalidate.js';
 import { translateExercise } from './topic-translate.js';
 
@@ -27,6 +28,11 @@ export const TOPICS: readonly Topic[] = [
     name: 'fault',
     what: 'what gup must do for a guest access: present, zero-fill, swap-in, COW break or reuse after fork, KSM unmerge',
     build: faultExercise,
+  },
+  {
+    name: 'race',
+    what: 'a vCPU fault against a swap-out under a seeded schedule (the explorer): commit or retry, and what a catalogued bug does to the same schedule',
+    build: raceExercise,
   },
 ];
 
