@@ -31,11 +31,29 @@ export class NativeTarget implements DebugTarget {
 
   translate(vcpu: number, gva: number): string[] {
     const cpu = this.cpus[vcpu]!;
+    const lines = [`translate ${hex(gva)} on vcpu${vcpu} (CR0 ${hex(cpu.cr0)}, CR3 ${hex(cpu.cr3)}, CR4 ${hex(cpu.cr4)}; --mmu native)`];
+    const row = (k: string, v: string): number => lines.push(`  ${k.padEnd(10)} ${v}`);
+    row('GVA', hex(gva));
+    if (!(cpu.cr0 & 0x80000000)) row('guest walk', 'paging off: GPA = GVA');
+    else {
+      const pdeGpa = ((cpu.cr3 & 0xfffff000) + ((gva >>> 22) << 2)) >>> 0;
+      const pde = this.word(pdeGpa);
+      row('guest PDE', `[${gva >>> 22}] @ gpa ${hex(pdeGpa)} = ${pde === null ? 'outside RAM' : hex(pde)}`);
+      if (pde !== null && pde & 1 && !(cpu.cr4 & 0x10 && pde & 0x80)) {
+        const pteGpa = ((pde & 0xfffff000) + (((gva >>> 12) & 0x3ff) << 2)) >>> 0;
+        const pte = this.word(pteGpa);
+        row('guest PTE', `[${(gva >>> 12) & 0x3ff}] @ gpa ${hex(pteGpa)} = ${pte === null ? 'outside RAM' : hex(pte)}`);
+      }
+    }
     const gpa = gvaToGpa(cpu, this.phys, gva);
-    const lines = [`translate ${hex(gva)} on vcpu${vcpu} (CR0 ${hex(cpu.cr0)}, CR3 ${hex(cpu.cr3)}, CR4 ${hex(cpu.cr4)})`];
-    if (gpa === null) lines.push('  the guest has no mapping here: an access raises #PF in the guest');
-    else lines.push(`  GPA        ${hex(gpa)}`, `  backing    RAM offset ${hex(gpa)} (${NO_HV})`);
+    row('GPA', gpa === null ? 'none: the guest has no mapping here (an access raises #PF in the guest)' : hex(gpa));
+    if (gpa !== null) row('backing', `RAM offset ${hex(gpa)} (${NO_HV})`);
     return lines;
+  }
+
+  private word(gpa: number): number | null {
+    const b = this.phys.read(gpa, 4);
+    return b === null ? null : (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
   }
 
   sptes(): string[] {
