@@ -5,6 +5,7 @@
 // refault. Also the --gva / --gfn page filters, which follow the same groups.
 
 import type { TraceEvent } from '../obs/event-ring.js';
+import { MMU_NOTIFY_EVENT_NAMES } from '../host/constants.js';
 import {
   EV_EMULATED_PT_WRITE,
   EV_FAULT,
@@ -23,6 +24,8 @@ import {
   EV_WALK,
   FLUSH_REMOTE,
   HOST,
+  HOSTPAGE_MULTI,
+  HOSTPAGE_NAMES,
   RETRY_CAUSE_GPTE,
   TASK_NAMES,
   ZAP_INVALIDATION,
@@ -384,4 +387,22 @@ export function groupUnseen(events: readonly TraceEvent[]): UnseenGroup[] {
     }
   }
   return out;
+}
+
+/** The one-line heading of a chain, as --chains prints it and the page lists it. */
+export function chainHeading(n: number, inv: InvGroup): string {
+  const start = inv.events[0]!;
+  const end = inv.events.find((e) => e.seq === inv.end);
+  const [ev, , , g0, g1] = start.f as [number, number, number, number, number];
+  const gfns = g0 < 0 ? 'outside guest RAM' : g1 - g0 === 1 ? `gfn ${hex(g0)}` : `gfns ${hex(g0)}-${hex(g1 - 1)}`;
+  const zaps = inv.zaps.length;
+  const flushes = inv.events.filter((e) => e.kind === EV_TLB_FLUSH).length;
+  const what =
+    zaps === 0 ? 'no spte mapped it' : `${zaps} spte${zaps === 1 ? '' : 's'} zapped, ${flushes} remote TLB flush${flushes === 1 ? '' : 'es'}`;
+  let after = 'still in progress when the ring was read';
+  if (end !== undefined) {
+    after = `seq ${end.f[0]}`;
+    if (end.f[3] !== HOSTPAGE_MULTI) after += `, host page ${HOSTPAGE_NAMES[end.f[3]!] ?? '?'}`;
+  }
+  return `chain ${n}: ${inv.cause} -> ${MMU_NOTIFY_EVENT_NAMES[ev] ?? ev} ${gfns} -> ${what} -> ${after}`;
 }

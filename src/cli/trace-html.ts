@@ -3,7 +3,6 @@
 // server so it reads without JavaScript (header, timeline, chain list, last events); the script
 // (trace-html-script.ts) adds hover, zoom, the chain flow diagram and the per-gfn page history.
 
-import { preparePageDir, writePage } from './html-file.js';
 import {
   EV_AGE,
   EV_CHANGE_PTE,
@@ -419,14 +418,4 @@ export function renderTraceHtml(m: HtmlTraceModel, vcpus: number): string {
   p.push(`<script>${CLIENT_JS}</script>`);
   p.push('</body>\n</html>\n');
   return p.join('\n');
-}
-
-/** Make DIR (or check it is one) before the run, so a bad DIR costs nothing: a one-line UsageError. */
-export function prepareHtmlDir(dir: string): void {
-  preparePageDir(dir, 'trace: --html');
-}
-
-/** Writes dir/index.html through a rename, so a reader never sees half a page. */
-export function writeTraceHtml(dir: string, html: string): string {
-  return writePage(dir, html, 'trace: --html');
 }

@@ -13,13 +13,12 @@ import { createLogger } from './logger.js';
 import { writeStderr, writeStdout } from './output.js';
 import { collectShadowStats, formatShadowStats } from './stats.js';
 import { parseTraceArgs, type TraceOptions } from './trace-args.js';
-import { filterChains, filterEvents, groupEvents, groupUnseen, orderByInterest, type InvGroup } from './trace-chains.js';
+import { chainHeading, filterChains, filterEvents, groupEvents, groupUnseen, orderByInterest, type InvGroup } from './trace-chains.js';
 import { eventJson, hex, lineFormatterFor, type LineFormatter, type SlotLookup } from './trace-format.js';
 import { translateGva } from './trace-translate.js';
-import { EV_TLB_FLUSH, EV_WALK, HOSTPAGE_MULTI, HOSTPAGE_NAMES } from '../obs/events.js';
-import { MMU_NOTIFY_EVENT_NAMES } from '../host/constants.js';
-import { prepareHtmlDir, renderTraceHtml, writeTraceHtml } from './trace-html.js';
-import { DEFAULT_HTML_EVENTS, buildModel, gvasToTranslate, translationData, unseenHeading, type CompareInput } from './trace-html-model.js';
+import { prepareHtmlDir, writeTraceHtml } from './trace-html-file.js';
+import { traceHtmlPage, type TracePageOptions } from './trace-html-page.js';
+import { DEFAULT_HTML_EVENTS, unseenHeading } from './trace-html-model.js';
 
 export const TRACE_HELP = `Usage: shadowvisor trace [options] IMAGE
        shadowvisor trace --schedule STR   (replay an 'explore' schedule as a trace)
@@ -110,7 +109,7 @@ function traceImage(opts: TraceOptions, argv: string[]): number {
     return s === null ? null : { baseGfn: s.baseGfn, hva: s.hva };
   };
   if (opts.html !== undefined) {
-    const path = writeHtml(opts, opts.html, argv, g, seconds, events, ring, slots, input);
+    const path = writeHtml(opts, opts.html, argv, g, seconds, events, ring, input);
     writeStderr(`shadowvisor trace: page written to ${path}\n`);
   }
   const out = new Out();
@@ -147,23 +146,6 @@ function traceImage(opts: TraceOptions, argv: string[]): number {
   else if (r.exitCode === EXIT_STATUS_STALE) writeStderr(`shadowvisor: ${r.message}\n`);
   if (ro.stats) writeStderr(formatShadowStats(collectShadowStats(g, seconds)));
   return r.exitCode;
-}
-
-export function chainHeading(n: number, inv: InvGroup): string {
-  const start = inv.events[0]!;
-  const end = inv.events.find((e) => e.seq === inv.end);
-  const [ev, , , g0, g1] = start.f as [number, number, number, number, number];
-  const gfns = g0 < 0 ? 'outside guest RAM' : g1 - g0 === 1 ? `gfn ${hex(g0)}` : `gfns ${hex(g0)}-${hex(g1 - 1)}`;
-  const zaps = inv.zaps.length;
-  const flushes = inv.events.filter((e) => e.kind === EV_TLB_FLUSH).length;
-  const what =
-    zaps === 0 ? 'no spte mapped it' : `${zaps} spte${zaps === 1 ? '' : 's'} zapped, ${flushes} remote TLB flush${flushes === 1 ? '' : 'es'}`;
-  let after = 'still in progress when the ring was read';
-  if (end !== undefined) {
-    after = `seq ${end.f[0]}`;
-    if (end.f[3] !== HOSTPAGE_MULTI) after += `, host page ${HOSTPAGE_NAMES[end.f[3]!] ?? '?'}`;
-  }
-  return `chain ${n}: ${inv.cause} -> ${MMU_NOTIFY_EVENT_NAMES[ev] ?? ev} ${gfns} -> ${what} -> ${after}`;
 }
 
 function printChains(out: Out, invs: InvGroup[], opts: TraceOptions, fmt: LineFormatter): void {
@@ -221,6 +203,7 @@ function printUnseen(out: Out, events: readonly TraceEvent[], f: { gva?: number;
 }
 
 export type { TraceEvent };
+export { chainHeading };
 
 const shellWord = (a: string): string => (/^[A-Za-z0-9_./:=,+@%-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 
@@ -239,54 +222,36 @@ function writeHtml(
   seconds: number,
   events: TraceEvent[],
   ring: EventRing,
-  slots: SlotLookup,
   input: ReturnType<typeof readInputFile> | undefined,
 ): string {
   const ro = opts.run;
-  const cap = opts.last ?? DEFAULT_HTML_EVENTS;
-  const kept = events.length > cap ? events.slice(events.length - cap) : events;
-  const translations = gvasToTranslate(kept, opts.translate).map((gva) => translationData(gva, translateGva(g.vm, gva)));
-  let selectGfn = opts.gfn ?? -1;
-  if (opts.gva !== undefined) {
-    const walk = [...kept].reverse().find((e) => e.kind === EV_WALK && e.f[0]! >>> 12 === opts.gva! >>> 12);
-    if (walk !== undefined) selectGfn = walk.f[1]!;
-  }
   const hostMem = ro.hostMemBytes ?? ro.ramBytes + 8 * 1024 * 1024;
   const guest =
     `${ro.image}, ${sizeText(ro.ramBytes)} guest RAM on ${sizeText(hostMem)} of host RAM, swap ${sizeText(ro.swapBytes ?? ro.ramBytes)}, ` +
     `${ro.vcpus} vCPU${ro.vcpus === 1 ? '' : 's'}${ro.ksm ? ', KSM' : ''}, seed ${ro.seed}`;
   // pin and none: the same image, flags and seed under the notifier, to draw beside the bug.
-  let compare: CompareInput | undefined;
+  let compare: TracePageOptions['compare'];
   if (ro.mode !== 'notifier') {
     const nring = new EventRing(opts.capacity);
     const np = prepareShadowRun({ ...ro, mode: 'notifier' }, readInputFile('image', ro.image), input, { write: () => {} }, createLogger(ro.logLevel), nring, {
       unlinkSwapAtOnce: true,
     });
+    const t0 = performance.now();
     const ng = runPrepared(np);
     const nargv = argv.filter((a, i) => a !== '--mode' && argv[i - 1] !== '--mode' && !a.startsWith('--mode='));
-    compare = {
-      command: ['shadowvisor', 'trace', ...nargv].map(shellWord).join(' '),
-      events: readEvents(nring),
-      slots: (gfn) => {
-        const s = ng.vm.memslots.find(gfn);
-        return s === null ? null : { baseGfn: s.baseGfn, hva: s.hva };
-      },
-      heading: (inv) => chainHeading(inv.n, inv),
-    };
+    compare = { command: ['shadowvisor', 'trace', ...nargv].map(shellWord).join(' '), run: { g: ng, events: readEvents(nring), ring: nring, seconds: (performance.now() - t0) / 1000 } };
   }
-  const model = buildModel({
-    compare,
+  const html = traceHtmlPage({
     command: ['shadowvisor', 'trace', ...argv].map(shellWord).join(' '),
     image: ro.image,
     guest,
-    events,
-    ring: { emitted: ring.emitted, held: ring.size, capacity: ring.capacity },
-    cap,
-    stats: collectShadowStats(g, seconds),
-    slots,
-    heading: (inv) => chainHeading(inv.n, inv),
-    translations,
-    selectGfn,
+    vcpus: ro.vcpus,
+    run: { g, events, ring, seconds },
+    cap: opts.last ?? DEFAULT_HTML_EVENTS,
+    translate: opts.translate,
+    gfn: opts.gfn,
+    gva: opts.gva,
+    compare,
   });
-  return writeTraceHtml(dir, renderTraceHtml(model, ro.vcpus));
+  return writeTraceHtml(dir, html);
 }

@@ -50,6 +50,7 @@ svg.plot text{font-family:system-ui,sans-serif}.tick{font-size:11px;fill:#57606a
 #runs tr{cursor:pointer}#runs tr.viewed td{background:#fff8c5}#runs tr:hover td{background:#eef4ff}
 #runs td.verdictcell{white-space:normal;min-width:14rem;font-weight:600}#runs td.setup{white-space:normal;min-width:10rem;color:#3d444d}.v-ok{color:#1a7f37}.v-bad{color:#c4122f}.v-oom{color:#b35900}.v-running{color:#1f6feb}#runs table{font-size:12.5px}#runs th,#runs td{padding:.2rem .4rem}.scroll{overflow-x:auto}
 .empty{color:#57606a;font-style:italic}
+.hint{display:block;color:#57606a;font-size:.8rem;margin-top:.2rem}#tracebox iframe{width:100%;height:1100px;border:1px solid #d0d7de;border-radius:6px}.tracelinks{margin:.5rem 0}
 .explain{max-width:75rem}.explain p{margin:.45rem 0}
 .err{color:#82071e;background:#ffebe9;padding:.4rem .7rem;border-radius:6px}
 @media (max-width:1000px){.grid{grid-template-columns:1fr}.charts{grid-template-columns:1fr}}
@@ -170,12 +171,38 @@ export const WEB_JS = String.raw`
   }
   function startNext() {
     if (queue.length === 0) return;
-    var params = queue.shift();
-    var run = { id: nextId++, params: params, series: [], snap: null, status: 'running', seconds: 0, hostBytes: hostBytes(params), show: true, error: null };
+    var params = queue.shift(), trace = params.trace === true;
+    var run = { id: nextId++, params: params, series: [], snap: null, status: 'running', seconds: 0, hostBytes: hostBytes(params), show: true, error: null, trace: trace ? { html: null, url: null, events: 0 } : null };
     runs.push(run);
     current = run;
     viewed = run;
-    backend.send({ type: 'run', id: run.id, params: params, image: memhog });
+    backend.send({ type: trace ? 'trace' : 'run', id: run.id, params: params, image: memhog });
+  }
+  // The traced preset: one small VM whose events the worker records and renders as a trace page.
+  function tracePresetParams() {
+    var p = readParams(), t = config.tracePreset;
+    p.vms = t.vms; p.guestMib = t.guestMib; p.overcommit = t.overcommit; p.insnsPerVm = t.insnsPerVm; p.trace = true;
+    return p;
+  }
+  function traceUrl(run) {
+    if (!run.trace.url) run.trace.url = URL.createObjectURL(new Blob([run.trace.html], { type: 'text/html' }));
+    return run.trace.url;
+  }
+  function traceLinks(run) {
+    if (!run.trace || !run.trace.html) return '<p class="tracelinks meta">Recording the event ring&hellip;</p>';
+    return '<p class="tracelinks"><b>' + fmt(run.trace.events) + ' events recorded.</b> Their timeline, chains and step-through player are <a href="#tracebox" data-jump="1">below</a>.</p>';
+  }
+  var traceShown = null;
+  function renderTrace() {
+    var run = viewed && viewed.trace && viewed.trace.html ? viewed : null;
+    if (run === traceShown) return;
+    traceShown = run;
+    $('tracebox').hidden = !run;
+    if (!run) { $('traceframe').removeAttribute('src'); return; }
+    var url = traceUrl(run);
+    $('tracetitle').textContent = 'Trace of run #' + run.id + ' (' + run.params.mode + ')';
+    $('traceopen').href = url;
+    $('traceframe').src = url;
   }
   function onReply(m) {
     var run = null;
@@ -184,6 +211,13 @@ export const WEB_JS = String.raw`
     if (m.type === 'error') {
       run.status = 'error';
       run.error = m.message;
+    } else if (m.type === 'trace') {
+      run.snap = m.snap;
+      run.seconds = m.seconds;
+      run.hostBytes = m.hostBytes;
+      run.trace.html = m.html;
+      run.trace.events = m.events;
+      run.status = 'done';
     } else {
       for (var k = 0; k < m.samples.length; k++) run.series.push(m.samples[k]);
       run.snap = m.snap;
@@ -231,44 +265,77 @@ export const WEB_JS = String.raw`
     return '<div class="counter ' + (cls || '') + '" title="' + esc(title) + '"><b>' + value + '</b><span>' + esc(label) + '</span></div>';
   }
 
+  // The live panel is built once per viewed run (and when its shape changes: first snapshot, end
+  // of the run) and otherwise updated in place, so a progress message costs a few text writes, not
+  // a re-parse of the panel (which stalled the page and swallowed clicks mid-run).
+  var liveKey = '';
+  function liveCounters(run) {
+    var s = run.snap, p = run.params, mips = run.seconds > 0 ? s.instructions / run.seconds / 1e6 : 0;
+    var c = [
+      ['insns', 'guest instructions', compact(s.instructions), '', 'guest instructions retired by all VMs (virtual time)'],
+      ['swapOuts', 'swap-outs', fmt(s.swapOuts), '', 'pages the host wrote to its swap device'],
+      ['swapIns', 'swap-ins', fmt(s.swapIns), '', 'pages the host read back from swap'],
+      ['stale', 'stale accesses', fmt(s.staleAccesses), s.staleAccesses > 0 ? 'alert' : 'good', 'guest accesses through a translation whose host frame was freed or replaced'],
+      ['inv', 'invalidations', fmt(s.invalidations), '', 'mmu_notifier invalidate_range_start calls KVM received'],
+      ['zapped', 'sptes zapped', fmt(s.sptesZapped), '', 'shadow PTEs torn down by invalidate_range_start'],
+      ['pinfail', 'pinned reclaim failures', fmt(s.pinnedReclaimFailures), s.pinnedReclaimFailures > 0 ? 'warn' : '', 'reclaim attempts refused because KVM held a reference (pin mode)'],
+      ['oom', 'OOM kills', fmt(s.oomKills), s.oomKills > 0 ? 'warn' : '', 'VM processes the host OOM killer killed'],
+      ['verified', 'pages verified', fmt(s.verified), '', 'pages the guests re-read and found as they left them'],
+      ['corrupt', 'corrupt pages', fmt(s.corrupt), s.corrupt > 0 ? 'alert' : '', 'pages the guests found wrong (their own checks)']
+    ];
+    if (p.ksm) c.push(['ksm', 'KSM merges', fmt(s.ksmMerges), '', 'identical pages ksmd merged (each one an invalidation)']);
+    c.push(['wall', 'wall seconds', run.seconds.toFixed(1), '', 'real time in this browser, ' + mips.toFixed(0) + ' MIPS']);
+    return c;
+  }
+  function vmCells(run, v) {
+    return [stateBadge(v.state), compact(v.instructions) + '<span class="vbar"><i style="width:' + Math.min(100, v.instructions / run.params.insnsPerVm * 100).toFixed(1) + '%"></i></span>',
+      fmt(v.verified), fmt(v.corrupt), fmt(v.staleAccesses), esc(v.lastLine)];
+  }
+  function setHtml(el, h) { if (el.__h !== h) { el.__h = h; el.innerHTML = h; } }
+  function setText(el, t) { if (el.textContent !== t) el.textContent = t; }
+  function setClass(el, c) { if (el.className !== c) el.className = c; }
   function renderLive() {
-    var run = viewed;
+    var run = viewed, live = $('live');
     if (!run) {
-      $('live').innerHTML = '<p class="empty">Pick a mode and press Run (or "Run all three modes" to compare them on the same load).</p>';
+      liveKey = '';
+      setHtml(live, '<p class="empty">Pick a mode and press Run (or "Run all three modes" to compare them on the same load).</p>');
       return;
     }
-    var s = run.snap;
-    var p = run.params;
-    var h = '<p class="runhead">' + modeSwatch(p.mode) + 'Run #' + run.id + ': ' + esc(describe(p)) + '; host RAM ' + mib(run.hostBytes) + ' MiB</p>';
-    h += '<div class="verdict ' + verdictClass(run) + '">' + esc(p.mode) + ': ' + esc(verdictText(run)) + '</div>';
-    if (!s) { $('live').innerHTML = h; return; }
-    var budget = p.vms * p.insnsPerVm;
-    h += '<div class="bar" title="guest instructions retired / budget"><i style="width:' + Math.min(100, s.instructions / budget * 100).toFixed(1) + '%"></i></div>';
-    var mips = run.seconds > 0 ? s.instructions / run.seconds / 1e6 : 0;
-    h += '<div class="counters">';
-    h += counter('guest instructions', compact(s.instructions), '', 'guest instructions retired by all VMs (virtual time)');
-    h += counter('swap-outs', fmt(s.swapOuts), '', 'pages the host wrote to its swap device');
-    h += counter('swap-ins', fmt(s.swapIns), '', 'pages the host read back from swap');
-    h += counter('stale accesses', fmt(s.staleAccesses), s.staleAccesses > 0 ? 'alert' : 'good', 'guest accesses through a translation whose host frame was freed or replaced');
-    h += counter('invalidations', fmt(s.invalidations), '', 'mmu_notifier invalidate_range_start calls KVM received');
-    h += counter('sptes zapped', fmt(s.sptesZapped), '', 'shadow PTEs torn down by invalidate_range_start');
-    h += counter('pinned reclaim failures', fmt(s.pinnedReclaimFailures), s.pinnedReclaimFailures > 0 ? 'warn' : '', 'reclaim attempts refused because KVM held a reference (pin mode)');
-    h += counter('OOM kills', fmt(s.oomKills), s.oomKills > 0 ? 'warn' : '', 'VM processes the host OOM killer killed');
-    h += counter('pages verified', fmt(s.verified), '', 'pages the guests re-read and found as they left them');
-    h += counter('corrupt pages', fmt(s.corrupt), s.corrupt > 0 ? 'alert' : '', 'pages the guests found wrong (their own checks)');
-    if (p.ksm) h += counter('KSM merges', fmt(s.ksmMerges), '', 'identical pages ksmd merged (each one an invalidation)');
-    h += counter('wall seconds', run.seconds.toFixed(1), '', 'real time in this browser, ' + mips.toFixed(0) + ' MIPS');
-    h += '</div>';
-    h += '<table><thead><tr><th>VM</th><th>state</th><th class="num">instructions</th><th class="num">verified</th><th class="num">corrupt</th><th class="num">stale</th><th>memhog\'s last line</th></tr></thead><tbody>';
-    for (var i = 0; i < s.vms.length; i++) {
-      var v = s.vms[i];
-      h += '<tr><td>' + esc(v.name) + '</td><td>' + stateBadge(v.state) + '</td><td class="num">' + compact(v.instructions) +
-        '<span class="vbar"><i style="width:' + Math.min(100, v.instructions / p.insnsPerVm * 100).toFixed(1) + '%"></i></span></td>' +
-        '<td class="num">' + fmt(v.verified) + '</td><td class="num">' + fmt(v.corrupt) + '</td><td class="num">' + fmt(v.staleAccesses) +
-        '</td><td class="line">' + esc(v.lastLine) + '</td></tr>';
+    var s = run.snap, p = run.params;
+    var key = run.id + '/' + (s ? s.vms.length : -1) + '/' + run.status + '/' + (run.trace ? 1 : 0);
+    if (key !== liveKey) {
+      liveKey = key;
+      var h = '<p class="runhead">' + modeSwatch(p.mode) + 'Run #' + run.id + ': ' + esc(describe(p)) + '; host RAM <span data-k="host">' + mib(run.hostBytes) + '</span> MiB</p>';
+      h += '<div class="verdict" id="verdict"></div>';
+      if (s) {
+        h += '<div class="bar" title="guest instructions retired / budget"><i id="livebar"></i></div><div class="counters">';
+        liveCounters(run).forEach(function (c) { h += '<div class="counter" data-k="' + c[0] + '" title=""><b></b><span>' + esc(c[1]) + '</span></div>'; });
+        h += '</div><table><thead><tr><th>VM</th><th>state</th><th class="num">instructions</th><th class="num">verified</th><th class="num">corrupt</th><th class="num">stale</th><th>memhog\'s last line</th></tr></thead><tbody id="vmrows">';
+        for (var i = 0; i < s.vms.length; i++) h += '<tr><td>' + esc(s.vms[i].name) + '</td><td></td><td class="num"></td><td class="num"></td><td class="num"></td><td class="num"></td><td class="line"></td></tr>';
+        h += '</tbody></table>';
+      }
+      if (run.trace) h += traceLinks(run);
+      live.__h = null;
+      live.innerHTML = h;
     }
-    h += '</tbody></table>';
-    $('live').innerHTML = h;
+    var vd = $('verdict');
+    setClass(vd, 'verdict ' + verdictClass(run));
+    setText(vd, p.mode + ': ' + verdictText(run));
+    if (!s) return;
+    $('livebar').style.width = Math.min(100, s.instructions / (p.vms * p.insnsPerVm) * 100).toFixed(1) + '%';
+    var boxes = live.querySelectorAll('.counter');
+    liveCounters(run).forEach(function (c, k) {
+      var el = boxes[k];
+      if (!el) return;
+      setClass(el, 'counter ' + c[3]);
+      if (el.title !== c[4]) el.title = c[4];
+      setText(el.firstChild, c[2]);
+    });
+    var rows = $('vmrows').children;
+    for (var r = 0; r < s.vms.length && r < rows.length; r++) {
+      var cells = vmCells(run, s.vms[r]);
+      for (var q = 0; q < cells.length; q++) setHtml(rows[r].children[q + 1], cells[q]);
+    }
   }
 
   function niceTicks(max, n) {
@@ -323,37 +390,77 @@ export const WEB_JS = String.raw`
     $(id).innerHTML = s;
   }
 
+  // The run table: one <tr> per run, made once and then updated cell by cell, so a click that
+  // lands between mousedown and mouseup while a run is going still finds the same row.
+  function historyCells(r) {
+    var s = r.snap || {}, p = r.params;
+    var o = r.status === 'running' ? 'running' : r.status === 'error' ? 'error' : s.outcome;
+    var setup = p.vms + ' x ' + p.guestMib + ' MiB, ratio ' + p.overcommit + ' (host ' + mib(r.hostBytes) + ' MiB)' + (p.ksm ? ', KSM' : '') +
+      ', seed ' + p.seed + ', ' + compact(p.insnsPerVm) + ' insns/VM' + (r.trace ? ', event ring' : '');
+    return [String(r.id), modeSwatch(p.mode) + ' ' + esc(p.mode), esc(setup), esc(o), fmt(s.swapOuts || 0), fmt(s.swapIns || 0), fmt(s.staleAccesses || 0),
+      fmt(s.sptesZapped || 0), fmt(s.pinnedReclaimFailures || 0), fmt(s.oomKills || 0), fmt(s.verified || 0), fmt(s.corrupt || 0), r.seconds.toFixed(1), esc(verdictText(r))];
+  }
+  var CELL_CLASS = ['', '', 'setup', '', 'num', 'num', 'num', 'num', 'num', 'num', 'num', 'num', 'num', 'verdictcell'];
   function renderHistory() {
-    if (runs.length === 0) { $('runs').innerHTML = '<p class="empty">No runs yet.</p>'; return; }
-    var h = '<table><thead><tr><th>show</th><th>#</th><th>mode</th><th>setup</th><th>outcome</th><th class="num">swap-outs</th><th class="num">swap-ins</th>' +
-      '<th class="num">stale</th><th class="num">sptes zapped</th><th class="num">pin-fail</th><th class="num">OOM</th><th class="num">verified</th>' +
-      '<th class="num">corrupt</th><th class="num">seconds</th><th>verdict</th></tr></thead><tbody>';
-    for (var i = runs.length - 1; i >= 0; i--) {
-      var r = runs[i], s = r.snap || {}, p = r.params;
-      var o = r.status === 'running' ? 'running' : r.status === 'error' ? 'error' : s.outcome;
-      var setup = p.vms + ' x ' + p.guestMib + ' MiB, ratio ' + p.overcommit + ' (host ' + mib(r.hostBytes) + ' MiB)' + (p.ksm ? ', KSM' : '') +
-        ', seed ' + p.seed + ', ' + compact(p.insnsPerVm) + ' insns/VM';
-      h += '<tr data-id="' + r.id + '"' + (r === viewed ? ' class="viewed"' : '') + '><td><input type="checkbox" data-show="' + r.id + '"' + (r.show ? ' checked' : '') +
-        ' title="draw this run in the charts"></td><td>' + r.id + '</td><td>' + modeSwatch(p.mode) + ' ' + esc(p.mode) + '</td><td class="setup">' + esc(setup) +
-        '</td><td>' + esc(o) + '</td><td class="num">' + fmt(s.swapOuts || 0) + '</td><td class="num">' + fmt(s.swapIns || 0) + '</td><td class="num">' + fmt(s.staleAccesses || 0) +
-        '</td><td class="num">' + fmt(s.sptesZapped || 0) + '</td><td class="num">' + fmt(s.pinnedReclaimFailures || 0) + '</td><td class="num">' + fmt(s.oomKills || 0) +
-        '</td><td class="num">' + fmt(s.verified || 0) + '</td><td class="num">' + fmt(s.corrupt || 0) + '</td><td class="num">' + r.seconds.toFixed(1) +
-        '</td><td class="verdictcell v-' + verdictClass(r) + '">' + esc(verdictText(r)) + '</td></tr>';
+    var box = $('runs');
+    if (runs.length === 0) { box.__rows = null; setHtml(box, '<p class="empty">No runs yet.</p>'); return; }
+    if (!box.__rows) {
+      box.__h = null;
+      box.innerHTML = '<table><thead><tr><th>show</th><th>#</th><th>mode</th><th>setup</th><th>outcome</th><th class="num">swap-outs</th><th class="num">swap-ins</th>' +
+        '<th class="num">stale</th><th class="num">sptes zapped</th><th class="num">pin-fail</th><th class="num">OOM</th><th class="num">verified</th>' +
+        '<th class="num">corrupt</th><th class="num">seconds</th><th>verdict</th></tr></thead><tbody></tbody></table>';
+      box.__rows = {};
     }
-    h += '</tbody></table>';
-    $('runs').innerHTML = h;
+    var tbody = box.querySelector('tbody'), rows = box.__rows, keep = {};
+    for (var i = 0; i < runs.length; i++) {
+      var r = runs[i], tr = rows[r.id];
+      keep[r.id] = true;
+      if (!tr) {
+        tr = document.createElement('tr');
+        tr.setAttribute('data-id', r.id);
+        var h = '<td><input type="checkbox" data-show="' + r.id + '" title="draw this run in the charts"></td>';
+        for (var k = 0; k < CELL_CLASS.length; k++) h += '<td' + (CELL_CLASS[k] ? ' class="' + CELL_CLASS[k] + '"' : '') + '></td>';
+        tr.innerHTML = h;
+        rows[r.id] = tr;
+        tbody.insertBefore(tr, tbody.firstChild); // newest first
+      }
+      setClass(tr, r === viewed ? 'viewed' : '');
+      var cb = tr.firstChild.firstChild;
+      if (cb.checked !== r.show) cb.checked = r.show;
+      var cells = historyCells(r);
+      for (var c = 0; c < cells.length; c++) setHtml(tr.children[c + 1], cells[c]);
+      setClass(tr.lastChild, 'verdictcell v-' + verdictClass(r));
+    }
+    Object.keys(rows).forEach(function (id) { if (!keep[id]) { tbody.removeChild(rows[id]); delete rows[id]; } });
   }
 
-  function render() {
-    renderLive();
+  // Charts are redrawn whole (their scales move), so while a run goes at most every CHART_MS.
+  var CHART_MS = 400, chartAt = 0, chartPending = null;
+  // The slowest redraw so far, for anyone checking that progress messages stay cheap (the browser
+  // tests do): window.shadowvisorRedraws = { count, maxMs, charts }.
+  var redraws = window.shadowvisorRedraws = { count: 0, maxMs: 0, charts: 0 };
+  function drawCharts() {
+    var t0 = chartAt = performance.now();
+    redraws.charts++;
     drawChart('chart-swap', 'swapOuts');
     drawChart('chart-stale', 'staleAccesses');
     drawChart('chart-zap', 'sptesZapped');
     drawChart('chart-pin', 'pinnedReclaimFailures');
+    redraws.maxMs = Math.max(redraws.maxMs, performance.now() - t0);
+  }
+  function render(forceCharts) {
+    var t0 = performance.now();
+    renderLive();
+    var wait = CHART_MS - (performance.now() - chartAt);
+    if (forceCharts === true || !current || wait <= 0) { if (chartPending) { clearTimeout(chartPending); chartPending = null; } drawCharts(); }
+    else if (!chartPending) chartPending = setTimeout(function () { chartPending = null; drawCharts(); }, wait);
     renderHistory();
+    renderTrace();
     $('stop').disabled = !current;
     $('queue').textContent = queue.length > 0 ? queue.length + ' more queued' : '';
     document.body.setAttribute('data-state', current ? 'running' : runs.length > 0 ? 'idle-with-runs' : 'idle');
+    redraws.count++;
+    redraws.maxMs = Math.max(redraws.maxMs, performance.now() - t0);
   }
 
   // ---- wiring ----
@@ -361,12 +468,18 @@ export const WEB_JS = String.raw`
   $('form').addEventListener('input', updateDerived);
   $('form').addEventListener('submit', function (e) { e.preventDefault(); enqueue([readParams()]); });
   $('runall').addEventListener('click', function () { enqueue(MODES.map(function (m) { return readParams(m); })); });
+  $('tracerun').addEventListener('click', function () { enqueue([tracePresetParams()]); });
+  $('live').addEventListener('click', function (e) {
+    var a = e.target.closest && e.target.closest('a[data-jump]');
+    if (a) { e.preventDefault(); $('tracebox').scrollIntoView({ block: 'start' }); }
+  });
   $('stop').addEventListener('click', function () {
     queue.length = 0;
     if (current) backend.send({ type: 'stop', id: current.id });
     render();
   });
   $('clear').addEventListener('click', function () {
+    runs.forEach(function (r) { if (r !== current && r.trace && r.trace.url) URL.revokeObjectURL(r.trace.url); });
     runs = runs.filter(function (r) { return r === current; });
     viewed = current;
     render();
@@ -376,14 +489,15 @@ export const WEB_JS = String.raw`
     if (t.getAttribute && t.getAttribute('data-show')) {
       var id = Number(t.getAttribute('data-show'));
       runs.forEach(function (r) { if (r.id === id) r.show = t.checked; });
-      render();
+      render(true);
       return;
     }
+    if (t.closest && t.closest('a')) return; // the trace links of a run
     while (t && t.tagName !== 'TR') t = t.parentNode;
     if (t && t.getAttribute('data-id')) {
       var rid = Number(t.getAttribute('data-id'));
       runs.forEach(function (r) { if (r.id === rid) viewed = r; });
-      render();
+      render(true);
     }
   });
 
@@ -402,7 +516,8 @@ export const WEB_JS = String.raw`
     if (h.ksm) $('ksm').checked = h.ksm === '1' || h.ksm === 'on';
     if (h.mode && MODES.indexOf(h.mode) >= 0) document.querySelector('input[name=mode][value=' + h.mode + ']').checked = true;
     updateDerived();
-    if (h.autorun === 'all') enqueue(MODES.map(function (m) { return readParams(m); }));
+    if (h.autorun === 'trace') enqueue([tracePresetParams()]);
+    else if (h.autorun === 'all') enqueue(MODES.map(function (m) { return readParams(m); }));
     else if (MODES.indexOf(h.autorun) >= 0) enqueue([readParams(h.autorun)]);
   }
 

@@ -3,6 +3,7 @@
 // runs swap cells live in a Web Worker. Rendering is pure: the same engine and image, same bytes.
 
 import { SERIES_FIELDS, WEB_DEFAULTS, WEB_MODES } from '../web/web-cell.js';
+import { TRACE_PRESET } from '../web/trace-cell.js';
 import { WEB_CSS, WEB_JS } from './web-page-script.js';
 
 export interface WebPageInput {
@@ -52,6 +53,8 @@ function controls(): string {
     '<div class="buttons"><button type="submit" class="primary" id="run">Run</button>',
     '<button type="button" id="runall" title="notifier, then pin, then none, with the same settings">Run all three modes</button>',
     '<button type="button" id="stop" disabled>Stop</button></div>',
+    `<p class="buttons"><button type="button" id="tracerun" title="one VM, ${TRACE_PRESET.guestMib} MiB on ${TRACE_PRESET.guestMib / TRACE_PRESET.overcommit} MiB of host RAM, ${TRACE_PRESET.insnsPerVm / 1e6} M instructions, the mode, seed and KSM above">Trace one small VM</button>` +
+      '<small class="hint">records every fault, zap and flush, then opens the timeline, the chains and the step-through player below</small></p>',
     '<p class="backend"><span id="queue"></span> <span id="backend">Starting the engine&hellip;</span></p>',
     '</form>',
   ].join('\n');
@@ -92,7 +95,7 @@ refaults, <code>npx shadowvisor trace guest-images/pagetest.elf --host-mem 256K 
 </section>`;
 
 export function renderWebPage(input: WebPageInput): string {
-  const config = JSON.stringify({ fields: SERIES_FIELDS, modes: WEB_MODES, defaults: WEB_DEFAULTS }).replace(/</g, '\\u003c');
+  const config = JSON.stringify({ fields: SERIES_FIELDS, modes: WEB_MODES, defaults: WEB_DEFAULTS, tracePreset: TRACE_PRESET }).replace(/</g, '\\u003c');
   const p: string[] = [];
   p.push('<!doctype html>');
   p.push('<html lang="en">\n<head>\n<meta charset="utf-8">');
@@ -110,6 +113,11 @@ export function renderWebPage(input: WebPageInput): string {
   p.push(controls());
   p.push('<section><div id="live"></div></section>');
   p.push('</div>');
+  p.push(
+    '<section id="tracebox" hidden><h2 id="tracetitle">Trace</h2><p class="meta">The page <code>shadowvisor trace --html</code> writes, ' +
+      'rendered by the worker from the events it recorded: <a id="traceopen" href="#" target="_blank">open it in its own tab</a>.</p>' +
+      '<iframe id="traceframe" title="the trace of the run"></iframe></section>',
+  );
   p.push('<h2>Over virtual time: every run on this page</h2>');
   p.push(
     '<p class="meta">Green solid: notifier; orange dashed: pin; red dotted: none. The thick line is the run shown above; ' +

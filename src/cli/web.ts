@@ -21,7 +21,8 @@ simulator itself in the browser (a Web Worker; inline CSS and script, the memhog
 embedded, nothing fetched, opens from file://). Pick a coherence mode (notifier, pin, none),
 VMs, guest RAM, overcommit, KSM and seed, press Run, and watch swap-outs, stale accesses,
 zapped sptes and each VM's state live; runs stay on the page to compare.
-A URL hash starts runs on load: index.html#autorun=all (or notifier, pin, none), with
+A URL hash starts runs on load: index.html#autorun=all (or notifier, pin, none, or trace:
+the traced preset, whose timeline, chains and player open on the page), with
 &vms=3&mib=16&ratio=2&ksm=1&seed=1&insns=40000000 to set the controls.
 
 Options:

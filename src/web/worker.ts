@@ -4,7 +4,8 @@
 // between so a stop request gets through. The page runs this same code in its main thread when
 // it cannot start a Worker.
 
-import { SERIES_FIELDS, WebCell, type WebCellParams, type WebSnapshot } from './web-cell.js';
+import { SERIES_FIELDS, WebCell, hostBytesOf, type WebCellParams, type WebSnapshot } from './web-cell.js';
+import { traceCell, tracePresetParams } from './trace-cell.js';
 
 /** Scheduler steps per chunk: one series sample each (about 2-5 ms of simulation). */
 export const CHUNK_STEPS = 256;
@@ -12,12 +13,17 @@ export const CHUNK_STEPS = 256;
 const SLICE_MS = 40;
 
 /** What the page sends. */
-export type WorkerRequest = { type: 'run'; id: number; params: WebCellParams; image: Uint8Array } | { type: 'stop'; id: number };
+export type WorkerRequest =
+  | { type: 'run'; id: number; params: WebCellParams; image: Uint8Array }
+  | { type: 'trace'; id: number; params: WebCellParams; image: Uint8Array }
+  | { type: 'stop'; id: number };
 
 /** What the worker posts back. `samples` are the series samples added since the last message. */
 export type WorkerReply =
   | { type: 'progress' | 'done'; id: number; snap: WebSnapshot; samples: number[]; stride: number; seconds: number; hostBytes: number }
-  | { type: 'error'; id: number; message: string };
+  | { type: 'error'; id: number; message: string }
+  /** The traced preset: the whole `trace --html` page, rendered in the worker. */
+  | { type: 'trace'; id: number; snap: WebSnapshot; html: string; events: number; seconds: number; hostBytes: number };
 
 /** The parts of a DedicatedWorkerGlobalScope (or the page's stand-in) the worker uses. */
 export interface WorkerScope {
@@ -65,6 +71,18 @@ export function serveWorker(scope: WorkerScope, now: () => number): void {
     const m = event.data;
     if (m.type === 'stop') {
       if (current !== null && current.id === m.id) current.stopped = true;
+      return;
+    }
+    if (m.type === 'trace') {
+      // Small by design (one VM, a few million instructions): run in one piece, then the page.
+      current = null;
+      try {
+        const t0 = now();
+        const r = traceCell(m.params, m.image, now);
+        scope.postMessage({ type: 'trace', id: m.id, snap: r.snap, html: r.html, events: r.events, seconds: (now() - t0) / 1000, hostBytes: hostBytesOf(tracePresetParams(m.params)) });
+      } catch (e) {
+        scope.postMessage({ type: 'error', id: m.id, message: e instanceof Error ? e.message : String(e) });
+      }
       return;
     }
     try {

@@ -40,6 +40,8 @@ interface Reply {
   type: string;
   id: number;
   snap: Snap;
+  html?: string;
+  events?: number;
   samples: number[];
   stride: number;
   message?: string;
@@ -50,7 +52,7 @@ interface Reply {
  * the worker scope, and pump its timer queue until the run is done. `tick` is how far the clock
  * moves per performance.now() call: it decides where the worker's 40 ms slices end.
  */
-function runInWorkerRealm(html: string, params: object, tick: number): Reply[] {
+function runInWorkerRealm(html: string, params: object, tick: number, type: 'run' | 'trace' = 'run'): Reply[] {
   const replies: Reply[] = [];
   const timers: (() => void)[] = [];
   const self = {
@@ -66,7 +68,7 @@ function runInWorkerRealm(html: string, params: object, tick: number): Reply[] {
   expect(typeof self.onmessage).toBe('function');
   // The page sends the image it decoded from its own base64.
   const image = new Uint8Array(Buffer.from(scriptById(html, 'sv-memhog').replace(/\s+/g, ''), 'base64'));
-  self.onmessage!({ data: { type: 'run', id: 7, params, image } });
+  self.onmessage!({ data: { type, id: 7, params, image } });
   for (let n = 0; timers.length > 0 && n < 100_000; n++) timers.shift()!();
   return replies;
 }
@@ -125,7 +127,10 @@ describe('shadowvisor web', () => {
   });
 
   it("the page's own script parses, and the controls it reads are on the page", () => {
-    const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]!);
+    // The engine bundle carries the trace page (the traced preset renders it), <script> and all:
+    // only the page's own top-level script counts.
+    const outside = html.replace(/<script type="text\/plain" id="sv-engine">[\s\S]*?<\/script>/, '');
+    const scripts = [...outside.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]!);
     expect(scripts).toHaveLength(1);
     expect(() => new Script(scripts[0]!)).not.toThrow();
     for (const id of ['form', 'vms', 'guestMib', 'overcommit', 'insns', 'seed', 'ksm', 'run', 'runall', 'stop', 'clear', 'live', 'runs', 'backend', 'queue']) {
@@ -186,6 +191,29 @@ describe('shadowvisor web', () => {
     expect(pin.snap.outcome).toBe('oom-killed');
     expect(pin.snap.pinnedReclaimFailures).toBeGreaterThan(0);
     expect(pin.snap.verdict).toMatch(/^OOM-killed: pinned memory could not be reclaimed/);
+  });
+
+  it('the traced preset renders the trace --html page in the worker: the same events as the trace command, UNSEEN chains in none mode', () => {
+    const r = runInWorkerRealm(html, { mode: 'none', ...TINY }, 7, 'trace');
+    expect(r.map((m) => m.type)).toEqual(['trace']);
+    const page = r[0]!.html!;
+    expect(page.startsWith('<!doctype html>')).toBe(true);
+    const data = (p: string) => JSON.parse(/<script type="application\/json" id="trace-data">([\s\S]*?)<\/script>/.exec(p)![1]!) as { events: unknown[][]; unseen: unknown[]; compare: { chains: unknown[] } | null; mode: string };
+    const web = data(page);
+    expect(web.mode).toBe('none');
+    expect(web.events.length).toBe(r[0]!.events);
+    expect(web.unseen.length).toBeGreaterThan(0);
+    expect(web.compare!.chains.length).toBeGreaterThan(0);
+    expect(r[0]!.snap.staleAccesses).toBeGreaterThan(0);
+    // The page's own command line, run by the CLI: the same events, field for field.
+    const cmd = /<code>shadowvisor trace (memhog\.elf [^<]*?) --html DIR/.exec(page)![1]!.replace(/&#39;/g, "'");
+    const args = cmd.match(/'[^']*'|\S+/g)!.map((a) => a.replace(/^'|'$/g, ''));
+    args[0] = 'guest-images/memhog.elf';
+    const out = join(tmp, 'preset');
+    const c = cli(['trace', ...args, '--html', out]);
+    expect(c.stderr).toContain('page written');
+    const fromCli = data(readFileSync(join(out, 'index.html'), 'utf8'));
+    expect(fromCli.events).toEqual(web.events);
   });
 
   it('a bad request comes back as an error message, not a dead worker', () => {
