@@ -286,6 +286,23 @@ describe('exercise answers against independent computations (race)', () => {
   });
 });
 
+describe('exercise answers against independent computations (pin-vs-notifier)', () => {
+  it('pin-vs-notifier: freed, kept, zapped and stale pages follow from the dumped sptes and host PTEs', () => {
+    for (const seed of SEEDS) {
+      const ex = build('pin-vs-notifier', seed);
+      const present = dump(ex, /^host page table/).rows.filter((r) => /^frame/.test(r[1]!)).map((r) => (num(r[0]!) - 0x10000000) / 4096);
+      const rows = (t: RegExp): string[][] => dump(ex, t).rows;
+      const pinned = rows(/^pin mode: sptes/).filter((r) => /pinned/.test(r[2]!)).map((r) => num(r[0]!));
+      const set = (xs: number[]): string => (xs.length === 0 ? 'none' : [...xs].sort((a, b) => a - b).map((v) => `0x${v.toString(16)}`).join(','));
+      expect(answer(ex, 'pin-freed'), `seed ${seed}`).toBe(set(present.filter((g) => !pinned.includes(g))));
+      expect(answer(ex, 'pin-kept')).toBe(set(pinned));
+      expect(answer(ex, 'notifier-freed')).toBe(set(present));
+      expect(answer(ex, 'notifier-zapped')).toBe(String(rows(/^notifier mode: sptes/).length));
+      expect(answer(ex, 'none-stale')).toBe(set(rows(/^none mode: sptes/).map((r) => num(r[0]!))));
+    }
+  });
+});
+
 describe('exercise command line', () => {
   it('passes its own answers through --check (exit 0), and prints the same bytes twice', () => {
     const args = ['exercise', '--topic', 'translate', '-s', '2'];

@@ -3,6 +3,7 @@
 
 import type { Exercise } from './model.js';
 import { faultExercise } from './topic-fault.js';
+import { pinExercise } from './topic-pin.js';
 import { raceExercise } from './topic-race.js';
 import { invalidateExercise } from './topic-invalidate.js';
 import { translateExercise } from './topic-translate.js';
@@ -33,6 +34,11 @@ export const TOPICS: readonly Topic[] = [
     name: 'race',
     what: 'a vCPU fault against a swap-out under a seeded schedule (the explorer): commit or retry, and what a catalogued bug does to the same schedule',
     build: raceExercise,
+  },
+  {
+    name: 'pin-vs-notifier',
+    what: 'one MADV_PAGEOUT under pin, notifier and none mode: which pages reclaim can free, what is zapped, what goes stale, the write pins lose',
+    build: pinExercise,
   },
 ];
 
