@@ -1,0 +1,153 @@
+// Self-modifying code under the compiler: stores that hit code which is compiled and running
+// (the next instruction, another block of the same region, through a second virtual mapping of
+// the frame) and a routine rewritten between calls. Each program's result is known in advance,
+// and the interpreter and the compiler must both produce it with the same instruction count,
+// statistics and final state. Every case also checks that a region was compiled before the
+// store, so the store really lands under compiled code.
+
+import { describe, expect, it } from 'vitest';
+import { jitStats } from '../../src/cpu/jit/compile.js';
+import { CODE, makeMachine, PTE_P, PTE_RW, PTE_US, runToStop, setPte, setupPaging, STOP, w32, type TestMachine } from './harness.js';
+
+const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+
+interface Outcome {
+  esi: number;
+  icount: number;
+  state: object;
+  compiled: number;
+}
+
+function run(jit: boolean, build: (m: TestMachine) => void, paging = false): Outcome {
+  const m = makeMachine(8 << 20);
+  m.cpu.jit = jit;
+  if (paging) setupPaging(m);
+  build(m);
+  const before = jitStats.regions;
+  runToStop(m, 5_000_000);
+  expect(m.io.exitValue, `the program reached its stop (eip ${(m.cpu.eip >>> 0).toString(16)}, ${m.cpu.icount} insns)`).toBeGreaterThanOrEqual(0);
+  const c = m.cpu;
+  return {
+    esi: c.regs[6] >>> 0,
+    icount: c.icount,
+    compiled: jitStats.regions - before,
+    state: { regs: [...c.regs], eip: c.eip, flags: c.getEflags(), hits: c.stats.tlbHits, misses: c.stats.tlbMisses, decoded: c.stats.blocksDecoded },
+  };
+}
+
+function both(build: (m: TestMachine) => void, paging = false): Outcome {
+  const off = run(false, build, paging);
+  const on = run(true, build, paging);
+  expect(on.compiled, 'a region was compiled').toBeGreaterThan(0);
+  expect(off.compiled).toBe(0);
+  expect({ ...on, compiled: 0 }).toEqual({ ...off, compiled: 0 });
+  return on;
+}
+
+/** Scratch data: the stores below go here except in the one iteration that patches code, so the
+ *  storing block runs every iteration (and is compiled) while it rewrites code only once. */
+const DATA = 0x300000;
+
+/**
+ * ecx = 300 down to 1: esi += the imm32 of `X: mov eax, imm32`; when ecx is 100 the store in
+ * front of X goes to `storeTarget` (X's low immediate byte, or an alias of it) and sets it to
+ * 0x77, right before X runs: 200 iterations add 0x12345600, 100 add 0x12345677.
+ */
+function patchNextInsn(storeTarget: (xImm: number) => number) {
+  return (m: TestMachine): void => {
+    const p: number[] = [];
+    p.push(0xb9, ...le32(300)); // mov ecx, 300
+    p.push(0x31, 0xf6); // xor esi, esi
+    const edxAt = p.length;
+    p.push(0xba, 0, 0, 0, 0); // mov edx, target
+    const loop = CODE + p.length;
+    p.push(0xbf, ...le32(DATA)); // mov edi, DATA
+    p.push(0x83, 0xf9, 100); // cmp ecx, 100
+    p.push(0x0f, 0x44, 0xfa); // cmove edi, edx
+    p.push(0xc6, 0x07, 0x77); // mov byte [edi], 0x77
+    const x = CODE + p.length;
+    p.push(0xb8, ...le32(0x12345600)); // X: mov eax, 0x12345600
+    p.push(0x01, 0xc6); // add esi, eax
+    p.push(0x49); // dec ecx
+    p.push(0x75, (loop - (CODE + p.length + 2)) & 0xff); // jnz loop
+    p.push(0xb0, 0x00, ...STOP);
+    const t = le32(storeTarget(x + 1));
+    for (let k = 0; k < 4; k++) p[edxAt + 1 + k] = t[k];
+    for (let k = 0; k < p.length; k++) m.mem[CODE + k] = p[k];
+  };
+}
+
+const EXPECT_PATCH = (200 * 0x12345600 + 100 * 0x12345677) % 2 ** 32;
+
+describe('self-modifying code under compiled regions', () => {
+  it('a store into the next instruction of the running block', () => {
+    const r = both(patchNextInsn((xImm) => xImm));
+    expect(r.esi).toBe(EXPECT_PATCH);
+  });
+
+  it('a store through a second virtual mapping of the code frame', () => {
+    const ALIAS = 0x500000;
+    const r = both((m) => {
+      setPte(m, ALIAS, CODE | PTE_P | PTE_RW | PTE_US);
+      patchNextInsn((xImm) => ALIAS + (xImm - CODE))(m);
+    }, true);
+    expect(r.esi).toBe(EXPECT_PATCH);
+  });
+
+  it('a store from one block of a region into another (the loop head rewrites the tail)', () => {
+    // ecx = 300..1: when ecx == 150 the head rewrites the imm8 of the tail's `add esi, 1`
+    // (83 C6 01) to 5: 150 iterations add 1, then 150 add 5.
+    const r = both((m) => {
+      const p: number[] = [];
+      p.push(0xb9, ...le32(300), 0x31, 0xf6);
+      const edxAt = p.length;
+      p.push(0xba, 0, 0, 0, 0); // mov edx, imm8 of the tail's add
+      const loop = CODE + p.length;
+      p.push(0xbf, ...le32(DATA)); // mov edi, DATA
+      p.push(0x81, 0xf9, ...le32(150)); // cmp ecx, 150
+      p.push(0x0f, 0x44, 0xfa); // cmove edi, edx
+      p.push(0xc6, 0x07, 5); // mov byte [edi], 5
+      p.push(0xeb, 0); // jmp tail (ends the block: the tail is a block of its own)
+      const tail = CODE + p.length;
+      p.push(0x83, 0xc6, 0x01); // add esi, 1
+      p.push(0x49, 0x75, (loop - (CODE + p.length + 3)) & 0xff);
+      p.push(0xb0, 0x00, ...STOP);
+      const t = le32(tail + 2);
+      for (let k = 0; k < 4; k++) p[edxAt + 1 + k] = t[k];
+      for (let k = 0; k < p.length; k++) m.mem[CODE + k] = p[k];
+    });
+    expect(r.esi).toBe(150 * 1 + 150 * 5);
+  });
+
+  it('a routine rewritten between calls (on another page), compiled before each rewrite', () => {
+    // F: mov eax, imm32; ret. Every 64th iteration the caller sets F's low immediate byte to cl
+    // after calling it (its store goes to DATA otherwise); F runs 63 times between rewrites,
+    // enough to be compiled each time.
+    const F = CODE + 0x1000;
+    const r = both((m) => {
+      const p: number[] = [];
+      p.push(0xb9, ...le32(400), 0x31, 0xf6);
+      p.push(0xba, ...le32(F + 1)); // mov edx, F + 1
+      const loop = CODE + p.length;
+      p.push(0xe8, ...le32(F - (CODE + p.length + 5))); // call F
+      p.push(0x01, 0xc6); // add esi, eax
+      p.push(0xbf, ...le32(DATA)); // mov edi, DATA
+      p.push(0xf6, 0xc1, 0x3f); // test cl, 63
+      p.push(0x0f, 0x44, 0xfa); // cmove edi, edx
+      p.push(0x88, 0x0f); // mov [edi], cl
+      p.push(0x49, 0x75, (loop - (CODE + p.length + 3)) & 0xff); // dec ecx; jnz loop
+      p.push(0xb0, 0x00, ...STOP);
+      for (let k = 0; k < p.length; k++) m.mem[CODE + k] = p[k];
+      w32(m, F, 0x000000b8);
+      m.mem[F + 4] = 0x10;
+      m.mem[F + 5] = 0xc3; // mov eax, 0x10000000; ret
+    });
+    let imm = 0x10000000;
+    let sum = 0;
+    for (let ecx = 400; ecx >= 1; ecx--) {
+      sum = (sum + imm) % 2 ** 32;
+      if ((ecx & 63) === 0) imm = (imm & ~0xff) | (ecx & 0xff);
+    }
+    expect(r.esi).toBe(sum);
+  });
+});
