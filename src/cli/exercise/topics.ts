@@ -37,7 +37,7 @@ export const TOPICS: readonly Topic[] = [
   },
   {
     name: 'pin-vs-notifier',
-    what: 'one MADV_PAGEOUT under pin, notifier and none mode: which pages reclaim can free, what is zapped, what goes stale, the write pins lose',
+    what: 'one MADV_PAGEOUT under pin, notifier and none mode: which pages reclaim can free, what is zapped, what goes stale, where a write through a pinned spte lands',
     build: pinExercise,
   },
 ];
