@@ -37,10 +37,10 @@ export async function startStub(port: number, args: string[]): Promise<Tracked> 
 export function runGdb(port: number, file: string, commands: string[], cwd = IMAGES): Promise<{ status: number | null; out: string }> {
   const args = ['-batch', '-nx', '-ex', 'set architecture i386', '-ex', `file ${file}`, '-ex', `target remote 127.0.0.1:${port}`];
   for (const c of commands) args.push('-ex', c);
-  const child = spawn('gdb', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  // One pipe for both streams, so gdb's messages and the monitor output stay in order.
+  const child = spawn('sh', ['-c', 'exec gdb "$@" 2>&1', 'sh', ...args], { cwd, stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   return new Promise((resolve) =>
     child.on('close', (status) => {
