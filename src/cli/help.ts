@@ -17,7 +17,8 @@ A virtual machine monitor you can read: an i386 CPU interpreter running real gue
 a KVM-like shadow MMU and a simulated Linux host memory manager.
 
 Commands:
-  run IMAGE          boot a guest image; its serial console on stdout
+  run IMAGE          boot a guest image; its serial console on stdout (--gdb PORT: debug
+                     it with gdb, as with QEMU's -gdb)
   trace IMAGE        run a guest and print what the hypervisor did (faults, invalidations,
                      zaps, refaults; GVA -> GPA -> HVA -> HPA)
   bench [NAME|all]   benchmarks: cpu, host, swap (the headline), scale, hv; merge shards
