@@ -82,6 +82,11 @@ export class PageWalker {
       this.backWritable = true;
       const r = port.backing(cpu, lin >>> 12, lin, acc, this);
       if (r !== XLATE_OK) return r;
+      if (!this.backWritable && (acc & ACC_WRITE) !== 0) {
+        cpu.xlatePage = this.page;
+        cpu.xlateFlags = TLB_NOCACHE;
+        return XLATE_OK;
+      }
       cpu.tlb.fill(lin, this.page, (this.backWritable ? TLB_WRITE : 0) | TLB_USER, this.gen);
       return XLATE_OK;
     }

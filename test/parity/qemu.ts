@@ -56,12 +56,13 @@ export function runProgram(cmd: string, args: string[], timeoutMs: number, cwd?:
 
 const cache = new Map<string, Promise<GuestRun>>();
 
-/** QEMU's run of `image`, memoised by the image's SHA-256 for the life of this process. */
-export function runOnQemu(image: string, timeoutMs = 60_000): Promise<GuestRun> {
-  const key = createHash('sha256').update(readFileSync(image)).digest('hex');
+/** QEMU's run of `image` (with a Multiboot command line when given: -append), memoised by the
+ *  image's SHA-256 and the command line for the life of this process. */
+export function runOnQemu(image: string, timeoutMs = 60_000, cmdline?: string): Promise<GuestRun> {
+  const key = createHash('sha256').update(readFileSync(image)).digest('hex') + (cmdline === undefined ? '' : ` ${cmdline}`);
   let run = cache.get(key);
   if (!run) {
-    run = runProgram(QEMU, qemuArgs(image), timeoutMs);
+    run = runProgram(QEMU, cmdline === undefined ? qemuArgs(image) : [...qemuArgs(image), '-append', cmdline], timeoutMs);
     cache.set(key, run);
   }
   return run;

@@ -1,0 +1,119 @@
+// `--mmu tdp` is invisible to guests: every image in guest-images/ prints exactly the same bytes
+// and exits with the same status under the TDP MMU as under QEMU (the oracle; the parity and
+// transparency tests tie native and shadow to the same bytes), the page-table-heavy ones also with
+// a host so small that guest pages are swapped out and back continuously and with KSM merging
+// pages; bench hv's TLB-miss guest (shortened) on all four. The stale-access detector stops any
+// TDP run at the first stale access, and the invariant checkers run at the end of each. Without
+// QEMU: fail under CI=true, compare with the native MMU (and say so) elsewhere.
+
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { NativeMachine } from '../../src/machine/native-machine.js';
+import { nullLogger } from '../../src/obs/log.js';
+import { runGuest, type GuestRunOptions } from '../../src/sim/run-guest.js';
+import { checkVmInvariants } from '../../src/hv/check.js';
+import { qemuAvailable, qemuGuestExit, runOnQemu } from '../parity/qemu.js';
+
+const dir = fileURLToPath(new URL('../../guest-images/', import.meta.url));
+const MEM = 64 * 1024 * 1024;
+const SKIP = new Set(['cpubench.elf']);
+const images = readdirSync(dir)
+  .filter((f) => f.endsWith('.elf') && !SKIP.has(f))
+  .sort();
+
+const haveQemu = qemuAvailable();
+const inCi = Boolean(process.env.CI);
+if (!haveQemu && !inCi) console.warn('\n[tdp-images] qemu-system-i386 not found: comparing --mmu tdp with the native MMU instead of QEMU\n');
+
+function native(path: string, cmdline?: string): { out: string; code: number } {
+  const bytes: number[] = [];
+  const m = new NativeMachine({ image: readFileSync(path), ramBytes: MEM, cmdline, output: { write: (b) => void bytes.push(b) } });
+  const res = m.run(2e9);
+  return { out: Buffer.from(bytes).toString('latin1'), code: res.exitCode };
+}
+
+function hv(path: string, extra: Partial<GuestRunOptions>): { out: string; code: number; swapIns: number; merges: number; tdpFaults: number; maxRefs: number } {
+  const bytes: number[] = [];
+  const g = runGuest({
+    image: readFileSync(path),
+    memBytes: MEM,
+    output: { write: (b) => void bytes.push(b) },
+    log: nullLogger,
+    check: true,
+    maxInsns: 2e9,
+    seed: 3,
+    ...extra,
+  });
+  expect(g.vm.stats.stale_accesses).toBe(0);
+  expect(g.result.reason).not.toBe('budget');
+  checkVmInvariants(g.vm);
+  g.host.checkInvariants();
+  return {
+    out: Buffer.from(bytes).toString('latin1'),
+    code: g.result.exitCode,
+    swapIns: g.host.stats.swapIns,
+    merges: g.host.stats.ksmMerges,
+    tdpFaults: g.vm.tdp === null ? 0 : g.vm.stats.pf_fixed,
+    maxRefs: g.vm.tdp === null ? 0 : g.vm.tdp.tdpStats.maxRefsPerMiss,
+  };
+}
+
+/** Images whose memory behaviour the host matters for: also run with constant swapping and KSM. */
+const HOST_PRESSURE = new Set(['pagetest.elf', 'pagestress.elf']);
+/** The bench hv TLB-miss guest, shortened. */
+const TLBSTRESS = fileURLToPath(new URL('../../guest-images/bench/tlbstress.elf', import.meta.url));
+const TLBSTRESS_CMDLINE = 'accesses=20000';
+
+/** The oracle's bytes and status: QEMU; without QEMU (and not in CI) the native MMU. */
+async function oracle(path: string, cmdline?: string): Promise<{ out: string; code: number }> {
+  if (haveQemu) {
+    const q = await runOnQemu(path, 60_000, cmdline);
+    expect(q.timedOut).toBe(false);
+    return { out: q.stdout.toString('latin1'), code: (qemuGuestExit(q.status) ?? -1) & 0xff };
+  }
+  if (inCi) throw new Error('qemu-system-i386 is not installed but CI is set (apt-get install -y qemu-system-x86)');
+  return native(path, cmdline);
+}
+
+describe('TDP MMU is invisible to guests (same bytes as QEMU and native; the transparency and parity tests tie shadow and native to them)', () => {
+  it('has guest images to run', () => {
+    expect(images.length).toBeGreaterThanOrEqual(4);
+  });
+
+  for (const name of images) {
+    const pressure = HOST_PRESSURE.has(name);
+    it(`${name}: tdp = ${haveQemu ? 'QEMU' : 'native'}${pressure ? ', also with constant swapping and with KSM' : ''}`, async () => {
+      const q = oracle(dir + name);
+      // The detector is on where the host takes pages away (below); here only the bytes matter.
+      const t = hv(dir + name, { mmu: 'tdp', check: false });
+      expect(t.tdpFaults).toBeGreaterThan(0); // the TDP MMU really ran
+      if (pressure) {
+        const tiny = hv(dir + name, { mmu: 'tdp', hostMemBytes: 64 * 1024, swapBytes: MEM });
+        expect(tiny.out).toBe(t.out);
+        expect(tiny.code).toBe(t.code);
+        expect(tiny.swapIns).toBeGreaterThan(0);
+        const ksm = hv(dir + name, { mmu: 'tdp', ksm: true, hostMemBytes: 8 * 1024 * 1024 });
+        expect(ksm.out).toBe(t.out);
+        expect(ksm.code).toBe(t.code);
+      }
+      const o = await q;
+      expect(t.out).toBe(o.out);
+      expect(t.code).toBe(o.code);
+    }, 120_000);
+  }
+
+  it('bench/tlbstress.elf (short): tdp = shadow = native = QEMU, and the walk reads 8 entries per miss under tdp', async () => {
+    const q = oracle(TLBSTRESS, TLBSTRESS_CMDLINE);
+    const t = hv(TLBSTRESS, { mmu: 'tdp', cmdline: TLBSTRESS_CMDLINE });
+    expect(t.out).toMatch(/^tlbstress: PASS$/m);
+    expect(t.maxRefs).toBe(8);
+    const s = hv(TLBSTRESS, { mmu: 'shadow', cmdline: TLBSTRESS_CMDLINE });
+    expect(s.out).toBe(t.out);
+    const n = native(TLBSTRESS, TLBSTRESS_CMDLINE);
+    expect(n.out).toBe(t.out);
+    const o = await q;
+    expect(t.out).toBe(o.out);
+    expect(t.code).toBe(o.code);
+  }, 120_000);
+});
