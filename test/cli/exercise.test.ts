@@ -59,8 +59,9 @@ describe.each(TOPICS.map((t) => t.name))('exercise topic %s', (topic) => {
       // Tolerance: upper case, 0x dropped, padding added, sets reversed.
       const sloppy = ex.questions.map((q, i) => {
         const l = lines[i]!;
-        if (q.kind === 'hex') return `  ${l.replace(/^0x/, '').toUpperCase()} `;
-        if (q.kind === 'hexset' || q.kind === 'intset') return l.split(',').reverse().join(' , ');
+        if (q.kind === 'hex') return `  ${Number.parseInt(l, 16).toString(16).toUpperCase()} `; // no 0x, no zero padding
+        if (q.kind === 'hexset') return l.split(',').reverse().map((v) => (v === 'none' ? 'NONE' : `0x000${v.slice(2)}`)).join(' , ');
+        if (q.kind === 'intset') return l.split(',').reverse().join(' , ');
         return l.toUpperCase();
       });
       expect(grade(ex, sloppy).every((g) => g.right)).toBe(true);
