@@ -1,0 +1,179 @@
+// Random programs, interpreter against compiler: a seeded generator writes a loop of random
+// integer instructions (32- and 8-bit ALU forms, shifts, IMUL, INC/DEC, MOV/MOVZX/LEA, loads and
+// stores, SETcc/CMOVcc, ADC/SBB, flag instructions, PUSHF/POP, short forward Jcc) that runs
+// long enough to be compiled, then stops. Both tiers run it in slices of random length (so
+// budgets end inside blocks and inside compiled regions) and must agree after every slice on
+// registers, EFLAGS, EIP, instructions retired, TLB statistics, and at the end on memory.
+
+import { describe, expect, it } from 'vitest';
+import { jitStats } from '../../src/cpu/jit/compile.js';
+import { EXIT_BUDGET, EXIT_STOP } from '../../src/cpu/ports.js';
+import { CODE, makeMachine, setupPaging, STOP, type TestMachine } from './harness.js';
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const DATA = 0x300000;
+/** Registers a random instruction may write: EAX EDX EBP ESI EDI (ECX counts, EBX points at
+ *  DATA, ESP is the stack). */
+const DST = [0, 2, 5, 6, 7];
+/** 8-bit registers inside those: AL DL AH DH. */
+const DST8 = [0, 2, 4, 6];
+
+function program(seed: number): number[] {
+  const rnd = mulberry32(seed);
+  const pick = <T,>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;
+  const any = (): number => Math.floor(rnd() * 8);
+  const byte = (): number => Math.floor(rnd() * 256);
+  const modrm = (reg: number, rm: number): number => 0xc0 | (reg << 3) | rm;
+  const disp8 = (): number => Math.floor(rnd() * 60) * 4 + (rnd() < 0.2 ? 1 : 0);
+  const p: number[] = [0xb9, 0, 0, 0, 0]; // mov ecx, iterations
+  const iters = 60 + Math.floor(rnd() * 100);
+  p[1] = iters;
+  p.push(0xbb, DATA & 0xff, (DATA >> 8) & 0xff, (DATA >> 16) & 0xff, DATA >>> 24); // mov ebx, DATA
+  const loop = p.length;
+  const n = 6 + Math.floor(rnd() * 30);
+  for (let k = 0; k < n; k++) {
+    const d = pick(DST);
+    switch (Math.floor(rnd() * 22)) {
+      case 0: // op r32, r32 (01 09 11 19 21 29 31 39)
+        p.push((Math.floor(rnd() * 8) << 3) | 1, modrm(any(), d));
+        break;
+      case 1: // op r32, imm8 (83 /op)
+        p.push(0x83, modrm(Math.floor(rnd() * 8), d), byte());
+        break;
+      case 2: // op r32, imm32 (81 /op)
+        p.push(0x81, modrm(Math.floor(rnd() * 8), d), byte(), byte(), byte(), byte());
+        break;
+      case 3: // op r8, r8 (00 08 ... 38) and op r8, imm8 (80 /op)
+        if (rnd() < 0.5) p.push(Math.floor(rnd() * 8) << 3, modrm(any(), pick(DST8)));
+        else p.push(0x80, modrm(Math.floor(rnd() * 8), pick(DST8)), byte());
+        break;
+      case 4: // inc/dec r32
+        p.push((rnd() < 0.5 ? 0x40 : 0x48) + d);
+        break;
+      case 5: // shl/shr/sar r32, imm8 and by CL
+        if (rnd() < 0.7) p.push(0xc1, modrm(pick([4, 5, 7]), d), Math.floor(rnd() * 40));
+        else p.push(0xd3, modrm(pick([0, 1, 4, 5, 7]), d));
+        break;
+      case 6: // imul r32, r32
+        p.push(0x0f, 0xaf, modrm(d, any()));
+        break;
+      case 7: // mov r32, r32 / mov r32, imm32
+        if (rnd() < 0.5) p.push(0x89, modrm(any(), d));
+        else p.push(0xb8 + d, byte(), byte(), byte(), byte());
+        break;
+      case 8: // mov r32, [ebx + d8]
+        p.push(0x8b, 0x43 | (d << 3), disp8());
+        break;
+      case 9: // mov [ebx + d8], r32
+        p.push(0x89, 0x43 | (any() << 3), disp8());
+        break;
+      case 10: // movzx r32, byte [ebx + d8] / movzx r32, r8
+        if (rnd() < 0.5) p.push(0x0f, 0xb6, 0x43 | (d << 3), disp8());
+        else p.push(0x0f, 0xb6, modrm(d, any()));
+        break;
+      case 11: // add/sub/cmp/and [ebx + d8], r32 and op r32, [ebx + d8]
+        if (rnd() < 0.5) p.push(pick([0x01, 0x29, 0x39, 0x21, 0x09, 0x31]), 0x43 | (any() << 3), disp8());
+        else p.push(pick([0x03, 0x2b, 0x3b, 0x23, 0x0b, 0x33, 0x13]), 0x43 | (d << 3), disp8());
+        break;
+      case 12: // setcc r8
+        p.push(0x0f, 0x90 + Math.floor(rnd() * 16), modrm(0, pick(DST8)));
+        break;
+      case 13: // cmovcc r32, r32
+        p.push(0x0f, 0x40 + Math.floor(rnd() * 16), modrm(d, any()));
+        break;
+      case 14: // adc/sbb r32, r32
+        p.push(rnd() < 0.5 ? 0x11 : 0x19, modrm(any(), d));
+        break;
+      case 15: // clc stc cmc / lahf-sahf style explicit flags
+        p.push(pick([0xf8, 0xf9, 0xf5, 0x9e]));
+        break;
+      case 16: // pushf; pop r32
+        p.push(0x9c, 0x58 + d);
+        break;
+      case 17: // short forward jcc over the next instruction (2 bytes: mov r32, r32)
+        p.push(0x70 + Math.floor(rnd() * 16), 2, 0x89, modrm(any(), d));
+        break;
+      case 18: // lea r32, [ebx + esi*4 + d8]
+        p.push(0x8d, 0x44 | (d << 3), 0xb3, byte());
+        break;
+      case 19: // test r32, r32 / test r8, imm8 / cmp r32, imm
+        p.push(...pick([[0x85, modrm(any(), d)], [0xa8, byte()], [0x83, modrm(7, d), byte()]]));
+        break;
+      case 20: // push r32; pop r32
+        p.push(0x50 + any(), 0x58 + d);
+        break;
+      default: // mov byte [ebx + d8], r8 / mov r8, byte [ebx + d8]
+        if (rnd() < 0.5) p.push(0x88, 0x43 | (any() << 3), disp8());
+        else p.push(0x8a, 0x43 | (pick(DST8) << 3), disp8());
+    }
+    // Read the flags often, in every way: each producer's flags are then checked directly.
+    const f = rnd();
+    if (f < 0.15) p.push(0x0f, 0x90 + Math.floor(rnd() * 16), modrm(0, pick(DST8))); // setcc
+    else if (f < 0.35) p.push(0x9c, 0x58 + pick(DST)); // pushf; pop
+    else if (f < 0.5) p.push(0x70 + Math.floor(rnd() * 16), 2, 0x89, modrm(any(), pick(DST))); // jcc over a mov
+  }
+  p.push(0x49); // dec ecx
+  const rel = loop - (p.length + 2);
+  if (rel >= -128) p.push(0x75, rel & 0xff);
+  else p.push(0x0f, 0x85, ...[0, 8, 16, 24].map((s) => ((rel - 4) >> s) & 0xff)); // jnz rel32
+  p.push(0xb0, 0x00, ...STOP);
+  return p;
+}
+
+function machine(seed: number, jit: boolean): TestMachine {
+  const m = makeMachine(8 << 20);
+  m.cpu.jit = jit;
+  if (seed % 3 === 0) setupPaging(m);
+  const p = program(seed);
+  for (let k = 0; k < p.length; k++) m.mem[CODE + k] = p[k]!;
+  const rnd = mulberry32(seed ^ 0x5a5a);
+  for (let k = 0; k < 256; k++) m.mem[DATA + k] = Math.floor(rnd() * 256);
+  for (const r of [0, 2, 5, 6, 7]) m.cpu.regs[r] = Math.floor(rnd() * 2 ** 32) | 0;
+  return m;
+}
+
+const view = (m: TestMachine): object => ({
+  regs: [...m.cpu.regs],
+  eip: m.cpu.eip,
+  flags: m.cpu.getEflags(),
+  icount: m.cpu.icount,
+  hits: m.cpu.stats.tlbHits,
+  misses: m.cpu.stats.tlbMisses,
+  exc: [...m.cpu.stats.exceptions],
+});
+
+describe('random programs: compiler and interpreter agree slice by slice', () => {
+  it('120 seeded programs', () => {
+    const before = jitStats.regions;
+    let stopped = 0;
+    for (let seed = 1; seed <= 120; seed++) {
+      const a = machine(seed, false);
+      const b = machine(seed, true);
+      const slices = mulberry32(seed * 7919);
+      for (let step = 0; step < 400; step++) {
+        const budget = slices() < 0.3 ? 1 + Math.floor(slices() * 8) : 1 + Math.floor(slices() * 3000);
+        const ea = a.cpu.run(budget);
+        const eb = b.cpu.run(budget);
+        expect(eb, `seed ${seed} step ${step}`).toBe(ea);
+        expect(view(b), `seed ${seed} step ${step}`).toEqual(view(a));
+        if (ea === EXIT_STOP) {
+          stopped++;
+          break;
+        }
+        if (ea !== EXIT_BUDGET) break; // a fault ends in the harness's empty IDT: both must agree on it
+      }
+      expect(Buffer.from(b.mem.subarray(DATA, DATA + 256)).equals(Buffer.from(a.mem.subarray(DATA, DATA + 256))), `seed ${seed} memory`).toBe(true);
+    }
+    expect(stopped, 'most programs run to their stop').toBeGreaterThan(100);
+    expect(jitStats.regions - before, 'the compiler ran').toBeGreaterThan(100);
+  });
+});
