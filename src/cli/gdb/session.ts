@@ -14,7 +14,7 @@ import type { StopSignals } from '../stop-signals.js';
 import type { DebugTarget } from './debug-target.js';
 import { RunControl } from './run-control.js';
 import { frame, RspReader } from './rsp.js';
-import { E_BAD_PACKET, GdbStub } from './stub.js';
+import { E_BAD_PACKET, GdbStub, type StubReply } from './stub.js';
 
 export class GdbSession {
   readonly ctl: RunControl;
@@ -115,7 +115,14 @@ export class GdbSession {
           break;
         case 'packet': {
           if (!this.noAck) sock.write('+');
-          const r = this.stub.handle(ev.data);
+          let r: StubReply;
+          try {
+            r = this.stub.handle(ev.data);
+          } catch (e) {
+            // A stub bug must not take the VM down with it: say so once and answer E01.
+            writeStderr(`shadowvisor: gdb: internal error on packet '${ev.data.slice(0, 40)}': ${(e as Error).message}\n`);
+            r = { packets: [E_BAD_PACKET], action: 'none' };
+          }
           for (const p of r.packets) this.send(p);
           if (r.noAck) this.noAck = true;
           this.act(r.action);
