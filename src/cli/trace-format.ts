@@ -29,6 +29,7 @@ import {
   UNSEEN_WRITE_PROTECTED,
   EV_TLB_FLUSH,
   EV_WALK,
+  EV_TDP_WALK,
   FLUSH_NAMES,
   FLUSH_REMOTE,
   GUP_NAMES,
@@ -83,6 +84,8 @@ function hvaText(gfn: number, hva: number, slots: SlotLookup): string {
 }
 
 function sptePlace(ref: number): string {
+  // A negative ref is a TDP leaf (--mmu tdp): it lives in the gpa->hpa table, indexed by gfn.
+  if (ref < 0) return 'tdp leaf';
   return `sp ${refPage(ref)}[${hex(refIndex(ref), 3)}]`;
 }
 
@@ -133,6 +136,13 @@ export function describe(e: TraceEvent, slots: SlotLookup): string {
       return name(TASK_NAMES, a);
     case EV_CHANGE_PTE:
       return `hva ${hex8(a)} -> frame ${b}${c ? ' (writable)' : ''}`;
+    case EV_TDP_WALK: {
+      // Both dimensions of the walk: guest PDE/PTE reads, and gpa->hpa entries for each of them
+      // and for the page itself; an EPT violation ends it early (the vCPU exits to KVM).
+      const refs = `guest PDE/PTE ${c} + gpa->hpa ${d} = ${c + d} refs`;
+      if (x >= 0) return `gva ${hex8(a)}: ${refs}, EPT violation on gfn ${hex(x)} (exit to KVM)`;
+      return b < 0 ? `gva ${hex8(a)}: ${refs}, no page (guest #PF or unbacked)` : `gva ${hex8(a)} -> gfn ${hex(b)}: ${refs}`;
+    }
     case EV_UNSEEN:
       return x === UNSEEN_WRITE_PROTECTED
         ? `gfn ${hex(a)} hva ${hex8(d)}: the host write-protected frame ${b}, an spte still maps it writable (KVM was not told)`

@@ -49,7 +49,8 @@ Trace options:
                       --gfn/--gva opens that page's history, --translate adds an address
 
 Every 'run' option applies (--mem, --mode, --host-mem, --swap, --ksm, --vcpus, --check,
---max-insns, --seed, --cmdline, --input, --stats, --log-level; --mmu must stay shadow).
+--max-insns, --seed, --cmdline, --input, --stats, --log-level; --mmu shadow or tdp: under
+tdp every TLB miss is a TDP_WALK event with both dimensions of the walk).
 Try: shadowvisor trace guest-images/pagetest.elf --host-mem 256K --chains
 
 Event lines: sequence number, virtual time (vCPU 0's retired instructions), who (vcpuN, host,

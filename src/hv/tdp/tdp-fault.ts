@@ -27,7 +27,7 @@ import {
   type FaultVm,
 } from '../shadow/page-fault.js';
 import { SPTE_PINNED, SPTE_W } from '../shadow/spte.js';
-import { TdpMmu } from './tdp-mmu.js';
+import { TDP_LEAF_REF, TdpMmu } from './tdp-mmu.js';
 import type { TdpVcpuMmu } from './tdp-vcpu.js';
 
 /** The VM-wide pieces the TDP fault path needs (FaultVm plus the TDP MMU). */
@@ -102,7 +102,7 @@ export function* tdpPageFault(
     let flags = TdpMmu.leafFlags(hostWritable, write);
     if (pinned) flags |= SPTE_PINNED;
     if (tdp.setLeaf(gfn, frame, gen, flags)) tdp.vcpus.flushRemoteTlbs();
-    if (ring !== null) ring.emit(EV_SPTE_SET, vc, lin >>> 0, gfn, frame, gfn, tdp.entry(gfn) & 0xfff);
+    if (ring !== null) ring.emit(EV_SPTE_SET, vc, lin >>> 0, gfn, frame, TDP_LEAF_REF, tdp.entry(gfn) & 0xfff);
     // kvm_release_faultin_page(dirty = writable): a frame mapped writable may be written.
     if (flags & SPTE_W) vm.markPageDirty(frame);
     keepRef = pinned && !vm.inject.pinDropsRefEarly;

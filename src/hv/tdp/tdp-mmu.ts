@@ -25,6 +25,8 @@ import type { KvmStats } from '../stats.js';
 import { SPTE_A, SPTE_D, SPTE_FRAME_SHIFT, SPTE_HOST_WRITABLE, SPTE_P, SPTE_PINNED, SPTE_W } from '../shadow/spte.js';
 
 export const TDP_ENTRIES = 1024;
+/** The spte_ref field of SPTE_SET/SPTE_ZAP events for a TDP leaf (no shadow page: the gfn names it). */
+export const TDP_LEAF_REF = -1;
 
 /** One leaf table: 1024 gfns starting at `baseGfn` (KVM's struct kvm_mmu_page with role.direct). */
 export class TdpTable {
@@ -148,7 +150,7 @@ export class TdpMmu {
     this.leaves--;
     this.stats.sptes_present--;
     const frame = spte >>> SPTE_FRAME_SHIFT;
-    if (this.ring !== null) this.ring.emit(EV_SPTE_ZAP, HOST, t.baseGfn + idx, frame, this.zapCause, t.baseGfn + idx, -1);
+    if (this.ring !== null) this.ring.emit(EV_SPTE_ZAP, HOST, t.baseGfn + idx, frame, this.zapCause, TDP_LEAF_REF, -1);
     if (this.host.frameGen[frame] === t.gens[idx]) {
       if (spte & SPTE_D) this.host.markPageDirty(frame);
       if (spte & SPTE_A) this.host.markPageAccessed(frame);
