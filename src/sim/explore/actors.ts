@@ -120,6 +120,9 @@ export class GuestActor implements Actor {
         this.faultGfn = gfn;
         this.fault = pageFault(this.vm, this.cpu, this.vm.vcpus[this.vcpu]!.vmmu, this.vm.vcpus[this.vcpu]!.walker, lin, op.write ? ACC_WRITE : 0, this.out);
         this.faultAt = '';
+        // The exit and the fault's first segment (guest walk, seq sample) are one step: between
+        // them nothing of the fault has run, so a choice there could change nothing.
+        this.advanceFault();
         return;
       }
       this.checkAccess(op, gfn, got);

@@ -109,9 +109,10 @@ export function pctBoundFor(scenario: Scenario, bug: Bug | null, depth: number):
   if (probe === undefined) probes.set(scenario, (probe = runOnce({ scenario, bug: null, chooser: new ReplayChooser([]) })));
   void bug;
   const actors = probe.actors;
-  // k: the choice points of a run that takes every default, plus half again for the preemption
-  // points a run that does preempt meets (its vCPU steps there are choices too).
-  const steps = Math.max(4, Math.ceil(1.5 * probe.records.length));
+  // k: the choice points of a run that takes every default. A run that preempts meets more, but
+  // change points past the interleaving that matters are wasted: a larger k only spreads them
+  // thinner (a depth-3 bug's chance per run falls with 1/k^2).
+  const steps = Math.max(4, probe.records.length);
   return { actors, steps, depth, runs: pctRunsFor(actors, steps, depth) };
 }
 
