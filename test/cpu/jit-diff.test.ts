@@ -19,7 +19,7 @@ import { loadFuzzImages } from '../../bench/fuzz.js';
 
 const DIR = join(resolve(fileURLToPath(new URL('../..', import.meta.url))), 'guest-images');
 const images = readdirSync(DIR)
-  .filter((f) => f.endsWith('.elf') && f !== 'cpubench.elf')
+  .filter((f) => f.endsWith('.elf') && f !== 'cpubench.elf' && f !== 'intbench.elf')
   .sort();
 const img = (name: string): Uint8Array => new Uint8Array(readFileSync(join(DIR, name)));
 
