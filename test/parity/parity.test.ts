@@ -16,7 +16,7 @@ const IMAGES_DIR = join(ROOT, 'guest-images');
 const CLI = join(ROOT, 'dist', 'shadowvisor.mjs');
 
 /** Images too long for the test suite (their short variants are run instead). */
-const LONG_IMAGES = new Set(['cpubench.elf']);
+const LONG_IMAGES = new Set(['cpubench.elf', 'intbench.elf']);
 
 /** What each image prints only when its own checks passed (a new image must register here). */
 const PASS_MARKERS: Record<string, RegExp> = {
@@ -26,6 +26,7 @@ const PASS_MARKERS: Record<string, RegExp> = {
   'cpufuzz.elf': /^cpufuzz: done 3072 blocks, hash [0-9a-f]{8}$/m,
   'pagetest.elf': /^pagetest: PASS$/m,
   'cpubench-short.elf': /^cpubench-short: OK checksum=[0-9a-f]{8}$/m,
+  'intbench-short.elf': /^intbench-short: OK$/m,
   'pagestress.elf': /^pagestress: PASS$/m,
   'memhog.elf': /^memhog: done verified=[1-9][0-9]* corrupt=0$/m,
   'memhog-mp.elf': /^memhog: done verified=[1-9][0-9]* corrupt=0$/m,
