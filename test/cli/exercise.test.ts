@@ -301,6 +301,59 @@ describe('exercise answers against independent computations (pin-vs-notifier)', 
   });
 });
 
+describe('exercise answers against independent computations (tdp)', () => {
+  it('tdp: a two-dimensional walk over the dumped guest tables and gpa->hpa table gives the references, violations and exits', () => {
+    const cases = new Set<string>();
+    for (const seed of SEEDS) {
+      const ex = build('tdp', seed);
+      const gva = num(/GVA (0x[0-9a-f]+)/.exec(ex.questions[0]!.text)![1]!);
+      const pd = dump(ex, /^guest page directory/);
+      const cr3 = num(/CR3 = (0x[0-9a-f]+)/.exec(pd.title)![1]!);
+      const tables = new Set(dump(ex, /gpa->hpa table: root/).rows.map((r) => Number(r[0])));
+      const leaves = new Set(dump(ex, /^gpa->hpa leaves/).rows.map((r) => num(r[0]!)));
+      const entry = (d: Dump, i: number): number => num(d.rows.find((r) => Number(r[0]) === i)![2]!);
+      const walk = (): { guest: number; tdp: number; violation: number } => {
+        let guest = 0;
+        let tdp = 0;
+        const ref = (gfn: number): boolean => {
+          tdp++;
+          if (!tables.has(gfn >>> 10)) return false;
+          tdp++;
+          return leaves.has(gfn);
+        };
+        guest++;
+        if (!ref(cr3 >>> 12)) return { guest, tdp, violation: cr3 >>> 12 };
+        const pde = entry(pd, gva >>> 22);
+        let data: number;
+        if (pde & 0x80) data = ((pde & 0xffc00000) >>> 12) + ((gva >>> 12) & 0x3ff);
+        else {
+          guest++;
+          if (!ref(pde >>> 12)) return { guest, tdp, violation: pde >>> 12 };
+          data = entry(dump(ex, new RegExp(`^guest page table at gfn 0x${(pde >>> 12).toString(16)} `)), (gva >>> 12) & 1023) >>> 12;
+        }
+        if (!ref(data)) return { guest, tdp, violation: data };
+        return { guest, tdp, violation: -1 };
+      };
+      const first = walk();
+      expect(answer(ex, 'guest-refs'), `seed ${seed}`).toBe(String(first.guest));
+      expect(answer(ex, 'tdp-refs'), `seed ${seed}`).toBe(String(first.tdp));
+      expect(answer(ex, 'violation')).toBe(first.violation < 0 ? 'none' : `0x${first.violation.toString(16)}`);
+      let exits = 0;
+      let w = first;
+      while (w.violation >= 0) {
+        exits++;
+        leaves.add(w.violation);
+        tables.add(w.violation >>> 10);
+        w = walk();
+      }
+      expect(answer(ex, 'exits'), `seed ${seed}`).toBe(String(exits));
+      expect(answer(ex, 'full-refs')).toBe(String(w.guest + w.tdp));
+      cases.add(`${first.guest}/${first.tdp}/${exits}`);
+    }
+    expect(cases.size).toBeGreaterThanOrEqual(4);
+  });
+});
+
 describe('exercise command line', () => {
   it('passes the -c --answers-only lines through --check (exit 0), and prints the same bytes twice', () => {
     const args = ['exercise', '--topic', 'race', '-s', '2'];

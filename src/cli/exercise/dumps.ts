@@ -17,6 +17,7 @@ export function gpteFlags(v: number): string {
   if (v & 4) f.push('U');
   if (v & 0x20) f.push('A');
   if (v & 0x40) f.push('D');
+  if (v & 0x80) f.push('PS');
   return f.join(' ');
 }
 

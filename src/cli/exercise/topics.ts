@@ -4,6 +4,7 @@
 import type { Exercise } from './model.js';
 import { faultExercise } from './topic-fault.js';
 import { pinExercise } from './topic-pin.js';
+import { tdpExercise } from './topic-tdp.js';
 import { raceExercise } from './topic-race.js';
 import { invalidateExercise } from './topic-invalidate.js';
 import { translateExercise } from './topic-translate.js';
@@ -39,6 +40,11 @@ export const TOPICS: readonly Topic[] = [
     name: 'pin-vs-notifier',
     what: 'one MADV_PAGEOUT under pin, notifier and none mode: which pages reclaim can free, what is zapped, what goes stale, where a write through a pinned spte lands',
     build: pinExercise,
+  },
+  {
+    name: 'tdp',
+    what: 'the two-dimensional walk of --mmu tdp: guest and gpa->hpa references per TLB miss, EPT violations, the full 8-reference walk',
+    build: tdpExercise,
   },
 ];
 

@@ -12,7 +12,8 @@ import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../host/co
 import { Prng } from '../../host/prng.js';
 import type { SwapStore } from '../../host/swap.js';
 import { FAULT_EFAULT, FAULT_GUEST, pageFault, type FaultResult, type MemoryMode } from '../../hv/shadow/page-fault.js';
-import { Vm } from '../../hv/vm.js';
+import { tdpPageFault } from '../../hv/tdp/tdp-fault.js';
+import { Vm, type HvMmuKind } from '../../hv/vm.js';
 import { EventRing, readEvents, type TraceEvent } from '../../obs/event-ring.js';
 import { nullLogger } from '../../obs/log.js';
 
@@ -41,6 +42,8 @@ class PageSwapStore implements SwapStore {
 export interface WorldOptions {
   seed: number;
   mode?: MemoryMode;
+  /** The hypervisor's MMU: shadow paging (default) or TDP (the 2-D walk, hv/tdp). */
+  mmu?: HvMmuKind;
   vcpus?: number;
   /** Pages of memslot 0 (gfn 0..); default 32. */
   pages?: number;
@@ -77,6 +80,7 @@ export class World {
       memBytes: (opts.pages ?? 32) * 4096,
       vcpus: opts.vcpus ?? 1,
       mode: opts.mode ?? 'notifier',
+      mmu: opts.mmu ?? 'shadow',
       ksm: opts.ksm === true,
       detect: true,
       log: nullLogger,
@@ -137,7 +141,7 @@ export class World {
     for (const v of this.vm.vcpus) {
       v.cpu.cr3 = PD_GFN * 4096;
       v.cpu.cr0 = (v.cpu.cr0 | CR0_PG | CR0_WP) | 0;
-      v.vmmu.onPagingModeChange(v.cpu);
+      (v.tdpMmu ?? v.vmmu).onPagingModeChange(v.cpu);
     }
   }
 
@@ -166,7 +170,8 @@ export class World {
         return 'ok';
       } catch (e) {
         if (e !== EXIT_SIGNAL) throw e;
-        const gen = pageFault(this.vm, cpu, v.vmmu, v.walker, gva, write ? ACC_WRITE : 0, out);
+        const t = v.tdpMmu;
+        const gen = t === null ? pageFault(this.vm, cpu, v.vmmu, v.walker, gva, write ? ACC_WRITE : 0, out) : tdpPageFault(this.vm, cpu, t, t.exitGfn, t.exitWrite, out);
         let r = gen.next();
         while (!r.done) r = gen.next();
         if (r.value === FAULT_GUEST) return 'guest-pf';
