@@ -32,6 +32,7 @@ import {
   type SwapCell,
   type SwapRow,
 } from './swap-rows.js';
+import type { HvMmuKind } from '../src/hv/vm.js';
 
 const HELP = `Usage: shadowvisor bench swap [options]
 
@@ -44,6 +45,8 @@ Options:
   --host-mem SIZE       fix host RAM instead; then each VM gets ratio * host / K (rounded to 1M)
   --swap SIZE           swap device (default: the total guest RAM)
   --modes LIST          some of notifier,pin,none (default: all three)
+  --mmu MMU             the hypervisor's MMU for every cell: shadow (default) or tdp (EPT-like
+                        two-dimensional paging; the same notifier protocol on a gpa->hpa table)
   --overcommit LIST     ratios (default 0.5,1,1.5,2,3)
   --insns N             guest instructions per VM (default 40000000; --quick 16000000)
   --ksm                 guest RAM mergeable, ksmd running
@@ -83,6 +86,7 @@ interface Settings {
   hostMem: number | null;
   swap: number | null;
   modes: MemoryMode[];
+  mmu: HvMmuKind;
   ratios: number[];
   insns: number;
   ksm: boolean;
@@ -106,6 +110,7 @@ function parse(argv: string[]): Settings | 'help' {
     'host-mem': { type: 'string' },
     swap: { type: 'string' },
     modes: { type: 'string' },
+    mmu: { type: 'string' },
     overcommit: { type: 'string' },
     insns: { type: 'string' },
     ksm: { type: 'boolean' },
@@ -132,6 +137,7 @@ function parse(argv: string[]): Settings | 'help' {
     hostMem: values['host-mem'] === undefined ? null : parseSize('--host-mem', values['host-mem'], { ...mem, min: MIN_HOST_MEM }),
     swap: values.swap === undefined ? null : parseSize('--swap', values.swap, mem),
     modes: parseModes(values.modes ?? MEMORY_MODES.join(',')),
+    mmu: parseMmu(values.mmu ?? 'shadow'),
     ratios: parseRatios(values.overcommit ?? (quick ? '0.5,1.5,3' : '0.5,1,1.5,2,3')),
     insns: parseCount('--insns', values.insns ?? (quick ? '16000000' : '40000000'), 1000, 1e12),
     ksm: values.ksm === true,
@@ -153,6 +159,11 @@ function parse(argv: string[]): Settings | 'help' {
   if (s.guestMem < (s.mp ? 10 : 4) * MIB) throw new UsageError(`--guest-mem: at least ${s.mp ? 10 : 4}M (memhog needs room above its image)`);
   if (s.report === '') throw new UsageError('--report: expected a directory');
   return s;
+}
+
+function parseMmu(text: string): HvMmuKind {
+  if (text !== 'shadow' && text !== 'tdp') throw new UsageError(`--mmu: unknown MMU '${text}' (shadow or tdp)`);
+  return text;
 }
 
 /** Largest guest RAM per VM (as `run --mem`) and largest host RAM or swap (as `run --host-mem`). */
@@ -247,6 +258,7 @@ function spec(s: Settings, image: Uint8Array, mode: MemoryMode, ratio: number, o
     hostMemBytes: z.host,
     swapBytes: z.swap,
     mode,
+    ...(s.mmu === 'tdp' ? { mmu: s.mmu } : {}),
     ksm: s.ksm,
     forkEvery: s.forkEvery,
     dontneedEvery: s.dontneedEvery,
@@ -293,6 +305,7 @@ function cellIdentity(s: Settings, cell: SwapCell) {
   return {
     bench: 'swap' as const,
     mode: cell.mode,
+    ...(s.mmu === 'tdp' ? { mmu: 'tdp' as const } : {}),
     overcommit: cell.overcommit,
     vms: s.vms,
     guest_mem_mib: z.guest / MIB,
@@ -472,7 +485,8 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
     if (settings.json) out.stdout(rowToJson(row));
   }
   if (!settings.json) {
-    out.stdout(formatTable(rows));
+    const table = formatTable(rows);
+    out.stdout(settings.mmu === 'tdp' ? table.replace(/^swap benchmark: /, 'swap benchmark (--mmu tdp): ') : table);
     if (partial) {
       out.stdout(
         `\nPARTIAL RESULTS: interrupted (Ctrl-C) after ${rows.length - 1} of ${cells.length} cells; ` +

@@ -9,7 +9,7 @@ import type { HostStats } from '../host/stats.js';
 import { Prng } from '../host/prng.js';
 import type { MemoryMode } from '../hv/shadow/page-fault.js';
 import { KvmStats } from '../hv/stats.js';
-import { Vm } from '../hv/vm.js';
+import { Vm, type HvMmuKind } from '../hv/vm.js';
 import type { Logger } from '../obs/log.js';
 import { DontneedTask, ForkTask, MprotectTask } from './host-workload.js';
 import { Simulation, type VmRun } from './simulation.js';
@@ -23,6 +23,8 @@ export interface SwapCellSpec {
   hostMemBytes: number;
   swapBytes: number;
   mode: MemoryMode;
+  /** The hypervisor's MMU (default shadow). */
+  mmu?: HvMmuKind;
   ksm: boolean;
   /** Fork a VM process every N scheduler steps (0: never). */
   forkEvery: number;
@@ -133,6 +135,7 @@ export class SwapCellRun {
         name: `vm${i}`,
         memBytes: spec.guestMemBytes,
         mode: spec.mode,
+        mmu: spec.mmu,
         ksm: spec.ksm,
         detect: true,
         log: spec.log,
