@@ -3,7 +3,7 @@
 // and the answers agree with values computed here independently: translate by walking the
 // dumped tables, the others by re-running the engine and reading its counters and state.
 import { describe, expect, it } from 'vitest';
-import { grade, normalize, type Dump, type Exercise } from '../../src/cli/exercise/model.js';
+import { answerLines, grade, normalize, type Dump, type Exercise } from '../../src/cli/exercise/model.js';
 import { renderAnswersOnly, renderExercise } from '../../src/cli/exercise/render.js';
 import { findTopic, TOPICS } from '../../src/cli/exercise/topics.js';
 import { cli, expectBadInput } from './helpers.js';
@@ -385,5 +385,6 @@ describe('exercise command line', () => {
     expect(normalize({ kind: 'hexset' }, 'None')).toBe('none');
     expect(normalize({ kind: 'word', choices: ['protect-clean-gpte'] }, 'Protect clean gpte')).toBe('protect-clean-gpte');
     expect(normalize({ kind: 'yesno' }, 'maybe')).toBeNull();
+    expect(answerLines('# my answers\n1. 0x1f\n\n2) yes\n3: none\n4\n')).toEqual(['0x1f', 'yes', 'none', '4']);
   });
 });

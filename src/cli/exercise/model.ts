@@ -139,12 +139,14 @@ export interface Grade {
   message: string;
 }
 
-/** The answer lines of a file: blank lines and lines starting with '#' are skipped. */
+/** The answer lines of a file: blank lines and lines starting with '#' are skipped, and a
+ *  question number in front ("3. 0x1f", "3) yes", "3: none") is dropped. */
 export function answerLines(text: string): string[] {
   return text
     .split(/\r?\n/)
     .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => l.replace(/^\d+[.):]\s+(?=\S)/, ''));
 }
 
 /** Grade one answer per question, in order. Extra lines are reported as a grade of their own. */

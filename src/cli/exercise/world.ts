@@ -66,7 +66,7 @@ export class World {
   lastRead = 0;
 
   constructor(readonly opts: WorldOptions) {
-    this.rng = new Prng(opts.seed * 0x9e3779b1 + 0x5eed);
+    this.rng = new Prng(Math.imul(opts.seed, 0x9e3779b1) + 0x5eed);
     const swap = 64;
     this.host = new Host({ frames: opts.frames ?? 96, swapPages: swap, swapStore: new PageSwapStore(swap), seed: 1 });
     // Another process takes a seed-dependent handful of frames first, so host frame numbers
