@@ -80,7 +80,9 @@ describe('gdb stub protocol', () => {
     expect(await c.ask('Hg7')).toBe('E02'); // one vCPU: thread 1 only
     expect(await c.ask('T2')).toBe('E02');
     expect(await c.ask('T1')).toBe('OK');
-    expect(await c.ask('Z3,100000,4')).toBe(''); // read watchpoints: not supported
+    expect(await c.ask('Z3,100000,4')).toBe('OK');
+    expect(await c.ask('z3,100000,4')).toBe('OK');
+    expect(await c.ask('Z4,100000,0')).toBe('E01'); // a watchpoint of no bytes
     expect(await c.ask('Z9,100000,1')).toBe('E01');
     expect(await c.ask('qRcmd,zz')).toBe('E01');
     c.send(`X100000,1:${'A'.repeat(20000)}`); // longer than PacketSize

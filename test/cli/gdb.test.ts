@@ -31,6 +31,11 @@ const DEMO_SESSION = [
   'x/x 0x800000',
   'eval "monitor translate 0x%x", &counter',
   'delete',
+  'rwatch counter',
+  'continue',
+  'continue',
+  'continue',
+  'delete',
   'continue',
 ];
 
@@ -70,6 +75,14 @@ maybe('gdb drives run --gdb', () => {
       expect(out).toMatch(/^ {2}HPA\s+0x[0-9a-f]{8}/m);
       expect(out).toMatch(mmu === 'tdp' ? /^ {2}TDP entry\s+0x[0-9a-f]{8} \(tdp leaf/m : /^ {2}spte\s+0x[0-9a-f]{8} \(spte \d+: frame \d+ W/m);
     }
+    // A read watchpoint stops after each instruction that reads counter (step_counter reads it at
+    // +0 and +14), never after the store at +9 between them.
+    const reads = [...out.matchAll(/Hardware read watchpoint 3: counter\s+Value = (\d+)\s+0x([0-9a-f]+) in step_counter \(i=i@entry=(\d+)\)/g)];
+    expect(reads.map((m) => [Number(m[1]), Number.parseInt(m[2]!, 16) - atBreak!, Number(m[3])]), out).toEqual([
+      [3, 19, 2],
+      [3, 5, 3],
+      [6, 19, 3],
+    ]);
     expect(out).toMatch(/\[Inferior 1 \(Remote target\) exited normally\]/);
     expect(g.status).toBe(0);
 

@@ -17,6 +17,7 @@ import { STEP_RAN, type Vcpu } from '../../hv/vcpu.js';
 import type { PreparedGuest } from '../../sim/run-guest.js';
 import type { VmRun } from '../../sim/simulation.js';
 import { readVirtual, type GuestPhys } from './guest-peek.js';
+import { nextOperandAccess } from './operand-access.js';
 
 /** Why the guest stopped, for the stop reply. */
 export interface StopEvent {
@@ -24,7 +25,7 @@ export interface StopEvent {
   signal: number;
   /** vCPU index (gdb thread = index + 1). */
   vcpu: number;
-  kind: 'swbreak' | 'hwbreak' | 'watch' | 'step' | 'interrupt';
+  kind: 'swbreak' | 'hwbreak' | 'watch' | 'rwatch' | 'awatch' | 'step' | 'interrupt';
   watchAddr?: number;
 }
 
@@ -35,6 +36,13 @@ export interface Watch {
   seen: Uint8Array | null;
 }
 
+/** A read (Z3) or access (Z4) watchpoint: checked against the next instruction's operand. */
+export interface AccessWatch {
+  addr: number;
+  len: number;
+  kind: 'rwatch' | 'awatch';
+}
+
 /** Instructions run one at a time between two looks at the clock. */
 const CLOCK_EVERY = 1024;
 
@@ -42,6 +50,7 @@ export class RunControl {
   readonly swBreaks = new Set<number>();
   readonly hwBreaks = new Set<number>();
   readonly watches: Watch[] = [];
+  readonly accessWatches: AccessWatch[] = [];
   /** vCPU being single-stepped, or -1. */
   stepping = -1;
   /** Set by a check that found a reason to stop; cleared when the guest goes on. */
@@ -60,7 +69,30 @@ export class RunControl {
 
   /** One unit at a time is needed (a breakpoint, watchpoint or step is pending). */
   get fine(): boolean {
-    return this.swBreaks.size > 0 || this.hwBreaks.size > 0 || this.watches.length > 0 || this.stepping >= 0;
+    return this.swBreaks.size > 0 || this.hwBreaks.size > 0 || this.watches.length > 0 || this.accessWatches.length > 0 || this.stepping >= 0;
+  }
+
+  /**
+   * Before vCPU i's next unit: the read/access watchpoint its explicit memory operand hits, as
+   * the stop to report once the unit has run (null: none).
+   */
+  private accessHit(i: number): StopEvent | null {
+    if (this.accessWatches.length === 0 || this.nested > 0) return null;
+    const a = nextOperandAccess(this.cpus[i]!, this.phys);
+    if (a === null) return null;
+    for (const w of this.accessWatches) {
+      const overlaps = a.addr < (w.addr + w.len) >>> 0 && w.addr < (a.addr + a.size) >>> 0;
+      if (overlaps && (w.kind === 'awatch' || a.read)) return { signal: 5, vcpu: i, kind: w.kind, watchAddr: w.addr };
+    }
+    return null;
+  }
+
+  /** After the unit that accessHit() looked at: report its hit, unless an event was delivered
+   *  instead (the instruction faulted, or an interrupt came first: it did not access memory). */
+  private afterAccess(hit: StopEvent | null, deliveries: number): boolean {
+    if (hit === null || this.cpus[hit.vcpu]!.deliveries !== deliveries) return false;
+    this.stop = hit;
+    return true;
   }
 
   watchBytes(vcpu: number, addr: number, len: number): Uint8Array | null {
@@ -131,9 +163,11 @@ export class RunControl {
     const t0 = performance.now();
     for (let n = 1; ; n++) {
       const prev = cpu.eip >>> 0;
+      const hit = this.accessHit(0);
+      const deliveries = cpu.deliveries;
       // runVcpu with a budget of one more unit: the same device timing as a longer slice.
       const r = machine.run(cpu.icount + 1);
-      if (r.reason !== 'budget' || this.check(0, prev) || cpu.icount >= target) return r;
+      if (r.reason !== 'budget' || this.afterAccess(hit, deliveries) || this.check(0, prev) || cpu.icount >= target) return r;
       if (n % CLOCK_EVERY === 0 && performance.now() - t0 > ms) return r;
     }
   }
@@ -166,12 +200,14 @@ export class RunControl {
     for (let done = 0; done < slice; ) {
       const prev = cpu.eip >>> 0;
       const before = cpu.icount;
+      const hit = this.accessHit(v.index);
+      const deliveries = cpu.deliveries;
       const r = step(1);
       // An exit (HLT, stop, triple fault) or a shadow fault now in flight ends the slice here,
       // exactly where the longer Cpu.run() would have returned.
       if (r !== STEP_RAN || v.faulting) return r;
       done += Math.max(1, cpu.icount - before);
-      if (this.check(v.index, prev)) {
+      if (this.afterAccess(hit, deliveries) || this.check(v.index, prev)) {
         if (done < slice) this.rest = { run, vcpu: v, insns: slice - done };
         return STEP_RAN;
       }

@@ -79,6 +79,7 @@ export class GdbSession {
       this.ctl.swBreaks.clear();
       this.ctl.hwBreaks.clear();
       this.ctl.watches.length = 0;
+      this.ctl.accessWatches.length = 0;
       this.ctl.stepping = -1;
       this.ctl.pauseRequested = false;
       this.resume();

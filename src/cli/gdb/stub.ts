@@ -54,7 +54,7 @@ export class GdbStub {
     let r = `T${s.signal.toString(16).padStart(2, '0')}thread:${(s.vcpu + 1).toString(16)};`;
     if (s.kind === 'swbreak') r += 'swbreak:;';
     else if (s.kind === 'hwbreak') r += 'hwbreak:;';
-    else if (s.kind === 'watch') r += `watch:${(s.watchAddr! >>> 0).toString(16)};`;
+    else if (s.kind === 'watch' || s.kind === 'rwatch' || s.kind === 'awatch') r += `${s.kind}:${(s.watchAddr! >>> 0).toString(16)};`;
     r += `${REG_EIP.toString(16).padStart(2, '0')}:${le32Hex(cpu.eip)};`;
     return r;
   }
@@ -112,6 +112,7 @@ export class GdbStub {
         this.ctl.swBreaks.clear();
         this.ctl.hwBreaks.clear();
         this.ctl.watches.length = 0;
+        this.ctl.accessWatches.length = 0;
         return { packets: ['OK'], action: 'detach' };
       case 'q':
         return this.query(p);
@@ -290,8 +291,8 @@ export class GdbStub {
     return { packets: [], action: step ? 'step' : 'continue' };
   }
 
-  /** Z/z type,addr,kind: 0 software and 1 hardware breakpoints, 2 write watchpoints. Read and
-   *  access watchpoints (3, 4) are not supported: the empty reply tells gdb so. */
+  /** Z/z type,addr,kind: 0 software and 1 hardware breakpoints, 2 write, 3 read and 4 access
+   *  watchpoints (kind = length in bytes). */
   private breakpoint(insert: boolean, args: string): string {
     const m = /^([0-4]),([0-9a-fA-F]{1,8}),([0-9a-fA-F]{1,8})(;.*)?$/.exec(args);
     if (m === null) return E_BAD_PACKET;
@@ -305,13 +306,18 @@ export class GdbStub {
       else set.delete(addr);
       return 'OK';
     }
+    if (kind < 1 || kind > 4096) return E_BAD_PACKET;
     if (type === 2) {
-      if (kind < 1 || kind > 4096) return E_BAD_PACKET;
       if (insert) ctl.addWatch(addr, kind);
       else ctl.removeWatch(addr, kind);
       return 'OK';
     }
-    return '';
+    const wkind = type === 3 ? 'rwatch' : 'awatch';
+    const list = ctl.accessWatches;
+    const at = list.findIndex((w) => w.addr === addr && w.len === kind && w.kind === wkind);
+    if (insert && at < 0) list.push({ addr, len: kind, kind: wkind });
+    if (!insert && at >= 0) list.splice(at, 1);
+    return 'OK';
   }
 }
 

@@ -1,0 +1,44 @@
+// Read and access watchpoints decide from the next instruction's explicit memory operand
+// (src/cli/gdb/operand-access.ts): where it is, how wide, and whether the instruction reads it.
+// gdb itself drops read-watchpoint reports whose value changed, so a store wrongly counted as a
+// read would not show in the gdb-driven test; it is checked here, instruction by instruction.
+import { describe, expect, it } from 'vitest';
+import type { Cpu } from '../../src/cpu/cpu.js';
+import { nextOperandAccess } from '../../src/cli/gdb/operand-access.js';
+import type { GuestPhys } from '../../src/cli/gdb/guest-peek.js';
+
+function at(bytes: number[], regs: Partial<Record<'eax' | 'ebx' | 'esp', number>> = {}) {
+  const mem = new Uint8Array(0x2000);
+  mem.set(bytes, 0x1000);
+  const r = new Int32Array(9);
+  r[0] = regs.eax ?? 0;
+  r[3] = regs.ebx ?? 0;
+  r[4] = regs.esp ?? 0;
+  const cpu = { eip: 0x1000, cr0: 0x11, cr3: 0, cr4: 0, r } as unknown as Cpu;
+  const phys: GuestPhys = { read: (gpa, len) => (gpa + len <= mem.length ? mem.slice(gpa, gpa + len) : null), write: () => false };
+  return nextOperandAccess(cpu, phys);
+}
+
+describe('the next instruction operand (rwatch / awatch)', () => {
+  it('moffs loads read, moffs stores do not', () => {
+    expect(at([0xa1, 0x04, 0x30, 0x10, 0x00])).toEqual({ addr: 0x103004, size: 4, read: true });
+    expect(at([0xa3, 0x04, 0x30, 0x10, 0x00])).toEqual({ addr: 0x103004, size: 4, read: false });
+    expect(at([0xa0, 0x10, 0x00, 0x00, 0x00])).toEqual({ addr: 0x10, size: 1, read: true });
+  });
+  it('ModRM operands: base + index*scale + disp; MOV/SETcc/POP to memory only store; read-modify-write reads', () => {
+    expect(at([0x89, 0x43, 0x08], { ebx: 0x2000 })).toEqual({ addr: 0x2008, size: 4, read: false }); // mov [ebx+8], eax
+    expect(at([0x8b, 0x43, 0x08], { ebx: 0x2000 })).toEqual({ addr: 0x2008, size: 4, read: true }); // mov eax, [ebx+8]
+    expect(at([0x01, 0x05, 0x04, 0x30, 0x10, 0x00])).toEqual({ addr: 0x103004, size: 4, read: true }); // add [m], eax
+    expect(at([0x03, 0x44, 0x24, 0x04], { esp: 0x7000 })).toEqual({ addr: 0x7004, size: 4, read: true }); // add eax, [esp+4]
+    expect(at([0x0f, 0x94, 0x05, 0x00, 0x10, 0x00, 0x00])).toEqual({ addr: 0x1000, size: 1, read: false }); // sete [m]
+    expect(at([0x66, 0xc7, 0x05, 0x00, 0x10, 0x00, 0x00, 0x34, 0x12])).toEqual({ addr: 0x1000, size: 2, read: false }); // mov word [m], imm
+    expect(at([0x8f, 0x05, 0x00, 0x10, 0x00, 0x00])).toEqual({ addr: 0x1000, size: 4, read: false }); // pop [m]
+  });
+  it('no access: register operands, LEA, INVLPG, NOP Ev; undecodable or unreadable code', () => {
+    expect(at([0x01, 0xc3])).toBeNull(); // add ebx, eax
+    expect(at([0x8d, 0x44, 0x40, 0x01])).toBeNull(); // lea eax, [eax+eax*2+1]
+    expect(at([0x0f, 0x01, 0x38])).toBeNull(); // invlpg [eax]
+    expect(at([0x0f, 0x1f, 0x40, 0x00])).toBeNull(); // nop [eax]
+    expect(at([0x90])).toBeNull();
+  });
+});
