@@ -20,6 +20,8 @@ which fills its memory with page-tagged patterns and checks every page it reads,
 closing table on stdout.
 
 Options:
+  --mmu MMU          the hypervisor's MMU: shadow (default) or tdp (two-dimensional paging;
+                     the notifier zaps gpa->hpa leaves instead of shadow PTEs)
   --seed N           scheduler seed (default 1)
   --insns N          guest instructions per VM (default 40000000)
   -h, --help         show this help
@@ -40,6 +42,7 @@ export function demoCommand(argv: string[]): number {
   const { values, positionals } = parseCommandArgs('demo', argv, {
     seed: { type: 'string' },
     insns: { type: 'string' },
+    mmu: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -50,6 +53,8 @@ export function demoCommand(argv: string[]): number {
   const seed = values.seed === undefined ? 1 : parseCount('--seed', values.seed);
   const insns = values.insns === undefined ? 40_000_000 : parseCount('--insns', values.insns);
   if (insns < 1000) throw new UsageError('--insns: at least 1000');
+  const mmu = values.mmu ?? 'shadow';
+  if (mmu !== 'shadow' && mmu !== 'tdp') throw new UsageError(`--mmu: unknown MMU '${mmu}' (shadow or tdp)`);
   const image = readFileSync(guestImagePath('memhog.elf'));
   const mib = GUEST / MIB - 2;
   const perPages = mib * 256;
@@ -57,7 +62,7 @@ export function demoCommand(argv: string[]): number {
 
   writeStdout(
     `shadowvisor demo: ${VMS} VMs x ${GUEST / MIB} MiB guest RAM on a host with ${HOST / MIB} MiB RAM ` +
-      `(overcommit ${(VMS * GUEST) / HOST}) and ${(VMS * GUEST) / MIB} MiB swap.\n` +
+      `(overcommit ${(VMS * GUEST) / HOST}) and ${(VMS * GUEST) / MIB} MiB swap${mmu === 'tdp' ? ', on the TDP MMU' : ''}.\n` +
       `Each guest runs memhog: it fills ${mib} MiB with page-tagged patterns and verifies every page it reads.\n\n`,
   );
   const rows: DemoRow[] = [];
@@ -74,6 +79,7 @@ export function demoCommand(argv: string[]): number {
       hostMemBytes: HOST,
       swapBytes: VMS * GUEST,
       mode,
+      ...(mmu === 'tdp' ? { mmu } : {}),
       ksm: false,
       forkEvery: 0,
       dontneedEvery: 0,

@@ -57,6 +57,7 @@ name the image by a hash of it and these options: replay them with the same opti
                        for reclaim to race the guest's faults)
   --swap SIZE          host swap (default: the guest RAM)
   --vcpus N, --mode MODE, --ksm   as for 'run'
+  --mmu MMU                       shadow (default) or tdp, as for 'run'
   --slice N            guest instructions per scheduling step (default ${IMAGE_DEFAULTS.slice})
   --max-insns N        end each run (cleanly) after N guest instructions
   --max-steps N        most scheduling steps of a run (default ${IMAGE_DEFAULTS.maxSteps}; more is a liveness failure)
@@ -119,6 +120,7 @@ const IMAGE_OPTIONS = {
   swap: { type: 'string' },
   vcpus: { type: 'string' },
   mode: { type: 'string' },
+  mmu: { type: 'string' },
   ksm: { type: 'boolean' },
   slice: { type: 'string' },
   'max-insns': { type: 'string' },
@@ -140,6 +142,8 @@ function imageFromArgs(cmd: string, v: ImageValues): { scenario: Scenario; spec:
   if (memBytes > hostMemBytes + swapBytes) throw new UsageError(`${cmd}: guest memory (${formatSize(memBytes)}) is more than host RAM + swap (${formatSize(hostMemBytes + swapBytes)})`);
   const mode = (v.mode ?? 'notifier') as MemoryMode;
   if (!MEMORY_MODES.includes(mode)) throw new UsageError(`--mode: unknown mode '${mode}' (${MEMORY_MODES.join(', ')})`);
+  const mmu = v.mmu ?? 'shadow';
+  if (mmu !== 'shadow' && mmu !== 'tdp') throw new UsageError(`--mmu: unknown MMU '${mmu}' (shadow or tdp)`);
   const cmdline = v.cmdline ?? '';
   if (new TextEncoder().encode(cmdline).length > MULTIBOOT_CMDLINE_MAX) throw new UsageError(`--cmdline: longer than ${MULTIBOOT_CMDLINE_MAX} bytes`);
   const spec: ImageSpec = {
@@ -151,6 +155,7 @@ function imageFromArgs(cmd: string, v: ImageValues): { scenario: Scenario; spec:
     swapBytes,
     vcpus: v.vcpus === undefined ? 1 : parseCount('--vcpus', v.vcpus, 1, 16),
     mode,
+    ...(mmu === 'tdp' ? { mmu } : {}),
     ksm: v.ksm === true,
     slice: v.slice === undefined ? IMAGE_DEFAULTS.slice : parseCount('--slice', v.slice, 1, 1 << 24),
     maxInsns: v['max-insns'] === undefined ? Infinity : parseCount('--max-insns', v['max-insns'], 1),
@@ -178,6 +183,7 @@ function imageArgs(spec: ImageSpec): string {
   if (spec.swapBytes !== spec.memBytes) a.push(`--swap ${formatSize(spec.swapBytes)}`);
   if (spec.vcpus !== 1) a.push(`--vcpus ${spec.vcpus}`);
   if (spec.mode !== 'notifier') a.push(`--mode ${spec.mode}`);
+  if (spec.mmu === 'tdp') a.push('--mmu tdp');
   if (spec.ksm) a.push('--ksm');
   if (spec.slice !== IMAGE_DEFAULTS.slice) a.push(`--slice ${spec.slice}`);
   if (spec.maxInsns !== Infinity) a.push(`--max-insns ${spec.maxInsns}`);

@@ -145,6 +145,7 @@ export const WEB_JS = String.raw`
       seed: Math.max(0, Math.floor(Number($('seed').value) || 0)),
       insnsPerVm: Number($('insns').value)
     };
+    if (pageMmu === 'tdp') p.mmu = 'tdp';
     return p;
   }
   function setControl(id, v) {
@@ -501,7 +502,10 @@ export const WEB_JS = String.raw`
     }
   });
 
-  // #autorun=notifier|pin|none|all&vms=3&mib=16&ratio=2&ksm=1&seed=1&insns=40000000 (&engine=main: no worker)
+  // The hypervisor's MMU for every run of the page: shadow, or tdp from the URL (#mmu=tdp).
+  var pageMmu = 'shadow';
+
+  // #autorun=notifier|pin|none|all&vms=3&mib=16&ratio=2&ksm=1&seed=1&insns=40000000&mmu=tdp (&engine=main: no worker)
   function fromHash() {
     var h = {};
     location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
@@ -514,6 +518,7 @@ export const WEB_JS = String.raw`
     if (h.insns) setControl('insns', h.insns);
     if (h.seed) $('seed').value = h.seed;
     if (h.ksm) $('ksm').checked = h.ksm === '1' || h.ksm === 'on';
+    if (h.mmu === 'tdp' || h.mmu === 'shadow') pageMmu = h.mmu;
     if (h.mode && MODES.indexOf(h.mode) >= 0) document.querySelector('input[name=mode][value=' + h.mode + ']').checked = true;
     updateDerived();
     if (h.autorun === 'trace') enqueue([tracePresetParams()]);

@@ -23,7 +23,8 @@ VMs, guest RAM, overcommit, KSM and seed, press Run, and watch swap-outs, stale 
 zapped sptes and each VM's state live; runs stay on the page to compare.
 A URL hash starts runs on load: index.html#autorun=all (or notifier, pin, none, or trace:
 the traced preset, whose timeline, chains and player open on the page), with
-&vms=3&mib=16&ratio=2&ksm=1&seed=1&insns=40000000 to set the controls.
+&vms=3&mib=16&ratio=2&ksm=1&seed=1&insns=40000000 to set the controls, and &mmu=tdp to
+run every cell on the TDP MMU instead of the shadow MMU.
 
 Options:
   --out DIR          where to write index.html (default ./shadowvisor-web)

@@ -27,6 +27,8 @@ export interface WebCellParams {
   seed: number;
   /** Guest instructions each VM runs before it counts as done. */
   insnsPerVm: number;
+  /** The hypervisor's MMU (default shadow; the page's #mmu=tdp). */
+  mmu?: 'shadow' | 'tdp';
 }
 
 /** The demo's cell (`npm start`): 3 VMs x 16 MiB at overcommit 2, 40 M instructions each. */
@@ -40,6 +42,7 @@ export function checkParams(p: WebCellParams): WebCellParams {
   };
   if (!WEB_MODES.includes(p.mode)) throw new Error(`mode: expected notifier, pin or none, got ${String(p.mode)}`);
   if (!(p.overcommit >= 0.25 && p.overcommit <= 8)) throw new Error(`overcommit: expected 0.25 to 8, got ${p.overcommit}`);
+  if (p.mmu !== undefined && p.mmu !== 'shadow' && p.mmu !== 'tdp') throw new Error(`mmu: expected shadow or tdp, got ${String(p.mmu)}`);
   return {
     mode: p.mode,
     vms: int('vms', p.vms, 1, 4),
@@ -48,6 +51,7 @@ export function checkParams(p: WebCellParams): WebCellParams {
     ksm: p.ksm === true,
     seed: int('seed', p.seed, 0, 2 ** 31 - 1),
     insnsPerVm: int('instructions per VM', p.insnsPerVm, 1000, 1e10),
+    ...(p.mmu === 'tdp' ? { mmu: 'tdp' as const } : {}),
   };
 }
 
@@ -71,6 +75,7 @@ export function webCellSpec(params: WebCellParams, image: Uint8Array): SwapCellS
     hostMemBytes: hostBytesOf(p),
     swapBytes: p.vms * guest,
     mode: p.mode,
+    ...(p.mmu === 'tdp' ? { mmu: p.mmu } : {}),
     ksm: p.ksm,
     forkEvery: 0,
     dontneedEvery: 0,

@@ -26,6 +26,8 @@ export interface ImageSpec {
   swapBytes: number;
   vcpus: number;
   mode: MemoryMode;
+  /** The hypervisor's MMU (absent: shadow). */
+  mmu?: 'shadow' | 'tdp';
   ksm: boolean;
   /** Guest instructions per scheduling step: smaller interleaves host work more finely. */
   slice: number;
@@ -49,7 +51,7 @@ export function imageId(s: ImageSpec): string {
     h = Math.imul(h ^ (b & 0xff), 0x01000193);
   };
   for (const b of s.image) mix(b);
-  const opts = `${s.cmdline}\0${s.memBytes}\0${s.hostMemBytes}\0${s.swapBytes}\0${s.vcpus}\0${s.mode}\0${s.ksm}\0${s.slice}\0${s.maxInsns}\0${s.maxSteps}`;
+  const opts = `${s.cmdline}\0${s.memBytes}\0${s.hostMemBytes}\0${s.swapBytes}\0${s.vcpus}\0${s.mode}\0${s.ksm}\0${s.slice}\0${s.maxInsns}\0${s.maxSteps}${s.mmu === 'tdp' ? '\0tdp' : ''}`;
   for (let i = 0; i < opts.length; i++) mix(opts.charCodeAt(i));
   return (h >>> 0).toString(16).padStart(8, '0');
 }
@@ -73,6 +75,7 @@ function runImage(spec: ImageSpec, o: RunOptions): RunOutcome {
     swapBytes: spec.swapBytes,
     vcpus: spec.vcpus,
     mode: spec.mode,
+    mmu: spec.mmu,
     ksm: spec.ksm,
     // The stale detector stops the VM at the first stale access, checks or not (it costs nothing).
     check: true,
