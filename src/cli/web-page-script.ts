@@ -80,6 +80,7 @@ export const WEB_JS = String.raw`
   var viewed = null;
   var nextId = 1;
   var renderPending = false;
+  var viewPicked = false;
 
   function esc(s) {
     return String(s).replace(/[&<>"']/g, function (c) {
@@ -166,6 +167,7 @@ export const WEB_JS = String.raw`
   }
 
   function enqueue(list) {
+    viewPicked = false;
     for (var i = 0; i < list.length; i++) queue.push(list[i]);
     if (!current) startNext();
     render();
@@ -176,7 +178,8 @@ export const WEB_JS = String.raw`
     var run = { id: nextId++, params: params, series: [], snap: null, status: 'running', seconds: 0, hostBytes: hostBytes(params), show: true, error: null, trace: trace ? { html: null, url: null, events: 0 } : null };
     runs.push(run);
     current = run;
-    viewed = run;
+    // A run the user picked from the table stays shown while the queue moves on.
+    if (!viewPicked) viewed = run;
     backend.send({ type: trace ? 'trace' : 'run', id: run.id, params: params, image: memhog });
   }
   // The traced preset: one small VM whose events the worker records and renders as a trace page.
@@ -392,7 +395,8 @@ export const WEB_JS = String.raw`
   }
 
   // The run table: one <tr> per run, made once and then updated cell by cell, so a click that
-  // lands between mousedown and mouseup while a run is going still finds the same row.
+  // lands between mousedown and mouseup while a run is going still finds the same row (and rows
+  // are appended, so a starting run does not shift them either).
   function historyCells(r) {
     var s = r.snap || {}, p = r.params;
     var o = r.status === 'running' ? 'running' : r.status === 'error' ? 'error' : s.outcome;
@@ -423,7 +427,7 @@ export const WEB_JS = String.raw`
         for (var k = 0; k < CELL_CLASS.length; k++) h += '<td' + (CELL_CLASS[k] ? ' class="' + CELL_CLASS[k] + '"' : '') + '></td>';
         tr.innerHTML = h;
         rows[r.id] = tr;
-        tbody.insertBefore(tr, tbody.firstChild); // newest first
+        tbody.appendChild(tr); // in run order: a new run never moves the rows under the mouse
       }
       setClass(tr, r === viewed ? 'viewed' : '');
       var cb = tr.firstChild.firstChild;
@@ -498,6 +502,7 @@ export const WEB_JS = String.raw`
     if (t && t.getAttribute('data-id')) {
       var rid = Number(t.getAttribute('data-id'));
       runs.forEach(function (r) { if (r.id === rid) viewed = r; });
+      viewPicked = true;
       render(true);
     }
   });
