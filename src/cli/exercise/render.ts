@@ -2,7 +2,7 @@
 // into a quiz page) or JSON (one object, for building quizzes by program), with or without the
 // answers, and the grading report of `--check` in the same three forms.
 
-import type { Dump, Exercise, Grade } from './model.js';
+import { kindHint, type Dump, type Exercise, type Grade, type Question } from './model.js';
 
 export type Format = 'text' | 'md' | 'json';
 
@@ -21,6 +21,11 @@ function textTable(d: Dump): string[] {
   if (d.rows.length === 0) out.push('  (empty)');
   for (const r of d.rows) out.push(line(r));
   return out;
+}
+
+/** The question with what its answer looks like, unless the text already lists the choices. */
+function asked(q: Question): string {
+  return q.kind === 'word' ? q.text : `${q.text} [${kindHint(q)}]`;
 }
 
 function mdCell(s: string): string {
@@ -60,7 +65,7 @@ export function renderExercise(ex: Exercise, fmt: Format, o: RenderOptions): str
     for (const p of ex.intro) out.push(p, '');
     for (const d of ex.dumps) out.push(...mdTable(d), '');
     out.push('### Questions', '');
-    ex.questions.forEach((q, i) => out.push(`${i + 1}. **[${q.id}]** ${q.text}`));
+    ex.questions.forEach((q, i) => out.push(`${i + 1}. **[${q.id}]** ${asked(q)}`));
     out.push('', `Hand in one answer per line, in order (\`${o.command} --check FILE\` grades it).`);
     if (o.answers) {
       out.push('', '### Answers', '');
@@ -72,7 +77,7 @@ export function renderExercise(ex: Exercise, fmt: Format, o: RenderOptions): str
   for (const p of ex.intro) out.push(p, '');
   for (const d of ex.dumps) out.push(...textTable(d), '');
   out.push('Questions (one answer per line, in order; check with --check FILE):');
-  ex.questions.forEach((q, i) => out.push(`  ${String(i + 1).padStart(2)}. [${q.id}] ${q.text}`));
+  ex.questions.forEach((q, i) => out.push(`  ${String(i + 1).padStart(2)}. [${q.id}] ${asked(q)}`));
   if (o.answers) {
     out.push('', 'Answers (computed by the engine):');
     ex.questions.forEach((q, i) => out.push(`  ${String(i + 1).padStart(2)}. [${q.id}] ${q.answer}`, `      ${q.explain}`));
