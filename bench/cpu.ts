@@ -10,6 +10,7 @@ import { NativeMachine } from '../src/machine/native-machine.js';
 import type { BenchOut } from './index.js';
 import { parseBenchArgs } from './args.js';
 import { parseCount } from '../src/cli/args.js';
+import { QEMU, qemuArgs, qemuAvailable } from './qemu.js';
 
 const HELP = `Usage: shadowvisor bench cpu [options]
 
@@ -26,7 +27,6 @@ Options:
 // level below the project root, beside guest-images/.
 const imageUrl = (name: string): string => fileURLToPath(new URL(`../guest-images/${name}`, import.meta.url));
 
-const QEMU = 'qemu-system-i386';
 const MEM = 64 * 1024 * 1024;
 
 interface Run {
@@ -57,18 +57,9 @@ function checksumLine(output: string): string {
   return lines.find((l) => /checksum/i.test(l)) ?? lines[lines.length - 1] ?? '';
 }
 
-function qemuAvailable(): boolean {
-  const r = spawnSync(QEMU, ['--version'], { stdio: 'ignore' });
-  return r.status === 0;
-}
-
 function runQemu(path: string): { seconds: number; output: string; status: number | null } {
   const t0 = performance.now();
-  const r = spawnSync(
-    QEMU,
-    ['-kernel', path, '-m', '64', '-display', 'none', '-serial', 'stdio', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-no-reboot'],
-    { stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000, maxBuffer: 64 * 1024 * 1024 },
-  );
+  const r = spawnSync(QEMU, qemuArgs(path), { stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
   return { seconds: (performance.now() - t0) / 1000, output: r.stdout?.toString('latin1') ?? '', status: r.status };
 }
 

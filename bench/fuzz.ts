@@ -26,7 +26,7 @@ import {
   type RunOutcome,
 } from '../src/sim/fuzz/fuzz-case.js';
 import { shrinkIndices } from '../src/sim/fuzz/shrink.js';
-import { qemuArgs, qemuAvailable, qemuGuestExit, runProgram } from '../test/parity/qemu.js';
+import { qemuArgs, qemuAvailable, qemuGuestExit, runProgram } from './qemu.js';
 import { parseBenchArgs } from './args.js';
 import { FuzzPool, bundleEntry, type PoolAnswer } from './fuzz-pool.js';
 import type { BenchOut } from './index.js';

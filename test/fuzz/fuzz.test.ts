@@ -16,7 +16,7 @@ import { shrinkIndices } from '../../src/sim/fuzz/shrink.js';
 import { buildStreamGuest } from '../../src/sim/fuzz/stream-guest.js';
 import { ALLF, replayDefined, type StreamItem } from '../../src/sim/fuzz/stream-gen.js';
 import { STREAM_RUNTIME_BASE64 } from '../../src/sim/fuzz/stream-runtime.js';
-import { qemuAvailable } from '../parity/qemu.js';
+import { qemuAvailable } from '../../bench/qemu.js';
 import { BIN, ROOT, cli, tempDir } from '../cli/helpers.js';
 
 const haveQemu = qemuAvailable();

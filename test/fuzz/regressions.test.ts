@@ -8,7 +8,7 @@ import { loadFuzzImages } from '../../bench/fuzz.js';
 import { caseAt, caseImage, runCase, runNative, runShadow } from '../../src/sim/fuzz/fuzz-case.js';
 import { tempDir } from '../cli/helpers.js';
 import { tinyGuest } from '../machine/tiny-elf.js';
-import { QEMU, qemuArgs, qemuAvailable, qemuGuestExit, runProgram } from '../parity/qemu.js';
+import { QEMU, qemuArgs, qemuAvailable, qemuGuestExit, runProgram } from '../../bench/qemu.js';
 
 const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
 

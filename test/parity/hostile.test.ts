@@ -13,7 +13,7 @@ import { NativeMachine } from '../../src/machine/native-machine.js';
 import { nullLogger } from '../../src/obs/log.js';
 import { runGuest, type GuestRunOptions } from '../../src/sim/run-guest.js';
 import { checkVmInvariants } from '../../src/hv/check.js';
-import { qemuArgs, qemuAvailable, qemuGuestExit, runProgram } from './qemu.js';
+import { qemuArgs, qemuAvailable, qemuGuestExit, runProgram } from '../../bench/qemu.js';
 
 const IMAGE = fileURLToPath(new URL('../../guest-images/hostile/hostile.elf', import.meta.url));
 const MEM = 64 * 1024 * 1024;

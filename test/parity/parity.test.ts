@@ -3,17 +3,13 @@
 // must agree (ours = v & 0xff, QEMU's = (v << 1) | 1), and each image's own PASS line must be
 // there, so two equally broken runs cannot pass. Without QEMU: fail in CI, skip visibly elsewhere.
 
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { qemuAvailable, qemuGuestExit, runOnQemu, runProgram, type GuestRun } from './qemu.js';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { qemuAvailable, qemuGuestExit, runOnQemu, runProgram, type GuestRun } from '../../bench/qemu.js';
+import { BIN, ROOT } from '../cli/helpers.js';
 
-const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const IMAGES_DIR = join(ROOT, 'guest-images');
-const CLI = join(ROOT, 'dist', 'shadowvisor.mjs');
 
 /** Images too long for the test suite (their short variants are run instead). */
 const LONG_IMAGES = new Set(['cpubench.elf', 'intbench.elf']);
@@ -51,22 +47,6 @@ if (!haveQemu && !inCi) {
   );
 }
 
-/**
- * Other test files rebuild dist/shadowvisor.mjs in their own beforeAll, possibly while these
- * tests spawn it; run a private copy instead, taken once it is complete (same size as the
- * file and able to print its help).
- */
-function privateCliCopy(dir: string): string {
-  const dst = join(dir, 'shadowvisor.mjs');
-  for (let attempt = 0; attempt < 10; attempt++) {
-    copyFileSync(CLI, dst);
-    const ok = spawnSync(process.execPath, [dst, 'run', '--help'], { stdio: 'ignore', timeout: 30_000 }).status === 0;
-    if (ok && statSync(dst).size === statSync(CLI).size) return dst;
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
-  }
-  throw new Error(`could not take a complete copy of ${CLI}`);
-}
-
 function serialText(run: GuestRun): string {
   // latin1 maps every byte to one character, so string equality is byte equality and a failure
   // shows a readable diff.
@@ -98,22 +78,6 @@ describe('QEMU parity', () => {
     return;
   }
 
-  let buildError = '';
-  let cli = CLI;
-  let tmp = '';
-  beforeAll(() => {
-    const r = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
-    if (r.status !== 0 || !existsSync(CLI)) {
-      buildError = `CLI build failed (status ${r.status}): ${r.stderr || r.error}`;
-      return;
-    }
-    tmp = mkdtempSync(join(tmpdir(), 'shadowvisor-parity-'));
-    cli = privateCliCopy(tmp);
-  }, 150_000);
-  afterAll(() => {
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-  });
-
   for (const img of images) {
     const path = join(IMAGES_DIR, img);
     const marker = PASS_MARKERS[img] ?? /(?!)/; // never matches: the registration test names the image
@@ -127,10 +91,9 @@ describe('QEMU parity', () => {
       }, RUN_TIMEOUT_MS + 10_000);
 
       it('prints the same bytes and exit status under shadowvisor --mmu native', async () => {
-        expect(buildError).toBe('');
         const [q, ours] = await Promise.all([
           runOnQemu(path, RUN_TIMEOUT_MS),
-          runProgram(process.execPath, [cli, 'run', path, '--mmu', 'native', '--max-insns', MAX_INSNS], RUN_TIMEOUT_MS, ROOT),
+          runProgram(process.execPath, [BIN, 'run', path, '--mmu', 'native', '--max-insns', MAX_INSNS], RUN_TIMEOUT_MS, ROOT),
         ]);
         expect(ours.timedOut, describeRun('shadowvisor', ours)).toBe(false);
         expect(serialText(ours), describeRun('shadowvisor', ours)).toBe(serialText(q));

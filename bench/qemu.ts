@@ -1,0 +1,76 @@
+// The external oracle: runs a guest image under qemu-system-i386 with GUEST-ABI.md's reference
+// command line and returns its serial bytes and exit status. Used by `bench fuzz`, `bench cpu`
+// and the parity tests; runOnQemu caches its runs in memory per image content hash and command
+// line (never on disk), so one process boots each image on QEMU at most once.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+export const QEMU = 'qemu-system-i386';
+
+/** GUEST-ABI.md "Reference QEMU command line". */
+export function qemuArgs(image: string): string[] {
+  return [
+    '-kernel', image, '-m', '64', '-display', 'none', '-serial', 'stdio',
+    '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-no-reboot',
+  ];
+}
+
+export interface GuestRun {
+  stdout: Buffer;
+  stderr: string;
+  /** process exit status, or null when killed (timeout) */
+  status: number | null;
+  timedOut: boolean;
+}
+
+/** True when qemu-system-i386 can be started on this machine. */
+export function qemuAvailable(): boolean {
+  const r = spawnSync(QEMU, ['--version'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+  return !r.error && r.status === 0;
+}
+
+/** Runs a program with stdin closed, collecting stdout bytes; kills it after `timeoutMs`. */
+export function runProgram(cmd: string, args: string[], timeoutMs: number, cwd?: string): Promise<GuestRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8'), status, timedOut });
+    });
+  });
+}
+
+const cache = new Map<string, Promise<GuestRun>>();
+
+/** QEMU's run of `image` (with a Multiboot command line when given: -append), memoised by the
+ *  image's SHA-256 and the command line for the life of this process. */
+export function runOnQemu(image: string, timeoutMs = 60_000, cmdline?: string): Promise<GuestRun> {
+  const key = createHash('sha256').update(readFileSync(image)).digest('hex') + (cmdline === undefined ? '' : ` ${cmdline}`);
+  let run = cache.get(key);
+  if (!run) {
+    run = runProgram(QEMU, cmdline === undefined ? qemuArgs(image) : [...qemuArgs(image), '-append', cmdline], timeoutMs);
+    cache.set(key, run);
+  }
+  return run;
+}
+
+/** The guest's exit value from QEMU's status: isa-debug-exit exits with (v << 1) | 1. */
+export function qemuGuestExit(status: number | null): number | null {
+  if (status === null || (status & 1) === 0) return null;
+  return status >> 1;
+}
