@@ -319,3 +319,45 @@ describe('TDP: memory references per TLB miss, hand-computed', () => {
     expect(CODE_GPA).toBeGreaterThan(0);
   });
 });
+
+describe('describeTranslation (for the gdb stub\'s monitor translate): one chain, either MMU', () => {
+  it('shadow and tdp agree on gva -> gpa -> hva -> hpa; each names its own entry; nothing is faulted in', () => {
+    const views = (['shadow', 'tdp'] as const).map((mmu) => {
+      const { vm } = smallVm({ mmu, frames: 512 });
+      const driver = new GuestDriver(vm);
+      identityPaging(vm, driver);
+      const pt = 0x11000;
+      vm.guestMem.writeGpa32(pt + 0x40 * 4, (0x23 << 12) | PTE_P | PTE_RW); // gva 0x40000 -> gpa 0x23000
+      driver.store(0x40010, 0x1234);
+      const before = vm.stats.pf_taken;
+      const v = vm.describeTranslation(0x40010);
+      const cold = vm.describeTranslation(0x41000); // mapped by the guest, never touched
+      expect(vm.stats.pf_taken).toBe(before);
+      const frame = vm.host.frameAt(vm.mm, vm.hva + 0x23000);
+      return { v, cold, frame, hva: vm.hva };
+    });
+    for (const { v, cold, frame, hva } of views) {
+      expect(v.gpa).toBe(0x23010);
+      expect(v.hva).toBe(hva + 0x23010);
+      expect(v.hpa).toBe(frame * 4096 + 0x10);
+      expect(v.entryFrame).toBe(frame);
+      expect(v.text).toContain('gpa 0x23010');
+      expect(cold.gpa).toBe(0x41000);
+      expect(cold.entry).toBeNull();
+    }
+    expect(views[0]!.v.mmu).toBe('shadow');
+    expect(views[0]!.v.text).toMatch(/spte \d+: frame \d+/);
+    expect(views[1]!.v.mmu).toBe('tdp');
+    expect(views[1]!.v.text).toMatch(/tdp leaf for gfn 0x23: frame \d+ W A D/);
+  });
+});
+
+describe('front ends pass --mmu tdp through', () => {
+  it('the web page\'s cell (#mmu=tdp) builds a tdp swap cell; a bad value is refused', async () => {
+    const { webCellSpec, WEB_DEFAULTS } = await import('../../src/web/web-cell.js');
+    const img = new Uint8Array(16);
+    expect(webCellSpec({ ...WEB_DEFAULTS, mmu: 'tdp' }, img).mmu).toBe('tdp');
+    expect(webCellSpec(WEB_DEFAULTS, img).mmu).toBeUndefined();
+    expect(() => webCellSpec({ ...WEB_DEFAULTS, mmu: 'ept' as 'tdp' }, img)).toThrow(/mmu: expected shadow or tdp/);
+  });
+});
