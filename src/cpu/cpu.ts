@@ -730,7 +730,7 @@ export class Cpu {
       // A compiled region runs whole blocks (it hands a block it cannot finish back to the
       // interpreter, JIT_INTERPRET) and follows valid links inside itself exactly as below.
       let compiled = false;
-      if (b.jfn !== null && this.jit && end - this.icount >= b.n) {
+      if (b.jfn !== null && this.jit && this.frameGen === null && end - this.icount >= b.n) {
         let nb: Block | null;
         try {
           nb = b.jfn(this, end, b.jpc);

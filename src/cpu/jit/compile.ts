@@ -60,7 +60,12 @@ export function jitAvailable(): boolean {
 }
 
 /** Compile statistics (outside the guest-visible counters: --stats never shows them). */
-export const jitStats = { regions: 0, blocks: 0, insns: 0, sourceBytes: 0, compileMs: 0 };
+export const jitStats = { regions: 0, blocks: 0, insns: 0, sourceBytes: 0, compileMs: 0, pages: 0 };
+/** Backing pages that have had a region compiled (for jitStats.pages). */
+const pagesSeen = new Set<number>();
+
+/** Debugging: receives each region's JavaScript text when set. */
+export const jitDebug: { dump: ((source: string) => void) | null } = { dump: null };
 
 let nextRegionId = 1;
 
@@ -111,16 +116,20 @@ export function compileRegion(c: Cpu, entry: Block): void {
   const boff: number[] = [];
   const src: string[] = [];
   src.push('return function region(c, end, pc) {');
+  // The stale-access detector is set once per VM; its checks live in the handlers only.
+  src.push('if (c.frameGen !== null) { c.jitMode = 1; return B[pc]; }');
   src.push('const r = c.r, tlbOff = c.tlbOff, mem = c.mem, m32 = c.m32, dv = c.dv, tlb = c.tlb, code = c.code, vbase = c.eip & -4096;');
   src.push(`let ${REG_LOCALS.map((x, k) => `${x} = r[${k}]`).join(', ')};`);
   src.push(`let ${FLAG_LOCALS.map((x) => `${x} = c.${x}`).join(', ')};`);
-  src.push('let ii = 0, nb = null, beip = 0;');
+  // ic/bb: Cpu.icount and blockBase as the interpreter would have them; ne: the block's next
+  // EIP once a branch decided it (NaN: fall through).
+  src.push('let ii = 0, nb = null, beip = 0, ic = c.icount, bb = ic, ne = NaN, hits = c.hits, rtag = c.rtag, wtag = c.wtag;');
   src.push('try { for (;;) { switch (pc) {');
   for (let k = 0; k < blocks.length; k++) {
     const b = blocks[k];
     src.push(`case ${k}: {`);
-    src.push(`if (end - c.icount < ${b.n}) { c.jitMode = 1; return B[${k}]; }`);
-    src.push(`beip = (vbase + ${b.poff}) | 0; c.blockBase = c.icount; c.blockBreak = false; c.beip = beip; c.eip = NaN;`);
+    src.push(`if (end - ic < ${b.n}) { c.icount = ic; c.hits = hits; c.eip = (vbase + ${b.poff}) | 0; c.jitMode = 1; return B[${k}]; }`);
+    src.push(`beip = (vbase + ${b.poff}) | 0; bb = ic; ne = NaN;`);
     const em = new BlockEmitter(src);
     for (let j = 0; j < b.n; j++) {
       const ins = b.insns[j];
@@ -131,21 +140,18 @@ export function compileRegion(c: Cpu, entry: Block): void {
       em.insn(ins, n, j);
     }
     em.spill();
-    src.push(`c.icount = c.blockBase + ${b.n};`);
-    src.push(`if (c.eip !== c.eip) c.eip = (beip + ${b.insns[b.n - 1].next}) | 0;`);
+    src.push(`ic = bb + ${b.n};`);
+    src.push(`if (ne !== ne) ne = (beip + ${b.insns[b.n - 1].next}) | 0;`);
     src.push(`nb = B[${k}]; break; }`);
   }
   src.push('default: throw new Error("region: bad entry " + pc);');
   src.push('}');
   // The interpreter's link step, read-only: follow a valid link into this region, else hand over.
-  src.push('const e = c.eip;');
-  src.push(
-    'if (nb.linkCpu === c && nb.linkTlb === tlb.epoch && nb.linkCode === code.invalidations && c.frameGen === null) {',
-  );
-  src.push('const t = nb.l0eip === e ? nb.l0 : nb.l1eip === e ? nb.l1 : null;');
-  src.push(`if (t !== null && t.jreg === ${id} && e === ((vbase + t.poff) | 0)) { pc = t.jpc; continue; }`);
+  src.push('if (nb.linkCpu === c && nb.linkTlb === tlb.epoch && nb.linkCode === code.invalidations) {');
+  src.push('const t = nb.l0eip === ne ? nb.l0 : nb.l1eip === ne ? nb.l1 : null;');
+  src.push(`if (t !== null && t.jreg === ${id} && ne === ((vbase + t.poff) | 0)) { pc = t.jpc; continue; }`);
   src.push('}');
-  src.push('c.jitMode = 0; return nb;');
+  src.push('c.icount = ic; c.blockBase = bb; c.beip = beip; c.eip = ne; c.hits = hits; c.jitMode = 0; return nb;');
   src.push('} } catch (x) {');
   src.push('c.icount = c.blockBase + IDX[ii]; c.curEip = (c.beip + BOFF[ii]) | 0; c.eip = c.curEip; throw x;');
   src.push('} };');
@@ -156,6 +162,7 @@ export function compileRegion(c: Cpu, entry: Block): void {
   const factory = new Function('B', 'I', 'IDX', 'BOFF', ...EMIT_SCOPE_NAMES, `"use strict";\n${decl.join('\n')}\n${text}`) as (
     ...args: unknown[]
   ) => RegionFn;
+  if (jitDebug.dump !== null) jitDebug.dump(text);
   const fn = factory(blocks, insns, Int32Array.from(idx), Int32Array.from(boff), ...EMIT_SCOPE_VALUES);
   for (let k = 0; k < blocks.length; k++) {
     const b = blocks[k];
@@ -164,6 +171,10 @@ export function compileRegion(c: Cpu, entry: Block): void {
     b.jreg = id;
   }
   jitStats.regions++;
+  if (!pagesSeen.has(entry.page)) {
+    pagesSeen.add(entry.page);
+    jitStats.pages++;
+  }
   jitStats.blocks += blocks.length;
   jitStats.insns += insns.length;
   jitStats.sourceBytes += text.length;

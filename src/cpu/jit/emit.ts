@@ -86,12 +86,18 @@ export class BlockEmitter {
     );
   }
   exitText(): string {
-    return `{ c.icount = c.blockBase + ${this.j + 1}; if (c.eip !== c.eip) c.eip = (beip + ${this.ins.next}) | 0; return null; }`;
+    return `{ c.icount = bb + ${this.j + 1}; if (c.eip !== c.eip) c.eip = (beip + ${this.ins.next}) | 0; return null; }`;
   }
   /** The handler call, as a statement that leaves the locals valid (spilled before, reloaded
-   *  after) and ends the slice when the handler set blockBreak, as the interpreter loop does. */
+   *  after) and ends the slice when the handler set blockBreak, as the interpreter loop does.
+   *  The Cpu's block state (icount, blockBase, beip, eip = NaN, blockBreak, hits) is what the
+   *  interpreter's loop would show the handler; the region keeps it in locals otherwise. */
   callText(): string {
-    return `{ ${this.spillText()}ii = ${this.n}; h${this.n}(c, i${this.n}); ${BlockEmitter.reloadText()} if (c.blockBreak) ${this.exitText()} }`;
+    return (
+      `{ ${this.spillText()}c.icount = ic; c.blockBase = bb; c.beip = beip; c.eip = NaN; c.blockBreak = false; c.hits = hits; ii = ${this.n}; ` +
+      `h${this.n}(c, i${this.n}); ${BlockEmitter.reloadText()} ` +
+      `ic = c.icount; bb = c.blockBase; hits = c.hits; rtag = c.rtag; wtag = c.wtag; if (c.eip === c.eip) ne = c.eip; if (c.blockBreak) ${this.exitText()} }`
+    );
   }
   /** Straight-line handler call: afterwards nothing is known about the flags. */
   call(): void {
@@ -129,15 +135,16 @@ export class BlockEmitter {
   }
 
   /** `if (TLB hit) { hit } else handler` for a load of `size` at linear address text `lin`;
-   *  `hit` sees the backing byte address in `a`. The test and the hit count are rd8/rd32's. */
+   *  `hit` sees the backing byte address in `a`. The test and the hit count are rd8/rd32's (a
+   *  region never runs with the stale-access detector on, whose checks the handlers make). */
   loadHit(lin: string, size: 1 | 4, hit: string): string {
     const align = size === 4 ? ' && (l & 4095) <= 4092' : '';
-    return `{ const l = ${lin}, vp = l >>> 12, t = vp & 4095; if (c.rtag[t] === vp${align} && c.frameGen === null) { c.hits++; const a = (tlbOff[t] + (l & 4095)) >>> 0; ${hit} } else ${this.callText()} }`;
+    return `{ const l = ${lin}, vp = l >>> 12, t = vp & 4095; if (rtag[t] === vp${align}) { hits++; const a = (tlbOff[t] + (l & 4095)) >>> 0; ${hit} } else ${this.callText()} }`;
   }
   /** Same for a store (wr8/wr32, and rdW32's write-permission test for read-modify-write). */
   storeHit(lin: string, size: 1 | 4, hit: string): string {
     const align = size === 4 ? ' && (l & 4095) <= 4092' : '';
-    return `{ const l = ${lin}, vp = l >>> 12, t = vp & 4095; if (c.wtag[t] === vp${align} && c.frameGen === null) { c.hits++; const a = (tlbOff[t] + (l & 4095)) >>> 0; ${hit} } else ${this.callText()} }`;
+    return `{ const l = ${lin}, vp = l >>> 12, t = vp & 4095; if (wtag[t] === vp${align}) { hits++; const a = (tlbOff[t] + (l & 4095)) >>> 0; ${hit} } else ${this.callText()} }`;
   }
 
   // ---- conditions -------------------------------------------------------------------------
@@ -498,7 +505,7 @@ templates.set(D.opPop32R, (e, i) => {
 // block's linear address, as c.beip)
 templates.set(B.opJmp, (e, i) => {
   if (i.osz !== 4) return false;
-  e.emit(`c.eip = (beip + ${i.next + i.imm}) | 0;`);
+  e.emit(`ne = (beip + ${i.next + i.imm}) | 0;`);
   return true;
 });
 const jcc = (e: BlockEmitter, i: Insn, cc: number): boolean => {
@@ -509,7 +516,7 @@ const jcc = (e: BlockEmitter, i: Insn, cc: number): boolean => {
     t = `(fop !== 7 ? fres === 0 : (c.fexp & 64) !== 0)`;
     if (cc === 5) t = `!${t}`;
   } else t = e.cond(cc);
-  e.emit(`if (${t}) c.eip = (beip + ${i.next + i.imm}) | 0;`);
+  e.emit(`if (${t}) ne = (beip + ${i.next + i.imm}) | 0;`);
   return true;
 };
 templates.set(B.opJcc, (e, i) => jcc(e, i, i.op));
@@ -521,7 +528,7 @@ templates.set(B.opCall, (e, i) => {
     e.storeHit(
       '((r4 - 4) | 0)',
       4,
-      `const nx = (beip + ${i.next}) | 0; if ((a & 3) === 0) m32[a >>> 2] = nx; else dv.setInt32(a, nx, true); r4 = l; c.eip = (nx + ${i.imm | 0}) | 0;`,
+      `const nx = (beip + ${i.next}) | 0; if ((a & 3) === 0) m32[a >>> 2] = nx; else dv.setInt32(a, nx, true); r4 = l; ne = (nx + ${i.imm | 0}) | 0;`,
     ),
   );
   e.setDirty(4);
@@ -529,7 +536,7 @@ templates.set(B.opCall, (e, i) => {
 });
 templates.set(B.opRet, (e, i) => {
   if (i.osz !== 4) return false;
-  e.emit(e.loadHit('r4', 4, `const v = (a & 3) === 0 ? m32[a >>> 2] : dv.getInt32(a, true); r4 = (l + ${4 + i.imm}) | 0; c.eip = v;`));
+  e.emit(e.loadHit('r4', 4, `const v = (a & 3) === 0 ? m32[a >>> 2] : dv.getInt32(a, true); r4 = (l + ${4 + i.imm}) | 0; ne = v;`));
   e.setDirty(4);
   return true;
 });

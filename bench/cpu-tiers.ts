@@ -1,0 +1,152 @@
+// The execution tiers side by side (part of `shadowvisor bench cpu`): the interpreter and the
+// compiler (src/cpu/jit) on cpubench and intbench, under the native MMU and the shadow MMU, in
+// one process and one run, with QEMU TCG's figure on the same images when qemu-system-i386 is
+// installed. Every run of an image must print the same serial bytes and retire the same number
+// of instructions (the compiler's contract); the table shows wall and CPU-time MIPS (the machine
+// may be shared: CPU time is the steadier figure), the compiler's speed-up and the shadow MMU's
+// cost, and what compiling took (regions, pages, source text, milliseconds).
+
+import { spawnSync } from 'node:child_process';
+import { jitStats, setJitDefault } from '../src/cpu/jit/compile.js';
+import { NativeMachine } from '../src/machine/native-machine.js';
+import { nullLogger } from '../src/obs/log.js';
+import { prepareGuest, runPrepared } from '../src/sim/run-guest.js';
+import type { BenchOut } from './index.js';
+
+const MEM = 64 * 1024 * 1024;
+const QEMU = 'qemu-system-i386';
+
+export interface TierRun {
+  image: string;
+  mmu: 'native' | 'shadow';
+  tier: 'interp' | 'jit';
+  instructions: number;
+  seconds: number;
+  cpuSeconds: number;
+  mips: number;
+  cpuMips: number;
+  exitCode: number;
+  output: string;
+  regions: number;
+  compileMs: number;
+  sourceBytes: number;
+  pages: number;
+}
+
+function runTier(name: string, image: Uint8Array, mmu: 'native' | 'shadow', tier: 'interp' | 'jit'): TierRun {
+  setJitDefault(tier === 'jit');
+  const before = { ...jitStats };
+  const bytes: number[] = [];
+  const output = { write: (b: number): void => void bytes.push(b) };
+  try {
+    const t0 = performance.now();
+    const u0 = process.cpuUsage();
+    let instructions: number;
+    let exitCode: number;
+    if (mmu === 'native') {
+      const m = new NativeMachine({ image, ramBytes: MEM, output });
+      const r = m.run();
+      instructions = r.instructions;
+      exitCode = r.reason === 'exit' ? r.exitCode : -1;
+    } else {
+      const r = runPrepared(prepareGuest({ image, memBytes: MEM, output, log: nullLogger })).result;
+      instructions = r.instructions;
+      exitCode = r.reason === 'exit' ? r.exitCode : -1;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const u = process.cpuUsage(u0);
+    const cpuSeconds = (u.user + u.system) / 1e6;
+    return {
+      image: name,
+      mmu,
+      tier,
+      instructions,
+      seconds,
+      cpuSeconds,
+      mips: instructions / seconds / 1e6,
+      cpuMips: instructions / cpuSeconds / 1e6,
+      exitCode,
+      output: Buffer.from(bytes).toString('latin1'),
+      regions: jitStats.regions - before.regions,
+      compileMs: jitStats.compileMs - before.compileMs,
+      sourceBytes: jitStats.sourceBytes - before.sourceBytes,
+      pages: jitStats.pages - before.pages,
+    };
+  } finally {
+    setJitDefault(false);
+  }
+}
+
+function runQemu(path: string): { seconds: number; output: string; status: number | null } {
+  const t0 = performance.now();
+  const r = spawnSync(
+    QEMU,
+    ['-kernel', path, '-m', '64', '-display', 'none', '-serial', 'stdio', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-no-reboot'],
+    { stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000, maxBuffer: 64 * 1024 * 1024 },
+  );
+  return { seconds: (performance.now() - t0) / 1000, output: r.stdout?.toString('latin1') ?? '', status: r.status };
+}
+
+const f1 = (n: number): string => n.toFixed(1);
+
+/**
+ * Run every tier on every image; print the table (or JSON lines). Returns 1 when a run's
+ * output, instruction count or exit status differs from the image's first run, or from QEMU.
+ */
+export function runTiers(images: { name: string; path: string; bytes: Uint8Array }[], opts: { qemu: boolean; json: boolean }, out: BenchOut): number {
+  let status = 0;
+  const haveQemu = opts.qemu && spawnSync(QEMU, ['--version'], { stdio: 'ignore' }).status === 0;
+  if (!opts.json) {
+    out.stdout(
+      `\nexecution tiers (one process; the machine may be shared, so CPU-time MIPS is the steadier figure)\n` +
+        `${'image'.padEnd(20)}${'mmu'.padEnd(8)}${'tier'.padEnd(8)}${'instructions'.padStart(14)}${'seconds'.padStart(9)}${'MIPS'.padStart(8)}${'cpuMIPS'.padStart(9)}${'regions'.padStart(9)}${'pages'.padStart(7)}${'compile ms'.padStart(12)}${'src KiB'.padStart(9)}\n`,
+    );
+  }
+  for (const img of images) {
+    const runs: TierRun[] = [];
+    for (const mmu of ['native', 'shadow'] as const) {
+      for (const tier of ['interp', 'jit'] as const) {
+        const r = runTier(img.name, img.bytes, mmu, tier);
+        runs.push(r);
+        if (opts.json) {
+          const { output: _o, ...row } = r;
+          out.stdout(`${JSON.stringify({ bench: 'cpu', tiers: true, ...row })}\n`);
+        } else {
+          out.stdout(
+            `${img.name.padEnd(20)}${mmu.padEnd(8)}${tier.padEnd(8)}${r.instructions.toLocaleString('en-US').padStart(14)}${r.seconds.toFixed(2).padStart(9)}${f1(r.mips).padStart(8)}${f1(r.cpuMips).padStart(9)}` +
+              `${(tier === 'jit' ? String(r.regions) : '-').padStart(9)}${(tier === 'jit' ? String(r.pages) : '-').padStart(7)}${(tier === 'jit' ? f1(r.compileMs) : '-').padStart(12)}${(tier === 'jit' ? f1(r.sourceBytes / 1024) : '-').padStart(9)}\n`,
+          );
+        }
+        const first = runs[0]!;
+        if (r.output !== first.output || r.instructions !== first.instructions || r.exitCode !== 0) {
+          out.stderr(`shadowvisor: bench cpu: ${img.name} ${mmu} ${tier}: output, instructions or exit status differ from ${first.mmu} ${first.tier} (exit ${r.exitCode})\n`);
+          status = 1;
+        }
+      }
+    }
+    const get = (mmu: string, tier: string): TierRun => runs.find((r) => r.mmu === mmu && r.tier === tier)!;
+    const speedup = get('native', 'interp').cpuSeconds / get('native', 'jit').cpuSeconds;
+    const shadowI = get('shadow', 'interp').cpuSeconds / get('native', 'interp').cpuSeconds;
+    const shadowJ = get('shadow', 'jit').cpuSeconds / get('native', 'jit').cpuSeconds;
+    let qemuText = 'QEMU not run';
+    let qemuMips = 0;
+    if (haveQemu) {
+      const q = runQemu(img.path);
+      qemuMips = get('native', 'jit').instructions / q.seconds / 1e6;
+      const match = q.output === runs[0]!.output;
+      qemuText = `QEMU TCG ${q.seconds.toFixed(2)} s wall incl. boot = ${f1(qemuMips)} MIPS; compiler / QEMU = ${(get('native', 'jit').cpuMips / qemuMips).toFixed(2)}; output ${match ? 'matches' : 'DIFFERS'}`;
+      if (!match || q.status !== 1) {
+        out.stderr(`shadowvisor: bench cpu: ${img.name}: QEMU ${match ? `exit status ${q.status}, expected 1` : 'serial output differs from ours'}\n`);
+        status = 1;
+      }
+    } else if (opts.qemu) qemuText = `${QEMU} not found on PATH, comparison skipped`;
+    if (opts.json) {
+      out.stdout(`${JSON.stringify({ bench: 'cpu', tiers: true, image: img.name, jitSpeedup: speedup, shadowOverNativeInterp: shadowI, shadowOverNativeJit: shadowJ, qemuMips })}\n`);
+    } else {
+      out.stdout(
+        `${img.name}: compiler / interpreter = ${speedup.toFixed(2)}x (CPU time); shadow / native time = ${shadowI.toFixed(2)} interp, ${shadowJ.toFixed(2)} jit; ${qemuText}\n`,
+      );
+    }
+  }
+  return status;
+}
