@@ -94,6 +94,36 @@ maybe('gdb drives run --gdb', () => {
     expect(comparableStats(stub.stderr)).toEqual(comparableStats(plain.stderr));
   });
 
+  it.concurrent.each(['native', 'shadow'])('pagetest under --mmu %s: breakpoints on the first instruction of the #PF and timer IRQ entry stubs stop there', async (mmu) => {
+    expect(haveGdb, 'gdb is required in CI').toBe(true);
+    const args = ['--mmu', mmu, '--stats', '--json', `${IMAGES}/pagetest.elf`];
+    const port = await freePort();
+    const stub = await startStub(port, args);
+    // lib/isr.S: one 16-byte stub per vector; #PF is 14, the PIT's IRQ0 is remapped to 32.
+    const g = await runGdb(port, `${IMAGES}/pagetest.elf`, [
+      'break *((char *)&isr_stubs + 14 * 16)',
+      'break *((char *)&isr_stubs + 32 * 16)',
+      'continue',
+      'delete 1',
+      'continue',
+      'x/2xw $esp',
+      'delete',
+      'continue',
+    ]);
+    const end = await stub.done;
+    const out = g.out;
+    // Shadow paging injects the guest's #PF (KVM found it); the timer IRQ comes between two
+    // instructions: either way the event is delivered before the handler's first instruction runs.
+    expect(out).toMatch(/Breakpoint 1, 0x[0-9a-f]+ in isr_stubs \(\)/);
+    expect(out).toMatch(/Breakpoint 2, 0x[0-9a-f]+ in isr_stubs \(\)\n0x[0-9a-f]+:\s+0x001[0-9a-f]{5}\s+0x00000008/); // EIP, CS pushed
+    expect(out).toMatch(/exited normally/);
+    expect(end.status, stub.stderr).toBe(0);
+    const plain = cli(['run', ...args], { encoding: 'latin1' });
+    expect(stub.stdout).toBe(plain.stdout);
+    expect(stub.stdout).toMatch(/^pagetest: PASS$/m);
+    expect(comparableStats(stub.stderr)).toEqual(comparableStats(plain.stderr));
+  });
+
   it('smp.elf on 2 vCPUs: a breakpoint both vCPUs hit (threads), monitor commands; same output and stats as without gdb', async () => {
     expect(haveGdb, 'gdb is required in CI').toBe(true);
     const args = ['--vcpus', '2', '--cmdline', 'vcpus=2', '--stats', '--json', `${IMAGES}/smp.elf`];

@@ -14,6 +14,9 @@ import type { Cpu } from '../../cpu/cpu.js';
 import type { NativeMachine } from '../../machine/native-machine.js';
 import type { RunResult } from '../../machine/run-loop.js';
 import { STEP_RAN, type Vcpu } from '../../hv/vcpu.js';
+import { FL_IF } from '../../cpu/flags.js';
+import { EV_NONE } from '../../cpu/interrupts.js';
+import { EXIT_BUDGET } from '../../cpu/ports.js';
 import type { PreparedGuest } from '../../sim/run-guest.js';
 import type { VmRun } from '../../sim/simulation.js';
 import { readVirtual, type GuestPhys } from './guest-peek.js';
@@ -154,6 +157,17 @@ export class RunControl {
     return false;
   }
 
+  /**
+   * Whether the next Cpu.run() begins by delivering an event (an injected exception or a
+   * deliverable IRQ) before its first instruction. Cpu.run(0) then delivers just that, exactly as
+   * the start of Cpu.run(1) would, and a breakpoint on the handler's first instruction is seen
+   * before it runs. Not inside an interrupt shadow (STI, MOV SS): run(0) would end the shadow.
+   */
+  private eventFirst(cpu: Cpu): boolean {
+    if (cpu.intShadow || cpu.shutdown) return false;
+    return cpu.pendKind !== EV_NONE || (cpu.irqLine && cpu.pic !== null && (cpu.getEflags() & FL_IF) !== 0);
+  }
+
   // ---- native runs ----------------------------------------------------------------------------
 
   /** Run the native machine towards `target` retired instructions for about `ms` of wall time. */
@@ -162,6 +176,13 @@ export class RunControl {
     if (!this.fine) return machine.run(target);
     const t0 = performance.now();
     for (let n = 1; ; n++) {
+      // The device events runVcpu would deliver first (advance() is idempotent for one instant).
+      machine.board.advance(cpu.vtime());
+      if (this.eventFirst(cpu)) {
+        const before = cpu.eip >>> 0;
+        if (cpu.run(0) !== EXIT_BUDGET) return machine.run(cpu.icount); // the loop reports the exit
+        if (this.check(0, before)) return machine.run(cpu.icount);
+      }
       const prev = cpu.eip >>> 0;
       const hit = this.accessHit(0);
       const deliveries = cpu.deliveries;
@@ -198,6 +219,15 @@ export class RunControl {
     if (!this.fine || v.faulting || this.nested > 0) return step(slice);
     const cpu = v.cpu;
     for (let done = 0; done < slice; ) {
+      if (this.eventFirst(cpu)) {
+        const before = cpu.eip >>> 0;
+        const r0 = step(0);
+        if (r0 !== STEP_RAN || v.faulting) return r0;
+        if (this.check(v.index, before)) {
+          this.rest = { run, vcpu: v, insns: slice - done };
+          return STEP_RAN;
+        }
+      }
       const prev = cpu.eip >>> 0;
       const before = cpu.icount;
       const hit = this.accessHit(v.index);
