@@ -12,6 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, tempDir } from '../cli/helpers.js';
 import { expectNoErrors, haveChromium, inCi, launch, openPage, screenshot } from './chromium.js';
 
+// Functions given to page.evaluate run in the page. The project's tsconfig has no DOM library (the
+// engine must not see one), so they reach the page's globals through these module-local names.
+declare const document: any;
+declare const window: any;
+declare const getComputedStyle: any;
+declare const MutationObserver: any;
+
 type Row = [number, number, number, number, number, number, number, number, number, string];
 interface Data {
   kinds: string[];
@@ -80,11 +87,11 @@ describe.skipIf(!haveChromium && !inCi)('trace --html in Chromium', () => {
           spte: box('spte').textContent!,
           spteState: box('spte').getAttribute('data-state')!,
           tlb: box('tlb').textContent!,
-          changed: Array.prototype.map.call(document.querySelectorAll('.box.changed'), (b: Element) => b.getAttribute('data-box')).join(','),
+          changed: Array.prototype.map.call(document.querySelectorAll('.box.changed'), (b: { getAttribute(n: string): string | null }) => b.getAttribute('data-box')).join(','),
         });
         if (kind === 'SPTE_SET') set = true;
         if (kind === 'SPTE_ZAP' && set) break; // the first link made and broken again
-        (document.getElementById('pnext') as HTMLButtonElement).click();
+        (document.getElementById('pnext') as { click(): void }).click();
         if (at() === i) break;
       }
       return out;
@@ -141,8 +148,8 @@ describe.skipIf(!haveChromium && !inCi)('trace --html in Chromium', () => {
     await page.uncheck('#ponly');
     await page.evaluate((c) => {
       const at = () => Number(document.getElementById('pcur')!.getAttribute('data-i'));
-      while (at() > c) (document.getElementById('pprev') as HTMLButtonElement).click();
-      while (at() < c) (document.getElementById('pnext') as HTMLButtonElement).click();
+      while (at() > c) (document.getElementById('pprev') as { click(): void }).click();
+      while (at() < c) (document.getElementById('pnext') as { click(): void }).click();
     }, clean);
     expect(await cur(page)).toBe(clean);
     expect(await page.textContent('#pnote')).toContain('protect_clean_gpte');
@@ -186,7 +193,7 @@ describe.skipIf(!haveChromium && !inCi)('trace --html in Chromium', () => {
     // link is broken, the spte box turns stale, and the chain's nodes after it are still faded.
     await page.click('#pnext');
     await page.evaluate(() => {
-      for (let n = 0; n < 400 && document.getElementById('pcur')!.getAttribute('data-kind') !== 'UNSEEN'; n++) (document.getElementById('pnext') as HTMLButtonElement).click();
+      for (let n = 0; n < 400 && document.getElementById('pcur')!.getAttribute('data-kind') !== 'UNSEEN'; n++) (document.getElementById('pnext') as { click(): void }).click();
     });
     const at = await cur(page);
     expect(data.kinds[data.events[at]![3]]).toBe('UNSEEN');

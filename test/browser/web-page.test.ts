@@ -12,6 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, tempDir } from '../cli/helpers.js';
 import { expectNoErrors, haveChromium, inCi, launch, openPage, screenshot } from './chromium.js';
 
+// Functions given to page.evaluate run in the page. The project's tsconfig has no DOM library (the
+// engine must not see one), so they reach the page's globals through these module-local names.
+declare const document: any;
+declare const window: any;
+declare const getComputedStyle: any;
+declare const MutationObserver: any;
+
 /** Small runs: one VM of 4 MiB at overcommit 2, 10 M instructions each (long enough to click into). */
 const SMALL = 'vms=1&mib=4&ratio=2&insns=10000000';
 
@@ -42,17 +49,17 @@ describe.skipIf(!haveChromium && !inCi)('shadowvisor web in Chromium', () => {
     page.evaluate(() => {
       const w = { rowsRemoved: 0, rowsAdded: 0, liveRebuilds: 0, longTasks: [] as number[] };
       (window as unknown as { __watch: typeof w }).__watch = w;
-      new MutationObserver((list) => {
+      new MutationObserver((list: { target: any; removedNodes: any[]; addedNodes: any[] }[]) => {
         for (const m of list) {
-          const t = m.target as Element;
+          const t = m.target;
           if (t.id === 'live') w.liveRebuilds++;
           if (t.closest && t.closest('#runs')) {
-            m.removedNodes.forEach((n) => void (n.nodeName === 'TR' || n.nodeName === 'TABLE' ? w.rowsRemoved++ : 0));
-            m.addedNodes.forEach((n) => void (n.nodeName === 'TR' ? w.rowsAdded++ : 0));
+            m.removedNodes.forEach((n: { nodeName: string }) => void (n.nodeName === 'TR' || n.nodeName === 'TABLE' ? w.rowsRemoved++ : 0));
+            m.addedNodes.forEach((n: { nodeName: string }) => void (n.nodeName === 'TR' ? w.rowsAdded++ : 0));
           }
         }
       }).observe(document.body, { subtree: true, childList: true });
-      new PerformanceObserver((l) => l.getEntries().forEach((e) => void w.longTasks.push(Math.round(e.duration)))).observe({ type: 'longtask' });
+      new window.PerformanceObserver((l: { getEntries(): { duration: number }[] }) => l.getEntries().forEach((e) => void w.longTasks.push(Math.round(e.duration)))).observe({ type: 'longtask' });
     });
   const state = (page: Page) => page.getAttribute('body', 'data-state');
   /** Press, hold 200 ms, release, at one spot on the screen, as a person clicks: no retry if the
@@ -99,7 +106,7 @@ describe.skipIf(!haveChromium && !inCi)('shadowvisor web in Chromium', () => {
     expect(w.rowsRemoved).toBe(0);
     expect(w.liveRebuilds).toBeLessThanOrEqual(3 * 3 + 2);
     expect(redraws.count).toBeGreaterThan(w.liveRebuilds + 5);
-    const rows = await page.$$eval('#runs tr[data-id]', (trs) => trs.map((tr) => [tr.getAttribute('data-id'), tr.children[2]!.textContent!.trim(), tr.children[4]!.textContent]));
+    const rows = await page.$$eval('#runs tr[data-id]', (trs) => trs.map((tr: any) => [tr.getAttribute('data-id'), tr.children[2]!.textContent!.trim(), tr.children[4]!.textContent]));
     expect(rows).toEqual([
       ['1', 'notifier', 'ok'],
       ['2', 'pin', expect.any(String)],
