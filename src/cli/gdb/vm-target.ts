@@ -54,7 +54,15 @@ export class VmTarget implements DebugTarget {
       write: (gpa, bytes) => {
         const slot = vm.memslots.find(gpa >>> 12);
         if (slot === null || vm.mm.dead) return false;
-        vm.guestMem.write(gpa, bytes);
+        // The write may fault the page in and reclaim on the way; the host's preemption points
+        // must not run vCPU steps while the debugger holds the guest.
+        const hook = vm.host.onPreempt;
+        vm.host.onPreempt = null;
+        try {
+          vm.guestMem.write(gpa, bytes);
+        } finally {
+          vm.host.onPreempt = hook;
+        }
         const frame = this.frameOf(gpa);
         if (frame >= 0) vm.code.invalidatePage(frame);
         const gfn = gpa >>> 12;
