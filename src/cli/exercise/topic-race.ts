@@ -86,8 +86,8 @@ function line(e: TraceEvent): string | null {
 
 export function raceExercise(seed: number): Exercise {
   const bug = findBug(RACE_BUGS[seed % RACE_BUGS.length]!)!;
-  // Which schedule: seed % 3 == 0 takes the first the scheduler makes, 1 the first whose fault
-  // retries, 2 the first that the bug turns into a failure (within a small budget of tries).
+  // Which schedule: seed % 3 == 0 wants one whose fault commits, 1 one whose fault retries, 2 one
+  // that the bug turns into a failure (the first within a small budget of explorer seeds).
   const want = seed % 3;
   const BUDGET = 30;
   let clean: (Run & { picks: number[] }) | null = null;
@@ -95,9 +95,10 @@ export function raceExercise(seed: number): Exercise {
   for (let k = 0; k < BUDGET && buggy === null; k++) {
     const last = k === BUDGET - 1;
     const c = run(null, seed * 1000 + k, null, false); // only its events matter
+    const retried = decision(c).kind === EV_RETRY;
     // A bug in the retry rules can only change a fault some invalidation overlapped, one that
     // retries in the clean run: only those are worth a run with the bug.
-    if (want > 0 && decision(c).kind !== EV_RETRY && !last) continue;
+    if ((want === 0 ? retried : !retried) && !last) continue;
     const b = run(c.picks, 0, bug);
     if (want < 2 || b.failed || last) {
       clean = c;
@@ -109,25 +110,38 @@ export function raceExercise(seed: number): Exercise {
   const d = decision(c);
   // The schedule up to the decision, the decision itself left as the question.
   const rows: string[][] = [];
-  let m = 0;
   let hostOpStarted = false;
-  for (const e of c.events) {
-    while (m < c.marks.length && c.marks[m]!.seq <= e.seq) m++;
-    const mk = c.marks[m - 1];
-    const step = mk === undefined ? '-' : String(mk.step);
-    const who = e.vcpu === HOST ? 'reclaim' : `vcpu${e.vcpu}`;
-    const where = mk !== undefined && mk.inside !== null && e.vcpu !== HOST ? ` (inside the pageout, at ${mk.inside})` : '';
-    if (e.vcpu === HOST && !hostOpStarted) {
-      hostOpStarted = true;
-      rows.push([step, 'reclaim', `madvise(MADV_PAGEOUT) of gfn 0x1's page begins (try_to_unmap)`]);
+  let decided = false;
+  /** The step that started the host operation: its events after a vCPU ran inside it resume it. */
+  let hostStep = '';
+  for (let i = 0; i < c.marks.length && !decided; i++) {
+    const mk = c.marks[i]!;
+    const end = i + 1 < c.marks.length ? c.marks[i + 1]!.seq : Number.MAX_SAFE_INTEGER;
+    if (mk.inside === null && !mk.actor.startsWith('vcpu')) hostStep = String(mk.step);
+    const before = rows.length;
+    for (const e of c.events) {
+      if (e.seq < mk.seq || e.seq >= end) continue;
+      const who = e.vcpu === HOST ? 'reclaim' : `vcpu${e.vcpu}`;
+      const step = e.vcpu === HOST && mk.inside !== null ? `${hostStep} (resumed)` : String(mk.step);
+      const where = mk.inside !== null && e.vcpu !== HOST ? ` (inside the pageout, at ${mk.inside})` : '';
+      if (e.vcpu === HOST && !hostOpStarted) {
+        hostOpStarted = true;
+        rows.push([step, 'reclaim', `madvise(MADV_PAGEOUT) of gfn 0x1's page begins (try_to_unmap)`]);
+      }
+      if (e.seq === d.seq) {
+        const unsafe = e.kind === EV_RETRY && e.f[2] === RETRY_CAUSE_UNSAFE;
+        rows.push([step, who, `${unsafe ? 'lockless pre-check mmu_invalidate_retry_gfn_unsafe' : 'takes mmu_lock, checks is_page_fault_stale (mmu_invalidate_retry_gfn)'}: ???${where}`]);
+        decided = true;
+        break;
+      }
+      const t = line(e);
+      if (t !== null) rows.push([step, who, `${t}${where}`]);
     }
-    if (e.seq === d.seq) {
-      const unsafe = e.kind === EV_RETRY && e.f[2] === RETRY_CAUSE_UNSAFE;
-      rows.push([step, who, `${unsafe ? 'lockless pre-check mmu_invalidate_retry_gfn_unsafe' : 'takes mmu_lock, checks is_page_fault_stale (mmu_invalidate_retry_gfn)'}: ???${where}`]);
-      break;
+    if (rows.length === before && !decided) {
+      const step = String(mk.step);
+      const where = mk.inside !== null ? ` (inside the pageout, at ${mk.inside})` : '';
+      rows.push([step, mk.actor, `(nothing recorded: moves on to its next preemption point)${where}`]);
     }
-    const t = line(e);
-    if (t !== null) rows.push([step, who, `${t}${where}`]);
   }
   const faultSeq = c.events.find((e) => e.kind === EV_FAULT)!.seq;
   const sampled = c.events.filter((e) => e.kind === EV_INV_END && e.seq < faultSeq).map((e) => e.f[0]!).at(-1) ?? 0;
