@@ -124,6 +124,32 @@ maybe('gdb drives run --gdb', () => {
     expect(comparableStats(stub.stderr)).toEqual(comparableStats(plain.stderr));
   });
 
+  it.concurrent.each(['native', 'shadow'])('writes under --mmu %s: a variable, and code the processor has already decoded (the old decoding is dropped)', async (mmu) => {
+    expect(haveGdb, 'gdb is required in CI').toBe(true);
+    const port = await freePort();
+    const stub = await startStub(port, ['--mmu', mmu, GDBDEMO]);
+    const g = await runGdb(port, GDBDEMO, [
+      'break step_counter',
+      'continue',
+      'set var counter = 100',
+      'print counter',
+      'continue',
+      // step_counter+5 is `add 0x4(%esp),%eax` (4 bytes), decoded and run in the first call: NOPs now.
+      'x/i step_counter+5',
+      'set var *(unsigned int *)((char *)step_counter + 5) = 0x90909090',
+      'x/i step_counter+5',
+      'delete',
+      'continue',
+    ]);
+    const end = await stub.done;
+    expect(g.out).toMatch(/^\$1 = 100$/m);
+    expect(g.out).toMatch(/<step_counter\+5>:\s+add\s+0x4\(%esp\),%eax/);
+    expect(g.out).toMatch(/<step_counter\+5>:\s+nop/);
+    expect(end.status, stub.stderr).toBe(0);
+    // 100, + 1 in the first call; the later calls add nothing.
+    expect(stub.stdout).toMatch(/^gdbdemo: counter=101 /m);
+  });
+
   it('smp.elf on 2 vCPUs: a breakpoint both vCPUs hit (threads), monitor commands; same output and stats as without gdb', async () => {
     expect(haveGdb, 'gdb is required in CI').toBe(true);
     const args = ['--vcpus', '2', '--cmdline', 'vcpus=2', '--stats', '--json', `${IMAGES}/smp.elf`];

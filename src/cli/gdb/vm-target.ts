@@ -2,8 +2,9 @@
 // guest-physical memory through memslot -> hva -> the host frame mapped there now. Reads never
 // fault: a page the host has swapped out (or never populated) is unreadable to the debugger
 // rather than brought back, so attaching gdb changes nothing the host or KVM would do. Writes go
-// the way KVM's kvm_write_guest goes (through the host, which may break COW or swap in), then
-// drop decoded code and tell the shadow MMU about a write into a guest page table it shadows.
+// the way KVM's kvm_write_guest goes (through the host, which may break COW or swap in, and
+// drops decoded code of the frame), and the shadow MMU hears of a write into a guest page table
+// it shadows.
 
 import type { Cpu } from '../../cpu/cpu.js';
 import type { Vm } from '../../hv/vm.js';
@@ -63,8 +64,8 @@ export class VmTarget implements DebugTarget {
         } finally {
           vm.host.onPreempt = hook;
         }
-        const frame = this.frameOf(gpa);
-        if (frame >= 0) vm.code.invalidatePage(frame);
+        // Decoded code of the frame is dropped by the host's onFrameWrite hook, as for any
+        // write through the host (a COW copy, swap-in).
         const gfn = gpa >>> 12;
         if (vm.mmu.isWriteTracked(gfn)) trackWrite(vm.mmu, gfn, gpa & 0xfff, bytes.length);
         return true;
