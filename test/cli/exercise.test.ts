@@ -272,13 +272,16 @@ describe('exercise answers against independent computations (race)', () => {
   });
 
   it('race: the explorer CLI replaying the bug schedule agrees on whether a checker fails', () => {
+    // One schedule the bug breaks and one it does not, each replayed by `explore --replay`.
     const seen = new Set<string>();
-    for (const seed of [1, 2]) {
+    for (const seed of SEEDS) {
       const q = build('race', seed).questions.find((x) => x.id === 'bug-fails')!;
+      if (seen.has(q.answer)) continue;
       const schedule = /--replay (\S+)\)/.exec(q.explain)![1]!;
       const r = cli(['explore', '--replay', schedule]);
       expect(r.status, r.stdout + r.stderr).toBe(q.answer === 'yes' ? 1 : 0);
       seen.add(q.answer);
+      if (seen.size === 2) break;
     }
     expect(seen.size).toBe(2);
   });
