@@ -320,6 +320,11 @@ export interface UnseenGroup {
   stales: number;
 }
 
+/** The UNSEEN chains in reading order: those that led to a stale access first, time order within. */
+export function orderUnseen(groups: readonly UnseenGroup[]): UnseenGroup[] {
+  return [...groups].sort((a, b) => Number(b.firstStale !== null) - Number(a.firstStale !== null) || a.n - b.n);
+}
+
 /** Group UNSEEN events by (gfn, frame) until an SPTE_SET or SPTE_ZAP on the gfn replaces the spte. */
 export function groupUnseen(events: readonly TraceEvent[]): UnseenGroup[] {
   const out: UnseenGroup[] = [];

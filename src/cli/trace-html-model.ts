@@ -38,7 +38,7 @@ import {
   ZAP_NAMES,
 } from '../obs/events.js';
 import type { ShadowRunStats } from './stats.js';
-import { groupEvents, groupUnseen, orderByInterest, type FaultGroup, type Grouped, type InvGroup, type UnseenGroup } from './trace-chains.js';
+import { groupEvents, groupUnseen, orderByInterest, orderUnseen, type FaultGroup, type Grouped, type InvGroup, type UnseenGroup } from './trace-chains.js';
 import { describe, type SlotLookup } from './trace-format.js';
 import type { TranslationView } from './trace-translate.js';
 
@@ -376,9 +376,7 @@ export function unseenHeading(u: UnseenGroup): string {
 }
 
 function unseenData(groups: UnseenGroup[], idx: (e: TraceEvent) => number): UnseenData[] {
-  // The ones that led to a stale access first, then time order (stable).
-  const order = [...groups].sort((a, b) => Number(b.firstStale !== null) - Number(a.firstStale !== null) || a.n - b.n);
-  return order.map((u) => ({
+  return orderUnseen(groups).map((u) => ({
     n: u.n,
     gfn: u.gfn,
     frame: u.frame,
@@ -464,7 +462,7 @@ function eventNotes(events: readonly TraceEvent[], grouped: Grouped): Record<num
 function compareData(c: CompareInput, unseen: UnseenGroup[]): CompareData {
   const grouped = groupEvents(c.events);
   const wanted: number[] = [];
-  for (const u of [...unseen].sort((a, b) => Number(b.firstStale !== null) - Number(a.firstStale !== null) || a.n - b.n)) {
+  for (const u of orderUnseen(unseen)) {
     if (!wanted.includes(u.gfn)) wanted.push(u.gfn);
   }
   const picked: InvGroup[] = [];

@@ -13,7 +13,7 @@ import { createLogger } from './logger.js';
 import { writeStderr, writeStdout } from './output.js';
 import { collectShadowStats, formatShadowStats } from './stats.js';
 import { parseTraceArgs, type TraceOptions } from './trace-args.js';
-import { chainHeading, filterChains, filterEvents, groupEvents, groupUnseen, orderByInterest, type InvGroup } from './trace-chains.js';
+import { chainHeading, filterChains, filterEvents, groupEvents, groupUnseen, orderByInterest, orderUnseen, type InvGroup } from './trace-chains.js';
 import { eventJson, hex, lineFormatterFor, type LineFormatter, type SlotLookup } from './trace-format.js';
 import { translateGva } from './trace-translate.js';
 import { prepareHtmlDir, writeTraceHtml } from './trace-html-file.js';
@@ -193,7 +193,7 @@ function printChains(out: Out, invs: InvGroup[], opts: TraceOptions, fmt: LineFo
 
 /** pin and none: what KVM was never told, as chains (UNSEEN -> stale spte -> new owner -> STALE). */
 function printUnseen(out: Out, events: readonly TraceEvent[], f: { gva?: number; gfn?: number }, fmt: LineFormatter): void {
-  const groups = groupUnseen(events).filter((u) => f.gfn === undefined || u.gfn === f.gfn);
+  const groups = orderUnseen(groupUnseen(events)).filter((u) => f.gfn === undefined || u.gfn === f.gfn);
   if (groups.length === 0 || f.gva !== undefined) return;
   for (const u of groups) {
     out.line(unseenHeading(u));

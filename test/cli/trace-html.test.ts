@@ -130,6 +130,48 @@ describe('shadowvisor trace --html', () => {
     expect(page).toMatch(/this page holds the last 100 \(capped at 100/);
   });
 
+  it('--chains, and the page, lead with the chains that zapped something', () => {
+    const lines = cli([...BASE, '--chains']).stdout.split('\n').filter((l) => l.startsWith('chain '));
+    const empty = lines.map((l) => / -> no spte mapped it -> /.test(l));
+    expect(empty[0]).toBe(false);
+    expect(empty.includes(true)).toBe(true); // pagetest has both kinds
+    expect(empty.lastIndexOf(false)).toBeLessThan(empty.indexOf(true));
+  });
+
+  it('none mode: the swap-outs, its own "how to read", STALE and UNSEEN in the legend, the UNSEEN chains of --chains, the notifier run of the same seed', () => {
+    const noneDir = join(tmp, 'none');
+    const r = cli([...BASE, '--mode', 'none', '--html', noneDir]);
+    expect(r.stderr).toContain('page written');
+    const page = readFileSync(join(noneDir, 'index.html'), 'utf8');
+    const plain = page.replace(/<script[\s\S]*?<\/script>/g, '');
+    const swaps = /<th>swap-outs \/ swap-ins<\/th><td class="num">(\d+)/.exec(plain)![1]!;
+    expect(Number(swaps)).toBeGreaterThan(0);
+    const nochains = /<p class="empty" id="nochains">([\s\S]*?)<\/p>/.exec(plain)![1]!;
+    expect(nochains).not.toContain('nothing was swapped');
+    expect(nochains).toContain(`${swaps} swap-outs`);
+    const howto = /<p class="howto" id="howto">([\s\S]*?)<\/p>/.exec(plain)![1]!;
+    expect(howto).toContain('<b>none</b> mode');
+    expect(howto).not.toContain('KVM zaps every spte');
+    expect(plain).toContain('<span class="sw k-unseen"></span>UNSEEN');
+    expect(plain).toContain('<span class="sw k-stale"></span>STALE');
+    expect(plain).toMatch(/<line class="m k-unseen"/);
+    expect(plain).toMatch(/<line class="m k-stale"/);
+    // The UNSEEN chains the page lists are --chains' own, in the same order.
+    const text = cli([...BASE, '--mode', 'none', '--chains']).stdout.split('\n').filter((l) => l.startsWith('unseen '));
+    expect(text.length).toBeGreaterThan(0);
+    const list = /<ol id="unseenlist">([\s\S]*?)<\/ol>/.exec(plain)![1]!;
+    const items = [...list.matchAll(/<a href="#unseen=\d+">([^<]*)<\/a>/g)].map((m) => m[1]!.replace(/&gt;/g, '>').replace(/&#39;/g, "'").replace(/&amp;/g, '&'));
+    expect(items).toEqual(text);
+    // Beside them: chains of the notifier run of the same seed, whose events are the notifier
+    // page's own (the run this suite made first), row for row.
+    const d = dataOf(page) as Data & { compare: { command: string; events: Row[]; chains: { zaps: number[] }[] }; unseen: { gfn: number }[] };
+    expect(d.compare.command).not.toContain('--mode');
+    expect(d.compare.chains.length).toBeGreaterThan(0);
+    expect(d.compare.chains.some((c) => c.zaps.some((z) => d.compare.events[z]![4] === d.unseen[0]!.gfn))).toBe(true);
+    const notifier = dataOf(html);
+    for (const row of d.compare.events) expect(notifier.events[row[0]]).toEqual(row);
+  });
+
   it('a bad DIR, or --html with --json, is one line on stderr and exit status 2', () => {
     const file = join(tmp, 'a-file');
     writeFileSync(file, 'x');
