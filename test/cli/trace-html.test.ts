@@ -130,6 +130,24 @@ describe('shadowvisor trace --html', () => {
     expect(page).toMatch(/this page holds the last 100 \(capped at 100/);
   });
 
+  it('remote TLB flushes are broken down by cause, and the causes add up to the flushes on the page', () => {
+    const d = dataOf(html) as Data & { flushCauses: Record<string, number>; notes: Record<string, string> };
+    const remote = d.events.filter((e) => d.kinds[e[3]] === 'TLB_FLUSH' && e[2] === -1 && e[5] === 0);
+    expect(Object.values(d.flushCauses).reduce((a, b) => a + b, 0)).toBe(remote.length);
+    // Every remote flush inside an invalidation chain counts as one; pagetest also ages and
+    // writes its page tables.
+    expect(d.flushCauses.invalidation).toBe(d.chains.reduce((a, c) => a + (c as { flushes?: number[] }).flushes!.length, 0));
+    expect(d.flushCauses.aging).toBeGreaterThan(0);
+    expect(d.flushCauses['page-table write']).toBeGreaterThan(0);
+    const row = /<th>remote TLB flushes on this page<\/th><td class="num">(\d+)<\/td><td class="note">by cause: ([^<]*)</.exec(html)!;
+    expect(Number(row[1])).toBe(remote.length);
+    expect(row[2]).toContain(`invalidation ${d.flushCauses.invalidation}`);
+    // A WALK that made a read-only spte of a writable, clean guest PTE says why.
+    const clean = d.events.findIndex((e) => d.kinds[e[3]] === 'WALK' && (e[7] & 0x2) !== 0 && (e[7] & 0x40) === 0 && (e[6] & 1) === 0);
+    expect(clean).toBeGreaterThanOrEqual(0);
+    expect(d.notes[clean]).toContain('protect_clean_gpte');
+  });
+
   it('--chains, and the page, lead with the chains that zapped something', () => {
     const lines = cli([...BASE, '--chains']).stdout.split('\n').filter((l) => l.startsWith('chain '));
     const empty = lines.map((l) => / -> no spte mapped it -> /.test(l));
