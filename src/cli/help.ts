@@ -14,7 +14,8 @@ import { exitStatusHelp } from '../obs/exit-status.js';
 export const MAIN_HELP = `Usage: shadowvisor COMMAND [options]
 
 A virtual machine monitor you can read: an i386 CPU interpreter running real guest binaries,
-a KVM-like shadow MMU and a simulated Linux host memory manager.
+a KVM-like shadow MMU (or, with --mmu tdp, EPT-like two-dimensional paging) and a simulated
+Linux host memory manager.
 
 Commands:
   run IMAGE          boot a guest image; its serial console on stdout (--gdb PORT: debug

@@ -121,13 +121,13 @@ describe('bad command lines: one line on stderr, exit status 2', () => {
 
   it('--mmu and --mode: both MMUs run the guest, unknown values and misplaced flags are refused', () => {
     const good = img('ok.elf', tinyGuest(printAndExit('ok', 0)));
-    for (const mmu of ['shadow', 'native']) {
+    for (const mmu of ['shadow', 'tdp', 'native']) {
       const r = cli(['run', '--mmu', mmu, good]);
       expect(r.status).toBe(0);
       expect(r.stdout).toBe('ok');
     }
     for (const mode of ['notifier', 'pin', 'none']) expect(cli(['run', '--mode', mode, good]).stdout).toBe('ok');
-    expectBadInput(cli(['run', '--mmu', 'tdp', good]), /--mmu: unknown MMU 'tdp'/);
+    expectBadInput(cli(['run', '--mmu', 'ept', good]), /--mmu: unknown MMU 'ept' \(shadow, tdp or native\)/);
     expectBadInput(cli(['run', '--mode', 'hope', good]), /--mode: unknown mode 'hope'/);
     expectBadInput(cli(['run', '--mmu', 'native', '--ksm', good]), /--ksm needs --mmu shadow/);
     expectBadInput(cli(['run', '--vcpus', '0', good]), /--vcpus: expected 1 to 64/);
