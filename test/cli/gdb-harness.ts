@@ -26,11 +26,18 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** `shadowvisor run --gdb PORT --gdb-wait ARGS`, once it is listening. */
-export async function startStub(port: number, args: string[]): Promise<Tracked> {
-  const t = track(spawnCli(['run', '--gdb', String(port), '--gdb-wait', ...args]));
-  await until(() => t.stderr.includes('waiting for gdb') || t.stderr.includes('shadowvisor: '), 30_000, 'the stub to listen');
-  return t;
+/**
+ * `shadowvisor run --gdb PORT --gdb-wait ARGS` on a free port, once it is listening. Another
+ * suite may take the port between freePort() and the stub's listen: then a new port is tried.
+ */
+export async function startStub(args: string[]): Promise<{ stub: Tracked; port: number }> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort();
+    const stub = track(spawnCli(['run', '--gdb', String(port), '--gdb-wait', ...args]));
+    await until(() => stub.stderr.includes('waiting for gdb') || stub.stderr.includes('shadowvisor: '), 30_000, 'the stub to listen');
+    if (!stub.stderr.includes('is already in use') || attempt === 3) return { stub, port };
+    await stub.done;
+  }
 }
 
 /** gdb -batch -nx with these commands against 127.0.0.1:port; resolves with all it printed. */

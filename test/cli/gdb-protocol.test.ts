@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/args.js';
 import { parseRunArgs } from '../../src/cli/run.js';
 import { cli, expectBadInput, until } from './helpers.js';
-import { freePort, GDBDEMO, IMAGES, startStub } from './gdb-harness.js';
+import { GDBDEMO, IMAGES, startStub } from './gdb-harness.js';
 
 /** A byte-level client: send raw bytes, read acks and `$...#cs` packets (checksums verified). */
 class RspClient {
@@ -59,8 +59,7 @@ const le32 = (hex: string): number => Buffer.from(hex, 'hex').readUInt32LE(0);
 
 describe('gdb stub protocol', () => {
   it('answers malformed and unknown packets clearly and keeps serving; registers, memory, target.xml', async () => {
-    const port = await freePort();
-    const stub = await startStub(port, ['--mmu', 'native', GDBDEMO]);
+    const { stub, port } = await startStub(['--mmu', 'native', GDBDEMO]);
     const c = new RspClient(port);
     expect(await c.ask('qSupported:multiprocess+;swbreak+;hwbreak+')).toMatch(/^PacketSize=4000;qXfer:features:read\+;QStartNoAckMode\+/);
     c.raw('$g#00'); // wrong checksum
@@ -139,8 +138,7 @@ describe('gdb stub protocol', () => {
   });
 
   it('Ctrl-C stops a running guest with T02; k ends the run (status 130, one line)', async () => {
-    const port = await freePort();
-    const stub = await startStub(port, [`${IMAGES}/cpubench.elf`]);
+    const { stub, port } = await startStub([`${IMAGES}/cpubench.elf`]);
     const c = new RspClient(port);
     expect(await c.ask('?')).toMatch(/^T05thread:1;/);
     c.send('c');

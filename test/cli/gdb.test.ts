@@ -7,7 +7,7 @@
 // failed under CI=true.
 import { describe, expect, it } from 'vitest';
 import { cli } from './helpers.js';
-import { comparableStats, freePort, GDBDEMO, haveGdb, inCi, IMAGES, runGdb, startStub } from './gdb-harness.js';
+import { comparableStats, GDBDEMO, haveGdb, inCi, IMAGES, runGdb, startStub } from './gdb-harness.js';
 
 if (!haveGdb && !inCi) {
   console.warn('\n[gdb] gdb not found: SKIPPING the gdb stub tests driven by gdb (install the Debian package gdb; in CI these tests fail instead)\n');
@@ -43,8 +43,7 @@ maybe('gdb drives run --gdb', () => {
   it.concurrent.each(['native', 'shadow', 'tdp'])('gdbdemo under --mmu %s: break, registers, variable, stepi, watch, monitor translate, exit; same output and stats as without gdb', async (mmu) => {
     expect(haveGdb, 'gdb is required in CI (.ci/run installs the Debian package gdb)').toBe(true);
     const args = ['--mmu', mmu, '--stats', '--json', GDBDEMO];
-    const port = await freePort();
-    const stub = await startStub(port, args);
+    const { stub, port } = await startStub(args);
     const g = await runGdb(port, GDBDEMO, DEMO_SESSION);
     const end = await stub.done;
     const out = g.out;
@@ -97,8 +96,7 @@ maybe('gdb drives run --gdb', () => {
   it.concurrent.each(['native', 'shadow'])('pagetest under --mmu %s: breakpoints on the first instruction of the #PF and timer IRQ entry stubs stop there', async (mmu) => {
     expect(haveGdb, 'gdb is required in CI').toBe(true);
     const args = ['--mmu', mmu, '--stats', '--json', `${IMAGES}/pagetest.elf`];
-    const port = await freePort();
-    const stub = await startStub(port, args);
+    const { stub, port } = await startStub(args);
     // lib/isr.S: one 16-byte stub per vector; #PF is 14, the PIT's IRQ0 is remapped to 32.
     const g = await runGdb(port, `${IMAGES}/pagetest.elf`, [
       'break *((char *)&isr_stubs + 14 * 16)',
@@ -126,8 +124,7 @@ maybe('gdb drives run --gdb', () => {
 
   it.concurrent.each(['native', 'shadow'])('writes under --mmu %s: a variable, and code the processor has already decoded (the old decoding is dropped)', async (mmu) => {
     expect(haveGdb, 'gdb is required in CI').toBe(true);
-    const port = await freePort();
-    const stub = await startStub(port, ['--mmu', mmu, GDBDEMO]);
+    const { stub, port } = await startStub(['--mmu', mmu, GDBDEMO]);
     const g = await runGdb(port, GDBDEMO, [
       'break step_counter',
       'continue',
@@ -153,8 +150,7 @@ maybe('gdb drives run --gdb', () => {
   it('smp.elf on 2 vCPUs: a breakpoint both vCPUs hit (threads), monitor commands; same output and stats as without gdb', async () => {
     expect(haveGdb, 'gdb is required in CI').toBe(true);
     const args = ['--vcpus', '2', '--cmdline', 'vcpus=2', '--stats', '--json', `${IMAGES}/smp.elf`];
-    const port = await freePort();
-    const stub = await startStub(port, args);
+    const { stub, port } = await startStub(args);
     const g = await runGdb(port, `${IMAGES}/smp.elf`, [
       'info threads',
       'break hammer',
