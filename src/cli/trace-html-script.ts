@@ -420,7 +420,7 @@ export const CLIENT_JS = String.raw`
   function unseenNodes(u) {
     var first = EV[u.unseen[0]], list = [];
     list.push({ i: u.unseen[0], cls: 'cause', title: 'cause', lines: wrapText(u.cause, 27) });
-    list.push({ i: u.unseen[0], cls: 'unseen', title: 'UNSEEN: host ' + u.what, lines: ['gfn ' + hex(u.gfn) + '  hva ' + hex(first[7], 8), first[6] >= 0 ? 'host frame now ' + first[6] : 'no host frame now', 'no notifier: KVM not told', 't=' + first[1] + '  seq ' + first[0]], gfn: u.gfn });
+    list.push({ i: u.unseen[0], cls: 'unseen', title: 'UNSEEN (KVM not told)', lines: wrapText('host ' + u.what, 27).concat(['gfn ' + hex(u.gfn) + '  hva ' + hex(first[7], 8), first[6] >= 0 ? 'host frame now ' + first[6] : 'no host frame now', 't=' + first[1] + '  seq ' + first[0]]), gfn: u.gfn });
     list.push({ i: u.unseen[0], cls: 'stalespte', title: 'spte still maps frame ' + u.frame, lines: ['gfn ' + hex(u.gfn) + ' -> frame ' + u.frame, 'the old frame: nothing', 'zapped it, no TLB flush', u.unseen.length + ' UNSEEN event' + (u.unseen.length === 1 ? '' : 's')] });
     var tail = [];
     if (u.owner >= 0) {
