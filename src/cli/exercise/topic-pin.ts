@@ -50,6 +50,8 @@ function spteTable(w: World, title: string): Dump {
   return { title, columns: ['gfn', 'maps', 'spte'], rows };
 }
 
+const w0 = (s: Setup): World => s.w;
+
 export function pinExercise(seed: number): Exercise {
   const runs = (['pin', 'notifier', 'none'] as const).map((m) => setup(seed, m));
   const [pin, notif, none] = runs as [Setup, Setup, Setup];
@@ -116,27 +118,39 @@ export function pinExercise(seed: number): Exercise {
       explain: 'every gfn that had an spte: nobody told KVM, and without a reference the frame was freed under it',
     },
   ];
-  // The lost write of pin mode: a write through a pinned, writable spte after the pageout.
-  const target = kept.find((g) => spteOf(pin.w, g) & SPTE_W) ?? kept[0];
-  if (target !== undefined) {
-    const value = 0x77000000 + target;
-    pin.w.access(0, target * 4096, true, value);
+  // Then the host replaces a page behind KVM's back: the VMM forks (a snapshot helper) and writes
+  // into guest page X itself (device emulation): COW gives the VMM process a new frame. Does the
+  // guest's next read of X see that write?
+  const x = w0(pin).pick(gfns);
+  const value = 0x7e000000 + (x << 8) + seed % 256;
+  const sees = runs.map((r) => {
+    const before = spteOf(r.w, x);
+    const child = r.w.host.fork(r.w.vm.mm);
     const buf = new Uint8Array(4);
-    pin.w.host.accessUser(pin.w.vm.mm, pin.w.hvaOf(target), buf, false);
-    const seen = (buf[0]! | (buf[1]! << 8) | (buf[2]! << 16) | (buf[3]! << 24)) >>> 0;
-    const sf = spteOf(pin.w, target) >>> 12;
-    const hostNow = pin.w.host.frameAt(pin.w.vm.mm, pin.w.hvaOf(target));
+    new DataView(buf.buffer).setUint32(0, value, true);
+    r.w.host.accessUser(r.w.vm.mm, r.w.hvaOf(x), buf, true);
+    const res = r.w.access(0, x * 4096, false);
+    void child;
+    return { ok: res === 'ok' && r.w.lastRead === value, got: r.w.lastRead, before, spte: spteOf(r.w, x), host: r.w.host.frameAt(r.w.vm.mm, r.w.hvaOf(x)) };
+  });
+  const modeNames = ['pin', 'notifier', 'none'];
+  sees.forEach((r, i) => {
+    const m = modeNames[i]!;
     qs.push({
-      id: 'pin-lost-write',
-      text: `In pin mode the guest then writes ${hex(value)} to GPA ${hex(target * 4096)}, and the VMM process reads that guest page through its own mapping. Does it see the write?`,
+      id: `${m}-sees-write`,
+      text: i === 0
+        ? `Next, in each VM, the VMM process forks (a snapshot helper that stays alive) and then writes ${hex(value)} into guest page ${hex(x)} itself (device emulation), and vCPU 0 reads GPA ${hex(x * 4096)}. In pin mode, does the read return ${hex(value)}?`
+        : `In ${m} mode, does that read return ${hex(value)}?`,
       kind: 'yesno',
-      answer: yesno(seen === value),
-      explain:
-        seen !== value ? `no: the write went through the pinned spte into frame ${sf}, but the VMM process's read found ${hex(seen)} in frame ${hostNow}: pins keep a frame alive, not coherent`
-        : hostNow === sf ? `yes: the write went through the pinned spte into frame ${sf}; reclaim could not free it, so it stayed in the swap cache and the VMM's read faulted that same frame back in (the pin saved the data, but the page was never reclaimed: the memory is not freed)`
-        : `yes: the write faulted into KVM, whose gup swapped the page back in (frame ${hostNow}) and re-pointed the spte`,
+      answer: yesno(r.ok),
+      explain: r.ok
+        ? `yes: the guest's spte maps frame ${r.spte >>> 12}, the page the VMM process wrote${
+            m === 'notifier' ? ' (fork and the COW break invalidated the old spte, so the read faulted and gup found the new frame)'
+            : r.before === 0 ? ' (it had no spte for that page, so the read faulted and gup found the current frame)'
+            : ', but only by accident: the frame the stale spte maps was freed and then reused for the very copy the VMM process wrote'}`
+        : `no: the read returned ${hex(r.got)} through an spte to frame ${r.spte >>> 12}, while the VMM process wrote frame ${r.host}: ${m === 'pin' ? 'the pin kept the old frame alive, but the host replaced the page (COW) and KVM was never told' : 'nobody told KVM that the host replaced the page'}`,
     });
-  }
+  });
   const touchedText = pin.touched.map((t) => `${t.write ? 'writes' : 'reads'} ${hex(t.gfn)}`).join(', ');
   return {
     topic: 'pin-vs-notifier',
@@ -144,7 +158,7 @@ export function pinExercise(seed: number): Exercise {
     title: 'pin-vs-notifier: one pageout, three ways to keep sptes honest',
     intro: [
       `Three identical VMs (paging off, guest RAM gfns 0x0-0x1f, the data in gfns ${hex(FIRST)}-${hex(FIRST + PAGES - 1)}) differ only in how KVM learns about host changes: pin (every spte holds a gup reference, no notifier), notifier (mmu_notifier registered, no references held) and none (neither).`,
-      `In each, vCPU 0 ${touchedText}; those accesses built the sptes below. Then the host swaps the data pages out.`,
+      `In each, vCPU 0 ${touchedText}; those accesses built the sptes below. Then the host swaps the data pages out, and later replaces one of them by copy-on-write.`,
     ],
     dumps,
     questions: qs,
