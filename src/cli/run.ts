@@ -26,7 +26,12 @@ import { setJitDefault } from '../cpu/jit/compile.js';
 import { hostFor, prepareGuest, type GuestRun, type GuestRunOptions, type PreparedGuest } from '../sim/run-guest.js';
 import { MEMORY_MODES, type MemoryMode } from '../hv/shadow/page-fault.js';
 import type { Logger } from '../obs/log.js';
+import { findBug } from '../sim/explore/bugs.js';
 import type { ByteSink } from '../machine/uart16550.js';
+
+/** --check-every's default: on memhog swapping hard (16M guest, 4M host) every step costs 40x the run,
+ *  every 64th about 2.4x (the host checker walks every pte, swap slot and frame). */
+export const CHECK_EVERY_DEFAULT = 64;
 
 export const RUN_HELP = `Usage: shadowvisor run [options] IMAGE
 
@@ -51,8 +56,15 @@ Options:
   --swap-file-overwrite  let --swap-file replace an existing file (never the image or input)
   --ksm               mark guest RAM MADV_MERGEABLE and run ksmd
   --vcpus N           vCPUs (default 1; paravirtual SMP, see GUEST-ABI.md)
-  --check             stale-access detector: stop at the first access through a freed or
-                      replaced host frame (exit status 5)
+  --check             the checkers: stop at the first access through a freed or replaced
+                      host frame (the stale-access detector), and run the hypervisor's and
+                      the host's invariant checkers after scheduling steps; the first broken
+                      invariant stops the run (exit status 5, the checker's message)
+  --check-every N     with --check: the invariant checkers after every N-th scheduling step
+                      (default ${CHECK_EVERY_DEFAULT}; 1 = every step; they walk every spte and host page
+                      table entry, so every step makes a large guest several times slower)
+  --inject NAME       switch on one bug of the explorer's catalogue ('shadowvisor explore
+                      --list-bugs'): see what --check makes of a broken rule
   --max-insns N       stop after N retired guest instructions (exit status 4)
   --jit on|off        compile hot guest code to JavaScript (default off); results, --stats
                       counters and trace events are identical either way, only speed differs
@@ -91,6 +103,10 @@ export interface RunOptions {
   ksm: boolean;
   vcpus: number;
   check: boolean;
+  /** With check: the invariant checkers after every this many scheduling steps. */
+  checkEvery: number;
+  /** An explorer catalogue bug switched on (`--inject`), or undefined. */
+  inject?: string;
   maxInsns: number;
   jit: boolean;
   seed: number;
@@ -116,6 +132,8 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
     ksm: { type: 'boolean' },
     vcpus: { type: 'string' },
     check: { type: 'boolean' },
+    'check-every': { type: 'string' },
+    inject: { type: 'string' },
     'max-insns': { type: 'string' },
     jit: { type: 'string' },
     seed: { type: 'string' },
@@ -136,7 +154,7 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
   if (mmu !== 'native' && mmu !== 'shadow' && mmu !== 'tdp') throw new UsageError(`--mmu: unknown MMU '${mmu}' (shadow, tdp or native)`);
   const mode = (values.mode ?? 'notifier') as MemoryMode;
   if (!MEMORY_MODES.includes(mode)) throw new UsageError(`--mode: unknown mode '${mode}' (${MEMORY_MODES.join(', ')})`);
-  const shadowOnly = (['mode', 'host-mem', 'swap', 'swap-file', 'swap-file-overwrite', 'ksm', 'vcpus', 'check'] as const).filter((k) => values[k] !== undefined);
+  const shadowOnly = (['mode', 'host-mem', 'swap', 'swap-file', 'swap-file-overwrite', 'ksm', 'vcpus', 'check', 'check-every', 'inject'] as const).filter((k) => values[k] !== undefined);
   if (mmu === 'native' && shadowOnly.length > 0) throw new UsageError(`--${shadowOnly[0]} needs --mmu shadow or tdp`);
   const hostMemBytes = values['host-mem'] === undefined ? undefined : parseSize('--host-mem', values['host-mem'], { min: 64 * 1024, max: MAX_HOST_MEM, multiple: 4096 });
   const swapBytes = values.swap === undefined ? undefined : parseSize('--swap', values.swap, { max: MAX_HOST_MEM, multiple: 4096 });
@@ -147,6 +165,8 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
     throw new UsageError(`--cmdline: longer than ${MULTIBOOT_CMDLINE_MAX} bytes`);
   }
   if (values.json && !values.stats) throw new UsageError('--json needs --stats');
+  if (values['check-every'] !== undefined && !values.check) throw new UsageError('--check-every needs --check');
+  if (values.inject !== undefined && findBug(values.inject) === undefined) throw new UsageError(`--inject: unknown bug '${values.inject}' (try 'shadowvisor explore --list-bugs')`);
   const jit = values.jit ?? 'off';
   if (jit !== 'on' && jit !== 'off') throw new UsageError(`--jit: expected on or off, not '${jit}'`);
   if (values['swap-file-overwrite'] && values['swap-file'] === undefined) throw new UsageError('--swap-file-overwrite needs --swap-file');
@@ -164,6 +184,8 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
     ksm: values.ksm ?? false,
     vcpus,
     check: values.check ?? false,
+    checkEvery: values['check-every'] === undefined ? CHECK_EVERY_DEFAULT : parseCount('--check-every', values['check-every'], 1, 1 << 30),
+    inject: values.inject,
     maxInsns,
     jit: jit === 'on',
     seed: values.seed === undefined ? 0 : parseCount('--seed', values.seed, 0, 0xffffffff),
@@ -310,6 +332,8 @@ export function prepareShadowRun(
     mmu: opts.mmu === 'tdp' ? 'tdp' : 'shadow',
     ksm: opts.ksm,
     check: opts.check,
+    checkInvariants: opts.check,
+    checkEvery: opts.checkEvery,
     seed: opts.seed,
     maxInsns: opts.maxInsns,
     cmdline: opts.cmdline,
@@ -330,7 +354,9 @@ export function prepareShadowRun(
       guestOpts.swapStore = swapFile = SwapFile.open(opts.swapFile, swapBytes / 4096, { overwrite: opts.swapFileOverwrite, protect });
       if (how.unlinkSwapAtOnce) swapFile.unlinkNow();
     }
-    return prepareGuest(guestOpts);
+    const p = prepareGuest(guestOpts);
+    if (opts.inject !== undefined) findBug(opts.inject)!.apply(p.vm.inject, p.host);
+    return p;
   } catch (e) {
     swapFile?.remove();
     if (e instanceof ImageError) throw new UsageError(`${opts.image}: ${e.message}`);
