@@ -23,7 +23,8 @@ questions about them. The same topic and seed give the same problem, byte for by
   --topic T          the topic (--list-topics)
   -s, --seed N       the problem's seed (default 0)
   -c, --compute      also print the answers, computed by the engine, with a short reason each
-  --answers-only     with -c: only the answer lines, exactly what --check reads
+  --answers-only     with -c: only the answer lines, exactly what --check reads (with
+                     --format json one object, which --check reads too)
   --check FILE       grade FILE ('-' for stdin): one answer per line, in question order; blank
                      lines and lines starting with '#' are skipped; case, spaces, 0x prefixes,
                      leading zeros and the order inside a set do not matter

@@ -397,5 +397,7 @@ describe('exercise command line', () => {
     expect(normalize({ kind: 'word', choices: ['protect-clean-gpte'] }, 'Protect clean gpte')).toBe('protect-clean-gpte');
     expect(normalize({ kind: 'yesno' }, 'maybe')).toBeNull();
     expect(answerLines('# my answers\n1. 0x1f\n\n2) yes\n3: none\n4\n')).toEqual(['0x1f', 'yes', 'none', '4']);
+    const ex = build('fault', 1);
+    expect(answerLines(renderAnswersOnly(ex, 'json'))).toEqual(ex.questions.map((q) => q.answer));
   });
 });

@@ -140,8 +140,18 @@ export interface Grade {
 }
 
 /** The answer lines of a file: blank lines and lines starting with '#' are skipped, and a
- *  question number in front ("3. 0x1f", "3) yes", "3: none") is dropped. */
+ *  question number in front ("3. 0x1f", "3) yes", "3: none") is dropped. The JSON that
+ *  `-c --answers-only --format json` prints ({"answers": [...]}) is read as well. */
 export function answerLines(text: string): string[] {
+  const t = text.trim();
+  if (t.startsWith('{')) {
+    try {
+      const j = JSON.parse(t) as { answers?: unknown };
+      if (Array.isArray(j.answers)) return j.answers.map((a) => String(a).trim());
+    } catch {
+      // not JSON after all: read it as lines
+    }
+  }
   return text
     .split(/\r?\n/)
     .map((l) => l.trim())
