@@ -361,3 +361,32 @@ describe('front ends pass --mmu tdp through', () => {
     expect(() => webCellSpec({ ...WEB_DEFAULTS, mmu: 'ept' as 'tdp' }, img)).toThrow(/mmu: expected shadow or tdp/);
   });
 });
+
+describe('TDP: roots keyed by the memslot layout (invariant 22)', () => {
+  it('a slot added later becomes memory; deleting it retires the root, no leaf maps its gfns, and a fault in flight retries', () => {
+    const { host, vm } = tdpVm({ frames: 512 });
+    const g = new GuestDriver(vm);
+    const EXTRA_GFN = 512;
+    const hva = host.mmap(vm.mm, 16 * 4096, 3, 0x22);
+    expect(g.load(EXTRA_GFN * 4096) >>> 0).toBe(0xffffffff);
+    expect(vm.addMemslot(1, EXTRA_GFN, 16, hva)).toBe(true);
+    g.store(EXTRA_GFN * 4096, 7);
+    expect(g.load(EXTRA_GFN * 4096)).toBe(7);
+    expect(vm.tdp!.entry(EXTRA_GFN) & 1).toBe(1);
+    const rootBefore = vm.tdp!.rootGeneration;
+    // A fault on RAM that sampled the old root: the layout changes before it takes mmu_lock.
+    const { gen } = tdpFault(vm, GFN);
+    gen.next();
+    gen.next();
+    expect(vm.deleteMemslot(1)).toBe(true);
+    expect(vm.tdp!.rootGeneration).toBe(rootBefore + 1);
+    expect(finish(gen)).toBe(FAULT_RETRY);
+    expect(vm.stats.pf_retry_memslot).toBe(1);
+    expect(vm.tdp!.leaves).toBe(0);
+    checkVmInvariants(vm);
+    expect(g.load(EXTRA_GFN * 4096) >>> 0).toBe(0xffffffff);
+    g.store(16 * 4096, 3);
+    expect(g.load(16 * 4096)).toBe(3);
+    checkVmInvariants(vm);
+  });
+});
