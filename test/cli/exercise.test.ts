@@ -385,6 +385,10 @@ describe('exercise command line', () => {
     const l = cli(['exercise', '--list-topics']);
     expect(l.status).toBe(0);
     for (const t of TOPICS) expect(l.stdout).toContain(t.name);
+    const h = cli(['help', 'exercise']);
+    expect(h.status).toBe(0);
+    expect(h.stdout).toMatch(/^Usage: shadowvisor exercise --topic T/);
+    expect(cli(['exercise', '--help']).stdout).toBe(h.stdout);
     expectBadInput(cli(['exercise', '--topic', 'nope']), /unknown topic 'nope'/);
     expectBadInput(cli(['exercise', '--topic', 'translate', '-s', 'x']), /--seed/);
     expectBadInput(cli(['exercise', '--topic', 'translate', '--check', '/nonexistent/file']), /cannot read/);
