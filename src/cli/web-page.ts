@@ -92,6 +92,11 @@ ends its line early, marked &times;. Runs are deterministic: the same settings a
 seconds differ). At overcommit 1 or below, without KSM, nothing is swapped and all three modes behave alike: try it. The same cell from a
 terminal: <code>npx shadowvisor demo</code>, <code>npx shadowvisor bench swap --quick</code>; to watch single faults, zaps and
 refaults, <code>npx shadowvisor trace guest-images/pagetest.elf --host-mem 256K --html out/</code>.</p>
+<p><b>Trace one small VM</b> does that here: one VM of 4 MiB on 2 MiB of host RAM runs 3 M instructions in the chosen mode with
+the hypervisor's event ring on, and the worker renders the page <code>trace --html</code> writes. Below the controls you get the
+timeline of every fault, zap and flush, the causal chains, and a step-through player that shows one guest page's links (guest
+PTE, spte, host PTE, frame, TLB) being made and broken; in <code>pin</code> and <code>none</code> mode, the chains of what KVM
+was never told, beside the same page under the notifier.</p>
 </section>`;
 
 export function renderWebPage(input: WebPageInput): string {
