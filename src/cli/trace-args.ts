@@ -60,7 +60,7 @@ export function parseTraceArgs(argv: string[]): TraceOptions | 'help' {
     throw new UsageError(e.message.replace(/^run: /, 'trace: ').replace(/shadowvisor run --help/g, 'shadowvisor trace --help'));
   }
   if (run === 'help') return 'help';
-  if (run.mmu === 'native') throw new UsageError('trace: --mmu native has no hypervisor to trace (trace runs the shadow or the TDP MMU)');
+  if (run.mmu === 'native') throw new UsageError('trace: --mmu native has no hypervisor to trace (trace runs the shadow MMU or the TDP MMU)');
   const capacity = values.has('events') ? parseCount('--events', values.get('events')!) : DEFAULT_RING_CAPACITY;
   if (capacity < 1 || capacity > MAX_EVENTS) throw new UsageError(`--events: expected 1 to ${MAX_EVENTS}, got '${values.get('events')}'`);
   const gva = values.has('gva') ? u32('--gva', values.get('gva')!) : undefined;
