@@ -13,10 +13,13 @@
 import type { Cpu } from '../../cpu/cpu.js';
 import type { NativeMachine } from '../../machine/native-machine.js';
 import type { RunResult } from '../../machine/run-loop.js';
-import { STEP_RAN, type Vcpu } from '../../hv/vcpu.js';
+import { STEP_RAN, STEP_STOPPED, type Vcpu } from '../../hv/vcpu.js';
+import { GuestError } from '../../cpu/errors.js';
+import { EXIT_STATUS_BAD_INPUT } from '../../obs/exit-status.js';
+import { wakeFromHlt } from '../../machine/run-loop.js';
 import { FL_IF } from '../../cpu/flags.js';
 import { EV_NONE } from '../../cpu/interrupts.js';
-import { EXIT_BUDGET } from '../../cpu/ports.js';
+import { EXIT_BUDGET, EXIT_HLT, EXIT_MMU, EXIT_STOP, EXIT_TRIPLE_FAULT } from '../../cpu/ports.js';
 import type { PreparedGuest } from '../../sim/run-guest.js';
 import type { VmRun } from '../../sim/simulation.js';
 import { readVirtual, type GuestPhys } from './guest-peek.js';
@@ -64,11 +67,16 @@ export class RunControl {
   private rest: { run: VmRun; vcpu: Vcpu; insns: number } | null = null;
   /** Depth of host preemption points being run (vCPU steps there are not stopped midway). */
   private nested = 0;
+  /** A fine loop's Cpu.run() is running, and an exception raised in it asked run() to stop. */
+  private inUnit = false;
+  private raised = false;
 
   constructor(
     private readonly cpus: readonly Cpu[],
     private readonly phys: GuestPhys,
-  ) {}
+  ) {
+    for (const c of cpus) this.hookRaise(c);
+  }
 
   /** One unit at a time is needed (a breakpoint, watchpoint or step is pending). */
   get fine(): boolean {
@@ -170,27 +178,84 @@ export class RunControl {
 
   // ---- native runs ----------------------------------------------------------------------------
 
-  /** Run the native machine towards `target` retired instructions for about `ms` of wall time. */
+  /**
+   * Run the native machine towards `target` retired instructions for about `ms` of wall time.
+   * While `fine`, this is runVcpu's loop with slices of one unit (runVcpu, board.advance,
+   * wakeFromHlt are machine/run-loop.ts's; what differs is only where the loop may stop).
+   */
   runNative(machine: NativeMachine, target: number, ms: number): RunResult {
     const cpu = machine.cpu;
     if (!this.fine) return machine.run(target);
+    try {
+      return this.runNativeFine(machine, target, ms);
+    } catch (x) {
+      // As NativeMachine.run(): a guest doing what the ABI refuses is bad input, one line.
+      if (!(x instanceof GuestError)) throw x;
+      return { exitCode: EXIT_STATUS_BAD_INPUT, reason: 'guest-error', message: x.message, instructions: cpu.icount, vtime: cpu.vtime(), eip: cpu.eip >>> 0 };
+    }
+  }
+
+  private runNativeFine(machine: NativeMachine, target: number, ms: number): RunResult {
+    const cpu = machine.cpu;
+    const board = machine.board;
     const t0 = performance.now();
+    // machine.run() of no instructions: the stop result if the board stopped, else 'budget'.
+    const here = (): RunResult => machine.run(cpu.icount);
     for (let n = 1; ; n++) {
-      // The device events runVcpu would deliver first (advance() is idempotent for one instant).
-      machine.board.advance(cpu.vtime());
-      if (this.eventFirst(cpu)) {
-        const before = cpu.eip >>> 0;
-        if (cpu.run(0) !== EXIT_BUDGET) return machine.run(cpu.icount); // the loop reports the exit
-        if (this.check(0, before)) return machine.run(cpu.icount);
-      }
+      if (board.stopped !== null || cpu.icount >= target) return here();
+      board.advance(cpu.vtime());
       const prev = cpu.eip >>> 0;
+      if (this.eventFirst(cpu)) {
+        const e = this.unit(() => cpu.run(0), EXIT_STOP, EXIT_BUDGET);
+        if (e === EXIT_TRIPLE_FAULT) return machine.run(cpu.icount + 1); // reported by runVcpu
+        if (this.check(0, prev)) return here();
+        continue;
+      }
       const hit = this.accessHit(0);
       const deliveries = cpu.deliveries;
-      // runVcpu with a budget of one more unit: the same device timing as a longer slice.
-      const r = machine.run(cpu.icount + 1);
-      if (r.reason !== 'budget' || this.afterAccess(hit, deliveries) || this.check(0, prev) || cpu.icount >= target) return r;
-      if (n % CLOCK_EVERY === 0 && performance.now() - t0 > ms) return r;
+      const before = cpu.icount;
+      const e = this.unit(() => cpu.run(1), EXIT_STOP, EXIT_BUDGET);
+      if (e === EXIT_HLT) {
+        const woken = wakeFromHlt(cpu, board);
+        if (woken !== null) return woken;
+      } else if (e === EXIT_TRIPLE_FAULT || e === EXIT_MMU) return machine.run(cpu.icount + 1);
+      // A kick (exit device, PIT reprogrammed) before anything ran: runVcpu re-plans.
+      else if (e === EXIT_STOP && cpu.icount === before && cpu.eip >>> 0 === prev) continue;
+      if (this.afterAccess(hit, deliveries) || this.check(0, prev)) return here();
+      if (n % CLOCK_EVERY === 0 && performance.now() - t0 > ms) return here();
     }
+  }
+
+  /**
+   * One unit of the fine loops (Cpu.run(n), or Vcpu.step(n) returning its code for Cpu.run's
+   * exit): `stopped` is the code of EXIT_STOP, `ran` the one of EXIT_BUDGET. An exception raised in it ends the run() right
+   * after its delivery (raise hook below), before the handler's first instruction, so that a
+   * breakpoint there is seen; that EXIT_STOP is ours and reads as EXIT_BUDGET. A stop request
+   * of the board's (a kick) is left as it is.
+   */
+  private unit(go: () => number, stopped: number, ran: number): number {
+    this.inUnit = true;
+    this.raised = false;
+    try {
+      const e = go();
+      return e === stopped && this.raised ? ran : e;
+    } finally {
+      this.inUnit = false;
+      this.raised = false;
+    }
+  }
+
+  /** Every exception goes through Cpu.raise(): in a fine unit it also asks run() to stop after
+   *  the delivery. Installed once, before the guest runs (the Cpu's shape never changes later). */
+  private hookRaise(cpu: Cpu): void {
+    const raise = cpu.raise.bind(cpu);
+    cpu.raise = (vector: number, errorCode: number): never => {
+      if (this.inUnit && !cpu.stopRequested) {
+        cpu.stopRequested = true;
+        this.raised = true;
+      }
+      return raise(vector, errorCode);
+    };
   }
 
   // ---- runs under the hypervisor ------------------------------------------------------------
@@ -221,7 +286,7 @@ export class RunControl {
     for (let done = 0; done < slice; ) {
       if (this.eventFirst(cpu)) {
         const before = cpu.eip >>> 0;
-        const r0 = step(0);
+        const r0 = this.unit(() => step(0), STEP_STOPPED, STEP_RAN);
         if (r0 !== STEP_RAN || v.faulting) return r0;
         if (this.check(v.index, before)) {
           this.rest = { run, vcpu: v, insns: slice - done };
@@ -232,11 +297,13 @@ export class RunControl {
       const before = cpu.icount;
       const hit = this.accessHit(v.index);
       const deliveries = cpu.deliveries;
-      const r = step(1);
+      const r = this.unit(() => step(1), STEP_STOPPED, STEP_RAN);
       // An exit (HLT, stop, triple fault) or a shadow fault now in flight ends the slice here,
       // exactly where the longer Cpu.run() would have returned.
       if (r !== STEP_RAN || v.faulting) return r;
-      done += Math.max(1, cpu.icount - before);
+      // Units retired: none when an exception was delivered instead (the slice goes on, as
+      // Cpu.run() goes on into the handler).
+      done += cpu.icount - before;
       if (this.afterAccess(hit, deliveries) || this.check(v.index, prev)) {
         if (done < slice) this.rest = { run, vcpu: v, insns: slice - done };
         return STEP_RAN;
