@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parseCommandArgs, parseCount, UsageError } from './args.js';
 import { writeStdout } from './output.js';
-import { answerLines, grade } from './exercise/model.js';
+import { answerLines, grade } from './exercise/grade.js';
 import { renderAnswersOnly, renderExercise, renderGrades, type Format } from './exercise/render.js';
 import { findTopic, TOPICS } from './exercise/topics.js';
 

@@ -3,7 +3,8 @@
 // and the answers agree with values computed here independently: translate by walking the
 // dumped tables, the others by re-running the engine and reading its counters and state.
 import { describe, expect, it } from 'vitest';
-import { answerLines, grade, normalize, type Dump, type Exercise } from '../../src/cli/exercise/model.js';
+import { answerLines, grade, normalize } from '../../src/cli/exercise/grade.js';
+import type { Dump, Exercise } from '../../src/cli/exercise/model.js';
 import { renderAnswersOnly, renderExercise } from '../../src/cli/exercise/render.js';
 import { findTopic, TOPICS } from '../../src/cli/exercise/topics.js';
 import { cli, expectBadInput } from './helpers.js';

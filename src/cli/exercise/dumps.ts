@@ -4,6 +4,7 @@
 // vCPU's TLB. The same reads `trace --translate` makes, laid out as tables a student can walk.
 
 import { TLB_MASK } from '../../cpu/tlb.js';
+import { PG_ANON, PG_DIRTY, PG_KSM, PG_SWAPCACHE } from '../../host/frames.js';
 import { PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pteFrame, pteIsSwap, ptePresent, pteSwapSlot } from '../../host/page-table.js';
 import { SPTE_MMIO, SPTE_NONLEAF, SPTE_P } from '../../hv/shadow/spte.js';
 import { spteFlagsText } from '../trace-format.js';
@@ -161,4 +162,18 @@ export function tlbHolds(w: World, vcpu: number, gva: number): number {
   const tlb = w.vm.vcpus[vcpu]!.cpu.tlb;
   const vpn = gva >>> 12;
   return tlb.tagSR[vpn & TLB_MASK] === vpn ? tlb.off[vpn & TLB_MASK]! >>> 12 : -1;
+}
+
+/** The host frames (struct page) behind `frames`: mapcount, refcount and flags. */
+export function frameDump(w: World, frames: readonly number[]): Dump {
+  const ft = w.host.ft;
+  const rows = [...new Set(frames)].filter((f) => f >= 0).sort((a, b) => a - b).map((f) => {
+    const fl: string[] = [];
+    if (ft.flags[f]! & PG_ANON) fl.push('anon');
+    if (ft.flags[f]! & PG_KSM) fl.push('KSM');
+    if (ft.flags[f]! & PG_SWAPCACHE) fl.push('swapcache');
+    if (ft.flags[f]! & PG_DIRTY) fl.push('dirty');
+    return [String(f), String(ft.mapcount[f]), String(ft.refcount[f]), fl.join(' ')];
+  });
+  return { title: 'host frames (struct page)', note: 'mapcount: page table entries mapping the frame, in any process; refcount: all references', columns: ['frame', 'mapcount', 'refcount', 'flags'], rows };
 }

@@ -2,7 +2,8 @@
 // into a quiz page) or JSON (one object, for building quizzes by program), with or without the
 // answers, and the grading report of `--check` in the same three forms.
 
-import { kindHint, type Dump, type Exercise, type Grade, type Question } from './model.js';
+import { kindHint, type Grade } from './grade.js';
+import type { Dump, Exercise, Question } from './model.js';
 
 export type Format = 'text' | 'md' | 'json';
 

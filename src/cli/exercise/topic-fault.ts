@@ -6,11 +6,9 @@
 // each answer is read from the host's own counters around that one access.
 
 import { MADV_PAGEOUT } from '../../host/constants.js';
-import { PG_ANON, PG_DIRTY, PG_KSM, PG_SWAPCACHE } from '../../host/frames.js';
 import { pteFrame, ptePresent } from '../../host/page-table.js';
-import { hostPteDump, memslotDump } from './dumps.js';
-import { hex, hexSet, type Dump, type Exercise, type Question } from './model.js';
-import { range } from './topic-translate.js';
+import { frameDump, hostPteDump, memslotDump } from './dumps.js';
+import { hex, hexSet, range, type Dump, type Exercise, type Question } from './model.js';
 import { World } from './world.js';
 
 export const FAULT_CHOICES = ['present', 'zero-fill', 'swap-in', 'swap-cache', 'cow-break', 'cow-reuse', 'ksm-unmerge'];
@@ -28,19 +26,6 @@ const EXPLAIN: Record<string, string> = {
   'cow-reuse': 'a write to a read-only page nobody else maps any more (the child took its own copy): the PTE is made writable in place, no copy (wp_page_reuse)',
   'ksm-unmerge': 'a write to a KSM-merged page: KSM pages are never reused in place, so the host copies it out (a COW break of the KSM page)',
 };
-
-export function frameDump(w: World, frames: readonly number[]): Dump {
-  const ft = w.host.ft;
-  const rows = [...new Set(frames)].filter((f) => f >= 0).sort((a, b) => a - b).map((f) => {
-    const fl: string[] = [];
-    if (ft.flags[f]! & PG_ANON) fl.push('anon');
-    if (ft.flags[f]! & PG_KSM) fl.push('KSM');
-    if (ft.flags[f]! & PG_SWAPCACHE) fl.push('swapcache');
-    if (ft.flags[f]! & PG_DIRTY) fl.push('dirty');
-    return [String(f), String(ft.mapcount[f]), String(ft.refcount[f]), fl.join(' ')];
-  });
-  return { title: 'host frames (struct page)', note: 'mapcount: page table entries mapping the frame, in any process; refcount: all references', columns: ['frame', 'mapcount', 'refcount', 'flags'], rows };
-}
 
 export function faultExercise(seed: number): Exercise {
   const w = new World({ seed, pages: 32, ksm: true });

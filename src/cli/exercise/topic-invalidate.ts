@@ -10,8 +10,7 @@ import { MADV_DONTNEED, MADV_PAGEOUT, PROT_READ } from '../../host/constants.js'
 import { EV_GUP, EV_INV_START, EV_SPTE_SET, EV_SPTE_ZAP, EV_TLB_FLUSH, FLUSH_REMOTE, GUP_NAMES, ZAP_INVALIDATION } from '../../obs/events.js';
 import { refIndex, refPage } from '../../hv/shadow/rmap.js';
 import { guestPdDump, guestPtDump, hostPteDump, memslotDump, spteDump, tlbDump, tlbHolds } from './dumps.js';
-import { hex, hexSet, intSet, yesno, type Dump, type Exercise, type Question } from './model.js';
-import { range } from './topic-translate.js';
+import { hex, hexSet, intSet, range, yesno, type Dump, type Exercise, type Question } from './model.js';
 import { PT_GFNS, PTE_D, PTE_RW, World } from './world.js';
 
 export const OPS = ['MADV_DONTNEED', 'MADV_PAGEOUT', 'mprotect', 'migrate'] as const;

@@ -10,10 +10,8 @@ import { pteIsSwap } from '../../host/page-table.js';
 import { refIndex, refPage } from '../../hv/shadow/rmap.js';
 import { SPTE_P, SPTE_PINNED, SPTE_W } from '../../hv/shadow/spte.js';
 import type { MemoryMode } from '../../hv/shadow/page-fault.js';
-import { hostPteDump, memslotDump } from './dumps.js';
-import { hex, hexSet, yesno, type Dump, type Exercise, type Question } from './model.js';
-import { frameDump } from './topic-fault.js';
-import { range } from './topic-translate.js';
+import { frameDump, hostPteDump, memslotDump } from './dumps.js';
+import { hex, hexSet, range, yesno, type Dump, type Exercise, type Question } from './model.js';
 import { World } from './world.js';
 
 const FIRST = 8;

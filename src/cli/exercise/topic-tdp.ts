@@ -11,8 +11,7 @@ import { CR4_PSE, PTE_PS } from '../../cpu/paging.js';
 import { SPTE_P, SPTE_W } from '../../hv/shadow/spte.js';
 import { EV_TDP_WALK } from '../../obs/events.js';
 import { guestPdDump, guestPtDump, memslotDump, tlbDump } from './dumps.js';
-import { hex, hexSet, type Dump, type Exercise, type Question } from './model.js';
-import { range } from './topic-translate.js';
+import { hex, hexSet, range, type Dump, type Exercise, type Question } from './model.js';
 import { PD_GFN, PT_GFNS, PTE_A, PTE_P, PTE_RW, World } from './world.js';
 
 const CASES = ['all-present', 'data-unmapped', 'data-in-new-table', 'table-unmapped', 'large-page'] as const;

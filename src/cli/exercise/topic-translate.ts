@@ -9,7 +9,7 @@ import { GuestWalker } from '../../hv/shadow/guest-walk.js';
 import { SPTE_HOST_WRITABLE, SPTE_MMU_WRITABLE, SPTE_P, SPTE_W } from '../../hv/shadow/spte.js';
 import { pteFrame, ptePresent } from '../../host/page-table.js';
 import { guestPdDump, guestPtDump, hostPteDump, memslotDump, spteDump, tlbDump } from './dumps.js';
-import { hex, yesno, type Exercise, type Question } from './model.js';
+import { hex, range, yesno, type Exercise, type Question } from './model.js';
 import { PT_GFNS, PTE_D, PTE_RW, PTE_US, World } from './world.js';
 
 const TWISTS = ['protect-clean-gpte', 'writable', 'guest-read-only', 'host-read-only', 'write-tracked'] as const;
@@ -206,10 +206,4 @@ export function translateExercise(seed: number): Exercise {
     dumps,
     questions: qs,
   };
-}
-
-export function range(lo: number, hi: number): number[] {
-  const out: number[] = [];
-  for (let i = lo; i <= hi; i++) out.push(i);
-  return out;
 }
