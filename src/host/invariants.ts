@@ -57,6 +57,7 @@ export function checkHostInvariants(h: Host): void {
 
   // Swap slots.
   let freeSlots = 0;
+  const onFreeStack = h.swap.freeCounts();
   for (let s = 0; s < h.swap.nrSlots; s++) {
     if (h.swap.count[s] !== swapPtes[s]) fail(`swap slot ${s}: count ${h.swap.count[s]} but ${swapPtes[s]} swap ptes`);
     const f = h.swap.cache[s];
@@ -64,7 +65,8 @@ export function checkHostInvariants(h: Host): void {
       if (ft.refcount[f] <= 0) fail(`swap slot ${s}: cache holds free frame ${f}`);
       if ((ft.flags[f] & PG_SWAPCACHE) === 0 || ft.swapSlot[f] !== s) fail(`swap slot ${s}: frame ${f} not marked as its cache page`);
     }
-    const isFree = h.swap.isFree(s);
+    if (onFreeStack[s] > 1) fail(`swap slot ${s} is on the free stack ${onFreeStack[s]} times`);
+    const isFree = onFreeStack[s] === 1;
     if (isFree) {
       freeSlots++;
       if (swapPtes[s] !== 0 || f >= 0) fail(`swap slot ${s} is free but still referenced`);

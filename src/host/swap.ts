@@ -110,9 +110,12 @@ export class SwapDevice {
     return true;
   }
 
-  isFree(slot: number): boolean {
-    for (let i = 0; i < this.nrFree; i++) if (this.freeStack[i] === slot) return true;
-    return false;
+  /** How many times each slot stands on the free stack (0 or 1 on a sound device), built in one
+   *  pass so the checker stays linear in the number of slots. */
+  freeCounts(): Int32Array {
+    const c = new Int32Array(this.count.length);
+    for (let i = 0; i < this.nrFree; i++) c[this.freeStack[i]]++;
+    return c;
   }
 
   read(slot: number, dst: Uint8Array): number {
