@@ -351,7 +351,10 @@ export const CLIENT_JS = String.raw`
       lines.push('in sequence order, with the raced fault' + (c.raced.length > 1 ? 's' : '') + ' (>>):');
       merged.forEach(function (i) {
         var mine = c.all.indexOf(i) < 0, e = E[i], extra = '';
-        if (mine && e[3] === KGUP && e[6] >= 0) extra = '   <- the fault holds frame ' + e[6] + (st[7] >= 0 && e[4] >= st[7] && e[4] < st[8] ? ', the frame this invalidation takes back for reuse' : '');
+        if (mine && e[3] === KGUP && e[6] >= 0) {
+          var took = c.zaps.filter(function (z) { return E[z][5] === e[6]; })[0];
+          extra = '   <- the fault holds frame ' + e[6] + (took !== undefined ? ': the frame this invalidation just took from gfn ' + hex(E[took][4]) + ', recycled' : '');
+        }
         if (mine && e[3] === KRETRY) extra = '   <- sampled seq ' + e[7] + ', now ' + e[8] + ': retried, the recycled frame is not mapped';
         lines.push((mine ? '>> ' : '   ') + lineOf(E, i) + extra);
       });

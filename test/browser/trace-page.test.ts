@@ -65,6 +65,23 @@ describe.skipIf(!haveChromium && !inCi)('trace --html in Chromium', () => {
     const { url, data } = pages.notifier!;
     const { page, errors } = await openPage(browser, url);
     const K = data.kinds;
+    // Hovering a fault mark on the timeline reads it out.
+    const mark = page.locator('#plot line.o-fixed').first();
+    const mb = (await mark.boundingBox())!;
+    await page.mouse.move(mb.x + mb.width / 2, mb.y + mb.height / 2 - 2);
+    await page.mouse.move(mb.x + mb.width / 2, mb.y + mb.height / 2);
+    expect(await page.isVisible('#tip')).toBe(true);
+    expect(await page.textContent('#tip')).toMatch(/^\d+  t=\d+  vcpu0  FAULT  gva 0x/);
+    // A raced fault is shown in sequence order inside its chain, with the recycled frame named.
+    await page.locator('#chainlist li:has(.raced)').first().click();
+    const race = (await page.textContent('#chainview pre'))!;
+    expect(race).toContain('in sequence order, with the raced fault');
+    const gup = /^>> +(\d+) .* GUP .*-> frame (\d+) .*<- the fault holds frame (\d+): the frame this invalidation just took from gfn (0x[0-9a-f]+), recycled$/m.exec(race)!;
+    expect(gup).not.toBeNull();
+    expect(gup[2]).toBe(gup[3]);
+    const zapped = data.events.find((e) => K[e[3]] === 'SPTE_ZAP' && e[5] === Number(gup[2]) && e[4] === parseInt(gup[4]!, 16) && e[0] < Number(gup[1]));
+    expect(zapped).toBeDefined();
+    expect(race).toMatch(/^>> +\d+ .* RETRY .*retried/m);
     expect(await page.isVisible('#player')).toBe(true);
     expect(await cur(page)).toBe(-1);
     // Next, by a real click twice, then in bulk inside the page (one round trip): each step lands
