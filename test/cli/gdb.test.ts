@@ -162,6 +162,7 @@ maybe('gdb drives run --gdb', () => {
       'continue',
       'info threads',
       'monitor sptes',
+      'eval "monitor translate 0x%x", $esp',
       'monitor host',
       'monitor events 3',
       'monitor frobnicate',
@@ -175,6 +176,7 @@ maybe('gdb drives run --gdb', () => {
     expect(out).toMatch(/Thread 2 hit Breakpoint 1, 0x[0-9a-f]+ in hammer \(\)/);
     expect(out).toMatch(/^\* 2\s+Thread 2 \(vCPU 1\) 0x[0-9a-f]+ in hammer \(\)$/m);
     expect(out).toMatch(/^shadow MMU: \d+ shadow pages; vcpu1 CR3/m);
+    expect(out).toMatch(/^translate 0x[0-9a-f]{8} on vcpu1 \(CR0 0x[0-9a-f]{8}, CR3 0x[0-9a-f]{8}, CR4 0x[0-9a-f]{8}; --mmu shadow\)\n(.*\n)*? {2}spte\s+0x[0-9a-f]{8} \(spte \d+: frame \d+/m);
     expect(out).toMatch(/^kvm counters:\n {2}pf_taken \d+/m);
     expect(out).toMatch(/^\s+\d+\s+t=\d+\s+vcpu\d\s+(FAULT|WALK|GUP|SPTE_SET)/m);
     expect(out).toMatch(/unknown monitor command 'frobnicate'/);

@@ -13,28 +13,10 @@ import { SPTE_NONLEAF, SPTE_P } from '../../hv/shadow/spte.js';
 import type { EventRing } from '../../obs/event-ring.js';
 import { readEvents } from '../../obs/event-ring.js';
 import { lineFormatterFor, type SlotLookup } from '../trace-format.js';
-import { translateGva } from '../trace-translate.js';
 import type { DebugTarget } from './debug-target.js';
 import type { GuestPhys } from './guest-peek.js';
 
 const hex = (v: number | null, w = 8): string => (v === null ? '-' : `0x${(v >>> 0).toString(16).padStart(w, '0')}`);
-
-/** The read-only translation view the VM offers (hv/translation-view.ts), when it has one. */
-interface TranslationViewLike {
-  mmu: string;
-  pde: number | null;
-  pte: number | null;
-  gpa: number | null;
-  hva: number | null;
-  hpa: number | null;
-  entry: number | null;
-  text: string;
-}
-type Describe = (gva: number, vcpu: number) => TranslationViewLike;
-interface TdpCounts {
-  leaves: number;
-  tables: number;
-}
 
 export class VmTarget implements DebugTarget {
   readonly cpus: readonly Cpu[];
@@ -82,13 +64,7 @@ export class VmTarget implements DebugTarget {
   }
 
   translate(vcpu: number, gva: number): string[] {
-    const describe = (this.vm as unknown as { describeTranslation?: Describe }).describeTranslation;
-    if (typeof describe !== 'function') {
-      const lines = translateGva(this.vm, gva).lines;
-      if (vcpu !== 0) lines.push(`  (vcpu0's view; this build cannot translate for vcpu${vcpu})`);
-      return lines;
-    }
-    const t = describe.call(this.vm, gva, vcpu);
+    const t = this.vm.describeTranslation(gva, vcpu);
     const cpu = this.cpus[vcpu]!;
     const lines = [`translate ${hex(gva)} on vcpu${vcpu} (CR0 ${hex(cpu.cr0)}, CR3 ${hex(cpu.cr3)}, CR4 ${hex(cpu.cr4)}; --mmu ${t.mmu})`];
     const row = (k: string, v: string): number => lines.push(`  ${k.padEnd(10)} ${v}`);
@@ -108,8 +84,8 @@ export class VmTarget implements DebugTarget {
 
   sptes(vcpu: number): string[] {
     const vm = this.vm;
-    const tdp = (vm as unknown as { tdp?: TdpCounts | null }).tdp;
-    if (tdp !== undefined && tdp !== null) {
+    const tdp = vm.tdp;
+    if (tdp !== null) {
       return [`--mmu tdp: one gpa->hpa table for the VM (not per guest CR3): ${tdp.leaves} leaf entries in ${tdp.tables} tables`, "  'monitor translate ADDR' shows the TDP entry of one address"];
     }
     const v = vm.vcpus[vcpu]!;
