@@ -193,6 +193,7 @@ export const CLIENT_JS = String.raw`
     var c = chainOf[i];
     if (c !== undefined && EV[i][3] === KSTART) text += '\n' + D.chains[c].heading + '\n(click: open this chain)';
     else if (EV[i][3] === KF) text += '\n(fault ' + (D.faultOutcome[i] || 'open') + ')';
+    if (D.notes[i]) text += '\n' + wrapText(D.notes[i], 90).join('\n');
     tip.textContent = text; tip.hidden = false;
     var wrap = svg.parentNode.getBoundingClientRect();
     var left = ev.clientX - wrap.left + 14;
