@@ -137,10 +137,11 @@ export function raceExercise(seed: number): Exercise {
       const t = line(e);
       if (t !== null) rows.push([step, who, `${t}${where}`]);
     }
-    if (rows.length === before && !decided) {
-      const step = String(mk.step);
+    // A step whose actor recorded nothing still took its turn (a fault moving on to its next
+    // preemption point); inside a host operation it ran before the operation resumed.
+    if (!decided && !rows.slice(before).some((r) => r[1] === mk.actor)) {
       const where = mk.inside !== null ? ` (inside the pageout, at ${mk.inside})` : '';
-      rows.push([step, mk.actor, `(nothing recorded: moves on to its next preemption point)${where}`]);
+      rows.splice(before, 0, [String(mk.step), mk.actor, `(nothing recorded: moves on to its next preemption point)${where}`]);
     }
   }
   const faultSeq = c.events.find((e) => e.kind === EV_FAULT)!.seq;
