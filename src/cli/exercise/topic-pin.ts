@@ -1,9 +1,10 @@
 // Exercise topic `pin-vs-notifier`: the same guest and the same MADV_PAGEOUT, three ways of
 // keeping KVM's sptes honest. With the mmu_notifier (Linux >= 2.6.27) reclaim zaps the sptes and
 // frees every page; with pins (the 2007 "partial swapping" scheme: each spte holds a gup
-// reference) reclaim unmaps the pages but cannot free the pinned ones, and a write through the
-// pinned spte lands in a frame the VMM process no longer maps; with neither, reclaim frees frames
-// that sptes still map (use after free). The answers are read from the three runs' host state.
+// reference) reclaim unmaps the pages but cannot free the pinned ones; with neither, reclaim
+// frees frames that sptes still map (use after free). Then the host replaces a page by COW after
+// a fork: only the notifier's guest sees the new page; a pin keeps the old frame alive, not
+// coherent. The answers are read from the three runs' host state and the guest's reads.
 
 import { MADV_PAGEOUT } from '../../host/constants.js';
 import { pteIsSwap } from '../../host/page-table.js';
@@ -47,8 +48,6 @@ function spteTable(w: World, title: string): Dump {
   }
   return { title, columns: ['gfn', 'maps', 'spte'], rows };
 }
-
-const w0 = (s: Setup): World => s.w;
 
 export function pinExercise(seed: number): Exercise {
   const runs = (['pin', 'notifier', 'none'] as const).map((m) => setup(seed, m));
@@ -119,16 +118,15 @@ export function pinExercise(seed: number): Exercise {
   // Then the host replaces a page behind KVM's back: the VMM forks (a snapshot helper) and writes
   // into guest page X itself (device emulation): COW gives the VMM process a new frame. Does the
   // guest's next read of X see that write?
-  const x = w0(pin).pick(gfns);
+  const x = pin.w.pick(gfns);
   const value = 0x7e000000 + (x << 8) + seed % 256;
   const sees = runs.map((r) => {
     const before = spteOf(r.w, x);
-    const child = r.w.host.fork(r.w.vm.mm);
+    r.w.host.fork(r.w.vm.mm); // the child stays alive: the page stays COW-shared
     const buf = new Uint8Array(4);
     new DataView(buf.buffer).setUint32(0, value, true);
     r.w.host.accessUser(r.w.vm.mm, r.w.hvaOf(x), buf, true);
     const res = r.w.access(0, x * 4096, false);
-    void child;
     return { ok: res === 'ok' && r.w.lastRead === value, got: r.w.lastRead, before, spte: spteOf(r.w, x), host: r.w.host.frameAt(r.w.vm.mm, r.w.hvaOf(x)) };
   });
   const modeNames = ['pin', 'notifier', 'none'];
