@@ -8,8 +8,8 @@ import { createServer, Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/args.js';
 import { parseRunArgs } from '../../src/cli/run.js';
-import { cli, expectBadInput, until } from './helpers.js';
-import { GDBDEMO, IMAGES, startStub } from './gdb-harness.js';
+import { cli, expectBadInput, spawnCli, track, until } from './helpers.js';
+import { comparableStats, GDBDEMO, IMAGES, startStub } from './gdb-harness.js';
 
 /** A byte-level client: send raw bytes, read acks and `$...#cs` packets (checksums verified). */
 class RspClient {
@@ -52,6 +52,13 @@ class RspClient {
   }
   close(): void {
     this.sock.destroy();
+  }
+  /** Resolves true once connected, false if the connection was refused. */
+  connected(): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.sock.once('connect', () => resolve(true));
+      this.sock.once('error', () => resolve(false));
+    });
   }
 }
 
@@ -153,6 +160,33 @@ describe('gdb stub protocol', () => {
     c.close();
     expect(end.status).toBe(130);
     expect(stub.stderr).toMatch(/^shadowvisor: killed from gdb after \d+ instructions$/m);
+  });
+
+  it('without --gdb-wait: a debugger that attaches mid-run stops the guest, one that detaches lets it run on, and the run is the same', async () => {
+    const args = ['--stats', '--json', `${IMAGES}/cpubench-short.elf`];
+    const busy = createServer();
+    const port = await new Promise<number>((resolve) => busy.listen(0, '127.0.0.1', () => resolve((busy.address() as { port: number }).port)));
+    await new Promise((r) => busy.close(r));
+    const stub = track(spawnCli(['run', '--gdb', String(port), ...args]));
+    await until(() => stub.stdout.includes('cpubench-short: start'), 30_000, 'the guest to start');
+    let c: RspClient | null = null;
+    for (let k = 0; c === null; k++) {
+      const t = new RspClient(port);
+      if (await t.connected()) c = t;
+      else if (k > 100) throw new Error('could not connect to the stub');
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await c.ask('?')).toMatch(/^T05thread:1;08:[0-9a-f]{8};$/);
+    expect(await c.ask('g')).toHaveLength(16 * 8 + 8 * 20 + 8 * 8);
+    expect(await c.ask('D')).toBe('OK');
+    const end = await stub.done;
+    c.close();
+    expect(end.status, stub.stderr).toBe(0);
+    const plain = cli(['run', ...args], { encoding: 'latin1' });
+    expect(stub.stdout).toBe(plain.stdout);
+    expect(comparableStats(stub.stderr)).toEqual(comparableStats(plain.stderr));
+    const debugged = JSON.parse(stub.stderr.trimEnd().split('\n').pop()!) as { tlbHits: number };
+    expect(debugged.tlbHits).toBe((JSON.parse(plain.stderr.trimEnd().split('\n').pop()!) as { tlbHits: number }).tlbHits); // no breakpoint: not even those differ
   });
 
   it('bad --gdb arguments and a port in use: one line, status 2', async () => {
