@@ -16,12 +16,16 @@ export class CodeCache {
   readonly chunks: Uint32Array;
   private readonly tlbs: Tlb[] = [];
   invalidations = 0;
+  /** Invalidations per page, saturating at 255: the compiler (jit/) leaves alone a page whose
+   *  code keeps being rewritten, where compiling would cost more than it saves. */
+  readonly rewrites: Uint8Array;
 
   constructor(memBytes: number) {
     const n = Math.ceil(memBytes / 4096);
     this.pages = new Array(n).fill(undefined);
     this.codePages = new Uint8Array(n);
     this.chunks = new Uint32Array(n);
+    this.rewrites = new Uint8Array(n);
   }
 
   register(tlb: Tlb): void {
@@ -65,6 +69,7 @@ export class CodeCache {
     this.codePages[page] = 0;
     this.chunks[page] = 0;
     this.invalidations++;
+    if (this.rewrites[page] < 255) this.rewrites[page]++;
     for (const t of this.tlbs) t.unprotectPage(page);
   }
 }

@@ -191,6 +191,8 @@ export class Cpu {
   jit: boolean;
   /** Set by a compiled region when it returns a block: JIT_LINK or JIT_INTERPRET. */
   jitMode = JIT_LINK;
+  /** Set with JIT_LINK when the returned block has a valid link to the next block (this one). */
+  jitNext: Block | null = null;
   onStale: ((cpu: Cpu, lin: number, page: number, write: boolean) => void) | null = null;
 
   private readonly ibuf = new Uint8Array(16);
@@ -741,6 +743,13 @@ export class Cpu {
         if (nb === null) return;
         b = nb;
         compiled = this.jitMode === JIT_LINK;
+        const next = this.jitNext;
+        if (next !== null) {
+          // The region found a valid link from b: the step below would take it, unchanged.
+          this.jitNext = null;
+          b = next;
+          continue;
+        }
       }
       if (!compiled) {
         const base = this.icount;

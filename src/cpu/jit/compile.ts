@@ -34,8 +34,11 @@ export const JIT_LINK = 0;
 export const JIT_INTERPRET = 1;
 
 /** Most blocks and instructions in one region (keeps functions small enough for V8 to optimise). */
-const MAX_REGION_BLOCKS = 48;
+const MAX_REGION_BLOCKS = 16;
 const MAX_REGION_INSNS = 800;
+/** A page whose decoded code was dropped more often than this is not compiled (self-modifying
+ *  code, or a frame reused for data): each compile costs milliseconds, a block run microseconds. */
+const MAX_PAGE_REWRITES = 16;
 
 let defaultOn = false;
 /** The --jit default for Cpus constructed without an explicit `jit` option. */
@@ -107,7 +110,7 @@ function regionBlocks(c: Cpu, entry: Block): Block[] {
 
 /** Build, compile and install the region entered at `entry` (a block of a cached page). */
 export function compileRegion(c: Cpu, entry: Block): void {
-  if (!jitAvailable()) return;
+  if (!jitAvailable() || c.code.rewrites[entry.page] > MAX_PAGE_REWRITES) return;
   const t0 = performance.now();
   const blocks = regionBlocks(c, entry);
   const id = nextRegionId++;
@@ -150,6 +153,8 @@ export function compileRegion(c: Cpu, entry: Block): void {
   src.push('if (nb.linkCpu === c && nb.linkTlb === tlb.epoch && nb.linkCode === code.invalidations) {');
   src.push('const t = nb.l0eip === ne ? nb.l0 : nb.l1eip === ne ? nb.l1 : null;');
   src.push(`if (t !== null && t.jreg === ${id} && ne === ((vbase + t.poff) | 0)) { pc = t.jpc; continue; }`);
+  // A valid link out of the region: the dispatch loop may take it without repeating the test.
+  src.push('c.jitNext = t;');
   src.push('}');
   src.push('c.icount = ic; c.blockBase = bb; c.beip = beip; c.eip = ne; c.hits = hits; c.jitMode = 0; return nb;');
   src.push('} } catch (x) {');
