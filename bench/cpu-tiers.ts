@@ -12,9 +12,9 @@ import { NativeMachine } from '../src/machine/native-machine.js';
 import { nullLogger } from '../src/obs/log.js';
 import { prepareGuest, runPrepared } from '../src/sim/run-guest.js';
 import type { BenchOut } from './index.js';
+import { QEMU, qemuArgs, qemuAvailable } from './qemu.js';
 
 const MEM = 64 * 1024 * 1024;
-const QEMU = 'qemu-system-i386';
 
 export interface TierRun {
   image: string;
@@ -79,11 +79,7 @@ function runTier(name: string, image: Uint8Array, mmu: 'native' | 'shadow', tier
 
 function runQemu(path: string): { seconds: number; output: string; status: number | null } {
   const t0 = performance.now();
-  const r = spawnSync(
-    QEMU,
-    ['-kernel', path, '-m', '64', '-display', 'none', '-serial', 'stdio', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-no-reboot'],
-    { stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000, maxBuffer: 64 * 1024 * 1024 },
-  );
+  const r = spawnSync(QEMU, qemuArgs(path), { stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
   return { seconds: (performance.now() - t0) / 1000, output: r.stdout?.toString('latin1') ?? '', status: r.status };
 }
 
@@ -95,7 +91,7 @@ const f1 = (n: number): string => n.toFixed(1);
  */
 export function runTiers(images: { name: string; path: string; bytes: Uint8Array }[], opts: { qemu: boolean; json: boolean }, out: BenchOut): number {
   let status = 0;
-  const haveQemu = opts.qemu && spawnSync(QEMU, ['--version'], { stdio: 'ignore' }).status === 0;
+  const haveQemu = opts.qemu && qemuAvailable();
   if (!opts.json) {
     out.stdout(
       `\nexecution tiers (one process; the machine may be shared, so CPU-time MIPS is the steadier figure)\n` +

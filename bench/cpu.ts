@@ -11,6 +11,7 @@ import type { BenchOut } from './index.js';
 import { parseBenchArgs } from './args.js';
 import { parseCount } from '../src/cli/args.js';
 import { QEMU, qemuArgs, qemuAvailable } from './qemu.js';
+import { runTiers } from './cpu-tiers.js';
 
 const HELP = `Usage: shadowvisor bench cpu [options]
 
@@ -19,6 +20,8 @@ Options:
   --short         use cpubench-short.elf (a quick smoke run)
   --image PATH    benchmark another image
   --no-qemu       skip the QEMU comparison
+  --no-tiers      skip the execution-tier table (interpreter and compiler, native and shadow,
+                  on cpubench and intbench; with --short: intbench-short only)
   --json          one JSON object per line instead of a table
   -h, --help      show this help
 `;
@@ -69,6 +72,7 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
         short: { type: 'boolean' },
         image: { type: 'string' },
         'no-qemu': { type: 'boolean' },
+        'no-tiers': { type: 'boolean' },
         json: { type: 'boolean' },
   }, HELP, out);
   if (typeof values === 'number') return values;
@@ -132,6 +136,11 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
         status = 1;
       }
     }
+  }
+  if (!values['no-tiers']) {
+    const names = values.image !== undefined ? [path] : values.short ? [imageUrl('intbench-short.elf')] : [imageUrl('cpubench.elf'), imageUrl('intbench.elf')];
+    const imgs = names.map((p) => ({ name: p.split('/').pop()!, path: p, bytes: new Uint8Array(readFileSync(p)) }));
+    if (runTiers(imgs, { qemu: !values['no-qemu'], json }, out) !== 0) status = 1;
   }
   return status;
 }

@@ -24,7 +24,7 @@ export interface BenchEntry {
 }
 
 export const BENCHES: BenchEntry[] = [
-  { name: 'cpu', summary: 'cpubench guest on the native machine: MIPS, and QEMU wall time when installed', main: cpuMain },
+  { name: 'cpu', summary: 'cpubench on the native machine, then interpreter vs compiler (native, shadow) on cpubench and intbench: MIPS, and QEMU when installed', main: cpuMain },
   { name: 'host', summary: 'the simulated host mm: metadata per frame, faults, reclaim, KSM, notifier cost', main: hostMain },
   { name: 'swap', summary: 'the headline: K VMs overcommitting host RAM in notifier, pin and none modes', main: swapMain },
   { name: 'scale', summary: 'cost growth with total guest memory, 64 MiB to 2 GiB: time and simulator RAM per simulated GiB', main: scaleMain },
