@@ -53,6 +53,14 @@ class RspClient {
   close(): void {
     this.sock.destroy();
   }
+  /** Drop everything received up to and including the packet `payload`. */
+  async skipTo(payload: string): Promise<void> {
+    let sum = 0;
+    for (const ch of payload) sum = (sum + ch.charCodeAt(0)) & 0xff;
+    const framed = `$${payload}#${sum.toString(16).padStart(2, '0')}`;
+    await until(() => this.buf.includes(framed), 10_000, framed);
+    this.buf = this.buf.slice(this.buf.indexOf(framed) + framed.length);
+  }
   /** Resolves true once connected, false if the connection was refused. */
   connected(): Promise<boolean> {
     return new Promise((resolve) => {
@@ -136,6 +144,19 @@ describe('gdb stub protocol', () => {
     // QStartNoAckMode: no more acks, replies still framed.
     expect(await c.ask('QStartNoAckMode')).toBe('OK');
     expect(await c.ask('qC')).toBe('QC1');
+    // Seeded garbage (packet starts, stray '#', Ctrl-C, nacks, binary) and then a packet
+    // terminator: the stub answers the next query (after whatever replies the garbage earned).
+    let seed = 12345;
+    const garbage: number[] = [];
+    for (let k = 0; k < 4000; k++) {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      const b = seed >>> 16;
+      garbage.push(b % 7 === 0 ? 0x24 : b % 11 === 0 ? 0x23 : b & 0xff);
+    }
+    c.raw(Buffer.from(garbage).toString('latin1') + '#00');
+    await new Promise((r) => setTimeout(r, 200));
+    c.send('qC');
+    await c.skipTo('QC1');
     // The server survived all of that: continue to the guest's exit.
     expect(await c.ask('c')).toBe('W00');
     const end = await stub.done;
