@@ -161,6 +161,8 @@ maybe('gdb drives run --gdb', () => {
       'continue',
       'continue',
       'info threads',
+      'stepi',
+      'info registers eip',
       'monitor sptes',
       'eval "monitor translate 0x%x", $esp',
       'monitor host',
@@ -175,6 +177,9 @@ maybe('gdb drives run --gdb', () => {
     expect(out).toMatch(/Thread 1 hit Breakpoint 1, 0x[0-9a-f]+ in hammer \(\)/);
     expect(out).toMatch(/Thread 2 hit Breakpoint 1, 0x[0-9a-f]+ in hammer \(\)/);
     expect(out).toMatch(/^\* 2\s+Thread 2 \(vCPU 1\) 0x[0-9a-f]+ in hammer \(\)$/m);
+    // stepi steps the current thread (vCPU 1) by one instruction, whatever vCPU 0 does meanwhile.
+    expect(out).toMatch(/^eip\s+0x[0-9a-f]+\s+0x[0-9a-f]+ <hammer\+\d+>$/m);
+    expect(out).not.toMatch(/Switching to Thread 1/);
     expect(out).toMatch(/^shadow MMU: \d+ shadow pages; vcpu1 CR3/m);
     expect(out).toMatch(/^translate 0x[0-9a-f]{8} on vcpu1 \(CR0 0x[0-9a-f]{8}, CR3 0x[0-9a-f]{8}, CR4 0x[0-9a-f]{8}; --mmu shadow\)\n(.*\n)*? {2}spte\s+0x[0-9a-f]{8} \(spte \d+: frame \d+/m);
     expect(out).toMatch(/^kvm counters:\n {2}pf_taken \d+/m);
