@@ -307,13 +307,13 @@ function howTo(mode: string): string {
     mode === 'pin'
       ? 'In <b>pin</b> mode (KVM before 2.6.27) KVM is <b>not</b> an mmu_notifier: it keeps a reference on every page it maps, ' +
         'so reclaim cannot free those frames (pinned reclaim failures; under pressure the OOM killer). A page the host ' +
-        'write-protects or replaces anyway (fork, KSM) is changed behind KVM\'s back: '
+        'write-protects or replaces anyway (fork, KSM) is changed behind KVM\'s back. '
       : 'In <b>none</b> mode KVM neither pins pages nor listens to the mmu_notifier: the host unmaps, swaps out and frees ' +
         'frames that sptes still map, and hands them to other pages. ';
   return (
     HOWTO_PATH +
     what +
-    'there are no <code>INV_START</code>/<code>SPTE_ZAP</code> chains from KVM. The stale detector (a second notifier ' +
+    'There are no <code>INV_START</code>/<code>SPTE_ZAP</code> chains from KVM. The stale detector (a second notifier ' +
     'subscriber that is not KVM and changes nothing) records <code>UNSEEN</code> when an invalidation leaves an spte behind, ' +
     'and <code>STALE</code> for every guest access through a frame that was freed or replaced. <b>What KVM was never told</b> ' +
     'draws each one beside the notifier chain of the same page in a run of the same seed. ' +
