@@ -25,6 +25,7 @@ import {
 } from '../obs/events.js';
 import { whoOf, type HtmlTraceModel } from './trace-html-model.js';
 import { CLIENT_CSS, CLIENT_JS } from './trace-html-script.js';
+import { scheduleSectionHtml } from './trace-html-schedule.js';
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&#39;'));
@@ -316,7 +317,7 @@ function howTo(mode: string): string {
     'There are no <code>INV_START</code>/<code>SPTE_ZAP</code> chains from KVM. The stale detector (a second notifier ' +
     'subscriber that is not KVM and changes nothing) records <code>UNSEEN</code> when an invalidation leaves an spte behind, ' +
     'and <code>STALE</code> for every guest access through a frame that was freed or replaced. <b>What KVM was never told</b> ' +
-    'draws each one beside the notifier chain of the same page in a run of the same seed. ' +
+    'draws each one above the notifier chain of the same page in a run of the same seed. ' +
     HOWTO_UI
   );
 }
@@ -359,6 +360,7 @@ export function renderTraceHtml(m: HtmlTraceModel, vcpus: number): string {
   if (r.shown < r.held) ringNote += `; this page holds the last ${int(r.shown)} (capped at ${int(r.cap)}; --last N changes the cap)`;
   else ringNote += `; this page holds ${r.shown === r.emitted ? 'all of them' : `those ${int(r.shown)}`}`;
   p.push(`<p class="meta${r.shown < r.emitted ? ' capped' : ''}" id="ringnote">${escapeHtml(ringNote)}.</p>`);
+  if (m.schedule !== undefined) p.push(scheduleSectionHtml(m.schedule));
   p.push('<h2>Totals</h2>');
   p.push(totalsHtml(m));
   p.push(`<p class="howto" id="howto"><b>How to read this.</b> ${howTo(m.mode)}</p>`);
@@ -396,7 +398,7 @@ export function renderTraceHtml(m: HtmlTraceModel, vcpus: number): string {
     p.push(
       '<p class="meta">One per page the host unmapped, replaced or write-protected while an spte still mapped it, as the stale ' +
         'detector saw it (<code>UNSEEN</code>): what set the host off &rarr; the spte still maps the old frame &rarr; who was handed ' +
-        'that frame next &rarr; the first <code>STALE</code> guest access through it. Beside it, the same page under the ' +
+        'that frame next &rarr; the first <code>STALE</code> guest access through it. Below it, the same page under the ' +
         'mmu_notifier in a run of the same image, flags and seed.</p>',
     );
     p.push(`<div class="chains"><div class="scroll listbox">${unseenList(m)}</div><div class="bugpair"><div id="unseenview"></div><div id="compareview"></div></div></div>`);
