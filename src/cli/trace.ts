@@ -38,15 +38,21 @@ Trace options:
   --last N            print only the last N events (with --chains: the last N chains)
   --chains            group events into causal chains: what started a host invalidation ->
                       INV_START -> SPTE_ZAPs -> TLB_FLUSH -> INV_END, then the next fault on
-                      each zapped gfn (FAULT -> WALK -> GUP -> SPTE_SET): the refault
+                      each zapped gfn (FAULT -> WALK -> GUP -> SPTE_SET): the refault;
+                      chains that zapped something first. In pin and none mode also what
+                      KVM was never told: UNSEEN -> the stale spte -> who got the frame
+                      -> the first STALE access
   --translate GVA     at the end, follow GVA on vCPU 0: guest PDE/PTE -> GPA -> memslot ->
                       HVA -> host PTE -> HPA (frame) -> spte -> TLB. Alone it prints only
                       this; with --last, --chains, --gva or --gfn the events come first
   --json              one JSON object per event (per chain with --chains) on stdout
   --html DIR          write DIR/index.html instead: one self-contained page (opens offline)
                       with the totals, a timeline, the causal chains as flow diagrams and
-                      each gfn's history; the last 20000 events (--last N to change),
-                      --gfn/--gva opens that page's history, --translate adds an address
+                      each gfn's history, a step-through player (one page's guest PTE,
+                      spte, host PTE, frame and TLB entry event by event); in pin and none
+                      mode the UNSEEN chains beside a notifier run of the same seed; the
+                      last 20000 events (--last N to change), --gfn/--gva opens that
+                      page's history, --translate adds an address
 
 Every 'run' option applies (--mem, --mode, --host-mem, --swap, --ksm, --vcpus, --check,
 --max-insns, --seed, --cmdline, --input, --stats, --log-level; --mmu shadow or tdp: under
