@@ -198,6 +198,7 @@ export class RunControl {
   private runNativeFine(machine: NativeMachine, target: number, ms: number): RunResult {
     const cpu = machine.cpu;
     const board = machine.board;
+    const run = (n: number): number => cpu.run(n);
     const t0 = performance.now();
     // machine.run() of no instructions: the stop result if the board stopped, else 'budget'.
     const here = (): RunResult => machine.run(cpu.icount);
@@ -206,7 +207,7 @@ export class RunControl {
       board.advance(cpu.vtime());
       const prev = cpu.eip >>> 0;
       if (this.eventFirst(cpu)) {
-        const e = this.unit(() => cpu.run(0), EXIT_STOP, EXIT_BUDGET);
+        const e = this.unit(run, 0, EXIT_STOP, EXIT_BUDGET);
         if (e === EXIT_TRIPLE_FAULT) return machine.run(cpu.icount + 1); // reported by runVcpu
         if (this.check(0, prev)) return here();
         continue;
@@ -214,7 +215,7 @@ export class RunControl {
       const hit = this.accessHit(0);
       const deliveries = cpu.deliveries;
       const before = cpu.icount;
-      const e = this.unit(() => cpu.run(1), EXIT_STOP, EXIT_BUDGET);
+      const e = this.unit(run, 1, EXIT_STOP, EXIT_BUDGET);
       if (e === EXIT_HLT) {
         const woken = wakeFromHlt(cpu, board);
         if (woken !== null) return woken;
@@ -233,11 +234,11 @@ export class RunControl {
    * breakpoint there is seen; that EXIT_STOP is ours and reads as EXIT_BUDGET. A stop request
    * of the board's (a kick) is left as it is.
    */
-  private unit(go: () => number, stopped: number, ran: number): number {
+  private unit(go: (n: number) => number, n: number, stopped: number, ran: number): number {
     this.inUnit = true;
     this.raised = false;
     try {
-      const e = go();
+      const e = go(n);
       return e === stopped && this.raised ? ran : e;
     } finally {
       this.inUnit = false;
@@ -286,7 +287,7 @@ export class RunControl {
     for (let done = 0; done < slice; ) {
       if (this.eventFirst(cpu)) {
         const before = cpu.eip >>> 0;
-        const r0 = this.unit(() => step(0), STEP_STOPPED, STEP_RAN);
+        const r0 = this.unit(step, 0, STEP_STOPPED, STEP_RAN);
         if (r0 !== STEP_RAN || v.faulting) return r0;
         if (this.check(v.index, before)) {
           this.rest = { run, vcpu: v, insns: slice - done };
@@ -297,7 +298,7 @@ export class RunControl {
       const before = cpu.icount;
       const hit = this.accessHit(v.index);
       const deliveries = cpu.deliveries;
-      const r = this.unit(() => step(1), STEP_STOPPED, STEP_RAN);
+      const r = this.unit(step, 1, STEP_STOPPED, STEP_RAN);
       // An exit (HLT, stop, triple fault) or a shadow fault now in flight ends the slice here,
       // exactly where the longer Cpu.run() would have returned.
       if (r !== STEP_RAN || v.faulting) return r;
