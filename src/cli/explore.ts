@@ -14,7 +14,7 @@ import { IMAGE_DEFAULTS, imageScenario, type ImageSpec } from '../sim/explore/im
 import { MEMORY_MODES, type MemoryMode } from '../hv/shadow/page-fault.js';
 import { MULTIBOOT_CMDLINE_MAX } from '../machine/multiboot.js';
 import { writeStderr, writeStdout } from './output.js';
-import { decodeSchedule, encodeSchedule, ReplayChooser, ScheduleError, type Schedule } from '../sim/choice.js';
+import { CHOICE_PICK, decodeSchedule, encodeSchedule, ReplayChooser, ScheduleError, type Chooser, type Schedule } from '../sim/choice.js';
 import { BUGS, bugJsonLines, findBug, type Bug } from '../sim/explore/bugs.js';
 import { DfsExplorer } from '../sim/explore/dfs-scheduler.js';
 import { runOnce, type RunOutcome } from '../sim/explore/engine.js';
@@ -28,6 +28,13 @@ import { shardSeeds, summarize, type SweepSummary } from '../sim/explore/summary
 import { EventRing, readEvents, type TraceEvent } from '../obs/event-ring.js';
 import { EV_GUP, EV_INV_END, EV_INV_START, EV_RELEASE, EV_SPTE_SET, EV_SPTE_ZAP, EV_STALE } from '../obs/events.js';
 import { lineFormatterFor, type LineFormatter, type SlotLookup } from './trace-format.js';
+import { prepareHtmlDir, writeTraceHtml } from './trace-html-file.js';
+import { buildModel, DEFAULT_HTML_EVENTS } from './trace-html-model.js';
+import { renderTraceHtml } from './trace-html.js';
+import type { ScheduleStep, ScheduleView } from './trace-html-schedule.js';
+import { chainHeading } from './trace-chains.js';
+import { collectShadowStats } from './stats.js';
+import type { RunResult } from '../machine/run-loop.js';
 import { PAGE_SIZE } from '../host/constants.js';
 
 export const EXPLORE_HELP = `Usage: shadowvisor explore [options]
@@ -410,7 +417,7 @@ function range(a: number, b: number): number[] {
 
 // ---- replay and its trace ----------------------------------------------------------------------
 
-function replayCommand(text: string, scenario: Scenario | null, bug: Bug | null, trace: boolean, json: boolean, image: ImageSpec | null = null): number {
+function replayCommand(text: string, scenario: Scenario | null, bug: Bug | null, trace: boolean, json: boolean, image: ImageSpec | null = null, html: string | null = null): number {
   let sched: Schedule;
   try {
     sched = decodeSchedule(text);
@@ -431,17 +438,47 @@ function replayCommand(text: string, scenario: Scenario | null, bug: Bug | null,
   if (sched.inject !== '' && b === null) throw new UsageError(`explore: the schedule names unknown bug '${sched.inject}'`);
   if (scenario !== null && scenario !== sc) throw new UsageError(`explore: --scenario ${scenario.name} disagrees with the schedule's ${sc.name}`);
   if (bug !== null && bug !== b) throw new UsageError(`explore: --inject ${bug.name} disagrees with the schedule's ${sched.inject || 'none'}`);
+  if (html !== null) prepareHtmlDir(html);
   const ring = trace ? new EventRing(1 << 16) : null;
   const marks: { seq: number; text: string }[] = [];
+  const steps: ScheduleStep[] = [];
+  const choices: { kind: number; pick: number; n: number; preemptive: boolean; chose: number }[] = [];
+  const replay = new ReplayChooser(sched.picks);
+  const chooser: Chooser = {
+    choose: (kind, options, running, preemptive) => {
+      const pick = replay.choose(kind, options);
+      if (options.length > 1) choices.push({ kind, pick, n: options.length, preemptive, chose: options[pick] ?? options[0]! });
+      return pick;
+    },
+  };
   let step = 0;
+  let stepChoice = 0;
+  const t0 = performance.now();
   const o = runOnce({
-    scenario: sc, bug: b, chooser: new ReplayChooser(sched.picks), ring,
+    scenario: sc, bug: b, chooser, ring,
     onStep: ring === null ? undefined : (actor, inside) => {
       step++;
       marks.push({ seq: ring.emitted, text: `-- step ${step}: ${actor}${inside === null ? '' : ` (inside the host operation, at ${inside})`}` });
+      steps.push({ actor, inside, choice: choices.length > stepChoice ? choices.length - 1 : -1, firstSeq: ring.emitted, lastSeq: -1 });
+      stepChoice = choices.length;
     },
   });
-  if (ring !== null) printTrace(o, ring, marks, json);
+  const seconds = (performance.now() - t0) / 1000;
+  if (ring !== null && html !== null) {
+    const names = o.actorNames;
+    const view: ScheduleView = {
+      text: encodeSchedule(sched),
+      failure: o.failure === null ? null : `${o.failure.checker}: ${o.failure.message}`,
+      replay: `shadowvisor explore --replay ${encodeSchedule(sched)}${image === null ? '' : ` ${imageArgs(image)}`}`,
+      choices: choices.map((c) => ({ kind: c.kind === CHOICE_PICK ? 'pick' : 'preempt', pick: c.pick, n: c.n, preemptive: c.preemptive, chose: names[c.chose] ?? `task ${c.chose}` })),
+      steps: steps.map((st, i) => {
+        const end = (i + 1 < steps.length ? steps[i + 1]!.firstSeq : ring.emitted) - 1;
+        return { ...st, firstSeq: end >= st.firstSeq ? st.firstSeq : -1, lastSeq: end >= st.firstSeq ? end : -1 };
+      }),
+    };
+    const path = writeTraceHtml(html, schedulePage(o, ring, view, sc, b, seconds));
+    writeStderr(`trace: wrote ${path}\n`);
+  } else if (ring !== null) printTrace(o, ring, marks, json);
   const r = report({ scenario: sc, bug: b, scheduler: 'pct' }, 0, o);
   if (json && ring === null) writeStdout(JSON.stringify({ type: 'replay', ...r, scheduler: undefined, seed: undefined }) + '\n');
   else if (!json) {
@@ -647,8 +684,44 @@ async function sweepParallel(t: Target, o: SweepOpts, all: number[], emit: (r: R
 
 /** `shadowvisor trace --schedule STR [--json]`: the replay's trace view. */
 export function traceScheduleCommand(argv: string[]): number {
-  const { values: v } = parseCommandArgs('trace', argv, { schedule: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, ...IMAGE_OPTIONS } as const);
+  const { values: v } = parseCommandArgs('trace', argv, { schedule: { type: 'string' }, json: { type: 'boolean' }, html: { type: 'string' }, help: { type: 'boolean', short: 'h' }, ...IMAGE_OPTIONS } as const);
   if (v.schedule === undefined) throw new UsageError('trace: --schedule needs a schedule string');
+  if (v.html !== undefined && v.json === true) throw new UsageError('trace: --schedule takes --html DIR or --json, not both');
   const img = imageFromArgs('trace', v);
-  return replayCommand(v.schedule, img?.scenario ?? null, null, true, v.json === true, img?.spec ?? null);
+  return replayCommand(v.schedule, img?.scenario ?? null, null, true, v.json === true, img?.spec ?? null, v.html ?? null);
+}
+
+/** The --html page of a replayed schedule: trace --html's page with the schedule section on top. */
+function schedulePage(o: RunOutcome, ring: EventRing, view: ScheduleView, sc: Scenario, b: Bug | null, seconds: number): string {
+  const events = readEvents(ring);
+  const vm = o.vm;
+  const slots: SlotLookup = (gfn) => {
+    const s = vm.memslots.find(gfn);
+    return s === null ? null : { baseGfn: s.baseGfn, hva: s.hva };
+  };
+  const cpu = vm.vcpus[0]!.cpu;
+  const result: RunResult = {
+    exitCode: o.failure === null ? 0 : 1,
+    reason: 'exit',
+    message: o.failure === null ? 'no failure' : o.failure.message,
+    instructions: vm.vcpus.reduce((n, v) => n + v.cpu.icount, 0),
+    vtime: cpu.vtime(),
+    eip: cpu.eip >>> 0,
+  };
+  const gfn = o.vm.staleRecords[0]?.gfn ?? Number(/gfn (\d+)/.exec(o.failure?.message ?? '')?.[1] ?? -1);
+  const model = buildModel({
+    command: `shadowvisor trace --schedule ${view.text}`,
+    image: view.text,
+    guest: `explorer scenario ${sc.name} (${sc.what})${b === null ? '' : `, bug ${b.name} injected`}; ${o.steps} steps, ${o.preemptions} preemptions, ${o.switches} context switches`,
+    events,
+    ring: { emitted: ring.emitted, held: ring.size, capacity: ring.capacity },
+    cap: DEFAULT_HTML_EVENTS,
+    stats: collectShadowStats({ result, vm, host: o.host }, seconds),
+    slots,
+    heading: (inv) => chainHeading(inv.n, inv),
+    translations: [],
+    selectGfn: gfn,
+  });
+  model.schedule = view;
+  return renderTraceHtml(model, vm.vcpus.length);
 }

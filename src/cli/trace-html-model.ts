@@ -41,6 +41,7 @@ import type { ShadowRunStats } from './stats.js';
 import { groupEvents, groupUnseen, orderByInterest, orderUnseen, type FaultGroup, type Grouped, type InvGroup, type UnseenGroup } from './trace-chains.js';
 import { describe, type SlotLookup } from './trace-format.js';
 import type { TranslationView } from './trace-translate.js';
+import type { ScheduleView } from './trace-html-schedule.js';
 
 /** Events embedded by default: enough for a long story, small enough for a browser (a few MB). */
 export const DEFAULT_HTML_EVENTS = 20_000;
@@ -83,6 +84,8 @@ export interface TranslationData {
 }
 
 export interface HtmlTraceModel {
+  /** `trace --schedule STR --html`: the explorer schedule replayed (trace-html-schedule.ts). */
+  schedule?: ScheduleView;
   title: string;
   command: string;
   guest: string;

@@ -41,6 +41,8 @@ export interface RunOutcome {
   vm: Vm;
   /** Actors (scheduler tasks) the run had: n of the PCT bound. */
   actors: number;
+  /** Their names by actor id (the options of a choice are actor ids). */
+  actorNames: string[];
 }
 
 class StopRun {}
@@ -164,5 +166,6 @@ export function runOnce(o: RunOptions): RunOutcome {
     host: world.host,
     vm: world.vm,
     actors: actors.length,
+    actorNames: actors.map((a) => a.name),
   };
 }

@@ -122,6 +122,7 @@ function runImage(spec: ImageSpec, o: RunOptions): RunOutcome {
     host,
     vm,
     actors: sim.sched.tasks.length,
+    actorNames: sim.sched.tasks.map((t) => t.name),
   };
 }
 
