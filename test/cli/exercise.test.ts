@@ -161,6 +161,16 @@ describe('exercise answers against independent computations', () => {
       if (why === 'host-read-only') expect(hostW).toBe(false);
       const after = answer(ex, 'gpte-after');
       if (after !== undefined) expect(num(after)).toBe((pte | 0x60) >>> 0);
+      // The write that follows: a writable spte takes no exit; a clean gpte one (D is set); a
+      // read-only host PTE at least one, and COW moves the page to another frame.
+      const exits = answer(ex, 'exits');
+      if (exits !== undefined) {
+        if (why === 'writable') expect(exits).toBe('0');
+        else if (why === 'protect-clean-gpte') expect(exits).toBe('1');
+        else expect(Number(exits)).toBeGreaterThanOrEqual(1);
+        expect(answer(ex, 'frame-after') === String(frame), `seed ${seed}`).toBe(why !== 'host-read-only');
+      }
+      if (why === 'guest-read-only') expect(answer(ex, 'write-result')).toBe('guest-pf');
     }
   });
 });
