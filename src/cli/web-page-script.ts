@@ -222,6 +222,8 @@ export const WEB_JS = String.raw`
       run.trace.html = m.html;
       run.trace.events = m.events;
       run.status = 'done';
+      // Straight into the timeline, unless the user is looking at another run.
+      if (viewed === run) setTimeout(function () { render(); $('tracebox').scrollIntoView({ block: 'start' }); }, 0);
     } else {
       for (var k = 0; k < m.samples.length; k++) run.series.push(m.samples[k]);
       run.snap = m.snap;
