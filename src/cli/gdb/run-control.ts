@@ -1,14 +1,18 @@
-// How a run goes on under gdb without computing anything differently: breakpoints, watchpoints
-// and single steps are checked after each retired unit by running the vCPU one unit at a time
-// through its ordinary budget API (Cpu.run(1) inside Vcpu.step or runVcpu), which executes the
-// same instructions in the same order as one longer slice; guest memory is never patched.
+// How a run goes on under gdb without computing anything differently (QEMU's gdbstub single-
+// steps TCG the same way): breakpoints, watchpoints and single steps are checked between units
+// by running the vCPU one unit at a time through its ordinary budget API (Cpu.run(1) inside
+// Vcpu.step, or runVcpu's loop with one-unit slices), which executes the same instructions in
+// the same order as one longer slice; guest memory is never patched. An event (an injected
+// exception, a deliverable IRQ, an exception an instruction raises) is delivered in a unit of
+// its own, so a breakpoint on a handler's first instruction stops before that instruction runs.
 //
 // Under the hypervisor a vCPU's slice is one step of the deterministic scheduler. A stop inside
 // a slice must not cost the scheduler a choice, so the rest of the slice is kept and run first
 // when the guest continues (Simulation.stepVcpu with the remaining budget), before the scheduler
-// picks again: the schedule, and so every counter, is the one of a run without gdb. vCPU steps
-// that the simulation runs at a host preemption point (inside a host mm operation) cannot stop
-// midway; they run whole, and a watchpoint written there is reported after the enclosing step.
+// picks again: the schedule, and so every counter but the TLB hits (which count the processor's
+// block fetches), is the one of a run without gdb. vCPU steps that the simulation runs at a host
+// preemption point (inside a host mm operation) cannot stop midway; they run whole, and a
+// watchpoint written there is reported after the enclosing step.
 
 import type { Cpu } from '../../cpu/cpu.js';
 import type { NativeMachine } from '../../machine/native-machine.js';
