@@ -28,7 +28,7 @@ import {
   XLATE_UNBACKED,
 } from './ports.js';
 import { TLB_MASK, Tlb } from './tlb.js';
-import { compileRegion, JIT_HOT, JIT_LINK, jitDefault } from './jit/compile.js';
+import { compileRegion, JIT_LINK, jitDefault, jitTuning } from './jit/compile.js';
 
 /** Thrown (never as an Error) to abandon the current instruction: an exception is pending. */
 export const FAULT_SIGNAL: object = Object.freeze({ signal: 'fault' });
@@ -786,7 +786,7 @@ export class Cpu {
         // eip !== eip: NaN, no branch was taken; continue after the last executed instruction.
         if (this.eip !== this.eip) this.eip = (beip + insns[i - 1].next) | 0;
         if (this.blockBreak || i < b.n) return;
-        if (++b.hot === JIT_HOT && this.jit && b.page >= 0 && b.jfn === null) compileRegion(this, b);
+        if (++b.hot === jitTuning.hot && this.jit && b.page >= 0 && b.jfn === null) compileRegion(this, b);
       }
       const eip = this.eip;
       let nb: Block | null = null;

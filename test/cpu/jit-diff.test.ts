@@ -8,7 +8,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { jitStats, setJitDefault } from '../../src/cpu/jit/compile.js';
+import { jitStats, jitTuning, setJitDefault } from '../../src/cpu/jit/compile.js';
 import type { Cpu } from '../../src/cpu/cpu.js';
 import { NativeMachine } from '../../src/machine/native-machine.js';
 import { EventRing } from '../../src/obs/event-ring.js';
@@ -23,7 +23,13 @@ const images = readdirSync(DIR)
   .sort();
 const img = (name: string): Uint8Array => new Uint8Array(readFileSync(join(DIR, name)));
 
-afterEach(() => setJitDefault(false));
+const savedTuning = { ...jitTuning };
+afterEach(() => {
+  setJitDefault(false);
+  Object.assign(jitTuning, savedTuning);
+});
+/** Compile after 40 runs (these runs are short), regions of `maxBlocks` blocks. */
+const tune = (maxBlocks: number): void => void Object.assign(jitTuning, { hot: 40, maxBlocks });
 
 /** Everything a run shows besides wall time. */
 function cpuView(c: Cpu): object {
@@ -97,8 +103,9 @@ function shadow(name: string, maxInsns: number, hostMemBytes: number | undefined
 
 describe('--jit on and off give the same machine', () => {
   it.each(images)('native: %s', (name) => {
-    const off = withJit(false, () => native(name, 3_000_000));
-    const on = withJit(true, () => native(name, 3_000_000));
+    tune(1);
+    const off = withJit(false, () => native(name, 2_000_000));
+    const on = withJit(true, () => native(name, 2_000_000));
     expect(on.compiled, 'the compiler ran').toBeGreaterThan(0);
     expect(on.v).toEqual(off.v);
   });
@@ -112,6 +119,7 @@ describe('--jit on and off give the same machine', () => {
     ['cpubench-short.elf', 1_500_000, 768 << 10, true],
     ['smp.elf', 1_500_000, 1 << 20, false],
   ] as const)('shadow, tiny host: %s', (name, maxInsns, host, ksm) => {
+    tune(16);
     const off = withJit(false, () => shadow(name, maxInsns, host, ksm));
     const on = withJit(true, () => shadow(name, maxInsns, host, ksm));
     expect(on.compiled, 'the compiler ran').toBeGreaterThan(0);
@@ -121,8 +129,9 @@ describe('--jit on and off give the same machine', () => {
 
   it('fuzzer streams and mutated images: native and shadow, identical outcomes', () => {
     const fuzzImages = loadFuzzImages();
+    tune(4);
     let compiled = 0;
-    for (let k = 0; k < 40; k++) {
+    for (let k = 0; k < 24; k++) {
       const spec = caseAt(77, k, fuzzImages.names.length);
       const off = withJit(false, () => runCase(spec, fuzzImages));
       const on = withJit(true, () => runCase(spec, fuzzImages));

@@ -6,7 +6,7 @@
 // registers, EFLAGS, EIP, instructions retired, TLB statistics, and at the end on memory.
 
 import { describe, expect, it } from 'vitest';
-import { jitStats } from '../../src/cpu/jit/compile.js';
+import { jitStats, jitTuning } from '../../src/cpu/jit/compile.js';
 import { EXIT_BUDGET, EXIT_STOP } from '../../src/cpu/ports.js';
 import { CODE, makeMachine, setupPaging, STOP, type TestMachine } from './harness.js';
 
@@ -152,10 +152,12 @@ const view = (m: TestMachine): object => ({
 });
 
 describe('random programs: compiler and interpreter agree slice by slice', () => {
-  it('120 seeded programs', () => {
+  it('80 seeded programs (regions of 1 block for odd seeds, up to 16 for even ones)', () => {
+    const saved = { ...jitTuning };
     const before = jitStats.regions;
     let stopped = 0;
-    for (let seed = 1; seed <= 120; seed++) {
+    for (let seed = 1; seed <= 80; seed++) {
+      Object.assign(jitTuning, { hot: 40, maxBlocks: seed % 2 === 0 ? 16 : 1 });
       const a = machine(seed, false);
       const b = machine(seed, true);
       const slices = mulberry32(seed * 7919);
@@ -173,7 +175,8 @@ describe('random programs: compiler and interpreter agree slice by slice', () =>
       }
       expect(Buffer.from(b.mem.subarray(DATA, DATA + 256)).equals(Buffer.from(a.mem.subarray(DATA, DATA + 256))), `seed ${seed} memory`).toBe(true);
     }
-    expect(stopped, 'most programs run to their stop').toBeGreaterThan(100);
-    expect(jitStats.regions - before, 'the compiler ran').toBeGreaterThan(100);
+    Object.assign(jitTuning, saved);
+    expect(stopped, 'most programs run to their stop').toBeGreaterThan(66);
+    expect(jitStats.regions - before, 'the compiler ran').toBeGreaterThan(80);
   });
 });

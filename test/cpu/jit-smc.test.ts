@@ -5,8 +5,8 @@
 // statistics and final state. Every case also checks that a region was compiled before the
 // store, so the store really lands under compiled code.
 
-import { describe, expect, it } from 'vitest';
-import { jitStats } from '../../src/cpu/jit/compile.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jitStats, jitTuning } from '../../src/cpu/jit/compile.js';
 import { CODE, makeMachine, PTE_P, PTE_RW, PTE_US, runToStop, setPte, setupPaging, STOP, w32, type TestMachine } from './harness.js';
 
 const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
@@ -79,7 +79,12 @@ function patchNextInsn(storeTarget: (xImm: number) => number) {
 
 const EXPECT_PATCH = (200 * 0x12345600 + 100 * 0x12345677) % 2 ** 32;
 
-describe('self-modifying code under compiled regions', () => {
+// Single-block regions (the default) and regions of up to 16 blocks; compiled after 40 runs.
+describe.each([1, 16])('self-modifying code under compiled regions of up to %i blocks', (maxBlocks) => {
+  const saved = { ...jitTuning };
+  beforeAll(() => Object.assign(jitTuning, { hot: 40, maxBlocks }));
+  afterAll(() => Object.assign(jitTuning, saved));
+
   it('a store into the next instruction of the running block', () => {
     const r = both(patchNextInsn((xImm) => xImm));
     expect(r.esi).toBe(EXPECT_PATCH);

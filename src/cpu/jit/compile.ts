@@ -26,16 +26,23 @@ import type { Block, Insn, RegionFn } from '../insn.js';
 import { opCall, opJcc, opJmp, opJmpE, opJnz, opJz, opLoop, opRet } from '../exec-branch.js';
 import { BlockEmitter, EMIT_SCOPE_NAMES, EMIT_SCOPE_VALUES, FLAG_LOCALS, REG_LOCALS } from './emit.js';
 
-/** Whole-block runs after which the interpreter compiles a block's region. */
-export const JIT_HOT = 40;
 /** Cpu.jitMode after a region returned a block: link from it to eip (it completed)... */
 export const JIT_LINK = 0;
 /** ...or run it in the interpreter (it does not fit the slice). */
 export const JIT_INTERPRET = 1;
 
-/** Most blocks and instructions in one region (keeps functions small enough for V8 to optimise). */
-const MAX_REGION_BLOCKS = 16;
-const MAX_REGION_INSNS = 800;
+/**
+ * Most blocks and instructions in one region. Measured on cpubench and intbench (bench cpu), V8
+ * optimises small functions sooner and better than large ones with cold paths (each cold path
+ * reached later deoptimises the whole region), so single-block regions (a block that loops to
+ * itself stays inside) beat larger ones; larger regions stay supported and tested.
+ */
+export const jitTuning = {
+  /** Whole-block runs after which the interpreter compiles a block's region. */
+  hot: 200,
+  maxBlocks: 1,
+  maxInsns: 800,
+};
 /** A page whose decoded code was dropped more often than this is not compiled (self-modifying
  *  code, or a frame reused for data): each compile costs milliseconds, a block run microseconds. */
 const MAX_PAGE_REWRITES = 16;
@@ -93,13 +100,13 @@ function regionBlocks(c: Cpu, entry: Block): Block[] {
   const seen = new Set<Block>(blocks);
   let insns = entry.n;
   const succ: number[] = [];
-  for (let k = 0; k < blocks.length && blocks.length < MAX_REGION_BLOCKS; k++) {
+  for (let k = 0; k < blocks.length && blocks.length < jitTuning.maxBlocks; k++) {
     successors(blocks[k], succ);
     for (const off of succ) {
       if (off < 0 || off >= 0x1000) continue;
       const nb = table[off];
-      if (nb === undefined || seen.has(nb) || nb.jfn !== null || nb.n === 0 || nb.hot < JIT_HOT / 4) continue;
-      if (insns + nb.n > MAX_REGION_INSNS || blocks.length >= MAX_REGION_BLOCKS) break;
+      if (nb === undefined || seen.has(nb) || nb.jfn !== null || nb.n === 0 || nb.hot < jitTuning.hot / 4) continue;
+      if (insns + nb.n > jitTuning.maxInsns || blocks.length >= jitTuning.maxBlocks) break;
       seen.add(nb);
       blocks.push(nb);
       insns += nb.n;
