@@ -76,10 +76,12 @@ function program(seed: number): number[] {
       case 9: // mov [ebx + d8], r32
         p.push(0x89, 0x43 | (any() << 3), disp8());
         break;
-      case 10: // movzx r32, byte [ebx + d8] / movzx r32, r8
-        if (rnd() < 0.5) p.push(0x0f, 0xb6, 0x43 | (d << 3), disp8());
-        else p.push(0x0f, 0xb6, modrm(d, any()));
+      case 10: { // movzx/movsx r32, byte/word [ebx + d8] or r8/r16
+        const op = pick([0xb6, 0xb7, 0xbe, 0xbf]);
+        if (rnd() < 0.5) p.push(0x0f, op, 0x43 | (d << 3), disp8());
+        else p.push(0x0f, op, modrm(d, any()));
         break;
+      }
       case 11: // add/sub/cmp/and [ebx + d8], r32 and op r32, [ebx + d8]
         if (rnd() < 0.5) p.push(pick([0x01, 0x29, 0x39, 0x21, 0x09, 0x31]), 0x43 | (any() << 3), disp8());
         else p.push(pick([0x03, 0x2b, 0x3b, 0x23, 0x0b, 0x33, 0x13]), 0x43 | (d << 3), disp8());

@@ -137,8 +137,8 @@ export class BlockEmitter {
   /** `if (TLB hit) { hit } else handler` for a load of `size` at linear address text `lin`;
    *  `hit` sees the backing byte address in `a`. The test and the hit count are rd8/rd32's (a
    *  region never runs with the stale-access detector on, whose checks the handlers make). */
-  loadHit(lin: string, size: 1 | 4, hit: string): string {
-    const align = size === 4 ? ' && (l & 4095) <= 4092' : '';
+  loadHit(lin: string, size: 1 | 2 | 4, hit: string): string {
+    const align = size === 4 ? ' && (l & 4095) <= 4092' : size === 2 ? ' && (l & 4095) !== 4095' : '';
     return `{ const l = ${lin}, vp = l >>> 12, t = vp & 4095; if (rtag[t] === vp${align}) { hits++; const a = (tlbOff[t] + (l & 4095)) >>> 0; ${hit} } else ${this.callText()} }`;
   }
   /** Same for a store (wr8/wr32, and rdW32's write-permission test for read-modify-write). */
@@ -424,6 +424,21 @@ templates.set(A.opSetcc, (e, i) => {
   if (i.mem) return false;
   const c = e.cond(i.op);
   e.emit(e.set8(i.rm, `${c} ? 1 : 0`));
+  return true;
+});
+// opMovx at a 32-bit operand size: MOVZX/MOVSX from 8 (imm2 1) or 16 bits (imm2 2); i.op 1 sign-extends
+templates.set(A.opMovx, (e, i) => {
+  if (i.osz !== 4) return false;
+  const ext = (v: string): string => (i.op === 0 ? v : i.imm2 === 1 ? `((${v}) << 24) >> 24` : `((${v}) << 16) >> 16`);
+  if (!i.mem) {
+    const v = i.imm2 === 1 ? e.get8(i.rm) : `(r${i.rm} & 65535)`;
+    e.emit(`r${i.reg} = ${ext(v)};`);
+  } else if (i.imm2 === 1) {
+    e.emit(e.loadHit(e.ea(i), 1, `r${i.reg} = ${ext('mem[a]')};`));
+  } else {
+    e.emit(e.loadHit(e.ea(i), 2, `r${i.reg} = ${ext('mem[a] | (mem[a + 1] << 8)')};`));
+  }
+  e.setDirty(i.reg);
   return true;
 });
 // opMovzx8R32 / opMovzx8M32
