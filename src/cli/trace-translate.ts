@@ -145,8 +145,26 @@ export function translateGva(vm: Vm, gva: number): TranslationView {
       }
     }
   }
-  row('spte', spteText);
-  json.spte = spteJson;
+  if (vm.tdp !== null) {
+    // --mmu tdp: no shadow root; the processor walks the guest tables itself and the entry that
+    // matters is the gpa->hpa leaf of the gfn.
+    const e = vm.tdp.entry(gfn);
+    const tdpJson: Record<string, unknown> = { present: false };
+    let text = `none for gfn ${hex(gfn, 0)}; the next access is an EPT violation (exit to KVM)`;
+    if (e & SPTE_P) {
+      const tf = e >>> 12;
+      const agree = tf === frame ? 'agrees with the host PTE' : `DIFFERS from the host PTE (${frame < 0 ? 'not mapped' : `frame ${frame}`})`;
+      const live = vm.host.frameGen[tf] === vm.tdp.gen(gfn) ? '' : ', frame generation changed: stale';
+      const stale = e & SPTE_STALE ? ', flagged stale by the detector' : '';
+      text = `gfn ${hex(gfn, 0)} = ${hex(e)}: frame ${tf} (${spteFlagsText(e & 0xfff)}), ${agree}${live}${stale}`;
+      Object.assign(tdpJson, { present: true, gfn, value: e >>> 0, frame: tf, agrees: tf === frame });
+    }
+    row('tdp leaf', text);
+    json.tdp = tdpJson;
+  } else {
+    row('spte', spteText);
+    json.spte = spteJson;
+  }
   const tlb = cpu.tlb;
   const vpn = gva >>> 12;
   const i = vpn & TLB_MASK;
