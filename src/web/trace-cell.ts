@@ -38,6 +38,7 @@ function traced(p: WebCellParams, image: Uint8Array, mode: MemoryMode, now: () =
     hostMemBytes: spec.hostMemBytes,
     swapBytes: spec.swapBytes,
     mode,
+    ...(spec.mmu === undefined ? {} : { mmu: spec.mmu }),
     ksm: spec.ksm,
     seed: spec.seed,
     maxInsns: spec.insnsPerVm,
@@ -57,7 +58,7 @@ export function traceCell(params: WebCellParams, image: Uint8Array, now: () => n
   const p = tracePresetParams(params);
   const spec = webCellSpec(p, image);
   const main = traced(p, image, p.mode, now);
-  const flags = `--mem ${p.guestMib}M --host-mem ${spec.hostMemBytes / 1024}K --swap ${spec.swapBytes / 1024}K${p.ksm ? ' --ksm' : ''} --seed ${p.seed} --max-insns ${p.insnsPerVm} --cmdline '${spec.cmdline}'`;
+  const flags = `${p.mmu === 'tdp' ? '--mmu tdp ' : ''}--mem ${p.guestMib}M --host-mem ${spec.hostMemBytes / 1024}K --swap ${spec.swapBytes / 1024}K${p.ksm ? ' --ksm' : ''} --seed ${p.seed} --max-insns ${p.insnsPerVm} --cmdline '${spec.cmdline}'`;
   const command = (mode: string): string => `shadowvisor trace memhog.elf --mode ${mode} ${flags} --html DIR   (run by the web page's worker)`;
   const compare = p.mode === 'notifier' ? undefined : { command: command('notifier'), run: traced(p, image, 'notifier', now).run };
   const html = traceHtmlPage({
