@@ -23,6 +23,7 @@ import { NativeTarget } from './gdb/native-target.js';
 import { VmTarget } from './gdb/vm-target.js';
 import { EventRing } from '../obs/event-ring.js';
 import { setJitDefault } from '../cpu/jit/compile.js';
+import { MAX_FRAMES } from '../host/frames.js';
 import { hostFor, prepareGuest, type GuestRun, type GuestRunOptions, type PreparedGuest } from '../sim/run-guest.js';
 import { MEMORY_MODES, type MemoryMode } from '../hv/shadow/page-fault.js';
 import type { Logger } from '../obs/log.js';
@@ -89,7 +90,10 @@ ${exitStatusHelp(2)}
 
 const MIN_MEM = 2 * 1024 * 1024;
 const MAX_MEM = 2 * 1024 * 1024 * 1024;
-const MAX_HOST_MEM = 16 * 1024 ** 3;
+/** A simulated host's RAM is one ArrayBuffer of at most MAX_FRAMES frames (4G): hostFor refuses more. */
+const MAX_HOST_MEM = MAX_FRAMES * 4096;
+/** Swap is kept in chunks allocated on first write, so it may exceed host RAM. */
+const MAX_SWAP = 16 * 1024 ** 3;
 
 export interface RunOptions {
   image: string;
@@ -157,7 +161,7 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
   const shadowOnly = (['mode', 'host-mem', 'swap', 'swap-file', 'swap-file-overwrite', 'ksm', 'vcpus', 'check', 'check-every', 'inject'] as const).filter((k) => values[k] !== undefined);
   if (mmu === 'native' && shadowOnly.length > 0) throw new UsageError(`--${shadowOnly[0]} needs --mmu shadow or tdp`);
   const hostMemBytes = values['host-mem'] === undefined ? undefined : parseSize('--host-mem', values['host-mem'], { min: 64 * 1024, max: MAX_HOST_MEM, multiple: 4096 });
-  const swapBytes = values.swap === undefined ? undefined : parseSize('--swap', values.swap, { max: MAX_HOST_MEM, multiple: 4096 });
+  const swapBytes = values.swap === undefined ? undefined : parseSize('--swap', values.swap, { max: MAX_SWAP, multiple: 4096 });
   const vcpus = values.vcpus === undefined ? 1 : parseCount('--vcpus', values.vcpus, 1, 64);
   const maxInsns = values['max-insns'] === undefined ? Infinity : parseCount('--max-insns', values['max-insns']);
   if (maxInsns === 0) throw new UsageError('--max-insns: must be at least 1');
