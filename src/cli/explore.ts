@@ -453,14 +453,24 @@ function replayCommand(text: string, scenario: Scenario | null, bug: Bug | null,
   };
   let step = 0;
   let stepChoice = 0;
+  let topActor = '';
   const t0 = performance.now();
   const o = runOnce({
     scenario: sc, bug: b, chooser, ring,
     onStep: ring === null ? undefined : (actor, inside) => {
       step++;
       marks.push({ seq: ring.emitted, text: `-- step ${step}: ${actor}${inside === null ? '' : ` (inside the host operation, at ${inside})`}` });
-      steps.push({ actor, inside, choice: choices.length > stepChoice ? choices.length - 1 : -1, firstSeq: ring.emitted, lastSeq: -1 });
+      // The choice that made this step: the latest one, if made since the last step and of the
+      // kind that starts such a step (a pick; inside a host operation, a preemption for a vCPU).
+      const c = choices[choices.length - 1];
+      const made = c !== undefined && choices.length > stepChoice && (inside === null ? c.kind === CHOICE_PICK : c.kind !== CHOICE_PICK && c.pick !== 0);
+      steps.push({ actor, inside, choice: made ? choices.length - 1 : -1, firstSeq: ring.emitted, lastSeq: -1 });
       stepChoice = choices.length;
+      if (inside === null) topActor = actor;
+    },
+    // After a step inside a host operation the operation goes on: its events are its own row.
+    onStepDone: ring === null ? undefined : (_actor, inside) => {
+      if (inside !== null) steps.push({ actor: `${topActor} (goes on)`, inside: null, choice: -1, firstSeq: ring.emitted, lastSeq: -1 });
     },
   });
   const seconds = (performance.now() - t0) / 1000;

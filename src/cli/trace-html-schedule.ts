@@ -32,7 +32,8 @@ export interface ScheduleView {
   failure: string | null;
   replay: string;
   choices: ScheduleChoice[];
-  /** Empty for a guest image's run (its steps are the trace's own vCPU and host events). */
+  /** Empty for a guest image's run (its steps are the trace's own vCPU and host events); an
+   *  actor named 'X (goes on)' is host operation X resuming after a step inside it. */
   steps: ScheduleStep[];
 }
 
@@ -51,9 +52,13 @@ export function scheduleSectionHtml(s: ScheduleView): string {
   };
   if (s.steps.length > 0) {
     p.push('<div class="scroll"><table class="schedule"><tr><th>step</th><th>actor</th><th>where</th><th>choice</th><th>events</th></tr>');
-    s.steps.forEach((st, i) => {
+    let n = 0;
+    s.steps.forEach((st) => {
       const ev = st.firstSeq < 0 ? 'none' : st.firstSeq === st.lastSeq ? `#${st.firstSeq}` : `#${st.firstSeq}&ndash;#${st.lastSeq}`;
-      p.push(`<tr id="step-${i + 1}"><td>${i + 1}</td><td>${escapeHtml(st.actor)}</td><td>${st.inside === null ? 'its own step' : `inside the host operation, at ${escapeHtml(st.inside)}`}</td>${choiceCell(st.choice)}<td>${ev}</td></tr>`);
+      // A host operation going on after a step inside it is a row, not a step of its own.
+      const goesOn = st.choice < 0 && st.actor.endsWith(' (goes on)');
+      if (!goesOn) n++;
+      p.push(`<tr${goesOn ? '' : ` id="step-${n}"`}><td>${goesOn ? '' : n}</td><td>${escapeHtml(st.actor)}</td><td>${st.inside === null ? 'its own step' : `inside the host operation, at ${escapeHtml(st.inside)}`}</td>${choiceCell(st.choice)}<td>${ev}</td></tr>`);
     });
     p.push('</table></div>');
   } else if (s.choices.length > 0) {

@@ -3,7 +3,9 @@
 // status 0, and one-line errors for bad input.
 
 import { describe, expect, it } from 'vitest';
-import { cli, expectBadInput } from '../cli/helpers.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, expectBadInput, tempDir } from '../cli/helpers.js';
 
 describe('explore CLI', () => {
   it('--list-bugs --json prints one object per catalogued bug', () => {
@@ -38,6 +40,23 @@ describe('explore CLI', () => {
     expect(t1.stdout).toMatch(/-- step \d+: reclaim/);
     expect(t1.stdout).toContain('SPTE_SET');
     expect(t1.stdout).toContain('== failure: hv-invariant-1');
+  });
+
+  it('trace --schedule STR --html DIR: the trace page with the schedule, its choice points and steps', () => {
+    const sched = 'sv1:swap-race:no-retry-check:a2b';
+    const dir = join(tempDir('sv-sched-html-'), 'page');
+    const r = cli(['trace', '--schedule', sched, '--html', dir]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/FAILED at step \d+: hv-invariant-1/);
+    const html = readFileSync(join(dir, 'index.html'), 'utf8');
+    expect(html).toContain('<h2 id="schedule">Schedule</h2>');
+    expect(html).toContain(`<code>${sched}</code>`);
+    expect(html).toContain('hv-invariant-1: invariant 1: spte for gfn 1');
+    expect(html).toContain(`shadowvisor explore --replay ${sched}`);
+    // The preempting pick (b: option 1 of 2 at the third choice point) is the reclaim step.
+    expect(html).toMatch(/<tr id="step-3"><td>3<\/td><td>reclaim<\/td><td>its own step<\/td><td>#3 pick: option 1 of 2 <b>\(preempts\)<\/b><\/td>/);
+    expect(html).toContain('Causal chains'); // the rest is trace --html's page
+    expectBadInput(cli(['trace', '--schedule', sched, '--html', dir, '--json']), /--html DIR or --json/);
   });
 
   it('a clean sweep finds nothing and exits 0; --json ends with the summary', () => {

@@ -24,6 +24,8 @@ export interface RunOptions {
   ring?: EventRing | null;
   /** Called before each step with the actor's name (trace). */
   onStep?: (actor: string, inside: HostPreemptPoint | null) => void;
+  /** Called after each step (trace --html: a host operation goes on after a step inside it). */
+  onStepDone?: (actor: string, inside: HostPreemptPoint | null) => void;
 }
 
 export interface RunOutcome {
@@ -99,6 +101,7 @@ export function runOnce(o: RunOptions): RunOutcome {
         steps++;
         o.onStep?.(a.name, point);
         a.step();
+        o.onStepDone?.(a.name, point);
         if (checks) {
           const f = checkStep(world, false, insideStamp);
           if (f !== null) {
@@ -134,6 +137,7 @@ export function runOnce(o: RunOptions): RunOutcome {
       steps++;
       o.onStep?.(actors[next]!.name, null);
       actors[next]!.step();
+      o.onStepDone?.(actors[next]!.name, null);
       if (checks) {
         failure = checkStep(world, true, topStamp);
         if (failure !== null) break;
