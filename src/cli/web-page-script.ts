@@ -133,7 +133,11 @@ export const WEB_JS = String.raw`
     else try { backend = workerBackend(); } catch (err) { backend = mainThreadBackend('no worker: ' + err.message); }
     showBackend();
   }
-  function showBackend() { $('backend').textContent = 'The engine runs in ' + backend.kind + '; this page fetches nothing.'; }
+  function showBackend() {
+    var jit = false;
+    try { jit = new Function('return 1')() === 1; } catch (err) { jit = false; }
+    $('backend').textContent = 'The engine runs in ' + backend.kind + '; guest code runs ' + (jit ? 'compiled to JavaScript (new Function is allowed)' : 'in the interpreter (this page forbids new Function)') + '; this page fetches nothing.';
+  }
 
   // ---- controls ----
   function readParams(mode) {

@@ -2,6 +2,7 @@
 // bundles it as an IIFE for the browser platform): the engine's swap cell, the page's driver and
 // the worker loop, published on globalThis.shadowvisorWeb for the page's worker to call.
 
+import { jitAvailable, setJitDefault } from '../cpu/jit/compile.js';
 import { nullLogger } from '../obs/log.js';
 import { SwapCellRun, parseIntegrity, runSwapCell } from '../sim/swap-cell.js';
 import { SERIES_FIELDS, WEB_DEFAULTS, WEB_MODES, WebCell, checkParams, classifyOutcome, hostBytesOf, verdictOf, webCellSpec } from './web-cell.js';
@@ -28,3 +29,7 @@ const api = {
 export type ShadowvisorWeb = typeof api;
 
 (globalThis as unknown as { shadowvisorWeb: ShadowvisorWeb }).shadowvisorWeb = api;
+
+// Guest code is compiled to JavaScript where this context may use new Function (a page's
+// Content-Security-Policy can forbid it); otherwise the interpreter runs it. Results are the same.
+setJitDefault(jitAvailable());
