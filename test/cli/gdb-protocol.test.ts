@@ -162,7 +162,7 @@ describe('gdb stub protocol', () => {
     const end = await stub.done;
     c.close();
     expect(end.status).toBe(0);
-    expect(stub.stdout).toMatch(/gdbdemo: counter=55 checksum=b96b69a/);
+    expect(stub.stdout).toMatch(/^gdbdemo: counter=55 checksum=b96b69a\ngdbdemo: PASS$/m);
   });
 
   it('Ctrl-C stops a running guest with T02; k ends the run (status 130, one line)', async () => {

@@ -27,6 +27,7 @@ const PASS_MARKERS: Record<string, RegExp> = {
   'memhog.elf': /^memhog: done verified=[1-9][0-9]* corrupt=0$/m,
   'memhog-mp.elf': /^memhog: done verified=[1-9][0-9]* corrupt=0$/m,
   'smp.elf': /^smp: PASS$/m,
+  'gdbdemo.elf': /^gdbdemo: PASS$/m,
 };
 
 /** A safety net so a CPU bug that loops forever ends the run (exit status 4) instead of hanging. */
