@@ -133,7 +133,7 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
       ins.osz = sized(form === 4);
       ins.imm = ins.osz === 1 ? u8() : immv();
       ins.rm = 0;
-      ins.fn = ins.osz === 4 ? A.alu32RI(aop) : A.opAluEI;
+      ins.fn = ins.osz === 4 ? A.alu32RI(aop) : ins.osz === 1 && aop !== 2 && aop !== 3 ? A.opAlu8RI : A.opAluEI;
     }
   } else if (op >= 0x40 && op < 0x50) {
     ins.rm = op & 7;
@@ -226,6 +226,7 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
         ins.imm = ins.osz === 1 ? u8() : op === 0x83 ? (ins.osz === 2 ? i8() & 0xffff : i8()) : immv();
         if (ins.osz === 4 && !ins.mem) ins.fn = A.alu32RI(ins.op);
         else if (ins.osz === 4) ins.fn = ins.op === 7 ? A.opCmp32MI : ins.op === 0 ? A.opAdd32MI : A.opAlu32MI;
+        else if (ins.osz === 1 && !ins.mem && ins.op !== 2 && ins.op !== 3) ins.fn = A.opAlu8RI;
         else ins.fn = A.opAluEI;
         break;
       case 0x84:
@@ -715,6 +716,7 @@ function decode0F(
       ins.imm2 = (op & 1) === 0 ? 1 : 2;
       ins.op = op >= 0xbe ? 1 : 0;
       if (op === 0xb6 && osz === 4) ins.fn = ins.mem ? A.opMovzx8M32 : A.opMovzx8R32;
+      else if (osz === 4 && ins.mem) ins.fn = op === 0xb7 ? A.opMovzx16M32 : op === 0xbf ? A.opMovsx16M32 : A.opMovsx8M32;
       else ins.fn = A.opMovx;
       return;
     case 0xbc:

@@ -761,6 +761,24 @@ export function opMovx(c: Cpu, i: Insn): void {
   setReg(c, i.osz, i.reg, v);
 }
 
+// The common 32-bit forms of opMovx from memory, without its size and sign dispatch.
+export function opMovzx16M32(c: Cpu, i: Insn): void {
+  c.r[i.reg] = c.rd16(ea(c, i));
+}
+export function opMovsx16M32(c: Cpu, i: Insn): void {
+  c.r[i.reg] = (c.rd16(ea(c, i)) << 16) >> 16;
+}
+export function opMovsx8M32(c: Cpu, i: Insn): void {
+  c.r[i.reg] = (c.rd8(ea(c, i)) << 24) >> 24;
+}
+
+/** op r8, imm8 (80 /op and 04 0C ... 3C with rm = AL): opAluEI's 8-bit register form. */
+export function opAlu8RI(c: Cpu, i: Insn): void {
+  const n = i.rm;
+  const r = alu(c, i.op, 0, n < 4 ? c.r[n] & 0xff : (c.r[n - 4] >> 8) & 0xff, i.imm);
+  if (i.op !== 7) setReg(c, 1, n, r);
+}
+
 export function opMovzx8R32(c: Cpu, i: Insn): void {
   c.r[i.reg] = getReg(c, 1, i.rm);
 }

@@ -399,6 +399,7 @@ templates.set(A.opAluEI, (e, i) => {
   e.emit(`{ ${body} ${i.op === 7 ? '' : e.set8(i.rm, 'z')} }`);
   return true;
 });
+templates.set(A.opAlu8RI, (e, i) => (templates.get(A.opAluEI) as Template)(e, i));
 templates.set(A.opAluEG, (e, i) => {
   if (i.osz !== 1 || i.mem) return false;
   const body = arith8(e, i.op, e.get8(i.rm), e.get8(i.reg));
@@ -441,6 +442,7 @@ templates.set(A.opMovx, (e, i) => {
   e.setDirty(i.reg);
   return true;
 });
+for (const h of [A.opMovzx16M32, A.opMovsx16M32, A.opMovsx8M32]) templates.set(h, templates.get(A.opMovx) as Template);
 // opMovzx8R32 / opMovzx8M32
 templates.set(A.opMovzx8R32, (e, i) => {
   e.emit(`r${i.reg} = ${e.get8(i.rm)};`);
