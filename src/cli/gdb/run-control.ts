@@ -177,7 +177,7 @@ export class RunControl {
    */
   private eventFirst(cpu: Cpu): boolean {
     if (cpu.intShadow || cpu.shutdown) return false;
-    return cpu.pendKind !== EV_NONE || (cpu.irqLine && cpu.pic !== null && (cpu.getEflags() & FL_IF) !== 0);
+    return cpu.pendKind !== EV_NONE || (cpu.irqLine && cpu.pic !== null && (cpu.eflRest & FL_IF) !== 0);
   }
 
   // ---- native runs ----------------------------------------------------------------------------

@@ -215,7 +215,10 @@ export class GdbStub {
     const cpu = this.target.cpus[this.gThread]!;
     if (n < 8) cpu.regs[n] = v;
     else if (n === REG_EIP) cpu.eip = v;
-    else if (n === REG_EFLAGS) cpu.setEflags(v);
+    // Only a change is written: setEflags also replaces the lazy-flags state by explicit bits.
+    else if (n === REG_EFLAGS) {
+      if (v !== (cpu.getEflags() | 0)) cpu.setEflags(v);
+    }
     else if (this.regValue(this.gThread, n) !== v && (n < REG_FIRST_X87 || v !== 0)) return E_BAD_REGISTER;
     return 'OK';
   }
