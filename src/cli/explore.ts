@@ -309,6 +309,12 @@ interface SweepOpts {
 }
 
 const BATCH = 25;
+
+/** Runs per second, with a decimal when slow (a guest image's runs take a second or more). */
+function rateText(runs: number, seconds: number): string {
+  const r = runs / Math.max(seconds, 1e-9);
+  return r < 10 ? r.toFixed(1) : r.toFixed(0);
+}
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** Runs one target's sweep; true when a correctness failure was found. */
@@ -328,7 +334,7 @@ async function sweep(t: Target, o: SweepOpts): Promise<boolean> {
     if (!force && now - lastProgress < 1000) return;
     lastProgress = now;
     const f = reports.filter((r) => r.failed).length;
-    writeStderr(`explore: ${label}: ${reports.length}/${all.length} runs, ${f} failing, ${(reports.length / ((now - t0) / 1000)).toFixed(0)} runs/s\n`);
+    writeStderr(`explore: ${label}: ${reports.length}/${all.length} runs, ${f} failing, ${rateText(reports.length, (now - t0) / 1000)} runs/s\n`);
   };
   if (o.jobs > 1) {
     await sweepParallel(t, o, all, emit, progress);
@@ -359,7 +365,7 @@ async function sweep(t: Target, o: SweepOpts): Promise<boolean> {
   if (o.scheduler === 'pct') extra.pctBound = pctBoundFor(t.scenario, t.bug, o.depth);
   if (o.json) writeStdout(JSON.stringify({ ...summary, ...extra }) + '\n');
   else {
-    const rate = (summary.runs / Math.max(seconds, 1e-9)).toFixed(0);
+    const rate = rateText(summary.runs, seconds);
     let line = `${label}: ${summary.runs} runs, ${summary.failures} failing, ${rate} runs/s`;
     if (o.scheduler === 'dfs') line += exhausted ? `; schedule space exhausted (preemption bound ${o.bound})` : `; not exhausted (preemption bound ${o.bound}: raise --seeds for more runs)`;
     if (o.scheduler === 'pct') {
