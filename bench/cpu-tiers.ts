@@ -130,7 +130,7 @@ export function runTiers(images: { name: string; path: string; bytes: Uint8Array
       const q = runQemu(img.path);
       qemuMips = get('native', 'jit').instructions / q.seconds / 1e6;
       const match = q.output === runs[0]!.output;
-      qemuText = `QEMU TCG ${q.seconds.toFixed(2)} s wall incl. boot = ${f1(qemuMips)} MIPS; compiler / QEMU = ${(get('native', 'jit').cpuMips / qemuMips).toFixed(2)}; output ${match ? 'matches' : 'DIFFERS'}`;
+      qemuText = `QEMU TCG ${q.seconds.toFixed(2)} s wall incl. boot = ${f1(qemuMips)} MIPS; compiler CPU-time MIPS / QEMU MIPS = ${(get('native', 'jit').cpuMips / qemuMips).toFixed(2)}; output ${match ? 'matches' : 'DIFFERS'}`;
       if (!match || q.status !== 1) {
         out.stderr(`shadowvisor: bench cpu: ${img.name}: QEMU ${match ? `exit status ${q.status}, expected 1` : 'serial output differs from ours'}\n`);
         status = 1;
@@ -139,8 +139,10 @@ export function runTiers(images: { name: string; path: string; bytes: Uint8Array
     if (opts.json) {
       out.stdout(`${JSON.stringify({ bench: 'cpu', tiers: true, image: img.name, jitSpeedup: speedup, shadowOverNativeInterp: shadowI, shadowOverNativeJit: shadowJ, qemuMips })}\n`);
     } else {
+      const j = get('native', 'jit');
+      const perPage = j.pages > 0 ? `${(j.compileMs / j.pages).toFixed(1)} ms and ${(j.sourceBytes / 1024 / j.pages).toFixed(1)} KiB of JavaScript per compiled page` : 'no page compiled';
       out.stdout(
-        `${img.name}: compiler / interpreter = ${speedup.toFixed(2)}x (CPU time); shadow / native time = ${shadowI.toFixed(2)} interp, ${shadowJ.toFixed(2)} jit; ${qemuText}\n`,
+        `${img.name}: compiler / interpreter = ${speedup.toFixed(2)}x (CPU time); shadow / native time = ${shadowI.toFixed(2)} interp, ${shadowJ.toFixed(2)} jit; compiling: ${perPage}; ${qemuText}\n`,
       );
     }
   }

@@ -69,10 +69,11 @@ export function jitAvailable(): boolean {
   return canCompile;
 }
 
-/** Compile statistics (outside the guest-visible counters: --stats never shows them). */
+/** Compile statistics (outside the guest-visible counters: --stats never shows them). `pages`
+ *  counts (code cache, backing page) pairs that have compiled code. */
 export const jitStats = { regions: 0, blocks: 0, insns: 0, sourceBytes: 0, compileMs: 0, pages: 0 };
-/** Backing pages that have had a region compiled (for jitStats.pages). */
-const pagesSeen = new Set<number>();
+/** Backing pages of each code cache that have had a region compiled (for jitStats.pages). */
+const pagesSeen = new WeakMap<object, Set<number>>();
 
 /** Debugging: receives each region's JavaScript text when set. */
 export const jitDebug: { dump: ((source: string) => void) | null } = { dump: null };
@@ -183,8 +184,10 @@ export function compileRegion(c: Cpu, entry: Block): void {
     b.jreg = id;
   }
   jitStats.regions++;
-  if (!pagesSeen.has(entry.page)) {
-    pagesSeen.add(entry.page);
+  let seen = pagesSeen.get(c.code);
+  if (seen === undefined) pagesSeen.set(c.code, (seen = new Set()));
+  if (!seen.has(entry.page)) {
+    seen.add(entry.page);
     jitStats.pages++;
   }
   jitStats.blocks += blocks.length;
