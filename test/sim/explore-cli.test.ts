@@ -59,6 +59,21 @@ describe('explore CLI', () => {
     expectBadInput(cli(['trace', '--schedule', sched, '--html', dir, '--json']), /--html DIR or --json/);
   });
 
+  it('--image: a guest of its own, found, shrunk, and replayed by the printed command', () => {
+    const img = ['--image', 'guest-images/memhog.elf', '--cmdline', 'mib=1 iters=20', '--host-mem', '512K'];
+    const r = cli(['explore', ...img, '--inject', 'no-zap-in-start', '--scheduler', 'random', '--runs', '3']);
+    expect(r.status).toBe(1);
+    const m = /replay: shadowvisor (explore --replay (sv1:image-[0-9a-f]{8}:no-zap-in-start:\S+) (.*))\n/.exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    expect(m![3]).toBe("--image guest-images/memhog.elf --cmdline 'mib=1 iters=20' --host-mem 512K");
+    const again = cli(['explore', '--replay', m![2]!, ...img]);
+    expect(again.status).toBe(1);
+    expect(again.stdout).toMatch(/FAILED at step \d+: hv-invariant-/);
+    expectBadInput(cli(['explore', '--replay', m![2]!]), /replay it with --image FILE/);
+    expectBadInput(cli(['explore', '--replay', m![2]!, ...img.slice(0, 4)]), /recorded for image-[0-9a-f]{8}, but this image and these options are image-/);
+    expectBadInput(cli(['explore', '--cmdline', 'x']), /--cmdline needs --image FILE/);
+  });
+
   it('a clean sweep finds nothing and exits 0; --json ends with the summary', () => {
     const r = cli(['explore', '--scenario', 'mprotect-write', '--scheduler', 'random', '--runs', '40', '--json']);
     expect(r.status).toBe(0);
