@@ -47,7 +47,12 @@ type Template = (e: BlockEmitter, i: Insn) => boolean;
  * Emits one block. `dirty` (registers) and `fdirty` (flags) say which locals may differ from
  * the Cpu; they are conservative (a spill of an unchanged value is harmless).
  */
+/** Where a statement's slow path (the handler call) goes; see BlockEmitter.emit. */
+const CALL_MARK = '\u0000CALL\u0000';
+
 export class BlockEmitter {
+  /** Registers whose locals hold the Cpu's value in this block (loaded or written). */
+  live = 0;
   dirty = 0;
   fdirty = false;
   known: Known | null = null;
@@ -57,8 +62,21 @@ export class BlockEmitter {
   ins!: Insn;
   constructor(readonly out: string[]) {}
 
+  /**
+   * Append a statement. A register local is loaded from c.r the first time a statement of the
+   * block mentions it (`live`): c.r is in step with the locals at every block boundary. The
+   * statement's slow path (CALL_MARK, at most one) is filled in last, so that it spills and
+   * reloads exactly the registers live after the statement's fast path.
+   */
   emit(s: string): void {
-    this.out.push(s);
+    const fast = s.replace(CALL_MARK, '');
+    let need = 0;
+    for (const m of fast.matchAll(/\br([0-7])\b/g)) need |= 1 << Number(m[1]);
+    need &= ~this.live;
+    let pre = '';
+    for (let k = 0; k < 8; k++) if (need & (1 << k)) pre += `r${k} = r[${k}]; `;
+    this.live |= need;
+    this.out.push(pre + s.replace(CALL_MARK, () => this.slowText()));
   }
 
   // ---- state ----------------------------------------------------------------------------
@@ -79,11 +97,10 @@ export class BlockEmitter {
     if (this.fdirty) this.emit('c.fop = fop; c.fa = fa; c.fb = fb; c.fres = fres; c.fsz = fsz; c.fcf = fcf; c.fof = fof; c.faf = faf;');
     this.fdirty = false;
   }
-  static reloadText(): string {
-    return (
-      'r0 = r[0]; r1 = r[1]; r2 = r[2]; r3 = r[3]; r4 = r[4]; r5 = r[5]; r6 = r[6]; r7 = r[7]; ' +
-      'fop = c.fop; fa = c.fa; fb = c.fb; fres = c.fres; fsz = c.fsz; fcf = c.fcf; fof = c.fof; faf = c.faf;'
-    );
+  reloadText(): string {
+    let s = '';
+    for (let k = 0; k < 8; k++) if (this.live & (1 << k)) s += `r${k} = r[${k}]; `;
+    return s + 'fop = c.fop; fa = c.fa; fb = c.fb; fres = c.fres; fsz = c.fsz; fcf = c.fcf; fof = c.fof; faf = c.faf;';
   }
   exitText(): string {
     return `{ c.icount = bb + ${this.j + 1}; if (c.eip !== c.eip) c.eip = (beip + ${this.ins.next}) | 0; return null; }`;
@@ -93,9 +110,12 @@ export class BlockEmitter {
    *  The Cpu's block state (icount, blockBase, beip, eip = NaN, blockBreak, hits) is what the
    *  interpreter's loop would show the handler; the region keeps it in locals otherwise. */
   callText(): string {
+    return CALL_MARK;
+  }
+  private slowText(): string {
     return (
       `{ ${this.spillText()}c.icount = ic; c.blockBase = bb; c.beip = beip; c.eip = NaN; c.blockBreak = false; c.hits = hits; ii = ${this.n}; ` +
-      `h${this.n}(c, i${this.n}); ${BlockEmitter.reloadText()} ` +
+      `h${this.n}(c, i${this.n}); ${this.reloadText()} ` +
       `ic = c.icount; bb = c.blockBase; hits = c.hits; rtag = c.rtag; wtag = c.wtag; if (c.eip === c.eip) ne = c.eip; if (c.blockBreak) ${this.exitText()} }`
     );
   }
