@@ -39,7 +39,7 @@ export const JIT_INTERPRET = 1;
  */
 export const jitTuning = {
   /** Whole-block runs after which the interpreter compiles a block's region. */
-  hot: 200,
+  hot: 2000,
   maxBlocks: 1,
   maxInsns: 800,
 };
