@@ -384,7 +384,7 @@ export const CLIENT_JS = String.raw`
     var gvas = {}, frames = [], zaps = 0, swapins = 0, chains = {};
     idx.forEach(function (i) {
       var e = EV[i], k = K[e[3]];
-      if (k === 'WALK') gvas[e[4] >>> 12] = true;
+      if (k === 'WALK' || (k === 'TDP_WALK' && e[5] >= 0)) gvas[e[4] >>> 12] = true;
       if (k === 'GUP' && e[6] >= 0 && frames[frames.length - 1] !== e[6]) frames.push(e[6]);
       if (k === 'GUP' && (e[8] === 2 || e[8] === 3)) swapins++;
       if (k === 'SPTE_ZAP') zaps++;
@@ -477,14 +477,16 @@ export const CLIENT_JS = String.raw`
   // ---- the player: one event at a time, and the links of one guest page -----------------------------
   var cur = -1, playing = null, ppage = -1, cursor = $('cursor');
   var pageGfns = {}, pageOrder = [];
+  // Under --mmu tdp the processor's own two-dimensional walk (TDP_WALK) is what links gva -> gfn.
+  var KTDPWALK = kindNo.TDP_WALK;
   EV.forEach(function (e) {
-    if (e[3] !== KWALK) return;
+    if (e[3] !== KWALK && !(e[3] === KTDPWALK && e[5] >= 0)) return;
     var pg = e[4] >>> 12;
     if (!pageGfns[pg]) { pageGfns[pg] = []; pageOrder.push(pg); }
     if (pageGfns[pg].indexOf(e[5]) < 0) pageGfns[pg].push(e[5]);
   });
   pageOrder.sort(function (a, b) { return a - b; });
-  var GVA_KINDS = {}; ['FAULT', 'GUEST_PF', 'WALK', 'RETRY', 'SPTE_SET', 'MMIO', 'STALE'].forEach(function (k) { GVA_KINDS[kindNo[k]] = true; });
+  var GVA_KINDS = {}; ['FAULT', 'GUEST_PF', 'WALK', 'TDP_WALK', 'RETRY', 'SPTE_SET', 'MMIO', 'STALE'].forEach(function (k) { GVA_KINDS[kindNo[k]] = true; });
   var relevant = [];
   function relevantFor(pg) {
     var set = {};
@@ -513,6 +515,9 @@ export const CLIENT_JS = String.raw`
         gfn = e[5];
         var gw = (e[6] & 1) ? 'writable' : 'read-only';
         set('gpte', 'ok', 'gva ' + hex(pg * 4096, 8) + ' -> gfn ' + hex(gfn) + (e[7] === 0 ? ' (guest paging off: gpa = gva)' : ', pte ' + hex(e[7], 8) + ' (' + gw + ((e[7] & 0x40) ? ', dirty' : ', clean') + ')'), 'the guest walk links gva -> gfn');
+      } else if (kn === 'TDP_WALK' && e[5] >= 0) {
+        gfn = e[5];
+        set('gpte', 'ok', 'gva ' + hex(pg * 4096, 8) + ' -> gfn ' + hex(gfn) + ' (the processor walked the guest tables through the gpa->hpa table: ' + (e[6] + e[7]) + ' refs)', 'the hardware walk links gva -> gfn');
       } else if (kn === 'GUEST_PF') {
         set('gpte', 'none', 'not present: #PF injected into the guest', 'the guest PTE does not map this page: the guest handles its own fault');
       } else if (kn === 'GUP' && gfns.indexOf(e[4]) >= 0) {
@@ -549,7 +554,7 @@ export const CLIENT_JS = String.raw`
     }
     return { b: b, changed: changed, said: said };
   }
-  var BOXES = [['gpte', 'guest PTE'], ['spte', 'spte (shadow PTE)'], ['hpte', 'host PTE'], ['frame', 'host frame'], ['tlb', 'TLB entry']];
+  var BOXES = [['gpte', 'guest PTE'], ['spte', KTDPWALK !== undefined && EV.some(function (e) { return e[3] === KTDPWALK; }) ? 'TDP entry (gpa -> hpa)' : 'spte (shadow PTE)'], ['hpte', 'host PTE'], ['frame', 'host frame'], ['tlb', 'TLB entry']];
   function drawBoxes() {
     var el = $('boxes');
     if (ppage < 0) { el.innerHTML = '<p class="empty">No guest page was walked in the events shown.</p>'; return; }

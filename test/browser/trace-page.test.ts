@@ -36,9 +36,10 @@ describe.skipIf(!haveChromium && !inCi)('trace --html in Chromium', () => {
 
   beforeAll(async () => {
     tmp = tempDir('browser-trace');
-    for (const mode of ['notifier', 'none']) {
+    for (const mode of ['notifier', 'none', 'tdp']) {
       const dir = join(tmp, mode);
-      const r = cli([...BASE, '--mode', mode, '--html', dir], { timeout: 60_000 });
+      const flags = mode === 'tdp' ? ['--mmu', 'tdp'] : ['--mode', mode];
+      const r = cli([...BASE, ...flags, '--html', dir], { timeout: 60_000 });
       expect(r.stderr).toContain('page written');
       const file = join(dir, 'index.html');
       pages[mode] = { url: pathToFileURL(file).href, data: dataOf(readFileSync(file, 'utf8')) };
@@ -218,6 +219,28 @@ describe.skipIf(!haveChromium && !inCi)('trace --html in Chromium', () => {
     expect(await page.textContent('#pnote')).toContain('without telling KVM');
     expect(await page.locator('#unseenview .node.stale.future').count()).toBe(1);
     await screenshot(page, 'trace-none');
+    expectNoErrors(errors);
+    await page.close();
+  });
+
+  it('--mmu tdp: the processor’s own walk (TDP_WALK) gives the player its pages, and the second box is the TDP entry', async () => {
+    const { url, data } = pages.tdp!;
+    const { page, errors } = await openPage(browser, url);
+    expect(await page.locator('#pgva option').count()).toBeGreaterThan(1);
+    expect(await page.textContent('.box[data-box="spte"]')).toContain('TDP entry');
+    // Step to the first TDP_WALK that reached a gfn (an EPT violation ends a walk early); it links
+    // the guest-PTE box and names the walk's references.
+    const first = data.events.findIndex((e) => data.kinds[e[3]] === 'TDP_WALK' && e[5] >= 0 && e[8] < 0);
+    expect(first).toBeGreaterThanOrEqual(0);
+    await page.evaluate((seq: number) => {
+      const at = (): number => Number(document.getElementById('pcur')!.getAttribute('data-i'));
+      for (let n = 0; n < 2000 && at() < seq; n++) (document.getElementById('pnext') as { click(): void }).click();
+    }, first);
+    const at = await cur(page);
+    expect(data.kinds[data.events[at]![3]]).toBe('TDP_WALK');
+    const g = await box(page, 'gpte');
+    expect(g.state).toBe('ok');
+    expect(g.text).toContain(`${data.events[at]![6] + data.events[at]![7]} refs`);
     expectNoErrors(errors);
     await page.close();
   });
