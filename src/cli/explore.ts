@@ -82,7 +82,8 @@ Search:
 Replay:
   --replay STR         rerun one schedule exactly (--schedule STR is the same); exit 1 if it fails
   --trace              with --replay: print the hypervisor's events of the run, each step marked
-                       (what 'shadowvisor trace --schedule STR' prints)
+                       (what 'shadowvisor trace --schedule STR' prints; 'trace --schedule STR
+                       --html DIR' writes it as trace's page with the schedule's choice points)
 
 Scale:
   --json               one JSON object per run on stdout, then one summary object per sweep
