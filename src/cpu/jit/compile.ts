@@ -72,6 +72,11 @@ export function jitAvailable(): boolean {
 /** Compile statistics (outside the guest-visible counters: --stats never shows them). `pages`
  *  counts (code cache, backing page) pairs that have compiled code. */
 export const jitStats = { regions: 0, blocks: 0, insns: 0, sourceBytes: 0, compileMs: 0, pages: 0 };
+/** Most JavaScript text compiled per code cache; past it nothing more is compiled (compiled code
+ *  is freed with its page's blocks, so this bounds what hot code can hold at once). */
+const MAX_SOURCE_BYTES = 64 << 20;
+const sourceBytes = new WeakMap<object, number>();
+
 /** Backing pages of each code cache that have had a region compiled (for jitStats.pages). */
 const pagesSeen = new WeakMap<object, Set<number>>();
 
@@ -119,6 +124,8 @@ function regionBlocks(c: Cpu, entry: Block): Block[] {
 /** Build, compile and install the region entered at `entry` (a block of a cached page). */
 export function compileRegion(c: Cpu, entry: Block): void {
   if (!jitAvailable() || c.code.rewrites[entry.page] > MAX_PAGE_REWRITES) return;
+  const used = sourceBytes.get(c.code) ?? 0;
+  if (used > MAX_SOURCE_BYTES) return;
   const t0 = performance.now();
   const blocks = regionBlocks(c, entry);
   const id = nextRegionId++;
@@ -193,5 +200,6 @@ export function compileRegion(c: Cpu, entry: Block): void {
   jitStats.blocks += blocks.length;
   jitStats.insns += insns.length;
   jitStats.sourceBytes += text.length;
+  sourceBytes.set(c.code, used + text.length);
   jitStats.compileMs += performance.now() - t0;
 }
