@@ -72,8 +72,9 @@ export function jitAvailable(): boolean {
 /** Compile statistics (outside the guest-visible counters: --stats never shows them). `pages`
  *  counts (code cache, backing page) pairs that have compiled code. */
 export const jitStats = { regions: 0, blocks: 0, insns: 0, sourceBytes: 0, compileMs: 0, pages: 0 };
-/** Most JavaScript text compiled per code cache; past it nothing more is compiled (compiled code
- *  is freed with its page's blocks, so this bounds what hot code can hold at once). */
+/** Most JavaScript text compiled over a code cache's life; past it the interpreter runs whatever
+ *  is not compiled yet (compiled code is freed with its page's blocks; this bounds the compile
+ *  work and what compiled code can hold, e.g. for a guest that keeps generating code). */
 const MAX_SOURCE_BYTES = 64 << 20;
 const sourceBytes = new WeakMap<object, number>();
 
