@@ -42,7 +42,7 @@ function program(seed: number): number[] {
   const n = 6 + Math.floor(rnd() * 30);
   for (let k = 0; k < n; k++) {
     const d = pick(DST);
-    switch (Math.floor(rnd() * 22)) {
+    switch (Math.floor(rnd() * 23)) {
       case 0: // op r32, r32 (01 09 11 19 21 29 31 39)
         p.push((Math.floor(rnd() * 8) << 3) | 1, modrm(any(), d));
         break;
@@ -112,6 +112,16 @@ function program(seed: number): number[] {
         break;
       case 20: // push r32; pop r32
         p.push(0x50 + any(), 0x58 + d);
+        break;
+      case 21: // op byte [ebx + d8], imm8 / op byte [ebx + d8], r8 / inc-dec dword or byte [ebx + d8]
+        p.push(
+          ...pick([
+            [0x80, 0x43 | (Math.floor(rnd() * 8) << 3), disp8(), byte()],
+            [Math.floor(rnd() * 8) << 3, 0x43 | (any() << 3), disp8()],
+            [0xff, 0x43 | (Math.floor(rnd() * 2) << 3), disp8()],
+            [0xfe, 0x43 | (Math.floor(rnd() * 2) << 3), disp8()],
+          ]),
+        );
         break;
       default: // mov byte [ebx + d8], r8 / mov r8, byte [ebx + d8]
         if (rnd() < 0.5) p.push(0x88, 0x43 | (any() << 3), disp8());

@@ -413,6 +413,7 @@ templates.set(A.opImul32GE, (e, i) => {
 });
 // opAluEI / opAluEG / opAluGE at 8 bits, register operands (alu(c, op, 0, ...); setReg 1)
 templates.set(A.opAluEI, (e, i) => {
+  if (i.osz === 1 && i.mem) return rmw8(e, i, String(i.imm & 255));
   if (i.osz !== 1 || i.mem) return false;
   const body = arith8(e, i.op, e.get8(i.rm), String(i.imm & 255));
   if (body === null) return false;
@@ -420,7 +421,33 @@ templates.set(A.opAluEI, (e, i) => {
   return true;
 });
 templates.set(A.opAlu8RI, (e, i) => (templates.get(A.opAluEI) as Template)(e, i));
+/** op m8, imm8 / op m8, r8 (opAluEI, opAluEG at 8 bits): CMP reads through rd8 (one TLB hit);
+ *  the others read through readForWrite and write through wr8 (two hits, the write tag tested
+ *  first). ADC and SBB stay with the handler. */
+function rmw8(e: BlockEmitter, i: Insn, src: string): boolean {
+  if (i.op === 2 || i.op === 3) return false;
+  const before = e.known;
+  const body = arith8(e, i.op, 'v', src) as string;
+  void before;
+  if (i.op === 7) e.emit(e.loadHit(e.ea(i), 1, `const v = mem[a]; ${body}`));
+  else e.emit(e.storeHit(e.ea(i), 1, `hits++; const v = mem[a]; ${body} mem[a] = z;`));
+  return true;
+}
+/** INC/DEC m32 and m8 (opIncDec): readForWrite then write (two hits), CF kept from before. */
+templates.set(A.opIncDec, (e, i) => {
+  if (!i.mem || (i.osz !== 4 && i.osz !== 1)) return false;
+  const cf = e.carry();
+  const sz = i.osz === 4 ? 2 : 0;
+  const d = i.op === 0 ? '+' : '-';
+  const load = i.osz === 4 ? '(a & 3) === 0 ? m32[a >>> 2] : dv.getInt32(a, true)' : 'mem[a]';
+  const res = i.osz === 4 ? `(v ${d} 1) | 0` : `((v ${d} 1) << 24) >> 24`;
+  const store = i.osz === 4 ? 'if ((a & 3) === 0) m32[a >>> 2] = z; else dv.setInt32(a, z, true);' : 'mem[a] = z;';
+  e.produce(i.op === 0 ? F_INC : F_DEC, sz);
+  e.emit(e.storeHit(e.ea(i), i.osz as 1 | 4, `hits++; const v = ${load}, z = ${res}; ${store} fcf = ${cf}; fop = ${i.op === 0 ? 4 : 5}; fa = v; fb = 1; fres = z; fsz = ${sz};`));
+  return true;
+});
 templates.set(A.opAluEG, (e, i) => {
+  if (i.osz === 1 && i.mem) return rmw8(e, i, e.get8(i.reg));
   if (i.osz !== 1 || i.mem) return false;
   const body = arith8(e, i.op, e.get8(i.rm), e.get8(i.reg));
   if (body === null) return false;
