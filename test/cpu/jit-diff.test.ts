@@ -76,12 +76,13 @@ function events(ring: EventRing): number[][] {
   return ev;
 }
 
-function shadow(name: string, maxInsns: number, hostMemBytes: number | undefined, ksm: boolean): object {
+function shadow(name: string, maxInsns: number, hostMemBytes: number | undefined, ksm: boolean, mmu: 'shadow' | 'tdp' = 'shadow'): object {
   const out: number[] = [];
   const ring = new EventRing(1 << 16);
   const g = runGuest({
     image: img(name),
     memBytes: 8 << 20,
+    mmu,
     hostMemBytes,
     ksm,
     maxInsns,
@@ -124,6 +125,14 @@ describe('--jit on and off give the same machine', () => {
     const on = withJit(true, () => shadow(name, maxInsns, host, ksm));
     expect(on.compiled, 'the compiler ran').toBeGreaterThan(0);
     expect((off.v as { emitted: number }).emitted, 'the host swapped under the guest').toBeGreaterThan(100);
+    expect(on.v).toEqual(off.v);
+  });
+
+  it('tdp MMU, tiny host: pagestress.elf', () => {
+    tune(4);
+    const off = withJit(false, () => shadow('pagestress.elf', 1_500_000, 1 << 20, false, 'tdp'));
+    const on = withJit(true, () => shadow('pagestress.elf', 1_500_000, 1 << 20, false, 'tdp'));
+    expect(on.compiled, 'the compiler ran').toBeGreaterThan(0);
     expect(on.v).toEqual(off.v);
   });
 
