@@ -309,6 +309,8 @@ interface SweepOpts {
   image: ImageSpec | null;
 }
 
+/** Runs between returns to the event loop (Ctrl-C, progress): a guest image's run takes as long
+ *  as 25 scripted ones, so an --image sweep goes one run at a time. */
 const BATCH = 25;
 
 /** Runs per second, with a decimal when slow (a guest image's runs take a second or more). */
@@ -341,8 +343,9 @@ async function sweep(t: Target, o: SweepOpts): Promise<boolean> {
     await sweepParallel(t, o, all, emit, progress);
   } else {
     const dfs = o.scheduler === 'dfs' ? new DfsExplorer(o.bound) : undefined;
-    for (let i = 0; i < all.length && !interrupted; i += BATCH) {
-      const part = all.slice(i, i + BATCH);
+    const batch = o.image === null ? BATCH : 1;
+    for (let i = 0; i < all.length && !interrupted; i += batch) {
+      const part = all.slice(i, i + batch);
       const sum = explore({
         scenario: t.scenario, bug: t.bug, scheduler: o.scheduler, seedFrom: 0, seedTo: -1, seeds: part,
         depth: o.depth, dfs, checks: o.checks, stopAtFirst: !o.keepGoing, onRun: emit,
@@ -664,7 +667,8 @@ export function runExploreWorkerIfAny(): boolean {
  *  for any N. Without --keep-going, batches past the first failing one are not started. */
 async function sweepParallel(t: Target, o: SweepOpts, all: number[], emit: (r: RunReport) => void, progress: () => void): Promise<void> {
   const batches: number[][] = [];
-  for (let i = 0; i < all.length; i += BATCH) batches.push(all.slice(i, i + BATCH));
+  const batch = o.image === null ? BATCH : 1;
+  for (let i = 0; i < all.length; i += batch) batches.push(all.slice(i, i + batch));
   const results: (RunReport[] | undefined)[] = new Array(batches.length);
   const entry = fileURLToPath(import.meta.url);
   const workers = Array.from({ length: Math.min(o.jobs, batches.length) }, () => new Worker(entry, { workerData: { kind: WORKER_KIND } }));
