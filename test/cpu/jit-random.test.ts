@@ -59,8 +59,10 @@ function program(seed: number): number[] {
       case 4: // inc/dec r32
         p.push((rnd() < 0.5 ? 0x40 : 0x48) + d);
         break;
-      case 5: // shl/shr/sar r32, imm8 and by CL
-        if (rnd() < 0.7) p.push(0xc1, modrm(pick([4, 5, 7]), d), Math.floor(rnd() * 40));
+      case 5: // shl/shr/sar r32 or r8, imm8, 1 or CL
+        if (rnd() < 0.5) p.push(0xc1, modrm(pick([4, 5, 7]), d), Math.floor(rnd() * 40));
+        else if (rnd() < 0.6) p.push(0xc0, modrm(pick([4, 5, 6, 7, 7, 7]), pick(DST8)), Math.floor(rnd() * 12)); // r8, imm8
+        else if (rnd() < 0.5) p.push(0xd0, modrm(pick([4, 5, 6, 7]), pick(DST8))); // r8, 1
         else p.push(0xd3, modrm(pick([0, 1, 4, 5, 7]), d));
         break;
       case 6: // imul r32, r32

@@ -401,6 +401,21 @@ templates.set(A.opSar32RI, (e, i) => {
   e.setDirty(i.rm);
   return true;
 });
+// opShift on an 8-bit register by a constant count (shiftCalc's SHL/SAL, SHR, SAR; count 0
+// changes nothing); rotates, counts in CL and other sizes stay with the handler
+templates.set(A.opShift, (e, i) => {
+  if (i.mem || i.osz !== 1 || i.imm2 !== 0 || i.op < 4) return false;
+  const cnt = i.imm & 0x1f;
+  if (cnt === 0) return true;
+  const v = e.get8(i.rm);
+  let body: string;
+  if (i.op === 4 || i.op === 6) body = `const t = ${v} << ${cnt - 1}, z = (t << 1) & 255; fcf = (t >>> 7) & 1; fof = ((t ^ z) >>> 7) & 1;`;
+  else if (i.op === 5) body = `const t = ${v} >>> ${cnt - 1}, z = t >>> 1; fcf = t & 1; fof = ((t ^ z) >>> 7) & 1;`;
+  else body = `const t = ((${v} << 24) >> 24) >> ${cnt - 1}, z = (t >> 1) & 255; fcf = t & 1; fof = 0;`;
+  e.produce(F_RES, 0);
+  e.emit(`{ ${body} fop = 6; fsz = 0; fres = (z << 24) >> 24; faf = 0; ${e.set8(i.rm, 'z')} }`);
+  return true;
+});
 // opImul32GE: G = G * E (low half), CF = OF = the product did not fit
 templates.set(A.opImul32GE, (e, i) => {
   const body = (b: string): string =>
