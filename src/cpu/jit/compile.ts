@@ -1,7 +1,9 @@
 // The second execution tier: a hot decoded block and the blocks of the same backing page that it
 // reaches by direct branches become one JavaScript function (`new Function`), a `for(;;) switch`
 // over the blocks, so loops stay inside it. Plays the role of QEMU's TCG translation of a
-// TranslationBlock chain, at the granularity of the interpreter's own blocks.
+// TranslationBlock chain, at the granularity of the interpreter's own blocks. By default a
+// region is one block (jitTuning.maxBlocks: see there why); regions chain through the dispatch
+// loop, which takes a link the region already validated (Cpu.jitNext).
 //
 // Exactness is by construction, not by a second model of the processor:
 // - the blocks are the interpreter's decoded Block objects (same boundaries, same Insn records);
