@@ -88,6 +88,23 @@ export const SWAP_ROW_FIELDS: readonly { key: keyof SwapRow; type: FieldType }[]
   { key: 'oom_kills', type: 'number' },
 ];
 
+/** Every counter of a row at zero: the row of a cell that did not run, and the base of test fixtures. */
+export const ZERO_COUNTERS = {
+  swap_outs: 0,
+  swap_ins: 0,
+  pinned_reclaim_failures: 0,
+  ksm_merges: 0,
+  cow_breaks: 0,
+  invalidations: 0,
+  sptes_zapped: 0,
+  remote_tlb_flushes: 0,
+  fault_retries: 0,
+  stale_accesses: 0,
+  corrupt_pages: 0,
+  verified_pages: 0,
+  oom_kills: 0,
+} satisfies Partial<SwapRow>;
+
 /** Fields measured with the wall clock: they differ between two runs of the same cell. */
 export const WALL_CLOCK_FIELDS: readonly (keyof SwapRow)[] = ['guest_mips', 'wall_seconds', 'guest_speed_ratio'];
 

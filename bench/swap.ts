@@ -21,6 +21,7 @@ import { poolAvailable, SwapPool } from './swap-pool.js';
 import { renderReport, writeReport } from './swap-report.js';
 import {
   MEMORY_MODES,
+  ZERO_COUNTERS,
   buildGrid,
   formatTable,
   parseModes,
@@ -329,19 +330,7 @@ function notRunRow(s: Settings, cell: SwapCell): SwapRow {
     guest_speed_ratio: 0,
     guest_mips: 0,
     wall_seconds: 0,
-    swap_outs: 0,
-    swap_ins: 0,
-    pinned_reclaim_failures: 0,
-    ksm_merges: 0,
-    cow_breaks: 0,
-    invalidations: 0,
-    sptes_zapped: 0,
-    remote_tlb_flushes: 0,
-    fault_retries: 0,
-    stale_accesses: 0,
-    corrupt_pages: 0,
-    verified_pages: 0,
-    oom_kills: 0,
+    ...ZERO_COUNTERS,
   };
 }
 

@@ -1,7 +1,7 @@
 // Fabricated swap benchmark rows for the report, table and merge tests: the story the issue
 // expects (notifier completes, pin stalls or OOMs above ratio 1, none corrupts above 1).
 
-import { buildGrid, type MemoryMode, type SwapRow } from '../../bench/swap-rows.js';
+import { ZERO_COUNTERS, buildGrid, type MemoryMode, type SwapRow } from '../../bench/swap-rows.js';
 
 export function fakeRow(over: Partial<SwapRow> & { cell: number; mode: MemoryMode; overcommit: number }): SwapRow {
   return {
@@ -20,19 +20,8 @@ export function fakeRow(over: Partial<SwapRow> & { cell: number; mode: MemoryMod
     guest_speed_ratio: 1,
     guest_mips: 20.5,
     wall_seconds: 0.25,
-    swap_outs: 0,
-    swap_ins: 0,
-    pinned_reclaim_failures: 0,
-    ksm_merges: 0,
-    cow_breaks: 0,
-    invalidations: 0,
-    sptes_zapped: 0,
-    remote_tlb_flushes: 0,
-    fault_retries: 0,
-    stale_accesses: 0,
-    corrupt_pages: 0,
+    ...ZERO_COUNTERS,
     verified_pages: 12288,
-    oom_kills: 0,
     ...over,
   };
 }
