@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { filterChains, groupEvents } from '../../src/cli/trace-chains.js';
 import { EventRing, readEvents } from '../../src/obs/event-ring.js';
 import * as E from '../../src/obs/events.js';
-import { cli as runCli } from './helpers.js';
+import { cli as runCli, expectBadInput } from './helpers.js';
 
 const IMAGE = 'guest-images/pagetest.elf';
 const BASE = ['trace', IMAGE, '--host-mem', '256K'];
@@ -154,12 +154,7 @@ describe('shadowvisor trace', () => {
       [['trace', IMAGE, '--gva', '0x1000', '--gfn', '1'], /one of them/],
       [['trace', 'no-such.elf'], /cannot read image/],
     ] as [string[], RegExp][]) {
-      const r = cli(args);
-      expect(r.status, args.join(' ')).toBe(2);
-      expect(r.stdout).toBe('');
-      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(/^shadowvisor: /);
-      expect(r.stderr).toMatch(pattern);
+      expectBadInput(cli(args), pattern);
     }
   });
 });
