@@ -141,7 +141,7 @@ export function compileRegion(c: Cpu, entry: Block): void {
   src.push('if (c.frameGen !== null) { c.jitMode = 1; return B[pc]; }');
   src.push('const r = c.r, tlbOff = c.tlbOff, mem = c.mem, m32 = c.m32, dv = c.dv, tlb = c.tlb, code = c.code, vbase = c.eip & -4096;');
   src.push(`let ${REG_LOCALS.map((x) => `${x} = 0`).join(', ')};`);
-  src.push(`let ${FLAG_LOCALS.map((x) => `${x} = c.${x}`).join(', ')};`);
+  src.push(`let ${FLAG_LOCALS.map((x) => `${x} = 0`).join(', ')};`);
   // ic/bb: Cpu.icount and blockBase as the interpreter would have them; ne: the block's next
   // EIP once a branch decided it (NaN: fall through).
   src.push('let ii = 0, nb = null, beip = 0, ic = c.icount, bb = ic, ne = NaN, hits = c.hits, rtag = c.rtag, wtag = c.wtag;');

@@ -19,11 +19,24 @@ import * as A from '../exec-alu.js';
 import * as B from '../exec-branch.js';
 import * as D from '../exec-data.js';
 import { cond, getCF, PARITY } from '../flags.js';
+import type { Cpu } from '../cpu.js';
 import type { Handler, Insn } from '../insn.js';
 
 /** Names the emitted text may use besides the region's own, and their values. */
-export const EMIT_SCOPE_NAMES = ['cond', 'getCF', 'PARITY'];
-export const EMIT_SCOPE_VALUES: unknown[] = [cond, getCF, PARITY];
+export const EMIT_SCOPE_NAMES = ['cond', 'getCF', 'PARITY', 'SLOW'];
+export const EMIT_SCOPE_VALUES: unknown[] = [cond, getCF, PARITY, slowCall];
+
+/** A template's slow path: the handler runs with the block state the interpreter's loop would
+ *  show it (one shared function keeps each region's text and machine code small). */
+function slowCall(c: Cpu, ic: number, bb: number, beip: number, hits: number, h: Handler, i: Insn): void {
+  c.icount = ic;
+  c.blockBase = bb;
+  c.beip = beip;
+  c.eip = NaN;
+  c.blockBreak = false;
+  c.hits = hits;
+  h(c, i);
+}
 
 /** Locals a region declares and loads at entry (see RegionEmitter.entry). */
 export const REG_LOCALS = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7'];
@@ -43,18 +56,23 @@ interface Known {
 
 type Template = (e: BlockEmitter, i: Insn) => boolean;
 
-/**
- * Emits one block. `dirty` (registers) and `fdirty` (flags) say which locals may differ from
- * the Cpu; they are conservative (a spill of an unchanged value is harmless).
- */
 /** Where a statement's slow path (the handler call) goes; see BlockEmitter.emit. */
 const CALL_MARK = '\u0000CALL\u0000';
+/** A flag local's name in emitted text, and whether that occurrence assigns it. */
+const FLAG_RE = /\b(fop|fa|fb|fres|fsz|fcf|fof|faf)\b(\s*=(?!=))?/g;
+const FLAG_BIT: Record<string, number> = { fop: 1, fa: 2, fb: 4, fres: 8, fsz: 16, fcf: 32, fof: 64, faf: 128 };
 
+/**
+ * Emits one block. `live`/`flive` (registers/flag locals) say which locals hold the Cpu's value
+ * (loaded or written in this block); `dirty`/`fdirty` which may differ from the Cpu. Both are
+ * per local and conservative (a spill of an unchanged value is harmless): a block that only
+ * produces flags and branches on them never loads a flag field, and stores only those it wrote.
+ */
 export class BlockEmitter {
-  /** Registers whose locals hold the Cpu's value in this block (loaded or written). */
   live = 0;
   dirty = 0;
-  fdirty = false;
+  flive = 0;
+  fdirty = 0;
   known: Known | null = null;
   /** The current instruction: its region index n and index j in the block. */
   n = 0;
@@ -63,44 +81,60 @@ export class BlockEmitter {
   constructor(readonly out: string[]) {}
 
   /**
-   * Append a statement. A register local is loaded from c.r the first time a statement of the
-   * block mentions it (`live`): c.r is in step with the locals at every block boundary. The
-   * statement's slow path (CALL_MARK, at most one) is filled in last, so that it spills and
-   * reloads exactly the registers live after the statement's fast path.
+   * Append a statement. A local is loaded from the Cpu (c.r, c.f*) the first time a statement
+   * of the block reads it: the Cpu is in step with the locals at every block boundary. The
+   * statement's slow path (CALL_MARK, at most one) is filled in last, so that it spills what
+   * was dirty before the statement and reloads exactly the locals live after it.
    */
   emit(s: string): void {
     const fast = s.replace(CALL_MARK, '');
     let need = 0;
     for (const m of fast.matchAll(/\br([0-7])\b/g)) need |= 1 << Number(m[1]);
     need &= ~this.live;
+    let reads = 0;
+    let writes = 0;
+    for (const m of fast.matchAll(FLAG_RE)) {
+      if (m[2] === undefined) reads |= FLAG_BIT[m[1]];
+      else writes |= FLAG_BIT[m[1]];
+    }
     let pre = '';
     for (let k = 0; k < 8; k++) if (need & (1 << k)) pre += `r${k} = r[${k}]; `;
+    const fneed = reads & ~this.flive;
+    for (let k = 0; k < 8; k++) if (fneed & (1 << k)) pre += `${FLAG_LOCALS[k]} = c.${FLAG_LOCALS[k]}; `;
     this.live |= need;
+    this.flive |= reads | writes;
     this.out.push(pre + s.replace(CALL_MARK, () => this.slowText()));
+    this.fdirty |= writes;
   }
 
   // ---- state ----------------------------------------------------------------------------
+  flagSpillText(): string {
+    let s = '';
+    for (let k = 0; k < 8; k++) if (this.fdirty & (1 << k)) s += `c.${FLAG_LOCALS[k]} = ${FLAG_LOCALS[k]}; `;
+    return s;
+  }
   spillText(): string {
     let s = '';
     for (let k = 0; k < 8; k++) if (this.dirty & (1 << k)) s += `r[${k}] = r${k}; `;
-    if (this.fdirty) s += 'c.fop = fop; c.fa = fa; c.fb = fb; c.fres = fres; c.fsz = fsz; c.fcf = fcf; c.fof = fof; c.faf = faf; ';
-    return s;
+    return s + this.flagSpillText();
   }
   /** Spill in straight-line code: the locals are clean afterwards. */
   spill(): void {
     const s = this.spillText();
-    if (s !== '') this.emit(s);
+    if (s !== '') this.out.push(s);
     this.dirty = 0;
-    this.fdirty = false;
+    this.fdirty = 0;
   }
   spillFlags(): void {
-    if (this.fdirty) this.emit('c.fop = fop; c.fa = fa; c.fb = fb; c.fres = fres; c.fsz = fsz; c.fcf = fcf; c.fof = fof; c.faf = faf;');
-    this.fdirty = false;
+    const s = this.flagSpillText();
+    if (s !== '') this.out.push(s);
+    this.fdirty = 0;
   }
   reloadText(): string {
     let s = '';
     for (let k = 0; k < 8; k++) if (this.live & (1 << k)) s += `r${k} = r[${k}]; `;
-    return s + 'fop = c.fop; fa = c.fa; fb = c.fb; fres = c.fres; fsz = c.fsz; fcf = c.fcf; fof = c.fof; faf = c.faf;';
+    for (let k = 0; k < 8; k++) if (this.flive & (1 << k)) s += `${FLAG_LOCALS[k]} = c.${FLAG_LOCALS[k]}; `;
+    return s;
   }
   exitText(): string {
     return `{ c.icount = bb + ${this.j + 1}; if (c.eip !== c.eip) c.eip = (beip + ${this.ins.next}) | 0; return null; }`;
@@ -108,14 +142,14 @@ export class BlockEmitter {
   /** The handler call, as a statement that leaves the locals valid (spilled before, reloaded
    *  after) and ends the slice when the handler set blockBreak, as the interpreter loop does.
    *  The Cpu's block state (icount, blockBase, beip, eip = NaN, blockBreak, hits) is what the
-   *  interpreter's loop would show the handler; the region keeps it in locals otherwise. */
+   *  interpreter's loop would show the handler (set by SLOW); the region keeps it in locals
+   *  otherwise. */
   callText(): string {
     return CALL_MARK;
   }
   private slowText(): string {
     return (
-      `{ ${this.spillText()}c.icount = ic; c.blockBase = bb; c.beip = beip; c.eip = NaN; c.blockBreak = false; c.hits = hits; ii = ${this.n}; ` +
-      `h${this.n}(c, i${this.n}); ${this.reloadText()} ` +
+      `{ ${this.spillText()}ii = ${this.n}; SLOW(c, ic, bb, beip, hits, h${this.n}, i${this.n}); ${this.reloadText()}` +
       `ic = c.icount; bb = c.blockBase; hits = c.hits; rtag = c.rtag; wtag = c.wtag; if (c.eip === c.eip) ne = c.eip; if (c.blockBreak) ${this.exitText()} }`
     );
   }
@@ -123,14 +157,13 @@ export class BlockEmitter {
   call(): void {
     this.emit(this.callText());
     this.dirty = 0;
-    this.fdirty = false;
+    this.fdirty = 0;
     this.known = null;
   }
   setDirty(reg: number): void {
     this.dirty |= 1 << reg;
   }
   produce(fop: number, sz: number): void {
-    this.fdirty = true;
     this.known = { fop, sz };
   }
 
@@ -330,7 +363,6 @@ for (const [h, op] of GM) {
     void k0;
     e.emit(e.loadHit(e.ea(i), 4, `const v = (a & 3) === 0 ? m32[a >>> 2] : dv.getInt32(a, true); ${body}`));
     if (op !== 7) e.setDirty(i.reg);
-    e.fdirty = true;
     return true;
   });
 }
