@@ -201,7 +201,7 @@ function imageArgs(spec: ImageSpec): string {
 
 /** Replays of a shrink: a guest image's run costs far more than a scripted scenario's. */
 const SHRINK_RUNS = 3000;
-const SHRINK_RUNS_IMAGE = 300;
+const SHRINK_RUNS_IMAGE = 100;
 
 const OPTIONS = {
   scenario: { type: 'string' },

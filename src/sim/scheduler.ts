@@ -19,6 +19,16 @@ export interface Task {
   step(): void;
 }
 
+/**
+ * Under a chooser, a task that stepped this many times in a row while others were runnable is
+ * not offered the next step (its time slice is over; the host scheduler would switch). Without
+ * it a priority scheduler (PCT, or the default schedule, which keeps the running task) lets a
+ * vCPU spinning on a barrier starve the vCPU it waits for, and every run of an SMP guest ends as
+ * a false liveness failure. The switch is forced, not a choice: it is neither recorded as one
+ * nor counted as a preemption.
+ */
+export const FAIR_SLICE = 64;
+
 export class Scheduler {
   readonly tasks: Task[] = [];
   readonly prng: Prng;
@@ -29,6 +39,8 @@ export class Scheduler {
   recorder: ChoiceRecorder | null = null;
   private readonly pick: Task[] = [];
   private readonly options: number[] = [];
+  /** Steps the current task made in a row (chooser only). */
+  private runLength = 0;
 
   constructor(seed: number) {
     this.prng = new Prng(seed ^ 0x5eed5eed);
@@ -76,13 +88,17 @@ export class Scheduler {
       if (i === this.current) curRunnable = true;
       else opts.push(i);
     }
-    if (curRunnable) opts.unshift(this.current);
+    // Time slice over: the others go first (if there are any).
+    if (curRunnable && this.runLength >= FAIR_SLICE && opts.length > 0) curRunnable = false;
+    else if (curRunnable) opts.unshift(this.current);
     if (opts.length === 0) return false;
     const next = opts[rec.choose(CHOICE_PICK, opts, this.current, curRunnable)]!;
     if (next !== this.current) {
       if (this.current >= 0) rec.switches++;
       if (curRunnable) rec.preemptions++;
+      this.runLength = 0;
     }
+    this.runLength++;
     this.current = next;
     this.steps++;
     this.tasks[next]!.step();

@@ -3,6 +3,8 @@
 // keep any candidate that is smaller in that order (preemptions, switches, length). Single-pick
 // edits alone stop at local minima (two preemptions that only work together, a run of picks that
 // can only go as a block), so each pass tries, in this order:
+//   0. all but the last k non-default picks set to the default, k = 0, 1, 2, 4, ... (the choices
+//      that make a failure are usually the last few before it);
 //   1. delta debugging (Zeller's ddmin) over the non-default picks: set chunks of them to the
 //      default at once, halving the chunk size when no chunk can go (preemptive picks first);
 //   2. every non-default pick lowered to each smaller option;
@@ -53,13 +55,19 @@ export function smaller(a: ScheduleSize, b: ScheduleSize): boolean {
 
 export function shrinkSchedule(scenario: Scenario, bug: Bug | null, picks: readonly number[], checker: string, maxRuns = 3000): ShrinkResult {
   let runs = 0;
+  // Candidates run at most twice as many steps as the failing run took (a candidate that fails
+  // only later is no smaller anyway): a candidate that does not fail would otherwise run the
+  // whole scenario, which for a guest image is most of its cost. Not for liveness failures,
+  // whose failure is running out of steps.
+  let maxSteps: number | undefined;
   const attempt = (p: readonly number[]): RunOutcome | null => {
     runs++;
-    const o = runOnce({ scenario, bug, chooser: new ReplayChooser(p) });
+    const o = runOnce({ scenario, bug, chooser: new ReplayChooser(p), maxSteps });
     return o.failure !== null && o.failure.checker === checker ? o : null;
   };
   const first = attempt(picks);
   if (first === null) throw new Error(`shrink: the schedule does not fail ${checker} when replayed`);
+  if (checker !== 'liveness') maxSteps = 2 * first.steps + 50;
   let best: RunOutcome = first;
   const before = sizeOf(best);
   let cur = best.records.map((r) => r.pick);
@@ -120,6 +128,18 @@ export function shrinkSchedule(scenario: Scenario, bug: Bug | null, picks: reado
   for (let progress = true; progress && budgetLeft(); ) {
     passes++;
     progress = false;
+    // 0. only the last k non-default picks kept (k = 0, 1, 2, 4, ...): a failure is usually made
+    // by the last few choices before it, and a random search's schedule is mostly noise before
+    // them (a guest image's run has hundreds of context switches). Cheap: log2 of their number.
+    {
+      const nd = nonDefault(false)();
+      for (let k = 0; k < nd.length && budgetLeft(); k = k === 0 ? 1 : k * 2) {
+        if (tryCandidate(zero(cur.slice(), nd.slice(0, nd.length - k)))) {
+          progress = true;
+          break;
+        }
+      }
+    }
     // 1. fewer preemptions, then fewer switches: defaults in chunks.
     if (ddmin(nonDefault(true), zero)) progress = true;
     if (ddmin(nonDefault(false), zero)) progress = true;
@@ -157,7 +177,7 @@ export function shrinkSchedule(scenario: Scenario, bug: Bug | null, picks: reado
       const stop = Math.min(maxRuns, runs + DFS_RUNS);
       while (!dfs.exhausted && runs < stop) {
         runs++;
-        const o = runOnce({ scenario, bug, chooser: dfs.chooser() });
+        const o = runOnce({ scenario, bug, chooser: dfs.chooser(), maxSteps });
         dfs.done(o.records);
         if (o.failure !== null && o.failure.checker === checker && smaller(sizeOf(o), sizeOf(best))) {
           best = o;
