@@ -13,6 +13,8 @@ import { explore, report } from '../../src/sim/explore/explorer.js';
 import { imageScenario, type ImageSpec } from '../../src/sim/explore/image-scenario.js';
 import { RandomChooser } from '../../src/sim/explore/random-scheduler.js';
 import { shrinkSchedule } from '../../src/sim/explore/shrink.js';
+import { ChoiceRecorder } from '../../src/sim/choice.js';
+import { FAIR_SLICE, Scheduler } from '../../src/sim/scheduler.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const spec = (over: Partial<ImageSpec> = {}): ImageSpec => ({
@@ -66,5 +68,24 @@ describe('explore --image', () => {
     expect(sh.after.length).toBeLessThanOrEqual(sh.before.length);
     const again = runOnce({ scenario, bug, chooser: new ReplayChooser(sh.picks) });
     expect(again.failure).toEqual(sh.outcome.failure);
+  });
+});
+
+describe('the simulation scheduler under a chooser', () => {
+  it('lets a waiting task run after FAIR_SLICE steps of a spinning one, as a forced switch', () => {
+    // A vCPU spinning on a barrier (always runnable) and the one it waits for: the default
+    // schedule (keep the running task) would starve the second forever.
+    const sched = new Scheduler(1);
+    let spins = 0;
+    let waiterSteps = 0;
+    sched.add({ name: 'spinner', weight: 1, runnable: () => waiterSteps === 0, step: () => void spins++ });
+    sched.add({ name: 'waiter', weight: 1, runnable: () => waiterSteps === 0, step: () => void waiterSteps++ });
+    const rec = new ChoiceRecorder(new ReplayChooser([]));
+    sched.recorder = rec;
+    for (let i = 0; i < 10 * FAIR_SLICE && sched.stepOnce(); i++);
+    expect(waiterSteps).toBe(1);
+    expect(spins).toBe(FAIR_SLICE);
+    expect(rec.preemptions).toBe(0); // the time slice is not the chooser's preemption
+    expect(rec.records.every((r) => r.pick === 0)).toBe(true);
   });
 });
