@@ -786,7 +786,9 @@ export class Cpu {
         // eip !== eip: NaN, no branch was taken; continue after the last executed instruction.
         if (this.eip !== this.eip) this.eip = (beip + insns[i - 1].next) | 0;
         if (this.blockBreak || i < b.n) return;
-        if (++b.hot === jitTuning.hot && this.jit && b.page >= 0 && b.jfn === null && this.frameGen === null) compileRegion(this, b);
+        if (++b.hot === jitTuning.hot && this.jit && b.page >= 0 && b.jfn === null && this.frameGen === null) {
+          if (!compileRegion(this, b)) b.hot = 0;
+        }
       }
       const eip = this.eip;
       let nb: Block | null = null;

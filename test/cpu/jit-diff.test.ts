@@ -29,7 +29,7 @@ afterEach(() => {
   Object.assign(jitTuning, savedTuning);
 });
 /** Compile after 40 runs (these runs are short), regions of `maxBlocks` blocks. */
-const tune = (maxBlocks: number): void => void Object.assign(jitTuning, { hot: 40, maxBlocks });
+const tune = (maxBlocks: number): void => void Object.assign(jitTuning, { hot: 40, maxBlocks, insnsPerByte: 0 });
 
 /** Everything a run shows besides wall time. */
 function cpuView(c: Cpu): object {

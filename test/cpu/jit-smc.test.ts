@@ -82,7 +82,7 @@ const EXPECT_PATCH = (200 * 0x12345600 + 100 * 0x12345677) % 2 ** 32;
 // Single-block regions (the default) and regions of up to 16 blocks; compiled after 40 runs.
 describe.each([1, 16])('self-modifying code under compiled regions of up to %i blocks', (maxBlocks) => {
   const saved = { ...jitTuning };
-  beforeAll(() => Object.assign(jitTuning, { hot: 40, maxBlocks }));
+  beforeAll(() => Object.assign(jitTuning, { hot: 40, maxBlocks, insnsPerByte: 0 }));
   afterAll(() => Object.assign(jitTuning, saved));
 
   it('a store into the next instruction of the running block', () => {
