@@ -7,6 +7,7 @@
 //   sample seq                  fault->mmu_seq = mmu_invalidate_seq  seq = inv.seq   (yield)
 //   lockless pre-check          mmu_invalidate_retry_gfn_unsafe      retryGfnUnsafe
 //   gfn -> hva -> frame         __kvm_faultin_pfn (gup)              host.gup        (yield x2)
+// (those three steps and the stale test are hv/faultin.ts, shared with the TDP fault path)
 //   under mmu_lock: stale?      is_page_fault_stale                  retryGfn -> RETRY, put frame
 //   build path, set spte        FNAME(fetch), mmu_set_spte           fetch()
 //   drop the gup reference      kvm_release_faultin_page             putPage (not in pin mode)
@@ -19,19 +20,15 @@ import { ACC_USER, ACC_WRITE } from '../../cpu/ports.js';
 import {
   EV_FAULT,
   EV_GUEST_PF,
-  EV_GUP,
   EV_MMIO,
   EV_RETRY,
   EV_SPTE_SET,
   EV_WALK,
-  GUP_FAILED,
   RETRY_CAUSE_GPTE,
-  RETRY_CAUSE_MEMSLOT,
-  RETRY_CAUSE_UNSAFE,
 } from '../../obs/events.js';
+import { FAULT_FIXED, FAULT_GUEST, FAULT_RETRY, FAULTIN_HELD, faultinPfn, staleUnderLock, type Faultin, type FaultSite } from '../faultin.js';
 import type { HvInject } from '../inject.js';
 import type { InvalidateState } from '../invalidate.js';
-import { RETRY_IN_PROGRESS } from '../invalidate.js';
 import type { Memslots } from '../memslots.js';
 import type { KvmStats } from '../stats.js';
 import type { GuestPhysMemory, GuestWalker } from './guest-walk.js';
@@ -41,10 +38,7 @@ import { GUEST_ACC_U, GUEST_ACC_W, ROLE_ACCESS_SHIFT, ROLE_CR0_WP, ROLE_DIRECT, 
 import { SPTE_PINNED, SPTE_W } from './spte.js';
 import type { ShadowVcpuMmu } from './vcpu-mmu.js';
 
-export const FAULT_FIXED = 0;
-export const FAULT_RETRY = 1;
-export const FAULT_GUEST = 2;
-export const FAULT_EFAULT = 3;
+export { FAULT_EFAULT, FAULT_FIXED, FAULT_GUEST, FAULT_RETRY } from '../faultin.js';
 
 export type MemoryMode = 'notifier' | 'pin' | 'none';
 /** Every MemoryMode, in the order the CLI, the benchmarks and their reports list them. */
@@ -128,44 +122,18 @@ export function* pageFault(
   const hva = slot.gfnToHva(gfn);
   out.hva = hva;
 
-  const seq = vm.inv.seq;
-  yield YIELD_AFTER_SEQ;
-  if (vm.inv.retryGfnUnsafe(seq, gfn) !== 0) {
-    stats.pf_retry_unsafe++;
-    if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, RETRY_CAUSE_UNSAFE, seq, vm.inv.seq);
-    return FAULT_RETRY;
-  }
-  // A read fault still maps writable when the host PTE already is (hva_to_pfn's fast path);
-  // a write fault asks gup for write access, which breaks COW and swaps in as needed.
-  const frame = vm.gup(hva, write);
-  if (ring !== null) ring.emit(EV_GUP, vc, gfn, hva, frame, write ? 1 : 0, frame < 0 ? GUP_FAILED : (vm.lastGupHow ?? 0));
-  if (frame < 0) {
-    out.errno = frame;
-    stats.pf_efault++;
-    return FAULT_EFAULT;
-  }
+  const site: FaultSite = { ring, vc, lin };
+  const fi: Faultin = { seq: 0, frame: -1, hostWritable: false, gen: 0 };
+  const got = yield* faultinPfn(vm, gfn, hva, write, fi, out, site);
+  if (got !== FAULTIN_HELD) return got;
+  const { seq, frame, hostWritable, gen } = fi;
   // From here the fault holds a page reference. It is dropped on every way out, including a
   // fault abandoned mid-way (the VM stopped or its vCPU was torn down: generator return()).
   let keepRef = false;
   try {
-    const hostWritable = write || vm.hostPteWritable(hva, frame);
-    const gen = vm.frameGen(frame);
-    yield YIELD_AFTER_GUP;
-    yield YIELD_BEFORE_LOCK;
-
     // ---- mmu_lock held from here: nothing below yields or calls into the host mm ----
     let result = FAULT_FIXED;
-    const cause = vm.inject.noRetryCheck ? 0 : vm.inv.retryGfn(seq, gfn);
-    if (cause !== 0) {
-      if (cause === RETRY_IN_PROGRESS) stats.pf_retry_in_progress++;
-      else stats.pf_retry_seq++;
-      if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, cause, seq, vm.inv.seq);
-      result = FAULT_RETRY;
-    } else if (vm.memslots.find(gfn) !== slot) {
-      // The slot was deleted or moved while we were in gup: KVM's memslot update zapped every
-      // root (kvm_mmu_zap_all_fast), so is_page_fault_stale finds ours obsolete and retries.
-      stats.pf_retry_memslot++;
-      if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, RETRY_CAUSE_MEMSLOT, seq, vm.inv.seq);
+    if (staleUnderLock(vm, seq, gfn, vm.memslots.find(gfn) !== slot, site)) {
       result = FAULT_RETRY;
     } else {
       vm.mmu.makePagesAvailable();

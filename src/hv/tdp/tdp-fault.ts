@@ -6,6 +6,7 @@
 //   sample seq                  fault->mmu_seq = mmu_invalidate_seq  seq = inv.seq   (yield)
 //   lockless pre-check          mmu_invalidate_retry_gfn_unsafe      retryGfnUnsafe
 //   gfn -> hva -> frame         __kvm_faultin_pfn (gup)              vm.gup          (yield x2)
+// (those three steps and the stale test are hv/faultin.ts, shared with the shadow fault path)
 //   under mmu_lock: stale?      is_page_fault_stale                  retryGfn / memslot moved -> RETRY
 //   set the leaf                tdp_mmu_map_handle_target_level      tdp.setLeaf
 //   drop the gup reference      kvm_release_faultin_page             putPage (not in pin mode)
@@ -13,19 +14,10 @@
 // difference is not observable. A RETRY leaves no leaf: the access re-executes and faults again.
 
 import type { Cpu } from '../../cpu/cpu.js';
-import { EV_FAULT, EV_GUP, EV_RETRY, EV_SPTE_SET, GUP_FAILED, RETRY_CAUSE_MEMSLOT, RETRY_CAUSE_UNSAFE } from '../../obs/events.js';
+import { EV_FAULT, EV_RETRY, EV_SPTE_SET, RETRY_CAUSE_MEMSLOT } from '../../obs/events.js';
 import type { FaultPreemptPoint } from '../../host/preempt-points.js';
-import { RETRY_IN_PROGRESS } from '../invalidate.js';
-import {
-  FAULT_EFAULT,
-  FAULT_FIXED,
-  FAULT_RETRY,
-  YIELD_AFTER_GUP,
-  YIELD_AFTER_SEQ,
-  YIELD_BEFORE_LOCK,
-  type FaultResult,
-  type FaultVm,
-} from '../shadow/page-fault.js';
+import { FAULT_FIXED, FAULT_RETRY, FAULTIN_HELD, faultinPfn, staleUnderLock, type Faultin, type FaultSite } from '../faultin.js';
+import type { FaultResult, FaultVm } from '../shadow/page-fault.js';
 import { SPTE_PINNED, SPTE_W } from '../shadow/spte.js';
 import { TDP_LEAF_REF, TdpMmu } from './tdp-mmu.js';
 import type { TdpVcpuMmu } from './tdp-vcpu.js';
@@ -63,41 +55,17 @@ export function* tdpPageFault(
   out.hva = hva;
   const rootGeneration = tdp.rootGeneration;
 
-  const seq = vm.inv.seq;
-  yield YIELD_AFTER_SEQ;
-  if (vm.inv.retryGfnUnsafe(seq, gfn) !== 0) {
-    stats.pf_retry_unsafe++;
-    if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, RETRY_CAUSE_UNSAFE, seq, vm.inv.seq);
-    return FAULT_RETRY;
-  }
-  const frame = vm.gup(hva, write);
-  if (ring !== null) ring.emit(EV_GUP, vc, gfn, hva, frame, write ? 1 : 0, frame < 0 ? GUP_FAILED : (vm.lastGupHow ?? 0));
-  if (frame < 0) {
-    out.errno = frame;
-    stats.pf_efault++;
-    return FAULT_EFAULT;
-  }
+  const site: FaultSite = { ring, vc, lin };
+  const fi: Faultin = { seq: 0, frame: -1, hostWritable: false, gen: 0 };
+  const got = yield* faultinPfn(vm, gfn, hva, write, fi, out, site);
+  if (got !== FAULTIN_HELD) return got;
+  const { seq, frame, hostWritable, gen } = fi;
   let keepRef = false;
   try {
-    const hostWritable = write || vm.hostPteWritable(hva, frame);
-    const gen = vm.frameGen(frame);
-    yield YIELD_AFTER_GUP;
-    yield YIELD_BEFORE_LOCK;
-
     // ---- mmu_lock held from here: nothing below yields or calls into the host mm ----
-    const cause = vm.inject.noRetryCheck ? 0 : vm.inv.retryGfn(seq, gfn);
-    if (cause !== 0) {
-      if (cause === RETRY_IN_PROGRESS) stats.pf_retry_in_progress++;
-      else stats.pf_retry_seq++;
-      if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, cause, seq, vm.inv.seq);
-      return FAULT_RETRY;
-    }
-    if (vm.memslots.find(gfn) !== slot || tdp.rootGeneration !== rootGeneration) {
-      // is_page_fault_stale: the root this fault began under is obsolete (memslot update).
-      stats.pf_retry_memslot++;
-      if (ring !== null) ring.emit(EV_RETRY, vc, lin >>> 0, gfn, RETRY_CAUSE_MEMSLOT, seq, vm.inv.seq);
-      return FAULT_RETRY;
-    }
+    // is_page_fault_stale also finds the fault stale when the root it began under is obsolete
+    // (a memslot update retired it).
+    if (staleUnderLock(vm, seq, gfn, vm.memslots.find(gfn) !== slot || tdp.rootGeneration !== rootGeneration, site)) return FAULT_RETRY;
     const pinned = vm.mode === 'pin';
     let flags = TdpMmu.leafFlags(hostWritable, write);
     if (pinned) flags |= SPTE_PINNED;
