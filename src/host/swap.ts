@@ -66,6 +66,24 @@ export class MemorySwapStore implements SwapStore {
   }
 }
 
+/** A swap store sized for a handful of pages (the explorer's scenarios, the exercises): one
+ *  4 KiB buffer per slot written, where the default store's 1 MiB chunks would dominate a run
+ *  that swaps three pages. */
+export class PageSwapStore implements SwapStore {
+  private readonly pages = new Map<number, Uint8Array>();
+  constructor(readonly slots: number) {}
+  read(slot: number, dst: Uint8Array): number {
+    const p = this.pages.get(slot);
+    if (p === undefined) dst.fill(0, 0, PAGE_SIZE);
+    else dst.set(p);
+    return 0;
+  }
+  write(slot: number, src: Uint8Array): number {
+    this.pages.set(slot, src.slice(0, PAGE_SIZE));
+    return 0;
+  }
+}
+
 /** Which I/O to fail: a deterministic rate (seeded PRNG) and/or explicit one-shot counts. */
 export interface SwapErrorInjection {
   readErrorRate: number;

@@ -190,3 +190,14 @@ export class ExitingMmu implements Mmu {
     this.inner.onPagingModeChange(cpu);
   }
 }
+
+/** A small seeded PRNG (mulberry32) for the random-program tests: uniform in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

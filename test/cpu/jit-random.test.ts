@@ -8,17 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { jitStats, jitTuning } from '../../src/cpu/jit/compile.js';
 import { EXIT_BUDGET, EXIT_STOP } from '../../src/cpu/ports.js';
-import { CODE, makeMachine, setupPaging, STOP, type TestMachine } from './harness.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { CODE, makeMachine, setupPaging, STOP, type TestMachine, mulberry32 } from './harness.js';
 
 const DATA = 0x300000;
 /** Registers a random instruction may write: EAX EDX EBP ESI EDI (ECX counts, EBX points at

@@ -5,17 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { GuestError } from '../../src/cpu/errors.js';
 import { EXIT_BUDGET, EXIT_HLT, EXIT_MMU, EXIT_STOP, EXIT_TRIPLE_FAULT } from '../../src/cpu/ports.js';
-import { CODE, KSTACK, makeMachine, setupPaging, setupSystem } from './harness.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { CODE, KSTACK, makeMachine, setupPaging, setupSystem, mulberry32 } from './harness.js';
 
 const EXITS = new Set([EXIT_BUDGET, EXIT_HLT, EXIT_STOP, EXIT_TRIPLE_FAULT]);
 

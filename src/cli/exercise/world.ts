@@ -10,7 +10,7 @@ import { ACC_WRITE } from '../../cpu/ports.js';
 import { Host } from '../../host/host.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../host/constants.js';
 import { Prng } from '../../host/prng.js';
-import type { SwapStore } from '../../host/swap.js';
+import { PageSwapStore } from '../../host/swap.js';
 import { FAULT_EFAULT, FAULT_GUEST, pageFault, type FaultResult, type MemoryMode } from '../../hv/shadow/page-fault.js';
 import { tdpPageFault } from '../../hv/tdp/tdp-fault.js';
 import { Vm, type HvMmuKind } from '../../hv/vm.js';
@@ -22,22 +22,6 @@ export { PTE_A, PTE_D, PTE_P, PTE_RW, PTE_US };
 /** Where the guest keeps its page directory and page tables (gfns). */
 export const PD_GFN = 1;
 export const PT_GFNS = [2, 3] as const;
-
-/** A swap store of one 4 KiB buffer per slot written (the default store's chunks are too big here). */
-class PageSwapStore implements SwapStore {
-  private readonly pages = new Map<number, Uint8Array>();
-  constructor(readonly slots: number) {}
-  read(slot: number, dst: Uint8Array): number {
-    const p = this.pages.get(slot);
-    if (p === undefined) dst.fill(0, 0, 4096);
-    else dst.set(p);
-    return 0;
-  }
-  write(slot: number, src: Uint8Array): number {
-    this.pages.set(slot, src.slice(0, 4096));
-    return 0;
-  }
-}
 
 export interface WorldOptions {
   seed: number;

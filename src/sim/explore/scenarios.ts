@@ -8,7 +8,7 @@ import { EXIT_SIGNAL } from '../../cpu/cpu.js';
 import { Host } from '../../host/host.js';
 import { MADV_DONTNEED, MADV_PAGEOUT, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../host/constants.js';
 import type { Mm } from '../../host/mm.js';
-import type { SwapStore } from '../../host/swap.js';
+import { PageSwapStore } from '../../host/swap.js';
 import { pageFault, type FaultResult } from '../../hv/shadow/page-fault.js';
 import type { MemoryMode } from '../../hv/shadow/page-fault.js';
 import { Vm } from '../../hv/vm.js';
@@ -57,23 +57,6 @@ interface BaseOpts {
 
 const word = (b: number): number => (b * 0x01010101) | 0;
 
-/** A swap store sized for a handful of pages: one 4 KiB buffer per slot written (the default
- *  store's 1 MiB chunks would dominate a run that swaps three pages). */
-class SmallSwapStore implements SwapStore {
-  private readonly pages = new Map<number, Uint8Array>();
-  constructor(readonly slots: number) {}
-  read(slot: number, dst: Uint8Array): number {
-    const p = this.pages.get(slot);
-    if (p === undefined) dst.fill(0, 0, 4096);
-    else dst.set(p);
-    return 0;
-  }
-  write(slot: number, src: Uint8Array): number {
-    this.pages.set(slot, src.slice(0, 4096));
-    return 0;
-  }
-}
-
 class Builder {
   readonly host: Host;
   readonly vm: Vm;
@@ -85,7 +68,7 @@ class Builder {
 
   constructor(bug: Bug | null, o: BaseOpts, ring: EventRing | null) {
     const swap = o.swapPages ?? 64;
-    this.host = new Host({ frames: o.frames ?? 64, swapPages: swap, swapStore: new SmallSwapStore(swap), seed: 1 });
+    this.host = new Host({ frames: o.frames ?? 64, swapPages: swap, swapStore: new PageSwapStore(swap), seed: 1 });
     this.vm = new Vm({
       host: this.host,
       memBytes: o.pages * 4096,
