@@ -150,7 +150,7 @@ export const WEB_JS = String.raw`
       seed: Math.max(0, Math.floor(Number($('seed').value) || 0)),
       insnsPerVm: Number($('insns').value)
     };
-    if (pageMmu === 'tdp') p.mmu = 'tdp';
+    if ($('mmu').value === 'tdp') p.mmu = 'tdp';
     return p;
   }
   function setControl(id, v) {
@@ -251,7 +251,7 @@ export const WEB_JS = String.raw`
   function modeSwatch(mode) { return '<span class="sw ' + mode + '" style="border-color:' + STYLE[mode].color + '"></span>'; }
   function describe(p) {
     return p.mode + ', ' + p.vms + ' VM' + (p.vms > 1 ? 's' : '') + ' x ' + p.guestMib + ' MiB, overcommit ' + p.overcommit +
-      (p.ksm ? ', KSM' : '') + ', seed ' + p.seed + ', ' + compact(p.insnsPerVm) + ' insns/VM';
+      (p.ksm ? ', KSM' : '') + (p.mmu === 'tdp' ? ', TDP MMU' : '') + ', seed ' + p.seed + ', ' + compact(p.insnsPerVm) + ' insns/VM';
   }
   function verdictClass(run) {
     if (run.status === 'error') return 'bad';
@@ -406,7 +406,7 @@ export const WEB_JS = String.raw`
   function historyCells(r) {
     var s = r.snap || {}, p = r.params;
     var o = r.status === 'running' ? 'running' : r.status === 'error' ? 'error' : s.outcome;
-    var setup = p.vms + ' x ' + p.guestMib + ' MiB, ratio ' + p.overcommit + ' (host ' + mib(r.hostBytes) + ' MiB)' + (p.ksm ? ', KSM' : '') +
+    var setup = p.vms + ' x ' + p.guestMib + ' MiB, ratio ' + p.overcommit + ' (host ' + mib(r.hostBytes) + ' MiB)' + (p.ksm ? ', KSM' : '') + (p.mmu === 'tdp' ? ', TDP MMU' : '') +
       ', seed ' + p.seed + ', ' + compact(p.insnsPerVm) + ' insns/VM' + (r.trace ? ', event ring' : '');
     return [String(r.id), modeSwatch(p.mode) + ' ' + esc(p.mode), esc(setup), esc(o), fmt(s.swapOuts || 0), fmt(s.swapIns || 0), fmt(s.staleAccesses || 0),
       fmt(s.sptesZapped || 0), fmt(s.pinnedReclaimFailures || 0), fmt(s.oomKills || 0), fmt(s.verified || 0), fmt(s.corrupt || 0), r.seconds.toFixed(1), esc(verdictText(r))];
@@ -513,9 +513,6 @@ export const WEB_JS = String.raw`
     }
   });
 
-  // The hypervisor's MMU for every run of the page: shadow, or tdp from the URL (#mmu=tdp).
-  var pageMmu = 'shadow';
-
   // #autorun=notifier|pin|none|all&vms=3&mib=16&ratio=2&ksm=1&seed=1&insns=40000000&mmu=tdp (&engine=main: no worker)
   function fromHash() {
     var h = {};
@@ -529,7 +526,7 @@ export const WEB_JS = String.raw`
     if (h.insns) setControl('insns', h.insns);
     if (h.seed) $('seed').value = h.seed;
     if (h.ksm) $('ksm').checked = h.ksm === '1' || h.ksm === 'on';
-    if (h.mmu === 'tdp' || h.mmu === 'shadow') pageMmu = h.mmu;
+    if (h.mmu === 'tdp' || h.mmu === 'shadow') $('mmu').value = h.mmu;
     if (h.mode && MODES.indexOf(h.mode) >= 0) document.querySelector('input[name=mode][value=' + h.mode + ']').checked = true;
     updateDerived();
     if (h.autorun === 'trace') enqueue([tracePresetParams()]);

@@ -47,6 +47,7 @@ function controls(): string {
     `<label for="overcommit">overcommit<br><small>guest RAM / host RAM</small></label><select id="overcommit">${opt([0.5, 1, 1.5, 2, 3, 4], d.overcommit)}</select>`,
     `<label for="insns">budget per VM<br><small>guest instructions</small></label><select id="insns">${opt([5e6, 10e6, 20e6, 40e6, 80e6, 160e6], d.insnsPerVm, (v) => `${Number(v) / 1e6} M`)}</select>`,
     `<label for="seed">seed</label><input type="number" id="seed" min="0" max="2147483647" value="${d.seed}">`,
+    '<label for="mmu">hypervisor MMU</label><select id="mmu"><option value="shadow" selected>shadow paging (sptes)</option><option value="tdp">TDP, EPT-like (gpa&rarr;hpa table)</option></select>',
     `<label for="ksm">KSM</label><label><input type="checkbox" id="ksm"${d.ksm ? ' checked' : ''}> guest RAM mergeable, ksmd running</label>`,
     '</div>',
     '<p class="derived" id="derived"></p>',

@@ -146,6 +146,20 @@ describe.skipIf(!haveChromium && !inCi)('shadowvisor web in Chromium', () => {
     expectNoErrors(errors);
     await page.close();
   });
+
+  it('the MMU picker reaches the engine: a traced run with TDP chosen walks in two dimensions', async () => {
+    const { page, errors } = await openPage(browser, `${url}#seed=1`);
+    await page.selectOption('#mmu', 'tdp');
+    await page.click('#tracerun');
+    await page.waitForFunction(() => document.body.getAttribute('data-state') === 'idle-with-runs', null, { timeout: 60_000 });
+    expect(await page.textContent('#runs tr[data-id="1"] td.setup')).toContain('TDP MMU');
+    const frame = page.frameLocator('#traceframe');
+    await frame.locator('#ppos:not(:empty)').waitFor({ timeout: 30_000 });
+    // Only the TDP MMU emits TDP_WALK events; the player then names its second box the TDP entry.
+    expect(await frame.locator('.box[data-box="spte"]').textContent()).toContain('TDP entry');
+    expectNoErrors(errors);
+    await page.close();
+  });
 });
 
 if (!haveChromium && !inCi) {
