@@ -21,7 +21,7 @@ import { traceHtmlPage, type TracePageOptions } from './trace-html-page.js';
 import { DEFAULT_HTML_EVENTS, unseenHeading } from './trace-html-model.js';
 
 export const TRACE_HELP = `Usage: shadowvisor trace [options] IMAGE
-       shadowvisor trace --schedule STR   (replay an 'explore' schedule as a trace)
+       shadowvisor trace --schedule STR [--html DIR]   (replay an 'explore' schedule)
 
 Run IMAGE on the shadow MMU exactly as 'shadowvisor run' would, with the hypervisor's event
 ring on, then print what happened underneath the guest: faults (FAULT, WALK, GUP, SPTE_SET,
