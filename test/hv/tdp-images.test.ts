@@ -7,17 +7,14 @@
 // invariant checkers run at the end of every run. Without QEMU: fail under CI=true, compare with
 // the native MMU (and say so) elsewhere.
 
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { NativeMachine } from '../../src/machine/native-machine.js';
-import { nullLogger } from '../../src/obs/log.js';
-import { runGuest, type GuestRunOptions } from '../../src/sim/run-guest.js';
-import { checkVmInvariants } from '../../src/hv/check.js';
-import { qemuAvailable, qemuGuestExit, runOnQemu } from '../parity/qemu.js';
+import type { GuestRunOptions } from '../../src/sim/run-guest.js';
+import { qemuAvailable, qemuGuestExit, runOnQemu } from '../../bench/qemu.js';
+import { IMAGE_MEM as MEM, runChecked, runNative } from './image-runs.js';
 
 const dir = fileURLToPath(new URL('../../guest-images/', import.meta.url));
-const MEM = 64 * 1024 * 1024;
 const all = readdirSync(dir).filter((f) => f.endsWith('.elf'));
 /**
  * Long images are exercised through their -short variants (X.elf beside X-short.elf). Compute-only
@@ -33,32 +30,14 @@ const haveQemu = qemuAvailable();
 const inCi = Boolean(process.env.CI);
 if (!haveQemu && !inCi) console.warn('\n[tdp-images] qemu-system-i386 not found: comparing --mmu tdp with the native MMU instead of QEMU\n');
 
-function native(path: string, cmdline?: string): { out: string; code: number } {
-  const bytes: number[] = [];
-  const m = new NativeMachine({ image: readFileSync(path), ramBytes: MEM, cmdline, output: { write: (b) => void bytes.push(b) } });
-  const res = m.run(2e9);
-  return { out: Buffer.from(bytes).toString('latin1'), code: res.exitCode };
-}
+const native = runNative;
 
 function hv(path: string, extra: Partial<GuestRunOptions>): { out: string; code: number; swapIns: number; merges: number; tdpFaults: number; maxRefs: number } {
-  const bytes: number[] = [];
-  const g = runGuest({
-    image: readFileSync(path),
-    memBytes: MEM,
-    output: { write: (b) => void bytes.push(b) },
-    log: nullLogger,
-    check: true,
-    maxInsns: 2e9,
-    seed: 3,
-    ...extra,
-  });
-  expect(g.vm.stats.stale_accesses).toBe(0);
+  const { out, code, run: g } = runChecked(path, extra);
   expect(g.result.reason).not.toBe('budget');
-  checkVmInvariants(g.vm);
-  g.host.checkInvariants();
   return {
-    out: Buffer.from(bytes).toString('latin1'),
-    code: g.result.exitCode,
+    out,
+    code,
     swapIns: g.host.stats.swapIns,
     merges: g.host.stats.ksmMerges,
     tdpFaults: g.vm.tdp === null ? 0 : g.vm.stats.pf_fixed,

@@ -4,16 +4,13 @@
 // small that guest pages are evicted and swapped back continuously, and with KSM merging. The
 // stale-access detector is on (check) in every shadow run, and invariants are checked at the end.
 
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { NativeMachine } from '../../src/machine/native-machine.js';
-import { nullLogger } from '../../src/obs/log.js';
-import { runGuest, type GuestRunOptions } from '../../src/sim/run-guest.js';
-import { checkVmInvariants } from '../../src/hv/check.js';
+import type { GuestRunOptions } from '../../src/sim/run-guest.js';
+import { IMAGE_MEM as MEM, runChecked, runNative } from './image-runs.js';
 
 const dir = fileURLToPath(new URL('../../guest-images/', import.meta.url));
-const MEM = 64 * 1024 * 1024;
 /** Long benchmarks are exercised by the benchmark, not here; their short variants are. */
 const SKIP = new Set(['cpubench.elf', 'intbench.elf']);
 const images = readdirSync(dir)
@@ -23,32 +20,13 @@ const images = readdirSync(dir)
 const cache = new Map<string, { out: string; code: number }>();
 function native(name: string): { out: string; code: number } {
   let r = cache.get(name);
-  if (r === undefined) {
-    const bytes: number[] = [];
-    const m = new NativeMachine({ image: readFileSync(dir + name), ramBytes: MEM, output: { write: (b) => void bytes.push(b) } });
-    const res = m.run(2e9);
-    r = { out: Buffer.from(bytes).toString('latin1'), code: res.exitCode };
-    cache.set(name, r);
-  }
+  if (r === undefined) cache.set(name, (r = runNative(dir + name)));
   return r;
 }
 
 function shadow(name: string, extra: Partial<GuestRunOptions>): { out: string; code: number; swapIns: number; merges: number } {
-  const bytes: number[] = [];
-  const g = runGuest({
-    image: readFileSync(dir + name),
-    memBytes: MEM,
-    output: { write: (b) => void bytes.push(b) },
-    log: nullLogger,
-    check: true,
-    maxInsns: 2e9,
-    seed: 3,
-    ...extra,
-  });
-  expect(g.vm.stats.stale_accesses).toBe(0);
-  checkVmInvariants(g.vm);
-  g.host.checkInvariants();
-  return { out: Buffer.from(bytes).toString('latin1'), code: g.result.exitCode, swapIns: g.host.stats.swapIns, merges: g.host.stats.ksmMerges };
+  const { out, code, run } = runChecked(dir + name, extra);
+  return { out, code, swapIns: run.host.stats.swapIns, merges: run.host.stats.ksmMerges };
 }
 
 describe('shadow MMU is invisible to guests', () => {
