@@ -6,6 +6,7 @@
 import { prepareShadowRun, readInputFile } from './run.js';
 import { traceScheduleCommand } from './explore.js';
 import { EventRing, readEvents, type TraceEvent } from '../obs/event-ring.js';
+import { UNSEEN_NAMES } from '../obs/events.js';
 import { runPrepared } from '../sim/run-guest.js';
 import { EXIT_STATUS_OUTPUT_CLOSED, EXIT_STATUS_STALE } from '../obs/exit-status.js';
 import { UsageError } from './args.js';
@@ -126,7 +127,7 @@ function traceImage(opts: TraceOptions, argv: string[]): number {
     const grouped = groupEvents(events);
     if (opts.chains) {
       printChains(out, filterChains(grouped.invs, filter), opts, lineFormatterFor(events, slots));
-      if (!opts.json) printUnseen(out, events, filter, lineFormatterFor(events, slots));
+      printUnseen(out, events, filter, lineFormatterFor(events, slots), opts.json);
     }
     else {
       let shown = filterEvents(events, grouped, filter);
@@ -198,9 +199,28 @@ function printChains(out: Out, invs: InvGroup[], opts: TraceOptions, fmt: LineFo
 }
 
 /** pin and none: what KVM was never told, as chains (UNSEEN -> stale spte -> new owner -> STALE). */
-function printUnseen(out: Out, events: readonly TraceEvent[], f: { gva?: number; gfn?: number }, fmt: LineFormatter): void {
+function printUnseen(out: Out, events: readonly TraceEvent[], f: { gva?: number; gfn?: number }, fmt: LineFormatter, json: boolean): void {
   const groups = orderUnseen(groupUnseen(events)).filter((u) => f.gfn === undefined || u.gfn === f.gfn);
   if (groups.length === 0 || f.gva !== undefined) return;
+  if (json) {
+    // One object per chain after the invalidation chains' objects; "unseen" tells them apart.
+    for (const u of groups) {
+      out.line(
+        JSON.stringify({
+          unseen: u.n,
+          gfn: u.gfn,
+          frame: u.frame,
+          what: UNSEEN_NAMES[u.what] ?? '?',
+          cause: u.cause,
+          events: u.unseen.map(eventJson),
+          owner: u.owner === null ? null : eventJson(u.owner),
+          first_stale: u.firstStale === null ? null : eventJson(u.firstStale),
+          stales: u.stales,
+        }),
+      );
+    }
+    return;
+  }
   for (const u of groups) {
     out.line(unseenHeading(u));
     fmt.reset();

@@ -180,6 +180,18 @@ describe('shadowvisor trace --html', () => {
     const list = /<ol id="unseenlist">([\s\S]*?)<\/ol>/.exec(plain)![1]!;
     const items = [...list.matchAll(/<a href="#unseen=\d+">([^<]*)<\/a>/g)].map((m) => m[1]!.replace(/&gt;/g, '>').replace(/&#39;/g, "'").replace(/&amp;/g, '&'));
     expect(items).toEqual(text);
+    // --chains --json: the same UNSEEN chains as objects, in the same order and with the same facts.
+    const objs = cli([...BASE, '--mode', 'none', '--chains', '--json'])
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { unseen?: number; gfn: number; frame: number; first_stale: { seq: number } | null; events: unknown[] })
+      .filter((o) => o.unseen !== undefined);
+    expect(objs.map((o) => `unseen ${o.unseen}:`)).toEqual(text.map((l) => l.slice(0, l.indexOf(':') + 1)));
+    objs.forEach((o, i) => {
+      expect(text[i]).toContain(`gfn 0x${o.gfn.toString(16)}, no notifier -> the spte still maps frame ${o.frame} `);
+      expect(o.events.length).toBeGreaterThan(0);
+      if (o.first_stale !== null) expect(text[i]).toContain(`first STALE access at seq ${o.first_stale.seq} `);
+    });
     // Beside them: chains of the notifier run of the same seed, whose events are the notifier
     // page's own (the run this suite made first), row for row.
     const d = dataOf(page) as Data & { compare: { command: string; events: Row[]; chains: { zaps: number[] }[] }; unseen: { gfn: number }[] };
