@@ -18,8 +18,9 @@
 import * as A from '../exec-alu.js';
 import * as B from '../exec-branch.js';
 import * as D from '../exec-data.js';
-import { cond, getCF, PARITY } from '../flags.js';
+import { cond, F_ADD, F_DEC, F_INC, F_RES, F_SUB, getCF, PARITY } from '../flags.js';
 import type { Cpu } from '../cpu.js';
+import { TLB_MASK } from '../tlb.js';
 import type { Handler, Insn } from '../insn.js';
 
 /** Names the emitted text may use besides the region's own, and their values. */
@@ -41,12 +42,6 @@ function slowCall(c: Cpu, ic: number, bb: number, beip: number, hits: number, h:
 /** Locals a region declares and loads at entry (see RegionEmitter.entry). */
 export const REG_LOCALS = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7'];
 export const FLAG_LOCALS = ['fop', 'fa', 'fb', 'fres', 'fsz', 'fcf', 'fof', 'faf'];
-
-const F_ADD = 0;
-const F_SUB = 2;
-const F_INC = 4;
-const F_DEC = 5;
-const F_RES = 6;
 
 /** Compile-time knowledge of the last flag producer in the block (fop and size), or null. */
 interface Known {
@@ -191,13 +186,15 @@ export class BlockEmitter {
    *  `hit` sees the backing byte address in `a`. The test and the hit count are rd8/rd32's (a
    *  region never runs with the stale-access detector on, whose checks the handlers make). */
   loadHit(lin: string, size: 1 | 2 | 4, hit: string): string {
-    const align = size === 4 ? ' && (l & 4095) <= 4092' : size === 2 ? ' && (l & 4095) !== 4095' : '';
-    return `{ const l = ${lin}, vp = l >>> 12, t = vp & 4095; if (rtag[t] === vp${align}) { hits++; const a = (tlbOff[t] + (l & 4095)) >>> 0; ${hit} } else ${this.callText()} }`;
+    return this.tlbHit('rtag', lin, size, hit);
   }
   /** Same for a store (wr8/wr32, and rdW32's write-permission test for read-modify-write). */
   storeHit(lin: string, size: 1 | 4, hit: string): string {
-    const align = size === 4 ? ' && (l & 4095) <= 4092' : '';
-    return `{ const l = ${lin}, vp = l >>> 12, t = vp & 4095; if (wtag[t] === vp${align}) { hits++; const a = (tlbOff[t] + (l & 4095)) >>> 0; ${hit} } else ${this.callText()} }`;
+    return this.tlbHit('wtag', lin, size, hit);
+  }
+  private tlbHit(tags: 'rtag' | 'wtag', lin: string, size: 1 | 2 | 4, hit: string): string {
+    const align = size === 4 ? ' && (l & 4095) <= 4092' : size === 2 ? ' && (l & 4095) !== 4095' : '';
+    return `{ const l = ${lin}, vp = l >>> 12, t = vp & ${TLB_MASK}; if (${tags}[t] === vp${align}) { hits++; const a = (tlbOff[t] + (l & 4095)) >>> 0; ${hit} } else ${this.callText()} }`;
   }
 
   // ---- conditions -------------------------------------------------------------------------
