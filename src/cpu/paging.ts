@@ -34,6 +34,29 @@ export const PTE_PS = 0x80;
 /** The page-fault exception's vector (#PF). */
 export const EXC_PF = 14;
 
+/** What a read-only walk found: the guest's PDE and PTE (null: not read) and the gpa (null: not mapped). */
+export interface PeekedWalk {
+  pde: number | null;
+  pte: number | null;
+  gpa: number | null;
+}
+
+/**
+ * The two-level walk of `gva` as the vCPU's paging registers define it, for debuggers and views:
+ * it sets no accessed or dirty bit and raises nothing. `read32` gives the 4-byte entry at a gpa,
+ * or null when it cannot be read without changing state (not RAM, or swapped out on the host);
+ * the walk stops there.
+ */
+export function peekGuestWalk(cr0: number, cr3: number, cr4: number, gva: number, read32: (gpa: number) => number | null): PeekedWalk {
+  const lin = gva >>> 0;
+  if (!(cr0 & CR0_PG)) return { pde: null, pte: null, gpa: lin };
+  const pde = read32(((cr3 & 0xfffff000) + ((lin >>> 22) << 2)) >>> 0);
+  if (pde === null || !(pde & PTE_P)) return { pde, pte: null, gpa: null };
+  if (cr4 & CR4_PSE && pde & PTE_PS) return { pde, pte: null, gpa: ((pde & 0xffc00000) | (lin & 0x3fffff)) >>> 0 };
+  const pte = read32(((pde & 0xfffff000) + (((lin >>> 12) & 0x3ff) << 2)) >>> 0);
+  return { pde, pte, gpa: pte === null || !(pte & PTE_P) ? null : ((pte & 0xfffff000) | (lin & 0xfff)) >>> 0 };
+}
+
 /**
  * Where a page walk reads and writes paging-structure entries and what backs the page it finds.
  * Natively both are guest-physical RAM (cpu.mem); under two-dimensional paging (hv/tdp) every

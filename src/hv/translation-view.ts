@@ -3,7 +3,7 @@
 // the gfn). For debuggers (`monitor translate`) and views; it reads everything without side
 // effects: no A/D bits, no faults, no swap-in (a page the host swapped out shows as not resident).
 
-import { CR0_PG, CR4_PSE, PTE_P, PTE_PS } from '../cpu/paging.js';
+import { peekGuestWalk } from '../cpu/paging.js';
 import type { Vm } from './vm.js';
 import { refIndex, refPage } from './shadow/rmap.js';
 import { SPTE_A, SPTE_D, SPTE_MMIO, SPTE_NONLEAF, SPTE_P, SPTE_PINNED, SPTE_U, SPTE_W } from './shadow/spte.js';
@@ -47,22 +47,7 @@ export function describeTranslation(vm: Vm, gva: number, vcpuIndex = 0): Transla
   if (v === undefined) throw new RangeError(`no vCPU ${vcpuIndex}`);
   const cpu = v.cpu;
   const lin = gva >>> 0;
-  let pde: number | null = null;
-  let pte: number | null = null;
-  let gpa: number | null = null;
-  if (!(cpu.cr0 & CR0_PG)) {
-    gpa = lin;
-  } else {
-    pde = vm.guestMem.peekGpa32(((cpu.cr3 & ~0xfff) >>> 0) + ((lin >>> 22) << 2));
-    if (pde !== null && pde & PTE_P) {
-      if (pde & PTE_PS && cpu.cr4 & CR4_PSE) {
-        gpa = ((pde & 0xffc00000) >>> 0) + (lin & 0x3fffff);
-      } else {
-        pte = vm.guestMem.peekGpa32(((pde & 0xfffff000) >>> 0) + (((lin >>> 12) & 0x3ff) << 2));
-        if (pte !== null && pte & PTE_P) gpa = ((pte & 0xfffff000) >>> 0) + (lin & 0xfff);
-      }
-    }
-  }
+  const { pde, pte, gpa } = peekGuestWalk(cpu.cr0, cpu.cr3, cpu.cr4, lin, (a) => vm.guestMem.peekGpa32(a));
   let hva: number | null = null;
   let hpa: number | null = null;
   if (gpa !== null) {

@@ -4,7 +4,7 @@
 // through a GuestPhys that never faults anything in. A page the guest has not mapped, or one
 // whose host frame is swapped out, is an error for the debugger, never a fault in the guest.
 
-import { PTE_P, PTE_PS } from '../../cpu/paging.js';
+import { peekGuestWalk } from '../../cpu/paging.js';
 
 /** Guest-physical memory without side effects on reads (the target supplies it). */
 export interface GuestPhys {
@@ -20,9 +20,6 @@ export interface PagingRegs {
   cr4: number;
 }
 
-const CR0_PG = 0x80000000;
-const CR4_PSE = 0x10;
-
 function word(phys: GuestPhys, gpa: number): number | null {
   const b = phys.read(gpa, 4);
   return b === null ? null : (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
@@ -30,14 +27,7 @@ function word(phys: GuestPhys, gpa: number): number | null {
 
 /** The gpa of `gva` under the vCPU's paging state, or null (not mapped, or its tables unreadable). */
 export function gvaToGpa(regs: PagingRegs, phys: GuestPhys, gva: number): number | null {
-  gva >>>= 0;
-  if (!(regs.cr0 & CR0_PG)) return gva;
-  const pde = word(phys, ((regs.cr3 & 0xfffff000) + ((gva >>> 22) << 2)) >>> 0);
-  if (pde === null || !(pde & PTE_P)) return null;
-  if (regs.cr4 & CR4_PSE && pde & PTE_PS) return ((pde & 0xffc00000) | (gva & 0x3fffff)) >>> 0;
-  const pte = word(phys, ((pde & 0xfffff000) + (((gva >>> 12) & 0x3ff) << 2)) >>> 0);
-  if (pte === null || !(pte & PTE_P)) return null;
-  return ((pte & 0xfffff000) | (gva & 0xfff)) >>> 0;
+  return peekGuestWalk(regs.cr0, regs.cr3, regs.cr4, gva, (gpa) => word(phys, gpa)).gpa;
 }
 
 /** Read `len` bytes at `gva`; stops at the first page that cannot be read (the prefix is returned). */
