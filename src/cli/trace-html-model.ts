@@ -3,6 +3,7 @@
 // (the --gfn filter's own rule), end-of-run translations and the run's totals. Pure: the same
 // events, stats and translations give the same object, so the page is byte-identical per seed.
 
+import { PTE_D, PTE_RW } from '../cpu/paging.js';
 import { MMU_NOTIFY_EVENT_NAMES } from '../host/constants.js';
 import type { TraceEvent } from '../obs/event-ring.js';
 import {
@@ -438,16 +439,12 @@ function flushCauses(events: readonly TraceEvent[], grouped: Grouped): Record<st
   return out;
 }
 
-/** Bit 1 (R/W) and bit 6 (D) of a guest PTE. */
-const GPTE_W = 0x2;
-const GPTE_D = 0x40;
-
 function eventNotes(events: readonly TraceEvent[], grouped: Grouped): Record<number, string> {
   const notes: Record<number, string> = {};
   events.forEach((e, i) => {
     if (e.kind === EV_WALK) {
       const gpte = e.f[3]!;
-      if (gpte & GPTE_W && !(gpte & GPTE_D) && !(e.f[2]! & 1)) {
+      if (gpte & PTE_RW && !(gpte & PTE_D) && !(e.f[2]! & 1)) {
         notes[i] =
           'read-only although the guest PTE is writable: protect_clean_gpte. The PTE is clean (D=0), so KVM maps it ' +
           'read-only and the first write faults again, letting KVM set D in the guest PTE before making the spte writable.';
