@@ -696,8 +696,9 @@ export class Cpu {
     }
   }
 
-  /** A compiled region threw: it left icount, curEip and eip as the interpreter's catch does. */
-  private compiledFault(x: unknown): void {
+  /** The instruction at curEip threw (icount, curEip and eip already name it, by the
+   *  interpreter's catch or by a compiled region): deliver its exception, or pass an error on. */
+  private instructionFault(x: unknown): void {
     if (x === FAULT_SIGNAL) {
       deliverEvent(this, this.excVector, this.excError, EV_EXC, this.curEip);
       return;
@@ -737,7 +738,7 @@ export class Cpu {
         try {
           nb = b.jfn(this, end, b.jpc);
         } catch (x) {
-          this.compiledFault(x);
+          this.instructionFault(x);
           return;
         }
         if (nb === null) return;
@@ -775,18 +776,14 @@ export class Cpu {
           this.icount = this.blockBase + i;
           this.curEip = (beip + insns[i].boff) | 0;
           this.eip = this.curEip;
-          if (x === FAULT_SIGNAL) {
-            deliverEvent(this, this.excVector, this.excError, EV_EXC, this.curEip);
-            return;
-          }
-          if (x instanceof GuestError) x.message += ` (EIP 0x${(this.curEip >>> 0).toString(16)})`;
-          throw x;
+          this.instructionFault(x);
+          return;
         }
         this.icount = this.blockBase + i;
         // eip !== eip: NaN, no branch was taken; continue after the last executed instruction.
         if (this.eip !== this.eip) this.eip = (beip + insns[i - 1].next) | 0;
         if (this.blockBreak || i < b.n) return;
-        if (++b.hot === jitTuning.hot && this.jit && b.page >= 0 && b.jfn === null && this.frameGen === null) {
+        if (this.jit && ++b.hot === jitTuning.hot && b.page >= 0 && b.jfn === null && this.frameGen === null) {
           if (!compileRegion(this, b)) b.hot = 0;
         }
       }
