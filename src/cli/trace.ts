@@ -4,7 +4,7 @@
 // GVA -> GPA -> HVA -> HPA -> spte -> TLB. The teaching view of DESIGN.md ("what users do").
 
 import { prepareShadowRun, readInputFile } from './run.js';
-import { traceScheduleCommand } from './explore.js';
+import { traceScheduleCommand } from './explore-replay.js';
 import { EventRing, readEvents, type TraceEvent } from '../obs/event-ring.js';
 import { UNSEEN_NAMES } from '../obs/events.js';
 import { runPrepared } from '../sim/run-guest.js';
