@@ -24,7 +24,8 @@ import {
   TASK_NAMES,
 } from '../obs/events.js';
 import { whoOf, type HtmlTraceModel } from './trace-html-model.js';
-import { CLIENT_CSS, CLIENT_JS } from './trace-html-script.js';
+import { CLIENT_JS } from './trace-html-script.js';
+import { CLIENT_CSS } from './trace-html-style.js';
 import { scheduleSectionHtml } from './trace-html-schedule.js';
 
 export function escapeHtml(s: string): string {
