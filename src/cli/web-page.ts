@@ -4,7 +4,8 @@
 
 import { SERIES_FIELDS, WEB_DEFAULTS, WEB_MODES } from '../web/web-cell.js';
 import { TRACE_PRESET } from '../web/trace-cell.js';
-import { WEB_CSS, WEB_JS } from './web-page-script.js';
+import { WEB_JS } from './web-page-script.js';
+import { WEB_CSS } from './web-page-style.js';
 
 export interface WebPageInput {
   /** The browser IIFE bundle of src/web/engine-entry.ts. */
