@@ -14,7 +14,7 @@ import { fuzzSweep, loadFuzzImages, type FuzzOptions } from '../../bench/fuzz.js
 import { caseAt, caseImage, compareRuns, runCase, type RunOutcome } from '../../src/sim/fuzz/fuzz-case.js';
 import { shrinkIndices } from '../../src/sim/fuzz/shrink.js';
 import { buildStreamGuest } from '../../src/sim/fuzz/stream-guest.js';
-import { ALLF, replayDefined, type StreamItem } from '../../src/sim/fuzz/stream-gen.js';
+import { ALLF, replayDefined, type StreamItem } from '../../src/sim/fuzz/stream-item.js';
 import { STREAM_RUNTIME_BASE64 } from '../../src/sim/fuzz/stream-runtime.js';
 import { qemuAvailable } from '../../bench/qemu.js';
 import { BIN, ROOT, cli, tempDir } from '../cli/helpers.js';

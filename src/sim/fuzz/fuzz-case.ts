@@ -16,7 +16,7 @@ import { prepareGuest, runPrepared, type PreparedGuest } from '../run-guest.js';
 import { applyMutations, mutationsFor } from './image-mutate.js';
 import { buildStreamGuest, type StreamCaseSpec } from './stream-guest.js';
 import { GUEST_RAM } from './stream-layout.js';
-import type { StreamProfile } from './stream-gen.js';
+import type { StreamProfile } from './stream-item.js';
 
 export type CaseSpec =
   | { kind: 'image'; seed: number; image: number; keep?: number[] }

@@ -25,7 +25,9 @@ import {
   STREAM_MAX,
   USER_STACK,
 } from './stream-layout.js';
-import { ALLF, EBP_PAGE, RELOC_ALIAS, StreamGen, replayDefined, type StreamItem, type StreamProfile } from './stream-gen.js';
+import { StreamGen } from './stream-gen.js';
+import { EBP_PAGE } from './stream-gen-state.js';
+import { ALLF, RELOC_ALIAS, replayDefined, type StreamItem, type StreamProfile } from './stream-item.js';
 import { STREAM_RUNTIME_BASE64 } from './stream-runtime.js';
 
 export interface StreamCaseSpec {
