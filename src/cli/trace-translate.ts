@@ -4,6 +4,7 @@
 // KVM's kvm_mmu_gva_to_gpa and the host's follow_page would say, side by side; it reads only, so
 // nothing swapped out is faulted back in to answer.
 
+import { CR0_PG, peekGuestWalk, PTE_A, PTE_D, PTE_P, PTE_PS, PTE_RW, PTE_US } from '../cpu/paging.js';
 import { TLB_MASK } from '../cpu/tlb.js';
 import { pteFrame, ptePresent, pteIsSwap, pteSwapSlot, PTE_DIRTY, PTE_WRITE, PTE_YOUNG } from '../host/page-table.js';
 import type { Vm } from '../hv/vm.js';
@@ -14,12 +15,12 @@ const hex = (v: number, w = 8): string => `0x${(v >>> 0).toString(16).padStart(w
 
 function gpteText(v: number): string {
   const f: string[] = [];
-  if (v & 1) f.push('P');
-  if (v & 2) f.push('W');
-  if (v & 4) f.push('U');
-  if (v & 0x20) f.push('A');
-  if (v & 0x40) f.push('D');
-  if (v & 0x80) f.push('PS');
+  if (v & PTE_P) f.push('P');
+  if (v & PTE_RW) f.push('W');
+  if (v & PTE_US) f.push('U');
+  if (v & PTE_A) f.push('A');
+  if (v & PTE_D) f.push('D');
+  if (v & PTE_PS) f.push('PS');
   return f.length === 0 ? 'not present' : f.join(' ');
 }
 
@@ -43,14 +44,21 @@ export function translateGva(vm: Vm, gva: number): TranslationView {
   // ---- the guest's walk ------------------------------------------------------------------------
   let gpa: number;
   const done = (): TranslationView => ({ lines, json });
-  if (!(cpu.cr0 & 0x80000000)) {
+  if (!(cpu.cr0 & CR0_PG)) {
     gpa = gva;
     row('guest walk', 'paging off: GPA = GVA');
     json.paging = false;
   } else {
     json.paging = true;
-    const pdeGpa = ((cpu.cr3 & 0xfffff000) + ((gva >>> 22) << 2)) >>> 0;
-    const pde = vm.guestMem.peekGpa32(pdeGpa);
+    // The shared side-effect-free walk; `at` collects the guest-physical addresses of the entries
+    // it read, in order (the PDE, then the PTE unless the PDE was the leaf or was not readable).
+    const at: number[] = [];
+    const walk = peekGuestWalk(cpu.cr0, cpu.cr3, cpu.cr4, gva, (a) => {
+      at.push(a);
+      return vm.guestMem.peekGpa32(a);
+    });
+    const pdeGpa = at[0]!;
+    const pde = walk.pde;
     if (pde === null) {
       row('guest PDE', `[${gva >>> 22}] @ gpa ${hex(pdeGpa)}: its page is swapped out on the host (not read, to change nothing)`);
       json.pde = { gpa: pdeGpa, resident: false };
@@ -58,16 +66,16 @@ export function translateGva(vm: Vm, gva: number): TranslationView {
     }
     row('guest PDE', `[${gva >>> 22}] @ gpa ${hex(pdeGpa)} = ${hex(pde)} (${gpteText(pde)})`);
     json.pde = { gpa: pdeGpa, value: pde >>> 0 };
-    if (!(pde & 1)) {
+    if (!(pde & PTE_P)) {
       row('result', 'the guest has no mapping here: an access raises #PF in the guest');
       return done();
     }
-    if (cpu.cr4 & 0x10 && pde & 0x80) {
-      gpa = ((pde & 0xffc00000) | (gva & 0x3fffff)) >>> 0;
+    if (at.length === 1) {
+      gpa = walk.gpa!;
       row('guest PTE', '(4 MiB page: the PDE is the leaf)');
     } else {
-      const pteGpa = ((pde & 0xfffff000) + (((gva >>> 12) & 0x3ff) << 2)) >>> 0;
-      const pte = vm.guestMem.peekGpa32(pteGpa);
+      const pteGpa = at[1]!;
+      const pte = walk.pte;
       if (pte === null) {
         row('guest PTE', `[${(gva >>> 12) & 0x3ff}] @ gpa ${hex(pteGpa)}: its page is swapped out on the host (not read)`);
         json.pte = { gpa: pteGpa, resident: false };
@@ -75,11 +83,11 @@ export function translateGva(vm: Vm, gva: number): TranslationView {
       }
       row('guest PTE', `[${(gva >>> 12) & 0x3ff}] @ gpa ${hex(pteGpa)} = ${hex(pte)} (${gpteText(pte)})`);
       json.pte = { gpa: pteGpa, value: pte >>> 0 };
-      if (!(pte & 1)) {
+      if (!(pte & PTE_P)) {
         row('result', 'the guest has no mapping here: an access raises #PF in the guest');
         return done();
       }
-      gpa = ((pte & 0xfffff000) | (gva & 0xfff)) >>> 0;
+      gpa = walk.gpa!;
     }
   }
   const gfn = gpa >>> 12;
