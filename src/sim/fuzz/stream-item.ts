@@ -3,13 +3,10 @@
 // reading `needs`), so that any subset of a stream is still a well-formed stream at new
 // addresses; the builder the encoders write an item with, and the replay of a subset's flags.
 
-export const CF = 0x001;
-export const PF = 0x004;
-export const AF = 0x010;
-export const ZF = 0x040;
-export const SF = 0x080;
-export const OF = 0x800;
-export const ALLF = CF | PF | AF | ZF | SF | OF;
+import { FL_AF as AF, FL_ARITH as ALLF, FL_CF as CF, FL_OF as OF, FL_PF as PF, FL_SF as SF, FL_ZF as ZF } from '../../cpu/flags.js';
+
+/** The arithmetic flags (EFLAGS bits, cpu/flags.ts) by short names; ALLF is all six. */
+export { AF, ALLF, CF, OF, PF, SF, ZF };
 
 /** What a stream may contain. */
 export interface StreamProfile {

@@ -3,6 +3,7 @@
 // UD2, COM1 and undecoded ports, RDTSC, CPUID, PUSHF/POPF, INVLPG, LTR and x87 opcodes (#UD).
 // Ring 3 takes #GP on the privileged ones; --qemu profiles keep only what QEMU reproduces exactly.
 
+import { CR0_WP, CR4_PSE } from '../../cpu/paging.js';
 import { GDTR, IDTR } from './stream-layout.js';
 import { ALLF, AF, OF, RELOC_ABS, le32, type ItemBuilder } from './stream-item.js';
 import type { StreamGenState } from './stream-gen-state.js';
@@ -26,27 +27,17 @@ export function systemOp(g: StreamGenState, b: ItemBuilder): boolean {
       return true;
     }
     case 4:
-      // reload CR3 (a TLB flush)
-      b.insn(0x0f, 0x20, 0xd8);
-      b.insn(0x0f, 0x22, 0xd8);
+      reloadCr3(b);
       return true;
     case 5:
       if (!p.paging) return false;
-      // toggle CR0.WP
-      b.insn(0x0f, 0x20, 0xc0);
-      b.insn(0x35, ...le32(0x10000));
-      b.insn(0x0f, 0x22, 0xc0);
-      g.def = ALLF & ~AF;
+      toggleCr(g, b, 0, CR0_WP);
       return true;
     case 6:
       if (!p.paging) return false;
-      // toggle CR4.PSE: PD[2] is a 4 MiB page when set, a page table at 0 when clear
-      b.insn(0x0f, 0x20, 0xe0);
-      b.insn(0x35, ...le32(0x10));
-      b.insn(0x0f, 0x22, 0xe0);
-      b.insn(0x0f, 0x20, 0xd8);
-      b.insn(0x0f, 0x22, 0xd8);
-      g.def = ALLF & ~AF;
+      // CR4.PSE: PD[2] is a 4 MiB page when set, a page table at 0 when clear
+      toggleCr(g, b, 4, CR4_PSE);
+      reloadCr3(b);
       return true;
     case 7: {
       // segment registers: load a data selector, store one
@@ -173,4 +164,18 @@ export function systemOp(g: StreamGenState, b: ItemBuilder): boolean {
       return true;
     }
   }
+}
+
+/** mov eax, crN; xor eax, bit; mov crN, eax: one control-register bit flipped (XOR leaves AF undefined). */
+function toggleCr(g: StreamGenState, b: ItemBuilder, cr: number, bit: number): void {
+  b.insn(0x0f, 0x20, 0xc0 | (cr << 3));
+  b.insn(0x35, ...le32(bit));
+  b.insn(0x0f, 0x22, 0xc0 | (cr << 3));
+  g.def = ALLF & ~AF;
+}
+
+/** mov eax, cr3; mov cr3, eax: a TLB flush. */
+function reloadCr3(b: ItemBuilder): void {
+  b.insn(0x0f, 0x20, 0xd8);
+  b.insn(0x0f, 0x22, 0xd8);
 }
