@@ -28,7 +28,7 @@ import {
   XLATE_UNBACKED,
 } from './ports.js';
 import { TLB_MASK, Tlb } from './tlb.js';
-import { compileRegion, JIT_LINK, JIT_RESUME, jitDefault, jitTuning } from './jit/compile.js';
+import { compileRegion, JIT_LINK, jitDefault, jitTuning } from './jit/compile.js';
 
 /** Thrown (never as an Error) to abandon the current instruction: an exception is pending. */
 export const FAULT_SIGNAL: object = Object.freeze({ signal: 'fault' });
@@ -193,10 +193,6 @@ export class Cpu {
   jitMode = JIT_LINK;
   /** Set with JIT_LINK when the returned block has a valid link to the next block (this one). */
   jitNext: Block | null = null;
-  /** With JIT_RESUME: the index in the returned block of the first instruction left to run. */
-  jitPos = 0;
-  /** The instruction whose handler a compiled region is calling (for a fault's position). */
-  jitIns: Insn = new Insn(opUD);
   onStale: ((cpu: Cpu, lin: number, page: number, write: boolean) => void) | null = null;
 
   private readonly ibuf = new Uint8Array(16);
@@ -737,25 +733,17 @@ export class Cpu {
       // A compiled region runs whole blocks (it hands a block it cannot finish back to the
       // interpreter, JIT_INTERPRET) and follows valid links inside itself exactly as below.
       let compiled = false;
-      let resume = false;
       if (b.jfn !== null && this.jit && this.frameGen === null && end - this.icount >= b.n) {
         let nb: Block | null;
         try {
           nb = b.jfn(this, end, b.jpc);
         } catch (x) {
-          // A handler the region called threw: its instruction does not retire (the region
-          // set blockBase, beip and jitIns before the call).
-          const ins = this.jitIns;
-          this.icount = this.blockBase + ins.idx;
-          this.curEip = (this.beip + ins.boff) | 0;
-          this.eip = this.curEip;
           this.instructionFault(x);
           return;
         }
         if (nb === null) return;
         b = nb;
         compiled = this.jitMode === JIT_LINK;
-        resume = this.jitMode === JIT_RESUME;
         const next = this.jitNext;
         if (next !== null) {
           // The region found a valid link from b: the step below would take it, unchanged.
@@ -765,19 +753,17 @@ export class Cpu {
         }
       }
       if (!compiled) {
-        // A region that left block b at instruction jitPos (a template's slow path) hands the
-        // rest of it over with the block's state set up: the interpreter goes on from there.
-        const base = resume ? this.blockBase : this.icount;
+        const base = this.icount;
         this.blockBase = base;
         this.blockBreak = false;
-        const beip = resume ? this.beip : this.eip;
+        const beip = this.eip;
         const insns = b.insns;
         const left = end - base;
         const n = b.n < left ? b.n : left;
         if (n <= 0) return;
         this.beip = beip;
         this.eip = NaN;
-        let i = resume ? this.jitPos : 0;
+        let i = 0;
         try {
           while (i < n) {
             const ins = insns[i];

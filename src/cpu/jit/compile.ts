@@ -26,14 +26,12 @@
 import type { Cpu } from '../cpu.js';
 import type { Block, Insn, RegionFn } from '../insn.js';
 import { opCall, opJcc, opJmp, opJmpE, opJnz, opJz, opLoop, opRet } from '../exec-branch.js';
-import { BlockEmitter, EMIT_SCOPE_NAMES, EMIT_SCOPE_VALUES, FLAG_LOCALS, REG_LOCALS, RELOAD, resumeLabel, SPILL } from './emit.js';
+import { BlockEmitter, EMIT_SCOPE_NAMES, EMIT_SCOPE_VALUES, FLAG_LOCALS, REG_LOCALS } from './emit.js';
 
 /** Cpu.jitMode after a region returned a block: link from it to eip (it completed)... */
 export const JIT_LINK = 0;
-/** ...or run it in the interpreter (it does not fit the slice)... */
+/** ...or run it in the interpreter (it does not fit the slice). */
 export const JIT_INTERPRET = 1;
-/** ...or run the rest of it in the interpreter from Cpu.jitPos (its blockBase and beip set). */
-export const JIT_RESUME = 2;
 
 /**
  * Most blocks and instructions in one region. Measured on cpubench and intbench (bench cpu), V8
@@ -47,10 +45,8 @@ export const jitTuning = {
    *  optimised handlers), so only blocks that run far more often than that pay back; measured
    *  on cpubench, intbench and their short forms, 20000 beat 2000 on all four. */
   hot: 20000,
-  maxBlocks: 64,
-  maxInsns: 300,
-  /** A block the interpreter ran jitTuning.hot / coldFraction times joins its page's region. */
-  coldFraction: 16,
+  maxBlocks: 1,
+  maxInsns: 800,
   /**
    * Compile budget: guest instructions the code cache's Cpus must have retired per byte of
    * JavaScript compiled so far before another region is compiled (0: no budget). V8 spends
@@ -117,10 +113,7 @@ function successors(b: Block, out: number[]): void {
   if (fn !== opJmp && fn !== opRet && fn !== opJmpE) out.push(end);
 }
 
-/** Blocks worth compiling with entry: breadth first over direct branches inside its page,
- *  through blocks already compiled (a region is rebuilt when another of its blocks gets hot)
- *  and blocks the interpreter ran often, up to jitTuning.maxInsns instructions, in page order.
- *  A block left out is reached through the dispatch loop. */
+/** Pick the region's blocks: breadth first from `entry` over decoded blocks of its page. */
 function regionBlocks(c: Cpu, entry: Block): Block[] {
   const table = c.code.pages[entry.page];
   const blocks = [entry];
@@ -133,16 +126,14 @@ function regionBlocks(c: Cpu, entry: Block): Block[] {
     for (const off of succ) {
       if (off < 0 || off >= 0x1000) continue;
       const nb = table[off];
-      if (nb === undefined || seen.has(nb) || nb.n === 0) continue;
-      if (nb.jfn === null && nb.hot < jitTuning.hot / jitTuning.coldFraction) continue;
-      if (insns + nb.n > jitTuning.maxInsns || blocks.length >= jitTuning.maxBlocks) continue;
+      if (nb === undefined || seen.has(nb) || nb.jfn !== null || nb.n === 0 || nb.hot < jitTuning.hot / 4) continue;
+      if (insns + nb.n > jitTuning.maxInsns || blocks.length >= jitTuning.maxBlocks) break;
       seen.add(nb);
       blocks.push(nb);
       insns += nb.n;
     }
   }
-  const first = blocks.slice(1).sort((x, y) => x.poff - y.poff);
-  return [entry, ...first];
+  return blocks;
 }
 
 /** Build, compile and install the region entered at `entry` (a block of a cached page); false
@@ -154,77 +145,63 @@ export function compileRegion(c: Cpu, entry: Block): boolean {
   if (used * jitTuning.insnsPerByte > c.icount) return false;
   const t0 = performance.now();
   const blocks = regionBlocks(c, entry);
-  const nb = blocks.length;
   const id = nextRegionId++;
   const insns: Insn[] = [];
   const idx: number[] = [];
   const boff: number[] = [];
-  const next: number[] = [];
-  const resume: number[] = [];
   const src: string[] = [];
   src.push('return function region(c, end, pc) {');
-  src.push('const r = c.r, tlbOff = c.tlbOff, mem = c.mem, m32 = c.m32, dv = c.dv, tlb = c.tlb, code = c.code;');
-  src.push(`let ${REG_LOCALS.map((x, k) => `${x} = r[${k}]`).join(', ')};`);
-  src.push(`let ${FLAG_LOCALS.map((x) => `${x} = c.${x}`).join(', ')};`);
-  // ic/bb: Cpu.icount and blockBase as the interpreter would have them; beip: the running
-  // block's linear address; ne: its next EIP once a branch decided it (NaN: fall through);
-  // ep/ci: the TLB epoch and code invalidation count the links are checked against (they only
-  // change in a handler); xs/xk: why the switch was left (see the tail) and from which block.
-  src.push('let ii = 0, ic = c.icount, bb = ic, beip = c.eip, ne = NaN, hits = c.hits, rtag = c.rtag, wtag = c.wtag;');
-  src.push('let ep = tlb.epoch, ci = code.invalidations, xs = 0, xk = 0, lt = null;');
-  src.push('c.blockBreak = false;');
-  src.push('for (;;) { switch (pc) {');
-  for (let k = 0; k < nb; k++) {
+  // The stale-access detector is set once per VM; its checks live in the handlers only.
+  src.push('if (c.frameGen !== null) { c.jitMode = 1; return B[pc]; }');
+  src.push('const r = c.r, tlbOff = c.tlbOff, mem = c.mem, m32 = c.m32, dv = c.dv, tlb = c.tlb, code = c.code, vbase = c.eip & -4096;');
+  src.push(`let ${REG_LOCALS.map((x) => `${x} = 0`).join(', ')};`);
+  src.push(`let ${FLAG_LOCALS.map((x) => `${x} = 0`).join(', ')};`);
+  // ic/bb: Cpu.icount and blockBase as the interpreter would have them; ne: the block's next
+  // EIP once a branch decided it (NaN: fall through).
+  src.push('let ii = 0, nb = null, beip = 0, ic = c.icount, bb = ic, ne = NaN, hits = c.hits, rtag = c.rtag, wtag = c.wtag;');
+  src.push('try { for (;;) { switch (pc) {');
+  for (let k = 0; k < blocks.length; k++) {
     const b = blocks[k];
-    src.push(`case ${k}:`);
-    src.push(`if (end - ic < ${b.n}) { xs = -2; xk = ${k}; break; }`);
-    src.push('bb = ic; ne = NaN;');
-    const em = new BlockEmitter(src, nb, k);
+    src.push(`case ${k}: {`);
+    src.push(`if (end - ic < ${b.n}) { c.icount = ic; c.hits = hits; c.eip = (vbase + ${b.poff}) | 0; c.jitMode = 1; return B[${k}]; }`);
+    src.push(`beip = (vbase + ${b.poff}) | 0; bb = ic; ne = NaN;`);
+    const em = new BlockEmitter(src);
     for (let j = 0; j < b.n; j++) {
       const ins = b.insns[j];
       const n = insns.length;
       insns.push(ins);
       idx.push(j);
       boff.push(ins.boff);
-      next.push(ins.next);
-      resume.push(resumeLabel(nb, n));
       em.insn(ins, n, j);
     }
+    em.spill();
     src.push(`ic = bb + ${b.n};`);
     src.push(`if (ne !== ne) ne = (beip + ${b.insns[b.n - 1].next}) | 0;`);
-    // The interpreter's link step, read-only: follow a valid link into this region (straight
-    // on into the next case when that is the target), else leave with the block done.
-    const fall = k + 1 < nb ? `b${k + 1}` : 'null';
-    src.push(`if (b${k}.linkCpu === c && b${k}.linkTlb === ep && b${k}.linkCode === ci) {`);
-    src.push(`lt = b${k}.l0eip === ne ? b${k}.l0 : b${k}.l1eip === ne ? b${k}.l1 : null;`);
-    src.push(`if (lt !== null && lt.jreg === ${id}) { beip = ne; if (lt !== ${fall}) { pc = lt.jpc; continue; } } else { c.jitNext = lt; xs = -1; xk = ${k}; break; }`);
-    src.push(`} else { xs = -1; xk = ${k}; break; }`);
+    src.push(`nb = B[${k}]; break; }`);
   }
   src.push('default: throw new Error("region: bad entry " + pc);');
   src.push('}');
-  // The tail: every way out of the switch but a fault. xs >= 0: region instruction xs left its
-  // fast path; its handler runs here and the region resumes after it.
-  src.push(SPILL);
-  src.push('globalThis.__ex ??= new Map(); { const k = xs >= 0 ? "slow " + I[xs].fn.name + " " + I[xs].osz + (I[xs].mem?"m":"r") : "x" + xs; globalThis.__ex.set(k, (globalThis.__ex.get(k) ?? 0) + 1); }');
-  src.push('if (xs >= 0) { c.icount = ic; c.blockBase = bb; c.beip = beip; c.jitPos = IDX[xs]; c.jitMode = 2; return B[xk]; }');
-  // -3: a handler set blockBreak: the slice ends after that instruction, as in the interpreter.
-  src.push('if (xs === -3) { c.icount = bb + IDX[ii] + 1; if (c.eip !== c.eip) c.eip = (beip + NEXT[ii]) | 0; return null; }');
-  // -1: block xk is done and its successor is not in the region: the dispatch loop links it.
-  src.push('if (xs === -1) { c.icount = ic; c.blockBase = bb; c.beip = beip; c.eip = ne; c.jitMode = 0; return B[xk]; }');
-  // -2: block xk does not fit the slice: the interpreter runs what fits.
-  src.push('c.icount = ic; c.eip = beip; c.jitMode = 1; return B[xk];');
+  // The interpreter's link step, read-only: follow a valid link into this region, else hand over.
+  src.push('if (nb.linkCpu === c && nb.linkTlb === tlb.epoch && nb.linkCode === code.invalidations) {');
+  src.push('const t = nb.l0eip === ne ? nb.l0 : nb.l1eip === ne ? nb.l1 : null;');
+  src.push(`if (t !== null && t.jreg === ${id} && ne === ((vbase + t.poff) | 0)) { pc = t.jpc; continue; }`);
+  // A valid link out of the region: the dispatch loop may take it without repeating the test.
+  src.push('c.jitNext = t;');
+  src.push('}');
+  src.push('c.icount = ic; c.blockBase = bb; c.beip = beip; c.eip = ne; c.hits = hits; c.jitMode = 0; return nb;');
+  src.push('} } catch (x) {');
+  src.push('c.icount = c.blockBase + IDX[ii]; c.curEip = (c.beip + BOFF[ii]) | 0; c.eip = c.curEip; throw x;');
   src.push('} };');
   const text = src.join('\n');
-  // Each instruction's record and handler, and each block, become constants of the closure.
+  // Each instruction's record and handler become constants of the region's closure.
   const decl: string[] = [];
   for (let n = 0; n < insns.length; n++) decl.push(`const i${n} = I[${n}], h${n} = i${n}.fn;`);
-  for (let k = 0; k < nb; k++) decl.push(`const b${k} = B[${k}];`);
-  const factory = new Function('B', 'I', 'IDX', 'BOFF', 'NEXT', 'RESUME', ...EMIT_SCOPE_NAMES, `"use strict";\n${decl.join('\n')}\n${text}`) as (
+  const factory = new Function('B', 'I', 'IDX', 'BOFF', ...EMIT_SCOPE_NAMES, `"use strict";\n${decl.join('\n')}\n${text}`) as (
     ...args: unknown[]
   ) => RegionFn;
   if (jitDebug.dump !== null) jitDebug.dump(text);
-  const fn = factory(blocks, insns, Int32Array.from(idx), Int32Array.from(boff), Int32Array.from(next), Int32Array.from(resume), ...EMIT_SCOPE_VALUES);
-  for (let k = 0; k < nb; k++) {
+  const fn = factory(blocks, insns, Int32Array.from(idx), Int32Array.from(boff), ...EMIT_SCOPE_VALUES);
+  for (let k = 0; k < blocks.length; k++) {
     const b = blocks[k];
     b.jfn = fn;
     b.jpc = k;
@@ -237,7 +214,7 @@ export function compileRegion(c: Cpu, entry: Block): boolean {
     seen.add(entry.page);
     jitStats.pages++;
   }
-  jitStats.blocks += nb;
+  jitStats.blocks += blocks.length;
   jitStats.insns += insns.length;
   jitStats.sourceBytes += text.length;
   sourceBytes.set(c.code, used + text.length);

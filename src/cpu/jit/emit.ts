@@ -1,22 +1,18 @@
 // JavaScript text for the instructions of one block inside a compiled region (compile.ts).
 //
 // Inside a region the eight GPRs and the lazy-flag record live in JS locals (r0..r7, fop fa fb
-// fres fsz fcf fof faf) that mirror c.r and c.f* for the whole region: loaded once at entry,
-// written back ("spilled") before anything that can observe or change the Cpu (a handler call,
-// the region's exit). The block's flag producer is tracked at compile time, so a Jcc after
-// CMP/SUB/TEST/... is a comparison of locals (QEMU's cc_op specialisation).
+// fres fsz fcf fof faf) that mirror c.r and c.f*: they are written back ("spilled") before
+// anything that can observe or change the Cpu (a handler call, a slow path, the end of a block)
+// and read back after a handler ran. The block's flag producer is tracked at compile time, so a
+// Jcc after CMP/SUB/TEST/... is a comparison of locals (QEMU's cc_op specialisation).
 //
 // Each instruction is either:
-// - a call of its interpreter handler (`h7(c, i7)`: everything not listed below), inline in
-//   the block with the block state the interpreter's loop would show it, or
+// - a call of its interpreter handler (`h7(c, i7)`: everything not listed below), or
 // - a template that states its handler's effect for this instruction's fixed operands (the
 //   handler is named beside each one); a template with a memory operand does the TLB-hit case
-//   inline, with the hit test and the hit counting of Cpu.rd32/wr32/..., and otherwise leaves
-//   for the region's shared slow path (`xs = n; break`), which runs the handler itself (miss,
-//   page crossing, code page, unaligned access) and resumes after the instruction, so faults,
-//   MMU exits, code invalidation and statistics stay the interpreter's own. Keeping each slow
-//   path down to two assignments matters: V8 deoptimises a function when it first reaches code
-//   that never ran before it was optimised, and one shared slow path has run long before.
+//   inline, with the hit test and the hit counting of Cpu.rd32/wr32/..., and calls the handler
+//   itself for everything else (miss, page crossing, stale-access detector, code page), so
+//   faults, MMU exits, code invalidation and statistics stay the interpreter's own.
 // Templates are checked against their handlers by the differential tests (test/cpu/jit*.test.ts).
 
 import * as A from '../exec-alu.js';
@@ -28,36 +24,22 @@ import { TLB_MASK } from '../tlb.js';
 import type { Handler, Insn } from '../insn.js';
 
 /** Names the emitted text may use besides the region's own, and their values. */
-export const EMIT_SCOPE_NAMES = ['CONDV', 'CFV', 'PARITY'];
-export const EMIT_SCOPE_VALUES: unknown[] = [condV, cfV, PARITY];
+export const EMIT_SCOPE_NAMES = ['cond', 'getCF', 'PARITY', 'SLOW'];
+export const EMIT_SCOPE_VALUES: unknown[] = [cond, getCF, PARITY, slowCall];
 
-/** A condition on the flag locals when the producer is not known at compile time: the flag
- *  fields of the Cpu are dead while a region runs (it spills before anything reads them), so
- *  they take the locals and flags.ts's own cond() answers. */
-function condV(cc: number, c: Cpu, fop: number, fa: number, fb: number, fres: number, fsz: number, fcf: number, fof: number, faf: number): boolean {
-  c.fop = fop;
-  c.fa = fa;
-  c.fb = fb;
-  c.fres = fres;
-  c.fsz = fsz;
-  c.fcf = fcf;
-  c.fof = fof;
-  c.faf = faf;
-  return cond(c, cc);
+/** A template's slow path: the handler runs with the block state the interpreter's loop would
+ *  show it (one shared function keeps each region's text and machine code small). */
+function slowCall(c: Cpu, ic: number, bb: number, beip: number, hits: number, h: Handler, i: Insn): void {
+  c.icount = ic;
+  c.blockBase = bb;
+  c.beip = beip;
+  c.eip = NaN;
+  c.blockBreak = false;
+  c.hits = hits;
+  h(c, i);
 }
-/** CF on the flag locals (for INC/DEC, which keep it), as condV. */
-function cfV(c: Cpu, fop: number, fa: number, fb: number, fres: number, fsz: number, fcf: number): number {
-  c.fop = fop;
-  c.fa = fa;
-  c.fb = fb;
-  c.fres = fres;
-  c.fsz = fsz;
-  c.fcf = fcf;
-  return getCF(c);
-}
-const FLAG_ARGS = 'fop, fa, fb, fres, fsz, fcf, fof, faf';
 
-/** Locals a region declares and loads at entry. */
+/** Locals a region declares and loads at entry (see RegionEmitter.entry). */
 export const REG_LOCALS = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7'];
 export const FLAG_LOCALS = ['fop', 'fa', 'fb', 'fres', 'fsz', 'fcf', 'fof', 'faf'];
 
@@ -69,69 +51,106 @@ interface Known {
 
 type Template = (e: BlockEmitter, i: Insn) => boolean;
 
-/** Where a statement's slow path goes; see BlockEmitter.emit. */
+/** Where a statement's slow path (the handler call) goes; see BlockEmitter.emit. */
 const CALL_MARK = '\u0000CALL\u0000';
 /** A flag local's name in emitted text, and whether that occurrence assigns it. */
 const FLAG_RE = /\b(fop|fa|fb|fres|fsz|fcf|fof|faf)\b(\s*=(?!=))?/g;
 const FLAG_BIT: Record<string, number> = { fop: 1, fa: 2, fb: 4, fres: 8, fsz: 16, fcf: 32, fof: 64, faf: 128 };
 
-/** Case label of the point just after region instruction n (compile.ts numbers blocks first). */
-export function resumeLabel(blocks: number, n: number): number {
-  return blocks + n;
-}
-
 /**
- * Emits one block. `dirty`/`fdirty` (registers/flag locals) say which locals may differ from
- * the Cpu; conservative (a spill of an unchanged value is harmless). A block is entered from
- * anywhere in the region, so it starts with everything dirty.
+ * Emits one block. `live`/`flive` (registers/flag locals) say which locals hold the Cpu's value
+ * (loaded or written in this block); `dirty`/`fdirty` which may differ from the Cpu. Both are
+ * per local and conservative (a spill of an unchanged value is harmless): a block that only
+ * produces flags and branches on them never loads a flag field, and stores only those it wrote.
  */
 export class BlockEmitter {
-  dirty = 0xff;
-  fdirty = 0xff;
+  live = 0;
+  dirty = 0;
+  flive = 0;
+  fdirty = 0;
   known: Known | null = null;
   /** The current instruction: its region index n and index j in the block. */
   n = 0;
   j = 0;
   ins!: Insn;
-  /** The current instruction left for the shared slow path somewhere (needs a resume label). */
-  slow = false;
-  constructor(
-    readonly out: string[],
-    readonly blocks: number,
-    /** The block's case label. */
-    readonly k: number,
-  ) {}
+  constructor(readonly out: string[]) {}
 
-  /** Append a statement; its slow path (CALL_MARK, at most one) becomes `xs = n; break`. */
+  /**
+   * Append a statement. A local is loaded from the Cpu (c.r, c.f*) the first time a statement
+   * of the block reads it: the Cpu is in step with the locals at every block boundary. The
+   * statement's slow path (CALL_MARK, at most one) is filled in last, so that it spills what
+   * was dirty before the statement and reloads exactly the locals live after it.
+   */
   emit(s: string): void {
+    const fast = s.replace(CALL_MARK, '');
+    let need = 0;
+    for (const m of fast.matchAll(/\br([0-7])\b/g)) need |= 1 << Number(m[1]);
+    need &= ~this.live;
+    let reads = 0;
     let writes = 0;
-    for (const m of s.matchAll(FLAG_RE)) if (m[2] !== undefined) writes |= FLAG_BIT[m[1]];
-    if (s.includes(CALL_MARK)) this.slow = true;
-    this.out.push(s.replace(CALL_MARK, () => `{ xs = ${this.n}; xk = ${this.k}; break; }`));
+    for (const m of fast.matchAll(FLAG_RE)) {
+      if (m[2] === undefined) reads |= FLAG_BIT[m[1]];
+      else writes |= FLAG_BIT[m[1]];
+    }
+    let pre = '';
+    for (let k = 0; k < 8; k++) if (need & (1 << k)) pre += `r${k} = r[${k}]; `;
+    const fneed = reads & ~this.flive;
+    for (let k = 0; k < 8; k++) if (fneed & (1 << k)) pre += `${FLAG_LOCALS[k]} = c.${FLAG_LOCALS[k]}; `;
+    this.live |= need;
+    this.flive |= reads | writes;
+    this.out.push(pre + s.replace(CALL_MARK, () => this.slowText()));
     this.fdirty |= writes;
   }
 
   // ---- state ----------------------------------------------------------------------------
-  spillText(): string {
+  flagSpillText(): string {
     let s = '';
-    for (let k = 0; k < 8; k++) if (this.dirty & (1 << k)) s += `r[${k}] = r${k}; `;
     for (let k = 0; k < 8; k++) if (this.fdirty & (1 << k)) s += `c.${FLAG_LOCALS[k]} = ${FLAG_LOCALS[k]}; `;
     return s;
   }
+  spillText(): string {
+    let s = '';
+    for (let k = 0; k < 8; k++) if (this.dirty & (1 << k)) s += `r[${k}] = r${k}; `;
+    return s + this.flagSpillText();
+  }
+  /** Spill in straight-line code: the locals are clean afterwards. */
+  spill(): void {
+    const s = this.spillText();
+    if (s !== '') this.out.push(s);
+    this.dirty = 0;
+    this.fdirty = 0;
+  }
+  spillFlags(): void {
+    const s = this.flagSpillText();
+    if (s !== '') this.out.push(s);
+    this.fdirty = 0;
+  }
+  reloadText(): string {
+    let s = '';
+    for (let k = 0; k < 8; k++) if (this.live & (1 << k)) s += `r${k} = r[${k}]; `;
+    for (let k = 0; k < 8; k++) if (this.flive & (1 << k)) s += `${FLAG_LOCALS[k]} = c.${FLAG_LOCALS[k]}; `;
+    return s;
+  }
+  exitText(): string {
+    return `{ c.icount = bb + ${this.j + 1}; if (c.eip !== c.eip) c.eip = (beip + ${this.ins.next}) | 0; return null; }`;
+  }
+  /** The handler call, as a statement that leaves the locals valid (spilled before, reloaded
+   *  after) and ends the slice when the handler set blockBreak, as the interpreter loop does.
+   *  The Cpu's block state (icount, blockBase, beip, eip = NaN, blockBreak, hits) is what the
+   *  interpreter's loop would show the handler (set by SLOW); the region keeps it in locals
+   *  otherwise. */
   callText(): string {
     return CALL_MARK;
   }
-  /**
-   * The handler call, inline: spilled before, every local reloaded after (the handler may have
-   * written any register or flag), the Cpu's block state set as the interpreter's loop would
-   * show it, and the slice ended when the handler set blockBreak, as the interpreter loop does.
-   */
-  call(): void {
-    const n = this.n;
-    this.out.push(
-      `${this.spillText()}c.icount = ic; c.blockBase = bb; c.beip = beip; c.eip = NaN; c.hits = hits; ii = ${n}; c.jitIns = i${n}; h${n}(c, i${n}); ` +
-        `${RELOAD} if (c.blockBreak) { xs = -3; break; } if (c.eip === c.eip) ne = c.eip;`,
+  private slowText(): string {
+    return (
+      `{ ${this.spillText()}ii = ${this.n}; SLOW(c, ic, bb, beip, hits, h${this.n}, i${this.n}); ${this.reloadText()}` +
+      `ic = c.icount; bb = c.blockBase; hits = c.hits; rtag = c.rtag; wtag = c.wtag; if (c.eip === c.eip) ne = c.eip; if (c.blockBreak) ${this.exitText()} }`
     );
+  }
+  /** Straight-line handler call: afterwards nothing is known about the flags. */
+  call(): void {
+    this.emit(this.callText());
     this.dirty = 0;
     this.fdirty = 0;
     this.known = null;
@@ -163,7 +182,7 @@ export class BlockEmitter {
     return `r${n - 4} = (r${n - 4} & -65281) | (((${v}) & 255) << 8);`;
   }
 
-  /** `if (TLB hit) { hit } else slow path` for a load of `size` at linear address text `lin`;
+  /** `if (TLB hit) { hit } else handler` for a load of `size` at linear address text `lin`;
    *  `hit` sees the backing byte address in `a`. The test and the hit count are rd8/rd32's (a
    *  region never runs with the stale-access detector on, whose checks the handlers make). */
   loadHit(lin: string, size: 1 | 2 | 4, hit: string): string {
@@ -208,18 +227,11 @@ export class BlockEmitter {
       } else if (k.fop === F_ADD && k.sz === 2) {
         if (g === 1) t = '(fres >>> 0) < (fa >>> 0)';
       }
-    } else {
-      // Producer unknown: the common one (a 32-bit CMP/SUB) inline, anything else via cond().
-      const slow = `CONDV(${cc & ~1}, c, ${FLAG_ARGS})`;
-      if (g === 2) t = `(fop !== 7 ? fres === 0 : ${slow})`;
-      else if (g === 4) t = `(fop !== 7 ? fres < 0 : ${slow})`;
-      else if (g === 1) t = `(fop === 2 && fsz === 2 ? (fa >>> 0) < (fb >>> 0) : ${slow})`;
-      else if (g === 3) t = `(fop === 2 && fsz === 2 ? (fa >>> 0) <= (fb >>> 0) : ${slow})`;
-      else if (g === 6) t = `(fop === 2 && fsz === 2 ? fa < fb : ${slow})`;
-      else if (g === 7) t = `(fop === 2 && fsz === 2 ? fa <= fb : ${slow})`;
-      else t = slow;
     }
-    if (t === null) t = `CONDV(${cc & ~1}, c, ${FLAG_ARGS})`;
+    if (t === null) {
+      this.spillFlags();
+      return neg ? `!cond(c, ${cc & ~1})` : `cond(c, ${cc & ~1})`;
+    }
     return neg ? `!(${t})` : `(${t})`;
   }
 
@@ -231,29 +243,20 @@ export class BlockEmitter {
       if (k.fop === F_ADD) return '((fres >>> 0) < (fa >>> 0) ? 1 : 0)';
     }
     if (k !== null && (k.fop === F_RES || k.fop === F_INC || k.fop === F_DEC)) return 'fcf';
-    return '(fop === 6 || fop === 4 || fop === 5 ? fcf : CFV(c, fop, fa, fb, fres, fsz, fcf))';
+    this.spillFlags();
+    return 'getCF(c)';
   }
 
-  /** Emit instruction ins (region index n, block index j); then the resume label its slow
-   *  path comes back to, if it has one. */
+  /** Emit instruction ins (region index n, block index j). */
   insn(ins: Insn, n: number, j: number): void {
     this.ins = ins;
     this.n = n;
     this.j = j;
-    this.slow = false;
     const t = templates.get(ins.fn);
-    if (t === undefined || !t(this, ins)) this.call();
+    if (t !== undefined && t(this, ins)) return;
+    this.call();
   }
 }
-
-/** Every local read back from the Cpu after a handler ran. */
-export const RELOAD =
-  REG_LOCALS.map((x, k) => `${x} = r[${k}];`).join(' ') +
-  ' ' +
-  FLAG_LOCALS.map((x) => `${x} = c.${x};`).join(' ') +
-  ' ic = c.icount; bb = c.blockBase; hits = c.hits; rtag = c.rtag; wtag = c.wtag; ep = tlb.epoch; ci = code.invalidations;';
-/** Every local written to the Cpu before the region's shared slow path or exit. */
-export const SPILL = REG_LOCALS.map((x, k) => `r[${k}] = ${x};`).join(' ') + ' ' + FLAG_LOCALS.map((x) => `c.${x} = ${x};`).join(' ') + ' c.hits = hits;';
 
 // ---- templates ----------------------------------------------------------------------------
 // Each returns false to fall back to the handler call. `e.produce` records what the handler's
