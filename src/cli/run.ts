@@ -22,7 +22,7 @@ import { GdbSession } from './gdb/session.js';
 import { NativeTarget } from './gdb/native-target.js';
 import { VmTarget } from './gdb/vm-target.js';
 import { EventRing } from '../obs/event-ring.js';
-import { setJitDefault } from '../cpu/jit/compile.js';
+import { jitStats, jitTuning, setJitDefault } from '../cpu/jit/compile.js';
 import { MAX_FRAMES } from '../host/frames.js';
 import { hostFor, prepareGuest, type GuestRun, type GuestRunOptions, type PreparedGuest } from '../sim/run-guest.js';
 import { MEMORY_MODES, type MemoryMode } from '../hv/shadow/page-fault.js';
@@ -69,6 +69,10 @@ Options:
   --max-insns N       stop after N retired guest instructions (exit status 4)
   --jit on|off        compile hot guest code to JavaScript (default off); results, --stats
                       counters and trace events are identical either way, only speed differs
+  --jit-hot N         with --jit on, for testing the compiler: compile a block after N whole
+                      runs (default 20000) and drop the compile budget, so even a short run
+                      compiles most of its code (slower: every compile costs milliseconds);
+                      --log-level info logs what was compiled (not part of --stats)
   --seed N            seed of the deterministic scheduler (default 0); the same image,
                       options and seed give the same output and statistics
   --cmdline STR       Multiboot command line passed to the guest
@@ -113,6 +117,8 @@ export interface RunOptions {
   inject?: string;
   maxInsns: number;
   jit: boolean;
+  /** --jit-hot N: compile a block after N runs, with no compile budget (jitTuning.hot, insnsPerByte). */
+  jitHot?: number;
   seed: number;
   cmdline?: string;
   input?: string;
@@ -140,6 +146,7 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
     inject: { type: 'string' },
     'max-insns': { type: 'string' },
     jit: { type: 'string' },
+    'jit-hot': { type: 'string' },
     seed: { type: 'string' },
     cmdline: { type: 'string' },
     input: { type: 'string' },
@@ -173,6 +180,8 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
   if (values.inject !== undefined && findBug(values.inject) === undefined) throw new UsageError(`--inject: unknown bug '${values.inject}' (try 'shadowvisor explore --list-bugs')`);
   const jit = values.jit ?? 'off';
   if (jit !== 'on' && jit !== 'off') throw new UsageError(`--jit: expected on or off, not '${jit}'`);
+  if (values['jit-hot'] !== undefined && jit !== 'on') throw new UsageError('--jit-hot needs --jit on');
+  const jitHot = values['jit-hot'] === undefined ? undefined : parseCount('--jit-hot', values['jit-hot'], 1, 1 << 30);
   if (values['swap-file-overwrite'] && values['swap-file'] === undefined) throw new UsageError('--swap-file-overwrite needs --swap-file');
   if (values['gdb-wait'] && values.gdb === undefined) throw new UsageError('--gdb-wait needs --gdb PORT');
   const gdb = values.gdb === undefined ? undefined : parseCount('--gdb', values.gdb, 1, 65535);
@@ -192,6 +201,7 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
     inject: values.inject,
     maxInsns,
     jit: jit === 'on',
+    jitHot,
     seed: values.seed === undefined ? 0 : parseCount('--seed', values.seed, 0, 0xffffffff),
     cmdline: values.cmdline,
     input: values.input,
@@ -217,7 +227,16 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 0;
   }
   setJitDefault(opts.jit);
+  // A test setting, process-wide like the default above: with no budget (insnsPerByte 0) every
+  // block that reaches `hot` is compiled (cpu/jit/compile.ts, jitTuning).
+  if (opts.jitHot !== undefined) Object.assign(jitTuning, { hot: opts.jitHot, insnsPerByte: 0 });
   return runImage(opts);
+}
+
+/** What the compiler did in this process (a log line: compile work is not part of --stats,
+ *  whose counters are identical with --jit on and off). */
+function logJitStats(opts: RunOptions, log: Logger): void {
+  if (opts.jit) log.info({ ...jitStats }, 'jit: compiled regions');
 }
 
 /** The VM's result when a signal stopped it. */
@@ -302,6 +321,7 @@ async function runOn(opts: RunOptions, image: Uint8Array, input: Uint8Array | un
 
   if (r.reason !== 'exit' && r.reason !== 'output-closed') writeStderr(`shadowvisor: ${r.message}\n`);
   log.info({ exitCode: r.exitCode, reason: r.reason, instructions: r.instructions }, 'guest stopped');
+  logJitStats(opts, log);
   if (opts.stats) {
     const s = collectStats(machine.cpu, r, seconds);
     const w = (machine.cpu.mmu as NativeMmu).walker;
@@ -452,6 +472,7 @@ async function runShadow(
   if (r.reason !== 'exit' && r.reason !== 'output-closed') writeStderr(`shadowvisor: ${r.message}\n`);
   else if (r.exitCode === EXIT_STATUS_STALE) writeStderr(`shadowvisor: ${r.message}\n`);
   log.info({ exitCode: r.exitCode, reason: r.reason, instructions: r.instructions }, 'guest stopped');
+  logJitStats(opts, log);
   if (opts.stats) {
     const s = collectShadowStats(g, seconds);
     writeStderr(opts.json ? `${JSON.stringify(s)}\n` : formatShadowStats(s));
