@@ -13,9 +13,21 @@ export const opUD = Y.opUD;
 
 const MAX_LEN = 15;
 
+/** Jcc handlers by condition code at a 32-bit operand size (opJcc: the rare ones). */
+const JCC32: readonly Insn['fn'][] = [
+  B.opJcc, B.opJcc, B.opJb, B.opJae, B.opJz, B.opJnz, B.opJbe, B.opJa,
+  B.opJcc, B.opJcc, B.opJcc, B.opJcc, B.opJl, B.opJge, B.opJle, B.opJg,
+];
+
 function jccHandler(cc: number, osz: number): Insn['fn'] {
-  if (osz === 2) return B.opJccW;
-  return cc === 4 ? B.opJz : cc === 5 ? B.opJnz : B.opJcc;
+  return osz === 2 ? B.opJccW : JCC32[cc];
+}
+
+/** Make a register-to-register G, E form (reg is the destination) an E, G one (rm is). */
+function swapRegRm(ins: Insn): void {
+  const t = ins.reg;
+  ins.reg = ins.rm;
+  ins.rm = t;
 }
 
 /**
@@ -121,12 +133,12 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
       if (form < 2) {
         if (ins.osz === 4 && !ins.mem) ins.fn = A.alu32RR(aop);
         else if (ins.osz === 4) ins.fn = aop === 7 ? A.opCmp32MG : aop === 0 ? A.opAdd32MG : A.opAlu32MG;
+        else if (ins.osz === 1 && !ins.mem) ins.fn = A.opAlu8RR;
+        else if (ins.osz === 1 && aop === 7) ins.fn = A.opCmp8MG;
         else ins.fn = A.opAluEG;
-      } else if (ins.osz === 4 && !ins.mem) {
-        const t = ins.reg;
-        ins.reg = ins.rm;
-        ins.rm = t;
-        ins.fn = A.alu32RR(aop);
+      } else if (ins.osz !== 2 && !ins.mem) {
+        swapRegRm(ins);
+        ins.fn = ins.osz === 4 ? A.alu32RR(aop) : A.opAlu8RR;
       } else if (ins.osz === 4) ins.fn = A.alu32GM(aop);
       else ins.fn = A.opAluGE;
     } else {
@@ -227,13 +239,14 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
         if (ins.osz === 4 && !ins.mem) ins.fn = A.alu32RI(ins.op);
         else if (ins.osz === 4) ins.fn = ins.op === 7 ? A.opCmp32MI : ins.op === 0 ? A.opAdd32MI : A.opAlu32MI;
         else if (ins.osz === 1 && !ins.mem && ins.op !== 2 && ins.op !== 3) ins.fn = A.opAlu8RI;
+        else if (ins.osz === 1 && ins.mem && ins.op === 7) ins.fn = A.opCmp8MI;
         else ins.fn = A.opAluEI;
         break;
       case 0x84:
       case 0x85:
         modrm();
         ins.osz = sized(op === 0x84);
-        ins.fn = ins.osz === 4 && !ins.mem ? A.opTest32RR : A.opTestEG;
+        ins.fn = ins.mem || ins.osz === 2 ? A.opTestEG : ins.osz === 4 ? A.opTest32RR : A.opTest8RR;
         break;
       case 0x86:
       case 0x87:
@@ -245,18 +258,18 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
       case 0x89:
         modrm();
         ins.osz = sized(op === 0x88);
-        ins.fn = ins.osz === 4 ? (ins.mem ? D.opMov32MG : D.opMov32RR) : ins.osz === 1 && ins.mem ? D.opMov8MG : D.opMovEG;
+        if (ins.osz === 4) ins.fn = ins.mem ? D.opMov32MG : D.opMov32RR;
+        else if (ins.osz === 1) ins.fn = ins.mem ? D.opMov8MG : D.opMov8RR;
+        else ins.fn = D.opMovEG;
         break;
       case 0x8a:
       case 0x8b:
         modrm();
         ins.osz = sized(op === 0x8a);
-        if (ins.osz === 4 && !ins.mem) {
-          const t = ins.reg;
-          ins.reg = ins.rm;
-          ins.rm = t;
-          ins.fn = D.opMov32RR;
-        } else ins.fn = ins.osz === 4 ? D.opMov32GM : ins.osz === 1 && ins.mem ? D.opMov8GM : D.opMovGE;
+        if (ins.osz !== 2 && !ins.mem) {
+          swapRegRm(ins);
+          ins.fn = ins.osz === 4 ? D.opMov32RR : D.opMov8RR;
+        } else ins.fn = ins.osz === 4 ? D.opMov32GM : ins.osz === 1 ? D.opMov8GM : D.opMovGE;
         break;
       case 0x8c:
         modrm();
@@ -603,7 +616,7 @@ function decode0F(
     modrm();
     ins.op = op & 15;
     ins.osz = 1;
-    ins.fn = A.opSetcc;
+    ins.fn = ins.mem ? A.opSetcc : A.opSetccR;
     return;
   }
   if (op >= 0xc8 && op < 0xd0) {
@@ -717,6 +730,7 @@ function decode0F(
       ins.op = op >= 0xbe ? 1 : 0;
       if (op === 0xb6 && osz === 4) ins.fn = ins.mem ? A.opMovzx8M32 : A.opMovzx8R32;
       else if (osz === 4 && ins.mem) ins.fn = op === 0xb7 ? A.opMovzx16M32 : op === 0xbf ? A.opMovsx16M32 : A.opMovsx8M32;
+      else if (osz === 4) ins.fn = op === 0xb7 ? A.opMovzx16R32 : op === 0xbf ? A.opMovsx16R32 : A.opMovsx8R32;
       else ins.fn = A.opMovx;
       return;
     case 0xbc:

@@ -26,7 +26,7 @@ import {
   sx,
 } from './flags.js';
 import type { Insn } from './insn.js';
-import { ea, getReg, readE, readForWrite, setReg } from './operands.js';
+import { ea, getReg, getReg8, readE, readForWrite, setReg, setReg8 } from './operands.js';
 
 /** ALU operation op (ADD OR ADC SBB AND SUB XOR CMP) at size index sz; returns the result
  *  sign-extended to 32 bits and records the flags. */
@@ -772,15 +772,54 @@ export function opMovsx8M32(c: Cpu, i: Insn): void {
   c.r[i.reg] = (c.rd8(ea(c, i)) << 24) >> 24;
 }
 
+// The 8-bit forms of opAluEG/opAluGE/opAluEI/opTestEG with their operand size and register-or-
+// memory choice made by the decoder (gcc's byte code: flag bytes, string scanners, state machines).
+
+/** op r8, r8 (00 08 ... 38 mod = 3; 02 0A ... 3A with reg and rm swapped): opAluEG at 8 bits. */
+export function opAlu8RR(c: Cpu, i: Insn): void {
+  const r = alu(c, i.op, 0, getReg8(c, i.rm), getReg8(c, i.reg));
+  if (i.op !== 7) setReg8(c, i.rm, r);
+}
+
+/** CMP m8, r8 (38 mod != 3): opAluEG's compare at 8 bits (a read, no write check). */
+export function opCmp8MG(c: Cpu, i: Insn): void {
+  alu(c, 7, 0, c.rd8(ea(c, i)), getReg8(c, i.reg));
+}
+
+/** CMP m8, imm8 (80 /7 mod != 3): opAluEI's compare at 8 bits. */
+export function opCmp8MI(c: Cpu, i: Insn): void {
+  alu(c, 7, 0, c.rd8(ea(c, i)), i.imm);
+}
+
+/** TEST r8, r8 (84 mod = 3): opTestEG at 8 bits. */
+export function opTest8RR(c: Cpu, i: Insn): void {
+  setRes(c, 0, sx(0, getReg8(c, i.rm) & getReg8(c, i.reg)), 0, 0, 0);
+}
+
+/** SETcc r8 (0F 90-9F mod = 3): opSetcc's register form. */
+export function opSetccR(c: Cpu, i: Insn): void {
+  setReg8(c, i.rm, cond(c, i.op) ? 1 : 0);
+}
+
+/** MOVZX/MOVSX r32, r8/r16 (0F B7 BE BF mod = 3): opMovx's register forms at 32 bits. */
+export function opMovzx16R32(c: Cpu, i: Insn): void {
+  c.r[i.reg] = c.r[i.rm] & 0xffff;
+}
+export function opMovsx16R32(c: Cpu, i: Insn): void {
+  c.r[i.reg] = (c.r[i.rm] << 16) >> 16;
+}
+export function opMovsx8R32(c: Cpu, i: Insn): void {
+  c.r[i.reg] = (getReg8(c, i.rm) << 24) >> 24;
+}
+
 /** op r8, imm8 (80 /op and 04 0C ... 3C with rm = AL): opAluEI's 8-bit register form. */
 export function opAlu8RI(c: Cpu, i: Insn): void {
-  const n = i.rm;
-  const r = alu(c, i.op, 0, n < 4 ? c.r[n] & 0xff : (c.r[n - 4] >> 8) & 0xff, i.imm);
-  if (i.op !== 7) setReg(c, 1, n, r);
+  const r = alu(c, i.op, 0, getReg8(c, i.rm), i.imm);
+  if (i.op !== 7) setReg8(c, i.rm, r);
 }
 
 export function opMovzx8R32(c: Cpu, i: Insn): void {
-  c.r[i.reg] = getReg(c, 1, i.rm);
+  c.r[i.reg] = getReg8(c, i.rm);
 }
 
 export function opMovzx8M32(c: Cpu, i: Insn): void {

@@ -30,6 +30,33 @@ export function opJnz(c: Cpu, i: Insn): void {
   if (c.fop !== F_EXPL ? c.fres !== 0 : (c.fexp & FL_ZF) === 0) c.eip = (c.beip + i.next + i.imm) | 0;
 }
 
+// opJcc with its condition code fixed by the decoder for the conditions gcc uses in loops and
+// comparisons: cond() with a constant code reduces to the one relation (e.g. fa < fb after CMP).
+export function opJb(c: Cpu, i: Insn): void {
+  if (cond(c, 2)) c.eip = (c.beip + i.next + i.imm) | 0;
+}
+export function opJae(c: Cpu, i: Insn): void {
+  if (cond(c, 3)) c.eip = (c.beip + i.next + i.imm) | 0;
+}
+export function opJbe(c: Cpu, i: Insn): void {
+  if (cond(c, 6)) c.eip = (c.beip + i.next + i.imm) | 0;
+}
+export function opJa(c: Cpu, i: Insn): void {
+  if (cond(c, 7)) c.eip = (c.beip + i.next + i.imm) | 0;
+}
+export function opJl(c: Cpu, i: Insn): void {
+  if (cond(c, 12)) c.eip = (c.beip + i.next + i.imm) | 0;
+}
+export function opJge(c: Cpu, i: Insn): void {
+  if (cond(c, 13)) c.eip = (c.beip + i.next + i.imm) | 0;
+}
+export function opJle(c: Cpu, i: Insn): void {
+  if (cond(c, 14)) c.eip = (c.beip + i.next + i.imm) | 0;
+}
+export function opJg(c: Cpu, i: Insn): void {
+  if (cond(c, 15)) c.eip = (c.beip + i.next + i.imm) | 0;
+}
+
 export function opJccW(c: Cpu, i: Insn): void {
   if (cond(c, i.op)) c.eip = target(c, i, nextEip(c, i) + i.imm);
 }

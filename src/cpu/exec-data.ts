@@ -4,7 +4,7 @@
 
 import type { Cpu } from './cpu.js';
 import type { Insn } from './insn.js';
-import { ea, getReg, readE, readForWrite, setReg, writeE } from './operands.js';
+import { ea, getReg, getReg8, readE, readForWrite, setReg, setReg8, writeE } from './operands.js';
 
 export function opNop(_c: Cpu, _i: Insn): void {}
 
@@ -36,12 +36,17 @@ export function opMov32MI(c: Cpu, i: Insn): void {
   c.wr32(ea(c, i), i.imm);
 }
 
+/** MOV r8, r8 (88 mod = 3; 8A with reg and rm swapped): opMovEG's 8-bit register form. */
+export function opMov8RR(c: Cpu, i: Insn): void {
+  setReg8(c, i.rm, getReg8(c, i.reg));
+}
+
 export function opMov8MG(c: Cpu, i: Insn): void {
   const n = i.reg;
   c.wr8(ea(c, i), n < 4 ? c.r[n] : c.r[n - 4] >> 8);
 }
 export function opMov8GM(c: Cpu, i: Insn): void {
-  setReg(c, 1, i.reg, c.rd8(ea(c, i)));
+  setReg8(c, i.reg, c.rd8(ea(c, i)));
 }
 
 /** MOV AL/eAX, moffs (A0 A1) and MOV moffs, AL/eAX (A2 A3): i.op 0 = load. */

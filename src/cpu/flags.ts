@@ -143,42 +143,28 @@ export function setRes(c: Cpu, sz: number, r: number, cf: number, of: number, af
   c.faf = af;
 }
 
-/** x86 condition code cc (0..15, as in Jcc/SETcc/CMOVcc) on the current flags. */
+/** x86 condition code cc (0..15, as in Jcc/SETcc/CMOVcc) on the current flags. Small enough
+ *  for the engine to inline: a handler with a constant cc (opJl...) keeps only its relation. */
 export function cond(c: Cpu, cc: number): boolean {
-  const fop = c.fop;
-  if (fop === F_EXPL) return condSlow(c, cc);
   let t: boolean;
   switch (cc >> 1) {
-    case 2:
-      t = c.fres === 0;
-      break;
-    case 4:
-      t = c.fres < 0;
-      break;
     case 1:
-      if (fop === F_SUB) {
-        const sz = c.fsz;
-        t = sz === 2 ? c.fa >>> 0 < c.fb >>> 0 : (c.fa & SIZE_MASK[sz]) < (c.fb & SIZE_MASK[sz]);
-      } else if (fop === F_RES) t = c.fcf !== 0;
-      else return condSlow(c, cc);
+      t = below(c);
+      break;
+    case 2:
+      t = c.fop !== F_EXPL ? c.fres === 0 : (c.fexp & FL_ZF) !== 0;
       break;
     case 3:
-      if (fop === F_SUB) {
-        const sz = c.fsz;
-        t = sz === 2 ? c.fa >>> 0 <= c.fb >>> 0 : (c.fa & SIZE_MASK[sz]) <= (c.fb & SIZE_MASK[sz]);
-      } else if (fop === F_RES) t = c.fcf !== 0 || c.fres === 0;
-      else return condSlow(c, cc);
+      t = belowOrEqual(c);
+      break;
+    case 4:
+      t = c.fop !== F_EXPL ? c.fres < 0 : (c.fexp & FL_SF) !== 0;
       break;
     case 6:
-      // After CMP/SUB the signed relations follow from the operands without materializing OF.
-      if (fop === F_SUB) t = sx(c.fsz, c.fa) < sx(c.fsz, c.fb);
-      else if (fop === F_RES) t = (c.fres < 0) !== (c.fof !== 0);
-      else return condSlow(c, cc);
+      t = less(c);
       break;
     case 7:
-      if (fop === F_SUB) t = sx(c.fsz, c.fa) <= sx(c.fsz, c.fb);
-      else if (fop === F_RES) t = c.fres === 0 || (c.fres < 0) !== (c.fof !== 0);
-      else return condSlow(c, cc);
+      t = lessOrEqual(c);
       break;
     default:
       return condSlow(c, cc);
@@ -186,33 +172,49 @@ export function cond(c: Cpu, cc: number): boolean {
   return (cc & 1) === 0 ? t : !t;
 }
 
-function condSlow(c: Cpu, cc: number): boolean {
-  let t: number;
-  switch (cc >> 1) {
-    case 0:
-      t = getOF(c);
-      break;
-    case 1:
-      t = getCF(c);
-      break;
-    case 2:
-      t = getZF(c);
-      break;
-    case 3:
-      t = getCF(c) | getZF(c);
-      break;
-    case 4:
-      t = getSF(c);
-      break;
-    case 5:
-      t = getPF(c);
-      break;
-    case 6:
-      t = getSF(c) ^ getOF(c);
-      break;
-    default:
-      t = getZF(c) | (getSF(c) ^ getOF(c));
-      break;
+// The relations after CMP/SUB follow from the operands, after a logic op from the recorded
+// result, without materialising CF or OF; any other producer takes the flags themselves.
+
+/** CF (B, NAE). */
+function below(c: Cpu): boolean {
+  const fop = c.fop;
+  if (fop === F_SUB) {
+    const sz = c.fsz;
+    return sz === 2 ? c.fa >>> 0 < c.fb >>> 0 : (c.fa & SIZE_MASK[sz]) < (c.fb & SIZE_MASK[sz]);
   }
+  if (fop === F_RES) return c.fcf !== 0;
+  return getCF(c) !== 0;
+}
+
+/** CF or ZF (BE, NA). */
+function belowOrEqual(c: Cpu): boolean {
+  const fop = c.fop;
+  if (fop === F_SUB) {
+    const sz = c.fsz;
+    return sz === 2 ? c.fa >>> 0 <= c.fb >>> 0 : (c.fa & SIZE_MASK[sz]) <= (c.fb & SIZE_MASK[sz]);
+  }
+  if (fop === F_RES) return c.fcf !== 0 || c.fres === 0;
+  return (getCF(c) | getZF(c)) !== 0;
+}
+
+/** SF != OF (L, NGE). */
+function less(c: Cpu): boolean {
+  const fop = c.fop;
+  if (fop === F_SUB) return c.fsz === 2 ? (c.fa | 0) < (c.fb | 0) : sx(c.fsz, c.fa) < sx(c.fsz, c.fb);
+  if (fop === F_RES) return (c.fres < 0) !== (c.fof !== 0);
+  return (getSF(c) ^ getOF(c)) !== 0;
+}
+
+/** ZF, or SF != OF (LE, NG). */
+function lessOrEqual(c: Cpu): boolean {
+  const fop = c.fop;
+  if (fop === F_SUB) return c.fsz === 2 ? (c.fa | 0) <= (c.fb | 0) : sx(c.fsz, c.fa) <= sx(c.fsz, c.fb);
+  if (fop === F_RES) return c.fres === 0 || (c.fres < 0) !== (c.fof !== 0);
+  return (getZF(c) | (getSF(c) ^ getOF(c))) !== 0;
+}
+
+/** OF (O, NO) and PF (P, NP). */
+function condSlow(c: Cpu, cc: number): boolean {
+  const t = cc >> 1 === 0 ? getOF(c) : getPF(c);
   return (cc & 1) === 0 ? t !== 0 : t === 0;
 }

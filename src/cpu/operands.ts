@@ -12,19 +12,29 @@ export function ea(c: Cpu, i: Insn): number {
   return (r[i.base] + (r[i.index] << i.scale) + i.disp) | 0;
 }
 
-/** Register n read at size sz bytes (8-bit: AL CL DL BL AH CH DH BH). 8/16-bit values unsigned. */
+/** 8-bit register n (AL CL DL BL AH CH DH BH), unsigned. */
+export function getReg8(c: Cpu, n: number): number {
+  return n < 4 ? c.r[n] & 0xff : (c.r[n - 4] >> 8) & 0xff;
+}
+
+export function setReg8(c: Cpu, n: number, v: number): void {
+  const r = c.r;
+  if (n < 4) r[n] = (r[n] & ~0xff) | (v & 0xff);
+  else r[n - 4] = (r[n - 4] & ~0xff00) | ((v & 0xff) << 8);
+}
+
+/** Register n read at size sz bytes (8-bit: see getReg8). 8/16-bit values unsigned. */
 export function getReg(c: Cpu, sz: number, n: number): number {
   if (sz === 4) return c.r[n];
   if (sz === 2) return c.r[n] & 0xffff;
-  return n < 4 ? c.r[n] & 0xff : (c.r[n - 4] >> 8) & 0xff;
+  return getReg8(c, n);
 }
 
 export function setReg(c: Cpu, sz: number, n: number, v: number): void {
   const r = c.r;
   if (sz === 4) r[n] = v;
   else if (sz === 2) r[n] = (r[n] & ~0xffff) | (v & 0xffff);
-  else if (n < 4) r[n] = (r[n] & ~0xff) | (v & 0xff);
-  else r[n - 4] = (r[n - 4] & ~0xff00) | ((v & 0xff) << 8);
+  else setReg8(c, n, v);
 }
 
 /** The E operand at the instruction's operand size. */
