@@ -769,7 +769,8 @@ export class Cpu {
             const ins = insns[i];
             ins.fn(this, ins);
             i++;
-            if (this.blockBreak) break;
+            // !== false: one comparison (a plain test compiles to a generic ToBoolean).
+            if (this.blockBreak !== false) break;
           }
         } catch (x) {
           // The faulting instruction does not retire and restarts at its own address.
@@ -782,7 +783,7 @@ export class Cpu {
         this.icount = this.blockBase + i;
         // eip !== eip: NaN, no branch was taken; continue after the last executed instruction.
         if (this.eip !== this.eip) this.eip = (beip + insns[i - 1].next) | 0;
-        if (this.blockBreak || i < b.n) return;
+        if (this.blockBreak !== false || i < b.n) return;
         if (this.jit && ++b.hot === jitTuning.hot && b.page >= 0 && b.jfn === null && this.frameGen === null) {
           if (!compileRegion(this, b)) b.hot = 0;
         }
