@@ -25,7 +25,7 @@
 
 import type { Cpu } from '../cpu.js';
 import type { Block, Insn, RegionFn } from '../insn.js';
-import { opCall, opJcc, opJmp, opJmpE, opJnz, opJz, opLoop, opRet } from '../exec-branch.js';
+import * as BR from '../exec-branch.js';
 import { BlockEmitter, EMIT_SCOPE_NAMES, EMIT_SCOPE_VALUES, FLAG_LOCALS, REG_LOCALS } from './emit.js';
 
 /** Cpu.jitMode after a region returned a block: link from it to eip (it completed)... */
@@ -100,6 +100,12 @@ export const jitDebug: { dump: ((source: string) => void) | null } = { dump: nul
 
 let nextRegionId = 1;
 
+/** Handlers of the near branches with a relative target (imm), at a 32-bit operand size. */
+const DIRECT = new Set<unknown>([
+  BR.opJcc, BR.opJz, BR.opJnz, BR.opJb, BR.opJae, BR.opJbe, BR.opJa, BR.opJl, BR.opJge, BR.opJle, BR.opJg,
+  BR.opJmp, BR.opCall, BR.opLoop,
+]);
+
 /** Page offsets of the direct successors of block b (targets outside the page are dropped by
  *  the caller). Extra candidates are harmless: a block is entered only through a valid link. */
 function successors(b: Block, out: number[]): void {
@@ -107,10 +113,8 @@ function successors(b: Block, out: number[]): void {
   const last = b.insns[b.n - 1];
   const end = b.poff + b.bytes;
   const fn = last.fn;
-  if (last.osz === 4 && (fn === opJcc || fn === opJz || fn === opJnz || fn === opJmp || fn === opCall || fn === opLoop)) {
-    out.push(end + last.imm);
-  }
-  if (fn !== opJmp && fn !== opRet && fn !== opJmpE) out.push(end);
+  if (last.osz === 4 && DIRECT.has(fn)) out.push(end + last.imm);
+  if (fn !== BR.opJmp && fn !== BR.opRet && fn !== BR.opJmpE) out.push(end);
 }
 
 /** Pick the region's blocks: breadth first from `entry` over decoded blocks of its page. */

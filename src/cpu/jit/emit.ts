@@ -505,6 +505,46 @@ templates.set(A.opAluGE, (e, i) => {
   e.emit(`{ ${body} ${i.op === 7 ? '' : e.set8(i.reg, 'z')} }`);
   return true;
 });
+// The decoder's specialised 8-bit and MOVZX/MOVSX register forms (opAlu8RR: E op= G, rm the
+// destination; opTest8RR; opSetccR; opCmp8MG/MI: a read through rd8, one hit)
+templates.set(A.opAlu8RR, (e, i) => {
+  const body = arith8(e, i.op, e.get8(i.rm), e.get8(i.reg));
+  if (body === null) return false;
+  e.emit(`{ ${body} ${i.op === 7 ? '' : e.set8(i.rm, 'z')} }`);
+  return true;
+});
+templates.set(A.opTest8RR, (e, i) => {
+  e.emit(`{ ${arith8(e, 4, e.get8(i.rm), e.get8(i.reg))} }`);
+  return true;
+});
+templates.set(A.opSetccR, (e, i) => {
+  const c = e.cond(i.op);
+  e.emit(e.set8(i.rm, `${c} ? 1 : 0`));
+  return true;
+});
+templates.set(A.opCmp8MG, (e, i) => {
+  e.emit(e.loadHit(e.ea(i), 1, `const v = mem[a]; ${arith8(e, 7, 'v', e.get8(i.reg))}`));
+  return true;
+});
+templates.set(A.opCmp8MI, (e, i) => {
+  e.emit(e.loadHit(e.ea(i), 1, `const v = mem[a]; ${arith8(e, 7, 'v', String(i.imm & 255))}`));
+  return true;
+});
+templates.set(A.opMovzx16R32, (e, i) => {
+  e.emit(`r${i.reg} = r${i.rm} & 65535;`);
+  e.setDirty(i.reg);
+  return true;
+});
+templates.set(A.opMovsx16R32, (e, i) => {
+  e.emit(`r${i.reg} = (r${i.rm} << 16) >> 16;`);
+  e.setDirty(i.reg);
+  return true;
+});
+templates.set(A.opMovsx8R32, (e, i) => {
+  e.emit(`r${i.reg} = (${e.get8(i.rm)} << 24) >> 24;`);
+  e.setDirty(i.reg);
+  return true;
+});
 templates.set(A.opTestEG, (e, i) => {
   if (i.osz !== 1 || i.mem) return false;
   const body = arith8(e, 4, e.get8(i.rm), e.get8(i.reg));
@@ -580,6 +620,10 @@ templates.set(D.opMov8GM, (e, i) => {
   e.emit(e.loadHit(e.ea(i), 1, set));
   return true;
 });
+templates.set(D.opMov8RR, (e, i) => {
+  e.emit(e.set8(i.rm, e.get8(i.reg)));
+  return true;
+});
 templates.set(D.opMovEG, (e, i) => {
   if (i.osz !== 1 || i.mem) return false;
   e.emit(e.set8(i.rm, e.get8(i.reg)));
@@ -630,6 +674,9 @@ const jcc = (e: BlockEmitter, i: Insn, cc: number): boolean => {
 templates.set(B.opJcc, (e, i) => jcc(e, i, i.op));
 templates.set(B.opJz, (e, i) => jcc(e, i, 4));
 templates.set(B.opJnz, (e, i) => jcc(e, i, 5));
+for (const [h, cc] of [[B.opJb, 2], [B.opJae, 3], [B.opJbe, 6], [B.opJa, 7], [B.opJl, 12], [B.opJge, 13], [B.opJle, 14], [B.opJg, 15]] as const) {
+  templates.set(h, (e, i) => jcc(e, i, cc));
+}
 templates.set(B.opCall, (e, i) => {
   if (i.osz !== 4) return false;
   e.emit(
