@@ -277,7 +277,7 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
         break;
       case 0x8d:
         modrm();
-        ins.fn = ins.mem ? D.opLea : Y.opUD;
+        ins.fn = !ins.mem ? Y.opUD : osz === 4 ? D.opLea32 : D.opLea;
         break;
       case 0x8e:
         modrm();
@@ -542,7 +542,7 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
         switch (ins.op) {
           case 0:
           case 1:
-            ins.fn = A.opIncDec;
+            ins.fn = osz === 4 && ins.mem ? A.opIncDec32M : A.opIncDec;
             break;
           case 2:
             ins.fn = B.opCallE;

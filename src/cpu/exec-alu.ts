@@ -193,6 +193,15 @@ export function opAdd32GM(c: Cpu, i: Insn): void {
 export function opSub32GM(c: Cpu, i: Insn): void {
   c.r[i.reg] = sub32(c, c.r[i.reg], c.rd32(ea(c, i)));
 }
+export function opOr32GM(c: Cpu, i: Insn): void {
+  c.r[i.reg] = logic32(c, c.r[i.reg] | c.rd32(ea(c, i)));
+}
+export function opAnd32GM(c: Cpu, i: Insn): void {
+  c.r[i.reg] = logic32(c, c.r[i.reg] & c.rd32(ea(c, i)));
+}
+export function opXor32GM(c: Cpu, i: Insn): void {
+  c.r[i.reg] = logic32(c, c.r[i.reg] ^ c.rd32(ea(c, i)));
+}
 export function opCmp32GM(c: Cpu, i: Insn): void {
   sub32(c, c.r[i.reg], c.rd32(ea(c, i)));
 }
@@ -232,7 +241,7 @@ export function alu32RI(op: number): (c: Cpu, i: Insn) => void {
   return [opAdd32RI, opOr32RI, opAlu32RI, opAlu32RI, opAnd32RI, opSub32RI, opXor32RI, opCmp32RI][op];
 }
 export function alu32GM(op: number): (c: Cpu, i: Insn) => void {
-  return op === 0 ? opAdd32GM : op === 5 ? opSub32GM : op === 7 ? opCmp32GM : opAlu32GM;
+  return [opAdd32GM, opOr32GM, opAlu32GM, opAlu32GM, opAnd32GM, opSub32GM, opXor32GM, opCmp32GM][op];
 }
 
 export function opAdd32RI(c: Cpu, i: Insn): void {
@@ -295,6 +304,20 @@ export function opIncDec(c: Cpu, i: Insn): void {
   c.fb = 1;
   c.fres = r;
   c.fsz = sz;
+}
+
+/** INC/DEC m32 (FF /0 /1 mod != 3): opIncDec at 32 bits, the same two accesses. */
+export function opIncDec32M(c: Cpu, i: Insn): void {
+  const a = ea(c, i);
+  const v = readForWrite(c, 4, a);
+  const r = i.op === 0 ? (v + 1) | 0 : (v - 1) | 0;
+  c.wr32(a, r);
+  c.fcf = getCF(c);
+  c.fop = i.op === 0 ? F_INC : F_DEC;
+  c.fa = v;
+  c.fb = 1;
+  c.fres = r;
+  c.fsz = 2;
 }
 
 export function opInc32R(c: Cpu, i: Insn): void {

@@ -58,6 +58,10 @@ export function opMovMoffs(c: Cpu, i: Insn): void {
 export function opLea(c: Cpu, i: Insn): void {
   setReg(c, i.osz, i.reg, ea(c, i));
 }
+/** LEA r32 (8D at a 32-bit operand size): opLea without the size choice. */
+export function opLea32(c: Cpu, i: Insn): void {
+  c.r[i.reg] = ea(c, i);
+}
 
 /** XCHG E, G (86 87) and XCHG eAX, reg (91-97). */
 export function opXchg(c: Cpu, i: Insn): void {
