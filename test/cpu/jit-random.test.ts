@@ -1,6 +1,7 @@
 // Random programs, interpreter against compiler: a seeded generator writes a loop of random
-// integer instructions (32- and 8-bit ALU forms, shifts, IMUL, INC/DEC, MOV/MOVZX/LEA, loads and
-// stores, SETcc/CMOVcc, ADC/SBB, flag instructions, PUSHF/POP, short forward Jcc) that runs
+// integer instructions (32- and 8-bit ALU forms, shifts, IMUL (also by an immediate), TEST with
+// an immediate, INC/DEC, MOV/MOVZX/LEA, loads and stores, SETcc/CMOVcc, ADC/SBB, flag
+// instructions, PUSHF/POP, short forward Jcc) that runs
 // long enough to be compiled, then stops. Both tiers run it in slices of random length (so
 // budgets end inside blocks and inside compiled regions) and must agree after every slice on
 // registers, EFLAGS, EIP, instructions retired, TLB statistics, and at the end on memory.
@@ -32,7 +33,7 @@ function program(seed: number): number[] {
   const n = 6 + Math.floor(rnd() * 30);
   for (let k = 0; k < n; k++) {
     const d = pick(DST);
-    switch (Math.floor(rnd() * 23)) {
+    switch (Math.floor(rnd() * 25)) {
       case 0: // op r32, r32 (01 09 11 19 21 29 31 39)
         p.push((Math.floor(rnd() * 8) << 3) | 1, modrm(any(), d));
         break;
@@ -114,6 +115,19 @@ function program(seed: number): number[] {
             [0xfe, 0x43 | (Math.floor(rnd() * 2) << 3), disp8()],
           ]),
         );
+        break;
+      case 23: { // imul r32, r32 or [ebx + d8], imm8 / imm32 (6B 69)
+        const wide = rnd() < 0.5;
+        p.push(wide ? 0x69 : 0x6b);
+        if (rnd() < 0.5) p.push(modrm(d, any()));
+        else p.push(0x43 | (d << 3), disp8());
+        if (wide) p.push(byte(), byte(), byte(), byte());
+        else p.push(byte());
+        break;
+      }
+      case 24: // test r/m32, imm32 (F7 /0) / test r/m8, imm8 (F6 /0), register or [ebx + d8]
+        if (rnd() < 0.5) p.push(0xf7, ...(rnd() < 0.5 ? [modrm(0, any())] : [0x43, disp8()]), byte(), byte(), byte(), byte());
+        else p.push(0xf6, ...(rnd() < 0.5 ? [modrm(0, pick(DST8))] : [0x43, disp8()]), byte());
         break;
       default: // mov byte [ebx + d8], r8 / mov r8, byte [ebx + d8]
         if (rnd() < 0.5) p.push(0x88, 0x43 | (any() << 3), disp8());

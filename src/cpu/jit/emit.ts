@@ -263,6 +263,8 @@ export class BlockEmitter {
 // flag writes would be (the locals get exactly the handler's values).
 
 const imm = (i: Insn): string => String(i.imm | 0);
+/** A 32-bit load of the backing bytes at `a` (rd32's: aligned or not, inside one page). */
+const LOAD32 = '((a & 3) === 0 ? m32[a >>> 2] : dv.getInt32(a, true))';
 
 /** 32-bit ADD/SUB/CMP and logic on locals (add32, sub32, logic32 in exec-alu.ts). */
 function arith32(e: BlockEmitter, op: number, dst: string, a: string, b: string): string {
@@ -363,6 +365,22 @@ for (const [h, op] of GM) {
     return true;
   });
 }
+for (const [h, op] of [[A.opOr32GM, 1], [A.opAnd32GM, 4], [A.opXor32GM, 6]] as const) {
+  templates.set(h, (e, i) => {
+    const body = arith32(e, op, `r${i.reg}`, `r${i.reg}`, 'v');
+    e.emit(e.loadHit(e.ea(i), 4, `const v = ${LOAD32}; ${body}`));
+    e.setDirty(i.reg);
+    return true;
+  });
+}
+// opTestEI: TEST r/m32 or r/m8, imm (readE: one read)
+templates.set(A.opTestEI, (e, i) => {
+  if (i.osz === 2) return false;
+  const body = (v: string): string => (i.osz === 4 ? arith32(e, 4, '', v, imm(i)) : `{ ${arith8(e, 4, v, String(i.imm & 255))} }`);
+  if (!i.mem) e.emit(body(i.osz === 4 ? `r${i.rm}` : e.get8(i.rm)));
+  else e.emit(e.loadHit(e.ea(i), i.osz as 1 | 4, `const v = ${i.osz === 4 ? LOAD32 : 'mem[a]'}; ${body('v')}`));
+  return true;
+});
 templates.set(A.opAlu32GM, (e, i) => {
   if (i.op !== 1 && i.op !== 4 && i.op !== 6) return false;
   const body = arith32(e, i.op, `r${i.reg}`, `r${i.reg}`, 'v');
@@ -455,6 +473,17 @@ templates.set(A.opImul32GE, (e, i) => {
   e.setDirty(i.reg);
   return true;
 });
+// opImulGEI at 32 bits: G = E * imm (imulTrunc: CF = OF = the product did not fit)
+templates.set(A.opImulGEI, (e, i) => {
+  if (i.osz !== 4) return false;
+  const body = (b: string): string =>
+    `const x = ${b}, y = ${imm(i)}, lo = Math.imul(x, y), f = x * y !== lo ? 1 : 0; fop = 6; fres = lo; fsz = 2; fcf = f; fof = f; faf = 0; r${i.reg} = lo;`;
+  if (i.mem) e.emit(e.loadHit(e.ea(i), 4, body(LOAD32)));
+  else e.emit(`{ ${body(`r${i.rm}`)} }`);
+  e.produce(F_RES, 2);
+  e.setDirty(i.reg);
+  return true;
+});
 // opAluEI / opAluEG / opAluGE at 8 bits, register operands (alu(c, op, 0, ...); setReg 1)
 templates.set(A.opAluEI, (e, i) => {
   if (i.osz === 1 && i.mem) return rmw8(e, i, String(i.imm & 255));
@@ -490,6 +519,7 @@ templates.set(A.opIncDec, (e, i) => {
   e.emit(e.storeHit(e.ea(i), i.osz as 1 | 4, `hits++; const v = ${load}, z = ${res}; ${store} fcf = ${cf}; fop = ${i.op === 0 ? 4 : 5}; fa = v; fb = 1; fres = z; fsz = ${sz};`));
   return true;
 });
+templates.set(A.opIncDec32M, (e, i) => (templates.get(A.opIncDec) as Template)(e, i));
 templates.set(A.opAluEG, (e, i) => {
   if (i.osz === 1 && i.mem) return rmw8(e, i, e.get8(i.reg));
   if (i.osz !== 1 || i.mem) return false;
@@ -634,6 +664,11 @@ templates.set(D.opMovEI, (e, i) => {
   e.emit(e.set8(i.rm, String(i.imm & 255)));
   return true;
 });
+templates.set(D.opLea32, (e, i) => {
+  e.emit(`r${i.reg} = ${e.ea(i)};`);
+  e.setDirty(i.reg);
+  return true;
+});
 templates.set(D.opLea, (e, i) => {
   if (i.osz !== 4) return false;
   e.emit(`r${i.reg} = ${e.ea(i)};`);
@@ -695,3 +730,8 @@ templates.set(B.opRet, (e, i) => {
   e.setDirty(4);
   return true;
 });
+
+/** Whether compiled code states handler h inline (for some operand forms) rather than calling it. */
+export function hasTemplate(h: Handler): boolean {
+  return templates.has(h);
+}
