@@ -226,16 +226,26 @@ export async function runCommand(argv: string[]): Promise<number> {
     writeStdout(RUN_HELP);
     return 0;
   }
+  applyJitOptions(opts, opts.check);
+  return runImage(opts);
+}
+
+/** --jit and --jit-hot, for every command that takes the run flags (run, trace). With the
+ *  stale-access detector on (`detector`: run --check, trace) every fetch and access must go
+ *  through its checks, so the compiler compiles nothing: say so rather than ignore the flag. */
+export function applyJitOptions(opts: RunOptions, detector: boolean): void {
+  if (opts.jit && detector) {
+    writeStderr('shadowvisor: note: --jit on compiles nothing here: runs with the stale-access detector (run --check, trace) stay on the interpreter\n');
+  }
   setJitDefault(opts.jit);
   // A test setting, process-wide like the default above: with no budget (insnsPerByte 0) every
   // block that reaches `hot` is compiled (cpu/jit/compile.ts, jitTuning).
   if (opts.jitHot !== undefined) Object.assign(jitTuning, { hot: opts.jitHot, insnsPerByte: 0 });
-  return runImage(opts);
 }
 
 /** What the compiler did in this process (a log line: compile work is not part of --stats,
  *  whose counters are identical with --jit on and off). */
-function logJitStats(opts: RunOptions, log: Logger): void {
+export function logJitStats(opts: RunOptions, log: Logger): void {
   if (opts.jit) log.info({ ...jitStats }, 'jit: compiled regions');
 }
 

@@ -3,7 +3,7 @@
 // refault, filtered to a page, grouped into causal chains, or as JSON; and one address followed
 // GVA -> GPA -> HVA -> HPA -> spte -> TLB. The teaching view of DESIGN.md ("what users do").
 
-import { prepareShadowRun, readInputFile } from './run.js';
+import { applyJitOptions, logJitStats, prepareShadowRun, readInputFile } from './run.js';
 import { traceScheduleCommand } from './explore-replay.js';
 import { EventRing, readEvents, type TraceEvent } from '../obs/event-ring.js';
 import { UNSEEN_NAMES } from '../obs/events.js';
@@ -97,6 +97,7 @@ class Out {
 
 function traceImage(opts: TraceOptions, argv: string[]): number {
   const ro = opts.run;
+  applyJitOptions(ro, true);
   const log = createLogger(ro.logLevel);
   const image = readInputFile('image', ro.image);
   const input = ro.input === undefined ? undefined : readInputFile('input', ro.input === '-' ? 0 : ro.input);
@@ -153,6 +154,7 @@ function traceImage(opts: TraceOptions, argv: string[]): number {
   if (r.reason !== 'exit' && r.reason !== 'output-closed') writeStderr(`shadowvisor: ${r.message}\n`);
   else if (r.exitCode === EXIT_STATUS_STALE) writeStderr(`shadowvisor: ${r.message}\n`);
   if (ro.stats) writeStderr(formatShadowStats(collectShadowStats(g, seconds)));
+  logJitStats(ro, log);
   return r.exitCode;
 }
 

@@ -60,4 +60,21 @@ describe('run --jit-hot', () => {
     expect(statsOf(hot.stderr)).toEqual(statsOf(off.stderr));
     expect(jitReport(off.stderr)).toBeNull();
   });
+
+  it('trace and run --check take --jit but say it compiles nothing under the stale-access detector', () => {
+    const args = ['trace', '--mmu', 'shadow', '--log-level', 'info', HELLO];
+    const on = cli([...args, '--jit', 'on', '--jit-hot', '2']);
+    const off = cli(args);
+    expect(on.status, on.stderr).toBe(0);
+    expect(off.status, off.stderr).toBe(0);
+    expect(on.stderr).toMatch(/^shadowvisor: note: --jit on compiles nothing here: .*stale-access detector.*\n/m);
+    expect(off.stderr).not.toMatch(/note: --jit/);
+    expect(jitReport(on.stderr)?.regions, on.stderr).toBe(0);
+    expect(on.stdout.length).toBeGreaterThan(1000);
+    expect(on.stdout).toBe(off.stdout);
+    const check = cli(['run', '--check', '--jit', 'on', '--jit-hot', '2', '--log-level', 'info', HELLO]);
+    expect(check.status, check.stderr).toBe(0);
+    expect(check.stderr).toMatch(/note: --jit on compiles nothing here/);
+    expect(jitReport(check.stderr)?.regions, check.stderr).toBe(0);
+  });
 });
