@@ -15,16 +15,16 @@ import { hasTemplate } from '../../src/cpu/jit/emit.js';
 
 /** Handlers compiled code calls: system and string instructions, far branches, 16-bit forms,
  *  and integer instructions rare in compiled hot code or whose flags need the handler's
- *  arithmetic (ADC/SBB, multiply and divide, bit scans, rotates through CF...). */
+ *  arithmetic (ADC/SBB, divide, bit scans, rotates through CF...). */
 const CALLED = new Set([
   // exec-alu.ts
-  'opAlu32RI', 'opAlu32RR', 'opBsf', 'opBswap', 'opBt', 'opCbw', 'opCmov', 'opCmpxchg', 'opCmpxchg8b',
-  'opCwd', 'opDiv', 'opFlagOp', 'opIdiv', 'opImul1', 'opImulGE', 'opLahf', 'opMul', 'opNeg', 'opNot',
+  'opAlu32RI', 'opAlu32RR', 'opBsf', 'opBswap', 'opBt', 'opCbw', 'opCmpxchg', 'opCmpxchg8b',
+  'opCwd', 'opDiv', 'opFlagOp', 'opIdiv', 'opImulGE', 'opLahf', 'opNot',
   'opSahf', 'opShiftD', 'opXadd', 'opXlat',
   // exec-branch.ts
-  'opCallE', 'opFarDirect', 'opFarIndirect', 'opJccW', 'opJmpE', 'opLoop', 'opRetf',
+  'opFarDirect', 'opFarIndirect', 'opJccW', 'opLoop', 'opRetf',
   // exec-data.ts
-  'opEnter', 'opLeave', 'opMovGE', 'opMovMoffs', 'opPop', 'opPopa', 'opPush', 'opPusha', 'opXchg',
+  'opEnter', 'opLeave', 'opMovMoffs', 'opPop', 'opPopa', 'opPush', 'opPusha', 'opXchg',
 ]);
 
 describe('compiler coverage of the handlers', () => {

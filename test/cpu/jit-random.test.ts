@@ -1,7 +1,7 @@
 // Random programs, interpreter against compiler: a seeded generator writes a loop of random
-// integer instructions (32- and 8-bit ALU forms, shifts, IMUL (also by an immediate), TEST with
-// an immediate, INC/DEC, MOV/MOVZX/LEA, loads and stores, SETcc/CMOVcc, ADC/SBB, flag
-// instructions, PUSHF/POP, short forward Jcc) that runs
+// integer instructions (32- and 8-bit ALU forms, shifts, IMUL (also by an immediate), MUL and
+// one-operand IMUL, NEG, TEST with an immediate, INC/DEC, MOV (also 16-bit)/MOVZX/LEA, loads and
+// stores, SETcc/CMOVcc, ADC/SBB, flag instructions, PUSHF/POP, short forward Jcc) that runs
 // long enough to be compiled, then stops. Both tiers run it in slices of random length (so
 // budgets end inside blocks and inside compiled regions) and must agree after every slice on
 // registers, EFLAGS, EIP, instructions retired, TLB statistics, and at the end on memory.
@@ -33,7 +33,7 @@ function program(seed: number): number[] {
   const n = 6 + Math.floor(rnd() * 30);
   for (let k = 0; k < n; k++) {
     const d = pick(DST);
-    switch (Math.floor(rnd() * 25)) {
+    switch (Math.floor(rnd() * 29)) {
       case 0: // op r32, r32 (01 09 11 19 21 29 31 39)
         p.push((Math.floor(rnd() * 8) << 3) | 1, modrm(any(), d));
         break;
@@ -128,6 +128,27 @@ function program(seed: number): number[] {
       case 24: // test r/m32, imm32 (F7 /0) / test r/m8, imm8 (F6 /0), register or [ebx + d8]
         if (rnd() < 0.5) p.push(0xf7, ...(rnd() < 0.5 ? [modrm(0, any())] : [0x43, disp8()]), byte(), byte(), byte(), byte());
         else p.push(0xf6, ...(rnd() < 0.5 ? [modrm(0, pick(DST8))] : [0x43, disp8()]), byte());
+        break;
+      case 25: { // 16-bit MOV: r16, r16 / r16, [ebx + d8] / [ebx + d8], r16 / r16, imm16 / [ebx + d8], imm16
+        const form = Math.floor(rnd() * 5);
+        if (form === 0) p.push(0x66, 0x89, modrm(any(), d));
+        else if (form === 1) p.push(0x66, 0x8b, 0x43 | (d << 3), disp8());
+        else if (form === 2) p.push(0x66, 0x89, 0x43 | (any() << 3), disp8());
+        else if (form === 3) p.push(0x66, 0xb8 + d, byte(), byte());
+        else p.push(0x66, 0xc7, 0x43, disp8(), byte(), byte());
+        // a register result is folded into [ebx + 252], which no other instruction writes, so
+        // it outlives the loop's later writes to the register and the final memory compare sees it
+        if (form === 0 || form === 1 || form === 3) p.push(0x31, 0x43 | (d << 3), 252);
+        break;
+      }
+      case 26: // cmovcc r32, [ebx + d8]
+        p.push(0x0f, 0x40 + Math.floor(rnd() * 16), 0x43 | (d << 3), disp8());
+        break;
+      case 27: // neg r32
+        p.push(0xf7, modrm(3, d));
+        break;
+      case 28: // mul / imul r32 or [ebx + d8] (EDX:EAX = EAX * E)
+        p.push(0xf7, ...(rnd() < 0.5 ? [modrm(rnd() < 0.5 ? 4 : 5, any())] : [0x43 | ((rnd() < 0.5 ? 4 : 5) << 3), disp8()]));
         break;
       default: // mov byte [ebx + d8], r8 / mov r8, byte [ebx + d8]
         if (rnd() < 0.5) p.push(0x88, 0x43 | (any() << 3), disp8());

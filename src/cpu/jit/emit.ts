@@ -19,13 +19,14 @@ import * as A from '../exec-alu.js';
 import * as B from '../exec-branch.js';
 import * as D from '../exec-data.js';
 import { cond, F_ADD, F_DEC, F_INC, F_RES, F_SUB, getCF, PARITY } from '../flags.js';
+import { mulS32, mulU32 } from '../exec-alu.js';
 import type { Cpu } from '../cpu.js';
 import { TLB_MASK } from '../tlb.js';
 import type { Handler, Insn } from '../insn.js';
 
 /** Names the emitted text may use besides the region's own, and their values. */
-export const EMIT_SCOPE_NAMES = ['cond', 'getCF', 'PARITY', 'SLOW'];
-export const EMIT_SCOPE_VALUES: unknown[] = [cond, getCF, PARITY, slowCall];
+export const EMIT_SCOPE_NAMES = ['cond', 'getCF', 'PARITY', 'SLOW', 'MULU', 'MULS'];
+export const EMIT_SCOPE_VALUES: unknown[] = [cond, getCF, PARITY, slowCall, mulU32, mulS32];
 
 /** A template's slow path: the handler runs with the block state the interpreter's loop would
  *  show it (one shared function keeps each region's text and machine code small). */
@@ -189,7 +190,7 @@ export class BlockEmitter {
     return this.tlbHit('rtag', lin, size, hit);
   }
   /** Same for a store (wr8/wr32, and rdW32's write-permission test for read-modify-write). */
-  storeHit(lin: string, size: 1 | 4, hit: string): string {
+  storeHit(lin: string, size: 1 | 2 | 4, hit: string): string {
     return this.tlbHit('wtag', lin, size, hit);
   }
   private tlbHit(tags: 'rtag' | 'wtag', lin: string, size: 1 | 2 | 4, hit: string): string {
@@ -654,16 +655,16 @@ templates.set(D.opMov8RR, (e, i) => {
   e.emit(e.set8(i.rm, e.get8(i.reg)));
   return true;
 });
-templates.set(D.opMovEG, (e, i) => {
+function movEG8(e: BlockEmitter, i: Insn): boolean {
   if (i.osz !== 1 || i.mem) return false;
   e.emit(e.set8(i.rm, e.get8(i.reg)));
   return true;
-});
-templates.set(D.opMovEI, (e, i) => {
+}
+function movEI8(e: BlockEmitter, i: Insn): boolean {
   if (i.osz !== 1 || i.mem) return false;
   e.emit(e.set8(i.rm, String(i.imm & 255)));
   return true;
-});
+}
 templates.set(D.opLea32, (e, i) => {
   e.emit(`r${i.reg} = ${e.ea(i)};`);
   e.setDirty(i.reg);
@@ -687,6 +688,58 @@ templates.set(D.opPop32R, (e, i) => {
   e.setDirty(i.reg);
   return true;
 });
+
+// 16-bit MOV (opMovEG, opMovGE, opMovEI at osz 2: setReg's low-word merge, rd16/wr16)
+const set16 = (n: number, v: string): string => `r${n} = (r${n} & -65536) | ((${v}) & 65535);`;
+templates.set(D.opMovEG, (e, i) => (i.osz === 2 ? mov16(e, i, `r${i.reg}`) : movEG8(e, i)));
+templates.set(D.opMovEI, (e, i) => (i.osz === 2 ? mov16(e, i, String(i.imm & 65535)) : movEI8(e, i)));
+function mov16(e: BlockEmitter, i: Insn, v: string): boolean {
+  if (!i.mem) {
+    e.emit(set16(i.rm, v));
+    e.setDirty(i.rm);
+  } else e.emit(e.storeHit(e.ea(i), 2, `const w = ${v}; mem[a] = w; mem[a + 1] = w >>> 8;`));
+  return true;
+}
+templates.set(D.opMovGE, (e, i) => {
+  if (i.osz !== 2) return false;
+  if (!i.mem) e.emit(set16(i.reg, `r${i.rm}`));
+  else e.emit(e.loadHit(e.ea(i), 2, set16(i.reg, 'mem[a] | (mem[a + 1] << 8)')));
+  e.setDirty(i.reg);
+  return true;
+});
+// opCmov at 32 bits: the source is read whatever the condition (readE), then moved if it holds
+templates.set(A.opCmov, (e, i) => {
+  if (i.osz !== 4) return false;
+  const c = e.cond(i.op);
+  if (!i.mem) e.emit(`if (${c}) r${i.reg} = r${i.rm};`);
+  else e.emit(e.loadHit(e.ea(i), 4, `const v = ${LOAD32}; if (${c}) r${i.reg} = v;`));
+  e.setDirty(i.reg);
+  return true;
+});
+// opNeg at 32 bits on a register: 0 - v with SUB's flags (fa 0, fb v)
+templates.set(A.opNeg, (e, i) => {
+  if (i.osz !== 4 || i.mem) return false;
+  e.emit(`{ const x = r${i.rm}, z = (0 - x) | 0; fop = 2; fa = 0; fb = x; fres = z; fsz = 2; r${i.rm} = z; }`);
+  e.produce(F_SUB, 2);
+  e.setDirty(i.rm);
+  return true;
+});
+// opMul / opImul1 at 32 bits: EDX:EAX = EAX * E through the handlers' own mulU32/mulS32
+// (which also leave c.mulHi as the handler does); CF = OF = the high half is needed
+function mul1(e: BlockEmitter, i: Insn, signed: boolean): boolean {
+  if (i.osz !== 4) return false;
+  const f = signed ? 'c.mulHi !== lo >> 31' : 'c.mulHi !== 0';
+  const body = (v: string): string =>
+    `const lo = ${signed ? 'MULS' : 'MULU'}(c, r0, ${v}); r0 = lo; r2 = c.mulHi; const x = ${f} ? 1 : 0; fop = 6; fres = lo; fsz = 2; fcf = x; fof = x; faf = 0;`;
+  if (!i.mem) e.emit(`{ ${body(`r${i.rm}`)} }`);
+  else e.emit(e.loadHit(e.ea(i), 4, body(LOAD32)));
+  e.produce(F_RES, 2);
+  e.setDirty(0);
+  e.setDirty(2);
+  return true;
+}
+templates.set(A.opMul, (e, i) => mul1(e, i, false));
+templates.set(A.opImul1, (e, i) => mul1(e, i, true));
 
 // exec-branch.ts: near branches with a 32-bit operand size (block terminators; beip is the
 // block's linear address, as c.beip)
@@ -721,6 +774,31 @@ templates.set(B.opCall, (e, i) => {
       `const nx = (beip + ${i.next}) | 0; if ((a & 3) === 0) m32[a >>> 2] = nx; else dv.setInt32(a, nx, true); r4 = l; ne = (nx + ${i.imm | 0}) | 0;`,
     ),
   );
+  e.setDirty(4);
+  return true;
+});
+// opJmpE / opCallE at 32 bits: the target from a register or memory (readE). CALL's read and
+// its push are tested together before either happens, so a miss of either leaves the whole
+// instruction to the handler, which makes both accesses in order (and counts their hits).
+templates.set(B.opJmpE, (e, i) => {
+  if (i.osz !== 4) return false;
+  if (!i.mem) e.emit(`ne = r${i.rm};`);
+  else e.emit(e.loadHit(e.ea(i), 4, `ne = ${LOAD32};`));
+  return true;
+});
+templates.set(B.opCallE, (e, i) => {
+  if (i.osz !== 4) return false;
+  const push = `const nx = (beip + ${i.next}) | 0; if ((a & 3) === 0) m32[a >>> 2] = nx; else dv.setInt32(a, nx, true); r4 = l;`;
+  if (!i.mem) {
+    e.emit(e.storeHit('((r4 - 4) | 0)', 4, `const tg = r${i.rm}; ${push} ne = tg;`));
+  } else {
+    // both tests first, then the read (one hit) and the push (one hit)
+    e.emit(
+      `{ const m = ${e.ea(i)}, mp = m >>> 12, mt = mp & ${TLB_MASK}, l = (r4 - 4) | 0, vp = l >>> 12, t = vp & ${TLB_MASK}; ` +
+        `if (rtag[mt] === mp && (m & 4095) <= 4092 && wtag[t] === vp && (l & 4095) <= 4092) { hits += 2; ` +
+        `const b = (tlbOff[mt] + (m & 4095)) >>> 0, tg = (b & 3) === 0 ? m32[b >>> 2] : dv.getInt32(b, true); const a = (tlbOff[t] + (l & 4095)) >>> 0; ${push} ne = tg; } else ${e.callText()} }`,
+    );
+  }
   e.setDirty(4);
   return true;
 });
