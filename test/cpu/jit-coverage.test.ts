@@ -18,7 +18,7 @@ import { hasTemplate } from '../../src/cpu/jit/emit.js';
  *  arithmetic (ADC/SBB, divide, bit scans, rotates through CF...). */
 const CALLED = new Set([
   // exec-alu.ts
-  'opAlu32RI', 'opAlu32RR', 'opBsf', 'opBswap', 'opBt', 'opCbw', 'opCmpxchg', 'opCmpxchg8b',
+  'opBsf', 'opBswap', 'opBt', 'opCbw', 'opCmpxchg', 'opCmpxchg8b',
   'opCwd', 'opDiv', 'opFlagOp', 'opIdiv', 'opImulGE', 'opLahf', 'opNot',
   'opSahf', 'opShiftD', 'opXadd', 'opXlat',
   // exec-branch.ts

@@ -12,11 +12,20 @@ import { EXIT_BUDGET, EXIT_STOP } from '../../src/cpu/ports.js';
 import { CODE, makeMachine, setupPaging, STOP, type TestMachine, mulberry32 } from './harness.js';
 
 const DATA = 0x300000;
+/** What [ebx + disp8] reaches (disp8 is signed): DATA - 128 .. DATA + 127, seeded and compared. */
+const WINDOW_LO = DATA - 128;
+const WINDOW_HI = DATA + 128;
 /** Registers a random instruction may write: EAX EDX EBP ESI EDI (ECX counts, EBX points at
  *  DATA, ESP is the stack). */
 const DST = [0, 2, 5, 6, 7];
 /** 8-bit registers inside those: AL DL AH DH. */
 const DST8 = [0, 2, 4, 6];
+
+/** xor [ebx - 8], r32: folds a result into a slot no other instruction writes (their disp8 is
+ *  4k or 4k + 1 up to 237, i.e. -128..-17 and 0..127 signed), so it outlives the loop's later
+ *  writes to the register and the final memory compare sees it (a wrong 16-bit MOV or
+ *  SAR-by-CL template went unnoticed without this). */
+const FOLD = (reg: number): number[] => [0x31, 0x43 | (reg << 3), 0xf8];
 
 function program(seed: number): number[] {
   const rnd = mulberry32(seed);
@@ -33,6 +42,8 @@ function program(seed: number): number[] {
   const n = 6 + Math.floor(rnd() * 30);
   for (let k = 0; k < n; k++) {
     const d = pick(DST);
+    /** A register whose result is folded into memory after the flag readers (see FOLD), or -1. */
+    let fold = -1;
     switch (Math.floor(rnd() * 29)) {
       case 0: // op r32, r32 (01 09 11 19 21 29 31 39)
         p.push((Math.floor(rnd() * 8) << 3) | 1, modrm(any(), d));
@@ -51,10 +62,11 @@ function program(seed: number): number[] {
         p.push((rnd() < 0.5 ? 0x40 : 0x48) + d);
         break;
       case 5: // shl/shr/sar r32 or r8, imm8, 1 or CL
-        if (rnd() < 0.5) p.push(0xc1, modrm(pick([4, 5, 7]), d), Math.floor(rnd() * 40));
+        if (rnd() < 0.3) { p.push(0xd3, modrm(pick([4, 5, 7]), d)); fold = d; } // r32 by CL
+        else if (rnd() < 0.5) p.push(0xc1, modrm(pick([4, 5, 7]), d), Math.floor(rnd() * 40));
         else if (rnd() < 0.6) p.push(0xc0, modrm(pick([4, 5, 6, 7, 7, 7]), pick(DST8)), Math.floor(rnd() * 12)); // r8, imm8
         else if (rnd() < 0.5) p.push(0xd0, modrm(pick([4, 5, 6, 7]), pick(DST8))); // r8, 1
-        else p.push(0xd3, modrm(pick([0, 1, 4, 5, 7]), d));
+        else { p.push(0xd3, modrm(pick([0, 1, 4, 5, 7]), d)); fold = d; } // by CL
         break;
       case 6: // imul r32, r32
         p.push(0x0f, 0xaf, modrm(d, any()));
@@ -85,8 +97,10 @@ function program(seed: number): number[] {
       case 13: // cmovcc r32, r32
         p.push(0x0f, 0x40 + Math.floor(rnd() * 16), modrm(d, any()));
         break;
-      case 14: // adc/sbb r32, r32
-        p.push(rnd() < 0.5 ? 0x11 : 0x19, modrm(any(), d));
+      case 14: // adc/sbb r32, r32 or imm8
+        if (rnd() < 0.5) p.push(rnd() < 0.5 ? 0x11 : 0x19, modrm(any(), d));
+        else p.push(0x83, modrm(rnd() < 0.5 ? 2 : 3, d), byte());
+        fold = d;
         break;
       case 15: // clc stc cmc / lahf-sahf style explicit flags
         p.push(pick([0xf8, 0xf9, 0xf5, 0x9e]));
@@ -136,9 +150,7 @@ function program(seed: number): number[] {
         else if (form === 2) p.push(0x66, 0x89, 0x43 | (any() << 3), disp8());
         else if (form === 3) p.push(0x66, 0xb8 + d, byte(), byte());
         else p.push(0x66, 0xc7, 0x43, disp8(), byte(), byte());
-        // a register result is folded into [ebx + 252], which no other instruction writes, so
-        // it outlives the loop's later writes to the register and the final memory compare sees it
-        if (form === 0 || form === 1 || form === 3) p.push(0x31, 0x43 | (d << 3), 252);
+        if (form === 0 || form === 1 || form === 3) fold = d;
         break;
       }
       case 26: // cmovcc r32, [ebx + d8]
@@ -154,11 +166,15 @@ function program(seed: number): number[] {
         if (rnd() < 0.5) p.push(0x88, 0x43 | (any() << 3), disp8());
         else p.push(0x8a, 0x43 | (pick(DST8) << 3), disp8());
     }
-    // Read the flags often, in every way: each producer's flags are then checked directly.
+    // Read the flags often, in every way: each producer's flags are then checked directly
+    // (into registers other than one whose result is folded below).
+    const dst = DST.filter((r) => r !== fold);
+    const dst8 = DST8.filter((r) => (r & 3) !== fold);
     const f = rnd();
-    if (f < 0.15) p.push(0x0f, 0x90 + Math.floor(rnd() * 16), modrm(0, pick(DST8))); // setcc
-    else if (f < 0.35) p.push(0x9c, 0x58 + pick(DST)); // pushf; pop
-    else if (f < 0.5) p.push(0x70 + Math.floor(rnd() * 16), 2, 0x89, modrm(any(), pick(DST))); // jcc over a mov
+    if (f < 0.15) p.push(0x0f, 0x90 + Math.floor(rnd() * 16), modrm(0, pick(dst8))); // setcc
+    else if (f < 0.35) p.push(0x9c, 0x58 + pick(dst)); // pushf; pop
+    else if (f < 0.5) p.push(0x70 + Math.floor(rnd() * 16), 2, 0x89, modrm(any(), pick(dst))); // jcc over a mov
+    if (fold >= 0) p.push(...FOLD(fold));
   }
   p.push(0x49); // dec ecx
   const rel = loop - (p.length + 2);
@@ -175,10 +191,14 @@ function machine(seed: number, jit: boolean): TestMachine {
   const p = program(seed);
   for (let k = 0; k < p.length; k++) m.mem[CODE + k] = p[k]!;
   const rnd = mulberry32(seed ^ 0x5a5a);
-  for (let k = 0; k < 256; k++) m.mem[DATA + k] = Math.floor(rnd() * 256);
+  for (let a = WINDOW_LO; a < WINDOW_HI; a++) m.mem[a] = Math.floor(rnd() * 256);
   for (const r of [0, 2, 5, 6, 7]) m.cpu.regs[r] = Math.floor(rnd() * 2 ** 32) | 0;
   return m;
 }
+
+/** Programs per run: a rare instruction (SHL by CL followed by a CF reader) needs a few hundred
+ *  to turn up; a hand-broken template of it was first seen at seed 334. */
+const SEEDS = 400;
 
 const view = (m: TestMachine): object => ({
   regs: [...m.cpu.regs],
@@ -191,11 +211,11 @@ const view = (m: TestMachine): object => ({
 });
 
 describe('random programs: compiler and interpreter agree slice by slice', () => {
-  it('80 seeded programs (regions of 1 block for odd seeds, up to 16 for even ones; a tight compile budget for every fourth)', () => {
+  it(`${SEEDS} seeded programs (regions of 1 block for odd seeds, up to 16 for even ones; a tight compile budget for every fourth)`, () => {
     const saved = { ...jitTuning };
     const before = jitStats.regions;
     let stopped = 0;
-    for (let seed = 1; seed <= 80; seed++) {
+    for (let seed = 1; seed <= SEEDS; seed++) {
       Object.assign(jitTuning, { hot: 40, maxBlocks: seed % 2 === 0 ? 16 : 1, insnsPerByte: seed % 4 === 1 ? 8 : 0 });
       const a = machine(seed, false);
       const b = machine(seed, true);
@@ -212,10 +232,10 @@ describe('random programs: compiler and interpreter agree slice by slice', () =>
         }
         if (ea !== EXIT_BUDGET) break; // a fault ends in the harness's empty IDT: both must agree on it
       }
-      expect(Buffer.from(b.mem.subarray(DATA, DATA + 256)).equals(Buffer.from(a.mem.subarray(DATA, DATA + 256))), `seed ${seed} memory`).toBe(true);
+      expect(Buffer.from(b.mem.subarray(WINDOW_LO, WINDOW_HI)).equals(Buffer.from(a.mem.subarray(WINDOW_LO, WINDOW_HI))), `seed ${seed} memory`).toBe(true);
     }
     Object.assign(jitTuning, saved);
-    expect(stopped, 'most programs run to their stop').toBeGreaterThan(66);
+    expect(stopped, 'most programs run to their stop').toBeGreaterThan(SEEDS * 0.82);
     expect(jitStats.regions - before, 'the compiler ran').toBeGreaterThan(80);
   });
 });

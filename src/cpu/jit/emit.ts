@@ -18,7 +18,7 @@
 import * as A from '../exec-alu.js';
 import * as B from '../exec-branch.js';
 import * as D from '../exec-data.js';
-import { cond, F_ADD, F_DEC, F_INC, F_RES, F_SUB, getCF, PARITY } from '../flags.js';
+import { cond, F_ADC, F_ADD, F_DEC, F_INC, F_RES, F_SBB, F_SUB, getCF, PARITY } from '../flags.js';
 import { mulS32, mulU32 } from '../exec-alu.js';
 import type { Cpu } from '../cpu.js';
 import { TLB_MASK } from '../tlb.js';
@@ -82,12 +82,14 @@ export class BlockEmitter {
    * statement's slow path (CALL_MARK, at most one) is filled in last, so that it spills what
    * was dirty before the statement and reloads exactly the locals live after it.
    */
-  emit(s: string): void {
+  emit(s: string, mayKeepFlags = false): void {
     const fast = s.replace(CALL_MARK, '');
     let need = 0;
     for (const m of fast.matchAll(/\br([0-7])\b/g)) need |= 1 << Number(m[1]);
     need &= ~this.live;
-    let reads = 0;
+    // A statement that writes the flags only on some paths leaves the others' values: it reads
+    // them all (they are loaded first), as far as the locals' bookkeeping goes.
+    let reads = mayKeepFlags ? 0xff : 0;
     let writes = 0;
     for (const m of fast.matchAll(FLAG_RE)) {
       if (m[2] === undefined) reads |= FLAG_BIT[m[1]];
@@ -341,7 +343,18 @@ for (const [h, op] of ALU32_RI) {
     return true;
   });
 }
-// opAlu32RR / opAlu32RI: ADC and SBB (they read CF) stay with the handler.
+// opAlu32RR / opAlu32RI: ADC and SBB (alu() ops 2 and 3): the carry in is CF before them
+function adcSbb32(e: BlockEmitter, i: Insn, src: string): boolean {
+  if (i.op !== 2 && i.op !== 3) return false;
+  const cf = e.carry();
+  const z = i.op === 2 ? '(x + y + cin) | 0' : '(x - y - cin) | 0';
+  e.emit(`{ const x = r${i.rm}, y = ${src}, cin = ${cf}, z = ${z}; fcf = cin; fop = ${i.op === 2 ? 1 : 3}; fa = x; fb = y; fres = z; fsz = 2; r${i.rm} = z; }`);
+  e.produce(i.op === 2 ? F_ADC : F_SBB, 2);
+  e.setDirty(i.rm);
+  return true;
+}
+templates.set(A.opAlu32RR, (e, i) => adcSbb32(e, i, `r${i.reg}`));
+templates.set(A.opAlu32RI, (e, i) => adcSbb32(e, i, imm(i)));
 templates.set(A.opTest32RR, (e, i) => {
   e.emit(arith32(e, 4, '', `r${i.rm}`, `r${i.reg}`));
   return true;
@@ -452,6 +465,7 @@ templates.set(A.opSar32RI, (e, i) => {
 // opShift on an 8-bit register by a constant count (shiftCalc's SHL/SAL, SHR, SAR; count 0
 // changes nothing); rotates, counts in CL and other sizes stay with the handler
 templates.set(A.opShift, (e, i) => {
+  if (!i.mem && i.osz === 4 && i.imm2 !== 0 && i.op >= 4) return shift32CL(e, i);
   if (i.mem || i.osz !== 1 || i.imm2 !== 0 || i.op < 4) return false;
   const cnt = i.imm & 0x1f;
   if (cnt === 0) return true;
@@ -464,6 +478,18 @@ templates.set(A.opShift, (e, i) => {
   e.emit(`{ ${body} fop = 6; fsz = 0; fres = (z << 24) >> 24; faf = 0; ${e.set8(i.rm, 'z')} }`);
   return true;
 });
+/** SHL/SHR/SAR r32 by CL (shiftCalc at 32 bits): a count of 0 changes nothing, flags included. */
+function shift32CL(e: BlockEmitter, i: Insn): boolean {
+  const v = `r${i.rm}`;
+  let body: string;
+  if (i.op === 4 || i.op === 6) body = `const t = ${v} << (n - 1), z = t << 1; fcf = t >>> 31; fof = (t ^ z) >>> 31;`;
+  else if (i.op === 5) body = `const t = ${v} >>> (n - 1), z = t >>> 1; fcf = t & 1; fof = (t ^ z) >>> 31;`;
+  else body = `const t = ${v} >> (n - 1), z = t >> 1; fcf = t & 1; fof = 0;`;
+  e.emit(`{ const n = r1 & 31; if (n !== 0) { ${body} fop = 6; fres = z | 0; fsz = 2; faf = 0; ${v} = z | 0; } }`, true);
+  e.known = null;
+  e.setDirty(i.rm);
+  return true;
+}
 // opImul32GE: G = G * E (low half), CF = OF = the product did not fit
 templates.set(A.opImul32GE, (e, i) => {
   const body = (b: string): string =>
