@@ -1,9 +1,9 @@
-// The compiler's coverage of the interpreter's handlers: every handler of the integer and
-// branch groups is either stated inline by a template in src/cpu/jit/emit.ts or named below as
+// The compiler's coverage of the interpreter's handlers: every handler of the integer and branch
+// groups is either stated inline by a template in src/cpu/jit/templates.ts or named below as
 // deliberately left to a handler call. A new handler (the decoder specialising a form for the
-// interpreter's speed) fails this test until someone decides which it is; otherwise compiled
-// code silently turns an instruction it used to inline into a call. (Whether a template is
-// right is jit-random's and jit-diff's business.)
+// interpreter's speed) fails this test until someone decides which it is; otherwise compiled code
+// silently turns an instruction it used to inline into a call. (Whether a template is right is
+// jit-random's and jit-diff's business.)
 
 import { describe, expect, it } from 'vitest';
 import * as A from '../../src/cpu/exec-alu.js';
@@ -11,7 +11,7 @@ import * as B from '../../src/cpu/exec-branch.js';
 import * as D from '../../src/cpu/exec-data.js';
 import * as S from '../../src/cpu/exec-string.js';
 import * as Y from '../../src/cpu/exec-system.js';
-import { hasTemplate } from '../../src/cpu/jit/emit.js';
+import { hasTemplate } from '../../src/cpu/jit/templates.js';
 
 /** Handlers compiled code calls: system and string instructions, far branches, 16-bit forms,
  *  and integer instructions rare in compiled hot code or whose flags need the handler's

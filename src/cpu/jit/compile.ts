@@ -7,7 +7,7 @@
 //
 // Exactness is by construction, not by a second model of the processor:
 // - the blocks are the interpreter's decoded Block objects (same boundaries, same Insn records);
-// - each instruction is either a call of its interpreter handler or JS text from emit.ts that
+// - each instruction is either a call of its interpreter handler or JS text from templates.ts that
 //   states the same handler's effect for the instruction's fixed operands;
 // - per block the region does what Cpu.execBlocks does: blockBase/beip/eip/blockBreak set up,
 //   icount charged by whole blocks, a block that does not fit the slice handed back to the
@@ -27,6 +27,7 @@ import type { Cpu } from '../cpu.js';
 import type { Block, Insn, RegionFn } from '../insn.js';
 import * as BR from '../exec-branch.js';
 import { BlockEmitter, EMIT_SCOPE_NAMES, EMIT_SCOPE_VALUES, FLAG_LOCALS, REG_LOCALS } from './emit.js';
+import { templates } from './templates.js';
 
 /** Cpu.jitMode after a region returned a block: link from it to eip (it completed)... */
 export const JIT_LINK = 0;
@@ -169,7 +170,7 @@ export function compileRegion(c: Cpu, entry: Block): boolean {
     src.push(`case ${k}: {`);
     src.push(`if (end - ic < ${b.n}) { c.icount = ic; c.hits = hits; c.eip = (vbase + ${b.poff}) | 0; c.jitMode = 1; return B[${k}]; }`);
     src.push(`beip = (vbase + ${b.poff}) | 0; bb = ic; ne = NaN;`);
-    const em = new BlockEmitter(src);
+    const em = new BlockEmitter(src, templates);
     for (let j = 0; j < b.n; j++) {
       const ins = b.insns[j];
       const n = insns.length;
