@@ -1,6 +1,6 @@
-// Guest images run whole for the transparency tests (test/hv/transparency, tdp-images): the
-// processor's own MMU as the reference, and the hypervisor with the stale-access detector on and
-// both invariant checkers run at the end.
+// Guest images run whole for the transparency tests (test/hv/transparency, tdp-images) and the
+// multi-vCPU ones (smp): the processor's own MMU as the reference, and the hypervisor with the
+// stale-access detector on and both invariant checkers run at the end.
 
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';

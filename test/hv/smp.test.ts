@@ -6,15 +6,12 @@
 // on in every run and the VM and host invariants are checked at the end, also with constant
 // swapping and with KSM.
 
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { nullLogger } from '../../src/obs/log.js';
-import { runGuest, type GuestRun, type GuestRunOptions } from '../../src/sim/run-guest.js';
-import { checkVmInvariants } from '../../src/hv/check.js';
+import type { GuestRun, GuestRunOptions } from '../../src/sim/run-guest.js';
+import { IMAGE_MEM, runChecked } from './image-runs.js';
 
-const IMAGE = readFileSync(fileURLToPath(new URL('../../guest-images/smp.elf', import.meta.url)));
-const MEM = 64 * 1024 * 1024;
+const IMAGE_PATH = fileURLToPath(new URL('../../guest-images/smp.elf', import.meta.url));
 const SEEDS = [1, 2, 3];
 
 interface SmpRun {
@@ -24,23 +21,8 @@ interface SmpRun {
 }
 
 function smp(vcpus: number, extra: Partial<GuestRunOptions> = {}): SmpRun {
-  const bytes: number[] = [];
-  const g = runGuest({
-    image: IMAGE,
-    memBytes: MEM,
-    vcpus,
-    cmdline: `vcpus=${vcpus}`,
-    output: { write: (b) => void bytes.push(b) },
-    log: nullLogger,
-    check: true,
-    maxInsns: 2e8,
-    seed: 1,
-    ...extra,
-  });
-  expect(g.vm.stats.stale_accesses).toBe(0);
-  checkVmInvariants(g.vm);
-  g.host.checkInvariants();
-  return { out: Buffer.from(bytes).toString('latin1'), code: g.result.exitCode, g };
+  const { out, code, run } = runChecked(IMAGE_PATH, { vcpus, cmdline: `vcpus=${vcpus}`, maxInsns: 2e8, seed: 1, ...extra });
+  return { out, code, g: run };
 }
 
 /** What distinguishes one interleaving from another: scheduler decisions and per-vCPU work. */
@@ -106,14 +88,14 @@ describe('smp.elf: several vCPUs under the shadow MMU', () => {
   });
 
   it('4 vCPUs on a 256 KiB host (guest pages swapped out and back in): same bytes', () => {
-    const r = smp(4, { seed: 3, hostMemBytes: 256 * 1024, swapBytes: MEM });
+    const r = smp(4, { seed: 3, hostMemBytes: 256 * 1024, swapBytes: IMAGE_MEM });
     expectPass(r, 4);
     expect(r.out).toBe(baseline.get(4) ?? smp(4).out);
     expect(r.g.host.stats.swapIns).toBeGreaterThan(0);
   });
 
   it('4 vCPUs on a 64 KiB host (every page cycles through swap, notifier retries): same bytes', () => {
-    const r = smp(4, { seed: 1, hostMemBytes: 64 * 1024, swapBytes: MEM });
+    const r = smp(4, { seed: 1, hostMemBytes: 64 * 1024, swapBytes: IMAGE_MEM });
     expectPass(r, 4);
     expect(r.out).toBe(baseline.get(4) ?? smp(4).out);
     expect(r.g.host.stats.swapIns).toBeGreaterThan(500);
