@@ -16,6 +16,8 @@ export class CodeCache {
   readonly chunks: Uint32Array;
   private readonly tlbs: Tlb[] = [];
   invalidations = 0;
+  /** Told the blocks of each dropped page (the WebAssembly tier frees their link records). */
+  onDrop: ((blocks: ReadonlyArray<Block | undefined>) => void) | null = null;
   /** Invalidations per page, saturating at 255: the compiler (jit/) leaves alone a page whose
    *  code keeps being rewritten, where compiling would cost more than it saves. */
   readonly rewrites: Uint8Array;
@@ -65,6 +67,8 @@ export class CodeCache {
 
   invalidatePage(page: number): void {
     if (page < 0 || page >= this.pages.length || this.codePages[page] === 0) return;
+    const t = this.pages[page];
+    if (t !== undefined && this.onDrop !== null) this.onDrop(t);
     this.pages[page] = undefined;
     this.codePages[page] = 0;
     this.chunks[page] = 0;

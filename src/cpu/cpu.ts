@@ -29,6 +29,8 @@ import {
 } from './ports.js';
 import { TLB_MASK, Tlb } from './tlb.js';
 import { compileRegion, JIT_LINK, jitDefault, jitTuning } from './jit/compile.js';
+import { arenaOf, CPU_TLB_AT, type WasmArena } from './jit/wasm-arena.js';
+import { JIT_RESUME } from './jit/wasm-region.js';
 
 /** Thrown (never as an Error) to abandon the current instruction: an exception is pending. */
 export const FAULT_SIGNAL: object = Object.freeze({ signal: 'fault' });
@@ -193,6 +195,16 @@ export class Cpu {
   jitMode = JIT_LINK;
   /** Set with JIT_LINK when the returned block has a valid link to the next block (this one). */
   jitNext: Block | null = null;
+  /** With JIT_RESUME: the index in the returned block of the first instruction left to run. */
+  jitPos = 0;
+  /** The WebAssembly arena after this Cpu's memory (jit/wasm-arena.ts) holding r and the TLB,
+   *  or null (plain memory, or no slot left): then only the JavaScript tier compiles. */
+  readonly warena: WasmArena | null;
+  /** This Cpu's id in the arena (link records name it), the arena as int32s and the index
+   *  there of this Cpu's state words. */
+  readonly wcpu: number = 0;
+  readonly wst: Int32Array;
+  readonly wsi: number = 0;
   onStale: ((cpu: Cpu, lin: number, page: number, write: boolean) => void) | null = null;
 
   private readonly ibuf = new Uint8Array(16);
@@ -205,7 +217,18 @@ export class Cpu {
     const words = Math.floor(opts.mem.byteLength / 4);
     this.m32 = new Int32Array(buf, opts.mem.byteOffset, words);
     this.dv = new DataView(buf, opts.mem.byteOffset, opts.mem.byteLength);
-    this.r = new Int32Array(9);
+    const arena = arenaOf(opts.mem);
+    const slot = arena === null ? null : arena.takeCpu();
+    this.warena = slot === null ? null : arena;
+    if (slot !== null && arena !== null) {
+      this.wcpu = slot.id;
+      this.wst = arena.i32;
+      this.wsi = slot.base >> 2;
+      this.r = new Int32Array(arena.memory.buffer, slot.base, 9);
+    } else {
+      this.wst = new Int32Array(0);
+      this.r = new Int32Array(9);
+    }
     this.regs = this.r.subarray(0, 8);
     this.mmu = opts.mmu;
     this.io = opts.io;
@@ -213,7 +236,8 @@ export class Cpu {
     this.code = opts.code ?? new CodeCache(opts.mem.byteLength);
     this.index = opts.index ?? 0;
     this.jit = opts.jit ?? jitDefault();
-    this.tlb = new Tlb();
+    this.tlb = slot === null || arena === null ? new Tlb() : new Tlb(arena.memory.buffer, slot.base + CPU_TLB_AT);
+    if (arena !== null && slot !== null) this.code.onDrop = (blocks) => arena.dropBlocks(blocks);
     this.code.register(this.tlb);
     this.tlbOff = this.tlb.off;
     this.rtag = this.tlb.tagSR;
@@ -733,6 +757,7 @@ export class Cpu {
       // A compiled region runs whole blocks (it hands a block it cannot finish back to the
       // interpreter, JIT_INTERPRET) and follows valid links inside itself exactly as below.
       let compiled = false;
+      let resume = false;
       if (b.jfn !== null && this.jit && this.frameGen === null && end - this.icount >= b.n) {
         let nb: Block | null;
         try {
@@ -744,6 +769,7 @@ export class Cpu {
         if (nb === null) return;
         b = nb;
         compiled = this.jitMode === JIT_LINK;
+        resume = this.jitMode === JIT_RESUME;
         const next = this.jitNext;
         if (next !== null) {
           // The region found a valid link from b: the step below would take it, unchanged.
@@ -753,17 +779,19 @@ export class Cpu {
         }
       }
       if (!compiled) {
-        const base = this.icount;
+        // A WebAssembly region that stopped at instruction jitPos of block b (JIT_RESUME) hands
+        // the rest of it over with the block's icount and address set up: go on from there.
+        const base = resume ? this.blockBase : this.icount;
         this.blockBase = base;
         this.blockBreak = false;
-        const beip = this.eip;
+        const beip = resume ? this.beip : this.eip;
         const insns = b.insns;
         const left = end - base;
         const n = b.n < left ? b.n : left;
         if (n <= 0) return;
         this.beip = beip;
         this.eip = NaN;
-        let i = 0;
+        let i = resume ? this.jitPos : 0;
         try {
           while (i < n) {
             const ins = insns[i];
@@ -784,8 +812,11 @@ export class Cpu {
         // eip !== eip: NaN, no branch was taken; continue after the last executed instruction.
         if (this.eip !== this.eip) this.eip = (beip + insns[i - 1].next) | 0;
         if (this.blockBreak !== false || i < b.n) return;
-        if (this.jit && ++b.hot === jitTuning.hot && b.page >= 0 && b.jfn === null && this.frameGen === null) {
-          if (!compileRegion(this, b)) b.hot = 0;
+        if (this.jit && b.jfn === null) {
+          const h = ++b.hot;
+          if ((h === jitTuning.hot || (h === jitTuning.wasmHot && this.warena !== null)) && b.page >= 0 && this.frameGen === null) {
+            if (!compileRegion(this, b, h === jitTuning.hot)) b.hot = 0;
+          }
         }
       }
       const eip = this.eip;
@@ -800,6 +831,7 @@ export class Cpu {
         b.linkCode = code.invalidations;
         b.l0eip = b.l1eip = -1;
         b.l0 = b.l1 = null;
+        if (b.wslot >= 0 && this.warena !== null) this.warena.mirrorLinks(b, this.wcpu);
       }
       if (nb === null) {
         try {
@@ -818,6 +850,7 @@ export class Cpu {
             b.l1eip = eip;
             b.l1 = nb;
           }
+          if (b.wslot >= 0 && this.warena !== null) this.warena.mirrorLinks(b, this.wcpu);
         }
       }
       b = nb;

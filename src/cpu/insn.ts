@@ -70,6 +70,8 @@ export class Block {
   jpc = 0;
   /** Identity of that region: a compiled transition continues inside only if the target's jreg matches. */
   jreg = 0;
+  /** Its record in the WebAssembly arena's link table (jit/wasm-arena.ts), or -1. */
+  wslot = -1;
 }
 
 /**

@@ -15,14 +15,14 @@ export const TLB_MASK = TLB_SIZE - 1;
  * (`codePages`), so stores into code take the slow path, which invalidates the decoded blocks.
  */
 export class Tlb {
-  readonly tagSR = new Int32Array(TLB_SIZE).fill(-1);
-  readonly tagSW = new Int32Array(TLB_SIZE).fill(-1);
-  readonly tagUR = new Int32Array(TLB_SIZE).fill(-1);
-  readonly tagUW = new Int32Array(TLB_SIZE).fill(-1);
+  readonly tagSR: Int32Array;
+  readonly tagSW: Int32Array;
+  readonly tagUR: Int32Array;
+  readonly tagUW: Int32Array;
   /** Backing byte offset of the page as `page << 12`: backing memory may reach 4 GiB (the largest
    *  ArrayBuffer), so offsets of pages at and above 2 GiB wrap negative here; readers recover
    *  the byte address with `(off + (lin & 0xfff)) >>> 0` and the page with `off >>> 12`. */
-  readonly off = new Int32Array(TLB_SIZE);
+  readonly off: Int32Array;
   /** TLB_WRITE | TLB_USER as given to fill(): what the walk allowed, before code protection. */
   readonly flags = new Int32Array(TLB_SIZE);
   /** Frame generation recorded at fill time (stale-access detector). */
@@ -32,6 +32,18 @@ export class Tlb {
   fills = 0;
   /** Bumped by every flush: decoded-block links made under an older epoch are not followed. */
   epoch = 0;
+
+  /** The tag and `off` arrays are placed at `byteOffset` in `buffer` when given (five arrays
+   *  in a row: the WebAssembly tier reads them there, jit/wasm-arena.ts). */
+  constructor(buffer?: ArrayBufferLike, byteOffset = 0) {
+    const arr = (k: number): Int32Array =>
+      buffer === undefined ? new Int32Array(TLB_SIZE) : new Int32Array(buffer, byteOffset + k * TLB_SIZE * 4, TLB_SIZE);
+    this.tagSR = arr(0).fill(-1);
+    this.tagSW = arr(1).fill(-1);
+    this.tagUR = arr(2).fill(-1);
+    this.tagUW = arr(3).fill(-1);
+    this.off = arr(4);
+  }
 
   fill(lin: number, page: number, flags: number, gen: number): void {
     const vpn = lin >>> 12;

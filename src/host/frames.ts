@@ -48,11 +48,14 @@ export class FrameTable {
   nrFree: number;
   poisonOnFree = true;
 
-  constructor(readonly nrFrames: number) {
+  constructor(
+    readonly nrFrames: number,
+    allocRam: (bytes: number) => Uint8Array = (n) => new Uint8Array(n),
+  ) {
     if (!Number.isInteger(nrFrames) || nrFrames < 1 || nrFrames > MAX_FRAMES) {
       throw new RangeError(`a host has 1 to ${MAX_FRAMES} frames (4 KiB to 4 GiB of RAM), not ${nrFrames}`);
     }
-    this.ram = new Uint8Array(new ArrayBuffer(nrFrames * PAGE_SIZE));
+    this.ram = allocRam(nrFrames * PAGE_SIZE);
     this.refcount = new Int32Array(nrFrames);
     this.mapcount = new Int32Array(nrFrames);
     this.flags = new Uint8Array(nrFrames);

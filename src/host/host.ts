@@ -40,6 +40,9 @@ export interface HostOptions {
   swapStore?: SwapStore;
   seed?: number;
   log?: Logger;
+  /** Allocates the host's RAM (zeroed): the engine's processor may want it in memory its
+   *  compiled code can address (cpu/jit/wasm-arena.ts). Default: a plain ArrayBuffer. */
+  allocRam?: (bytes: number) => Uint8Array;
   /** Free-frame watermarks (defaults scale with RAM, as min_free_kbytes does). */
   wmarkMin?: number;
   wmarkLow?: number;
@@ -94,7 +97,7 @@ export class Host {
 
   constructor(opts: HostOptions) {
     if (!(opts.frames > 0) || opts.frames >= 1 << 27) throw new Error('host: frames must be in [1, 2^27)');
-    this.ft = new FrameTable(opts.frames);
+    this.ft = new FrameTable(opts.frames, opts.allocRam);
     this.ram = this.ft.ram;
     this.frameGen = this.ft.frameGen;
     this.lru = new Lru(this.ft);

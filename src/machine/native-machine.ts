@@ -4,6 +4,8 @@
 
 import { CodeCache } from '../cpu/code-cache.js';
 import { Cpu } from '../cpu/cpu.js';
+import { jitDefault } from '../cpu/jit/compile.js';
+import { allocRam } from '../cpu/jit/wasm-arena.js';
 import { GuestError } from '../cpu/errors.js';
 import { NativeMmu } from '../cpu/paging.js';
 import { type Logger, nullLogger } from '../obs/log.js';
@@ -37,7 +39,7 @@ export class NativeMachine {
   /** Throws ImageError (before anything runs) when the image breaks GUEST-ABI "Image format". */
   constructor(opts: NativeMachineOptions) {
     const log = opts.log ?? nullLogger;
-    this.ram = new Uint8Array(opts.ramBytes);
+    this.ram = allocRam(opts.ramBytes, jitDefault());
     this.boot = loadMultibootImage(opts.image, {
       ramBytes: opts.ramBytes,
       cmdline: opts.cmdline,

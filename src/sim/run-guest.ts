@@ -2,6 +2,8 @@
 // the requested RAM and swap, one VM process on it, the scheduler with kswapd (and ksmd with
 // --ksm), run to completion. The CLI and the tests share this so both see the same machine.
 
+import { jitDefault } from '../cpu/jit/compile.js';
+import { allocRam } from '../cpu/jit/wasm-arena.js';
 import { MAX_FRAMES } from '../host/frames.js';
 import { Host } from '../host/host.js';
 import type { SwapStore } from '../host/swap.js';
@@ -86,7 +88,14 @@ export function hostFor(opts: Pick<GuestRunOptions, 'memBytes' | 'hostMemBytes' 
       `guest memory (${opts.memBytes / 1048576} MiB) is larger than the host can ever hold: ${hostMem / 1048576} MiB RAM + ${swap / 1048576} MiB swap`,
     );
   }
-  return new Host({ frames: hostMem / 4096, swapPages: swap / 4096, seed: opts.seed ?? 1, log: opts.log, swapStore: opts.swapStore });
+  return new Host({
+    frames: hostMem / 4096,
+    swapPages: swap / 4096,
+    seed: opts.seed ?? 1,
+    log: opts.log,
+    swapStore: opts.swapStore,
+    allocRam: (n) => allocRam(n, jitDefault()),
+  });
 }
 
 /** A booted, not yet started guest: the CLI hooks its console before running it. */

@@ -1,6 +1,7 @@
 // Minimal machine for CPU unit tests: RAM, the native MMU, a stub port bus (0xF4 stops the run,
 // 0xE9/0x3F8 collect output bytes) and helpers to place code and run it.
 
+import { allocRam } from '../../src/cpu/jit/wasm-arena.js';
 import { Cpu } from '../../src/cpu/cpu.js';
 import { NativeMmu, PTE_P, PTE_RW, PTE_US } from '../../src/cpu/paging.js';
 import { ACC_FETCH, ACC_WRITE, EXIT_STOP, XLATE_EXIT, type InterruptController, type IoBus, type Mmu } from '../../src/cpu/ports.js';
@@ -44,8 +45,9 @@ export const CODE = 0x100000;
 
 export type CpuOf = Cpu;
 
-export function makeMachine(memBytes = 4 << 20, wrap?: (inner: NativeMmu) => Mmu): TestMachine {
-  const mem = new Uint8Array(memBytes);
+/** `wasm`: RAM in a WebAssembly memory with an arena (the compiler's WebAssembly tier can run). */
+export function makeMachine(memBytes = 4 << 20, wrap?: (inner: NativeMmu) => Mmu, wasm = false): TestMachine {
+  const mem = allocRam(memBytes, wasm);
   const mmu = new NativeMmu(memBytes);
   const io = new StubIo();
   const pic = new StubPic();

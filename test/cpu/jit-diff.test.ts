@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { jitStats, jitTuning, setJitDefault } from '../../src/cpu/jit/compile.js';
+import { wasmStats } from '../../src/cpu/jit/wasm-region.js';
 import type { Cpu } from '../../src/cpu/cpu.js';
 import { NativeMachine } from '../../src/machine/native-machine.js';
 import { EventRing } from '../../src/obs/event-ring.js';
@@ -28,8 +29,11 @@ afterEach(() => {
   setJitDefault(false);
   Object.assign(jitTuning, savedTuning);
 });
-/** Compile after 40 runs (these runs are short), regions of `maxBlocks` blocks. */
-const tune = (maxBlocks: number): void => void Object.assign(jitTuning, { hot: 40, maxBlocks, insnsPerByte: 0 });
+type Tier = 'js' | 'wasm';
+/** Compile after 40 runs (these runs are short; WebAssembly regions after 20), JavaScript
+ *  regions of `maxBlocks` blocks; `tier` js: JavaScript regions only. */
+const tune = (maxBlocks: number, tier: Tier): void =>
+  void Object.assign(jitTuning, { hot: 40, wasmHot: 20, maxBlocks, insnsPerByte: 0, wasm: tier === 'wasm' });
 
 /** Everything a run shows besides wall time. */
 function cpuView(c: Cpu): object {
@@ -48,11 +52,14 @@ function cpuView(c: Cpu): object {
   };
 }
 
+/** Runs f with the compiler on or off; `compiled` counts the regions compiled in the tier that
+ *  jitTuning.wasm selects (with WebAssembly, blocks it cannot state still go to JavaScript). */
 function withJit<T>(on: boolean, f: () => T): { v: T; compiled: number } {
   setJitDefault(on);
-  const before = jitStats.regions;
+  const before = jitTuning.wasm ? wasmStats.regions : jitStats.regions;
   try {
-    return { v: f(), compiled: jitStats.regions - before };
+    const v = f();
+    return { v, compiled: (jitTuning.wasm ? wasmStats.regions : jitStats.regions) - before };
   } finally {
     setJitDefault(false);
   }
@@ -103,8 +110,9 @@ function shadow(name: string, maxInsns: number, hostMemBytes: number | undefined
 }
 
 describe('--jit on and off give the same machine', () => {
-  it.each(images)('native: %s', (name) => {
-    tune(1);
+  const tiers = (names: readonly string[]): Array<[string, Tier]> => names.flatMap((n) => [[n, 'js'], [n, 'wasm']] as Array<[string, Tier]>);
+  it.each(tiers(images))('native: %s, %s regions', (name, tier) => {
+    tune(1, tier);
     const off = withJit(false, () => native(name, 2_000_000));
     const on = withJit(true, () => native(name, 2_000_000));
     expect(on.compiled, 'the compiler ran').toBeGreaterThan(0);
@@ -114,13 +122,17 @@ describe('--jit on and off give the same machine', () => {
   // Tiny host: the guest's code pages are reclaimed and swapped back in while compiled; KSM
   // merges identical pages (COW breaks on the next write). The trace ring records every fault,
   // invalidation and refault with its virtual time.
-  it.each([
-    ['cputest.elf', 2_000_000, 1 << 20, false],
-    ['pagestress.elf', 1_500_000, 1 << 20, true],
-    ['cpubench-short.elf', 1_500_000, 768 << 10, true],
-    ['smp.elf', 1_500_000, 1 << 20, false],
-  ] as const)('shadow, tiny host: %s', (name, maxInsns, host, ksm) => {
-    tune(16);
+  it.each(
+    (
+      [
+        ['cputest.elf', 2_000_000, 1 << 20, false],
+        ['pagestress.elf', 1_500_000, 1 << 20, true],
+        ['cpubench-short.elf', 1_500_000, 768 << 10, true],
+        ['smp.elf', 1_500_000, 1 << 20, false],
+      ] as const
+    ).flatMap((c) => [[...c, 'js'], [...c, 'wasm']] as Array<[string, number, number, boolean, Tier]>),
+  )('shadow, tiny host: %s (%s insns, host %s bytes, ksm %s), %s regions', (name, maxInsns, host, ksm, tier) => {
+    tune(16, tier);
     const off = withJit(false, () => shadow(name, maxInsns, host, ksm));
     const on = withJit(true, () => shadow(name, maxInsns, host, ksm));
     expect(on.compiled, 'the compiler ran').toBeGreaterThan(0);
@@ -128,17 +140,17 @@ describe('--jit on and off give the same machine', () => {
     expect(on.v).toEqual(off.v);
   });
 
-  it('tdp MMU, tiny host: pagestress.elf', () => {
-    tune(4);
+  it.each(['js', 'wasm'] as const)('tdp MMU, tiny host: pagestress.elf, %s regions', (tier) => {
+    tune(4, tier);
     const off = withJit(false, () => shadow('pagestress.elf', 1_500_000, 1 << 20, false, 'tdp'));
     const on = withJit(true, () => shadow('pagestress.elf', 1_500_000, 1 << 20, false, 'tdp'));
     expect(on.compiled, 'the compiler ran').toBeGreaterThan(0);
     expect(on.v).toEqual(off.v);
   });
 
-  it('fuzzer streams and mutated images: native and shadow, identical outcomes', () => {
+  it.each(['js', 'wasm'] as const)('fuzzer streams and mutated images: native and shadow, identical outcomes, %s regions', (tier) => {
     const fuzzImages = loadFuzzImages();
-    tune(4);
+    tune(4, tier);
     let compiled = 0;
     for (let k = 0; k < 24; k++) {
       const spec = caseAt(77, k, fuzzImages.names.length);

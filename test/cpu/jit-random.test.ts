@@ -8,6 +8,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { jitStats, jitTuning } from '../../src/cpu/jit/compile.js';
+import { wasmStats } from '../../src/cpu/jit/wasm-region.js';
 import { EXIT_BUDGET, EXIT_STOP } from '../../src/cpu/ports.js';
 import { CODE, makeMachine, setupPaging, STOP, type TestMachine, mulberry32 } from './harness.js';
 
@@ -184,8 +185,12 @@ function program(seed: number): number[] {
   return p;
 }
 
+/** Seeds whose half is odd run the compiled side with WebAssembly regions (blocks they cannot
+ *  state go to JavaScript ones); the others with JavaScript regions only. */
+const wasmSeed = (seed: number): boolean => Math.floor(seed / 2) % 2 === 1;
+
 function machine(seed: number, jit: boolean): TestMachine {
-  const m = makeMachine(8 << 20);
+  const m = makeMachine(8 << 20, undefined, jit && wasmSeed(seed));
   m.cpu.jit = jit;
   if (seed % 3 === 0) setupPaging(m);
   const p = program(seed);
@@ -222,9 +227,10 @@ describe('random programs: compiler and interpreter agree slice by slice', () =>
   it(`${SEEDS} seeded programs (regions of 1 block for odd seeds, up to 16 for even ones; a tight compile budget for every fourth)`, () => {
     const saved = { ...jitTuning };
     const before = jitStats.regions;
+    const wasmBefore = wasmStats.regions;
     let stopped = 0;
     for (let seed = FIRST; seed < FIRST + SEEDS; seed++) {
-      Object.assign(jitTuning, { hot: 40, maxBlocks: seed % 2 === 0 ? 16 : 1, insnsPerByte: seed % 4 === 1 ? 8 : 0 });
+      Object.assign(jitTuning, { hot: 40, wasmHot: 20, maxBlocks: seed % 2 === 0 ? 16 : 1, insnsPerByte: seed % 4 === 1 ? 8 : 0 });
       const a = machine(seed, false);
       const b = machine(seed, true);
       const slices = mulberry32(seed * 7919);
@@ -245,5 +251,6 @@ describe('random programs: compiler and interpreter agree slice by slice', () =>
     Object.assign(jitTuning, saved);
     expect(stopped, 'most programs run to their stop').toBeGreaterThan(SEEDS * 0.82);
     expect(jitStats.regions - before, 'the compiler ran').toBeGreaterThan(80);
+    expect(wasmStats.regions - wasmBefore, 'the WebAssembly tier ran').toBeGreaterThan(SEEDS / 8);
   }, Math.max(120_000, SEEDS * 50)); // a long hunt takes about 10 ms per program
 });

@@ -28,6 +28,7 @@ import type { Block, Insn, RegionFn } from '../insn.js';
 import * as BR from '../exec-branch.js';
 import { BlockEmitter, EMIT_SCOPE_NAMES, EMIT_SCOPE_VALUES, FLAG_LOCALS, REG_LOCALS } from './emit.js';
 import { templates } from './templates.js';
+import { compileWasmRegion } from './wasm-region.js';
 
 /** Cpu.jitMode after a region returned a block: link from it to eip (it completed)... */
 export const JIT_LINK = 0;
@@ -57,6 +58,13 @@ export const jitTuning = {
    * runs still compile all their hot code. A block refused for budget counts up to `hot` again.
    */
   insnsPerByte: 250,
+  /** Whole-block runs after which a block joins its page's WebAssembly region (wasm-region.ts),
+   *  when its Cpu has an arena and every instruction of the block has a WebAssembly template.
+   *  A WebAssembly module compiles in about a millisecond and runs at full speed at once, so
+   *  this can be far lower than `hot`. */
+  wasmHot: 2000,
+  /** Use the WebAssembly tier where it can run (false: JavaScript regions only). */
+  wasm: true,
 };
 /** A page whose decoded code was dropped more often than this is not compiled (self-modifying
  *  code, or a frame reused for data): each compile costs milliseconds, a block run microseconds. */
@@ -141,10 +149,13 @@ function regionBlocks(c: Cpu, entry: Block): Block[] {
   return blocks;
 }
 
-/** Build, compile and install the region entered at `entry` (a block of a cached page); false
- *  when the compile budget (jitTuning.insnsPerByte) refuses it for now. */
-export function compileRegion(c: Cpu, entry: Block): boolean {
-  if (!jitAvailable() || c.code.rewrites[entry.page] > MAX_PAGE_REWRITES) return true;
+/** Build, compile and install the region entered at `entry` (a block of a cached page): its
+ *  page's WebAssembly region when it can be, else (with `js`) a JavaScript region. False when
+ *  the compile budget (jitTuning.insnsPerByte) refuses the JavaScript region for now. */
+export function compileRegion(c: Cpu, entry: Block, js = true): boolean {
+  if (c.code.rewrites[entry.page] > MAX_PAGE_REWRITES) return true;
+  if (jitTuning.wasm && compileWasmRegion(c, entry, jitTuning.wasmHot)) return true;
+  if (!js || !jitAvailable()) return true;
   const used = sourceBytes.get(c.code) ?? 0;
   if (used > MAX_SOURCE_BYTES) return true;
   if (used * jitTuning.insnsPerByte > c.icount) return false;

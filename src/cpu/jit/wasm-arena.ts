@@ -1,0 +1,183 @@
+// Backing memory that WebAssembly regions (wasm-region.ts) can address: guest (or host) RAM at
+// offset 0 of a WasmMemory, and after it an arena holding what compiled code reads
+// besides RAM: each Cpu's register file, lazy-flag record and TLB arrays, and a table that
+// mirrors the interpreter's block links. There is no Linux/KVM counterpart; QEMU's TCG keeps
+// CPUArchState and the softmmu TLB in host memory next to its generated code for the same reason.
+//
+// The memory never grows: growing would detach the ArrayBuffer under every typed-array view the
+// interpreter holds. What does not fit (too many Cpus, block slots used up, RAM near 4 GiB) just
+// is not compiled to WebAssembly: the JavaScript tier and the interpreter stay exact without it.
+
+import type { Block } from '../insn.js';
+import { dispatcherBytes, WA, type WasmMemory, type WasmTable } from './wasm-encode.js';
+
+/** Bytes of a Cpu's slot: its state words, then the five TLB arrays (tlb.ts) of 16 KiB each. */
+export const CPU_SLOT_BYTES = 96 << 10;
+/** Byte offset in a Cpu slot of the TLB arrays (tagSR, tagSW, tagUR, tagUW, off). */
+export const CPU_TLB_AT = 256;
+/** Int32 index, in a Cpu slot, of each state word. r[0..8] come first (Cpu.r). */
+export const ST_FLAGS = 10; // fop fa fb fres fsz fcf fof faf: ST_FLAGS .. ST_FLAGS + 7
+export const ST_IC = 20; // units retired in the call
+export const ST_BB = 21; // units retired before the block the call returned
+export const ST_BEIP = 22; // that block's linear address
+export const ST_NE = 23; // the next EIP after it (LINK)
+export const ST_HITS = 24; // TLB hits in the call
+export const ST_RID = 25; // the region the call ended in
+export const ST_NRID = 26; // CHAIN: the region to go on in, its case
+export const ST_NPC = 27;
+const MAX_CPUS = 64;
+
+/** Link table: per block slot, LINK_WORDS int32 words mirroring Block's link fields. */
+export const LINK_WORDS = 16;
+export const LK_CPU = 0; // the Cpu's arena id (1-based), 0: none
+export const LK_TLB = 1; // linkTlb | 0
+export const LK_CODE = 2; // linkCode | 0
+export const LK_E0 = 3; // l0eip
+export const LK_S0 = 4; // l0's slot, -1: none or not compiled
+export const LK_E1 = 5;
+export const LK_S1 = 6;
+export const LK_RID = 7; // id of the WebAssembly region the block is compiled into
+export const LK_PC = 8; // its case in that region
+const MAX_SLOTS = 1 << 16;
+
+export class WasmArena {
+  readonly i32: Int32Array;
+  /** Byte offset of the first Cpu slot and of the link table. */
+  readonly cpuBase: number;
+  readonly linkBase: number;
+  private cpus = 0;
+  private nextSlot = 0;
+  private readonly freeSlots: number[] = [];
+  /** Region ids: unique per arena, never 0; index of the region's function in `table` and of
+   *  its blocks in `regionBlocks`. */
+  private nextRid = 1;
+  readonly regionBlocks: Block[][] = [[]];
+  private table: WasmTable | null = null;
+  /** dispatch(pc, budget, epoch, inv, vbase, rtag, wtag, st, cpu, rid): runs region rid and
+   *  the regions it chains to (wasm-encode.ts dispatcherBytes). */
+  dispatch: ((...a: number[]) => number) | null = null;
+
+  constructor(
+    readonly memory: WasmMemory,
+    ramBytes: number,
+  ) {
+    this.i32 = new Int32Array(memory.buffer);
+    this.cpuBase = ramBytes;
+    this.linkBase = ramBytes + MAX_CPUS * CPU_SLOT_BYTES;
+  }
+
+  /** A Cpu slot's byte offset and 1-based id, or null when all are taken. */
+  takeCpu(): { base: number; id: number } | null {
+    if (this.cpus === MAX_CPUS) return null;
+    const k = this.cpus++;
+    return { base: this.cpuBase + k * CPU_SLOT_BYTES, id: k + 1 };
+  }
+
+  /** A link-table slot for a block that is being compiled, or -1 when all are taken. */
+  takeSlot(): number {
+    const s = this.freeSlots.pop();
+    if (s !== undefined) return s;
+    if (this.nextSlot === MAX_SLOTS) return -1;
+    return this.nextSlot++;
+  }
+
+  /**
+   * Give back the slots of the blocks of a dropped page. A stale reference to a reused slot is
+   * never followed: the drop bumped the code cache's invalidation count, which every mirrored
+   * link made before it records.
+   */
+  dropBlocks(blocks: ReadonlyArray<Block | undefined>): void {
+    for (const b of blocks) {
+      if (b !== undefined && b.wslot >= 0) {
+        this.clearSlot(b.wslot);
+        this.freeSlots.push(b.wslot);
+        b.wslot = -1;
+      }
+    }
+  }
+
+  private clearSlot(s: number): void {
+    this.i32.fill(0, (this.linkBase >> 2) + s * LINK_WORDS, (this.linkBase >> 2) + (s + 1) * LINK_WORDS);
+  }
+
+  /** Install a region's function and blocks; returns its id. */
+  addRegion(params: number, run: unknown, blocks: Block[]): number {
+    if (this.table === null) {
+      this.table = new WA.Table({ element: 'anyfunc', initial: 64 });
+      const mod = new WA.Module(dispatcherBytes(params, 7, 4 * ST_NRID, 4 * ST_NPC, 4 * ST_NE));
+      const inst = new WA.Instance(mod, { m: { mem: this.memory, tab: this.table } });
+      this.dispatch = inst.exports.run as (...a: number[]) => number;
+    }
+    const rid = this.nextRid++;
+    if (rid >= this.table.length) this.table.grow(this.table.length);
+    this.table.set(rid, run);
+    this.regionBlocks[rid] = blocks;
+    return rid;
+  }
+  /** The id the next addRegion will return (its code names itself). */
+  peekRegionId(): number {
+    return this.nextRid;
+  }
+
+  /** Copy block b's link fields (set by Cpu.execBlocks) into its slot. */
+  mirrorLinks(b: Block, cpuId: number): void {
+    const i = this.i32;
+    const k = (this.linkBase >> 2) + b.wslot * LINK_WORDS;
+    i[k + LK_CPU] = cpuId;
+    i[k + LK_TLB] = b.linkTlb | 0;
+    i[k + LK_CODE] = b.linkCode | 0;
+    i[k + LK_E0] = b.l0eip;
+    i[k + LK_S0] = b.l0 === null ? -1 : b.l0.wslot;
+    i[k + LK_E1] = b.l1eip;
+    i[k + LK_S1] = b.l1 === null ? -1 : b.l1.wslot;
+  }
+
+  /** Record that block slot s is case `pc` of region `rid`. */
+  setRegion(s: number, rid: number, pc: number): void {
+    const k = (this.linkBase >> 2) + s * LINK_WORDS;
+    this.i32[k + LK_RID] = rid;
+    this.i32[k + LK_PC] = pc;
+  }
+}
+
+const ARENA_BYTES = MAX_CPUS * CPU_SLOT_BYTES + MAX_SLOTS * LINK_WORDS * 4;
+const arenas = new WeakMap<ArrayBufferLike, WasmArena>();
+
+let wasmOk: boolean | null = null;
+/** WebAssembly can be compiled here (a page's Content-Security-Policy may forbid it). */
+export function wasmAvailable(): boolean {
+  if (wasmOk === null) {
+    try {
+      // The smallest module: magic and version.
+      new WA.Module(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]));
+      wasmOk = true;
+    } catch {
+      wasmOk = false;
+    }
+  }
+  return wasmOk;
+}
+
+/**
+ * RAM of `bytes` bytes, zeroed. With `forWasm` (the compiler is on) and WebAssembly available,
+ * it is the start of a WebAssembly.Memory with an arena after it; else a plain ArrayBuffer.
+ */
+export function allocRam(bytes: number, forWasm: boolean): Uint8Array {
+  const total = Math.ceil((bytes + ARENA_BYTES) / 65536);
+  if (forWasm && wasmAvailable() && total <= 65536 && bytes % 4096 === 0) {
+    try {
+      const memory = new WA.Memory({ initial: total, maximum: total });
+      arenas.set(memory.buffer, new WasmArena(memory, bytes));
+      return new Uint8Array(memory.buffer, 0, bytes);
+    } catch {
+      // Out of address space for another memory: the JavaScript tier does without.
+    }
+  }
+  return new Uint8Array(bytes);
+}
+
+/** The arena after `mem`, when mem was made by allocRam for WebAssembly. */
+export function arenaOf(mem: Uint8Array): WasmArena | null {
+  if (mem.byteOffset !== 0) return null;
+  return arenas.get(mem.buffer) ?? null;
+}

@@ -1,0 +1,289 @@
+// A minimal WebAssembly binary writer for compiled regions (wasm-region.ts): one function of i32
+// parameters and locals returning an i32, importing the memory that holds RAM and the arena.
+// Structured control (block/loop/if) is tracked by nesting depth so that branches name their
+// target by a Label rather than by a hand-counted relative depth.
+
+/** Opcodes used (WebAssembly core spec, section 5.4). */
+export const OP = {
+  block: 0x02,
+  loop: 0x03,
+  if: 0x04,
+  else: 0x05,
+  end: 0x0b,
+  br: 0x0c,
+  br_if: 0x0d,
+  br_table: 0x0e,
+  select: 0x1b,
+  get: 0x20,
+  set: 0x21,
+  tee: 0x22,
+  load: 0x28,
+  load8s: 0x2c,
+  load8u: 0x2d,
+  load16s: 0x2e,
+  load16u: 0x2f,
+  store: 0x36,
+  store8: 0x3a,
+  store16: 0x3b,
+  const: 0x41,
+  i64const: 0x42,
+  eqz: 0x45,
+  eq: 0x46,
+  ne: 0x47,
+  lt_s: 0x48,
+  lt_u: 0x49,
+  gt_s: 0x4a,
+  gt_u: 0x4b,
+  le_s: 0x4c,
+  le_u: 0x4d,
+  ge_s: 0x4e,
+  ge_u: 0x4f,
+  add: 0x6a,
+  sub: 0x6b,
+  mul: 0x6c,
+  and: 0x71,
+  or: 0x72,
+  xor: 0x73,
+  shl: 0x74,
+  shr_s: 0x75,
+  shr_u: 0x76,
+  i64ne: 0x52,
+  i64lt_u: 0x54,
+  i64gt_u: 0x56,
+  popcnt: 0x69,
+  i64add: 0x7c,
+  i64mul: 0x7e,
+  i64shr_u: 0x88,
+  i64shr_s: 0x87,
+  wrap: 0xa7,
+  extend_s: 0xac,
+  extend_u: 0xad,
+  ext8: 0xc0,
+  ext16: 0xc1,
+} as const;
+
+const I32 = 0x7f;
+const VOID = 0x40;
+
+export function uleb(out: number[], v: number): void {
+  v >>>= 0;
+  do {
+    let b = v & 0x7f;
+    v >>>= 7;
+    if (v !== 0) b |= 0x80;
+    out.push(b);
+  } while (v !== 0);
+}
+
+export function sleb(out: number[], v: number): void {
+  v |= 0;
+  for (;;) {
+    const b = v & 0x7f;
+    v >>= 7;
+    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+/** A branch target: the nesting depth its construct opened at. */
+export interface Label {
+  readonly depth: number;
+}
+
+/** The body of one function: instructions appended in order. */
+export class Code {
+  readonly b: number[] = [];
+  private depth = 0;
+
+  op(o: number): this {
+    this.b.push(o);
+    return this;
+  }
+  i32(v: number): this {
+    this.b.push(OP.const);
+    sleb(this.b, v);
+    return this;
+  }
+  get(l: number): this {
+    this.b.push(OP.get);
+    uleb(this.b, l);
+    return this;
+  }
+  set(l: number): this {
+    this.b.push(OP.set);
+    uleb(this.b, l);
+    return this;
+  }
+  tee(l: number): this {
+    this.b.push(OP.tee);
+    uleb(this.b, l);
+    return this;
+  }
+  /** A memory access with a static byte offset (alignment hint 0: any address is allowed). */
+  mem(o: number, offset = 0): this {
+    this.b.push(o, 0);
+    uleb(this.b, offset);
+    return this;
+  }
+  block(): Label {
+    this.b.push(OP.block, VOID);
+    return { depth: this.depth++ };
+  }
+  loop(): Label {
+    this.b.push(OP.loop, VOID);
+    return { depth: this.depth++ };
+  }
+  /** `if` on the i32 on the stack; close with end() (else_() in between for two arms). */
+  if_(): Label {
+    this.b.push(OP.if, VOID);
+    return { depth: this.depth++ };
+  }
+  else_(): this {
+    this.b.push(OP.else);
+    return this;
+  }
+  end(): this {
+    this.b.push(OP.end);
+    this.depth--;
+    return this;
+  }
+  private rel(l: Label): number {
+    return this.depth - 1 - l.depth;
+  }
+  br(l: Label): this {
+    this.b.push(OP.br);
+    uleb(this.b, this.rel(l));
+    return this;
+  }
+  brIf(l: Label): this {
+    this.b.push(OP.br_if);
+    uleb(this.b, this.rel(l));
+    return this;
+  }
+  brTable(targets: Label[], dflt: Label): this {
+    this.b.push(OP.br_table);
+    uleb(this.b, targets.length);
+    for (const t of targets) uleb(this.b, this.rel(t));
+    uleb(this.b, this.rel(dflt));
+    return this;
+  }
+}
+
+function section(out: number[], id: number, body: number[]): void {
+  out.push(id);
+  uleb(out, body.length);
+  for (const x of body) out.push(x);
+}
+
+function name(out: number[], s: string): void {
+  uleb(out, s.length);
+  for (let k = 0; k < s.length; k++) out.push(s.charCodeAt(k));
+}
+
+/**
+ * The dispatcher of an arena's regions: `run(params..., rid)` calls region `rid` of table
+ * `m.tab` with the first `params` parameters and, while it returns `chain` (exit kind 3: go on in
+ * another region), calls the next one: its id, case and next EIP are in the Cpu's state words
+ * at byte offsets `nrid`, `npc`, `ne` from parameter `st`. `pc` and `vbase` are parameters 0, 4.
+ */
+export function dispatcherBytes(params: number, st: number, nrid: number, npc: number, ne: number): Uint8Array {
+  const out = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
+  const type: number[] = [2];
+  for (const n of [params, params + 1]) {
+    type.push(0x60);
+    uleb(type, n);
+    for (let k = 0; k < n; k++) type.push(I32);
+    type.push(1, I32);
+  }
+  section(out, 1, type);
+  const imp: number[] = [2];
+  name(imp, 'm');
+  name(imp, 'mem');
+  imp.push(0x02, 0x00, 0x00);
+  name(imp, 'm');
+  name(imp, 'tab');
+  imp.push(0x01, 0x70, 0x00, 0x00); // table of funcref, min 0
+  section(out, 2, imp);
+  section(out, 3, [1, 1]);
+  const exp: number[] = [1];
+  name(exp, 'run');
+  exp.push(0x00, 0);
+  section(out, 7, exp);
+  const rid = params;
+  const rv = params + 1;
+  const c = new Code();
+  const l = c.loop();
+  for (let k = 0; k <= params; k++) c.get(k);
+  c.b.push(0x11, 0, 0); // call_indirect (type 0) (table 0)
+  c.tee(rv).i32(3).op(OP.and).i32(3).op(OP.ne).if_();
+  c.get(rv).op(0x0f); // return
+  c.end();
+  c.get(st).mem(OP.load, nrid).set(rid);
+  c.get(st).mem(OP.load, npc).set(0);
+  c.get(st).mem(OP.load, ne).i32(-4096).op(OP.and).set(4);
+  c.br(l);
+  c.end();
+  c.op(0x00); // unreachable
+  const fn: number[] = [1, 1, I32];
+  for (const x of c.b) fn.push(x);
+  fn.push(OP.end);
+  const code: number[] = [1];
+  uleb(code, fn.length);
+  for (const x of fn) code.push(x);
+  section(out, 10, code);
+  return Uint8Array.from(out);
+}
+
+/** A module importing memory `m.mem` and exporting `run(params...) -> i32` with `body`. */
+export function moduleBytes(params: number, locals: number, body: Code): Uint8Array {
+  const out = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
+  const type: number[] = [1, 0x60];
+  uleb(type, params);
+  for (let k = 0; k < params; k++) type.push(I32);
+  type.push(1, I32);
+  section(out, 1, type);
+  const imp: number[] = [1];
+  name(imp, 'm');
+  name(imp, 'mem');
+  imp.push(0x02, 0x00, 0x00); // memory, limits: min 0, no max
+  section(out, 2, imp);
+  section(out, 3, [1, 0]);
+  const exp: number[] = [1];
+  name(exp, 'run');
+  exp.push(0x00, 0);
+  section(out, 7, exp);
+  const fn: number[] = [];
+  if (locals > 0) {
+    fn.push(1);
+    uleb(fn, locals);
+    fn.push(I32);
+  } else fn.push(0);
+  for (const x of body.b) fn.push(x);
+  fn.push(OP.end);
+  const code: number[] = [1];
+  uleb(code, fn.length);
+  for (const x of fn) code.push(x);
+  section(out, 10, code);
+  return Uint8Array.from(out);
+}
+
+/** The part of the WebAssembly JS API the tier uses (the project's lib settings leave the
+ *  global's types out; Node and browsers have it). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+export interface WasmTable {
+  readonly length: number;
+  grow(n: number): number;
+  set(i: number, f: unknown): void;
+}
+interface WasmApi {
+  Memory: new (d: { initial: number; maximum?: number }) => WasmMemory;
+  Table: new (d: { element: 'anyfunc'; initial: number }) => WasmTable;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
+}
+export const WA: WasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;

@@ -1,0 +1,281 @@
+// The WebAssembly tier: the hot blocks of one backing page, each made only of instructions that
+// wasm-templates.ts states, become one WebAssembly function, a loop over a br_table of the
+// blocks, so the page's loops (calls and returns included, when they stay in the page) run
+// inside one call. QEMU's TCG chains translated blocks the same way, by patched direct jumps.
+//
+// Exactness follows compile.ts (the JavaScript tier), with two differences:
+// - Block links: the region moves from block to block only along the interpreter's own links
+//   (Block.l0/l1), valid under the same test (this Cpu, its TLB epoch, the code cache's
+//   invalidation count). Those live in JavaScript objects, so the interpreter mirrors each link
+//   it makes into the arena's link table (WasmArena.mirrorLinks); the epoch and count are
+//   parameters of the call, as nothing inside a call can change them.
+// - Nothing is called: an instruction that cannot complete inside (TLB miss, page crossing,
+//   flags it cannot evaluate) exits with RESUME, and the interpreter runs the rest of its block
+//   from that instruction with the block's icount and address as if it had run the block itself.
+// A block that does not fit the slice is handed back whole (INTERPRET), as in compile.ts.
+
+import type { CodeCache } from '../code-cache.js';
+import type { Cpu } from '../cpu.js';
+import type { Block, RegionFn } from '../insn.js';
+import { LINK_WORDS, LK_CODE, LK_CPU, LK_E0, LK_E1, LK_PC, LK_RID, LK_S0, LK_S1, LK_TLB, ST_BB, ST_BEIP, ST_FLAGS, ST_HITS, ST_IC, ST_NE, ST_NPC, ST_NRID, ST_RID, type WasmArena } from './wasm-arena.js';
+import { Code, type Label, moduleBytes, OP, WA } from './wasm-encode.js';
+import {
+  BB, BEIP, FOP, HITS, IC, L, LOCALS, NE, P_BUDGET, P_CPU, P_EPOCH, P_INV, P_PC, P_ST, P_VBASE, PARAMS, R0, RV, T, VP,
+  WasmEmitter, X_CHAIN, X_INTERPRET, X_LINK,
+} from './wasm-emit.js';
+import { wasmTemplates } from './wasm-templates.js';
+
+/** Cpu.jitMode values after a WebAssembly region returned (JIT_LINK 0, JIT_INTERPRET 1 are
+ *  compile.ts's). */
+export const JIT_RESUME = 2;
+
+/** Most blocks in one page region, and recompiles of one page (each adds newly hot blocks). */
+const MAX_BLOCKS = 512;
+const MAX_COMPILES = 12;
+
+/** Compile and exit statistics (outside the guest-visible counters). exits[k]: calls that ended
+ *  with exit kind k (LINK, INTERPRET, RESUME). */
+export const wasmStats = { regions: 0, blocks: 0, insns: 0, bytes: 0, compileMs: 0, exits: [0, 0, 0] };
+
+/** Per (arena, page): the blocks of its current region and how often it was compiled. */
+interface PageRegion {
+  blocks: Block[];
+  compiles: number;
+}
+const pageRegions = new WeakMap<CodeCache, Map<number, PageRegion>>();
+
+/** Does every instruction of b have a WebAssembly template for its operand form? (A dry run
+ *  into scratch code.) */
+function coverable(b: Block): boolean {
+  if (b.n === 0) return false;
+  const c = new Code();
+  const e = new WasmEmitter(c, c.block());
+  for (let j = 0; j < b.n; j++) {
+    const ins = b.insns[j];
+    const t = wasmTemplates.get(ins.fn);
+    if (t === undefined || !t(e, ins)) return false;
+  }
+  return true;
+}
+
+/** The blocks of the page region `entry` joins: those already in it, entry, and the page's
+ *  other hot blocks that are coverable. */
+function pickBlocks(c: Cpu, entry: Block, pr: PageRegion | undefined, hot: number): Block[] {
+  const table = c.code.pages[entry.page];
+  const out: Block[] = [];
+  const seen = new Set<Block>();
+  const add = (b: Block): void => {
+    if (!seen.has(b) && out.length < MAX_BLOCKS) {
+      seen.add(b);
+      out.push(b);
+    }
+  };
+  add(entry);
+  if (pr !== undefined && table !== undefined) for (const b of pr.blocks) if (table[b.poff] === b) add(b);
+  if (table !== undefined) {
+    for (let off = 0; off < 4096 && out.length < MAX_BLOCKS; off++) {
+      const b = table[off];
+      if (b !== undefined && !seen.has(b) && b.hot >= hot / 4 && coverable(b)) add(b);
+    }
+  }
+  return out;
+}
+
+/**
+ * Compile entry's page region to WebAssembly when entry is coverable (true), else false (the
+ * caller uses the JavaScript tier).
+ */
+export function compileWasmRegion(c: Cpu, entry: Block, hot: number): boolean {
+  const arena = c.warena;
+  if (arena === null || entry.page < 0 || !coverable(entry)) return false;
+  let prs = pageRegions.get(c.code);
+  if (prs === undefined) pageRegions.set(c.code, (prs = new Map()));
+  // A page's blocks die with it (CodeCache.invalidatePage): a region of dead blocks is stale.
+  let pr = prs.get(entry.page);
+  if (pr !== undefined && pr.blocks.some((b) => c.code.pages[entry.page]?.[b.poff] !== b)) pr.blocks = [];
+  if (pr !== undefined && pr.compiles >= MAX_COMPILES) return false;
+  const t0 = performance.now();
+  const blocks = pickBlocks(c, entry, pr, hot);
+  for (const b of blocks) {
+    if (b.wslot < 0) {
+      b.wslot = arena.takeSlot();
+      if (b.wslot < 0) return false;
+    }
+  }
+  const rid = arena.peekRegionId();
+  const body = emitRegion(arena, blocks, rid);
+  const bytes = moduleBytes(PARAMS, LOCALS, body);
+  const mod = new WA.Module(bytes);
+  const inst = new WA.Instance(mod, { m: { mem: arena.memory } });
+  if (arena.addRegion(PARAMS, inst.exports.run, blocks) !== rid) throw new Error('wasm region id');
+  const fn = glue(arena, rid);
+  for (let k = 0; k < blocks.length; k++) {
+    const b = blocks[k];
+    b.jfn = fn;
+    b.jpc = k;
+    b.jreg = 0;
+    arena.setRegion(b.wslot, rid, k);
+  }
+  // Links made before these blocks had slots (or to blocks compiled only now) are mirrored now.
+  for (const b of blocks) {
+    const owner = b.linkCpu as Cpu | null;
+    if (owner !== null && owner.warena === arena) arena.mirrorLinks(b, owner.wcpu);
+  }
+  if (pr === undefined) prs.set(entry.page, (pr = { blocks, compiles: 0 }));
+  pr.blocks = blocks;
+  pr.compiles++;
+  wasmStats.regions++;
+  wasmStats.blocks += blocks.length;
+  for (const b of blocks) wasmStats.insns += b.n;
+  wasmStats.bytes += bytes.length;
+  wasmStats.compileMs += performance.now() - t0;
+  return true;
+}
+
+/**
+ * The function body: load registers and flags, dispatch on pc, run blocks following mirrored
+ * links, store everything back. Result: exit kind | case << 2 | instruction << 16.
+ */
+function emitRegion(arena: WasmArena, blocks: Block[], rid: number): Code {
+  const c = new Code();
+  // prologue: GPRs and flags from the Cpu's slot
+  for (let n = 0; n < 8; n++) c.get(P_ST).mem(OP.load, 4 * n).set(R0 + n);
+  for (let n = 0; n < 8; n++) c.get(P_ST).mem(OP.load, 4 * (ST_FLAGS + n)).set(FOP + n);
+  // units and hits so far in this call (a region chained to goes on counting)
+  c.get(P_ST).mem(OP.load, 4 * ST_IC).set(IC);
+  c.get(P_ST).mem(OP.load, 4 * ST_HITS).set(HITS);
+  c.get(P_VBASE).set(BEIP);
+  const out = c.block();
+  const top = c.loop();
+  const cases: Label[] = [];
+  for (let k = blocks.length - 1; k >= 0; k--) cases[k] = c.block();
+  c.get(P_PC).brTable(cases, out); // pc is always a case: out is never taken from here
+  const e = new WasmEmitter(c, out);
+  const linkBase = arena.linkBase;
+  for (let k = 0; k < blocks.length; k++) {
+    c.end(); // closes cases[k]: block k's code follows
+    const b = blocks[k];
+    e.k = k;
+    e.known = null;
+    e.setsNe = false;
+    // the slice must hold the whole block, else the interpreter runs it
+    c.get(P_BUDGET).get(IC).op(OP.sub).i32(b.n).op(OP.lt_s).if_();
+    c.get(P_VBASE).i32(b.poff).op(OP.add).set(BEIP);
+    c.i32(X_INTERPRET | (k << 2)).set(RV).br(out);
+    c.end();
+    c.get(P_VBASE).i32(b.poff).op(OP.add).set(BEIP);
+    c.get(IC).set(BB);
+    for (let j = 0; j < b.n; j++) {
+      e.j = j;
+      const ins = b.insns[j];
+      (wasmTemplates.get(ins.fn) as NonNullable<ReturnType<typeof wasmTemplates.get>>)(e, ins);
+    }
+    if (!e.setsNe) c.get(BEIP).i32(b.insns[b.n - 1].next).op(OP.add).set(NE);
+    c.get(BB).i32(b.n).op(OP.add).set(IC);
+    // follow a valid link into this region: rec = the block's link record
+    const rec = linkBase + b.wslot * LINK_WORDS * 4;
+    const w = (k2: number): number => rec + 4 * k2;
+    c.i32(w(LK_CPU)).mem(OP.load).get(P_CPU).op(OP.eq);
+    c.i32(w(LK_TLB)).mem(OP.load).get(P_EPOCH).op(OP.eq).op(OP.and);
+    c.i32(w(LK_CODE)).mem(OP.load).get(P_INV).op(OP.eq).op(OP.and);
+    c.if_();
+    // t = slot of the link whose eip is ne, or -1
+    c.i32(w(LK_E0)).mem(OP.load).get(NE).op(OP.eq).if_();
+    c.i32(w(LK_S0)).mem(OP.load).set(T);
+    c.else_();
+    c.i32(w(LK_E1)).mem(OP.load).get(NE).op(OP.eq).if_();
+    c.i32(w(LK_S1)).mem(OP.load).set(T);
+    c.else_();
+    c.i32(-1).set(T);
+    c.end();
+    c.end();
+    c.get(T).i32(0).op(OP.ge_s).if_();
+    // L = the target's record, VP its region: this one on the same virtual page, continue at
+    // its case; another region (or this one at another virtual address), chain to it
+    c.get(T).i32(LINK_WORDS * 4).op(OP.mul).i32(linkBase).op(OP.add).set(L);
+    c.get(L).mem(OP.load, 4 * LK_RID).set(VP);
+    c.get(VP).i32(rid).op(OP.eq).get(NE).i32(-4096).op(OP.and).get(P_VBASE).op(OP.eq).op(OP.and).if_();
+    c.get(L).mem(OP.load, 4 * LK_PC).set(P_PC);
+    c.br(top);
+    c.end();
+    c.get(VP).if_();
+    c.get(P_ST).get(VP).mem(OP.store, 4 * ST_NRID);
+    c.get(P_ST).get(L).mem(OP.load, 4 * LK_PC).mem(OP.store, 4 * ST_NPC);
+    c.i32(X_CHAIN | (k << 2)).set(RV).br(out);
+    c.end();
+    c.end();
+    c.end();
+    c.i32(X_LINK | (k << 2)).set(RV).br(out);
+  }
+  c.end(); // top (loop)
+  c.end(); // out
+  // epilogue
+  for (let n = 0; n < 8; n++) c.get(P_ST).get(R0 + n).mem(OP.store, 4 * n);
+  for (let n = 0; n < 8; n++) c.get(P_ST).get(FOP + n).mem(OP.store, 4 * (ST_FLAGS + n));
+  c.get(P_ST).get(IC).mem(OP.store, 4 * ST_IC);
+  c.get(P_ST).get(BB).mem(OP.store, 4 * ST_BB);
+  c.get(P_ST).get(BEIP).mem(OP.store, 4 * ST_BEIP);
+  c.get(P_ST).get(NE).mem(OP.store, 4 * ST_NE);
+  c.get(P_ST).get(HITS).mem(OP.store, 4 * ST_HITS);
+  c.get(P_ST).i32(rid).mem(OP.store, 4 * ST_RID);
+  c.get(RV);
+  return c;
+}
+
+/** The RegionFn around a region's `run`: Cpu state in and out of the arena slot. */
+function glue(arena: WasmArena, rid: number): RegionFn {
+  const dispatch = arena.dispatch as (...a: number[]) => number;
+  const regions = arena.regionBlocks;
+  return function wasmRegion(c: Cpu, end: number, pc: number): Block | null {
+    if (c.frameGen !== null) {
+      c.jitMode = 1;
+      return regions[rid][pc];
+    }
+    const s = c.wsi;
+    const m = c.wst;
+    m[s + ST_FLAGS] = c.fop;
+    m[s + ST_FLAGS + 1] = c.fa;
+    m[s + ST_FLAGS + 2] = c.fb;
+    m[s + ST_FLAGS + 3] = c.fres;
+    m[s + ST_FLAGS + 4] = c.fsz;
+    m[s + ST_FLAGS + 5] = c.fcf;
+    m[s + ST_FLAGS + 6] = c.fof;
+    m[s + ST_FLAGS + 7] = c.faf;
+    const ic0 = c.icount;
+    let budget = end - ic0;
+    if (budget > 0x40000000) budget = 0x40000000;
+    m[s + ST_IC] = 0;
+    m[s + ST_HITS] = 0;
+    const rv = dispatch(pc, budget, c.tlb.epoch | 0, c.code.invalidations | 0, c.eip & -4096, c.rtag.byteOffset, c.wtag.byteOffset, s << 2, c.wcpu, rid);
+    c.fop = m[s + ST_FLAGS];
+    c.fa = m[s + ST_FLAGS + 1];
+    c.fb = m[s + ST_FLAGS + 2];
+    c.fres = m[s + ST_FLAGS + 3];
+    c.fsz = m[s + ST_FLAGS + 4];
+    c.fcf = m[s + ST_FLAGS + 5];
+    c.fof = m[s + ST_FLAGS + 6];
+    c.faf = m[s + ST_FLAGS + 7];
+    c.hits += m[s + ST_HITS];
+    const kind = rv & 3;
+    wasmStats.exits[kind]++;
+    const b = regions[m[s + ST_RID]][(rv >>> 2) & 0x3fff];
+    const beip = m[s + ST_BEIP];
+    if (kind === 0) {
+      c.icount = ic0 + m[s + ST_IC];
+      c.blockBase = ic0 + m[s + ST_BB];
+      c.beip = beip;
+      c.eip = m[s + ST_NE];
+    } else if (kind === 1) {
+      c.icount = ic0 + m[s + ST_IC];
+      c.eip = beip;
+    } else {
+      c.icount = ic0 + m[s + ST_BB];
+      c.blockBase = c.icount;
+      c.beip = beip;
+      c.jitPos = rv >>> 16;
+    }
+    c.jitMode = kind;
+    return b;
+  };
+}
+
