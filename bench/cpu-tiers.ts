@@ -5,10 +5,13 @@
 // of instructions (the compiler's contract); the table shows wall and CPU-time MIPS (the machine
 // may be shared: CPU time is the steadier figure), the compiler's speed-up and the shadow MMU's
 // cost, and what compiling took (regions, pages, source text, our milliseconds; V8's own optimising
-// compile runs on background threads, which the CPU-beyond-wall column shows).
+// compile runs on background threads, which the CPU-beyond-wall column shows). Tier `jit` is the
+// compiler as `--jit on` runs it (WebAssembly regions, JavaScript ones for blocks WebAssembly
+// cannot state); `jit-js` (native MMU only) the JavaScript tier alone, for comparison.
 
 import { spawnSync } from 'node:child_process';
-import { jitStats, setJitDefault } from '../src/cpu/jit/compile.js';
+import { jitStats, jitTuning, setJitDefault } from '../src/cpu/jit/compile.js';
+import { wasmStats } from '../src/cpu/jit/wasm-region.js';
 import { NativeMachine } from '../src/machine/native-machine.js';
 import { nullLogger } from '../src/obs/log.js';
 import { prepareGuest, runPrepared } from '../src/sim/run-guest.js';
@@ -20,7 +23,7 @@ const MEM = 64 * 1024 * 1024;
 export interface TierRun {
   image: string;
   mmu: 'native' | 'shadow';
-  tier: 'interp' | 'jit';
+  tier: Tier;
   instructions: number;
   seconds: number;
   cpuSeconds: number;
@@ -32,11 +35,17 @@ export interface TierRun {
   compileMs: number;
   sourceBytes: number;
   pages: number;
+  wasmRegions: number;
+  wasmBytes: number;
 }
+type Tier = 'interp' | 'jit' | 'jit-js';
 
-function runTier(name: string, image: Uint8Array, mmu: 'native' | 'shadow', tier: 'interp' | 'jit'): TierRun {
-  setJitDefault(tier === 'jit');
+function runTier(name: string, image: Uint8Array, mmu: 'native' | 'shadow', tier: Tier): TierRun {
+  setJitDefault(tier !== 'interp');
+  const wasmWas = jitTuning.wasm;
+  jitTuning.wasm = tier === 'jit';
   const before = { ...jitStats };
+  const wbefore = { ...wasmStats };
   const bytes: number[] = [];
   const output = { write: (b: number): void => void bytes.push(b) };
   try {
@@ -69,12 +78,15 @@ function runTier(name: string, image: Uint8Array, mmu: 'native' | 'shadow', tier
       exitCode,
       output: Buffer.from(bytes).toString('latin1'),
       regions: jitStats.regions - before.regions,
-      compileMs: jitStats.compileMs - before.compileMs,
+      compileMs: jitStats.compileMs - before.compileMs + wasmStats.compileMs - wbefore.compileMs,
       sourceBytes: jitStats.sourceBytes - before.sourceBytes,
       pages: jitStats.pages - before.pages,
+      wasmRegions: wasmStats.regions - wbefore.regions,
+      wasmBytes: wasmStats.bytes - wbefore.bytes,
     };
   } finally {
     setJitDefault(false);
+    jitTuning.wasm = wasmWas;
   }
 }
 
@@ -97,13 +109,13 @@ export function runTiers(images: { name: string; path: string; bytes: Uint8Array
     out.stdout(
       `\nexecution tiers (one process; the machine may be shared, so CPU-time MIPS is the steadier figure;\n` +
         `cpu-wall: CPU seconds beyond wall time, i.e. V8's background threads: its optimising compiler and GC)\n` +
-        `${'image'.padEnd(20)}${'mmu'.padEnd(8)}${'tier'.padEnd(8)}${'instructions'.padStart(14)}${'seconds'.padStart(9)}${'MIPS'.padStart(8)}${'cpuMIPS'.padStart(9)}${'cpu-wall'.padStart(9)}${'regions'.padStart(9)}${'pages'.padStart(7)}${'compile ms'.padStart(12)}${'src KiB'.padStart(9)}\n`,
+        `${'image'.padEnd(20)}${'mmu'.padEnd(8)}${'tier'.padEnd(8)}${'instructions'.padStart(14)}${'seconds'.padStart(9)}${'MIPS'.padStart(8)}${'cpuMIPS'.padStart(9)}${'cpu-wall'.padStart(9)}${'regions'.padStart(9)}${'pages'.padStart(7)}${'compile ms'.padStart(12)}${'src KiB'.padStart(9)}${'wasm rg'.padStart(9)}${'wasm KiB'.padStart(10)}\n`,
     );
   }
   for (const img of images) {
     const runs: TierRun[] = [];
     for (const mmu of ['native', 'shadow'] as const) {
-      for (const tier of ['interp', 'jit'] as const) {
+      for (const tier of (mmu === 'native' ? ['interp', 'jit', 'jit-js'] : ['interp', 'jit']) as Tier[]) {
         const r = runTier(img.name, img.bytes, mmu, tier);
         runs.push(r);
         if (opts.json) {
@@ -112,7 +124,8 @@ export function runTiers(images: { name: string; path: string; bytes: Uint8Array
         } else {
           out.stdout(
             `${img.name.padEnd(20)}${mmu.padEnd(8)}${tier.padEnd(8)}${r.instructions.toLocaleString('en-US').padStart(14)}${r.seconds.toFixed(2).padStart(9)}${f1(r.mips).padStart(8)}${f1(r.cpuMips).padStart(9)}${(r.cpuSeconds - r.seconds).toFixed(2).padStart(9)}` +
-              `${(tier === 'jit' ? String(r.regions) : '-').padStart(9)}${(tier === 'jit' ? String(r.pages) : '-').padStart(7)}${(tier === 'jit' ? f1(r.compileMs) : '-').padStart(12)}${(tier === 'jit' ? f1(r.sourceBytes / 1024) : '-').padStart(9)}\n`,
+              `${(tier !== 'interp' ? String(r.regions) : '-').padStart(9)}${(tier !== 'interp' ? String(r.pages) : '-').padStart(7)}${(tier !== 'interp' ? f1(r.compileMs) : '-').padStart(12)}${(tier !== 'interp' ? f1(r.sourceBytes / 1024) : '-').padStart(9)}` +
+                `${(tier === 'jit' ? String(r.wasmRegions) : '-').padStart(9)}${(tier === 'jit' ? f1(r.wasmBytes / 1024) : '-').padStart(10)}\n`,
           );
         }
         const first = runs[0]!;
@@ -142,9 +155,11 @@ export function runTiers(images: { name: string; path: string; bytes: Uint8Array
       out.stdout(`${JSON.stringify({ bench: 'cpu', tiers: true, image: img.name, jitSpeedup: speedup, shadowOverNativeInterp: shadowI, shadowOverNativeJit: shadowJ, qemuMips })}\n`);
     } else {
       const j = get('native', 'jit');
-      const perPage = j.pages > 0 ? `${(j.compileMs / j.pages).toFixed(1)} ms and ${(j.sourceBytes / 1024 / j.pages).toFixed(1)} KiB of JavaScript per compiled page` : 'no page compiled';
+      const perPage =
+        `${f1(j.compileMs)} ms, ${f1(j.wasmBytes / 1024)} KiB of WebAssembly in ${j.wasmRegions} page regions` +
+        (j.pages > 0 ? `, ${(j.sourceBytes / 1024 / j.pages).toFixed(1)} KiB of JavaScript per page with JavaScript regions` : '');
       out.stdout(
-        `${img.name}: compiler / interpreter = ${speedup.toFixed(2)}x (CPU time); shadow / native time = ${shadowI.toFixed(2)} interp, ${shadowJ.toFixed(2)} jit; compiling: ${perPage}; ${qemuText}\n`,
+        `${img.name}: compiler / interpreter = ${speedup.toFixed(2)}x (CPU time; JavaScript tier alone ${(get('native', 'interp').cpuSeconds / get('native', 'jit-js').cpuSeconds).toFixed(2)}x); shadow / native time = ${shadowI.toFixed(2)} interp, ${shadowJ.toFixed(2)} jit; compiling: ${perPage}; ${qemuText}\n`,
       );
     }
   }

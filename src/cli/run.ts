@@ -23,6 +23,7 @@ import { NativeTarget } from './gdb/native-target.js';
 import { VmTarget } from './gdb/vm-target.js';
 import { EventRing } from '../obs/event-ring.js';
 import { jitStats, jitTuning, setJitDefault } from '../cpu/jit/compile.js';
+import { wasmStats } from '../cpu/jit/wasm-region.js';
 import { MAX_FRAMES } from '../host/frames.js';
 import { hostFor, prepareGuest, type GuestRun, type GuestRunOptions, type PreparedGuest } from '../sim/run-guest.js';
 import { MEMORY_MODES, type MemoryMode } from '../hv/shadow/page-fault.js';
@@ -246,7 +247,7 @@ export function applyJitOptions(opts: RunOptions, detector: boolean): void {
 /** What the compiler did in this process (a log line: compile work is not part of --stats,
  *  whose counters are identical with --jit on and off). */
 export function logJitStats(opts: RunOptions, log: Logger): void {
-  if (opts.jit) log.info({ ...jitStats }, 'jit: compiled regions');
+  if (opts.jit) log.info({ ...jitStats, wasm: { ...wasmStats } }, 'jit: compiled regions');
 }
 
 /** The VM's result when a signal stopped it. */

@@ -43,7 +43,9 @@ export const WEB_JS_RUNS = String.raw`
   function showBackend() {
     var jit = false;
     try { jit = new Function('return 1')() === 1; } catch (err) { jit = false; }
-    $('backend').textContent = 'The engine runs in ' + backend.kind + '; guest code runs ' + (jit ? 'compiled to JavaScript (new Function is allowed)' : 'in the interpreter (this page forbids new Function)') + '; this page fetches nothing.';
+    var wasm = false;
+    try { wasm = new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])) !== null; } catch (err) { wasm = false; }
+    $('backend').textContent = 'The engine runs in ' + backend.kind + '; guest code runs ' + (jit ? (wasm ? 'compiled to WebAssembly where it can be, else to JavaScript (this page allows both)' : 'compiled to JavaScript (new Function is allowed; WebAssembly is not)') : 'in the interpreter (this page forbids new Function)') + '; this page fetches nothing.';
   }
 
   // ---- controls ----

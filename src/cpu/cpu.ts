@@ -205,6 +205,9 @@ export class Cpu {
   readonly wcpu: number = 0;
   readonly wst: Int32Array;
   readonly wsi: number = 0;
+  /** Byte offsets of rtag and wtag in the arena (the WebAssembly tier's TLB tags). */
+  rtagAt = 0;
+  wtagAt = 0;
   onStale: ((cpu: Cpu, lin: number, page: number, write: boolean) => void) | null = null;
 
   private readonly ibuf = new Uint8Array(16);
@@ -266,6 +269,8 @@ export class Cpu {
     const u = v === 3;
     this.rtag = u ? this.tlb.tagUR : this.tlb.tagSR;
     this.wtag = u ? this.tlb.tagUW : this.tlb.tagSW;
+    this.rtagAt = this.rtag.byteOffset;
+    this.wtagAt = this.wtag.byteOffset;
     this.uacc = u ? ACC_USER : 0;
   }
 

@@ -246,7 +246,7 @@ function glue(arena: WasmArena, rid: number): RegionFn {
     if (budget > 0x40000000) budget = 0x40000000;
     m[s + ST_IC] = 0;
     m[s + ST_HITS] = 0;
-    const rv = dispatch(pc, budget, c.tlb.epoch | 0, c.code.invalidations | 0, c.eip & -4096, c.rtag.byteOffset, c.wtag.byteOffset, s << 2, c.wcpu, rid);
+    const rv = dispatch(pc, budget, c.tlb.epoch | 0, c.code.invalidations | 0, c.eip & -4096, c.rtagAt, c.wtagAt, s << 2, c.wcpu, rid);
     c.fop = m[s + ST_FLAGS];
     c.fa = m[s + ST_FLAGS + 1];
     c.fb = m[s + ST_FLAGS + 2];
