@@ -107,6 +107,12 @@ export class Code {
     sleb(this.b, v);
     return this;
   }
+  /** i64.const of a value in the i32 range (its signed LEB is the same). */
+  i64(v: number): this {
+    this.b.push(OP.i64const);
+    sleb(this.b, v);
+    return this;
+  }
   get(l: number): this {
     this.b.push(OP.get);
     uleb(this.b, l);
@@ -255,19 +261,26 @@ export function moduleBytes(params: number, locals: number, body: Code): Uint8Ar
   name(exp, 'run');
   exp.push(0x00, 0);
   section(out, 7, exp);
-  const fn: number[] = [];
+  // code section: one body = local declarations, the instructions, end
+  const decl: number[] = [];
   if (locals > 0) {
-    fn.push(1);
-    uleb(fn, locals);
-    fn.push(I32);
-  } else fn.push(0);
-  for (const x of body.b) fn.push(x);
-  fn.push(OP.end);
-  const code: number[] = [1];
-  uleb(code, fn.length);
-  for (const x of fn) code.push(x);
-  section(out, 10, code);
-  return Uint8Array.from(out);
+    decl.push(1);
+    uleb(decl, locals);
+    decl.push(I32);
+  } else decl.push(0);
+  const fnLen = decl.length + body.b.length + 1;
+  const head: number[] = [1];
+  uleb(head, fnLen);
+  const secLen = head.length + fnLen;
+  out.push(10);
+  uleb(out, secLen);
+  const bytes = new Uint8Array(out.length + head.length + decl.length + body.b.length + 1);
+  bytes.set(out, 0);
+  bytes.set(head, out.length);
+  bytes.set(decl, out.length + head.length);
+  bytes.set(body.b, out.length + head.length + decl.length);
+  bytes[bytes.length - 1] = OP.end;
+  return bytes;
 }
 
 /** The part of the WebAssembly JS API the tier uses (the project's lib settings leave the

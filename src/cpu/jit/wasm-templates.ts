@@ -8,10 +8,10 @@
 import * as A from '../exec-alu.js';
 import * as B from '../exec-branch.js';
 import * as D from '../exec-data.js';
-import { F_ADD, F_DEC, F_INC, F_RES, F_SUB } from '../flags.js';
+import { F_ADC, F_ADD, F_DEC, F_INC, F_RES, F_SBB, F_SUB } from '../flags.js';
 import type { Handler, Insn } from '../insn.js';
 import { OP } from './wasm-encode.js';
-import { A as AD, BEIP, FCF, L, NE, P_RTAG, P_WTAG, R0, T2, V, type WasmEmitter, type WasmTemplate, X, Y, Z } from './wasm-emit.js';
+import { A as AD, A2, BEIP, FCF, L, L2, NE, P_RTAG, P_WTAG, R0, T, T2, V, VP, type WasmEmitter, type WasmTemplate, X, Y, Z } from './wasm-emit.js';
 
 export const wasmTemplates = new Map<Handler, WasmTemplate>();
 const set = (h: Handler, t: WasmTemplate): void => {
@@ -68,6 +68,26 @@ for (const [h, op] of [[A.opAdd32RR, 0], [A.opOr32RR, 1], [A.opAnd32RR, 4], [A.o
 for (const [h, op] of [[A.opAdd32RI, 0], [A.opOr32RI, 1], [A.opAnd32RI, 4], [A.opSub32RI, 5], [A.opXor32RI, 6], [A.opCmp32RI, 7]] as const) {
   set(h, (e, i) => (arith32(e, op, i.rm, reg(e, i.rm), imm(e, i)), true));
 }
+/** ADC/SBB r32, r32 / imm (opAlu32RR, opAlu32RI: the decoder's other ops have their own
+ *  handlers): alu()'s ops 2 and 3, the carry in being CF before them (e.carry, which may exit,
+ *  comes first); fcf = the carry in, AF left as it was. */
+function adcSbb32(e: WasmEmitter, i: Insn, src: () => void): boolean {
+  if (i.op !== 2 && i.op !== 3) return false;
+  const c = e.c;
+  const adc = i.op === 2;
+  e.carry();
+  c.set(FCF);
+  c.get(R0 + i.rm).set(X);
+  src();
+  c.set(Y);
+  c.get(X).get(Y).op(adc ? OP.add : OP.sub).get(FCF).op(adc ? OP.add : OP.sub).set(Z);
+  e.flags(adc ? F_ADC : F_SBB, 2, X, Y, Z);
+  c.get(Z).set(R0 + i.rm);
+  e.produce(adc ? F_ADC : F_SBB, 2);
+  return true;
+}
+set(A.opAlu32RR, (e, i) => adcSbb32(e, i, reg(e, i.reg)));
+set(A.opAlu32RI, (e, i) => adcSbb32(e, i, imm(e, i)));
 set(A.opTest32RR, (e, i) => (arith32(e, 4, -1, reg(e, i.rm), reg(e, i.reg)), true));
 set(A.opTest32RI, (e, i) => (arith32(e, 4, -1, reg(e, i.rm), imm(e, i)), true));
 /** G op= m32 (CMP: compare only). */
@@ -197,6 +217,54 @@ set(A.opSar32RI, (e, i) => {
   e.produce(F_RES, 2);
   return true;
 });
+/** opShift (SHL/SAL, SHR, SAR: shiftCalc's ops 4..7) on an 8-bit register by a constant, or on
+ *  a 32-bit register by CL; rotates, memory operands and other forms: false. */
+set(A.opShift, (e, i) => {
+  if (!i.mem && i.osz === 4 && i.imm2 !== 0 && i.op >= 4) return shift32CL(e, i);
+  if (i.mem || i.osz !== 1 || i.imm2 !== 0 || i.op < 4) return false;
+  const cnt = i.imm & 0x1f;
+  if (cnt === 0) return true; // changes nothing, flags included
+  const c = e.c;
+  // X = t (the value shifted by cnt - 1), Z = the result sign-extended (fres), Y = CF, V = OF
+  if (i.op === 4 || i.op === 6) {
+    e.get8(i.rm).c.i32(cnt - 1).op(OP.shl).set(X);
+    c.get(X).i32(1).op(OP.shl).op(OP.ext8).set(Z);
+    c.get(X).i32(7).op(OP.shr_u).i32(1).op(OP.and).set(Y);
+    c.get(X).get(Z).op(OP.xor).i32(7).op(OP.shr_u).i32(1).op(OP.and).set(V);
+  } else if (i.op === 5) {
+    e.get8(i.rm).c.i32(cnt - 1).op(OP.shr_u).set(X);
+    c.get(X).i32(1).op(OP.shr_u).op(OP.ext8).set(Z);
+    c.get(X).i32(1).op(OP.and).set(Y);
+    c.get(X).get(Z).op(OP.xor).i32(7).op(OP.shr_u).i32(1).op(OP.and).set(V);
+  } else {
+    e.get8(i.rm).c.op(OP.ext8).i32(cnt - 1).op(OP.shr_s).set(X);
+    c.get(X).i32(1).op(OP.shr_s).op(OP.ext8).set(Z);
+    c.get(X).i32(1).op(OP.and).set(Y);
+    c.i32(0).set(V);
+  }
+  e.resFlags(0, Z, Y, V);
+  e.set8(i.rm, () => void c.get(Z));
+  e.produce(F_RES, 0);
+  return true;
+});
+/** SHL/SHR/SAR r32 by CL: a count (CL & 31) of 0 changes nothing, flags included, so what the
+ *  flags are afterwards is not known here. */
+function shift32CL(e: WasmEmitter, i: Insn): boolean {
+  const c = e.c;
+  const sh = i.op === 4 || i.op === 6 ? OP.shl : i.op === 5 ? OP.shr_u : OP.shr_s;
+  c.get(R0 + 1).i32(31).op(OP.and).tee(V).if_();
+  c.get(R0 + i.rm).get(V).i32(1).op(OP.sub).op(sh).set(X); // t
+  c.get(X).i32(1).op(sh).set(Z);
+  if (sh === OP.shl) c.get(X).i32(31).op(OP.shr_u).set(Y);
+  else c.get(X).i32(1).op(OP.and).set(Y);
+  if (sh === OP.shr_s) c.i32(0).set(V);
+  else c.get(X).get(Z).op(OP.xor).i32(31).op(OP.shr_u).set(V);
+  e.resFlags(2, Z, Y, V);
+  c.get(Z).set(R0 + i.rm);
+  c.end();
+  e.known = null;
+  return true;
+}
 // 8-bit register ALU (opAlu8RI, opAlu8RR, opTest8RR, opAluEI/EG/GE at 8 bits, registers)
 function alu8R(e: WasmEmitter, op: number, dst: number, a: () => void, b: () => void): boolean {
   if (!ok32(op)) return false;
@@ -317,6 +385,35 @@ function imulMem(e: WasmEmitter, i: Insn, y: (() => void) | null): boolean {
 }
 set(A.opImul32GE, (e, i) => imulMem(e, i, null));
 set(A.opImulGEI, (e, i) => (i.osz === 4 ? imulMem(e, i, imm(e, i)) : false));
+/** MUL / IMUL E at 32 bits (opMul, opImul1): EDX:EAX = EAX * E (a register or rd32's one hit);
+ *  CF = OF = the high half is needed (unsigned: not 0; signed: not the low half's sign). */
+function mul1(e: WasmEmitter, i: Insn, signed: boolean): boolean {
+  if (i.osz !== 4) return false;
+  const c = e.c;
+  const ext = signed ? OP.extend_s : OP.extend_u;
+  const body = (): void => {
+    c.get(R0).get(V).op(OP.mul).set(Z); // the low half
+    c.get(R0).op(ext).get(V).op(ext).op(OP.i64mul).i64(32).op(OP.i64shr_u).op(OP.wrap).set(Y);
+    if (signed) c.get(Y).get(Z).i32(31).op(OP.shr_s).op(OP.ne).set(X);
+    else c.get(Y).i32(0).op(OP.ne).set(X);
+    e.resFlags(2, Z, X, X);
+    c.get(Z).set(R0);
+    c.get(Y).set(R0 + 2);
+    e.produce(F_RES, 2);
+  };
+  if (!i.mem) {
+    c.get(R0 + i.rm).set(V);
+    body();
+  } else
+    e.access(P_RTAG, () => e.ea(i), 4, () => {
+      e.load(4);
+      c.set(V);
+      body();
+    });
+  return true;
+}
+set(A.opMul, (e, i) => mul1(e, i, false));
+set(A.opImul1, (e, i) => mul1(e, i, true));
 // MOVZX / MOVSX
 set(A.opMovzx8R32, (e, i) => (e.get8(i.rm).setR(i.reg), true));
 set(A.opMovzx16R32, (e, i) => (e.r(i.rm).c.i32(65535).op(OP.and).set(R0 + i.reg), true));
@@ -376,14 +473,43 @@ set(D.opMov8GM, (e, i) => {
   return true;
 });
 set(D.opMov8RR, (e, i) => (e.set8(i.rm, () => void e.get8(i.reg)), true));
+/** 16-bit register n = the low half of what `v` pushes (setReg at 2 bytes). */
+function set16(e: WasmEmitter, n: number, v: () => void): void {
+  const c = e.c;
+  c.get(R0 + n).i32(-65536).op(OP.and);
+  v();
+  c.i32(65535).op(OP.and).op(OP.or).set(R0 + n);
+}
+/** MOV E, v at 16 bits (opMovEG, opMovEI: writeE, a memory operand through wr16: one hit). */
+function mov16(e: WasmEmitter, i: Insn, v: () => void): boolean {
+  if (!i.mem) set16(e, i.rm, v);
+  else e.access(P_WTAG, () => e.ea(i), 2, () => e.store(2, v));
+  return true;
+}
 set(D.opMovEG, (e, i) => {
+  if (i.osz === 2) return mov16(e, i, reg(e, i.reg));
   if (i.osz !== 1 || i.mem) return false;
   e.set8(i.rm, () => void e.get8(i.reg));
   return true;
 });
 set(D.opMovEI, (e, i) => {
-  if (i.osz !== 1 || i.mem) return false;
-  e.set8(i.rm, () => void e.c.i32(i.imm & 255));
+  if (i.osz === 2) return mov16(e, i, () => void e.c.i32(i.imm & 65535));
+  if (i.osz !== 1) return false;
+  // m8: wr8, one hit
+  if (i.mem) e.access(P_WTAG, () => e.ea(i), 1, () => e.store(1, () => void e.c.i32(i.imm & 255)));
+  else e.set8(i.rm, () => void e.c.i32(i.imm & 255));
+  return true;
+});
+/** MOV G, E at 16 bits (readE: a register, or rd16's one hit). */
+set(D.opMovGE, (e, i) => {
+  if (i.osz !== 2) return false;
+  if (!i.mem) set16(e, i.reg, reg(e, i.rm));
+  else
+    e.access(P_RTAG, () => e.ea(i), 2, () => {
+      e.load(2);
+      e.c.set(V);
+      set16(e, i.reg, loaded(e));
+    });
   return true;
 });
 set(D.opLea32, (e, i) => (e.ea(i).setR(i.reg), true));
@@ -460,6 +586,43 @@ set(B.opJmpE, (e, i) => {
   if (i.osz !== 4) return false;
   if (!i.mem) e.r(i.rm).c.set(NE);
   else e.access(P_RTAG, () => e.ea(i), 4, () => (e.load(4), void e.c.set(NE)));
+  e.setsNe = true;
+  return true;
+});
+
+/** CALL E at 32 bits (opCallE): the target from a register, or from memory (readE), then the
+ *  push of the next EIP (wr32). The memory form tests both accesses (the read's tag in L VP T,
+ *  the push's in L2 VP T2) before either is made, so a miss of either leaves the whole
+ *  instruction to the handler, which makes both in order and counts their hits; both hit: two. */
+set(B.opCallE, (e, i) => {
+  if (i.osz !== 4) return false;
+  const c = e.c;
+  const push = (a: number): void => {
+    e.store(4, () => void c.get(BEIP).i32(i.next).op(OP.add), a);
+  };
+  if (!i.mem) {
+    e.access(P_WTAG, () => void c.get(R0 + 4).i32(4).op(OP.sub), 4, () => {
+      c.get(R0 + i.rm).set(NE);
+      push(AD);
+      c.get(L).set(R0 + 4);
+    });
+  } else {
+    e.ea(i);
+    e.test(P_RTAG, L, VP, T, 4);
+    c.get(R0 + 4).i32(4).op(OP.sub);
+    e.test(P_WTAG, L2, VP, T2, 4);
+    c.op(OP.and).if_();
+    e.countHits(2);
+    e.addr(L, T, AD);
+    e.addr(L2, T2, A2);
+    e.load(4, AD);
+    c.set(NE);
+    push(A2);
+    c.get(L2).set(R0 + 4);
+    c.else_();
+    e.resume();
+    c.end();
+  }
   e.setsNe = true;
   return true;
 });
