@@ -72,6 +72,8 @@ export class Block {
   jreg = 0;
   /** Its record in the WebAssembly arena's link table (jit/wasm-arena.ts), or -1. */
   wslot = -1;
+  /** Whether every instruction has a WebAssembly template (0: not known yet, 1: yes, 2: no). */
+  wcover = 0;
 }
 
 /**

@@ -127,9 +127,18 @@ export class WasmArena {
     i[k + LK_TLB] = b.linkTlb | 0;
     i[k + LK_CODE] = b.linkCode | 0;
     i[k + LK_E0] = b.l0eip;
-    i[k + LK_S0] = b.l0 === null ? -1 : b.l0.wslot;
+    i[k + LK_S0] = this.slotOf(b.l0);
     i[k + LK_E1] = b.l1eip;
-    i[k + LK_S1] = b.l1 === null ? -1 : b.l1.wslot;
+    i[k + LK_S1] = this.slotOf(b.l1);
+  }
+
+  /** A link target's slot, given to it now if it has none: its record says which region it is
+   *  in (none until it is compiled), so a link made before the target was compiled is followed
+   *  once it is, with no need to find and re-mirror the blocks that link to it. */
+  private slotOf(t: Block | null): number {
+    if (t === null) return -1;
+    if (t.wslot < 0) t.wslot = this.takeSlot();
+    return t.wslot;
   }
 
   /** Record that block slot s is case `pc` of region `rid`. */

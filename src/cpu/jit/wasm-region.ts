@@ -14,7 +14,6 @@
 //   from that instruction with the block's icount and address as if it had run the block itself.
 // A block that does not fit the slice is handed back whole (INTERPRET), as in compile.ts.
 
-import type { CodeCache } from '../code-cache.js';
 import type { Cpu } from '../cpu.js';
 import type { Block, RegionFn } from '../insn.js';
 import { LINK_WORDS, LK_CODE, LK_CPU, LK_E0, LK_E1, LK_PC, LK_RID, LK_S0, LK_S1, LK_TLB, ST_BB, ST_BEIP, ST_FLAGS, ST_HITS, ST_IC, ST_NE, ST_NPC, ST_NRID, ST_RID, type WasmArena } from './wasm-arena.js';
@@ -29,24 +28,20 @@ import { wasmTemplates } from './wasm-templates.js';
  *  compile.ts's). */
 export const JIT_RESUME = 2;
 
-/** Most blocks in one page region, and recompiles of one page (each adds newly hot blocks). */
+/** Most blocks in one region. */
 const MAX_BLOCKS = 512;
-const MAX_COMPILES = 12;
 
 /** Compile and exit statistics (outside the guest-visible counters). exits[k]: calls that ended
  *  with exit kind k (LINK, INTERPRET, RESUME). */
 export const wasmStats = { regions: 0, blocks: 0, insns: 0, bytes: 0, compileMs: 0, exits: [0, 0, 0] };
 
-/** Per (arena, page): the blocks of its current region and how often it was compiled. */
-interface PageRegion {
-  blocks: Block[];
-  compiles: number;
-}
-const pageRegions = new WeakMap<CodeCache, Map<number, PageRegion>>();
-
 /** Does every instruction of b have a WebAssembly template for its operand form? (A dry run
  *  into scratch code.) */
 function coverable(b: Block): boolean {
+  if (b.wcover === 0) b.wcover = statable(b) ? 1 : 2;
+  return b.wcover === 1;
+}
+function statable(b: Block): boolean {
   if (b.n === 0) return false;
   const c = new Code();
   const e = new WasmEmitter(c, c.block());
@@ -58,25 +53,18 @@ function coverable(b: Block): boolean {
   return true;
 }
 
-/** The blocks of the page region `entry` joins: those already in it, entry, and the page's
- *  other hot blocks that are coverable. */
-function pickBlocks(c: Cpu, entry: Block, pr: PageRegion | undefined, hot: number): Block[] {
+/** The blocks of the region entered at `entry`: entry and the other warm blocks of its page
+ *  that are not compiled yet and can be stated. Each block is compiled once, into one region:
+ *  code that gets hot later forms regions of its own, reached from the earlier ones through the
+ *  arena's dispatcher (a program's phases heat up one after another: recompiling a growing page
+ *  region each time cost more than all the chaining between regions). */
+function pickBlocks(c: Cpu, entry: Block, hot: number): Block[] {
   const table = c.code.pages[entry.page];
-  const out: Block[] = [];
-  const seen = new Set<Block>();
-  const add = (b: Block): void => {
-    if (!seen.has(b) && out.length < MAX_BLOCKS) {
-      seen.add(b);
-      out.push(b);
-    }
-  };
-  add(entry);
-  if (pr !== undefined && table !== undefined) for (const b of pr.blocks) if (table[b.poff] === b) add(b);
-  if (table !== undefined) {
-    for (let off = 0; off < 4096 && out.length < MAX_BLOCKS; off++) {
-      const b = table[off];
-      if (b !== undefined && !seen.has(b) && b.hot >= hot / 4 && coverable(b)) add(b);
-    }
+  const out: Block[] = [entry];
+  if (table === undefined) return out;
+  for (let off = 0; off < 4096 && out.length < MAX_BLOCKS; off++) {
+    const b = table[off];
+    if (b !== undefined && b !== entry && b.jfn === null && b.hot >= hot / 4 && coverable(b)) out.push(b);
   }
   return out;
 }
@@ -88,14 +76,8 @@ function pickBlocks(c: Cpu, entry: Block, pr: PageRegion | undefined, hot: numbe
 export function compileWasmRegion(c: Cpu, entry: Block, hot: number): boolean {
   const arena = c.warena;
   if (arena === null || entry.page < 0 || !coverable(entry)) return false;
-  let prs = pageRegions.get(c.code);
-  if (prs === undefined) pageRegions.set(c.code, (prs = new Map()));
-  // A page's blocks die with it (CodeCache.invalidatePage): a region of dead blocks is stale.
-  let pr = prs.get(entry.page);
-  if (pr !== undefined && pr.blocks.some((b) => c.code.pages[entry.page]?.[b.poff] !== b)) pr.blocks = [];
-  if (pr !== undefined && pr.compiles >= MAX_COMPILES) return false;
   const t0 = performance.now();
-  const blocks = pickBlocks(c, entry, pr, hot);
+  const blocks = pickBlocks(c, entry, hot);
   for (const b of blocks) {
     if (b.wslot < 0) {
       b.wslot = arena.takeSlot();
@@ -116,14 +98,11 @@ export function compileWasmRegion(c: Cpu, entry: Block, hot: number): boolean {
     b.jreg = 0;
     arena.setRegion(b.wslot, rid, k);
   }
-  // Links made before these blocks had slots (or to blocks compiled only now) are mirrored now.
+  // Links these blocks got before they had slots are mirrored now.
   for (const b of blocks) {
     const owner = b.linkCpu as Cpu | null;
     if (owner !== null && owner.warena === arena) arena.mirrorLinks(b, owner.wcpu);
   }
-  if (pr === undefined) prs.set(entry.page, (pr = { blocks, compiles: 0 }));
-  pr.blocks = blocks;
-  pr.compiles++;
   wasmStats.regions++;
   wasmStats.blocks += blocks.length;
   for (const b of blocks) wasmStats.insns += b.n;
