@@ -17,8 +17,7 @@ export const CPU_SLOT_BYTES = 96 << 10;
 export const CPU_TLB_AT = 256;
 /** Int32 index, in a Cpu slot, of each state word. r[0..8] come first (Cpu.r). */
 export const ST_FLAGS = 10; // fop fa fb fres fsz fcf fof faf: ST_FLAGS .. ST_FLAGS + 7
-export const ST_IC = 20; // units retired in the call
-export const ST_BB = 21; // units retired before the block the call returned
+export const ST_IC = 20; // units retired in the call before the block it returned (LINK: with it)
 export const ST_BEIP = 22; // that block's linear address
 export const ST_NE = 23; // the next EIP after it (LINK)
 export const ST_HITS = 24; // TLB hits in the call

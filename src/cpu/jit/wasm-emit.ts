@@ -41,7 +41,6 @@ export const FCF = 22;
 export const FOF = 23;
 export const FAF = 24;
 export const IC = 25;
-export const BB = 26;
 export const BEIP = 27;
 export const NE = 28;
 export const HITS = 29;

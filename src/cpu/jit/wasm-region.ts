@@ -16,10 +16,10 @@
 
 import type { Cpu } from '../cpu.js';
 import type { Block, RegionFn } from '../insn.js';
-import { LINK_WORDS, LK_CODE, LK_CPU, LK_E0, LK_E1, LK_PC, LK_RID, LK_S0, LK_S1, LK_TLB, ST_BB, ST_BEIP, ST_FLAGS, ST_HITS, ST_IC, ST_NE, ST_NPC, ST_NRID, ST_RID, type WasmArena } from './wasm-arena.js';
+import { LINK_WORDS, LK_CODE, LK_CPU, LK_E0, LK_E1, LK_PC, LK_RID, LK_S0, LK_S1, LK_TLB, ST_BEIP, ST_FLAGS, ST_HITS, ST_IC, ST_NE, ST_NPC, ST_NRID, ST_RID, type WasmArena } from './wasm-arena.js';
 import { Code, type Label, moduleBytes, OP, WA } from './wasm-encode.js';
 import {
-  BB, BEIP, FOP, HITS, IC, L, LOCALS, NE, P_BUDGET, P_CPU, P_EPOCH, P_INV, P_PC, P_ST, P_VBASE, PARAMS, R0, RV, T, VP,
+  BEIP, FOP, HITS, IC, L, LOCALS, NE, P_BUDGET, P_CPU, P_EPOCH, P_INV, P_PC, P_ST, P_VBASE, PARAMS, R0, RV, T, VP,
   WasmEmitter, X_CHAIN, X_INTERPRET, X_LINK,
 } from './wasm-emit.js';
 import { wasmTemplates } from './wasm-templates.js';
@@ -30,6 +30,9 @@ export const JIT_RESUME = 2;
 
 /** Most blocks in one region. */
 const MAX_BLOCKS = 512;
+/** A block joins a region compiled for another block of its page once it has run whole
+ *  `hot / WARM` times (measured on cpubench and intbench: 16 beat 4 and 1). */
+const WARM = 16;
 
 /** Compile and exit statistics (outside the guest-visible counters). exits[k]: calls that ended
  *  with exit kind k (LINK, INTERPRET, RESUME). */
@@ -56,15 +59,16 @@ function statable(b: Block): boolean {
 /** The blocks of the region entered at `entry`: entry and the other warm blocks of its page
  *  that are not compiled yet and can be stated. Each block is compiled once, into one region:
  *  code that gets hot later forms regions of its own, reached from the earlier ones through the
- *  arena's dispatcher (a program's phases heat up one after another: recompiling a growing page
- *  region each time cost more than all the chaining between regions). */
+ *  arena's dispatcher. Measured: recompiling a growing page region as a program's phases heat
+ *  up, or merging a page's earlier regions into the next one, was slower on both benchmarks
+ *  than chaining between regions (each new function starts in V8's baseline compiler). */
 function pickBlocks(c: Cpu, entry: Block, hot: number): Block[] {
   const table = c.code.pages[entry.page];
   const out: Block[] = [entry];
   if (table === undefined) return out;
   for (let off = 0; off < 4096 && out.length < MAX_BLOCKS; off++) {
     const b = table[off];
-    if (b !== undefined && b !== entry && b.jfn === null && b.hot >= hot / 4 && coverable(b)) out.push(b);
+    if (b !== undefined && b !== entry && b.jfn === null && b.hot >= hot / WARM && coverable(b)) out.push(b);
   }
   return out;
 }
@@ -95,7 +99,7 @@ export function compileWasmRegion(c: Cpu, entry: Block, hot: number): boolean {
     const b = blocks[k];
     b.jfn = fn;
     b.jpc = k;
-    b.jreg = 0;
+    b.jreg = -1; // a WebAssembly region (the JavaScript tier's ids are positive)
     arena.setRegion(b.wslot, rid, k);
   }
   // Links these blocks got before they had slots are mirrored now.
@@ -143,14 +147,14 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number): Code {
     c.i32(X_INTERPRET | (k << 2)).set(RV).br(out);
     c.end();
     c.get(P_VBASE).i32(b.poff).op(OP.add).set(BEIP);
-    c.get(IC).set(BB);
     for (let j = 0; j < b.n; j++) {
       e.j = j;
       const ins = b.insns[j];
       (wasmTemplates.get(ins.fn) as NonNullable<ReturnType<typeof wasmTemplates.get>>)(e, ins);
     }
     if (!e.setsNe) c.get(BEIP).i32(b.insns[b.n - 1].next).op(OP.add).set(NE);
-    c.get(BB).i32(b.n).op(OP.add).set(IC);
+    // IC counts whole blocks: until here it is the block's start, as RESUME exits report it
+    c.get(IC).i32(b.n).op(OP.add).set(IC);
     // follow a valid link into this region: rec = the block's link record
     const rec = linkBase + b.wslot * LINK_WORDS * 4;
     const w = (k2: number): number => rec + 4 * k2;
@@ -192,7 +196,6 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number): Code {
   for (let n = 0; n < 8; n++) c.get(P_ST).get(R0 + n).mem(OP.store, 4 * n);
   for (let n = 0; n < 8; n++) c.get(P_ST).get(FOP + n).mem(OP.store, 4 * (ST_FLAGS + n));
   c.get(P_ST).get(IC).mem(OP.store, 4 * ST_IC);
-  c.get(P_ST).get(BB).mem(OP.store, 4 * ST_BB);
   c.get(P_ST).get(BEIP).mem(OP.store, 4 * ST_BEIP);
   c.get(P_ST).get(NE).mem(OP.store, 4 * ST_NE);
   c.get(P_ST).get(HITS).mem(OP.store, 4 * ST_HITS);
@@ -241,14 +244,14 @@ function glue(arena: WasmArena, rid: number): RegionFn {
     const beip = m[s + ST_BEIP];
     if (kind === 0) {
       c.icount = ic0 + m[s + ST_IC];
-      c.blockBase = ic0 + m[s + ST_BB];
+      c.blockBase = c.icount - b.n;
       c.beip = beip;
       c.eip = m[s + ST_NE];
     } else if (kind === 1) {
       c.icount = ic0 + m[s + ST_IC];
       c.eip = beip;
     } else {
-      c.icount = ic0 + m[s + ST_BB];
+      c.icount = ic0 + m[s + ST_IC];
       c.blockBase = c.icount;
       c.beip = beip;
       c.jitPos = rv >>> 16;
