@@ -241,7 +241,7 @@ export function applyJitOptions(opts: RunOptions, detector: boolean): void {
   setJitDefault(opts.jit);
   // A test setting, process-wide like the default above: with no budget (insnsPerByte 0) every
   // block that reaches `hot` is compiled (cpu/jit/compile.ts, jitTuning).
-  if (opts.jitHot !== undefined) Object.assign(jitTuning, { hot: opts.jitHot, insnsPerByte: 0 });
+  if (opts.jitHot !== undefined) Object.assign(jitTuning, { hot: opts.jitHot, wasmHot: opts.jitHot, insnsPerByte: 0 });
 }
 
 /** What the compiler did in this process (a log line: compile work is not part of --stats,

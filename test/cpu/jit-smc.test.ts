@@ -7,6 +7,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jitStats, jitTuning } from '../../src/cpu/jit/compile.js';
+import { wasmStats } from '../../src/cpu/jit/wasm-region.js';
 import { CODE, makeMachine, PTE_P, PTE_RW, PTE_US, runToStop, setPte, setupPaging, STOP, w32, type TestMachine } from './harness.js';
 
 const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
@@ -18,19 +19,22 @@ interface Outcome {
   compiled: number;
 }
 
+/** The compiled side runs with WebAssembly regions when jitTuning.wasm is set (its RAM then
+ *  has an arena), else with JavaScript regions only; `compiled` counts that tier's regions. */
 function run(jit: boolean, build: (m: TestMachine) => void, paging = false): Outcome {
-  const m = makeMachine(8 << 20);
+  const m = makeMachine(8 << 20, undefined, jit && jitTuning.wasm);
   m.cpu.jit = jit;
   if (paging) setupPaging(m);
   build(m);
-  const before = jitStats.regions;
+  const count = (): number => (jitTuning.wasm ? wasmStats.regions : jitStats.regions);
+  const before = count();
   runToStop(m, 5_000_000);
   expect(m.io.exitValue, `the program reached its stop (eip ${(m.cpu.eip >>> 0).toString(16)}, ${m.cpu.icount} insns)`).toBeGreaterThanOrEqual(0);
   const c = m.cpu;
   return {
     esi: c.regs[6] >>> 0,
     icount: c.icount,
-    compiled: jitStats.regions - before,
+    compiled: count() - before,
     state: { regs: [...c.regs], eip: c.eip, flags: c.getEflags(), hits: c.stats.tlbHits, misses: c.stats.tlbMisses, decoded: c.stats.blocksDecoded },
   };
 }
@@ -79,10 +83,15 @@ function patchNextInsn(storeTarget: (xImm: number) => number) {
 
 const EXPECT_PATCH = (200 * 0x12345600 + 100 * 0x12345677) % 2 ** 32;
 
-// Single-block regions (the default) and regions of up to 16 blocks; compiled after 40 runs.
-describe.each([1, 16])('self-modifying code under compiled regions of up to %i blocks', (maxBlocks) => {
+// JavaScript regions of one block (the default) and of up to 16 blocks, and WebAssembly regions;
+// compiled after 40 runs (WebAssembly after 20).
+describe.each([
+  [1, 'js'],
+  [16, 'js'],
+  [1, 'wasm'],
+] as const)('self-modifying code under compiled regions of up to %i blocks (%s)', (maxBlocks, tier) => {
   const saved = { ...jitTuning };
-  beforeAll(() => Object.assign(jitTuning, { hot: 40, maxBlocks, insnsPerByte: 0 }));
+  beforeAll(() => Object.assign(jitTuning, { hot: 40, wasmHot: 20, maxBlocks, insnsPerByte: 0, wasm: tier === 'wasm' }));
   afterAll(() => Object.assign(jitTuning, saved));
 
   it('a store into the next instruction of the running block', () => {
