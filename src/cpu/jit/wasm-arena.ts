@@ -24,6 +24,7 @@ export const ST_HITS = 24; // TLB hits in the call
 export const ST_RID = 25; // the region the call ended in
 export const ST_NRID = 26; // CHAIN: the region to go on in, its case
 export const ST_NPC = 27;
+export const ST_CHAINS = 28; // CHAIN exits in the call (statistics)
 const MAX_CPUS = 64;
 
 /** Link table: per block slot, LINK_WORDS int32 words mirroring Block's link fields. */

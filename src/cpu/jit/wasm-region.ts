@@ -16,7 +16,7 @@
 
 import type { Cpu } from '../cpu.js';
 import type { Block, RegionFn } from '../insn.js';
-import { LINK_WORDS, LK_CODE, LK_CPU, LK_E0, LK_E1, LK_PC, LK_RID, LK_S0, LK_S1, LK_TLB, ST_BEIP, ST_FLAGS, ST_HITS, ST_IC, ST_NE, ST_NPC, ST_NRID, ST_RID, type WasmArena } from './wasm-arena.js';
+import { LINK_WORDS, LK_CODE, LK_CPU, LK_E0, LK_E1, LK_PC, LK_RID, LK_S0, LK_S1, LK_TLB, ST_BEIP, ST_FLAGS, ST_HITS, ST_IC, ST_NE, ST_CHAINS, ST_NPC, ST_NRID, ST_RID, type WasmArena } from './wasm-arena.js';
 import { Code, type Label, moduleBytes, OP, WA } from './wasm-encode.js';
 import {
   BEIP, FOP, HITS, IC, L, LOCALS, NE, P_BUDGET, P_CPU, P_EPOCH, P_INV, P_PC, P_ST, P_VBASE, PARAMS, R0, RV, T, VP,
@@ -35,8 +35,9 @@ const MAX_BLOCKS = 512;
 const WARM = 16;
 
 /** Compile and exit statistics (outside the guest-visible counters). exits[k]: calls that ended
- *  with exit kind k (LINK, INTERPRET, RESUME). */
-export const wasmStats = { regions: 0, blocks: 0, insns: 0, bytes: 0, compileMs: 0, exits: [0, 0, 0] };
+ *  with exit kind k (LINK, INTERPRET, RESUME); chains: moves from one region to another inside
+ *  a call (through the arena's dispatcher). */
+export const wasmStats = { regions: 0, blocks: 0, insns: 0, bytes: 0, compileMs: 0, exits: [0, 0, 0], chains: 0 };
 
 /** Does every instruction of b have a WebAssembly template for its operand form? (A dry run
  *  into scratch code.) */
@@ -184,6 +185,7 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number): Code {
     c.get(VP).if_();
     c.get(P_ST).get(VP).mem(OP.store, 4 * ST_NRID);
     c.get(P_ST).get(L).mem(OP.load, 4 * LK_PC).mem(OP.store, 4 * ST_NPC);
+    c.get(P_ST).get(P_ST).mem(OP.load, 4 * ST_CHAINS).i32(1).op(OP.add).mem(OP.store, 4 * ST_CHAINS);
     c.i32(X_CHAIN | (k << 2)).set(RV).br(out);
     c.end();
     c.end();
@@ -228,6 +230,7 @@ function glue(arena: WasmArena, rid: number): RegionFn {
     if (budget > 0x40000000) budget = 0x40000000;
     m[s + ST_IC] = 0;
     m[s + ST_HITS] = 0;
+    m[s + ST_CHAINS] = 0;
     const rv = dispatch(pc, budget, c.tlb.epoch | 0, c.code.invalidations | 0, c.eip & -4096, c.rtagAt, c.wtagAt, s << 2, c.wcpu, rid);
     c.fop = m[s + ST_FLAGS];
     c.fa = m[s + ST_FLAGS + 1];
@@ -240,6 +243,7 @@ function glue(arena: WasmArena, rid: number): RegionFn {
     c.hits += m[s + ST_HITS];
     const kind = rv & 3;
     wasmStats.exits[kind]++;
+    wasmStats.chains += m[s + ST_CHAINS];
     const b = regions[m[s + ST_RID]][(rv >>> 2) & 0x3fff];
     const beip = m[s + ST_BEIP];
     if (kind === 0) {
