@@ -165,3 +165,42 @@ describe.each([
     expect(r.esi).toBe(sum);
   });
 });
+
+// A compiled block runs at whatever linear address its link was made for: here the code's frame
+// is mapped at a second virtual page too, and the loop calls a routine on the same page through
+// each mapping in turn (so the call stays inside one region); the routine returns its own
+// address (call/pop), so a block that assumed the address of the mapping it was entered under
+// would return the wrong one.
+describe.each([
+  [1, 'js'],
+  [16, 'js'],
+  [1, 'wasm'],
+] as const)('code run through two virtual mappings of its frame, regions of up to %i blocks (%s)', (maxBlocks, tier) => {
+  const saved = { ...jitTuning };
+  beforeAll(() => Object.assign(jitTuning, { hot: 40, wasmHot: 20, maxBlocks, insnsPerByte: 0, wasm: tier === 'wasm' }));
+  afterAll(() => Object.assign(jitTuning, saved));
+
+  it('a routine called alternately through each mapping returns each address', () => {
+    const F = CODE + 0x800;
+    const ALIAS = 0x600000;
+    const FA = ALIAS + 0x800;
+    const r = both((m) => {
+      setPte(m, ALIAS, CODE | PTE_P | PTE_RW | PTE_US);
+      const p: number[] = [];
+      p.push(0xb9, ...le32(300), 0x31, 0xf6); // mov ecx, 300; xor esi, esi
+      const loop = CODE + p.length;
+      p.push(0xf6, 0xc1, 0x01); // test cl, 1
+      p.push(0xb8, ...le32(F)); // mov eax, F
+      p.push(0xba, ...le32(FA)); // mov edx, FA
+      p.push(0x0f, 0x45, 0xc2); // cmovnz eax, edx
+      p.push(0xff, 0xd0); // call eax
+      p.push(0x01, 0xc6); // add esi, eax
+      p.push(0x49, 0x75, (loop - (CODE + p.length + 3)) & 0xff); // dec ecx; jnz loop
+      p.push(0xb0, 0x00, ...STOP);
+      for (let k = 0; k < p.length; k++) m.mem[CODE + k] = p[k];
+      // F: call $+5; pop eax; ret (eax = F + 5 at whichever address it runs)
+      [0xe8, 0, 0, 0, 0, 0x58, 0xc3].forEach((b, k) => (m.mem[F + k] = b));
+    }, true);
+    expect(r.esi).toBe((150 * (F + 5) + 150 * (FA + 5)) % 2 ** 32);
+  });
+});

@@ -53,7 +53,7 @@ export class WasmArena {
   private nextRid = 1;
   readonly regionBlocks: Block[][] = [[]];
   private table: WasmTable | null = null;
-  /** dispatch(pc, budget, epoch, inv, vbase, rtag, wtag, st, cpu, rid): runs region rid and
+  /** dispatch(pc, budget, epoch, inv, eip, rtag, wtag, st, cpu, rid): runs region rid and
    *  the regions it chains to (wasm-encode.ts dispatcherBytes). */
   dispatch: ((...a: number[]) => number) | null = null;
 

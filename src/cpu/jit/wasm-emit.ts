@@ -24,7 +24,8 @@ export const P_PC = 0;
 export const P_BUDGET = 1;
 export const P_EPOCH = 2;
 export const P_INV = 3;
-export const P_VBASE = 4;
+/** The linear address of the entry block (a region may run a block at any address its links say). */
+export const P_EIP = 4;
 export const P_RTAG = 5;
 export const P_WTAG = 6;
 export const P_ST = 7;

@@ -193,7 +193,8 @@ function name(out: number[], s: string): void {
  * The dispatcher of an arena's regions: `run(params..., rid)` calls region `rid` of table
  * `m.tab` with the first `params` parameters and, while it returns `chain` (exit kind 3: go on in
  * another region), calls the next one: its id, case and next EIP are in the Cpu's state words
- * at byte offsets `nrid`, `npc`, `ne` from parameter `st`. `pc` and `vbase` are parameters 0, 4.
+ * at byte offsets `nrid`, `npc`, `ne` from parameter `st`. `pc` and the entry EIP are parameters
+ * 0 and 4.
  */
 export function dispatcherBytes(params: number, st: number, nrid: number, npc: number, ne: number): Uint8Array {
   const out = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
@@ -229,7 +230,7 @@ export function dispatcherBytes(params: number, st: number, nrid: number, npc: n
   c.end();
   c.get(st).mem(OP.load, nrid).set(rid);
   c.get(st).mem(OP.load, npc).set(0);
-  c.get(st).mem(OP.load, ne).i32(-4096).op(OP.and).set(4);
+  c.get(st).mem(OP.load, ne).set(4);
   c.br(l);
   c.end();
   c.op(0x00); // unreachable

@@ -19,7 +19,7 @@ import type { Block, RegionFn } from '../insn.js';
 import { LINK_WORDS, LK_CODE, LK_CPU, LK_E0, LK_E1, LK_PC, LK_RID, LK_S0, LK_S1, LK_TLB, ST_BEIP, ST_FLAGS, ST_HITS, ST_IC, ST_NE, ST_CHAINS, ST_NPC, ST_NRID, ST_RID, type WasmArena } from './wasm-arena.js';
 import { Code, type Label, moduleBytes, OP, WA } from './wasm-encode.js';
 import {
-  BEIP, FOP, HITS, IC, L, LOCALS, NE, P_BUDGET, P_CPU, P_EPOCH, P_INV, P_PC, P_ST, P_VBASE, PARAMS, R0, RV, T, VP,
+  BEIP, FOP, HITS, IC, L, LOCALS, NE, P_BUDGET, P_CPU, P_EPOCH, P_INV, P_PC, P_ST, P_EIP, PARAMS, R0, RV, T, VP,
   WasmEmitter, X_CHAIN, X_INTERPRET, X_LINK,
 } from './wasm-emit.js';
 import { wasmTemplates } from './wasm-templates.js';
@@ -128,7 +128,8 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number): Code {
   // units and hits so far in this call (a region chained to goes on counting)
   c.get(P_ST).mem(OP.load, 4 * ST_IC).set(IC);
   c.get(P_ST).mem(OP.load, 4 * ST_HITS).set(HITS);
-  c.get(P_VBASE).set(BEIP);
+  // NE: the address of the block being entered (then of the next block, once one has run)
+  c.get(P_EIP).set(NE);
   const out = c.block();
   const top = c.loop();
   const cases: Label[] = [];
@@ -144,10 +145,12 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number): Code {
     e.setsNe = false;
     // the slice must hold the whole block, else the interpreter runs it
     c.get(P_BUDGET).get(IC).op(OP.sub).i32(b.n).op(OP.lt_s).if_();
-    c.get(P_VBASE).i32(b.poff).op(OP.add).set(BEIP);
+    c.get(NE).set(BEIP);
     c.i32(X_INTERPRET | (k << 2)).set(RV).br(out);
     c.end();
-    c.get(P_VBASE).i32(b.poff).op(OP.add).set(BEIP);
+    // Entered at NE: the entry address, or the EIP whose valid link named this block (the
+    // interpreter's lookup at that EIP found it, whatever virtual page maps its frame there)
+    c.get(NE).set(BEIP);
     for (let j = 0; j < b.n; j++) {
       e.j = j;
       const ins = b.insns[j];
@@ -174,11 +177,10 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number): Code {
     c.end();
     c.end();
     c.get(T).i32(0).op(OP.ge_s).if_();
-    // L = the target's record, VP its region: this one on the same virtual page, continue at
-    // its case; another region (or this one at another virtual address), chain to it
+    // L = the target's record, VP its region: this one, continue at its case; another, chain
     c.get(T).i32(LINK_WORDS * 4).op(OP.mul).i32(linkBase).op(OP.add).set(L);
     c.get(L).mem(OP.load, 4 * LK_RID).set(VP);
-    c.get(VP).i32(rid).op(OP.eq).get(NE).i32(-4096).op(OP.and).get(P_VBASE).op(OP.eq).op(OP.and).if_();
+    c.get(VP).i32(rid).op(OP.eq).if_();
     c.get(L).mem(OP.load, 4 * LK_PC).set(P_PC);
     c.br(top);
     c.end();
@@ -231,7 +233,7 @@ function glue(arena: WasmArena, rid: number): RegionFn {
     m[s + ST_IC] = 0;
     m[s + ST_HITS] = 0;
     m[s + ST_CHAINS] = 0;
-    const rv = dispatch(pc, budget, c.tlb.epoch | 0, c.code.invalidations | 0, c.eip & -4096, c.rtagAt, c.wtagAt, s << 2, c.wcpu, rid);
+    const rv = dispatch(pc, budget, c.tlb.epoch | 0, c.code.invalidations | 0, c.eip, c.rtagAt, c.wtagAt, s << 2, c.wcpu, rid);
     c.fop = m[s + ST_FLAGS];
     c.fa = m[s + ST_FLAGS + 1];
     c.fb = m[s + ST_FLAGS + 2];
