@@ -31,8 +31,11 @@ export const JIT_RESUME = 2;
 /** Most blocks in one region. */
 const MAX_BLOCKS = 512;
 /** A block joins a region compiled for another block of its page once it has run whole
- *  `hot / WARM` times (measured on cpubench and intbench: 16 beat 4 and 1). */
-const WARM = 16;
+ *  `hot / WARM` times. Measured on cpubench and intbench (CPU MIPS): 1: 390 / 225, 4: 590 / 400,
+ *  16: 680 / 400, 100: 725 / 420, 2000: 710 / 370. Lower thresholds leave a page's loops split
+ *  between regions compiled at different times (intbench moved between two regions of one page
+ *  9.2 M times at 16, 1.6 M at 100, 1,646 at 2000), but bigger regions run slower code. */
+const WARM = 100;
 
 /** Compile and exit statistics (outside the guest-visible counters). exits[k]: calls that ended
  *  with exit kind k (LINK, INTERPRET, RESUME); chains: moves from one region to another inside
