@@ -34,8 +34,12 @@ const MAX_BLOCKS = 512;
  *  `hot / WARM` times. Measured on cpubench and intbench (CPU MIPS): 1: 390 / 225, 4: 590 / 400,
  *  16: 680 / 400, 100: 725 / 420, 2000: 710 / 370. Lower thresholds leave a page's loops split
  *  between regions compiled at different times (intbench moved between two regions of one page
- *  9.2 M times at 16, 1.6 M at 100, 1,646 at 2000), but bigger regions run slower code. */
-const WARM = 100;
+ *  9.2 M times at 16, 1.6 M at 100, 1,646 at 2000), but bigger regions take longer to compile
+ *  (ours and V8's optimising compile, about 3 ms per KiB) and run slower code: at 100, short
+ *  runs (cputest, cpufuzz) lost 0.1-0.35 s more than at 16, which long runs gain back only
+ *  partly. A compile budget like the JavaScript tier's (insnsPerByte) was measured too: at 30 or
+ *  100 instructions per byte it cost the long runs 10-30% and saved the short ones nothing. */
+const WARM = 16;
 
 /** Compile and exit statistics (outside the guest-visible counters). exits[k]: calls that ended
  *  with exit kind k (LINK, INTERPRET, RESUME); chains: moves from one region to another inside
