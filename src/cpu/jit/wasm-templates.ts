@@ -220,6 +220,7 @@ set(A.opSar32RI, (e, i) => {
 /** opShift (SHL/SAL, SHR, SAR: shiftCalc's ops 4..7) on an 8-bit register by a constant, or on
  *  a 32-bit register by CL; rotates, memory operands and other forms: false. */
 set(A.opShift, (e, i) => {
+  if (!i.mem && i.imm2 === 0 && (i.imm & 0x1f) === 0) return true; // a register by 0: nothing
   if (!i.mem && i.osz === 4 && i.imm2 !== 0 && i.op >= 4) return shift32CL(e, i);
   if (i.mem || i.osz !== 1 || i.imm2 !== 0 || i.op < 4) return false;
   const cnt = i.imm & 0x1f;
