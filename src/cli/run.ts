@@ -68,10 +68,12 @@ Options:
   --inject NAME       switch on one bug of the explorer's catalogue ('shadowvisor explore
                       --list-bugs'): see what --check makes of a broken rule
   --max-insns N       stop after N retired guest instructions (exit status 4)
-  --jit on|off        compile hot guest code to JavaScript (default off); results, --stats
-                      counters and trace events are identical either way, only speed differs
+  --jit on|off        compile hot guest code to WebAssembly, or to JavaScript where WebAssembly
+                      cannot state it (default on); results, --stats counters and trace events
+                      are identical either way, only speed differs
   --jit-hot N         with --jit on, for testing the compiler: compile a block after N whole
-                      runs (default 20000) and drop the compile budget, so even a short run
+                      runs (default 2000 for WebAssembly, 20000 for JavaScript) and drop the
+                      JavaScript compile budget, so even a short run
                       compiles most of its code (slower: every compile costs milliseconds);
                       --log-level info logs what was compiled (not part of --stats)
   --seed N            seed of the deterministic scheduler (default 0); the same image,
@@ -119,6 +121,8 @@ export interface RunOptions {
   maxInsns: number;
   jit: boolean;
   /** --jit-hot N: compile a block after N runs, with no compile budget (jitTuning.hot, insnsPerByte). */
+  /** --jit was given (not the default): notes about it are for those who asked. */
+  jitExplicit: boolean;
   jitHot?: number;
   seed: number;
   cmdline?: string;
@@ -179,7 +183,7 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
   if (values.json && !values.stats) throw new UsageError('--json needs --stats');
   if (values['check-every'] !== undefined && !values.check) throw new UsageError('--check-every needs --check');
   if (values.inject !== undefined && findBug(values.inject) === undefined) throw new UsageError(`--inject: unknown bug '${values.inject}' (try 'shadowvisor explore --list-bugs')`);
-  const jit = values.jit ?? 'off';
+  const jit = values.jit ?? 'on';
   if (jit !== 'on' && jit !== 'off') throw new UsageError(`--jit: expected on or off, not '${jit}'`);
   if (values['jit-hot'] !== undefined && jit !== 'on') throw new UsageError('--jit-hot needs --jit on');
   const jitHot = values['jit-hot'] === undefined ? undefined : parseCount('--jit-hot', values['jit-hot'], 1, 1 << 30);
@@ -202,6 +206,7 @@ export function parseRunArgs(argv: string[]): RunOptions | 'help' {
     inject: values.inject,
     maxInsns,
     jit: jit === 'on',
+    jitExplicit: values.jit !== undefined,
     jitHot,
     seed: values.seed === undefined ? 0 : parseCount('--seed', values.seed, 0, 0xffffffff),
     cmdline: values.cmdline,
@@ -235,7 +240,7 @@ export async function runCommand(argv: string[]): Promise<number> {
  *  stale-access detector on (`detector`: run --check, trace) every fetch and access must go
  *  through its checks, so the compiler compiles nothing: say so rather than ignore the flag. */
 export function applyJitOptions(opts: RunOptions, detector: boolean): void {
-  if (opts.jit && detector) {
+  if (opts.jit && opts.jitExplicit && detector) {
     writeStderr('shadowvisor: note: --jit on compiles nothing here: runs with the stale-access detector (run --check, trace) stay on the interpreter\n');
   }
   setJitDefault(opts.jit);

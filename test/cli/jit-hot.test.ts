@@ -8,12 +8,16 @@ import { ROOT, cli, expectBadInput } from './helpers.js';
 
 const HELLO = join(ROOT, 'guest-images', 'hello.elf');
 
-/** The 'jit: compiled regions' log line of a run (stderr, pino JSON), or null. */
+/** The 'jit: compiled regions' log line of a run (stderr, pino JSON), or null; regions, blocks
+ *  and instructions summed over the two tiers (JavaScript, and `wasm`). */
 function jitReport(stderr: string): { regions: number; blocks: number; insns: number } | null {
+  type Tier = { regions: number; blocks: number; insns: number };
   for (const line of stderr.split('\n')) {
     if (!line.startsWith('{')) continue;
-    const o = JSON.parse(line) as { msg?: string; regions: number; blocks: number; insns: number };
-    if (o.msg === 'jit: compiled regions') return o;
+    const o = JSON.parse(line) as { msg?: string; wasm: Tier } & Tier;
+    if (o.msg === 'jit: compiled regions') {
+      return { regions: o.regions + o.wasm.regions, blocks: o.blocks + o.wasm.blocks, insns: o.insns + o.wasm.insns };
+    }
   }
   return null;
 }
@@ -33,19 +37,18 @@ describe('run --jit-hot', () => {
     expect(cli(['run', '--help']).stdout).toMatch(/\n {2}--jit-hot N {9}with --jit on/);
   });
 
-  it('refuses bad values and a missing --jit on: one line, exit status 2', () => {
+  it('refuses bad values and --jit off: one line, exit status 2', () => {
     expectBadInput(cli(['run', '--jit', 'on', '--jit-hot', '0', HELLO]), /^shadowvisor: --jit-hot: expected 1 to \d+, got '0'\n$/);
     expectBadInput(cli(['run', '--jit', 'on', '--jit-hot', '-3', HELLO]), /--jit-hot: expected a non-negative integer, got '-3'/);
     expectBadInput(cli(['run', '--jit', 'on', '--jit-hot', 'many', HELLO]), /--jit-hot: expected a non-negative integer, got 'many'/);
     expectBadInput(cli(['run', '--jit', 'on', '--jit-hot', '2e3', HELLO]), /--jit-hot: expected a non-negative integer/);
-    expectBadInput(cli(['run', '--jit-hot', '40', HELLO]), /--jit-hot needs --jit on/);
     expectBadInput(cli(['run', '--jit', 'off', '--jit-hot', '40', HELLO]), /--jit-hot needs --jit on/);
   });
 
   it('compiles a short image that plain --jit on leaves to the interpreter; output and --stats unchanged', () => {
     const plain = cli(['run', '--mmu', 'native', '--jit', 'on', '--log-level', 'info', HELLO]);
     const hot = cli(['run', '--mmu', 'native', '--jit', 'on', '--jit-hot', '2', '--log-level', 'info', '--stats', '--json', HELLO]);
-    const off = cli(['run', '--mmu', 'native', '--stats', '--json', HELLO]);
+    const off = cli(['run', '--mmu', 'native', '--jit', 'off', '--stats', '--json', HELLO]);
     for (const r of [plain, hot, off]) {
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toBe(off.stdout);
@@ -59,6 +62,14 @@ describe('run --jit-hot', () => {
     // the compile report is a log line, never part of the statistics
     expect(statsOf(hot.stderr)).toEqual(statsOf(off.stderr));
     expect(jitReport(off.stderr)).toBeNull();
+  });
+
+  it('the compiler is on by default: --jit-hot alone compiles, and its output is the same', () => {
+    const dflt = cli(['run', '--mmu', 'native', '--jit-hot', '2', '--log-level', 'info', HELLO]);
+    const off = cli(['run', '--mmu', 'native', '--jit', 'off', HELLO]);
+    expect(dflt.status, dflt.stderr).toBe(0);
+    expect(dflt.stdout).toBe(off.stdout);
+    expect(jitReport(dflt.stderr)?.regions, dflt.stderr).toBeGreaterThan(0);
   });
 
   it('trace and run --check take --jit but say it compiles nothing under the stale-access detector', () => {
