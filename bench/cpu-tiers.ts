@@ -37,6 +37,7 @@ export interface TierRun {
   pages: number;
   wasmRegions: number;
   wasmBytes: number;
+  wasmPages: number;
 }
 type Tier = 'interp' | 'jit' | 'jit-js';
 
@@ -83,6 +84,7 @@ function runTier(name: string, image: Uint8Array, mmu: 'native' | 'shadow', tier
       pages: jitStats.pages - before.pages,
       wasmRegions: wasmStats.regions - wbefore.regions,
       wasmBytes: wasmStats.bytes - wbefore.bytes,
+      wasmPages: wasmStats.pages - wbefore.pages,
     };
   } finally {
     setJitDefault(false);
@@ -156,7 +158,8 @@ export function runTiers(images: { name: string; path: string; bytes: Uint8Array
     } else {
       const j = get('native', 'jit');
       const perPage =
-        `${f1(j.compileMs)} ms, ${f1(j.wasmBytes / 1024)} KiB of WebAssembly in ${j.wasmRegions} page regions` +
+        `${f1(j.compileMs)} ms, ${f1(j.wasmBytes / 1024)} KiB of WebAssembly in ${j.wasmRegions} regions over ${j.wasmPages} pages` +
+        (j.wasmPages > 0 ? ` (${(j.compileMs / j.wasmPages).toFixed(1)} ms and ${(j.wasmBytes / 1024 / j.wasmPages).toFixed(1)} KiB per page)` : '') +
         (j.pages > 0 ? `, ${(j.sourceBytes / 1024 / j.pages).toFixed(1)} KiB of JavaScript per page with JavaScript regions` : '');
       out.stdout(
         `${img.name}: compiler / interpreter = ${speedup.toFixed(2)}x (CPU time; JavaScript tier alone ${(get('native', 'interp').cpuSeconds / get('native', 'jit-js').cpuSeconds).toFixed(2)}x); shadow / native time = ${shadowI.toFixed(2)} interp, ${shadowJ.toFixed(2)} jit; compiling: ${perPage}; ${qemuText}\n`,

@@ -42,9 +42,12 @@ const MAX_BLOCKS = 512;
 const WARM = 16;
 
 /** Compile and exit statistics (outside the guest-visible counters). exits[k]: calls that ended
- *  with exit kind k (LINK, INTERPRET, RESUME); chains: moves from one region to another inside
+ *  with exit kind k (LINK, INTERPRET, RESUME); pages: (code cache, backing page) pairs with
+ *  compiled blocks; chains: moves from one region to another inside
  *  a call (through the arena's dispatcher). */
-export const wasmStats = { regions: 0, blocks: 0, insns: 0, bytes: 0, compileMs: 0, exits: [0, 0, 0], chains: 0 };
+export const wasmStats = { regions: 0, blocks: 0, insns: 0, bytes: 0, compileMs: 0, pages: 0, exits: [0, 0, 0], chains: 0 };
+/** Backing pages of each code cache with compiled blocks (for wasmStats.pages). */
+const pagesSeen = new WeakMap<object, Set<number>>();
 
 /** Does every instruction of b have a WebAssembly template for its operand form? (A dry run
  *  into scratch code.) */
@@ -117,7 +120,15 @@ export function compileWasmRegion(c: Cpu, entry: Block, hot: number): boolean {
   }
   wasmStats.regions++;
   wasmStats.blocks += blocks.length;
-  for (const b of blocks) wasmStats.insns += b.n;
+  let seen = pagesSeen.get(c.code);
+  if (seen === undefined) pagesSeen.set(c.code, (seen = new Set()));
+  for (const b of blocks) {
+    wasmStats.insns += b.n;
+    if (!seen.has(b.page)) {
+      seen.add(b.page);
+      wasmStats.pages++;
+    }
+  }
   wasmStats.bytes += bytes.length;
   wasmStats.compileMs += performance.now() - t0;
   return true;
