@@ -179,13 +179,31 @@ function program(seed: number): number[] {
         p.push(0xf7, ...(rnd() < 0.5 ? [modrm(rnd() < 0.5 ? 4 : 5, any())] : [0x43 | ((rnd() < 0.5 ? 4 : 5) << 3), disp8()]));
         break;
       case 22: { // half the time: mov byte [ebx + d8], imm8 / call r32 / call [ebx + d8] (to a RET
-        // after the stop); else as default
+        // after the stop) / a 16-bit ALU op / MOV between AL, AX or EAX and moffs; else as default
         if (rnd() < 0.5) {
-          const form = Math.floor(rnd() * 3);
+          const form = Math.floor(rnd() * 5);
           if (form === 0) p.push(0xc6, 0x43, disp8(), byte());
-          else {
-            // invlpg [esp - 4]: the push misses the TLB (the target's read hits)
-            p.push(0x0f, 0x01, 0x7c, 0x24, 0xfc);
+          else if (form === 3) {
+            // op m16, r16 / op r16, m16 / op m16, imm8 / op r16, r16 / op r16, imm16
+            const op = Math.floor(rnd() * 8);
+            const f16 = Math.floor(rnd() * 5);
+            if (f16 === 0) p.push(0x66, (op << 3) | 1, 0x43 | (any() << 3), disp8());
+            else if (f16 === 1) p.push(0x66, (op << 3) | 3, 0x43 | (d << 3), disp8());
+            else if (f16 === 2) p.push(0x66, 0x83, 0x43 | (op << 3), disp8(), byte());
+            else if (f16 === 3) p.push(0x66, (op << 3) | 1, modrm(any(), d));
+            else p.push(0x66, 0x81, modrm(op, d), byte(), byte());
+            if (f16 !== 0 && f16 !== 2) fold = d;
+          } else if (form === 4) {
+            // mov al/ax/eax, [DATA + off] (A0 A1) / mov [DATA + off], al/ax/eax (A2 A3)
+            const a = (DATA + ((disp8() << 24) >> 24)) >>> 0;
+            const opc = pick([0xa0, 0xa1, 0xa2, 0xa3]);
+            const w = rnd() < 0.3;
+            if (w && opc !== 0xa0 && opc !== 0xa2) p.push(0x66);
+            p.push(opc, a & 0xff, (a >>> 8) & 0xff, (a >>> 16) & 0xff, a >>> 24);
+            if (opc < 0xa2) fold = 0;
+          } else {
+            // half the time invlpg [esp - 4] first: the push misses the TLB (the target's read hits)
+            if (rnd() < 0.5) p.push(0x0f, 0x01, 0x7c, 0x24, 0xfc);
             p.push(0xb8 + d);
             stubRefs.push(p.length);
             p.push(0, 0, 0, 0); // mov d, the stub's address
@@ -211,11 +229,13 @@ function program(seed: number): number[] {
     if (f < 0.15) p.push(0x0f, 0x90 + Math.floor(rnd() * 16), modrm(0, pick(dst8))); // setcc
     else if (f < 0.35) {
       // pushf; pop. A block with PUSHF is left to the JavaScript tier, so the WebAssembly
-      // seeds read one flag with SETcc instead, and the blocks stay in WebAssembly.
+      // seeds read one flag with SETcc instead (and more often: below), and the blocks stay in
+      // WebAssembly.
       if (wasmSeed(seed)) p.push(0x0f, 0x90 + Math.floor(rnd() * 16), modrm(0, pick(dst8)));
       else p.push(0x9c, 0x58 + pick(dst));
     }
     else if (f < 0.5) p.push(0x70 + Math.floor(rnd() * 16), 2, 0x89, modrm(any(), pick(dst))); // jcc over a mov
+    else if (f < 0.75 && wasmSeed(seed)) p.push(0x0f, 0x90 + Math.floor(rnd() * 16), modrm(0, pick(dst8))); // setcc
     if (fold >= 0) p.push(...FOLD(fold));
   }
   p.push(0x49); // dec ecx

@@ -37,21 +37,22 @@ function arith32(e: WasmEmitter, op: number, dst: number, a: () => void, b: () =
   }
   if (dst >= 0 && op !== 7) c.get(Z).set(R0 + dst);
 }
-/** 8-bit ALU op; the result (sign-extended, as fres) in Z; ADC/SBB not covered. */
-function arith8(e: WasmEmitter, op: number, a: () => void, b: () => void): void {
+/** 8-bit ALU op (16-bit: sz 1); the result (sign-extended, as fres) in Z; ADC/SBB not covered. */
+function arith8(e: WasmEmitter, op: number, a: () => void, b: () => void, sz: 0 | 1 = 0): void {
   const c = e.c;
+  const ext = sz === 0 ? OP.ext8 : OP.ext16;
   a();
   c.set(X);
   b();
   c.set(Y);
   if (op === 0 || op === 5 || op === 7) {
-    c.get(X).get(Y).op(op === 0 ? OP.add : OP.sub).op(OP.ext8).set(Z);
-    e.flags(op === 0 ? F_ADD : F_SUB, 0, X, Y, Z);
-    e.produce(op === 0 ? F_ADD : F_SUB, 0);
+    c.get(X).get(Y).op(op === 0 ? OP.add : OP.sub).op(ext).set(Z);
+    e.flags(op === 0 ? F_ADD : F_SUB, sz, X, Y, Z);
+    e.produce(op === 0 ? F_ADD : F_SUB, sz);
   } else {
-    c.get(X).get(Y).op(op === 1 ? OP.or : op === 4 ? OP.and : OP.xor).op(OP.ext8).set(Z);
-    e.resFlags(0, Z, -1, -1);
-    e.produce(F_RES, 0);
+    c.get(X).get(Y).op(op === 1 ? OP.or : op === 4 ? OP.and : OP.xor).op(ext).set(Z);
+    e.resFlags(sz, Z, -1, -1);
+    e.produce(F_RES, sz);
   }
 }
 const ok32 = (op: number): boolean => op !== 2 && op !== 3;
@@ -288,17 +289,55 @@ function rmw8(e: WasmEmitter, i: Insn, src: () => void): boolean {
 set(A.opAlu8RI, (e, i) => alu8R(e, i.op, i.rm, r8(e, i.rm), imm8(e, i)));
 set(A.opAlu8RR, (e, i) => alu8R(e, i.op, i.rm, r8(e, i.rm), r8(e, i.reg)));
 set(A.opTest8RR, (e, i) => alu8R(e, 4, -1, r8(e, i.rm), r8(e, i.reg)));
+/** 16-bit register n, zero-extended (getReg at 2 bytes). */
+const r16 = (e: WasmEmitter, n: number) => (): void => void e.c.get(R0 + n).i32(65535).op(OP.and);
+/** op E, v at 16 bits (opAluEI, opAluEG; alu() at size index 1): a register (setReg's low-word
+ *  merge), or m16: CMP one read hit (rd16), the others readForWrite + wr16 (two hits). */
+function aluE16(e: WasmEmitter, i: Insn, src: () => void): boolean {
+  if (!ok32(i.op)) return false;
+  if (!i.mem) {
+    arith8(e, i.op, r16(e, i.rm), src, 1);
+    if (i.op !== 7) set16(e, i.rm, () => void e.c.get(Z));
+    return true;
+  }
+  const cmp = i.op === 7;
+  e.access(cmp ? P_RTAG : P_WTAG, () => e.ea(i), 2, () => {
+    e.load(2);
+    e.c.set(V);
+    arith8(e, i.op, loaded(e), src, 1);
+    if (!cmp) e.store(2, () => void e.c.get(Z));
+  }, cmp ? 1 : 2);
+  return true;
+}
+/** op G, E at 16 bits (opAluGE): E a register or rd16's one hit. */
+function aluG16(e: WasmEmitter, i: Insn): boolean {
+  if (!ok32(i.op)) return false;
+  const body = (v: () => void): void => {
+    arith8(e, i.op, r16(e, i.reg), v, 1);
+    if (i.op !== 7) set16(e, i.reg, () => void e.c.get(Z));
+  };
+  if (!i.mem) body(r16(e, i.rm));
+  else
+    e.access(P_RTAG, () => e.ea(i), 2, () => {
+      e.load(2);
+      e.c.set(V);
+      body(loaded(e));
+    });
+  return true;
+}
 set(A.opAluEI, (e, i) => {
+  if (i.osz === 2) return aluE16(e, i, imm(e, i));
   if (i.osz !== 1) return false;
   if (i.mem) return rmw8(e, i, imm8(e, i));
   return alu8R(e, i.op, i.rm, r8(e, i.rm), imm8(e, i));
 });
 set(A.opAluEG, (e, i) => {
+  if (i.osz === 2) return aluE16(e, i, r16(e, i.reg));
   if (i.osz !== 1) return false;
   if (i.mem) return rmw8(e, i, r8(e, i.reg));
   return alu8R(e, i.op, i.rm, r8(e, i.rm), r8(e, i.reg));
 });
-set(A.opAluGE, (e, i) => (i.osz === 1 && !i.mem ? alu8R(e, i.op, i.reg, r8(e, i.reg), r8(e, i.rm)) : false));
+set(A.opAluGE, (e, i) => (i.osz === 2 ? aluG16(e, i) : i.osz === 1 && !i.mem ? alu8R(e, i.op, i.reg, r8(e, i.reg), r8(e, i.rm)) : false));
 set(A.opTestEG, (e, i) => (i.osz === 1 && !i.mem ? alu8R(e, 4, -1, r8(e, i.rm), r8(e, i.reg)) : false));
 set(A.opCmp8MG, (e, i) => {
   e.access(P_RTAG, () => e.ea(i), 1, () => {
@@ -510,6 +549,25 @@ set(D.opMovGE, (e, i) => {
       e.load(2);
       e.c.set(V);
       set16(e, i.reg, loaded(e));
+    });
+  return true;
+});
+/** MOV AL/AX/EAX, moffs (i.op 0: rd of the size, one hit) and MOV moffs, AL/AX/EAX (wr, one
+ *  hit): the address is i.disp (opMovMoffs). */
+set(D.opMovMoffs, (e, i) => {
+  const c = e.c;
+  const sz = i.osz as 1 | 2 | 4;
+  if (i.op === 0)
+    e.access(P_RTAG, () => void c.i32(i.disp | 0), sz, () => {
+      e.load(sz);
+      c.set(V);
+      if (sz === 4) c.get(V).set(R0);
+      else if (sz === 2) set16(e, 0, loaded(e));
+      else e.set8(0, loaded(e));
+    });
+  else
+    e.access(P_WTAG, () => void c.i32(i.disp | 0), sz, () => {
+      e.store(sz, () => void (sz === 1 ? e.get8(0) : e.r(0)));
     });
   return true;
 });
