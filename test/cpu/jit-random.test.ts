@@ -48,6 +48,8 @@ function program(seed: number): number[] {
     const d = pick(DST);
     /** A register whose result is folded into memory after the flag readers (see FOLD), or -1. */
     let fold = -1;
+    /** A shift's CF and OF (read right after it in the WebAssembly seeds: too rare otherwise). */
+    let shifted = false;
     switch (Math.floor(rnd() * 29)) {
       case 0: // op r32, r32 (01 09 11 19 21 29 31 39)
         p.push((Math.floor(rnd() * 8) << 3) | 1, modrm(any(), d));
@@ -66,6 +68,7 @@ function program(seed: number): number[] {
         p.push((rnd() < 0.5 ? 0x40 : 0x48) + d);
         break;
       case 5: // shl/shr/sar r32 or r8, imm8, 1 or CL
+        shifted = true;
         if (rnd() < 0.3) { // cmp r32, ecx; shl/shr/sar r32, cl: CMP's flags survive a count of 0 only
           p.push(0x39, modrm(1, d), 0xd3, modrm(pick([4, 5, 7]), d));
           fold = d;
@@ -119,7 +122,14 @@ function program(seed: number): number[] {
         fold = d;
         break;
       case 15: // clc stc cmc / lahf-sahf style explicit flags
-        p.push(pick([0xf8, 0xf9, 0xf5, 0x9e]));
+        if (wasmSeed(seed)) {
+          // They would send the block to the JavaScript tier: the WebAssembly seeds make one
+          // more 8-bit shift instead (a form rare enough otherwise to hide a broken template).
+          const r = pick(DST8);
+          p.push(0xc0, modrm(pick([4, 5, 6, 7]), r), pick([1, 1, 2, 3, 5, 7])); // OF: a count of 1
+          fold = r & 3;
+          shifted = true;
+        } else p.push(pick([0xf8, 0xf9, 0xf5, 0x9e]));
         break;
       case 16: // pushf; pop r32
         p.push(0x9c, 0x58 + d);
@@ -225,6 +235,7 @@ function program(seed: number): number[] {
     // (into registers other than one whose result is folded below).
     const dst = DST.filter((r) => r !== fold);
     const dst8 = DST8.filter((r) => (r & 3) !== fold);
+    if (shifted && wasmSeed(seed)) p.push(0x0f, 0x90 + pick([0, 1, 2, 3]), modrm(0, pick(dst8))); // seto setno setb setae
     const f = rnd();
     if (f < 0.15) p.push(0x0f, 0x90 + Math.floor(rnd() * 16), modrm(0, pick(dst8))); // setcc
     else if (f < 0.35) {
