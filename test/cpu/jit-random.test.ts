@@ -185,8 +185,13 @@ function program(seed: number): number[] {
       case 27: // neg r32
         p.push(0xf7, modrm(3, d));
         break;
-      case 28: // mul / imul r32 or [ebx + d8] (EDX:EAX = EAX * E)
-        p.push(0xf7, ...(rnd() < 0.5 ? [modrm(rnd() < 0.5 ? 4 : 5, any())] : [0x43 | ((rnd() < 0.5 ? 4 : 5) << 3), disp8()]));
+      case 28: // mul / imul r32 or [ebx + d8] (EDX:EAX = EAX * E); a quarter of the time
+        // div ecx/esi/edi or [ebx + d8] (EDX:EAX / E), EDX cleared first half the time (else the
+        // quotient mostly overflows: #DE, which ends the program on both sides alike)
+        if (rnd() < 0.25) {
+          if (rnd() < 0.5) p.push(0x31, 0xd2); // xor edx, edx
+          p.push(0xf7, ...(rnd() < 0.5 ? [modrm(6, [1, 6, 7][Math.floor(rnd() * 3)]!)] : [0x43 | (6 << 3), disp8()]));
+        } else p.push(0xf7, ...(rnd() < 0.5 ? [modrm(rnd() < 0.5 ? 4 : 5, any())] : [0x43 | ((rnd() < 0.5 ? 4 : 5) << 3), disp8()]));
         break;
       case 22: { // half the time: mov byte [ebx + d8], imm8 / call r32 / call [ebx + d8] (to a RET
         // after the stop) / a 16-bit ALU op / MOV between AL, AX or EAX and moffs; else as default

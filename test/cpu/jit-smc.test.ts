@@ -8,12 +8,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jitStats, jitTuning } from '../../src/cpu/jit/compile.js';
 import { wasmStats } from '../../src/cpu/jit/wasm-region.js';
-import { CODE, makeMachine, PTE_P, PTE_RW, PTE_US, runToStop, setPte, setupPaging, STOP, w32, type TestMachine } from './harness.js';
+import { CODE, makeMachine, PTE_P, PTE_RW, PTE_US, runToStop, setPte, setupPaging, setupSystem, STOP, stoppedInHandler, w32, type TestMachine } from './harness.js';
 
 const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 
 interface Outcome {
   esi: number;
+  /** The vector whose stop handler the run ended in (setupSystem), or -1. */
+  vector: number;
   icount: number;
   state: object;
   compiled: number;
@@ -33,6 +35,7 @@ function run(jit: boolean, build: (m: TestMachine) => void, paging = false): Out
   const c = m.cpu;
   return {
     esi: c.regs[6] >>> 0,
+    vector: stoppedInHandler(m),
     icount: c.icount,
     compiled: count() - before,
     state: { regs: [...c.regs], eip: c.eip, flags: c.getEflags(), hits: c.stats.tlbHits, misses: c.stats.tlbMisses, decoded: c.stats.blocksDecoded },
@@ -202,5 +205,43 @@ describe.each([
       [0xe8, 0, 0, 0, 0, 0x58, 0xc3].forEach((b, k) => (m.mem[F + k] = b));
     }, true);
     expect(r.esi).toBe((150 * (F + 5) + 150 * (FA + 5)) % 2 ** 32);
+  });
+});
+
+// A fault raised inside a compiled block, after the block ran long enough to be compiled: DIV
+// by a divisor in memory, which reaches 0 (or, in the second program, EDX reaches it, so the
+// quotient overflows) at the 200th iteration. The tiers hand the instruction to its handler,
+// which raises #DE: the same EIP, registers, icount and TLB hits as the interpreter's.
+describe.each(['js', 'wasm'] as const)('#DE from a compiled DIV (%s regions)', (tier) => {
+  const saved = { ...jitTuning };
+  beforeAll(() => Object.assign(jitTuning, { hot: 40, wasmHot: 20, maxBlocks: 1, insnsPerByte: 0, wasm: tier === 'wasm' }));
+  afterAll(() => Object.assign(jitTuning, saved));
+
+  const divLoop = (edx: number[], divisor: number[]) => (m: TestMachine): void => {
+    setupSystem(m);
+    const p: number[] = [];
+    p.push(0xb9, ...le32(300), 0x31, 0xf6); // mov ecx, 300; xor esi, esi
+    p.push(0xbb, ...le32(DATA)); // mov ebx, DATA
+    const loop = CODE + p.length;
+    p.push(...divisor); // [ebx] = the divisor of this iteration
+    p.push(...edx); // edx = the high half of the dividend
+    p.push(0xb8, ...le32(100000)); // mov eax, 100000
+    p.push(0xf7, 0x33); // div dword [ebx]
+    p.push(0x01, 0xc6, 0x01, 0xd6); // add esi, eax; add esi, edx
+    p.push(0x49, 0x75, (loop - (CODE + p.length + 3)) & 0xff); // dec ecx; jnz loop
+    p.push(0xb0, 0x00, ...STOP);
+    for (let k = 0; k < p.length; k++) m.mem[CODE + k] = p[k];
+  };
+
+  it('a divisor that becomes 0', () => {
+    // [ebx] = ecx - 100; edx = 0
+    const r = both(divLoop([0x31, 0xd2], [0x8d, 0x41, 0x9c, 0x89, 0x03]));
+    expect(r.vector, 'stopped in the #DE handler').toBe(0);
+  });
+
+  it('a quotient that overflows: EDX reaches the divisor', () => {
+    // [ebx] = ecx; edx = 150: at ecx = 150, EDX = divisor
+    const r = both(divLoop([0xba, ...le32(150)], [0x89, 0x0b]));
+    expect(r.vector, 'stopped in the #DE handler').toBe(0);
   });
 });

@@ -423,6 +423,34 @@ function imulMem(e: WasmEmitter, i: Insn, y: (() => void) | null): boolean {
   });
   return true;
 }
+/** DIV E at 32 bits (opDiv): EDX:EAX / E, the quotient to EAX and the remainder to EDX; flags
+ *  untouched. A zero divisor or a quotient over 32 bits (EDX >= E) is #DE: left to the handler,
+ *  which raises it (from memory, the hit already counted is taken back: the handler reads again). */
+set(A.opDiv, (e, i) => {
+  if (i.osz !== 4) return false;
+  const c = e.c;
+  const body = (fromMemory: boolean): void => {
+    c.get(V).op(OP.eqz).get(R0 + 2).get(V).op(OP.ge_u).op(OP.or).if_();
+    if (fromMemory) e.countHits(-1);
+    e.resume();
+    c.end();
+    c.get(R0 + 2).op(OP.extend_u).i64(32).op(OP.i64shl).get(R0).op(OP.extend_u).op(OP.i64or);
+    c.get(V).op(OP.extend_u).op(OP.i64div_u).op(OP.wrap).set(X);
+    // the remainder is below 2^32: EAX - q * E in 32-bit arithmetic is it
+    c.get(R0).get(X).get(V).op(OP.mul).op(OP.sub).set(Y);
+    c.get(X).set(R0).get(Y).set(R0 + 2);
+  };
+  if (!i.mem) {
+    c.get(R0 + i.rm).set(V);
+    body(false);
+  } else
+    e.access(P_RTAG, () => e.ea(i), 4, () => {
+      e.load(4);
+      c.set(V);
+      body(true);
+    });
+  return true;
+});
 set(A.opImul32GE, (e, i) => imulMem(e, i, null));
 set(A.opImulGEI, (e, i) => (i.osz === 4 ? imulMem(e, i, imm(e, i)) : false));
 /** MUL / IMUL E at 32 bits (opMul, opImul1): EDX:EAX = EAX * E (a register or rd32's one hit);
