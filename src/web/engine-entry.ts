@@ -30,6 +30,7 @@ export type ShadowvisorWeb = typeof api;
 
 (globalThis as unknown as { shadowvisorWeb: ShadowvisorWeb }).shadowvisorWeb = api;
 
-// Guest code is compiled to JavaScript where this context may use new Function (a page's
-// Content-Security-Policy can forbid it); otherwise the interpreter runs it. Results are the same.
+// Guest code is compiled (to WebAssembly where the context allows it, else to JavaScript) where
+// this context may use new Function (a page's Content-Security-Policy can forbid it); otherwise
+// the interpreter runs it. Results are the same.
 setJitDefault(jitAvailable());
