@@ -84,6 +84,14 @@ function patchNextInsn(storeTarget: (xImm: number) => number) {
   };
 }
 
+/** In the enclosing describe: compile after 40 runs (WebAssembly after 20), JavaScript regions
+ *  of up to `maxBlocks` blocks; `tier` js: JavaScript regions only. */
+function useTier(maxBlocks: number, tier: 'js' | 'wasm'): void {
+  const saved = { ...jitTuning };
+  beforeAll(() => Object.assign(jitTuning, { hot: 40, wasmHot: 20, maxBlocks, insnsPerByte: 0, wasm: tier === 'wasm' }));
+  afterAll(() => Object.assign(jitTuning, saved));
+}
+
 const EXPECT_PATCH = (200 * 0x12345600 + 100 * 0x12345677) % 2 ** 32;
 
 // JavaScript regions of one block (the default) and of up to 16 blocks, and WebAssembly regions;
@@ -93,9 +101,7 @@ describe.each([
   [16, 'js'],
   [1, 'wasm'],
 ] as const)('self-modifying code under compiled regions of up to %i blocks (%s)', (maxBlocks, tier) => {
-  const saved = { ...jitTuning };
-  beforeAll(() => Object.assign(jitTuning, { hot: 40, wasmHot: 20, maxBlocks, insnsPerByte: 0, wasm: tier === 'wasm' }));
-  afterAll(() => Object.assign(jitTuning, saved));
+  useTier(maxBlocks, tier);
 
   it('a store into the next instruction of the running block', () => {
     const r = both(patchNextInsn((xImm) => xImm));
@@ -179,9 +185,7 @@ describe.each([
   [16, 'js'],
   [1, 'wasm'],
 ] as const)('code run through two virtual mappings of its frame, regions of up to %i blocks (%s)', (maxBlocks, tier) => {
-  const saved = { ...jitTuning };
-  beforeAll(() => Object.assign(jitTuning, { hot: 40, wasmHot: 20, maxBlocks, insnsPerByte: 0, wasm: tier === 'wasm' }));
-  afterAll(() => Object.assign(jitTuning, saved));
+  useTier(maxBlocks, tier);
 
   it('a routine called alternately through each mapping returns each address', () => {
     const F = CODE + 0x800;
@@ -213,9 +217,7 @@ describe.each([
 // quotient overflows) at the 200th iteration. The tiers hand the instruction to its handler,
 // which raises #DE: the same EIP, registers, icount and TLB hits as the interpreter's.
 describe.each(['js', 'wasm'] as const)('#DE from a compiled DIV (%s regions)', (tier) => {
-  const saved = { ...jitTuning };
-  beforeAll(() => Object.assign(jitTuning, { hot: 40, wasmHot: 20, maxBlocks: 1, insnsPerByte: 0, wasm: tier === 'wasm' }));
-  afterAll(() => Object.assign(jitTuning, saved));
+  useTier(1, tier);
 
   const divLoop = (edx: number[], divisor: number[]) => (m: TestMachine): void => {
     setupSystem(m);
