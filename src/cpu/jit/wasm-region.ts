@@ -28,6 +28,11 @@ import { wasmTemplates } from './wasm-templates.js';
  *  compile.ts's). */
 export const JIT_RESUME = 2;
 
+/** Most WebAssembly compiled over a code cache's life (as compile.ts's MAX_SOURCE_BYTES): a
+ *  region lives as long as its arena (its table entry and blocks are not reclaimed when its page
+ *  is dropped), so a guest that keeps generating code would otherwise grow without bound. */
+const MAX_BYTES = 64 << 20;
+const compiledBytes = new WeakMap<object, number>();
 /** Most blocks in one region. */
 const MAX_BLOCKS = 512;
 /** A block joins a region compiled for another block of its page once it has run whole
@@ -91,6 +96,8 @@ function pickBlocks(c: Cpu, entry: Block, hot: number): Block[] {
 export function compileWasmRegion(c: Cpu, entry: Block, hot: number): boolean {
   const arena = c.warena;
   if (arena === null || entry.page < 0 || !coverable(entry)) return false;
+  const used = compiledBytes.get(c.code) ?? 0;
+  if (used > MAX_BYTES) return false;
   const t0 = performance.now();
   const blocks = pickBlocks(c, entry, hot);
   for (const b of blocks) {
@@ -102,6 +109,7 @@ export function compileWasmRegion(c: Cpu, entry: Block, hot: number): boolean {
   const rid = arena.peekRegionId();
   const body = emitRegion(arena, blocks, rid);
   const bytes = moduleBytes(PARAMS, LOCALS, body);
+  compiledBytes.set(c.code, used + bytes.length);
   const mod = new WA.Module(bytes);
   const inst = new WA.Instance(mod, { m: { mem: arena.memory } });
   if (arena.addRegion(PARAMS, inst.exports.run, blocks) !== rid) throw new Error('wasm region id');
