@@ -148,6 +148,18 @@ describe('--jit on and off give the same machine', () => {
     expect(on.v).toEqual(off.v);
   });
 
+  it('the WebAssembly tier stops at its size cap (jitTuning.wasmMaxBytes): the rest goes to JavaScript', () => {
+    tune(1, 'wasm');
+    jitTuning.wasmMaxBytes = 1; // the first region passes (nothing compiled yet), then no more
+    const w0 = wasmStats.regions;
+    const j0 = jitStats.regions;
+    const off = withJit(false, () => native('cpubench-short.elf', 20_000_000));
+    const on = withJit(true, () => native('cpubench-short.elf', 20_000_000));
+    expect(wasmStats.regions - w0, 'one WebAssembly region').toBe(1);
+    expect(jitStats.regions - j0, 'JavaScript regions for the rest').toBeGreaterThan(0);
+    expect(on.v).toEqual(off.v);
+  });
+
   it.each(['js', 'wasm'] as const)('fuzzer streams and mutated images: native and shadow, identical outcomes, %s regions', (tier) => {
     const fuzzImages = loadFuzzImages();
     tune(4, tier);

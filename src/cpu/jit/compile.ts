@@ -65,6 +65,11 @@ export const jitTuning = {
   wasmHot: 2000,
   /** Use the WebAssembly tier where it can run (false: JavaScript regions only). */
   wasm: true,
+  /** Most WebAssembly compiled over a code cache's life (as MAX_SOURCE_BYTES for JavaScript): a
+   *  region lives as long as its arena (its table entry and blocks are not reclaimed when its
+   *  page is dropped), so a guest that keeps generating code would otherwise grow without bound;
+   *  past it, blocks go to the JavaScript tier. */
+  wasmMaxBytes: 64 << 20,
 };
 /** A page whose decoded code was dropped more often than this is not compiled (self-modifying
  *  code, or a frame reused for data): each compile costs milliseconds, a block run microseconds. */

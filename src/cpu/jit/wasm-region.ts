@@ -23,15 +23,12 @@ import {
   WasmEmitter, X_CHAIN, X_INTERPRET, X_LINK,
 } from './wasm-emit.js';
 import { wasmTemplates } from './wasm-templates.js';
+import { jitTuning } from './compile.js';
 
 /** Cpu.jitMode values after a WebAssembly region returned (JIT_LINK 0, JIT_INTERPRET 1 are
  *  compile.ts's). */
 export const JIT_RESUME = 2;
 
-/** Most WebAssembly compiled over a code cache's life (as compile.ts's MAX_SOURCE_BYTES): a
- *  region lives as long as its arena (its table entry and blocks are not reclaimed when its page
- *  is dropped), so a guest that keeps generating code would otherwise grow without bound. */
-const MAX_BYTES = 64 << 20;
 const compiledBytes = new WeakMap<object, number>();
 /** Most blocks in one region. */
 const MAX_BLOCKS = 512;
@@ -97,7 +94,7 @@ export function compileWasmRegion(c: Cpu, entry: Block, hot: number): boolean {
   const arena = c.warena;
   if (arena === null || entry.page < 0 || !coverable(entry)) return false;
   const used = compiledBytes.get(c.code) ?? 0;
-  if (used > MAX_BYTES) return false;
+  if (used > jitTuning.wasmMaxBytes) return false;
   const t0 = performance.now();
   const blocks = pickBlocks(c, entry, hot);
   for (const b of blocks) {
