@@ -247,3 +247,34 @@ describe.each(['js', 'wasm'] as const)('#DE from a compiled DIV (%s regions)', (
     expect(r.vector, 'stopped in the #DE handler').toBe(0);
   });
 });
+
+// Loads and stores that cross a page boundary inside a compiled block, the second page mapped to
+// a frame that is not the next one: compiled code must leave them to the handler (which
+// translates each page), never read or write the bytes after the first frame.
+describe.each(['js', 'wasm'] as const)('accesses across a page boundary in a compiled block (%s regions)', (tier) => {
+  useTier(1, tier);
+
+  it('a dword load and a dword store straddling two pages mapped to distant frames', () => {
+    const PAGE = 0x400000;
+    const FAR = 0x500000;
+    const r = both((m) => {
+      setPte(m, PAGE + 0x1000, FAR | PTE_P | PTE_RW | PTE_US);
+      for (let k = 0; k < 0x1000; k++) {
+        m.mem[PAGE + k] = (k * 7) & 0xff;
+        m.mem[PAGE + 0x1000 + k] = 0xee; // the frame after PAGE's: what a wrong access would touch
+        m.mem[FAR + k] = (k * 13 + 5) & 0xff;
+      }
+      const p: number[] = [];
+      p.push(0xb9, ...le32(300), 0x31, 0xf6); // mov ecx, 300; xor esi, esi
+      p.push(0xbb, ...le32(PAGE)); // mov ebx, PAGE
+      const loop = CODE + p.length;
+      p.push(0x8b, 0x83, ...le32(0xffe)); // mov eax, [ebx + 0xffe]: bytes ffe-fff, then FAR 0-1
+      p.push(0x01, 0xc6); // add esi, eax
+      p.push(0x89, 0x8b, ...le32(0xffd)); // mov [ebx + 0xffd], ecx: fffd-fff, then FAR 0
+      p.push(0x49, 0x75, (loop - (CODE + p.length + 3)) & 0xff); // dec ecx; jnz loop
+      p.push(0xb0, 0x00, ...STOP);
+      for (let k = 0; k < p.length; k++) m.mem[CODE + k] = p[k];
+    }, true);
+    expect(r.esi).not.toBe(0);
+  });
+});
