@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jitStats, jitTuning } from '../../src/cpu/jit/compile.js';
 import { wasmStats } from '../../src/cpu/jit/wasm-region.js';
+import { Cpu } from '../../src/cpu/cpu.js';
 import { CODE, makeMachine, PTE_P, PTE_RW, PTE_US, runToStop, setPte, setupPaging, setupSystem, STOP, stoppedInHandler, w32, type TestMachine } from './harness.js';
 
 const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
@@ -276,5 +277,46 @@ describe.each(['js', 'wasm'] as const)('accesses across a page boundary in a com
       for (let k = 0; k < p.length; k++) m.mem[CODE + k] = p[k];
     }, true);
     expect(r.esi).not.toBe(0);
+  });
+});
+
+// Two vCPUs share one code cache (as an SMP VM's do): the links a block records belong to the
+// vCPU that made them (its TLB epoch). Here both TLBs have the same epoch count, so only the
+// link's vCPU tells them apart: the second vCPU, running the code the first compiled, must make
+// its own lookups (and TLB hits) as the interpreter does, not follow the first one's links.
+describe.each(['js', 'wasm'] as const)('two vCPUs sharing compiled code (%s regions)', (tier) => {
+  useTier(1, tier);
+
+  it("the second vCPU does not follow the first one's links", () => {
+    const go = (jit: boolean): object => {
+      const m = makeMachine(8 << 20, undefined, jit && jitTuning.wasm);
+      const p: number[] = [];
+      p.push(0xb9, ...le32(300), 0x31, 0xf6); // mov ecx, 300; xor esi, esi
+      const loop = CODE + p.length;
+      p.push(0x8b, 0x05, ...le32(DATA)); // mov eax, [DATA]
+      p.push(0x01, 0xc6, 0xeb, 0x00); // add esi, eax; jmp $+2 (a second block)
+      p.push(0x49, 0x75, (loop - (CODE + p.length + 3)) & 0xff); // dec ecx; jnz loop
+      p.push(0xb0, 0x00, ...STOP);
+      for (let k = 0; k < p.length; k++) m.mem[CODE + k] = p[k];
+      w32(m, DATA, 3);
+      const second = new Cpu({ mem: m.mem, mmu: m.mmu, io: m.io, pic: m.pic, code: m.cpu.code, index: 1 });
+      m.cpu.jit = jit;
+      second.jit = jit;
+      second.eip = CODE;
+      second.regs[4] = 0x90000;
+      const before = jitTuning.wasm ? wasmStats.regions : jitStats.regions;
+      runToStop(m);
+      expect(second.tlb.epoch, 'the two TLBs at the same epoch').toBe(m.cpu.tlb.epoch);
+      m.io.exitValue = -1;
+      m.io.cpu = second;
+      runToStop({ ...m, cpu: second });
+      expect(m.io.exitValue, 'the second vCPU reached its stop').toBeGreaterThanOrEqual(0);
+      const view = (c: Cpu): object => ({ regs: [...c.regs], eip: c.eip, icount: c.icount, hits: c.stats.tlbHits, misses: c.stats.tlbMisses });
+      return { first: view(m.cpu), second: view(second), compiled: (jitTuning.wasm ? wasmStats.regions : jitStats.regions) - before > 0 };
+    };
+    const off = go(false) as { compiled: boolean };
+    const on = go(true) as { compiled: boolean };
+    expect(on.compiled, 'a region was compiled').toBe(true);
+    expect({ ...on, compiled: true }).toEqual({ ...off, compiled: true });
   });
 });
