@@ -3,7 +3,10 @@
 // the frame) and a routine rewritten between calls. Each program's result is known in advance,
 // and the interpreter and the compiler must both produce it with the same instruction count,
 // statistics and final state. Every case also checks that a region was compiled before the
-// store, so the store really lands under compiled code.
+// store, so the store really lands under compiled code. Then the other places where compiled
+// code must hand over or look again, each under both tiers: a block run at another virtual
+// address of its frame, #DE from a compiled DIV, accesses straddling two pages, and a second
+// vCPU on the same compiled code.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jitStats, jitTuning } from '../../src/cpu/jit/compile.js';
