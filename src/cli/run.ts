@@ -391,8 +391,8 @@ export function prepareShadowRun(
     if (opts.swapFile !== undefined) {
       const protect = [{ path: opts.image, what: 'the guest image being run' }];
       if (opts.input !== undefined && opts.input !== '-') protect.push({ path: opts.input, what: 'the --input file' });
-      guestOpts.swapStore = swapFile = SwapFile.open(opts.swapFile, swapBytes / 4096, { overwrite: opts.swapFileOverwrite, protect });
-      if (how.unlinkSwapAtOnce) swapFile.unlinkNow();
+      const unlinkAtOnce = how.unlinkSwapAtOnce ?? false;
+      guestOpts.swapStore = swapFile = SwapFile.open(opts.swapFile, swapBytes / 4096, { overwrite: opts.swapFileOverwrite, protect, unlinkAtOnce });
     }
     const p = prepareGuest(guestOpts);
     if (opts.inject !== undefined) findBug(opts.inject)!.apply(p.vm.inject, p.host);

@@ -21,6 +21,9 @@ export interface SwapFileOptions {
   overwrite: boolean;
   /** Files the swap file must never be, whatever the flags (the guest image, the input). */
   protect: { path: string; what: string }[];
+  /** Unlink the name as soon as the file is open (see unlinkNow), before anything else is done
+   *  with it: a signal's default action can end the process between any two system calls. */
+  unlinkAtOnce?: boolean;
 }
 
 /** Swap files this process created and has not removed yet; removed by the 'exit' handler. */
@@ -98,6 +101,7 @@ export class SwapFile implements SwapStore {
       throw new UsageError(`--swap-file: cannot create '${path}': ${errText(e)}`);
     }
     const file = new SwapFile(path, slots, fd, fstatSync(fd).ino);
+    if (opts.unlinkAtOnce) file.unlinkNow();
     open.add(file);
     if (!exitHookInstalled) {
       exitHookInstalled = true;
