@@ -725,6 +725,14 @@ export class Cpu {
     }
   }
 
+  /** The arena stamp of block b's links (WasmArena.stamp) when they were made by this Cpu under
+   *  its current TLB epoch and invalidation count, else 0 (never valid). */
+  linkStamp(b: Block): number {
+    const a = this.warena;
+    if (a === null || b.linkCpu !== this || b.linkTlb !== this.tlb.epoch || b.linkCode !== this.code.invalidations) return 0;
+    return a.stamp(this.wcpu, this.tlb.epoch, this.code.invalidations);
+  }
+
   /** The instruction at curEip threw (icount, curEip and eip already name it, by the
    *  interpreter's catch or by a compiled region): deliver its exception, or pass an error on. */
   private instructionFault(x: unknown): void {
@@ -836,7 +844,7 @@ export class Cpu {
         b.linkCode = code.invalidations;
         b.l0eip = b.l1eip = -1;
         b.l0 = b.l1 = null;
-        if (b.wslot >= 0 && this.warena !== null) this.warena.mirrorLinks(b, this.wcpu);
+        if (b.wslot >= 0 && this.warena !== null) this.warena.mirrorLinks(b, this.linkStamp(b));
       }
       if (nb === null) {
         try {
@@ -855,7 +863,7 @@ export class Cpu {
             b.l1eip = eip;
             b.l1 = nb;
           }
-          if (b.wslot >= 0 && this.warena !== null) this.warena.mirrorLinks(b, this.wcpu);
+          if (b.wslot >= 0 && this.warena !== null) this.warena.mirrorLinks(b, this.linkStamp(b));
         }
       }
       b = nb;

@@ -17,10 +17,12 @@ export const CPU_SLOT_BYTES = 96 << 10;
 export const CPU_TLB_AT = 256;
 /** Int32 index, in a Cpu slot, of each state word. r[0..8] come first (Cpu.r). */
 export const ST_FLAGS = 10; // fop fa fb fres fsz fcf fof faf: ST_FLAGS .. ST_FLAGS + 7
-export const ST_IC = 20; // units retired in the call before the block it returned (LINK: with it)
+// ST_LEFT, ST_HITS: one little-endian i64 (wasm-emit.ts CNT). LEFT: units the slice has left
+// before the block the call returned (LINK: after it); HITS: TLB hits in the call.
+export const ST_LEFT = 20;
+export const ST_HITS = 21;
 export const ST_BEIP = 22; // that block's linear address
 export const ST_NE = 23; // the next EIP after it (LINK)
-export const ST_HITS = 24; // TLB hits in the call
 export const ST_RID = 25; // the region the call ended in
 export const ST_NRID = 26; // CHAIN: the region to go on in, its case
 export const ST_NPC = 27;
@@ -28,17 +30,23 @@ export const ST_CHAINS = 28; // CHAIN exits in the call (statistics)
 const MAX_CPUS = 64;
 
 /** Link table: per block slot, LINK_WORDS int32 words mirroring Block's link fields. */
-export const LINK_WORDS = 16;
-export const LK_CPU = 0; // the Cpu's arena id (1-based), 0: none
-export const LK_TLB = 1; // linkTlb | 0
-export const LK_CODE = 2; // linkCode | 0
-export const LK_E0 = 3; // l0eip
-export const LK_S0 = 4; // l0's slot, -1: none or not compiled
-export const LK_E1 = 5;
-export const LK_S1 = 6;
-export const LK_RID = 7; // id of the WebAssembly region the block is compiled into
-export const LK_PC = 8; // its case in that region
+export const LINK_WORDS = 8;
+/** The stamp (WasmArena.stamp) of the Cpu, TLB epoch and invalidation count the links were made
+ *  under; 0: none. One word where the interpreter compares three (Cpu.execBlocks). */
+export const LK_STAMP = 0;
+export const LK_E0 = 1; // l0eip
+export const LK_S0 = 2; // l0's slot, -1: none or not compiled
+export const LK_E1 = 3;
+export const LK_S1 = 4;
+export const LK_RID = 5; // id of the WebAssembly region the block is compiled into
+export const LK_PC = 6; // its case in that region
 const MAX_SLOTS = 1 << 16;
+
+export interface RegionSig {
+  params: number;
+  st: number;
+  eip: number;
+}
 
 export class WasmArena {
   readonly i32: Int32Array;
@@ -53,7 +61,12 @@ export class WasmArena {
   private nextRid = 1;
   readonly regionBlocks: Block[][] = [[]];
   private table: WasmTable | null = null;
-  /** dispatch(pc, budget, epoch, inv, eip, rtag, wtag, st, cpu, rid): runs region rid and
+  /** Per Cpu id: the TLB epoch and invalidation count its stamp stands for, and the stamp. */
+  private readonly stampEpoch = new Float64Array(MAX_CPUS + 1).fill(-1);
+  private readonly stampInv = new Float64Array(MAX_CPUS + 1).fill(-1);
+  private readonly stamps = new Int32Array(MAX_CPUS + 1);
+  private nextStamp = 1;
+  /** dispatch(pc, stamp, eip, rtag, wtag, st, rid): runs region rid and
    *  the regions it chains to (wasm-encode.ts dispatcherBytes). */
   dispatch: ((...a: number[]) => number) | null = null;
 
@@ -100,11 +113,12 @@ export class WasmArena {
     this.i32.fill(0, (this.linkBase >> 2) + s * LINK_WORDS, (this.linkBase >> 2) + (s + 1) * LINK_WORDS);
   }
 
-  /** Install a region's function and blocks; returns its id. */
-  addRegion(params: number, run: unknown, blocks: Block[]): number {
+  /** Install a region's function and blocks; returns its id. `sig` gives the regions' parameter
+   *  count and the indexes of their state-slot and entry-EIP parameters (wasm-emit.ts). */
+  addRegion(sig: RegionSig, run: unknown, blocks: Block[]): number {
     if (this.table === null) {
       this.table = new WA.Table({ element: 'anyfunc', initial: 64 });
-      const mod = new WA.Module(dispatcherBytes(params, 7, 4 * ST_NRID, 4 * ST_NPC, 4 * ST_NE));
+      const mod = new WA.Module(dispatcherBytes(sig.params, sig.st, sig.eip, 4 * ST_NRID, 4 * ST_NPC, 4 * ST_NE));
       const inst = new WA.Instance(mod, { m: { mem: this.memory, tab: this.table } });
       this.dispatch = inst.exports.run as (...a: number[]) => number;
     }
@@ -119,13 +133,35 @@ export class WasmArena {
     return this.nextRid;
   }
 
-  /** Copy block b's link fields (set by Cpu.execBlocks) into its slot. */
-  mirrorLinks(b: Block, cpuId: number): void {
+  /**
+   * The stamp of (Cpu cpuId, its TLB epoch, its code cache's invalidation count): a number no
+   * other such triple has had in this arena, so a region tests a link's validity with one
+   * comparison. Both counts only grow, so a triple never comes back once either has moved on.
+   */
+  stamp(cpuId: number, epoch: number, inv: number): number {
+    if (this.stampEpoch[cpuId] !== epoch || this.stampInv[cpuId] !== inv) {
+      if (this.nextStamp === 0x7fffffff) this.restamp();
+      this.stampEpoch[cpuId] = epoch;
+      this.stampInv[cpuId] = inv;
+      this.stamps[cpuId] = this.nextStamp++;
+    }
+    return this.stamps[cpuId];
+  }
+  /** Stamps used up (2^31 epoch changes): no mirrored link is valid any more, start again. */
+  private restamp(): void {
+    const i = this.i32;
+    for (let s = 0; s < this.nextSlot; s++) i[(this.linkBase >> 2) + s * LINK_WORDS + LK_STAMP] = 0;
+    this.stampEpoch.fill(-1);
+    this.stampInv.fill(-1);
+    this.nextStamp = 1;
+  }
+
+  /** Copy block b's link fields (set by Cpu.execBlocks) into its slot; `stamp` is what
+   *  stamp() gave for the Cpu, epoch and count they were made under, 0 if those are past. */
+  mirrorLinks(b: Block, stamp: number): void {
     const i = this.i32;
     const k = (this.linkBase >> 2) + b.wslot * LINK_WORDS;
-    i[k + LK_CPU] = cpuId;
-    i[k + LK_TLB] = b.linkTlb | 0;
-    i[k + LK_CODE] = b.linkCode | 0;
+    i[k + LK_STAMP] = stamp;
     i[k + LK_E0] = b.l0eip;
     i[k + LK_S0] = this.slotOf(b.l0);
     i[k + LK_E1] = b.l1eip;

@@ -21,48 +21,53 @@ import { Code, type Label, OP } from './wasm-encode.js';
 
 // Parameters of a region function (see wasm-region.ts for the call).
 export const P_PC = 0;
-export const P_BUDGET = 1;
-export const P_EPOCH = 2;
-export const P_INV = 3;
+/** The Cpu's link stamp (WasmArena.stamp): a mirrored link is valid when its record has it. */
+export const P_STAMP = 1;
 /** The linear address of the entry block (a region may run a block at any address its links say). */
-export const P_EIP = 4;
-export const P_RTAG = 5;
-export const P_WTAG = 6;
-export const P_ST = 7;
-export const P_CPU = 8;
-export const PARAMS = 9;
+export const P_EIP = 2;
+export const P_RTAG = 3;
+export const P_WTAG = 4;
+export const P_ST = 5;
+export const PARAMS = 6;
 // Locals.
-export const R0 = 9; // r0..r7: 9..16
-export const FOP = 17;
-export const FA = 18;
-export const FB = 19;
-export const FRES = 20;
-export const FSZ = 21;
-export const FCF = 22;
-export const FOF = 23;
-export const FAF = 24;
-export const IC = 25;
-export const BEIP = 27;
-export const NE = 28;
-export const HITS = 29;
-export const RV = 30;
+export const R0 = PARAMS; // r0..r7
+export const FOP = R0 + 8;
+export const FA = FOP + 1;
+export const FB = FOP + 2;
+export const FRES = FOP + 3;
+export const FSZ = FOP + 4;
+export const FCF = FOP + 5;
+export const FOF = FOP + 6;
+export const FAF = FOP + 7;
+export const BEIP = FOP + 8;
+export const NE = BEIP + 1;
+export const RV = BEIP + 2;
 // Scratch, each owned by one helper or template shape (see their uses).
-export const L = 31;
-export const VP = 32;
-export const T = 33;
-export const A = 34;
-export const X = 35;
-export const Y = 36;
-export const Z = 37;
-export const V = 38;
-export const L2 = 39;
-export const T2 = 40;
-export const A2 = 41;
+export const L = RV + 1;
+export const VP = L + 1;
+export const T = L + 2;
+export const A = L + 3;
+export const X = L + 4;
+export const Y = L + 5;
+export const Z = L + 6;
+export const V = L + 7;
+export const L2 = L + 8;
+export const T2 = L + 9;
+export const A2 = L + 10;
 // Owned by the run-time flag evaluation (carryNow, overflowNow).
-const CT = 42;
-const M = 43;
-const CIN = 44;
-export const LOCALS = 45 - PARAMS;
+const CT = L + 11;
+const M = L + 12;
+const CIN = L + 13;
+export const LOCALS = CIN + 1 - PARAMS;
+/**
+ * The one i64 local (after the i32 ones): TLB hits in the high half, the units the slice has
+ * left in the low half (ST_LEFT, ST_HITS: one i64 in the Cpu's slot). A block adds its hits and
+ * subtracts its length in one addition: the low half never goes below 0 (a block runs only when
+ * it fits), so nothing carries into the hits. One register for two counters, which TurboFan
+ * would otherwise keep in two (with the budget a third) across every region's loop.
+ */
+export const CNT = CIN + 1;
+export const LOCALS64 = 1;
 
 /** Exit kinds in the low 2 bits of the result; bits 2..15 the block's case, 16.. the instruction. */
 export const X_LINK = 0;
@@ -90,6 +95,15 @@ export class WasmEmitter {
   known: Known | null = null;
   /** Set by a template that decided the block's next EIP (a branch). */
   setsNe = false;
+  /**
+   * TLB hits, counted at compile time: those of the block's instructions before this one, and
+   * those the current template has counted. A template counts its hits only on the path where it
+   * completes, and an instruction it leaves (RESUME) is redone whole by the interpreter, which
+   * counts that one's hits itself; so every exit adds a constant to CNT's hits: the block's total at
+   * its end, hitsBefore at a RESUME. (Counting each hit as it happened cost 3-7%.)
+   */
+  hitsBefore = 0;
+  insnHits = 0;
 
   constructor(
     readonly c: Code,
@@ -332,6 +346,7 @@ export class WasmEmitter {
   // ---- exits ------------------------------------------------------------------------------
   /** Leave with this instruction and the rest of the block to the interpreter. */
   resume(): void {
+    this.count(this.hitsBefore);
     this.c.i32(X_RESUME | (this.k << 2) | (this.j << 16)).set(RV).br(this.out);
   }
 
@@ -366,7 +381,16 @@ export class WasmEmitter {
     c.op(OP.eq);
   }
   countHits(n: number): void {
-    this.c.get(HITS).i32(n).op(OP.add).set(HITS);
+    this.insnHits += n;
+  }
+  /** The instruction's template is done: its hits join the block's. */
+  endInsn(): void {
+    this.hitsBefore += this.insnHits;
+    this.insnHits = 0;
+  }
+  /** Count n TLB hits and `units` retired units in CNT. */
+  count(hits: number, units = 0): void {
+    if (hits !== 0 || units !== 0) this.c.get(CNT).i64(hits * 2 ** 32 - units).op(OP.i64add).set(CNT);
   }
   /** a = (off[t] + (l & 4095)) >>> 0: the backing byte address (RAM is at offset 0). */
   addr(l: number, t: number, a: number): void {

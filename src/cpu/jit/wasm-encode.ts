@@ -18,11 +18,13 @@ export const OP = {
   set: 0x21,
   tee: 0x22,
   load: 0x28,
+  i64load: 0x29,
   load8s: 0x2c,
   load8u: 0x2d,
   load16s: 0x2e,
   load16u: 0x2f,
   store: 0x36,
+  i64store: 0x37,
   store8: 0x3a,
   store16: 0x3b,
   const: 0x41,
@@ -66,6 +68,7 @@ export const OP = {
 } as const;
 
 const I32 = 0x7f;
+const I64 = 0x7e;
 const VOID = 0x40;
 
 export function uleb(out: number[], v: number): void {
@@ -83,6 +86,19 @@ export function sleb(out: number[], v: number): void {
   for (;;) {
     const b = v & 0x7f;
     v >>= 7;
+    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+/** Signed LEB128 of a safe integer beyond the i32 range (division instead of 32-bit shifts). */
+function sleb53(out: number[], v: number): void {
+  for (;;) {
+    const b = ((v % 128) + 128) % 128;
+    v = (v - b) / 128;
     if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
       out.push(b);
       return;
@@ -110,10 +126,11 @@ export class Code {
     sleb(this.b, v);
     return this;
   }
-  /** i64.const of a value in the i32 range (its signed LEB is the same). */
+  /** i64.const of a safe integer (|v| < 2^53). */
   i64(v: number): this {
     this.b.push(OP.i64const);
-    sleb(this.b, v);
+    if (v === (v | 0)) sleb(this.b, v);
+    else sleb53(this.b, v);
     return this;
   }
   get(l: number): this {
@@ -199,7 +216,7 @@ function name(out: number[], s: string): void {
  * at byte offsets `nrid`, `npc`, `ne` from parameter `st`. `pc` and the entry EIP are parameters
  * 0 and 4.
  */
-export function dispatcherBytes(params: number, st: number, nrid: number, npc: number, ne: number): Uint8Array {
+export function dispatcherBytes(params: number, st: number, eip: number, nrid: number, npc: number, ne: number): Uint8Array {
   const out = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
   const type: number[] = [2];
   for (const n of [params, params + 1]) {
@@ -233,7 +250,7 @@ export function dispatcherBytes(params: number, st: number, nrid: number, npc: n
   c.end();
   c.get(st).mem(OP.load, nrid).set(rid);
   c.get(st).mem(OP.load, npc).set(0);
-  c.get(st).mem(OP.load, ne).set(4);
+  c.get(st).mem(OP.load, ne).set(eip);
   c.br(l);
   c.end();
   c.op(0x00); // unreachable
@@ -248,7 +265,7 @@ export function dispatcherBytes(params: number, st: number, nrid: number, npc: n
 }
 
 /** A module importing memory `m.mem` and exporting `run(params...) -> i32` with `body`. */
-export function moduleBytes(params: number, locals: number, body: Code): Uint8Array {
+export function moduleBytes(params: number, locals: number, body: Code, locals64 = 0): Uint8Array {
   const out = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
   const type: number[] = [1, 0x60];
   uleb(type, params);
@@ -267,11 +284,15 @@ export function moduleBytes(params: number, locals: number, body: Code): Uint8Ar
   section(out, 7, exp);
   // code section: one body = local declarations, the instructions, end
   const decl: number[] = [];
+  decl.push((locals > 0 ? 1 : 0) + (locals64 > 0 ? 1 : 0));
   if (locals > 0) {
-    decl.push(1);
     uleb(decl, locals);
     decl.push(I32);
-  } else decl.push(0);
+  }
+  if (locals64 > 0) {
+    uleb(decl, locals64);
+    decl.push(I64);
+  }
   const fnLen = decl.length + body.b.length + 1;
   const head: number[] = [1];
   uleb(head, fnLen);

@@ -7,8 +7,9 @@
 // - Block links: the region moves from block to block only along the interpreter's own links
 //   (Block.l0/l1), valid under the same test (this Cpu, its TLB epoch, the code cache's
 //   invalidation count). Those live in JavaScript objects, so the interpreter mirrors each link
-//   it makes into the arena's link table (WasmArena.mirrorLinks); the epoch and count are
-//   parameters of the call, as nothing inside a call can change them.
+//   it makes into the arena's link table (WasmArena.mirrorLinks), with the stamp that names
+//   that triple; the Cpu's stamp now is a parameter of the call, as nothing inside a call can
+//   change the triple.
 // - Nothing is called: an instruction that cannot complete inside (TLB miss, page crossing,
 //   flags it cannot evaluate) exits with RESUME, and the interpreter runs the rest of its block
 //   from that instruction with the block's icount and address as if it had run the block itself.
@@ -16,10 +17,10 @@
 
 import type { Cpu } from '../cpu.js';
 import type { Block, RegionFn } from '../insn.js';
-import { LINK_WORDS, LK_CODE, LK_CPU, LK_E0, LK_E1, LK_PC, LK_RID, LK_S0, LK_S1, LK_TLB, ST_BEIP, ST_FLAGS, ST_HITS, ST_IC, ST_NE, ST_CHAINS, ST_NPC, ST_NRID, ST_RID, type WasmArena } from './wasm-arena.js';
+import { LINK_WORDS, LK_E0, LK_E1, LK_PC, LK_RID, LK_S0, LK_S1, LK_STAMP, ST_BEIP, ST_FLAGS, ST_HITS, ST_LEFT, ST_NE, ST_CHAINS, ST_NPC, ST_NRID, ST_RID, type WasmArena } from './wasm-arena.js';
 import { Code, type Label, moduleBytes, OP, WA } from './wasm-encode.js';
 import {
-  BEIP, FOP, HITS, IC, L, LOCALS, NE, P_BUDGET, P_CPU, P_EPOCH, P_INV, P_PC, P_ST, P_EIP, PARAMS, R0, RV, T, VP,
+  BEIP, CNT, FOP, L, LOCALS, LOCALS64, NE, P_PC, P_ST, P_EIP, P_STAMP, PARAMS, R0, RV, T, VP,
   WasmEmitter, X_CHAIN, X_INTERPRET, X_LINK,
 } from './wasm-emit.js';
 import { wasmTemplates } from './wasm-templates.js';
@@ -28,6 +29,8 @@ import { jitTuning } from './compile.js';
 /** Cpu.jitMode values after a WebAssembly region returned (JIT_LINK 0, JIT_INTERPRET 1 are
  *  compile.ts's). */
 export const JIT_RESUME = 2;
+
+const SIG = { params: PARAMS, st: P_ST, eip: P_EIP };
 
 const compiledBytes = new WeakMap<object, number>();
 /** Most blocks in one region. */
@@ -105,11 +108,11 @@ export function compileWasmRegion(c: Cpu, entry: Block, hot: number): boolean {
   }
   const rid = arena.peekRegionId();
   const body = emitRegion(arena, blocks, rid);
-  const bytes = moduleBytes(PARAMS, LOCALS, body);
+  const bytes = moduleBytes(PARAMS, LOCALS, body, LOCALS64);
   compiledBytes.set(c.code, used + bytes.length);
   const mod = new WA.Module(bytes);
   const inst = new WA.Instance(mod, { m: { mem: arena.memory } });
-  if (arena.addRegion(PARAMS, inst.exports.run, blocks) !== rid) throw new Error('wasm region id');
+  if (arena.addRegion(SIG, inst.exports.run, blocks) !== rid) throw new Error('wasm region id');
   const fn = glue(arena, rid);
   for (let k = 0; k < blocks.length; k++) {
     const b = blocks[k];
@@ -121,7 +124,7 @@ export function compileWasmRegion(c: Cpu, entry: Block, hot: number): boolean {
   // Links these blocks got before they had slots are mirrored now.
   for (const b of blocks) {
     const owner = b.linkCpu as Cpu | null;
-    if (owner !== null && owner.warena === arena) arena.mirrorLinks(b, owner.wcpu);
+    if (owner !== null && owner.warena === arena) arena.mirrorLinks(b, owner.linkStamp(b));
   }
   wasmStats.regions++;
   wasmStats.blocks += blocks.length;
@@ -148,16 +151,17 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number): Code {
   // prologue: GPRs and flags from the Cpu's slot
   for (let n = 0; n < 8; n++) c.get(P_ST).mem(OP.load, 4 * n).set(R0 + n);
   for (let n = 0; n < 8; n++) c.get(P_ST).mem(OP.load, 4 * (ST_FLAGS + n)).set(FOP + n);
-  // units and hits so far in this call (a region chained to goes on counting)
-  c.get(P_ST).mem(OP.load, 4 * ST_IC).set(IC);
-  c.get(P_ST).mem(OP.load, 4 * ST_HITS).set(HITS);
+  // units left and hits so far in this call (a region chained to goes on counting)
+  c.get(P_ST).mem(OP.i64load, 4 * ST_LEFT).set(CNT);
   // NE: the address of the block being entered (then of the next block, once one has run)
   c.get(P_EIP).set(NE);
   const out = c.block();
   const top = c.loop();
   const cases: Label[] = [];
   for (let k = blocks.length - 1; k >= 0; k--) cases[k] = c.block();
-  c.get(P_PC).brTable(cases, out); // pc is always a case: out is never taken from here
+  // pc is always a case. The default is one too, not `out`: a path from the loop's head to the
+  // epilogue would keep BEIP, RV and the like alive across the whole loop (more spills).
+  c.get(P_PC).brTable(cases, cases[0]);
   const e = new WasmEmitter(c, out);
   const linkBase = arena.linkBase;
   for (let k = 0; k < blocks.length; k++) {
@@ -166,8 +170,10 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number): Code {
     e.k = k;
     e.known = null;
     e.setsNe = false;
+    e.hitsBefore = 0;
+    e.insnHits = 0;
     // the slice must hold the whole block, else the interpreter runs it
-    c.get(P_BUDGET).get(IC).op(OP.sub).i32(b.n).op(OP.lt_s).if_();
+    c.get(CNT).op(OP.wrap).i32(b.n).op(OP.lt_s).if_();
     c.get(NE).set(BEIP);
     c.i32(X_INTERPRET | (k << 2)).set(RV).br(out);
     c.end();
@@ -178,16 +184,15 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number): Code {
       e.j = j;
       const ins = b.insns[j];
       (wasmTemplates.get(ins.fn) as NonNullable<ReturnType<typeof wasmTemplates.get>>)(e, ins);
+      e.endInsn();
     }
     if (!e.setsNe) c.get(BEIP).i32(b.insns[b.n - 1].next).op(OP.add).set(NE);
-    // IC counts whole blocks: until here it is the block's start, as RESUME exits report it
-    c.get(IC).i32(b.n).op(OP.add).set(IC);
+    // CNT counts whole blocks: until here it is the block's start, as RESUME exits report it
+    e.count(e.hitsBefore, b.n);
     // follow a valid link into this region: rec = the block's link record
     const rec = linkBase + b.wslot * LINK_WORDS * 4;
     const w = (k2: number): number => rec + 4 * k2;
-    c.i32(w(LK_CPU)).mem(OP.load).get(P_CPU).op(OP.eq);
-    c.i32(w(LK_TLB)).mem(OP.load).get(P_EPOCH).op(OP.eq).op(OP.and);
-    c.i32(w(LK_CODE)).mem(OP.load).get(P_INV).op(OP.eq).op(OP.and);
+    c.i32(w(LK_STAMP)).mem(OP.load).get(P_STAMP).op(OP.eq);
     c.if_();
     // t = slot of the link whose eip is ne, or -1
     c.i32(w(LK_E0)).mem(OP.load).get(NE).op(OP.eq).if_();
@@ -222,10 +227,9 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number): Code {
   // epilogue
   for (let n = 0; n < 8; n++) c.get(P_ST).get(R0 + n).mem(OP.store, 4 * n);
   for (let n = 0; n < 8; n++) c.get(P_ST).get(FOP + n).mem(OP.store, 4 * (ST_FLAGS + n));
-  c.get(P_ST).get(IC).mem(OP.store, 4 * ST_IC);
+  c.get(P_ST).get(CNT).mem(OP.i64store, 4 * ST_LEFT);
   c.get(P_ST).get(BEIP).mem(OP.store, 4 * ST_BEIP);
   c.get(P_ST).get(NE).mem(OP.store, 4 * ST_NE);
-  c.get(P_ST).get(HITS).mem(OP.store, 4 * ST_HITS);
   c.get(P_ST).i32(rid).mem(OP.store, 4 * ST_RID);
   c.get(RV);
   return c;
@@ -253,10 +257,11 @@ function glue(arena: WasmArena, rid: number): RegionFn {
     const ic0 = c.icount;
     let budget = end - ic0;
     if (budget > 0x40000000) budget = 0x40000000;
-    m[s + ST_IC] = 0;
+    m[s + ST_LEFT] = budget;
     m[s + ST_HITS] = 0;
     m[s + ST_CHAINS] = 0;
-    const rv = dispatch(pc, budget, c.tlb.epoch | 0, c.code.invalidations | 0, c.eip, c.rtagAt, c.wtagAt, s << 2, c.wcpu, rid);
+    const stamp = arena.stamp(c.wcpu, c.tlb.epoch, c.code.invalidations);
+    const rv = dispatch(pc, stamp, c.eip, c.rtagAt, c.wtagAt, s << 2, rid);
     c.fop = m[s + ST_FLAGS];
     c.fa = m[s + ST_FLAGS + 1];
     c.fb = m[s + ST_FLAGS + 2];
@@ -266,21 +271,22 @@ function glue(arena: WasmArena, rid: number): RegionFn {
     c.fof = m[s + ST_FLAGS + 6];
     c.faf = m[s + ST_FLAGS + 7];
     c.hits += m[s + ST_HITS];
+    const ic = ic0 + budget - m[s + ST_LEFT];
     const kind = rv & 3;
     wasmStats.exits[kind]++;
     wasmStats.chains += m[s + ST_CHAINS];
     const b = regions[m[s + ST_RID]][(rv >>> 2) & 0x3fff];
     const beip = m[s + ST_BEIP];
     if (kind === 0) {
-      c.icount = ic0 + m[s + ST_IC];
+      c.icount = ic;
       c.blockBase = c.icount - b.n;
       c.beip = beip;
       c.eip = m[s + ST_NE];
     } else if (kind === 1) {
-      c.icount = ic0 + m[s + ST_IC];
+      c.icount = ic;
       c.eip = beip;
     } else {
-      c.icount = ic0 + m[s + ST_IC];
+      c.icount = ic;
       c.blockBase = c.icount;
       c.beip = beip;
       c.jitPos = rv >>> 16;

@@ -425,13 +425,13 @@ function imulMem(e: WasmEmitter, i: Insn, y: (() => void) | null): boolean {
 }
 /** DIV E at 32 bits (opDiv): EDX:EAX / E, the quotient to EAX and the remainder to EDX; flags
  *  untouched. A zero divisor or a quotient over 32 bits (EDX >= E) is #DE: left to the handler,
- *  which raises it (from memory, the hit already counted is taken back: the handler reads again). */
+ *  which raises it (and counts its own read's hit, as every RESUME leaves the instruction's hits to
+ *  the handler). */
 set(A.opDiv, (e, i) => {
   if (i.osz !== 4) return false;
   const c = e.c;
-  const body = (fromMemory: boolean): void => {
+  const body = (): void => {
     c.get(V).op(OP.eqz).get(R0 + 2).get(V).op(OP.ge_u).op(OP.or).if_();
-    if (fromMemory) e.countHits(-1);
     e.resume();
     c.end();
     c.get(R0 + 2).op(OP.extend_u).i64(32).op(OP.i64shl).get(R0).op(OP.extend_u).op(OP.i64or);
@@ -442,12 +442,12 @@ set(A.opDiv, (e, i) => {
   };
   if (!i.mem) {
     c.get(R0 + i.rm).set(V);
-    body(false);
+    body();
   } else
     e.access(P_RTAG, () => e.ea(i), 4, () => {
       e.load(4);
       c.set(V);
-      body(true);
+      body();
     });
   return true;
 });
