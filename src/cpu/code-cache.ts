@@ -30,6 +30,11 @@ export class CodeCache {
     this.rewrites = new Uint8Array(n);
   }
 
+  /** Cpus sharing this cache (each registered its Tlb). */
+  get users(): number {
+    return this.tlbs.length;
+  }
+
   register(tlb: Tlb): void {
     tlb.codePages = this.codePages;
     this.tlbs.push(tlb);

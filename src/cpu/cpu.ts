@@ -205,9 +205,8 @@ export class Cpu {
   readonly wcpu: number = 0;
   readonly wst: Int32Array;
   readonly wsi: number = 0;
-  /** Byte offsets of rtag and wtag in the arena (the WebAssembly tier's TLB tags). */
+  /** Byte offset of rtag in the arena (the WebAssembly tier's TLB tags; wtag follows it). */
   rtagAt = 0;
-  wtagAt = 0;
   onStale: ((cpu: Cpu, lin: number, page: number, write: boolean) => void) | null = null;
 
   private readonly ibuf = new Uint8Array(16);
@@ -270,7 +269,6 @@ export class Cpu {
     this.rtag = u ? this.tlb.tagUR : this.tlb.tagSR;
     this.wtag = u ? this.tlb.tagUW : this.tlb.tagSW;
     this.rtagAt = this.rtag.byteOffset;
-    this.wtagAt = this.wtag.byteOffset;
     this.uacc = u ? ACC_USER : 0;
   }
 

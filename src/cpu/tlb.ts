@@ -23,6 +23,10 @@ export class Tlb {
    *  ArrayBuffer), so offsets of pages at and above 2 GiB wrap negative here; readers recover
    *  the byte address with `(off + (lin & 0xfff)) >>> 0` and the page with `off >>> 12`. */
   readonly off: Int32Array;
+  /** off minus the linear page's address (`(page - vpn) << 12`, wrapping): the backing byte
+   *  address is `(add + lin) >>> 0`, one addition (QEMU's softmmu addend). The WebAssembly
+   *  tier's way; the interpreter reads off. */
+  readonly add: Int32Array;
   /** TLB_WRITE | TLB_USER as given to fill(): what the walk allowed, before code protection. */
   readonly flags = new Int32Array(TLB_SIZE);
   /** Frame generation recorded at fill time (stale-access detector). */
@@ -33,8 +37,8 @@ export class Tlb {
   /** Bumped by every flush: decoded-block links made under an older epoch are not followed. */
   epoch = 0;
 
-  /** The tag and `off` arrays are placed at `byteOffset` in `buffer` when given (five arrays
-   *  in a row: the WebAssembly tier reads them there, jit/wasm-arena.ts). */
+  /** The tag, `off` and `add` arrays are placed at `byteOffset` in `buffer` when given (six
+   *  arrays in a row: the WebAssembly tier reads them there, jit/wasm-arena.ts). */
   constructor(buffer?: ArrayBufferLike, byteOffset = 0) {
     const arr = (k: number): Int32Array =>
       buffer === undefined ? new Int32Array(TLB_SIZE) : new Int32Array(buffer, byteOffset + k * TLB_SIZE * 4, TLB_SIZE);
@@ -43,6 +47,7 @@ export class Tlb {
     this.tagUR = arr(2).fill(-1);
     this.tagUW = arr(3).fill(-1);
     this.off = arr(4);
+    this.add = arr(5);
   }
 
   fill(lin: number, page: number, flags: number, gen: number): void {
@@ -56,6 +61,7 @@ export class Tlb {
     this.tagSW[i] = write ? vpn : -1;
     this.tagUW[i] = write && user ? vpn : -1;
     this.off[i] = page << 12;
+    this.add[i] = ((page << 12) - (vpn << 12)) | 0;
     this.flags[i] = flags;
     this.gen[i] = gen;
     this.fills++;

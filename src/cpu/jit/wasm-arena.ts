@@ -11,9 +11,9 @@
 import type { Block } from '../insn.js';
 import { dispatcherBytes, WA, type WasmMemory, type WasmTable } from './wasm-encode.js';
 
-/** Bytes of a Cpu's slot: its state words, then the five TLB arrays (tlb.ts) of 16 KiB each. */
-export const CPU_SLOT_BYTES = 96 << 10;
-/** Byte offset in a Cpu slot of the TLB arrays (tagSR, tagSW, tagUR, tagUW, off). */
+/** Bytes of a Cpu's slot: its state words, then the six TLB arrays (tlb.ts) of 16 KiB each. */
+export const CPU_SLOT_BYTES = 112 << 10;
+/** Byte offset in a Cpu slot of the TLB arrays (tagSR, tagSW, tagUR, tagUW, off, add). */
 export const CPU_TLB_AT = 256;
 /** Int32 index, in a Cpu slot, of each state word. r[0..8] come first (Cpu.r). */
 export const ST_FLAGS = 10; // fop fa fb fres fsz fcf fof faf: ST_FLAGS .. ST_FLAGS + 7
@@ -66,7 +66,7 @@ export class WasmArena {
   private readonly stampInv = new Float64Array(MAX_CPUS + 1).fill(-1);
   private readonly stamps = new Int32Array(MAX_CPUS + 1);
   private nextStamp = 1;
-  /** dispatch(pc, stamp, eip, rtag, wtag, st, rid): runs region rid and
+  /** dispatch(pc, stamp, eip, tags, st, rid): runs region rid and
    *  the regions it chains to (wasm-encode.ts dispatcherBytes). */
   dispatch: ((...a: number[]) => number) | null = null;
 

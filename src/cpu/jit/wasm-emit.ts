@@ -1,9 +1,13 @@
 // The emitter of WebAssembly regions (wasm-region.ts): locals, operand helpers, the TLB-hit
 // fast path and the exits through which a region hands a block back to the interpreter.
 //
-// A region's function keeps the eight GPRs and the lazy-flag record (fop fa fb fres fsz fcf fof
-// faf, as flags.ts) in locals for the whole call: no JavaScript runs inside it, so nothing can
-// observe them before the epilogue stores them to the Cpu's arena slot. Nothing inside changes a
+// A region's function keeps the eight GPRs in locals for the whole call, and the lazy-flag record
+// (fop fa fb fres fsz fcf fof faf, as flags.ts) in locals within a block: a block stores the
+// fields it wrote at its end (and at an exit inside it), and loads the fields it reads before
+// writing them (needFlags). Between blocks the record is in the Cpu's arena slot, where the glue
+// put it; sixteen values carried around every region's loop made TurboFan spill at each back
+// edge, eight are fewer. No JavaScript runs inside a call, so nothing can observe any of this
+// before the epilogue stores the GPRs. Nothing inside changes a
 // translation or the decoded code either: a region calls no handler, and a store into a page with
 // decoded code misses the TLB (its write tags are withheld), which exits. So where the JavaScript
 // tier must re-check after every handler call, a WebAssembly region checks once per block.
@@ -16,7 +20,7 @@
 import { F_ADD, F_DEC, F_INC, F_RES, F_SUB } from '../flags.js';
 import type { Insn } from '../insn.js';
 import { TLB_MASK, TLB_SIZE } from '../tlb.js';
-import { CPU_TLB_AT } from './wasm-arena.js';
+import { CPU_TLB_AT, ST_FLAGS } from './wasm-arena.js';
 import { Code, type Label, OP } from './wasm-encode.js';
 
 // Parameters of a region function (see wasm-region.ts for the call).
@@ -25,10 +29,15 @@ export const P_PC = 0;
 export const P_STAMP = 1;
 /** The linear address of the entry block (a region may run a block at any address its links say). */
 export const P_EIP = 2;
-export const P_RTAG = 3;
-export const P_WTAG = 4;
-export const P_ST = 5;
-export const PARAMS = 6;
+/** The byte offset of the read tags for the Cpu's CPL (tagSR or tagUR); its write tags follow
+ *  them (tlb.ts's order), so one parameter serves both. */
+export const P_TAGS = 3;
+/** The Cpu's state slot (wasm-arena.ts): unused by a region bound to one Cpu (WasmEmitter.st). */
+export const P_ST = 4;
+export const PARAMS = 5;
+/** Which tags a memory access tests (WasmEmitter.access). */
+export const RD = 0;
+export const WR = 1;
 // Locals.
 export const R0 = PARAMS; // r0..r7
 export const FOP = R0 + 8;
@@ -76,8 +85,8 @@ export const X_RESUME = 2;
 /** Go on in another region (ST_NRID, ST_NPC): the arena's dispatcher calls it. */
 export const X_CHAIN = 3;
 
-/** Byte offset, in a Cpu's arena slot, of the TLB's `off` array (after tagSR tagSW tagUR tagUW). */
-const OFF_AT = CPU_TLB_AT + 4 * TLB_SIZE * 4;
+/** Byte offset, in a Cpu's arena slot, of the TLB's `add` array (after tagSR tagSW tagUR tagUW off). */
+const ADD_AT = CPU_TLB_AT + 5 * TLB_SIZE * 4;
 
 export interface Known {
   fop: number;
@@ -104,12 +113,29 @@ export class WasmEmitter {
    */
   hitsBefore = 0;
   insnHits = 0;
+  /** The flag locals hold the whole record (the fields the block had not written were loaded). */
+  private flagsIn = false;
+  /** Flag fields (bit: local - FOP) written by the block's instructions before this one. */
+  private dirtyBefore = 0;
 
   constructor(
     readonly c: Code,
     /** The function's epilogue: every exit stores RV and branches here. */
     readonly out: Label,
+    /** The byte address of the Cpu's state slot when the region is bound to that Cpu (its code
+     *  cache has no other): then a constant, folded into each access's offset; else -1, and the
+     *  slot is parameter P_ST. */
+    readonly st = -1,
   ) {}
+
+  /** Push the base of an access to the Cpu's state slot; stAt(off) is its static offset. */
+  stBase(): void {
+    if (this.st < 0) this.c.get(P_ST);
+    else this.c.i32(0);
+  }
+  stAt(off: number): number {
+    return this.st < 0 ? off : this.st + off;
+  }
 
   // ---- registers --------------------------------------------------------------------------
   r(n: number): this {
@@ -176,6 +202,7 @@ export class WasmEmitter {
     if (k === null || !this.knownCond(k, g)) {
       // Evaluated from the flag record as flags.ts does, unless the flags are explicit
       // (F_EXPL = 7, their bits in Cpu.fexp): then the handler.
+      this.needFlags();
       c.get(FOP).i32(7).op(OP.eq).if_();
       this.resume();
       c.end();
@@ -264,6 +291,7 @@ export class WasmEmitter {
     else if (k !== null && k.sz === 2 && k.fop === F_ADD) c.get(FRES).get(FA).op(OP.lt_u);
     else if (k !== null && (k.fop === F_RES || k.fop === F_INC || k.fop === F_DEC)) c.get(FCF);
     else {
+      this.needFlags();
       c.get(FOP).i32(7).op(OP.eq).if_();
       this.resume();
       c.end();
@@ -347,19 +375,22 @@ export class WasmEmitter {
   /** Leave with this instruction and the rest of the block to the interpreter. */
   resume(): void {
     this.count(this.hitsBefore);
+    // the record as the instructions before this one left it (a template writes no flags
+    // before its last exit)
+    this.storeFlags(this.dirtyBefore);
     this.c.i32(X_RESUME | (this.k << 2) | (this.j << 16)).set(RV).br(this.out);
   }
 
   // ---- memory -----------------------------------------------------------------------------
   /**
-   * The TLB-hit test of Cpu.rd8/rd16/rd32 (tags: P_RTAG) or wr8/wr16/wr32 (P_WTAG) for an access
-   * of `size` bytes at the address `lin` pushes, into locals (l, vp, t): a hit counts one TLB
+   * The TLB-hit test of Cpu.rd8/rd16/rd32 (tags: RD) or wr8/wr16/wr32 (WR) for an access
+   * of `size` bytes at the address `lin` pushes, into locals (l, t): a hit counts one TLB
    * hit, leaves the backing byte address in `a` and runs `hit`; a miss or a page crossing exits.
    */
   access(tags: number, lin: () => void, size: 1 | 2 | 4, hit: () => void, hits = 1): void {
     const c = this.c;
     lin();
-    this.test(tags, L, VP, T, size);
+    this.test(tags, L, T, size);
     c.if_();
     this.countHits(hits);
     this.addr(L, T, A);
@@ -368,34 +399,79 @@ export class WasmEmitter {
     this.resume();
     c.end();
   }
-  /** Push the hit test for the address in local l (computing locals vp, t); consumes the pushed
-   *  address when `l` is being set by it. */
-  test(tags: number, l: number, vp: number, t: number, size: 1 | 2 | 4): void {
+  /** Push the hit test for the address in local l (computing local t, the entry's byte offset in
+   *  a tag array); consumes the pushed address when `l` is being set by it. */
+  test(tags: number, l: number, t: number, size: 1 | 2 | 4): void {
     const c = this.c;
-    c.tee(l).i32(12).op(OP.shr_u).tee(vp).i32(TLB_MASK).op(OP.and).i32(2).op(OP.shl).tee(t);
-    c.get(tags).op(OP.add).mem(OP.load);
+    c.tee(l).i32(10).op(OP.shr_u).i32(TLB_MASK << 2).op(OP.and).tee(t);
+    c.get(P_TAGS).op(OP.add).mem(OP.load, tags === WR ? TLB_SIZE * 4 : 0);
     // the tag names the page of the access's last byte too: it stays inside the page (QEMU's
     // softmmu compares the same way); an address that wraps past 4 GiB lands on page 0: a miss
-    if (size === 1) c.get(vp);
-    else c.get(l).i32(size - 1).op(OP.add).i32(12).op(OP.shr_u);
-    c.op(OP.eq);
+    c.get(l);
+    if (size !== 1) c.i32(size - 1).op(OP.add);
+    c.i32(12).op(OP.shr_u).op(OP.eq);
   }
   countHits(n: number): void {
     this.insnHits += n;
   }
-  /** The instruction's template is done: its hits join the block's. */
+  /** A block's code starts: nothing known, counted or written yet. */
+  startBlock(): void {
+    this.known = null;
+    this.setsNe = false;
+    this.hitsBefore = 0;
+    this.insnHits = 0;
+    this.flagsIn = false;
+    this.dirtyBefore = 0;
+    this.c.watchFrom = FOP;
+    this.c.written = 0;
+  }
+  /** The instruction's template is done: its hits and flag writes join the block's. */
   endInsn(): void {
     this.hitsBefore += this.insnHits;
     this.insnHits = 0;
+    this.dirtyBefore = this.c.written & 0xff;
+  }
+  /** The block's code is done: store the flag fields it wrote. */
+  endBlock(): void {
+    this.storeFlags(this.c.written & 0xff);
+  }
+
+  /**
+   * Make the flag locals hold the whole record: load the fields this block has not written.
+   * Called before reading the record with the producer unknown, and before writing it on one
+   * path only (the other must see the old record). Only at a template's top level, or on a path
+   * whose alternative exits, so that every path after it has the loads.
+   */
+  needFlags(): void {
+    if (this.flagsIn) return;
+    const c = this.c;
+    const written = c.written;
+    for (let f = 0; f < 8; f++) {
+      if ((written & (1 << f)) !== 0) continue;
+      this.stBase();
+      c.mem(OP.load, this.stAt(4 * (ST_FLAGS + f))).set(FOP + f);
+    }
+    c.written = written; // loading is not writing
+    this.flagsIn = true;
+  }
+  private storeFlags(mask: number): void {
+    const c = this.c;
+    for (let f = 0; f < 8; f++) {
+      if ((mask & (1 << f)) === 0) continue;
+      this.stBase();
+      c.get(FOP + f).mem(OP.store, this.stAt(4 * (ST_FLAGS + f)));
+    }
   }
   /** Count n TLB hits and `units` retired units in CNT. */
   count(hits: number, units = 0): void {
     if (hits !== 0 || units !== 0) this.c.get(CNT).i64(hits * 2 ** 32 - units).op(OP.i64add).set(CNT);
   }
-  /** a = (off[t] + (l & 4095)) >>> 0: the backing byte address (RAM is at offset 0). */
+  /** a = (add[t] + l) >>> 0: the backing byte address (RAM is at offset 0; tlb.ts add). */
   addr(l: number, t: number, a: number): void {
     const c = this.c;
-    c.get(t).get(P_ST).op(OP.add).mem(OP.load, OFF_AT).get(l).i32(4095).op(OP.and).op(OP.add).set(a);
+    c.get(t);
+    if (this.st < 0) c.get(P_ST).op(OP.add);
+    c.mem(OP.load, this.stAt(ADD_AT)).get(l).op(OP.add).set(a);
   }
   load(size: 1 | 2 | 4, a = A): void {
     this.c.get(a).mem(size === 4 ? OP.load : size === 2 ? OP.load16u : OP.load8u);

@@ -138,12 +138,18 @@ export class Code {
     uleb(this.b, l);
     return this;
   }
+  /** Locals [watchFrom, watchFrom + 31] whose writes (set, tee) are recorded in `written`, bit
+   *  l - watchFrom (the emitter's way of knowing which flag fields a block changed). */
+  watchFrom = -64;
+  written = 0;
   set(l: number): this {
+    if (l >= this.watchFrom && l < this.watchFrom + 32) this.written |= 1 << (l - this.watchFrom);
     this.b.push(OP.set);
     uleb(this.b, l);
     return this;
   }
   tee(l: number): this {
+    if (l >= this.watchFrom && l < this.watchFrom + 32) this.written |= 1 << (l - this.watchFrom);
     this.b.push(OP.tee);
     uleb(this.b, l);
     return this;

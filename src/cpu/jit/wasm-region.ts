@@ -20,7 +20,7 @@ import type { Block, RegionFn } from '../insn.js';
 import { LINK_WORDS, LK_E0, LK_E1, LK_PC, LK_RID, LK_S0, LK_S1, LK_STAMP, ST_BEIP, ST_FLAGS, ST_HITS, ST_LEFT, ST_NE, ST_CHAINS, ST_NPC, ST_NRID, ST_RID, type WasmArena } from './wasm-arena.js';
 import { Code, type Label, moduleBytes, OP, WA } from './wasm-encode.js';
 import {
-  BEIP, CNT, FOP, L, LOCALS, LOCALS64, NE, P_PC, P_ST, P_EIP, P_STAMP, PARAMS, R0, RV, T, VP,
+  BEIP, CNT, L, LOCALS, LOCALS64, NE, P_PC, P_ST, P_EIP, P_STAMP, PARAMS, R0, RV, T, VP,
   WasmEmitter, X_CHAIN, X_INTERPRET, X_LINK,
 } from './wasm-emit.js';
 import { wasmTemplates } from './wasm-templates.js';
@@ -31,6 +31,11 @@ import { jitTuning } from './compile.js';
 export const JIT_RESUME = 2;
 
 const SIG = { params: PARAMS, st: P_ST, eip: P_EIP };
+
+/** Per code cache, decided at its first region: the state slot its regions are bound to (the
+ *  cache's only Cpu's), or -1 (several Cpus share it: the slot is a parameter). Fixed for the
+ *  cache, so a region chained to is bound the same way as the one that chained. */
+const boundSlot = new WeakMap<object, number>();
 
 const compiledBytes = new WeakMap<object, number>();
 /** Most blocks in one region. */
@@ -107,13 +112,15 @@ export function compileWasmRegion(c: Cpu, entry: Block, hot: number): boolean {
     }
   }
   const rid = arena.peekRegionId();
-  const body = emitRegion(arena, blocks, rid);
+  let st = boundSlot.get(c.code);
+  if (st === undefined) boundSlot.set(c.code, (st = c.code.users === 1 ? c.wsi << 2 : -1));
+  const body = emitRegion(arena, blocks, rid, st);
   const bytes = moduleBytes(PARAMS, LOCALS, body, LOCALS64);
   compiledBytes.set(c.code, used + bytes.length);
   const mod = new WA.Module(bytes);
   const inst = new WA.Instance(mod, { m: { mem: arena.memory } });
   if (arena.addRegion(SIG, inst.exports.run, blocks) !== rid) throw new Error('wasm region id');
-  const fn = glue(arena, rid);
+  const fn = glue(arena, rid, st);
   for (let k = 0; k < blocks.length; k++) {
     const b = blocks[k];
     b.jfn = fn;
@@ -146,32 +153,32 @@ export function compileWasmRegion(c: Cpu, entry: Block, hot: number): boolean {
  * The function body: load registers and flags, dispatch on pc, run blocks following mirrored
  * links, store everything back. Result: exit kind | case << 2 | instruction << 16.
  */
-function emitRegion(arena: WasmArena, blocks: Block[], rid: number): Code {
+function emitRegion(arena: WasmArena, blocks: Block[], rid: number, st: number): Code {
   const c = new Code();
-  // prologue: GPRs and flags from the Cpu's slot
-  for (let n = 0; n < 8; n++) c.get(P_ST).mem(OP.load, 4 * n).set(R0 + n);
-  for (let n = 0; n < 8; n++) c.get(P_ST).mem(OP.load, 4 * (ST_FLAGS + n)).set(FOP + n);
+  const out = c.block();
+  const e = new WasmEmitter(c, out, st);
+  // prologue: GPRs from the Cpu's slot (the flags stay there: wasm-emit.ts)
+  const load = (off: number, to: number, op: number = OP.load): void => {
+    e.stBase();
+    c.mem(op, e.stAt(off)).set(to);
+  };
+  for (let n = 0; n < 8; n++) load(4 * n, R0 + n);
   // units left and hits so far in this call (a region chained to goes on counting)
-  c.get(P_ST).mem(OP.i64load, 4 * ST_LEFT).set(CNT);
+  load(4 * ST_LEFT, CNT, OP.i64load);
   // NE: the address of the block being entered (then of the next block, once one has run)
   c.get(P_EIP).set(NE);
-  const out = c.block();
   const top = c.loop();
   const cases: Label[] = [];
   for (let k = blocks.length - 1; k >= 0; k--) cases[k] = c.block();
   // pc is always a case. The default is one too, not `out`: a path from the loop's head to the
   // epilogue would keep BEIP, RV and the like alive across the whole loop (more spills).
   c.get(P_PC).brTable(cases, cases[0]);
-  const e = new WasmEmitter(c, out);
   const linkBase = arena.linkBase;
   for (let k = 0; k < blocks.length; k++) {
     c.end(); // closes cases[k]: block k's code follows
     const b = blocks[k];
     e.k = k;
-    e.known = null;
-    e.setsNe = false;
-    e.hitsBefore = 0;
-    e.insnHits = 0;
+    e.startBlock();
     // the slice must hold the whole block, else the interpreter runs it
     c.get(CNT).op(OP.wrap).i32(b.n).op(OP.lt_s).if_();
     c.get(NE).set(BEIP);
@@ -187,6 +194,7 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number): Code {
       e.endInsn();
     }
     if (!e.setsNe) c.get(BEIP).i32(b.insns[b.n - 1].next).op(OP.add).set(NE);
+    e.endBlock();
     // CNT counts whole blocks: until here it is the block's start, as RESUME exits report it
     e.count(e.hitsBefore, b.n);
     // follow a valid link into this region: rec = the block's link record
@@ -213,9 +221,13 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number): Code {
     c.br(top);
     c.end();
     c.get(VP).if_();
-    c.get(P_ST).get(VP).mem(OP.store, 4 * ST_NRID);
-    c.get(P_ST).get(L).mem(OP.load, 4 * LK_PC).mem(OP.store, 4 * ST_NPC);
-    c.get(P_ST).get(P_ST).mem(OP.load, 4 * ST_CHAINS).i32(1).op(OP.add).mem(OP.store, 4 * ST_CHAINS);
+    e.stBase();
+    c.get(VP).mem(OP.store, e.stAt(4 * ST_NRID));
+    e.stBase();
+    c.get(L).mem(OP.load, 4 * LK_PC).mem(OP.store, e.stAt(4 * ST_NPC));
+    e.stBase();
+    e.stBase();
+    c.mem(OP.load, e.stAt(4 * ST_CHAINS)).i32(1).op(OP.add).mem(OP.store, e.stAt(4 * ST_CHAINS));
     c.i32(X_CHAIN | (k << 2)).set(RV).br(out);
     c.end();
     c.end();
@@ -225,22 +237,27 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number): Code {
   c.end(); // top (loop)
   c.end(); // out
   // epilogue
-  for (let n = 0; n < 8; n++) c.get(P_ST).get(R0 + n).mem(OP.store, 4 * n);
-  for (let n = 0; n < 8; n++) c.get(P_ST).get(FOP + n).mem(OP.store, 4 * (ST_FLAGS + n));
-  c.get(P_ST).get(CNT).mem(OP.i64store, 4 * ST_LEFT);
-  c.get(P_ST).get(BEIP).mem(OP.store, 4 * ST_BEIP);
-  c.get(P_ST).get(NE).mem(OP.store, 4 * ST_NE);
-  c.get(P_ST).i32(rid).mem(OP.store, 4 * ST_RID);
+  const store = (off: number, from: () => void, op: number = OP.store): void => {
+    e.stBase();
+    from();
+    c.mem(op, e.stAt(off));
+  };
+  for (let n = 0; n < 8; n++) store(4 * n, () => void c.get(R0 + n));
+  store(4 * ST_LEFT, () => void c.get(CNT), OP.i64store);
+  store(4 * ST_BEIP, () => void c.get(BEIP));
+  store(4 * ST_NE, () => void c.get(NE));
+  store(4 * ST_RID, () => void c.i32(rid));
   c.get(RV);
   return c;
 }
 
 /** The RegionFn around a region's `run`: Cpu state in and out of the arena slot. */
-function glue(arena: WasmArena, rid: number): RegionFn {
+function glue(arena: WasmArena, rid: number, bound: number): RegionFn {
   const dispatch = arena.dispatch as (...a: number[]) => number;
   const regions = arena.regionBlocks;
   return function wasmRegion(c: Cpu, end: number, pc: number): Block | null {
-    if (c.frameGen !== null) {
+    // (a Cpu that came after the cache's regions were bound to another one interprets)
+    if (c.frameGen !== null || (bound >= 0 && c.wsi << 2 !== bound)) {
       c.jitMode = 1;
       return regions[rid][pc];
     }
@@ -261,7 +278,7 @@ function glue(arena: WasmArena, rid: number): RegionFn {
     m[s + ST_HITS] = 0;
     m[s + ST_CHAINS] = 0;
     const stamp = arena.stamp(c.wcpu, c.tlb.epoch, c.code.invalidations);
-    const rv = dispatch(pc, stamp, c.eip, c.rtagAt, c.wtagAt, s << 2, rid);
+    const rv = dispatch(pc, stamp, c.eip, c.rtagAt, s << 2, rid);
     c.fop = m[s + ST_FLAGS];
     c.fa = m[s + ST_FLAGS + 1];
     c.fb = m[s + ST_FLAGS + 2];

@@ -11,7 +11,7 @@ import * as D from '../exec-data.js';
 import { F_ADC, F_ADD, F_DEC, F_INC, F_RES, F_SBB, F_SUB } from '../flags.js';
 import type { Handler, Insn } from '../insn.js';
 import { OP } from './wasm-encode.js';
-import { A as AD, A2, BEIP, FCF, L, L2, NE, P_RTAG, P_WTAG, R0, T, T2, V, VP, type WasmEmitter, type WasmTemplate, X, Y, Z } from './wasm-emit.js';
+import { A as AD, A2, BEIP, FCF, L, L2, NE, RD, WR, R0, T, T2, V, type WasmEmitter, type WasmTemplate, X, Y, Z } from './wasm-emit.js';
 
 export const wasmTemplates = new Map<Handler, WasmTemplate>();
 const set = (h: Handler, t: WasmTemplate): void => {
@@ -94,7 +94,7 @@ set(A.opTest32RI, (e, i) => (arith32(e, 4, -1, reg(e, i.rm), imm(e, i)), true));
 /** G op= m32 (CMP: compare only). */
 function gm32(e: WasmEmitter, i: Insn, op: number): boolean {
   if (!ok32(op)) return false;
-  e.access(P_RTAG, () => e.ea(i), 4, () => {
+  e.access(RD, () => e.ea(i), 4, () => {
     e.load(4);
     e.c.set(V);
     arith32(e, op, i.reg, reg(e, i.reg), loaded(e));
@@ -109,14 +109,14 @@ set(A.opAlu32GM, (e, i) => gm32(e, i, i.op));
 function rmw32(e: WasmEmitter, i: Insn, op: number, src: () => void): boolean {
   if (!ok32(op)) return false;
   if (op === 7) {
-    e.access(P_RTAG, () => e.ea(i), 4, () => {
+    e.access(RD, () => e.ea(i), 4, () => {
       e.load(4);
       e.c.set(V);
       arith32(e, 7, -1, loaded(e), src);
     });
     return true;
   }
-  e.access(P_WTAG, () => e.ea(i), 4, () => {
+  e.access(WR, () => e.ea(i), 4, () => {
     e.load(4);
     e.c.set(V);
     arith32(e, op, -1, loaded(e), src);
@@ -138,7 +138,7 @@ set(A.opTestEI, (e, i) => {
   };
   if (!i.mem) body(i.osz === 4 ? reg(e, i.rm) : r8(e, i.rm));
   else
-    e.access(P_RTAG, () => e.ea(i), i.osz as 1 | 4, () => {
+    e.access(RD, () => e.ea(i), i.osz as 1 | 4, () => {
       e.load(i.osz as 1 | 4);
       e.c.set(V);
       body(loaded(e));
@@ -169,7 +169,7 @@ set(A.opIncDec, (e, i) => {
   // CF first (it may exit), then the access; nothing changes before both succeed
   e.carry();
   c.set(T2);
-  e.access(P_WTAG, () => e.ea(i), i.osz as 1 | 4, () => {
+  e.access(WR, () => e.ea(i), i.osz as 1 | 4, () => {
     e.load(i.osz as 1 | 4);
     c.set(X);
     c.get(X).i32(1).op(dec ? OP.sub : OP.add);
@@ -254,6 +254,7 @@ set(A.opShift, (e, i) => {
 function shift32CL(e: WasmEmitter, i: Insn): boolean {
   const c = e.c;
   const sh = i.op === 4 || i.op === 6 ? OP.shl : i.op === 5 ? OP.shr_u : OP.shr_s;
+  e.needFlags(); // written on one path only
   c.get(R0 + 1).i32(31).op(OP.and).tee(V).if_();
   c.get(R0 + i.rm).get(V).i32(1).op(OP.sub).op(sh).set(X); // t
   c.get(X).i32(1).op(sh).set(Z);
@@ -278,7 +279,7 @@ function alu8R(e: WasmEmitter, op: number, dst: number, a: () => void, b: () => 
 function rmw8(e: WasmEmitter, i: Insn, src: () => void): boolean {
   if (!ok32(i.op)) return false;
   const cmp = i.op === 7;
-  e.access(cmp ? P_RTAG : P_WTAG, () => e.ea(i), 1, () => {
+  e.access(cmp ? RD : WR, () => e.ea(i), 1, () => {
     e.load(1);
     e.c.set(V);
     arith8(e, i.op, loaded(e), src);
@@ -301,7 +302,7 @@ function aluE16(e: WasmEmitter, i: Insn, src: () => void): boolean {
     return true;
   }
   const cmp = i.op === 7;
-  e.access(cmp ? P_RTAG : P_WTAG, () => e.ea(i), 2, () => {
+  e.access(cmp ? RD : WR, () => e.ea(i), 2, () => {
     e.load(2);
     e.c.set(V);
     arith8(e, i.op, loaded(e), src, 1);
@@ -318,7 +319,7 @@ function aluG16(e: WasmEmitter, i: Insn): boolean {
   };
   if (!i.mem) body(r16(e, i.rm));
   else
-    e.access(P_RTAG, () => e.ea(i), 2, () => {
+    e.access(RD, () => e.ea(i), 2, () => {
       e.load(2);
       e.c.set(V);
       body(loaded(e));
@@ -340,7 +341,7 @@ set(A.opAluEG, (e, i) => {
 set(A.opAluGE, (e, i) => (i.osz === 2 ? aluG16(e, i) : i.osz === 1 && !i.mem ? alu8R(e, i.op, i.reg, r8(e, i.reg), r8(e, i.rm)) : false));
 set(A.opTestEG, (e, i) => (i.osz === 1 && !i.mem ? alu8R(e, 4, -1, r8(e, i.rm), r8(e, i.reg)) : false));
 set(A.opCmp8MG, (e, i) => {
-  e.access(P_RTAG, () => e.ea(i), 1, () => {
+  e.access(RD, () => e.ea(i), 1, () => {
     e.load(1);
     e.c.set(V);
     arith8(e, 7, loaded(e), r8(e, i.reg));
@@ -348,7 +349,7 @@ set(A.opCmp8MG, (e, i) => {
   return true;
 });
 set(A.opCmp8MI, (e, i) => {
-  e.access(P_RTAG, () => e.ea(i), 1, () => {
+  e.access(RD, () => e.ea(i), 1, () => {
     e.load(1);
     e.c.set(V);
     arith8(e, 7, loaded(e), imm8(e, i));
@@ -379,7 +380,7 @@ set(A.opCmov, (e, i) => {
     c.get(R0 + i.rm).set(V);
     move();
   } else
-    e.access(P_RTAG, () => e.ea(i), 4, () => {
+    e.access(RD, () => e.ea(i), 4, () => {
       e.load(4);
       c.set(V);
       move();
@@ -415,7 +416,7 @@ function imulMem(e: WasmEmitter, i: Insn, y: (() => void) | null): boolean {
     imul32(e, i, y === null ? reg(e, i.reg) : reg(e, i.rm), y === null ? reg(e, i.rm) : y);
     return true;
   }
-  e.access(P_RTAG, () => e.ea(i), 4, () => {
+  e.access(RD, () => e.ea(i), 4, () => {
     e.load(4);
     e.c.set(V);
     if (y === null) imul32(e, i, reg(e, i.reg), loaded(e));
@@ -444,7 +445,7 @@ set(A.opDiv, (e, i) => {
     c.get(R0 + i.rm).set(V);
     body();
   } else
-    e.access(P_RTAG, () => e.ea(i), 4, () => {
+    e.access(RD, () => e.ea(i), 4, () => {
       e.load(4);
       c.set(V);
       body();
@@ -473,7 +474,7 @@ function mul1(e: WasmEmitter, i: Insn, signed: boolean): boolean {
     c.get(R0 + i.rm).set(V);
     body();
   } else
-    e.access(P_RTAG, () => e.ea(i), 4, () => {
+    e.access(RD, () => e.ea(i), 4, () => {
       e.load(4);
       c.set(V);
       body();
@@ -497,7 +498,7 @@ function movx(e: WasmEmitter, i: Insn, size: 1 | 2, signed: boolean): boolean {
     c.set(R0 + i.reg);
     return true;
   }
-  e.access(P_RTAG, () => e.ea(i), size, () => {
+  e.access(RD, () => e.ea(i), size, () => {
     c.get(AD).mem(size === 1 ? (signed ? OP.load8s : OP.load8u) : signed ? OP.load16s : OP.load16u);
     c.set(R0 + i.reg);
   });
@@ -514,26 +515,26 @@ set(D.opNop, () => true);
 set(D.opMov32RR, (e, i) => (e.r(i.reg).setR(i.rm), true));
 set(D.opMov32RI, (e, i) => (e.c.i32(i.imm | 0).set(R0 + i.rm), true));
 set(D.opMov32GM, (e, i) => {
-  e.access(P_RTAG, () => e.ea(i), 4, () => {
+  e.access(RD, () => e.ea(i), 4, () => {
     e.load(4);
     e.setR(i.reg);
   });
   return true;
 });
 set(D.opMov32MG, (e, i) => {
-  e.access(P_WTAG, () => e.ea(i), 4, () => e.store(4, () => void e.r(i.reg)));
+  e.access(WR, () => e.ea(i), 4, () => e.store(4, () => void e.r(i.reg)));
   return true;
 });
 set(D.opMov32MI, (e, i) => {
-  e.access(P_WTAG, () => e.ea(i), 4, () => e.store(4, () => void e.c.i32(i.imm | 0)));
+  e.access(WR, () => e.ea(i), 4, () => e.store(4, () => void e.c.i32(i.imm | 0)));
   return true;
 });
 set(D.opMov8MG, (e, i) => {
-  e.access(P_WTAG, () => e.ea(i), 1, () => e.store(1, () => void e.get8(i.reg)));
+  e.access(WR, () => e.ea(i), 1, () => e.store(1, () => void e.get8(i.reg)));
   return true;
 });
 set(D.opMov8GM, (e, i) => {
-  e.access(P_RTAG, () => e.ea(i), 1, () => {
+  e.access(RD, () => e.ea(i), 1, () => {
     e.load(1);
     e.c.set(V);
     e.set8(i.reg, () => void e.c.get(V));
@@ -551,7 +552,7 @@ function set16(e: WasmEmitter, n: number, v: () => void): void {
 /** MOV E, v at 16 bits (opMovEG, opMovEI: writeE, a memory operand through wr16: one hit). */
 function mov16(e: WasmEmitter, i: Insn, v: () => void): boolean {
   if (!i.mem) set16(e, i.rm, v);
-  else e.access(P_WTAG, () => e.ea(i), 2, () => e.store(2, v));
+  else e.access(WR, () => e.ea(i), 2, () => e.store(2, v));
   return true;
 }
 set(D.opMovEG, (e, i) => {
@@ -564,7 +565,7 @@ set(D.opMovEI, (e, i) => {
   if (i.osz === 2) return mov16(e, i, () => void e.c.i32(i.imm & 65535));
   if (i.osz !== 1) return false;
   // m8: wr8, one hit
-  if (i.mem) e.access(P_WTAG, () => e.ea(i), 1, () => e.store(1, () => void e.c.i32(i.imm & 255)));
+  if (i.mem) e.access(WR, () => e.ea(i), 1, () => e.store(1, () => void e.c.i32(i.imm & 255)));
   else e.set8(i.rm, () => void e.c.i32(i.imm & 255));
   return true;
 });
@@ -573,7 +574,7 @@ set(D.opMovGE, (e, i) => {
   if (i.osz !== 2) return false;
   if (!i.mem) set16(e, i.reg, reg(e, i.rm));
   else
-    e.access(P_RTAG, () => e.ea(i), 2, () => {
+    e.access(RD, () => e.ea(i), 2, () => {
       e.load(2);
       e.c.set(V);
       set16(e, i.reg, loaded(e));
@@ -586,7 +587,7 @@ set(D.opMovMoffs, (e, i) => {
   const c = e.c;
   const sz = i.osz as 1 | 2 | 4;
   if (i.op === 0)
-    e.access(P_RTAG, () => void c.i32(i.disp | 0), sz, () => {
+    e.access(RD, () => void c.i32(i.disp | 0), sz, () => {
       e.load(sz);
       c.set(V);
       if (sz === 4) c.get(V).set(R0);
@@ -594,7 +595,7 @@ set(D.opMovMoffs, (e, i) => {
       else e.set8(0, loaded(e));
     });
   else
-    e.access(P_WTAG, () => void c.i32(i.disp | 0), sz, () => {
+    e.access(WR, () => void c.i32(i.disp | 0), sz, () => {
       e.store(sz, () => void (sz === 1 ? e.get8(0) : e.r(0)));
     });
   return true;
@@ -604,7 +605,7 @@ set(D.opLea, (e, i) => (i.osz === 4 ? (e.ea(i).setR(i.reg), true) : false));
 // PUSH/POP r32: ESP committed after the access (a miss leaves it to the handler untouched)
 set(D.opPush32R, (e, i) => {
   const c = e.c;
-  e.access(P_WTAG, () => void c.get(R0 + 4).i32(4).op(OP.sub), 4, () => {
+  e.access(WR, () => void c.get(R0 + 4).i32(4).op(OP.sub), 4, () => {
     e.store(4, () => void e.r(i.reg));
     c.get(L).set(R0 + 4);
   });
@@ -612,7 +613,7 @@ set(D.opPush32R, (e, i) => {
 });
 set(D.opPop32R, (e, i) => {
   const c = e.c;
-  e.access(P_RTAG, () => void c.get(R0 + 4), 4, () => {
+  e.access(RD, () => void c.get(R0 + 4), 4, () => {
     e.load(4);
     c.set(V);
     c.get(L).i32(4).op(OP.add).set(R0 + 4);
@@ -650,7 +651,7 @@ for (const [h, cc] of [[B.opJb, 2], [B.opJae, 3], [B.opJbe, 6], [B.opJa, 7], [B.
 set(B.opCall, (e, i) => {
   if (i.osz !== 4) return false;
   const c = e.c;
-  e.access(P_WTAG, () => void c.get(R0 + 4).i32(4).op(OP.sub), 4, () => {
+  e.access(WR, () => void c.get(R0 + 4).i32(4).op(OP.sub), 4, () => {
     e.store(4, () => void c.get(BEIP).i32(i.next).op(OP.add));
     c.get(L).set(R0 + 4);
     target(e, i.next + i.imm);
@@ -661,7 +662,7 @@ set(B.opCall, (e, i) => {
 set(B.opRet, (e, i) => {
   if (i.osz !== 4) return false;
   const c = e.c;
-  e.access(P_RTAG, () => void c.get(R0 + 4), 4, () => {
+  e.access(RD, () => void c.get(R0 + 4), 4, () => {
     e.load(4);
     c.set(NE);
     c.get(L).i32(4 + i.imm).op(OP.add).set(R0 + 4);
@@ -672,14 +673,14 @@ set(B.opRet, (e, i) => {
 set(B.opJmpE, (e, i) => {
   if (i.osz !== 4) return false;
   if (!i.mem) e.r(i.rm).c.set(NE);
-  else e.access(P_RTAG, () => e.ea(i), 4, () => (e.load(4), void e.c.set(NE)));
+  else e.access(RD, () => e.ea(i), 4, () => (e.load(4), void e.c.set(NE)));
   e.setsNe = true;
   return true;
 });
 
 /** CALL E at 32 bits (opCallE): the target from a register, or from memory (readE), then the
- *  push of the next EIP (wr32). The memory form tests both accesses (the read's tag in L VP T,
- *  the push's in L2 VP T2) before either is made, so a miss of either leaves the whole
+ *  push of the next EIP (wr32). The memory form tests both accesses (the read's tag in L T,
+ *  the push's in L2 T2) before either is made, so a miss of either leaves the whole
  *  instruction to the handler, which makes both in order and counts their hits; both hit: two. */
 set(B.opCallE, (e, i) => {
   if (i.osz !== 4) return false;
@@ -688,16 +689,16 @@ set(B.opCallE, (e, i) => {
     e.store(4, () => void c.get(BEIP).i32(i.next).op(OP.add), a);
   };
   if (!i.mem) {
-    e.access(P_WTAG, () => void c.get(R0 + 4).i32(4).op(OP.sub), 4, () => {
+    e.access(WR, () => void c.get(R0 + 4).i32(4).op(OP.sub), 4, () => {
       c.get(R0 + i.rm).set(NE);
       push(AD);
       c.get(L).set(R0 + 4);
     });
   } else {
     e.ea(i);
-    e.test(P_RTAG, L, VP, T, 4);
+    e.test(RD, L, T, 4);
     c.get(R0 + 4).i32(4).op(OP.sub);
-    e.test(P_WTAG, L2, VP, T2, 4);
+    e.test(WR, L2, T2, 4);
     c.op(OP.and).if_();
     e.countHits(2);
     e.addr(L, T, AD);
