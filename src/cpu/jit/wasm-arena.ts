@@ -9,7 +9,7 @@
 // is not compiled to WebAssembly: the JavaScript tier and the interpreter stay exact without it.
 
 import type { Block } from '../insn.js';
-import { dispatcherBytes, WA, type WasmMemory, type WasmTable } from './wasm-encode.js';
+import { WA, type WasmMemory, type WasmTable } from './wasm-encode.js';
 
 /** Bytes of a Cpu's slot: its state words, then the six TLB arrays (tlb.ts) of 16 KiB each. */
 export const CPU_SLOT_BYTES = 112 << 10;
@@ -24,8 +24,6 @@ export const ST_HITS = 21;
 export const ST_BEIP = 22; // that block's linear address
 export const ST_NE = 23; // the next EIP after it (LINK)
 export const ST_RID = 25; // the region the call ended in
-export const ST_NRID = 26; // CHAIN: the region to go on in, its case
-export const ST_NPC = 27;
 export const ST_CHAINS = 28; // CHAIN exits in the call (statistics)
 const MAX_CPUS = 64;
 
@@ -42,12 +40,6 @@ export const LK_RID = 5; // id of the WebAssembly region the block is compiled i
 export const LK_PC = 6; // its case in that region
 const MAX_SLOTS = 1 << 16;
 
-export interface RegionSig {
-  params: number;
-  st: number;
-  eip: number;
-}
-
 export class WasmArena {
   readonly i32: Int32Array;
   /** Byte offset of the first Cpu slot and of the link table. */
@@ -60,14 +52,15 @@ export class WasmArena {
    *  its blocks in `regionBlocks`. */
   private nextRid = 1;
   readonly regionBlocks: Block[][] = [[]];
-  private table: WasmTable | null = null;
+  /** Every region's function at its id: a region goes on in another by a tail call through it. */
+  readonly table: WasmTable;
   /** Per Cpu id: the TLB epoch and invalidation count its stamp stands for, and the stamp. */
   private readonly stampEpoch = new Float64Array(MAX_CPUS + 1).fill(-1);
   private readonly stampInv = new Float64Array(MAX_CPUS + 1).fill(-1);
   private readonly stamps = new Int32Array(MAX_CPUS + 1);
   private nextStamp = 1;
-  /** dispatch(pc, stamp, eip, tags, st, rid): runs region rid and
-   *  the regions it chains to (wasm-encode.ts dispatcherBytes). */
+  /** dispatch(pc, stamp, eip, tags, st, rid): runs region rid from its case pc with the Cpu's
+   *  GPRs and counters from slot st (see wasm-region.ts). */
   dispatch: ((...a: number[]) => number) | null = null;
 
   constructor(
@@ -77,6 +70,7 @@ export class WasmArena {
     this.i32 = new Int32Array(memory.buffer);
     this.cpuBase = ramBytes;
     this.linkBase = ramBytes + MAX_CPUS * CPU_SLOT_BYTES;
+    this.table = new WA.Table({ element: 'anyfunc', initial: 64 });
   }
 
   /** A Cpu slot's byte offset and 1-based id, or null when all are taken. */
@@ -113,13 +107,11 @@ export class WasmArena {
     this.i32.fill(0, (this.linkBase >> 2) + s * LINK_WORDS, (this.linkBase >> 2) + (s + 1) * LINK_WORDS);
   }
 
-  /** Install a region's function and blocks; returns its id. `sig` gives the regions' parameter
-   *  count and the indexes of their state-slot and entry-EIP parameters (wasm-emit.ts). */
-  addRegion(sig: RegionSig, run: unknown, blocks: Block[]): number {
-    if (this.table === null) {
-      this.table = new WA.Table({ element: 'anyfunc', initial: 64 });
-      const mod = new WA.Module(dispatcherBytes(sig.params, sig.st, sig.eip, 4 * ST_NRID, 4 * ST_NPC, 4 * ST_NE));
-      const inst = new WA.Instance(mod, { m: { mem: this.memory, tab: this.table } });
+  /** Install a region's function and blocks; returns its id. `dispatcher` makes the bytes of
+   *  the module that calls regions (instantiated with the first region). */
+  addRegion(run: unknown, blocks: Block[], dispatcher: () => Uint8Array): number {
+    if (this.dispatch === null) {
+      const inst = new WA.Instance(new WA.Module(dispatcher()), { m: { mem: this.memory, tab: this.table } });
       this.dispatch = inst.exports.run as (...a: number[]) => number;
     }
     const rid = this.nextRid++;

@@ -21,7 +21,7 @@ import { F_ADD, F_DEC, F_INC, F_RES, F_SUB } from '../flags.js';
 import type { Insn } from '../insn.js';
 import { TLB_MASK, TLB_SIZE } from '../tlb.js';
 import { CPU_TLB_AT, ST_FLAGS } from './wasm-arena.js';
-import { Code, type Label, OP } from './wasm-encode.js';
+import { Code, I32, I64, type Label, OP } from './wasm-encode.js';
 
 // Parameters of a region function (see wasm-region.ts for the call).
 export const P_PC = 0;
@@ -34,13 +34,25 @@ export const P_EIP = 2;
 export const P_TAGS = 3;
 /** The Cpu's state slot (wasm-arena.ts): unused by a region bound to one Cpu (WasmEmitter.st). */
 export const P_ST = 4;
-export const PARAMS = 5;
+/** The GPRs r0..r7 are parameters too: a region that goes on in another one tail-calls it with
+ *  them (wasm-region.ts), in machine registers rather than through the Cpu's slot. */
+export const R0 = 5;
+/**
+ * TLB hits in the high half, the units the slice has left in the low half (ST_LEFT, ST_HITS: one
+ * i64 in the Cpu's slot). A block adds its hits and subtracts its length in one addition: the low
+ * half never goes below 0 (a block runs only when it fits), so nothing carries into the hits. One
+ * register for two counters, which TurboFan would otherwise keep in two (with the budget a third)
+ * across every region's loop.
+ */
+export const CNT = 13;
+export const PARAMS = 14;
+/** Value types of the parameters, in order. */
+export const PARAM_TYPES: number[] = [...new Array<number>(CNT).fill(I32), I64];
 /** Which tags a memory access tests (WasmEmitter.access). */
 export const RD = 0;
 export const WR = 1;
 // Locals.
-export const R0 = PARAMS; // r0..r7
-export const FOP = R0 + 8;
+export const FOP = PARAMS;
 export const FA = FOP + 1;
 export const FB = FOP + 2;
 export const FRES = FOP + 3;
@@ -68,22 +80,11 @@ const CT = L + 11;
 const M = L + 12;
 const CIN = L + 13;
 export const LOCALS = CIN + 1 - PARAMS;
-/**
- * The one i64 local (after the i32 ones): TLB hits in the high half, the units the slice has
- * left in the low half (ST_LEFT, ST_HITS: one i64 in the Cpu's slot). A block adds its hits and
- * subtracts its length in one addition: the low half never goes below 0 (a block runs only when
- * it fits), so nothing carries into the hits. One register for two counters, which TurboFan
- * would otherwise keep in two (with the budget a third) across every region's loop.
- */
-export const CNT = CIN + 1;
-export const LOCALS64 = 1;
 
 /** Exit kinds in the low 2 bits of the result; bits 2..15 the block's case, 16.. the instruction. */
 export const X_LINK = 0;
 export const X_INTERPRET = 1;
 export const X_RESUME = 2;
-/** Go on in another region (ST_NRID, ST_NPC): the arena's dispatcher calls it. */
-export const X_CHAIN = 3;
 
 /** Byte offset, in a Cpu's arena slot, of the TLB's `add` array (after tagSR tagSW tagUR tagUW off). */
 const ADD_AT = CPU_TLB_AT + 5 * TLB_SIZE * 4;

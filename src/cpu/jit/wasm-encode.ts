@@ -13,6 +13,8 @@ export const OP = {
   br: 0x0c,
   br_if: 0x0d,
   br_table: 0x0e,
+  call_indirect: 0x11,
+  return_call_indirect: 0x13,
   select: 0x1b,
   get: 0x20,
   set: 0x21,
@@ -67,8 +69,9 @@ export const OP = {
   ext16: 0xc1,
 } as const;
 
-const I32 = 0x7f;
-const I64 = 0x7e;
+/** Value types. */
+export const I32 = 0x7f;
+export const I64 = 0x7e;
 const VOID = 0x40;
 
 export function uleb(out: number[], v: number): void {
@@ -195,6 +198,14 @@ export class Code {
     uleb(this.b, this.rel(l));
     return this;
   }
+  /** call_indirect (or return_call_indirect: a tail call) of function type `type` through
+   *  table 0; the table index is on top of the arguments. */
+  callIndirect(type: number, tail: boolean): this {
+    this.b.push(tail ? OP.return_call_indirect : OP.call_indirect);
+    uleb(this.b, type);
+    this.b.push(0);
+    return this;
+  }
   brTable(targets: Label[], dflt: Label): this {
     this.b.push(OP.br_table);
     uleb(this.b, targets.length);
@@ -216,89 +227,41 @@ function name(out: number[], s: string): void {
 }
 
 /**
- * The dispatcher of an arena's regions: `run(params..., rid)` calls region `rid` of table
- * `m.tab` with the first `params` parameters and, while it returns `chain` (exit kind 3: go on in
- * another region), calls the next one: its id, case and next EIP are in the Cpu's state words
- * at byte offsets `nrid`, `npc`, `ne` from parameter `st`. `pc` and the entry EIP are parameters
- * 0 and 4.
+ * A module importing memory `m.mem` and table `m.tab` (of funcref), declaring function types
+ * `types` (parameter value types each, one i32 result) and exporting `run`, of type `fnType`,
+ * with `locals` i32 locals after its parameters and `body`.
  */
-export function dispatcherBytes(params: number, st: number, eip: number, nrid: number, npc: number, ne: number): Uint8Array {
+export function moduleBytes(types: number[][], fnType: number, locals: number, body: Code): Uint8Array {
   const out = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
-  const type: number[] = [2];
-  for (const n of [params, params + 1]) {
+  const type: number[] = [];
+  uleb(type, types.length);
+  for (const params of types) {
     type.push(0x60);
-    uleb(type, n);
-    for (let k = 0; k < n; k++) type.push(I32);
+    uleb(type, params.length);
+    for (const t of params) type.push(t);
     type.push(1, I32);
   }
   section(out, 1, type);
   const imp: number[] = [2];
   name(imp, 'm');
   name(imp, 'mem');
-  imp.push(0x02, 0x00, 0x00);
+  imp.push(0x02, 0x00, 0x00); // memory, limits: min 0, no max
   name(imp, 'm');
   name(imp, 'tab');
   imp.push(0x01, 0x70, 0x00, 0x00); // table of funcref, min 0
   section(out, 2, imp);
-  section(out, 3, [1, 1]);
-  const exp: number[] = [1];
-  name(exp, 'run');
-  exp.push(0x00, 0);
-  section(out, 7, exp);
-  const rid = params;
-  const rv = params + 1;
-  const c = new Code();
-  const l = c.loop();
-  for (let k = 0; k <= params; k++) c.get(k);
-  c.b.push(0x11, 0, 0); // call_indirect (type 0) (table 0)
-  c.tee(rv).i32(3).op(OP.and).i32(3).op(OP.ne).if_();
-  c.get(rv).op(0x0f); // return
-  c.end();
-  c.get(st).mem(OP.load, nrid).set(rid);
-  c.get(st).mem(OP.load, npc).set(0);
-  c.get(st).mem(OP.load, ne).set(eip);
-  c.br(l);
-  c.end();
-  c.op(0x00); // unreachable
-  const fn: number[] = [1, 1, I32];
-  for (const x of c.b) fn.push(x);
-  fn.push(OP.end);
-  const code: number[] = [1];
-  uleb(code, fn.length);
-  for (const x of fn) code.push(x);
-  section(out, 10, code);
-  return Uint8Array.from(out);
-}
-
-/** A module importing memory `m.mem` and exporting `run(params...) -> i32` with `body`. */
-export function moduleBytes(params: number, locals: number, body: Code, locals64 = 0): Uint8Array {
-  const out = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
-  const type: number[] = [1, 0x60];
-  uleb(type, params);
-  for (let k = 0; k < params; k++) type.push(I32);
-  type.push(1, I32);
-  section(out, 1, type);
-  const imp: number[] = [1];
-  name(imp, 'm');
-  name(imp, 'mem');
-  imp.push(0x02, 0x00, 0x00); // memory, limits: min 0, no max
-  section(out, 2, imp);
-  section(out, 3, [1, 0]);
+  section(out, 3, [1, fnType]);
   const exp: number[] = [1];
   name(exp, 'run');
   exp.push(0x00, 0);
   section(out, 7, exp);
   // code section: one body = local declarations, the instructions, end
   const decl: number[] = [];
-  decl.push((locals > 0 ? 1 : 0) + (locals64 > 0 ? 1 : 0));
   if (locals > 0) {
+    decl.push(1);
     uleb(decl, locals);
     decl.push(I32);
-  }
-  if (locals64 > 0) {
-    uleb(decl, locals64);
-    decl.push(I64);
-  }
+  } else decl.push(0);
   const fnLen = decl.length + body.b.length + 1;
   const head: number[] = [1];
   uleb(head, fnLen);

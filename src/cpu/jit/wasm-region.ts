@@ -17,11 +17,11 @@
 
 import type { Cpu } from '../cpu.js';
 import type { Block, RegionFn } from '../insn.js';
-import { LINK_WORDS, LK_E0, LK_E1, LK_PC, LK_RID, LK_S0, LK_S1, LK_STAMP, ST_BEIP, ST_FLAGS, ST_HITS, ST_LEFT, ST_NE, ST_CHAINS, ST_NPC, ST_NRID, ST_RID, type WasmArena } from './wasm-arena.js';
-import { Code, type Label, moduleBytes, OP, WA } from './wasm-encode.js';
+import { LINK_WORDS, LK_E0, LK_E1, LK_PC, LK_RID, LK_S0, LK_S1, LK_STAMP, ST_BEIP, ST_FLAGS, ST_HITS, ST_LEFT, ST_NE, ST_CHAINS, ST_RID, type WasmArena } from './wasm-arena.js';
+import { Code, I32, type Label, moduleBytes, OP, WA } from './wasm-encode.js';
 import {
-  BEIP, CNT, L, LOCALS, LOCALS64, NE, P_PC, P_ST, P_EIP, P_STAMP, PARAMS, R0, RV, T, VP,
-  WasmEmitter, X_CHAIN, X_INTERPRET, X_LINK,
+  BEIP, CNT, L, LOCALS, NE, P_EIP, P_PC, P_ST, P_STAMP, P_TAGS, PARAM_TYPES, R0, RV, T, VP,
+  WasmEmitter, X_INTERPRET, X_LINK,
 } from './wasm-emit.js';
 import { wasmTemplates } from './wasm-templates.js';
 import { jitTuning } from './compile.js';
@@ -30,7 +30,8 @@ import { jitTuning } from './compile.js';
  *  compile.ts's). */
 export const JIT_RESUME = 2;
 
-const SIG = { params: PARAMS, st: P_ST, eip: P_EIP };
+/** The dispatcher's parameters: the region's first five, then the region id. */
+const DISPATCH_TYPE = [I32, I32, I32, I32, I32, I32];
 
 /** Per code cache, decided at its first region: the state slot its regions are bound to (the
  *  cache's only Cpu's), or -1 (several Cpus share it: the slot is a parameter). Fixed for the
@@ -115,11 +116,11 @@ export function compileWasmRegion(c: Cpu, entry: Block, hot: number): boolean {
   let st = boundSlot.get(c.code);
   if (st === undefined) boundSlot.set(c.code, (st = c.code.users === 1 ? c.wsi << 2 : -1));
   const body = emitRegion(arena, blocks, rid, st);
-  const bytes = moduleBytes(PARAMS, LOCALS, body, LOCALS64);
+  const bytes = moduleBytes([PARAM_TYPES], 0, LOCALS, body);
   compiledBytes.set(c.code, used + bytes.length);
   const mod = new WA.Module(bytes);
-  const inst = new WA.Instance(mod, { m: { mem: arena.memory } });
-  if (arena.addRegion(SIG, inst.exports.run, blocks) !== rid) throw new Error('wasm region id');
+  const inst = new WA.Instance(mod, { m: { mem: arena.memory, tab: arena.table } });
+  if (arena.addRegion(inst.exports.run, blocks, dispatcherBytes) !== rid) throw new Error('wasm region id');
   const fn = glue(arena, rid, st);
   for (let k = 0; k < blocks.length; k++) {
     const b = blocks[k];
@@ -157,14 +158,8 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number, st: number):
   const c = new Code();
   const out = c.block();
   const e = new WasmEmitter(c, out, st);
-  // prologue: GPRs from the Cpu's slot (the flags stay there: wasm-emit.ts)
-  const load = (off: number, to: number, op: number = OP.load): void => {
-    e.stBase();
-    c.mem(op, e.stAt(off)).set(to);
-  };
-  for (let n = 0; n < 8; n++) load(4 * n, R0 + n);
-  // units left and hits so far in this call (a region chained to goes on counting)
-  load(4 * ST_LEFT, CNT, OP.i64load);
+  // The GPRs and CNT come as parameters (from the Cpu's slot through the dispatcher, or from the
+  // region that tail-called this one); the flags are in the slot (wasm-emit.ts).
   // NE: the address of the block being entered (then of the next block, once one has run)
   c.get(P_EIP).set(NE);
   const top = c.loop();
@@ -221,14 +216,13 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number, st: number):
     c.br(top);
     c.end();
     c.get(VP).if_();
-    e.stBase();
-    c.get(VP).mem(OP.store, e.stAt(4 * ST_NRID));
-    e.stBase();
-    c.get(L).mem(OP.load, 4 * LK_PC).mem(OP.store, e.stAt(4 * ST_NPC));
+    // go on in region VP at its case, entered at NE: a tail call, the GPRs and CNT as arguments
     e.stBase();
     e.stBase();
     c.mem(OP.load, e.stAt(4 * ST_CHAINS)).i32(1).op(OP.add).mem(OP.store, e.stAt(4 * ST_CHAINS));
-    c.i32(X_CHAIN | (k << 2)).set(RV).br(out);
+    c.get(L).mem(OP.load, 4 * LK_PC).get(P_STAMP).get(NE).get(P_TAGS).get(P_ST);
+    for (let n = 0; n < 8; n++) c.get(R0 + n);
+    c.get(CNT).get(VP).callIndirect(0, true);
     c.end();
     c.end();
     c.end();
@@ -249,6 +243,17 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number, st: number):
   store(4 * ST_RID, () => void c.i32(rid));
   c.get(RV);
   return c;
+}
+
+/** The module whose `run(pc, stamp, eip, tags, st, rid)` calls region rid with the Cpu's GPRs
+ *  and CNT from its slot st. */
+function dispatcherBytes(): Uint8Array {
+  const c = new Code();
+  for (const p of [P_PC, P_STAMP, P_EIP, P_TAGS, P_ST]) c.get(p);
+  for (let n = 0; n < 8; n++) c.get(P_ST).mem(OP.load, 4 * n);
+  c.get(P_ST).mem(OP.i64load, 4 * ST_LEFT);
+  c.get(DISPATCH_TYPE.length - 1).callIndirect(0, false);
+  return moduleBytes([PARAM_TYPES, DISPATCH_TYPE], 1, 0, c);
 }
 
 /** The RegionFn around a region's `run`: Cpu state in and out of the arena slot. */
