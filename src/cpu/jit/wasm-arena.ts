@@ -24,7 +24,7 @@ export const ST_HITS = 21;
 export const ST_BEIP = 22; // that block's linear address
 export const ST_NE = 23; // the next EIP after it (LINK)
 export const ST_RID = 25; // the region the call ended in
-export const ST_CHAINS = 28; // CHAIN exits in the call (statistics)
+export const ST_CHAINS = 28; // tail calls from one region into another in the call (statistics)
 const MAX_CPUS = 64;
 
 /** Link table: per block slot, LINK_WORDS int32 words mirroring Block's link fields. */
