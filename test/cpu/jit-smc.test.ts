@@ -6,7 +6,7 @@
 // store, so the store really lands under compiled code. Then the other places where compiled
 // code must hand over or look again, each under both tiers: a block run at another virtual
 // address of its frame, #DE from a compiled DIV, accesses straddling two pages, and a second
-// vCPU on the same compiled code.
+// vCPU on the same compiled code (from the start, or joining after it was compiled).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jitStats, jitTuning } from '../../src/cpu/jit/compile.js';
@@ -290,35 +290,50 @@ describe.each(['js', 'wasm'] as const)('accesses across a page boundary in a com
 describe.each(['js', 'wasm'] as const)('two vCPUs sharing compiled code (%s regions)', (tier) => {
   useTier(1, tier);
 
-  it("the second vCPU does not follow the first one's links", () => {
-    const go = (jit: boolean): object => {
-      const m = makeMachine(8 << 20, undefined, jit && jitTuning.wasm);
-      const p: number[] = [];
-      p.push(0xb9, ...le32(300), 0x31, 0xf6); // mov ecx, 300; xor esi, esi
-      const loop = CODE + p.length;
-      p.push(0x8b, 0x05, ...le32(DATA)); // mov eax, [DATA]
-      p.push(0x01, 0xc6, 0xeb, 0x00); // add esi, eax; jmp $+2 (a second block)
-      p.push(0x49, 0x75, (loop - (CODE + p.length + 3)) & 0xff); // dec ecx; jnz loop
-      p.push(0xb0, 0x00, ...STOP);
-      for (let k = 0; k < p.length; k++) m.mem[CODE + k] = p[k];
-      w32(m, DATA, 3);
-      const second = new Cpu({ mem: m.mem, mmu: m.mmu, io: m.io, pic: m.pic, code: m.cpu.code, index: 1 });
-      m.cpu.jit = jit;
-      second.jit = jit;
-      second.eip = CODE;
-      second.regs[4] = 0x90000;
-      const before = jitTuning.wasm ? wasmStats.regions : jitStats.regions;
-      runToStop(m);
-      expect(second.tlb.epoch, 'the two TLBs at the same epoch').toBe(m.cpu.tlb.epoch);
-      m.io.exitValue = -1;
-      m.io.cpu = second;
-      runToStop({ ...m, cpu: second });
-      expect(m.io.exitValue, 'the second vCPU reached its stop').toBeGreaterThanOrEqual(0);
-      const view = (c: Cpu): object => ({ regs: [...c.regs], eip: c.eip, icount: c.icount, hits: c.stats.tlbHits, misses: c.stats.tlbMisses });
-      return { first: view(m.cpu), second: view(second), compiled: (jitTuning.wasm ? wasmStats.regions : jitStats.regions) - before > 0 };
+  // late: the second vCPU joins the code cache after the first compiled it (WebAssembly regions
+  // of a cache with one Cpu are bound to that Cpu's slot: the second must not run them)
+  const go = (jit: boolean, late = false): object => {
+    const m = makeMachine(8 << 20, undefined, jit && jitTuning.wasm);
+    const p: number[] = [];
+    p.push(0xb9, ...le32(300), 0x31, 0xf6); // mov ecx, 300; xor esi, esi
+    const loop = CODE + p.length;
+    p.push(0x8b, 0x05, ...le32(DATA)); // mov eax, [DATA]
+    p.push(0x01, 0xc6, 0xeb, 0x00); // add esi, eax; jmp $+2 (a second block)
+    p.push(0x49, 0x75, (loop - (CODE + p.length + 3)) & 0xff); // dec ecx; jnz loop
+    p.push(0xb0, 0x00, ...STOP);
+    for (let k = 0; k < p.length; k++) m.mem[CODE + k] = p[k];
+    w32(m, DATA, 3);
+    const join = (): Cpu => {
+      const c = new Cpu({ mem: m.mem, mmu: m.mmu, io: m.io, pic: m.pic, code: m.cpu.code, index: 1 });
+      c.jit = jit;
+      c.eip = CODE;
+      c.regs[4] = 0x90000;
+      return c;
     };
+    const early = late ? null : join();
+    m.cpu.jit = jit;
+    const before = jitTuning.wasm ? wasmStats.regions : jitStats.regions;
+    runToStop(m);
+    const second = early ?? join();
+    if (!late) expect(second.tlb.epoch, 'the two TLBs at the same epoch').toBe(m.cpu.tlb.epoch);
+    m.io.exitValue = -1;
+    m.io.cpu = second;
+    runToStop({ ...m, cpu: second });
+    expect(m.io.exitValue, 'the second vCPU reached its stop').toBeGreaterThanOrEqual(0);
+    const view = (c: Cpu): object => ({ regs: [...c.regs], eip: c.eip, icount: c.icount, hits: c.stats.tlbHits, misses: c.stats.tlbMisses });
+    return { first: view(m.cpu), second: view(second), compiled: (jitTuning.wasm ? wasmStats.regions : jitStats.regions) - before > 0 };
+  };
+
+  it("the second vCPU does not follow the first one's links", () => {
     const off = go(false) as { compiled: boolean };
     const on = go(true) as { compiled: boolean };
+    expect(on.compiled, 'a region was compiled').toBe(true);
+    expect({ ...on, compiled: true }).toEqual({ ...off, compiled: true });
+  });
+
+  it('a vCPU that joins after the code was compiled runs it as the interpreter would', () => {
+    const off = go(false, true) as { compiled: boolean };
+    const on = go(true, true) as { compiled: boolean };
     expect(on.compiled, 'a region was compiled').toBe(true);
     expect({ ...on, compiled: true }).toEqual({ ...off, compiled: true });
   });
