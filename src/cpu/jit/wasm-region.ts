@@ -169,24 +169,9 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number, st: number):
   // epilogue would keep BEIP, RV and the like alive across the whole loop (more spills).
   c.get(P_PC).brTable(cases, cases[0]);
   const linkBase = arena.linkBase;
-  /** Go on in region `region()` at case `pc()`, entered at NE: a tail call with the GPRs and CNT
-   *  as arguments. */
-  const chain = (region: () => void, pc: () => void): void => {
-    e.stBase();
-    e.stBase();
-    c.mem(OP.load, e.stAt(4 * ST_CHAINS)).i32(1).op(OP.add).mem(OP.store, e.stAt(4 * ST_CHAINS));
-    pc();
-    c.get(P_STAMP).get(NE).get(P_TAGS).get(P_ST);
-    for (let n = 0; n < 8; n++) c.get(R0 + n);
-    c.get(CNT);
-    region();
-    c.callIndirect(0, true);
-  };
   for (let k = 0; k < blocks.length; k++) {
     c.end(); // closes cases[k]: block k's code follows
     const b = blocks[k];
-    // a block that links to itself (a loop of one block) gets a loop of its own
-    const self = b.l0 === b || b.l1 === b ? c.loop() : null;
     e.k = k;
     e.startBlock();
     // the slice must hold the whole block, else the interpreter runs it
@@ -212,21 +197,6 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number, st: number):
     const w = (k2: number): number => rec + 4 * k2;
     c.i32(w(LK_STAMP)).mem(OP.load).get(P_STAMP).op(OP.eq);
     c.if_();
-    // The links the block has now into this region are tested first, each with its own two
-    // comparisons and a direct branch (forward, or to itself; backward through the br_table),
-    // when the record still names that target: the interpreter may have made other links since,
-    // which the general path below follows. A slot named here cannot be given to another block
-    // while this code can run: the region's blocks are all of one page, dropped together.
-    for (const [t, eAt, sAt] of [[b.l0, LK_E0, LK_S0], [b.l1, LK_E1, LK_S1]] as const) {
-      const kk = t === null ? -1 : blocks.indexOf(t);
-      if (t === null || kk < 0) continue;
-      c.i32(w(eAt)).mem(OP.load).get(NE).op(OP.eq);
-      c.i32(w(sAt)).mem(OP.load).i32(t.wslot).op(OP.eq).op(OP.and).if_();
-      if (kk > k) c.br(cases[kk]);
-      else if (self !== null && kk === k) c.br(self);
-      else c.i32(kk).set(P_PC).br(top);
-      c.end();
-    }
     // t = slot of the link whose eip is ne, or -1
     c.i32(w(LK_E0)).mem(OP.load).get(NE).op(OP.eq).if_();
     c.i32(w(LK_S0)).mem(OP.load).set(T);
@@ -246,12 +216,17 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number, st: number):
     c.br(top);
     c.end();
     c.get(VP).if_();
-    chain(() => void c.get(VP), () => void c.get(L).mem(OP.load, 4 * LK_PC));
+    // go on in region VP at its case, entered at NE: a tail call, the GPRs and CNT as arguments
+    e.stBase();
+    e.stBase();
+    c.mem(OP.load, e.stAt(4 * ST_CHAINS)).i32(1).op(OP.add).mem(OP.store, e.stAt(4 * ST_CHAINS));
+    c.get(L).mem(OP.load, 4 * LK_PC).get(P_STAMP).get(NE).get(P_TAGS).get(P_ST);
+    for (let n = 0; n < 8; n++) c.get(R0 + n);
+    c.get(CNT).get(VP).callIndirect(0, true);
     c.end();
     c.end();
     c.end();
     c.i32(X_LINK | (k << 2)).set(RV).br(out);
-    if (self !== null) c.end();
   }
   c.end(); // top (loop)
   c.end(); // out
