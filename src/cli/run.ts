@@ -72,7 +72,7 @@ Options:
                       cannot state it (default on); results, --stats counters and trace events
                       are identical either way, only speed differs
   --jit-hot N         with --jit on, for testing the compiler: compile a block after N whole
-                      runs (default 2000 for WebAssembly, 20000 for JavaScript) and drop the
+                      runs (default 500 for WebAssembly, 20000 for JavaScript) and drop the
                       JavaScript compile budget, so even a short run
                       compiles most of its code (slower: every compile costs milliseconds);
                       --log-level info logs what was compiled (not part of --stats)

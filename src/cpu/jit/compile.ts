@@ -61,8 +61,10 @@ export const jitTuning = {
   /** Whole-block runs after which a block joins its page's WebAssembly region (wasm-region.ts),
    *  when its Cpu has an arena and every instruction of the block has a WebAssembly template.
    *  A WebAssembly module compiles in about a millisecond and runs at full speed at once, so
-   *  this can be far lower than `hot`. */
-  wasmHot: 2000,
+   *  this can be far lower than `hot`. Measured (native, wall, best of 3 interleaved): 2000 ->
+   *  500 took intbench 0.97 -> 0.85 s, cpubench 0.65 -> 0.62 s, and no short run lost (cputest,
+   *  cpufuzz, intbench-short, cpubench-short: 0.64/0.95/0.39/0.42 s -> 0.66/0.87/0.36/0.39 s). */
+  wasmHot: 500,
   /** Use the WebAssembly tier where it can run (false: JavaScript regions only). */
   wasm: true,
   /** Most WebAssembly compiled over a code cache's life (as MAX_SOURCE_BYTES for JavaScript): a
