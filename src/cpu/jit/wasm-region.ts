@@ -1,7 +1,8 @@
 // The WebAssembly tier: the hot blocks of one backing page, each made only of instructions that
 // wasm-templates.ts states, become one WebAssembly function, a loop over a br_table of the
 // blocks, so the page's loops (calls and returns included, when they stay in the page) run
-// inside one call. QEMU's TCG chains translated blocks the same way, by patched direct jumps.
+// inside one call; a link into another region is a tail call of that region's function. QEMU's
+// TCG chains translated blocks the same way, by patched direct jumps.
 //
 // Exactness follows compile.ts (the JavaScript tier), with two differences:
 // - Block links: the region moves from block to block only along the interpreter's own links
@@ -55,7 +56,7 @@ const WARM = 16;
 /** Compile and exit statistics (outside the guest-visible counters). exits[k]: calls that ended
  *  with exit kind k (LINK, INTERPRET, RESUME); pages: (code cache, backing page) pairs with
  *  compiled blocks; chains: moves from one region to another inside
- *  a call (through the arena's dispatcher). */
+ *  a call (tail calls). */
 export const wasmStats = { regions: 0, blocks: 0, insns: 0, bytes: 0, compileMs: 0, pages: 0, exits: [0, 0, 0], chains: 0 };
 /** Backing pages of each code cache with compiled blocks (for wasmStats.pages). */
 const pagesSeen = new WeakMap<object, Set<number>>();
@@ -80,8 +81,7 @@ function statable(b: Block): boolean {
 
 /** The blocks of the region entered at `entry`: entry and the other warm blocks of its page
  *  that are not compiled yet and can be stated. Each block is compiled once, into one region:
- *  code that gets hot later forms regions of its own, reached from the earlier ones through the
- *  arena's dispatcher. Measured: recompiling a growing page region as a program's phases heat
+ *  code that gets hot later forms regions of its own, which the earlier ones tail-call. Measured: recompiling a growing page region as a program's phases heat
  *  up, or merging a page's earlier regions into the next one, was slower on both benchmarks
  *  than chaining between regions (each new function starts in V8's baseline compiler). */
 function pickBlocks(c: Cpu, entry: Block, hot: number): Block[] {
