@@ -129,12 +129,23 @@ export class WasmEmitter {
     readonly st = -1,
   ) {}
 
-  /** Push the base of an access to the Cpu's state slot; stAt(off) is its static offset. */
-  stBase(): void {
+  /** Push the word at byte offset `off` of the Cpu's state slot (op: the load, default i32). */
+  stLoad(off: number, op: number = OP.load): void {
+    this.stBase();
+    this.c.mem(op, this.stAt(off));
+  }
+  /** Store what `value` pushes at byte offset `off` of the Cpu's state slot. */
+  stStore(off: number, value: () => void, op: number = OP.store): void {
+    this.stBase();
+    value();
+    this.c.mem(op, this.stAt(off));
+  }
+  /** The base of an access to the state slot, and its static offset for `off`. */
+  private stBase(): void {
     if (this.st < 0) this.c.get(P_ST);
     else this.c.i32(0);
   }
-  stAt(off: number): number {
+  private stAt(off: number): number {
     return this.st < 0 ? off : this.st + off;
   }
 
@@ -449,8 +460,8 @@ export class WasmEmitter {
     const written = c.written;
     for (let f = 0; f < 8; f++) {
       if ((written & (1 << f)) !== 0) continue;
-      this.stBase();
-      c.mem(OP.load, this.stAt(4 * (ST_FLAGS + f))).set(FOP + f);
+      this.stLoad(4 * (ST_FLAGS + f));
+      c.set(FOP + f);
     }
     c.written = written; // loading is not writing
     this.flagsIn = true;
@@ -459,8 +470,7 @@ export class WasmEmitter {
     const c = this.c;
     for (let f = 0; f < 8; f++) {
       if ((mask & (1 << f)) === 0) continue;
-      this.stBase();
-      c.get(FOP + f).mem(OP.store, this.stAt(4 * (ST_FLAGS + f)));
+      this.stStore(4 * (ST_FLAGS + f), () => void c.get(FOP + f));
     }
   }
   /** Count n TLB hits and `units` retired units in CNT. */

@@ -81,9 +81,10 @@ function statable(b: Block): boolean {
 
 /** The blocks of the region entered at `entry`: entry and the other warm blocks of its page
  *  that are not compiled yet and can be stated. Each block is compiled once, into one region:
- *  code that gets hot later forms regions of its own, which the earlier ones tail-call. Measured: recompiling a growing page region as a program's phases heat
- *  up, or merging a page's earlier regions into the next one, was slower on both benchmarks
- *  than chaining between regions (each new function starts in V8's baseline compiler). */
+ *  code that gets hot later forms regions of its own, which the earlier ones tail-call.
+ *  Measured: recompiling a growing page region as a program's phases heat up, or merging a
+ *  page's earlier regions into the next one, was slower on both benchmarks than chaining
+ *  between regions (each new function starts in V8's baseline compiler). */
 function pickBlocks(c: Cpu, entry: Block, hot: number): Block[] {
   const table = c.code.pages[entry.page];
   const out: Block[] = [entry];
@@ -151,8 +152,9 @@ export function compileWasmRegion(c: Cpu, entry: Block, hot: number): boolean {
 }
 
 /**
- * The function body: load registers and flags, dispatch on pc, run blocks following mirrored
- * links, store everything back. Result: exit kind | case << 2 | instruction << 16.
+ * The function body: dispatch on pc, run blocks following mirrored links (tail-calling another
+ * region for a link into it), store the GPRs and counters back. Result: exit kind | case << 2 |
+ * instruction << 16.
  */
 function emitRegion(arena: WasmArena, blocks: Block[], rid: number, st: number): Code {
   const c = new Code();
@@ -217,9 +219,10 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number, st: number):
     c.end();
     c.get(VP).if_();
     // go on in region VP at its case, entered at NE: a tail call, the GPRs and CNT as arguments
-    e.stBase();
-    e.stBase();
-    c.mem(OP.load, e.stAt(4 * ST_CHAINS)).i32(1).op(OP.add).mem(OP.store, e.stAt(4 * ST_CHAINS));
+    e.stStore(4 * ST_CHAINS, () => {
+      e.stLoad(4 * ST_CHAINS);
+      c.i32(1).op(OP.add);
+    });
     c.get(L).mem(OP.load, 4 * LK_PC).get(P_STAMP).get(NE).get(P_TAGS).get(P_ST);
     for (let n = 0; n < 8; n++) c.get(R0 + n);
     c.get(CNT).get(VP).callIndirect(0, true);
@@ -231,16 +234,11 @@ function emitRegion(arena: WasmArena, blocks: Block[], rid: number, st: number):
   c.end(); // top (loop)
   c.end(); // out
   // epilogue
-  const store = (off: number, from: () => void, op: number = OP.store): void => {
-    e.stBase();
-    from();
-    c.mem(op, e.stAt(off));
-  };
-  for (let n = 0; n < 8; n++) store(4 * n, () => void c.get(R0 + n));
-  store(4 * ST_LEFT, () => void c.get(CNT), OP.i64store);
-  store(4 * ST_BEIP, () => void c.get(BEIP));
-  store(4 * ST_NE, () => void c.get(NE));
-  store(4 * ST_RID, () => void c.i32(rid));
+  for (let n = 0; n < 8; n++) e.stStore(4 * n, () => void c.get(R0 + n));
+  e.stStore(4 * ST_LEFT, () => void c.get(CNT), OP.i64store);
+  e.stStore(4 * ST_BEIP, () => void c.get(BEIP));
+  e.stStore(4 * ST_NE, () => void c.get(NE));
+  e.stStore(4 * ST_RID, () => void c.i32(rid));
   c.get(RV);
   return c;
 }
