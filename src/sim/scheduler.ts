@@ -53,22 +53,24 @@ export class Scheduler {
   /** One scheduling decision; false when no task is runnable. */
   stepOnce(): boolean {
     if (this.recorder !== null) return this.stepChosen(this.recorder);
+    // pick[0 .. n) are this step's runnable tasks. Not `pick.length = 0` and push: truncating
+    // an array drops its backing store, and a new one per step (a vCPU slice) is garbage.
     const pick = this.pick;
-    pick.length = 0;
+    let n = 0;
     let total = 0;
     for (const t of this.tasks) {
       if (t.runnable()) {
-        pick.push(t);
+        pick[n++] = t;
         total += t.weight;
       }
     }
-    if (pick.length === 0) return false;
+    if (n === 0) return false;
     let r = this.prng.nextFloat() * total;
-    let chosen = pick[pick.length - 1]!;
-    for (const t of pick) {
-      r -= t.weight;
+    let chosen = pick[n - 1]!;
+    for (let k = 0; k < n; k++) {
+      r -= pick[k]!.weight;
       if (r < 0) {
-        chosen = t;
+        chosen = pick[k]!;
         break;
       }
     }

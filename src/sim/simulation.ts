@@ -76,6 +76,11 @@ export class VmRun {
     this.parked = vm.vcpus.map(() => false);
   }
 
+  allParked(): boolean {
+    for (const p of this.parked) if (!p) return false;
+    return true;
+  }
+
   instructions(): number {
     let n = 0;
     for (const v of this.vm.vcpus) n += v.cpu.icount;
@@ -218,12 +223,14 @@ export class Simulation {
 
   /** Run until every VM stopped (or `until` says so). */
   runUntilDone(until?: () => boolean): void {
-    while (this.runs.some((r) => r.result === null)) {
+    // One pass per scheduler step (a 20 k-instruction slice of a vCPU): plain loops, no closures,
+    // so a long single-VM run does not spend its time here.
+    while (this.anyRunning()) {
       if (until !== undefined && until()) return;
       // A VM whose every vCPU is parked can never run again; host tasks (ksmd, a forking VMM)
       // would otherwise keep the scheduler busy forever.
       for (const r of this.runs) {
-        if (r.result === null && r.parked.every((p) => p)) {
+        if (r.result === null && r.allParked()) {
           r.finish(EXIT_STATUS_HALTED, 'halted', `${r.vm.name}: every vCPU is halted and none can be woken`);
         }
       }
@@ -233,6 +240,11 @@ export class Simulation {
         this.checkAll(true);
       }
     }
+  }
+
+  private anyRunning(): boolean {
+    for (const r of this.runs) if (r.result === null) return true;
+    return false;
   }
 
   /** The invariant checkers after a step (checkInvariants): the first broken one stops every VM.
