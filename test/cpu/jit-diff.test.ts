@@ -8,7 +8,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { jitStats, jitTuning, setJitDefault } from '../../src/cpu/jit/compile.js';
+import { flushCompiled, jitStats, jitTuning, setJitDefault } from '../../src/cpu/jit/compile.js';
 import { wasmStats } from '../../src/cpu/jit/wasm-region.js';
 import type { Cpu } from '../../src/cpu/cpu.js';
 import { NativeMachine } from '../../src/machine/native-machine.js';
@@ -63,6 +63,13 @@ function withJit<T>(on: boolean, f: () => T): { v: T; compiled: number } {
   } finally {
     setJitDefault(false);
   }
+}
+
+/** Blocks of c's code cache that run compiled code (either tier). */
+function compiledBlocks(c: Cpu): number {
+  let n = 0;
+  for (const t of c.code.pages) if (t !== undefined) for (const b of t) if (b !== undefined && b.jfn !== null) n++;
+  return n;
 }
 
 function native(name: string, maxInsns: number): object {
@@ -148,15 +155,60 @@ describe('--jit on and off give the same machine', () => {
     expect(on.v).toEqual(off.v);
   });
 
-  it('the WebAssembly tier stops at its size cap (jitTuning.wasmMaxBytes): the rest goes to JavaScript', () => {
-    tune(1, 'wasm');
-    jitTuning.wasmMaxBytes = 1; // the first region passes (nothing compiled yet), then no more
-    const w0 = wasmStats.regions;
-    const j0 = jitStats.regions;
-    const off = withJit(false, () => native('cpubench-short.elf', 20_000_000));
-    const on = withJit(true, () => native('cpubench-short.elf', 20_000_000));
-    expect(wasmStats.regions - w0, 'one WebAssembly region').toBe(1);
-    expect(jitStats.regions - j0, 'JavaScript regions for the rest').toBeGreaterThan(0);
+  // The cap on compiled code (jitTuning.wasmMaxBytes, jsMaxBytes): the next compile past it
+  // drops all compiled code of the cache (flushCompiled) and what is still hot compiles again.
+  it.each(['js', 'wasm'] as const)('compiled code past its cap is flushed and compiled again, exactly: %s regions', (tier) => {
+    tune(1, tier);
+    // A few regions' worth each (a cap far below the hot code's size would flush at every compile)
+    jitTuning.wasmMaxBytes = 16384;
+    jitTuning.jsMaxBytes = 131072;
+    const f0 = jitStats.flushes;
+    const off = withJit(false, () => native('cpubench-short.elf', 6_000_000));
+    const on = withJit(true, () => native('cpubench-short.elf', 6_000_000));
+    const flushes = jitStats.flushes - f0;
+    expect(flushes, 'the cap was reached more than once').toBeGreaterThan(1);
+    // a flush empties the cache: several regions fit before the next one (not one per compile)
+    expect(on.compiled, 'regions compiled again after each flush').toBeGreaterThan(3 * flushes);
+    expect(on.v).toEqual(off.v);
+  });
+
+  it.each(['js', 'wasm'] as const)('flushCompiled leaves no compiled block and no live region; the run goes on exactly: %s regions', (tier) => {
+    tune(1, tier);
+    // WebAssembly: only wasmHot may compile again (a block past it must have started counting again)
+    if (tier === 'wasm') jitTuning.hot = 1e9;
+    const split = (jit: boolean): { v: object; before: number; after: number; regions: number; again: number } => {
+      setJitDefault(jit);
+      try {
+        const out: number[] = [];
+        const m = new NativeMachine({ image: img('cpubench-short.elf'), ramBytes: 32 << 20, output: { write: (b) => void out.push(b) } });
+        m.run(4_000_000);
+        const before = compiledBlocks(m.cpu);
+        if (jit) flushCompiled(m.cpu);
+        const after = compiledBlocks(m.cpu);
+        const regions = m.cpu.warena?.liveRegions() ?? 0;
+        const r = m.run(20_000_000);
+        return { v: { out: Buffer.from(out).toString('latin1'), r, cpu: cpuView(m.cpu) }, before, after, regions, again: compiledBlocks(m.cpu) };
+      } finally {
+        setJitDefault(false);
+      }
+    };
+    const off = split(false);
+    const on = split(true);
+    expect(on.before, 'blocks were compiled before the flush').toBeGreaterThan(0);
+    expect(on.after, 'no block is left compiled').toBe(0);
+    expect(on.regions, 'no WebAssembly region is left in the table').toBe(0);
+    expect(on.again, 'hot blocks compiled again').toBeGreaterThan(0);
+    expect(on.v).toEqual(off.v);
+  });
+
+  it('shadow, tiny host, both caps tiny: flushes under swapping and KSM change nothing', () => {
+    tune(16, 'wasm');
+    jitTuning.wasmMaxBytes = 2048;
+    jitTuning.jsMaxBytes = 8192;
+    const f0 = jitStats.flushes;
+    const off = withJit(false, () => shadow('pagestress.elf', 1_500_000, 1 << 20, true));
+    const on = withJit(true, () => shadow('pagestress.elf', 1_500_000, 1 << 20, true));
+    expect(jitStats.flushes - f0, 'the cap was reached').toBeGreaterThan(0);
     expect(on.v).toEqual(off.v);
   });
 

@@ -28,7 +28,7 @@ import type { Block, Insn, RegionFn } from '../insn.js';
 import * as BR from '../exec-branch.js';
 import { BlockEmitter, EMIT_SCOPE_NAMES, EMIT_SCOPE_VALUES, FLAG_LOCALS, REG_LOCALS } from './emit.js';
 import { templates } from './templates.js';
-import { compileWasmRegion } from './wasm-region.js';
+import { compileWasmRegion, resetWasmBytes } from './wasm-region.js';
 
 /** Cpu.jitMode after a region returned a block: link from it to eip (it completed)... */
 export const JIT_LINK = 0;
@@ -67,11 +67,14 @@ export const jitTuning = {
   wasmHot: 500,
   /** Use the WebAssembly tier where it can run (false: JavaScript regions only). */
   wasm: true,
-  /** Most WebAssembly compiled over a code cache's life (as MAX_SOURCE_BYTES for JavaScript): a
-   *  region lives as long as its arena (its table entry and blocks are not reclaimed when its
-   *  page is dropped), so a guest that keeps generating code would otherwise grow without bound;
-   *  past it, blocks go to the JavaScript tier. */
+  /** Most WebAssembly a code cache holds compiled: a region lives until a flush (its table
+   *  entry and blocks are not reclaimed when its page is dropped), so a guest that keeps
+   *  generating or swapping in code would otherwise grow it without bound. The next compile past
+   *  it flushes (flushCompiled). */
   wasmMaxBytes: 64 << 20,
+  /** The same for the JavaScript tier's source text (its regions are freed with their page's
+   *  blocks, but a page dropped and compiled again and again adds up the same way). */
+  jsMaxBytes: 64 << 20,
 };
 /** A page whose decoded code was dropped more often than this is not compiled (self-modifying
  *  code, or a frame reused for data): each compile costs milliseconds, a block run microseconds. */
@@ -100,13 +103,42 @@ export function jitAvailable(): boolean {
 }
 
 /** Compile statistics (outside the guest-visible counters: --stats never shows them). `pages`
- *  counts (code cache, backing page) pairs that have compiled code. */
-export const jitStats = { regions: 0, blocks: 0, insns: 0, sourceBytes: 0, compileMs: 0, pages: 0 };
-/** Most JavaScript text compiled over a code cache's life; past it the interpreter runs whatever
- *  is not compiled yet (compiled code is freed with its page's blocks; this bounds the compile
- *  work and what compiled code can hold, e.g. for a guest that keeps generating code). */
-const MAX_SOURCE_BYTES = 64 << 20;
+ *  counts (code cache, backing page) pairs that have compiled code; `flushes` the times a code
+ *  cache's compiled code reached its cap and was dropped (flushCompiled). */
+export const jitStats = { regions: 0, blocks: 0, insns: 0, sourceBytes: 0, compileMs: 0, pages: 0, flushes: 0 };
+/** JavaScript text compiled per code cache: over its life (the compile budget, insnsPerByte) and
+ *  since its last flush (the cap, jitTuning.jsMaxBytes). */
 const sourceBytes = new WeakMap<object, number>();
+const liveSourceBytes = new WeakMap<object, number>();
+
+/**
+ * Drop all compiled code of c's code cache, both tiers, as QEMU's tb_flush empties its code
+ * buffer when it is full: the next compile would pass jitTuning.wasmMaxBytes or jsMaxBytes.
+ * Only compiled code goes: the decoded blocks, their links and every counter the guest can see
+ * stay as they are (dropping blocks would change the TLB-hit and decode counts that --jit on
+ * must keep equal to --jit off). Each block's hot count starts again, so what is still hot
+ * compiles again. Called from the interpreter's side of Cpu.execBlocks, never from compiled
+ * code: no region is running.
+ */
+export function flushCompiled(c: Cpu): void {
+  const arena = c.warena;
+  if (arena !== null) {
+    arena.dropRegions();
+    resetWasmBytes(c.code);
+  }
+  for (const table of c.code.pages) {
+    if (table === undefined) continue;
+    for (const b of table) {
+      if (b === undefined || b.jreg <= 0) continue;
+      b.jfn = null;
+      b.jpc = 0;
+      b.jreg = 0;
+      b.hot = 0;
+    }
+  }
+  liveSourceBytes.set(c.code, 0);
+  jitStats.flushes++;
+}
 
 /** Backing pages of each code cache that have had a region compiled (for jitStats.pages). */
 const pagesSeen = new WeakMap<object, Set<number>>();
@@ -164,8 +196,8 @@ export function compileRegion(c: Cpu, entry: Block, js = true): boolean {
   if (jitTuning.wasm && compileWasmRegion(c, entry, jitTuning.wasmHot)) return true;
   if (!js || !jitAvailable()) return true;
   const used = sourceBytes.get(c.code) ?? 0;
-  if (used > MAX_SOURCE_BYTES) return true;
   if (used * jitTuning.insnsPerByte > c.icount) return false;
+  if ((liveSourceBytes.get(c.code) ?? 0) > jitTuning.jsMaxBytes) flushCompiled(c);
   const t0 = performance.now();
   const blocks = regionBlocks(c, entry);
   const id = nextRegionId++;
@@ -241,6 +273,7 @@ export function compileRegion(c: Cpu, entry: Block, js = true): boolean {
   jitStats.insns += insns.length;
   jitStats.sourceBytes += text.length;
   sourceBytes.set(c.code, used + text.length);
+  liveSourceBytes.set(c.code, (liveSourceBytes.get(c.code) ?? 0) + text.length);
   jitStats.compileMs += performance.now() - t0;
   return true;
 }

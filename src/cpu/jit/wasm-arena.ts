@@ -120,6 +120,39 @@ export class WasmArena {
     this.regionBlocks[rid] = blocks;
     return rid;
   }
+  /**
+   * Drop every region (the compiled-code cap was reached, compile.ts flushCompiled): their
+   * blocks go back to the interpreter with their hot counts at 0, their link records say
+   * "not compiled" (LK_RID 0, so no region tail-calls into them), and their functions leave the
+   * table, so nothing holds the instances any more. Ids are not reused: a region's own code
+   * names its id, and an id never comes to mean another region. Slots and mirrored links stay:
+   * they are the interpreter's links, which a flush does not touch. Only while no region runs
+   * (regions call no JavaScript, so never from inside one).
+   */
+  dropRegions(): void {
+    for (let rid = 1; rid < this.nextRid; rid++) {
+      const blocks = this.regionBlocks[rid];
+      if (blocks === undefined || blocks.length === 0) continue;
+      for (const b of blocks) {
+        if (b.jreg !== -1) continue;
+        b.jfn = null;
+        b.jpc = 0;
+        b.jreg = 0;
+        b.hot = 0;
+        if (b.wslot >= 0) this.setRegion(b.wslot, 0, 0);
+      }
+      this.regionBlocks[rid] = [];
+      this.table.set(rid, null);
+    }
+  }
+
+  /** Regions whose functions are still in the table (for tests and statistics). */
+  liveRegions(): number {
+    let n = 0;
+    for (let rid = 1; rid < this.nextRid; rid++) if (this.table.get(rid) !== null) n++;
+    return n;
+  }
+
   /** The id the next addRegion will return (its code names itself). */
   peekRegionId(): number {
     return this.nextRid;

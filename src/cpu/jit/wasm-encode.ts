@@ -286,6 +286,7 @@ export interface WasmTable {
   readonly length: number;
   grow(n: number): number;
   set(i: number, f: unknown): void;
+  get(i: number): unknown;
 }
 interface WasmApi {
   Memory: new (d: { initial: number; maximum?: number }) => WasmMemory;

@@ -25,7 +25,7 @@ import {
   WasmEmitter, X_INTERPRET, X_LINK,
 } from './wasm-emit.js';
 import { wasmTemplates } from './wasm-templates.js';
-import { jitTuning } from './compile.js';
+import { flushCompiled, jitTuning } from './compile.js';
 
 /** Cpu.jitMode values after a WebAssembly region returned (JIT_LINK 0, JIT_INTERPRET 1 are
  *  compile.ts's). */
@@ -39,7 +39,11 @@ const DISPATCH_TYPE = [I32, I32, I32, I32, I32, I32];
  *  cache, so a region chained to is bound the same way as the one that chained. */
 const boundSlot = new WeakMap<object, number>();
 
+/** WebAssembly bytes compiled per code cache since its last flush (the cap, jitTuning.wasmMaxBytes). */
 const compiledBytes = new WeakMap<object, number>();
+export function resetWasmBytes(code: object): void {
+  compiledBytes.set(code, 0);
+}
 /** Most blocks in one region. */
 const MAX_BLOCKS = 512;
 /** A block joins a region compiled for another block of its page once it has run whole
@@ -103,8 +107,8 @@ function pickBlocks(c: Cpu, entry: Block, hot: number): Block[] {
 export function compileWasmRegion(c: Cpu, entry: Block, hot: number): boolean {
   const arena = c.warena;
   if (arena === null || entry.page < 0 || !coverable(entry)) return false;
+  if ((compiledBytes.get(c.code) ?? 0) > jitTuning.wasmMaxBytes) flushCompiled(c);
   const used = compiledBytes.get(c.code) ?? 0;
-  if (used > jitTuning.wasmMaxBytes) return false;
   const t0 = performance.now();
   const blocks = pickBlocks(c, entry, hot);
   for (const b of blocks) {
