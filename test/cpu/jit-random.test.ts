@@ -304,13 +304,22 @@ const view = (m: TestMachine): object => ({
 });
 
 describe('random programs: compiler and interpreter agree slice by slice', () => {
-  it(`${SEEDS} seeded programs (regions of 1 block for odd seeds, up to 16 for even ones; a tight compile budget for every fourth)`, () => {
+  it(`${SEEDS} seeded programs (regions of 1 block for odd seeds, up to 16 for even ones; a tight compile budget for every fourth; caps of about one region for every third, so compiled code is flushed mid-program)`, () => {
     const saved = { ...jitTuning };
     const before = jitStats.regions;
     const wasmBefore = wasmStats.regions;
+    const flushesBefore = jitStats.flushes;
     let stopped = 0;
     for (let seed = FIRST; seed < FIRST + SEEDS; seed++) {
-      Object.assign(jitTuning, { hot: 40, wasmHot: 20, maxBlocks: seed % 2 === 0 ? 16 : 1, insnsPerByte: seed % 4 === 1 ? 8 : 0 });
+      const tiny = seed % 3 === 0;
+      Object.assign(jitTuning, {
+        hot: 40,
+        wasmHot: 20,
+        maxBlocks: seed % 2 === 0 ? 16 : 1,
+        insnsPerByte: seed % 4 === 1 ? 8 : 0,
+        wasmMaxBytes: tiny ? 1024 : saved.wasmMaxBytes,
+        jsMaxBytes: tiny ? 2048 : saved.jsMaxBytes,
+      });
       const a = machine(seed, false);
       const b = machine(seed, true);
       const slices = mulberry32(seed * 7919);
@@ -332,5 +341,6 @@ describe('random programs: compiler and interpreter agree slice by slice', () =>
     expect(stopped, 'most programs run to their stop').toBeGreaterThan(SEEDS * 0.82);
     expect(jitStats.regions - before, 'the compiler ran').toBeGreaterThan(80);
     expect(wasmStats.regions - wasmBefore, 'the WebAssembly tier ran').toBeGreaterThan(SEEDS / 8);
+    expect(jitStats.flushes - flushesBefore, 'compiled code was flushed mid-program').toBeGreaterThan(SEEDS / 20);
   }, Math.max(120_000, SEEDS * 50)); // a long hunt takes about 10 ms per program
 });
