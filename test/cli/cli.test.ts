@@ -363,6 +363,14 @@ describe('determinism and benchmarks', () => {
     expect(runs[0].instructions).toBe(runs[1].instructions);
     const qemu = lines.filter((l) => l.qemu === true);
     if (qemu.length > 0) expect(qemu[0].outputMatch).toBe(true);
+    // the tier table (intbench-short with --short): one row per MMU and tier, all runs alike, and
+    // the shadow MMU's cost as the median of the five back-to-back rounds
+    const tiers = lines.filter((l) => l.tiers === true && l.tier !== undefined);
+    expect(tiers.map((l) => `${l.mmu} ${l.tier}`)).toEqual(['native interp', 'native jit', 'native jit-js', 'shadow interp', 'shadow jit']);
+    for (const t of tiers) expect([t.image, t.instructions, t.exitCode]).toEqual([tiers[0].image, tiers[0].instructions, 0]);
+    const summary = lines.find((l) => l.tiers === true && l.jitSpeedup !== undefined);
+    expect(summary.shadowOverNativeJitRounds).toHaveLength(5);
+    expect(summary.shadowOverNativeJit).toBe([...summary.shadowOverNativeJitRounds].sort((x: number, y: number) => x - y)[2]);
     expectBadInput(cli(['bench', 'cpu', '--runs', '0']), /--runs/);
   });
 });
