@@ -1,8 +1,9 @@
 // `shadowvisor bench fuzz`: the long fuzz sweep. Cases (src/sim/fuzz/fuzz-case.ts) are mutated
 // guest images, random instruction streams (ISA, system, paging) and hostile guests, each run
-// under --mmu native and --mmu shadow with a tiny host, on --jobs worker threads with a
-// wall-time watchdog; a sample of the QEMU-comparable streams also runs on qemu-system-i386.
-// Findings (status 70, a multi-line error, a hang, a native/shadow or a QEMU difference) are
+// under --mmu native and --mmu shadow with a tiny host, each with the interpreter and with the
+// compiler, on --jobs worker threads with a wall-time watchdog; a sample of the QEMU-comparable
+// streams also runs on qemu-system-i386. Findings (status 70, a multi-line error, a hang, a
+// native/shadow, interpreter/compiler or QEMU difference) are
 // shrunk to minimal reproducers, written as .elf + .json under --out, and printed with the
 // command that replays them. Progress on stderr, the summary on stdout (--json: one object).
 
@@ -38,9 +39,10 @@ Fuzz the machine: mutated guest images, random instruction streams drawn from GU
 with aliases and churn) and hostile guests (PTEs outside RAM, page-table writes through
 aliases, self-modifying code through aliases, an IDT or stack on a not-present page). Each case
 runs under --mmu native and --mmu shadow on a tiny host (constant swapping); a sample of the
-streams also runs on qemu-system-i386. A finding is an internal error (status 70), a
-multi-line error, a hang past the wall-time bound, a native/shadow difference or a QEMU
-difference; each is shrunk to a minimal reproducer (.elf + .json under --out) and printed with
+streams also runs on qemu-system-i386. Both MMUs run each case twice: on the interpreter and
+with the compiler (eager: regions after 20-40 block runs). A finding is an internal error
+(status 70), a multi-line error, a hang past the wall-time bound, a native/shadow difference,
+an interpreter/compiler difference or a QEMU difference; each is shrunk to a minimal reproducer (.elf + .json under --out) and printed with
 the command that replays it.
 
 Options:
@@ -95,6 +97,9 @@ export interface FuzzSummary {
   kinds: Record<string, number>;
   outcomes: Record<string, number>;
   qemuComparisons: number;
+  /** Cases whose runs with the compiler on compiled at least one region (the rest compare the
+   *  interpreter with itself: too short or too straight to get hot). */
+  compiledCases: number;
   findings: number;
   findingsByKind: Record<string, number>;
   /** Every case that found something (the first 1000), in index order. */
@@ -225,6 +230,7 @@ export async function fuzzSweep(opts: FuzzOptions, out: BenchOut): Promise<FuzzS
   const firstOf = new Map<string, { index: number; spec: CaseSpec; finding: Finding }>();
   let findings = 0;
   let qemuComparisons = 0;
+  let compiledCases = 0;
   let qemuSeen = 0;
   let done = 0;
   let lastProgress = 0;
@@ -267,6 +273,7 @@ export async function fuzzSweep(opts: FuzzOptions, out: BenchOut): Promise<FuzzS
     } else {
       const o = `${a.result.native.status}`;
       outcomes[o] = (outcomes[o] ?? 0) + 1;
+      if (a.result.compiled > 0) compiledCases++;
       for (const f of a.result.findings) note(index, spec, f);
       if (haveQemu && spec.kind === 'stream' && spec.stream.profile.qemu && a.result.findings.length === 0 && qemuSeen++ % opts.qemuEvery === 0) {
         // QEMU runs alongside the pool, at most as many at once as there are jobs.
@@ -317,6 +324,7 @@ export async function fuzzSweep(opts: FuzzOptions, out: BenchOut): Promise<FuzzS
     kinds,
     outcomes,
     qemuComparisons,
+    compiledCases,
     findings,
     findingsByKind,
     findingCases: findingCases.sort((a, b) => a.index - b.index),
@@ -388,6 +396,11 @@ async function saveReproducer(
       `shadowvisor run ${base}.elf ${flags.native}`,
       `shadowvisor run ${base}.elf ${flags.shadow}`,
       `qemu-system-i386 -kernel ${base}.elf -m 64 -display none -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 -no-reboot`,
+      // an interpreter/compiler difference: the interpreter alone, then the compiler as eager
+      // as the fuzzer runs it (compare their output and `--stats`)
+      ...(finding.kind === 'jit-interp'
+        ? [`shadowvisor run ${base}.elf ${flags.native} --jit off --stats`, `shadowvisor run ${base}.elf ${flags.native} --jit on --jit-hot 20 --stats`]
+        : []),
     ],
   };
   writeFileSync(`${base}.json`, `${JSON.stringify(record, null, 2)}\n`);
@@ -427,6 +440,7 @@ export function formatSummary(s: FuzzSummary): string {
   t += `  kinds:        ${kv(s.kinds)}\n`;
   t += `  native exit:  ${kv(s.outcomes)}\n`;
   t += `  QEMU:         ${s.qemuComparisons} streams compared\n`;
+  t += `  compiler:     regions compiled in ${s.compiledCases} cases (each case also runs with it, compared with the interpreter)\n`;
   t += `  findings:     ${s.findings}${s.findings ? ` (${kv(s.findingsByKind)}) in cases ${s.findingCases.map((f) => f.index).join(' ')}` : ''}\n`;
   for (const f of s.saved) t += `  ${f.kind}: ${f.detail}\n    ${f.case}, shrunk ${f.shrunkFrom} -> ${f.shrunkTo}\n    replay: ${f.replay}\n`;
   return t;

@@ -15,7 +15,7 @@ import { NativeMachine } from '../../src/machine/native-machine.js';
 import { EventRing } from '../../src/obs/event-ring.js';
 import { nullLogger } from '../../src/obs/log.js';
 import { runGuest } from '../../src/sim/run-guest.js';
-import { caseAt, compareRuns, runCase } from '../../src/sim/fuzz/fuzz-case.js';
+import { caseAt, runCase } from '../../src/sim/fuzz/fuzz-case.js';
 import { loadFuzzImages } from '../../bench/fuzz.js';
 
 const DIR = join(resolve(fileURLToPath(new URL('../..', import.meta.url))), 'guest-images');
@@ -213,19 +213,16 @@ describe('--jit on and off give the same machine', () => {
     expect(on.v).toEqual(off.v);
   });
 
+  // runCase itself runs each MMU with the interpreter and with the compiler (bench fuzz's
+  // jit-interp finding); here with regions of 4 blocks, in each tier.
   it.each(['js', 'wasm'] as const)('fuzzer streams and mutated images: native and shadow, identical outcomes, %s regions', (tier) => {
     const fuzzImages = loadFuzzImages();
     tune(4, tier);
     let compiled = 0;
     for (let k = 0; k < 24; k++) {
-      const spec = caseAt(77, k, fuzzImages.names.length);
-      const off = withJit(false, () => runCase(spec, fuzzImages));
-      const on = withJit(true, () => runCase(spec, fuzzImages));
-      compiled += on.compiled;
-      expect(compareRuns(on.v.native, off.v.native), `case ${k} native`).toBe('');
-      expect(compareRuns(on.v.shadow, off.v.shadow), `case ${k} shadow`).toBe('');
-      expect(on.v.native.message).toBe(off.v.native.message);
-      expect(on.v.shadow.message).toBe(off.v.shadow.message);
+      const r = runCase(caseAt(77, k, fuzzImages.names.length), fuzzImages);
+      compiled += r.compiled;
+      expect(r.findings.filter((f) => f.kind === 'jit-interp'), `case ${k}`).toEqual([]);
     }
     expect(compiled, 'the compiler ran').toBeGreaterThan(0);
   });

@@ -1,7 +1,7 @@
 // The fuzzer that stays: a short seeded sweep of every case kind (mutated images, ISA and system
 // streams, hostile guests) through the same code as `bench fuzz`, on worker threads of the built
-// bundle with the wall-time watchdog, comparing native with shadow (tiny host) and a sample with
-// QEMU. It must find nothing. Plus the parts the sweep relies on: the runtime bytes match their
+// bundle with the wall-time watchdog, comparing native with shadow (tiny host), the interpreter
+// with the compiler under each, and a sample with QEMU. It must find nothing. Plus the parts the sweep relies on: the runtime bytes match their
 // source, the watchdog turns a case that outlives its bound into a hang finding with a saved,
 // replayable reproducer, the shrinker, and the comparisons.
 
@@ -12,6 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { FuzzPool } from '../../bench/fuzz-pool.js';
 import { fuzzSweep, loadFuzzImages, type FuzzOptions } from '../../bench/fuzz.js';
 import { caseAt, caseImage, compareRuns, runCase, type RunOutcome } from '../../src/sim/fuzz/fuzz-case.js';
+import * as A from '../../src/cpu/exec-alu.js';
+import { wasmTemplates } from '../../src/cpu/jit/wasm-templates.js';
 import { shrinkIndices } from '../../src/sim/fuzz/shrink.js';
 import { buildStreamGuest } from '../../src/sim/fuzz/stream-guest.js';
 import { ALLF, replayDefined, type StreamItem } from '../../src/sim/fuzz/stream-item.js';
@@ -28,7 +30,7 @@ function sweepOptions(o: Partial<FuzzOptions>): FuzzOptions {
 }
 
 describe('fuzz sweep', () => {
-  it('240 seeded cases of every kind: no internal error, multi-line error, hang, native/shadow or QEMU difference', async () => {
+  it('240 seeded cases of every kind: no internal error, multi-line error, hang, native/shadow, interpreter/compiler or QEMU difference', async () => {
     if (!haveQemu && inCi) throw new Error('qemu-system-i386 is required under CI=true');
     if (!haveQemu) console.warn('[fuzz] qemu-system-i386 not found: the sweep runs without its QEMU sample');
     const opts = sweepOptions({ cases: 240, seed: 2026, qemuEvery: haveQemu ? 3 : 0 });
@@ -41,6 +43,8 @@ describe('fuzz sweep', () => {
     for (const k of ['image', 'isa', 'system', 'hostile']) expect(s.kinds[k] ?? 0, k).toBeGreaterThan(15);
     for (const status of ['0', '2', '3', '4']) expect(s.outcomes[status] ?? 0, `native exit ${status}`).toBeGreaterThan(0);
     if (haveQemu) expect(s.qemuComparisons).toBeGreaterThan(5);
+    // most cases get hot enough for the compiler's runs to compile regions
+    expect(s.compiledCases).toBeGreaterThan(120);
   });
 
   it('a case that outlives the wall-time bound is a hang: its worker is replaced, and the finding is shrunk, saved and replayable', async () => {
@@ -124,6 +128,29 @@ describe('fuzz CLI', () => {
   });
 });
 
+
+describe('the fuzzer finds a wrong compiler', () => {
+  // The guard on the jit-interp finding: a WebAssembly template that decrements for INC r32
+  // (the interpreter's handler stays right) must be reported; with the template restored the
+  // same case finds nothing.
+  it('INC r32 compiled as DEC: a jit-interp finding; none once the template is right', async () => {
+    const images = loadFuzzImages();
+    const right = wasmTemplates.get(A.opInc32R)!;
+    let index = -1;
+    wasmTemplates.set(A.opInc32R, wasmTemplates.get(A.opDec32R)!);
+    try {
+      for (let k = 0; k < 40 && index < 0; k++) {
+        if (runCase(caseAt(1, k, images.names.length), images).findings.some((f) => f.kind === 'jit-interp')) index = k;
+      }
+    } finally {
+      wasmTemplates.set(A.opInc32R, right);
+    }
+    expect(index, 'a case among the first 40 shows it').toBeGreaterThanOrEqual(0);
+    const fixed = runCase(caseAt(1, index, images.names.length), images);
+    expect(fixed.findings).toEqual([]);
+    expect(fixed.compiled, 'the case compiles regions').toBeGreaterThan(0);
+  });
+});
 
 describe('fuzz parts', () => {
   it('the runtime bytes are what stream-runtime.S assembles to (scripts/fuzz-runtime.mjs)', () => {

@@ -1,9 +1,10 @@
 // One fuzz case: what it is (derived from the sweep's seed and its index, so any case can be
 // rebuilt from two numbers), its guest image, and its run under `--mmu native` and under
-// `--mmu shadow` with a tiny host (constant swapping), judged against the contract: bad input is
-// one line with status 2, anything else runs to a clean end inside its instruction budget, and
-// both MMUs show the guest exactly the same machine (serial bytes, exit status, instructions
-// retired, final registers). Runs in-process (tests) or in a worker thread (bench fuzz, where a
+// `--mmu shadow` with a tiny host (constant swapping), each with the interpreter and with the
+// compiler, judged against the contract: bad input is one line with status 2, anything else
+// runs to a clean end inside its instruction budget, both MMUs show the guest exactly the same
+// machine (serial bytes, exit status, instructions retired, final registers), and so does the
+// compiler under each MMU. Runs in-process (tests) or in a worker thread (bench fuzz, where a
 // wall-time watchdog catches a real hang).
 
 import { GuestError } from '../../cpu/errors.js';
@@ -13,6 +14,8 @@ import { nullLogger } from '../../obs/log.js';
 import { EXIT_STATUS_BAD_INPUT, EXIT_STATUS_INTERNAL } from '../../obs/exit-status.js';
 import { Prng } from '../../host/prng.js';
 import { prepareGuest, runPrepared, type PreparedGuest } from '../run-guest.js';
+import { jitDefault, jitStats, jitTuning, setJitDefault } from '../../cpu/jit/compile.js';
+import { wasmStats } from '../../cpu/jit/wasm-region.js';
 import { applyMutations, mutationsFor } from './image-mutate.js';
 import { buildStreamGuest, type StreamCaseSpec } from './stream-guest.js';
 import { GUEST_RAM } from './stream-layout.js';
@@ -36,7 +39,7 @@ export interface RunOutcome {
   internal?: string;
 }
 
-export type FindingKind = 'internal-error' | 'multi-line-error' | 'hang' | 'native-shadow' | 'qemu';
+export type FindingKind = 'internal-error' | 'multi-line-error' | 'hang' | 'native-shadow' | 'jit-interp' | 'qemu';
 
 export interface Finding {
   kind: FindingKind;
@@ -47,6 +50,8 @@ export interface CaseResult {
   native: RunOutcome;
   shadow: RunOutcome;
   findings: Finding[];
+  /** WebAssembly and JavaScript regions compiled by the case's runs with the compiler on. */
+  compiled: number;
 }
 
 /** The committed images the "image" kind mutates (the worker receives their bytes). */
@@ -210,15 +215,47 @@ export function compareRuns(a: RunOutcome, b: RunOutcome): string {
   return '';
 }
 
-/** Run a case under both MMUs and judge it. */
+/**
+ * f with the interpreter alone (on = false) or with the compiler, made eager enough that a case
+ * of a few million instructions compiles its loops (WebAssembly regions after 20 block runs,
+ * JavaScript ones after 40, no compile budget), as the compiler's own tests run it. Returns f's
+ * result and the regions compiled meanwhile.
+ */
+function withCompiler<T>(on: boolean, f: () => T): { v: T; compiled: number } {
+  const wasOn = jitDefault();
+  const saved = { ...jitTuning };
+  const before = jitStats.regions + wasmStats.regions;
+  setJitDefault(on);
+  if (on) Object.assign(jitTuning, { hot: 40, wasmHot: 20, insnsPerByte: 0 });
+  try {
+    return { v: f(), compiled: jitStats.regions + wasmStats.regions - before };
+  } finally {
+    setJitDefault(wasOn);
+    Object.assign(jitTuning, saved);
+  }
+}
+
+/** Run a case under both MMUs, with the interpreter and with the compiler, and judge it. */
 export function runCase(spec: CaseSpec, images: FuzzImages): CaseResult {
   const { image } = caseImage(spec, images);
   const mach = caseMachine(spec);
-  const native = runNative(image, mach.ram, mach.maxInsns);
-  const shadow = runShadow(image, mach.ram, mach.maxInsns, mach.hostMem);
+  const native = withCompiler(false, () => runNative(image, mach.ram, mach.maxInsns)).v;
+  const shadow = withCompiler(false, () => runShadow(image, mach.ram, mach.maxInsns, mach.hostMem)).v;
+  const nativeJit = withCompiler(true, () => runNative(image, mach.ram, mach.maxInsns));
+  const shadowJit = withCompiler(true, () => runShadow(image, mach.ram, mach.maxInsns, mach.hostMem));
   const findings: Finding[] = [];
   runFindings('native', native, findings);
   runFindings('shadow', shadow, findings);
+  runFindings('native --jit on', nativeJit.v, findings);
+  runFindings('shadow --jit on', shadowJit.v, findings);
+  // The compiler's contract holds for any guest, mutated images too: with it on, each MMU shows
+  // exactly the machine the interpreter shows (the same message as well: a fault's EIP in it).
+  if (findings.length === 0) {
+    for (const [which, jit, interp] of [['native', nativeJit.v, native], ['shadow', shadowJit.v, shadow]] as const) {
+      const d = compareRuns(interp, jit) || (interp.message !== jit.message ? `message ${JSON.stringify(interp.message)} vs ${JSON.stringify(jit.message)}` : '');
+      if (d !== '') findings.push({ kind: 'jit-interp', detail: `${which}: interpreter vs compiler: ${d}` });
+    }
+  }
   // Streams keep the TLB discipline (an INVLPG or CR3 write after every PTE change), so both
   // MMUs must show the same machine. A mutated image need not: an edited INVLPG operand leaves
   // a stale translation that x86 allows a TLB to keep (GUEST-ABI "Paging") and the shadow MMU,
@@ -227,7 +264,7 @@ export function runCase(spec: CaseSpec, images: FuzzImages): CaseResult {
     const d = compareRuns(native, shadow);
     if (d !== '') findings.push({ kind: 'native-shadow', detail: d });
   }
-  return { native, shadow, findings };
+  return { native, shadow, findings, compiled: nativeJit.compiled + shadowJit.compiled };
 }
 
 /** A one-line name of a case for progress and reports. */
