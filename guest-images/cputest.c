@@ -1471,6 +1471,27 @@ static void group_exceptions(void) {
   before = trap_count;
   __asm__ volatile("movl $1f, trap_recover\n\tmovl $0f, %0\n0:\t.byte 0x0f, 0xff, 0xc0\n\tmovl $0, trap_recover\n1:" : "=&r"(ip) : : "memory");
   check("ud0 vector", 0, 0, (trap_count - before) | (trap_last_vector << 8), 1 | (6 << 8));
+  /* LOCK only on a read-modify-write of memory by a lockable instruction; #UD elsewhere */
+  {
+    static const struct { const char *what; uint32_t want; } lk[] = {
+      {"lock add reg", 6}, {"lock nop", 6}, {"lock inc reg", 6}, {"lock add mem", 0}, {"lock xadd mem", 0}};
+    static volatile uint32_t m = 5;
+    for (uint32_t k = 0; k < 5; k++) {
+      uint32_t got, a = 1;
+      before = trap_count;
+      trap_last_vector = 0;
+      switch (k) {
+        case 0: __asm__ volatile("movl $1f, trap_recover\n\t.byte 0xf0, 0x01, 0xc8\n\tmovl $0, trap_recover\n1:" : "+a"(a) : : "ecx", "cc", "memory"); break;
+        case 1: __asm__ volatile("movl $1f, trap_recover\n\t.byte 0xf0, 0x90\n\tmovl $0, trap_recover\n1:" : : : "memory"); break;
+        case 2: __asm__ volatile("movl $1f, trap_recover\n\t.byte 0xf0, 0x40\n\tmovl $0, trap_recover\n1:" : "+a"(a) : : "cc", "memory"); break;
+        case 3: __asm__ volatile("movl $1f, trap_recover\n\tlock addl %0, %1\n\tmovl $0, trap_recover\n1:" : "+r"(a), "+m"(m) : : "cc", "memory"); break;
+        default: __asm__ volatile("movl $1f, trap_recover\n\tlock xaddl %0, %1\n\tmovl $0, trap_recover\n1:" : "+r"(a), "+m"(m) : : "cc", "memory"); break;
+      }
+      got = (trap_count - before) ? trap_last_vector : 0;
+      check(lk[k].what, k, 0, got, lk[k].want);
+    }
+    check("lock mem results", 0, 0, m, 7);
+  }
   /* #BP: a trap, EIP after the INT3 */
   before = trap_count;
   __asm__ volatile("movl $1f, trap_recover\n\tmovl $0f, %0\n\tint3\n0:\tmovl $0, trap_recover\n1:" : "=&r"(ip) : : "memory");
@@ -1720,6 +1741,100 @@ static void group_arith64(void) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Decimal adjusts (DAA DAS AAA AAS AAM AAD): gcc never emits them, hand-written BCD code does.  */
+/* Every AL with every CF/AF against the SDM's pseudocode, on the flags the SDM defines; the     */
+/* printed hash covers every flag, so the parity test holds the undefined ones to QEMU's.        */
+
+#define BCD_FLAGS(insn, ax, fin, f)                                                            \
+  __asm__ volatile("pushl %2\n\tpopfl\n\t" insn "\n\tpushfl\n\tpopl %1" : "+a"(ax), "=&r"(f) : "r"(fin) : "cc")
+
+static uint32_t bcd_szp(uint32_t al) {
+  uint32_t ones = 0;
+  for (uint32_t b = al; b; b >>= 1) ones += b & 1;
+  return (al & 0x80 ? SF : 0) | (al == 0 ? ZF : 0) | (ones & 1 ? 0 : PF);
+}
+
+static void group_bcd(void) {
+  group_begin("bcd");
+  uint32_t hash = 2166136261u;
+  for (uint32_t k = 0; k < 4 * 256 * 4; k++) {
+    uint32_t op = k >> 10, al = (k >> 2) & 0xFF, cf = k & 1, af = (k >> 1) & 1;
+    uint32_t ah = (al * 7 + 3) & 0xFF;
+    uint32_t ax = 0xABCD0000u | (ah << 8) | al, fin = 0x2 | (cf ? CF : 0) | (af ? AF : 0) | (k & 4 ? OF | SF : ZF | PF), f;
+    uint32_t want, wantf, mask;
+    switch (op) {
+      case 0: { /* DAA */
+        BCD_FLAGS("daa", ax, fin, f);
+        uint32_t r = al, c = 0, a = 0;
+        if ((al & 0xF) > 9 || af) { r = (r + 6) & 0xFF; a = 1; }
+        if (al > 0x99 || cf) { r = (r + 0x60) & 0xFF; c = 1; }
+        want = (ah << 8) | r; wantf = (c ? CF : 0) | (a ? AF : 0) | bcd_szp(r); mask = CF | AF | SF | ZF | PF;
+        break;
+      }
+      case 1: { /* DAS */
+        BCD_FLAGS("das", ax, fin, f);
+        uint32_t r = al, c = 0, a = 0;
+        if ((al & 0xF) > 9 || af) { c = cf || al < 6; r = (r - 6) & 0xFF; a = 1; }
+        if (al > 0x99 || cf) { r = (r - 0x60) & 0xFF; c = 1; }
+        want = (ah << 8) | r; wantf = (c ? CF : 0) | (a ? AF : 0) | bcd_szp(r); mask = CF | AF | SF | ZF | PF;
+        break;
+      }
+      case 2: { /* AAA: AX += 0x106 */
+        BCD_FLAGS("aaa", ax, fin, f);
+        uint32_t x = (ah << 8) | al, adj = (al & 0xF) > 9 || af;
+        if (adj) x = (x + 0x106) & 0xFFFF;
+        want = (x & 0xFF00) | (x & 0xF); wantf = adj ? CF | AF : 0; mask = CF | AF;
+        break;
+      }
+      default: { /* AAS: AX -= 6, AH -= 1 */
+        BCD_FLAGS("aas", ax, fin, f);
+        uint32_t x = (ah << 8) | al, adj = (al & 0xF) > 9 || af;
+        if (adj) x = (x - 6 - 0x100) & 0xFFFF;
+        want = (x & 0xFF00) | (x & 0xF); wantf = adj ? CF | AF : 0; mask = CF | AF;
+        break;
+      }
+    }
+    check("adjust ax", k, ax, ax, 0xABCD0000u | want);
+    check("adjust flags", k, ax, f & mask, wantf);
+    hash = (hash ^ (ax & 0xFFFF) ^ ((f & 0x8D5) << 16)) * 16777619u;
+  }
+  /* AAM ib / AAD ib for every AL at a few bases (their flags: SF ZF PF of the new AL) */
+#define AAMD(b)                                                                                \
+  do {                                                                                         \
+    uint32_t ax = 0x12340000u | (((al * 13) & 0xFF) << 8) | al, f, r;                        \
+    BCD_FLAGS(".byte 0xd4, " #b, ax, fin, f);                                                  \
+    check("aam " #b, al, ax, ax, 0x12340000u | ((al / b) << 8) | (al % b));                    \
+    check("aam flags", al, ax, f & (SF | ZF | PF), bcd_szp(al % b));                           \
+    hash = (hash ^ (ax & 0xFFFF) ^ ((f & 0x8D5) << 16)) * 16777619u;                           \
+    ax = 0x12340000u | (((al * 13) & 0xFF) << 8) | al;                                         \
+    r = (((al * 13) & 0xFF) * b + al) & 0xFF;                                                  \
+    BCD_FLAGS(".byte 0xd5, " #b, ax, fin, f);                                                  \
+    check("aad " #b, al, ax, ax, 0x12340000u | r);                                             \
+    check("aad flags", al, ax, f & (SF | ZF | PF), bcd_szp(r));                                \
+    hash = (hash ^ (ax & 0xFFFF) ^ ((f & 0x8D5) << 16)) * 16777619u;                           \
+  } while (0)
+  for (uint32_t al = 0; al < 256; al++) {
+    uint32_t fin = 0x2 | (al & 1 ? CF | AF | OF : 0);
+    AAMD(10);
+    AAMD(16);
+    AAMD(7);
+    AAMD(1);
+    AAMD(255);
+  }
+  /* AAM 0 divides by zero: #DE, EIP at the AAM, AX untouched */
+  {
+    uint32_t before = trap_count, ip, ax = 0x1234;
+    __asm__ volatile("movl $1f, trap_recover\n\tmovl $0f, %0\n0:\t.byte 0xd4, 0\n\tmovl $0, trap_recover\n1:"
+                     : "=&r"(ip), "+a"(ax) : : "memory");
+    check("aam 0 #DE", 0, 0, (trap_count - before) | (trap_last_vector << 8), 1);
+    check("aam 0 eip", 0, 0, trap_last_eip, ip);
+    check("aam 0 ax", 0, 0, ax, 0x1234);
+  }
+  printf("  bcd: hash %x\n", hash);
+  group_end();
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Encodings: every NOP form gas pads with, prefixes in either order, redundant segment        */
 /* overrides, and high-byte register operands.                                                 */
 
@@ -1888,6 +2003,7 @@ int kmain(uint32_t magic, struct multiboot_info *mbi) {
   group_system();
   group_smc();
   group_arith64();
+  group_bcd();
   group_encodings();
   printf("cputest: %u groups, %u failed\n", groups_run, groups_failed);
   printf(groups_failed ? "cputest: FAIL\n" : "cputest: PASS\n");

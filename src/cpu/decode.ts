@@ -65,6 +65,7 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
   ins.fn = Y.opUD;
 
   let addr16 = false;
+  let lock = false;
   let op = 0;
   for (;;) {
     op = u8();
@@ -79,17 +80,21 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
     else if (op === 0x67) addr16 = true;
     else if (op === 0xf3) ins.rep = 1;
     else if (op === 0xf2) ins.rep = 2;
-    else if (op === 0xf0 || op === 0x26 || op === 0x2e || op === 0x36 || op === 0x3e || op === 0x64 || op === 0x65) {
-      // LOCK and segment overrides: nothing to do in a flat, single-threaded world.
+    else if (op === 0xf0) lock = true;
+    else if (op === 0x26 || op === 0x2e || op === 0x36 || op === 0x3e || op === 0x64 || op === 0x65) {
+      // segment overrides: nothing to do in a flat world
     } else break;
   }
   const osz = ins.osz;
+  const opAt = p; // the byte after the opcode: a 0F opcode's second byte
 
   let mod = 0;
+  let mreg = 0; // the ModRM reg field, which group opcodes use as their operation
   const modrm = (): void => {
     const m = u8();
     mod = m >> 6;
-    ins.reg = (m >> 3) & 7;
+    mreg = (m >> 3) & 7;
+    ins.reg = mreg;
     const rm = m & 7;
     ins.op = ins.reg;
     if (mod === 3) {
@@ -566,13 +571,32 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
             ins.fn = Y.opUD;
         }
         break;
+      case 0x27:
+      case 0x2f:
+        ins.op = op >> 3 & 1;
+        ins.fn = A.opDaa;
+        break;
+      case 0x37:
+      case 0x3f:
+        ins.op = op >> 3 & 1;
+        ins.fn = A.opAaa;
+        break;
+      case 0xd4:
+      case 0xd5:
+        ins.op = op & 1;
+        ins.imm = u8();
+        ins.fn = A.opAam;
+        break;
       default:
-        // 27 2F 37 3F (BCD), 62 63 (BOUND ARPL), C4 C5 (LES LDS), D4-D6, F1 and others: #UD.
+        // 62 63 (BOUND ARPL), C4 C5 (LES LDS), D6, F1 and others: #UD.
         ins.fn = Y.opUD;
     }
   }
   if (short) return -1;
   if (addr16) ins.fn = Y.opUD; // 16-bit addressing is not supported (gcc never emits it)
+  // Atomicity costs nothing here (a vCPU runs a whole instruction at a time), but LOCK is #UD
+  // on anything but a read-modify-write of memory by one of the SDM's lockable instructions.
+  if (lock && !(ins.mem && lockable(op, op === 0x0f ? src[opAt] : 0, mreg))) ins.fn = Y.opUD;
   if (ins.fn === Y.opUD || ins.fn === Y.opGP0) ins.term = true;
   const len = p - start;
   if (len > MAX_LEN) {
@@ -581,6 +605,22 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
   }
   ins.len = len;
   return len;
+}
+
+/** May LOCK prefix opcode op (op2: a 0F opcode's second byte; reg: the ModRM reg field) when
+ *  its destination is memory? (SDM vol. 2 "LOCK": ADD ADC AND BTC BTR BTS CMPXCHG CMPXCHG8B DEC
+ *  INC NEG NOT OR SBB SUB XOR XADD XCHG.) */
+function lockable(op: number, op2: number, reg: number): boolean {
+  if (op === 0x0f) {
+    if (op2 === 0xba) return reg >= 5;
+    if (op2 === 0xc7) return reg === 1;
+    return op2 === 0xab || op2 === 0xb3 || op2 === 0xbb || op2 === 0xb0 || op2 === 0xb1 || op2 === 0xc0 || op2 === 0xc1;
+  }
+  if (op < 0x38) return (op & 7) < 2; // the ALU block's E-destination forms, CMP excluded
+  if (op >= 0x80 && op <= 0x83) return reg !== 7;
+  if (op === 0x86 || op === 0x87) return true;
+  if (op === 0xf6 || op === 0xf7) return reg === 2 || reg === 3;
+  return (op === 0xfe || op === 0xff) && reg < 2;
 }
 
 function decode0F(

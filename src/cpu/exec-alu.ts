@@ -18,6 +18,7 @@ import {
   FL_PF,
   FL_SF,
   FL_ZF,
+  PARITY,
   arithFlags,
   cond,
   getCF,
@@ -935,6 +936,81 @@ export function opLahf(c: Cpu, _i: Insn): void {
 export function opSahf(c: Cpu, _i: Insn): void {
   const ah = (c.r[0] >> 8) & 0xff;
   setArith(c, (arithFlags(c) & FL_OF) | (ah & (FL_SF | FL_ZF | FL_AF | FL_PF | FL_CF)));
+}
+
+/*
+ * Decimal adjusts (27 2F 37 3F D4 D5). gcc never emits them, but QEMU, the oracle for guests,
+ * runs them, so a guest's hand-written BCD code must give QEMU's results here too, including the
+ * flags the SDM leaves undefined: DAA/DAS clear OF; AAA/AAS keep OF, SF, ZF and PF as they were;
+ * AAM/AAD set flags as a logic op on the new AL (CF, OF, AF clear). AAM with a zero base is #DE.
+ */
+
+/** The six arithmetic flags of a DAA/DAS result byte al, with CF and AF given and OF clear. */
+function decimalFlags(al: number, cf: number, af: number): number {
+  return cf | (PARITY[al] << 2) | (af << 4) | (al === 0 ? FL_ZF : 0) | (al & FL_SF);
+}
+
+/** DAA (27, i.op 0) and DAS (2F, i.op 1): AL back to two packed BCD digits after an add/sub. */
+export function opDaa(c: Cpu, i: Insn): void {
+  const f = arithFlags(c);
+  const cfIn = f & FL_CF;
+  const old = c.r[0] & 0xff;
+  let al = old;
+  let cf = 0;
+  let af = 0;
+  if ((al & 0xf) > 9 || (f & FL_AF) !== 0) {
+    af = 1;
+    if (i.op === 0) al = (al + 6) & 0xff;
+    else {
+      if (al < 6 || cfIn !== 0) cf = 1;
+      al = (al - 6) & 0xff;
+    }
+  }
+  if (old > 0x99 || cfIn !== 0) {
+    al = (al + (i.op === 0 ? 0x60 : -0x60)) & 0xff;
+    cf = 1;
+  }
+  setReg8(c, 0, al);
+  setArith(c, decimalFlags(al, cf, af));
+}
+
+/** AAA (37, i.op 0) and AAS (3F, i.op 1): AL to one unpacked BCD digit, the carry into AH. */
+export function opAaa(c: Cpu, i: Insn): void {
+  const f = arithFlags(c);
+  const r = c.r;
+  let al = r[0] & 0xff;
+  let ah = (r[0] >> 8) & 0xff;
+  let out = f & ~(FL_CF | FL_AF);
+  if ((al & 0xf) > 9 || (f & FL_AF) !== 0) {
+    // AH also takes the carry (borrow) out of AL's own +6 (-6), as QEMU does.
+    if (i.op === 0) {
+      ah = (ah + 1 + (al > 0xf9 ? 1 : 0)) & 0xff;
+      al = (al + 6) & 0xf;
+    } else {
+      ah = (ah - 1 - (al < 6 ? 1 : 0)) & 0xff;
+      al = (al - 6) & 0xf;
+    }
+    out |= FL_CF | FL_AF;
+  } else al &= 0xf;
+  r[0] = (r[0] & ~0xffff) | (ah << 8) | al;
+  setArith(c, out);
+}
+
+/** AAM ib (D4, i.op 0): AH, AL = AL / ib, AL % ib. AAD ib (D5, i.op 1): AL = AH * ib + AL, AH = 0. */
+export function opAam(c: Cpu, i: Insn): void {
+  const r = c.r;
+  const base = i.imm;
+  const v = r[0] & 0xff;
+  let al: number;
+  if (i.op === 0) {
+    if (base === 0) c.raise(0, -1);
+    al = v % base;
+    r[0] = (r[0] & ~0xffff) | (((v - al) / base) << 8) | al;
+  } else {
+    al = (((r[0] >> 8) & 0xff) * base + v) & 0xff;
+    r[0] = (r[0] & ~0xffff) | al;
+  }
+  setRes(c, 0, sx(0, al), 0, 0, 0);
 }
 
 /** CMC CLC STC (i.op 0 1 2), CLD STD (3 4). */

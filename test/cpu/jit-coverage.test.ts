@@ -20,8 +20,8 @@ import { hasWasmTemplate } from '../../src/cpu/jit/wasm-templates.js';
  *  arithmetic (ADC/SBB, divide, bit scans, rotates through CF...). */
 const CALLED = new Set([
   // exec-alu.ts
-  'opBsf', 'opBswap', 'opBt', 'opCbw', 'opCmpxchg', 'opCmpxchg8b',
-  'opCwd', 'opDiv', 'opFlagOp', 'opIdiv', 'opImulGE', 'opLahf', 'opNot',
+  'opAaa', 'opAam', 'opBsf', 'opBswap', 'opBt', 'opCbw', 'opCmpxchg', 'opCmpxchg8b',
+  'opCwd', 'opDaa', 'opDiv', 'opFlagOp', 'opIdiv', 'opImulGE', 'opLahf', 'opNot',
   'opSahf', 'opShiftD', 'opXadd', 'opXlat',
   // exec-branch.ts
   'opFarDirect', 'opFarIndirect', 'opJccW', 'opLoop', 'opRetf',

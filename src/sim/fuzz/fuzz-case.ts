@@ -80,6 +80,7 @@ export const QEMU_DIFFERENCES: readonly { what: string; how: string }[] = [
   { what: 'low memory below 1 MiB (BIOS data on QEMU)', how: 'QEMU streams never reach it (no accesses through the PD[2] page)' },
   { what: 'ports other than COM1 (QEMU has more devices)', how: 'QEMU streams use COM1 only' },
   { what: 'x87 opcodes (ABI: no FPU, #UD)', how: 'not generated for QEMU' },
+  { what: 'LOCK where the SDM forbids it: ours #UD as on hardware; QEMU 7.2 runs some (LOCK MOV to memory, LOCK XCHG between registers)', how: 'no LOCK prefix is generated' },
   { what: 'HLT with IF=0 (ours: exit 1; QEMU waits forever)', how: 'not generated for QEMU' },
   { what: 'LTR of a null selector (SDM: #GP(0); QEMU 7.2 loads it)', how: 'QEMU streams load the busy TSS selector' },
   { what: 'exit device status (ours v & 0xff; QEMU (v << 1) | 1)', how: 'QEMU status converted before comparing' },

@@ -1,7 +1,7 @@
 // The integer ISA items of the instruction-stream fuzzer: cpufuzz.c's gen_insn case for case, in
-// 8/16/32-bit forms and with the rotate-through-carry forms it lacks, each instruction allowed only
-// where it reads no undefined flag; and the string instructions, with and without REP, forward
-// and backward, inside scratch.
+// 8/16/32-bit forms and with the rotate-through-carry and decimal-adjust forms it lacks, each
+// instruction allowed only where it reads no undefined flag; and the string instructions, with
+// and without REP, forward and backward, inside scratch.
 
 import { SCRATCH, SCRATCH_PAGES } from './stream-layout.js';
 import { AF, ALLF, CF, OF, PF, SF, ZF, le32, type ItemBuilder } from './stream-item.js';
@@ -13,7 +13,7 @@ import { cc_needs, type StreamGenState } from './stream-gen-state.js';
  * here (it would read an undefined flag). Updates g.def.
  */
 export function isaOp(g: StreamGenState, b: ItemBuilder, allowJcc: boolean): boolean {
-  const kind = g.r(31);
+  const kind = g.r(32);
   let size = g.pickSize();
   const mem = (g.u32() & 3) === 0;
   const def = g.def;
@@ -358,6 +358,24 @@ export function isaOp(g: StreamGenState, b: ItemBuilder, allowJcc: boolean): boo
       b.begin();
       b.bytes.push(0xf7, 0xf0 | d);
       g.def = 0;
+      break;
+    }
+    case 30: {
+      // the decimal adjusts (gcc never emits them; QEMU runs them): DAA/DAS read CF and AF,
+      // AAA/AAS read AF, AAM 0 is a #DE (the handler clears the flags), AAD 0 is not
+      const k = g.r(6);
+      const reads = k < 2 ? CF | AF : k < 4 ? AF : 0;
+      if ((def & reads) !== reads) return g.abandon(b);
+      g.need(reads);
+      if (k < 4) {
+        b.e8([0x27, 0x2f, 0x37, 0x3f][k]!);
+        g.def = k < 2 ? ALLF & ~OF : CF | AF;
+      } else {
+        const imm = g.r(8) === 0 ? 0 : g.u32() & 0xff;
+        b.e8(0xd0 + k);
+        b.e8(imm);
+        g.def = k === 4 && imm === 0 ? ALLF : SF | ZF | PF;
+      }
       break;
     }
     default: {
