@@ -1835,6 +1835,51 @@ static void group_bcd(void) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* INVLPG and 4 MiB pages: INVLPG of any address in a large page drops the whole translation,   */
+/* not the one 4 KiB piece a TLB may keep. Two pieces are cached, the PDE moves to another       */
+/* frame, INVLPG names a third piece. Identity-mapped 4 MiB pages for the rest; paging off after. */
+
+static uint32_t pse_pd[1024] __attribute__((aligned(4096)));
+
+static void group_pse_invlpg(void) {
+  group_begin("pse-invlpg");
+  const uint32_t va = 0x80000000u, a = 0x400000u, b = 0; /* two 4 MiB frames inside 8 MiB of RAM */
+  /* physical = linear below 64 MiB, paging on or off */
+#define PHYS(x) (*(volatile uint32_t *)(uintptr_t)(x))
+  PHYS(a + 0x3F0000u) = 0xAAAA0001u;
+  PHYS(a + 0x3FFFFCu) = 0xAAAA0002u;
+  PHYS(b + 0x3F0000u) = 0xBBBB0001u;
+  PHYS(b + 0x3FFFFCu) = 0xBBBB0002u;
+  for (uint32_t i = 0; i < 1024; i++) pse_pd[i] = i < 16 ? (i << 22) | 0x83u : 0; /* P W PS */
+  volatile uint32_t *pde = &pse_pd[va >> 22]; /* ordered with the accesses through it */
+  *pde = a | 0x83u;
+  uint32_t cr0 = read_cr0(), cr3 = read_cr3(), cr4 = read_cr4();
+  write_cr4(cr4 | 0x10);
+  write_cr3((uint32_t)pse_pd);
+  write_cr0(cr0 | 0x80000000u);
+  volatile uint32_t *v = (volatile uint32_t *)va;
+  uint32_t first = v[0x3F0000u / 4] ^ v[0x3FFFFCu / 4]; /* both pieces now cached */
+  *pde = b | 0x83u;
+  invlpg(va);
+  uint32_t moved = v[0x3F0000u / 4];
+  v[0x3FFFFCu / 4] = 0x600Du;
+  *pde = a | 0x83u;
+  invlpg(va + 0x3FF000u);
+  uint32_t back = v[0x3F0000u / 4], back2 = v[0x3FFFFCu / 4];
+  write_cr0(cr0);
+  write_cr3(cr3);
+  write_cr4(cr4);
+  check("before the move", 0, 0, first, 0xAAAA0001u ^ 0xAAAA0002u);
+  check("INVLPG of piece 0 drops piece 0x3f0", 0, 0, moved, 0xBBBB0001u);
+  check("INVLPG of piece 0 drops piece 0x3ff", 0, 0, PHYS(b + 0x3FFFFCu), 0x600Du);
+  check("old frame untouched", 0, 0, PHYS(a + 0x3FFFFCu), 0xAAAA0002u);
+#undef PHYS
+  check("INVLPG of piece 0x3ff drops piece 0x3f0", 0, 0, back, 0xAAAA0001u);
+  check("and piece 0x3ff", 0, 0, back2, 0xAAAA0002u);
+  group_end();
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Encodings: every NOP form gas pads with, prefixes in either order, redundant segment        */
 /* overrides, and high-byte register operands.                                                 */
 
@@ -2004,6 +2049,7 @@ int kmain(uint32_t magic, struct multiboot_info *mbi) {
   group_smc();
   group_arith64();
   group_bcd();
+  group_pse_invlpg();
   group_encodings();
   printf("cputest: %u groups, %u failed\n", groups_run, groups_failed);
   printf(groups_failed ? "cputest: FAIL\n" : "cputest: PASS\n");

@@ -10,6 +10,7 @@ import {
   ACC_USER,
   ACC_WRITE,
   type Mmu,
+  TLB_LARGE,
   TLB_NOCACHE,
   TLB_USER,
   TLB_WRITE,
@@ -125,7 +126,8 @@ export class PageWalker {
     let phys: number;
     let leafAddr: number;
     let leaf: number;
-    if ((pde & PTE_PS) !== 0 && (cpu.cr4 & CR4_PSE) !== 0) {
+    const large = (pde & PTE_PS) !== 0 && (cpu.cr4 & CR4_PSE) !== 0;
+    if (large) {
       perm = pde;
       leaf = pde;
       leafAddr = pdeAddr;
@@ -166,7 +168,7 @@ export class PageWalker {
       cpu.xlateFlags = TLB_NOCACHE;
       return XLATE_OK;
     }
-    let flags = 0;
+    let flags = large ? TLB_LARGE : 0;
     if ((perm & PTE_US) !== 0) flags |= TLB_USER;
     // Write permission only once D is set, so the first write re-walks and sets D.
     if ((perm & PTE_RW) !== 0 && (leaf & PTE_D) !== 0 && this.backWritable) flags |= TLB_WRITE;

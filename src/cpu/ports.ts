@@ -32,6 +32,8 @@ export const TLB_USER = 2;
  *  for a write, Mmu.trackedWrite() is called after the bytes are stored (write-tracked guest
  *  page tables under a shadow MMU). */
 export const TLB_NOCACHE = 4;
+/** The entry is a 4 KiB piece of a 4 MiB page: INVLPG anywhere in that page drops it (Tlb.flushPage). */
+export const TLB_LARGE = 8;
 
 export interface Mmu {
   /**

@@ -2,7 +2,7 @@
 // Mirrors the hardware TLB that KVM flushes with kvm_flush_remote_tlbs(): it caches linear page ->
 // backing page with permissions; a miss goes to the Mmu (native walker or shadow MMU).
 
-import { TLB_USER, TLB_WRITE } from './ports.js';
+import { TLB_LARGE, TLB_USER, TLB_WRITE } from './ports.js';
 
 export const TLB_BITS = 12;
 export const TLB_SIZE = 1 << TLB_BITS;
@@ -36,6 +36,10 @@ export class Tlb {
   fills = 0;
   /** Bumped by every flush: decoded-block links made under an older epoch are not followed. */
   epoch = 0;
+  /** Per 4 MiB linear region: non-zero when entries filled from a 4 MiB page (TLB_LARGE) may be
+   *  in it. The TLB keeps a large page as 4 KiB pieces, but INVLPG of any address in it must drop
+   *  the whole translation, as the processor's single large entry would be. */
+  readonly largeRegions = new Uint8Array(1024);
 
   /** The tag, `off` and `add` arrays are placed at `byteOffset` in `buffer` when given (six
    *  arrays in a row: the WebAssembly tier reads them there, jit/wasm-arena.ts). */
@@ -65,6 +69,7 @@ export class Tlb {
     this.flags[i] = flags;
     this.gen[i] = gen;
     this.fills++;
+    if ((flags & TLB_LARGE) !== 0) this.largeRegions[vpn >>> 10] = 1;
   }
 
   flushAll(): void {
@@ -73,11 +78,23 @@ export class Tlb {
     this.tagSW.fill(-1);
     this.tagUR.fill(-1);
     this.tagUW.fill(-1);
+    this.largeRegions.fill(0);
   }
 
+  /** INVLPG: drop lin's page, and every piece of a 4 MiB page that lin lies in. */
   flushPage(lin: number): void {
     this.epoch++;
     const vpn = lin >>> 12;
+    this.dropEntry(vpn);
+    const region = vpn >>> 10;
+    if (this.largeRegions[region] === 0) return;
+    this.largeRegions[region] = 0;
+    for (let v = region << 10, last = v + 1023; v <= last; v++) {
+      if ((this.flags[v & TLB_MASK] & TLB_LARGE) !== 0) this.dropEntry(v);
+    }
+  }
+
+  private dropEntry(vpn: number): void {
     const i = vpn & TLB_MASK;
     if (this.tagSR[i] === vpn) {
       this.tagSR[i] = -1;
