@@ -630,6 +630,7 @@ export class Cpu {
   }
 
   private buildBlock(eip: number, base: number): Block {
+    this.code.flushIfFull();
     const start = eip & 0xfff;
     const mem = this.mem;
     const b = new Block();
@@ -651,7 +652,7 @@ export class Cpu {
     b.page = base >>> 12;
     b.poff = start;
     this.code.table(base >>> 12)[start] = b;
-    this.code.markCode(base >>> 12, start, p);
+    this.code.markCode(base >>> 12, start, p, b.n);
     this.stats.blocksDecoded++;
     return b;
   }
@@ -698,6 +699,9 @@ export class Cpu {
         }
         let shadow = false;
         if (this.intShadow) {
+          // The shadow covers the next instruction, whichever slice runs it: a slice that ends
+          // right after STI keeps it, or the next one would take an IRQ before that instruction.
+          if (end - this.icount <= 0) return EXIT_BUDGET;
           this.intShadow = false;
           shadow = this.irqLine;
         } else if (this.irqDeliverable()) {

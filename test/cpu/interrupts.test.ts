@@ -164,6 +164,24 @@ describe('interrupts and exceptions', () => {
     expect(r32(m, m.cpu.regs[4])).toBe(CODE + 3);
   });
 
+  it('the STI shadow outlives the end of a slice: a slice that stops right after STI delivers nothing before the next instruction', () => {
+    for (const jit of [false, true]) {
+      const m = machine();
+      m.cpu.jit = jit;
+      gate(m, IDT, 0x20, 0x170000, 0);
+      load(m, 0x170000, [0xe6, 0xf4]);
+      // nop; sti; nop; nop; jmp $
+      load(m, CODE, [0x90, 0xfb, 0x90, 0x90, 0xeb, 0xfe]);
+      expect(m.cpu.run(2)).toBe(EXIT_BUDGET); // nop; sti: the slice ends inside the shadow
+      m.cpu.irqLine = true; // the IRQ arrives between the slices, as a PIT tick does
+      m.pic.vector = 0x20;
+      expect(runToStop(m)).toBe(EXIT_STOP);
+      expect(m.pic.acks).toBe(1);
+      // taken after the instruction that follows STI, not before it
+      expect(r32(m, m.cpu.regs[4])).toBe(CODE + 3);
+    }
+  });
+
   it('HLT returns EXIT_HLT and stays halted until an IRQ can be delivered', () => {
     const m = machine();
     gate(m, IDT, 0x20, 0x170000, 0);

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { flushCompiled, jitStats, jitTuning, setJitDefault } from '../../src/cpu/jit/compile.js';
 import { wasmStats } from '../../src/cpu/jit/wasm-region.js';
 import type { Cpu } from '../../src/cpu/cpu.js';
+import { CODE_CACHE_LIMITS } from '../../src/cpu/code-cache.js';
 import { NativeMachine } from '../../src/machine/native-machine.js';
 import { EventRing } from '../../src/obs/event-ring.js';
 import { nullLogger } from '../../src/obs/log.js';
@@ -25,9 +26,11 @@ const images = readdirSync(DIR)
 const img = (name: string): Uint8Array => new Uint8Array(readFileSync(join(DIR, name)));
 
 const savedTuning = { ...jitTuning };
+const savedLimits = { ...CODE_CACHE_LIMITS };
 afterEach(() => {
   setJitDefault(false);
   Object.assign(jitTuning, savedTuning);
+  Object.assign(CODE_CACHE_LIMITS, savedLimits);
 });
 type Tier = 'js' | 'wasm';
 /** Compile after 40 runs (these runs are short; WebAssembly regions after 20), JavaScript
@@ -198,6 +201,48 @@ describe('--jit on and off give the same machine', () => {
     expect(on.after, 'no block is left compiled').toBe(0);
     expect(on.regions, 'no WebAssembly region is left in the table').toBe(0);
     expect(on.again, 'hot blocks compiled again').toBeGreaterThan(0);
+    expect(on.v).toEqual(off.v);
+  });
+
+  // The decoded-block cache's own bound (CODE_CACHE_LIMITS): emptied like a page written over,
+  // compiled code and links with it. Tiny limits flush it every few hundred instructions decoded.
+  it.each(['js', 'wasm'] as const)('a full decoded-block cache is emptied; the guest computes the same, exactly alike with the compiler: %s regions', (tier) => {
+    tune(4, tier);
+    const run = (jit: boolean): { v: { out: string; r: unknown; cpu: object }; flushes: number; held: number; blocks: number; slots: number; compiled: number } => {
+      const w = withJit(jit, () => {
+        const out: number[] = [];
+        const m = new NativeMachine({ image: img('cpubench-short.elf'), ramBytes: 32 << 20, output: { write: (b) => void out.push(b) } });
+        const r = m.run(6_000_000);
+        let blocks = 0;
+        for (const t of m.cpu.code.pages) if (t !== undefined) for (const b of t) if (b !== undefined) blocks++;
+        const slots = m.cpu.warena?.slotsHeld() ?? 0;
+        return { v: { out: Buffer.from(out).toString('latin1'), r, cpu: cpuView(m.cpu) }, flushes: m.cpu.code.capacityFlushes, held: m.cpu.code.heldInsns, blocks, slots };
+      });
+      return { ...w.v, compiled: w.compiled };
+    };
+    const roomy = run(false);
+    expect(roomy.flushes, 'default limits: no flush').toBe(0);
+    Object.assign(CODE_CACHE_LIMITS, { insns: 300, pages: 3 });
+    const off = run(false);
+    const on = run(true);
+    expect(off.flushes, 'the limit was reached again and again').toBeGreaterThan(5);
+    expect(off.held, 'at most one block past the limit').toBeLessThanOrEqual(300 + 64);
+    expect(on.compiled, 'the compiler ran').toBeGreaterThan(0);
+    expect(on.flushes).toBe(off.flushes);
+    // the dropped blocks gave their WebAssembly link slots back (else the arena fills up)
+    expect(on.slots, 'slots held by the blocks the cache holds, no more').toBeLessThanOrEqual(on.blocks);
+    expect(on.v).toEqual(off.v);
+    // what the guest computed does not depend on the cache (only the decode and TLB counters do)
+    const guest = (x: typeof off): object => ({ out: x.v.out, r: x.v.r, regs: (x.v.cpu as { regs: number[] }).regs, icount: (x.v.cpu as { icount: number }).icount });
+    expect(guest(off)).toEqual(guest(roomy));
+  });
+
+  it('a full decoded-block cache under the shadow MMU on a tiny host with KSM: identical with the compiler', () => {
+    tune(16, 'wasm');
+    Object.assign(CODE_CACHE_LIMITS, { insns: 200, pages: 2 });
+    const off = withJit(false, () => shadow('pagestress.elf', 1_500_000, 1 << 20, true));
+    const on = withJit(true, () => shadow('pagestress.elf', 1_500_000, 1 << 20, true));
+    expect(on.compiled, 'the compiler ran').toBeGreaterThan(0);
     expect(on.v).toEqual(off.v);
   });
 

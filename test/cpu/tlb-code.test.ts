@@ -41,7 +41,7 @@ describe('Tlb', () => {
     const t = new Tlb();
     code.register(t);
     t.fill(0x5000, 7, TLB_WRITE | TLB_USER, 0);
-    code.markCode(7, 0x100, 0x180);
+    code.markCode(7, 0x100, 0x180, 1);
     expect(t.tagSW[5]).toBe(-1);
     expect(t.tagUW[5]).toBe(-1);
     t.fill(0x9000, 7, TLB_WRITE, 0); // an alias of the same page

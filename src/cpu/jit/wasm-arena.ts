@@ -147,6 +147,11 @@ export class WasmArena {
   }
 
   /** Regions whose functions are still in the table (for tests and statistics). */
+  /** Block slots in use (taken and not given back by dropBlocks). */
+  slotsHeld(): number {
+    return this.nextSlot - this.freeSlots.length;
+  }
+
   liveRegions(): number {
     let n = 0;
     for (let rid = 1; rid < this.nextRid; rid++) if (this.table.get(rid) !== null) n++;
