@@ -168,6 +168,11 @@ export class Cpu {
   nocache = false;
   tripleFaultVector = 0;
   tripleFaultEip = 0;
+  /** The vector of the event whose delivery began the chain that ended in a triple fault (a
+   *  guest without an IDT that hits #UD triple-faults on #GP: this says 6). */
+  tripleFaultFirst = 0;
+  /** The vector whose delivery is in progress since no event was pending (interrupts.ts). */
+  chainFirst = 0;
 
   /** Exception being raised (set before FAULT_SIGNAL is thrown). */
   excVector = 0;
@@ -344,6 +349,7 @@ export class Cpu {
       return;
     }
     this.pendKind = EV_EXC;
+    this.chainFirst = vector; // a fresh event: run() delivers it as a redelivery
     this.pendVector = vector;
     this.pendError = errorCode;
     this.pendEip = this.eip;

@@ -28,6 +28,8 @@ export const EXCEPTION_LOOP_LIMIT = 1 << 20;
  * exit turns out to be arrives through faultDuringDelivery, as it would have here.
  */
 export function deliverEvent(c: Cpu, vector: number, err: number, kind: number, eip: number): void {
+  // A fresh event starts a chain; a redelivery after an exit (run()) continues the pending one.
+  if (c.pendKind === EV_NONE) c.chainFirst = vector;
   c.pendKind = kind;
   c.pendVector = vector;
   c.pendError = err;
@@ -64,6 +66,7 @@ export function faultDuringDelivery(c: Cpu, v2: number, e2: number): boolean {
     c.pendKind = EV_NONE;
     c.tripleFaultVector = v2;
     c.tripleFaultEip = c.pendEip;
+    c.tripleFaultFirst = c.chainFirst;
     return false;
   }
   if (k === EV_EXC && ((contributory(v) && contributory(v2)) || (v === 14 && (contributory(v2) || v2 === 14)))) {
@@ -75,6 +78,14 @@ export function faultDuringDelivery(c: Cpu, v2: number, e2: number): boolean {
   }
   c.pendKind = EV_EXC;
   return true;
+}
+
+/** The one line a triple fault stops the VM with: the fault that met #DF, the EIP, and the
+ *  event whose delivery began the chain when that was another vector. */
+export function tripleFaultMessage(c: { tripleFaultVector: number; tripleFaultEip: number; tripleFaultFirst: number }): string {
+  const at = `triple fault: vector ${c.tripleFaultVector} at EIP 0x${(c.tripleFaultEip >>> 0).toString(16).padStart(8, '0')}`;
+  const first = c.tripleFaultFirst;
+  return first === 8 || first === c.tripleFaultVector ? at : `${at} (the chain of faults began with vector ${first})`;
 }
 
 /** The exception-loop guard: count deliveries since the last unit retired. */

@@ -8,6 +8,7 @@
 // deliverable IRQ (IRQ0 masked, or in service without EOI), no later one will either, since
 // nothing else changes while the only vCPU sleeps: the VM stops with exit status 1 as well.
 
+import { tripleFaultMessage } from '../cpu/interrupts.js';
 import { EXIT_BUDGET, EXIT_HLT, EXIT_MMU, EXIT_STOP, EXIT_TRIPLE_FAULT } from '../cpu/ports.js';
 import type { PcBoard } from './pc-board.js';
 
@@ -24,6 +25,7 @@ export interface LoopCpu {
   getEflags(): number;
   tripleFaultVector: number;
   tripleFaultEip: number;
+  tripleFaultFirst: number;
 }
 
 export type RunReason = 'exit' | 'budget' | 'triple-fault' | 'halted' | 'guest-error' | 'output-closed';
@@ -95,7 +97,7 @@ export function runVcpu(
           cpu,
           EXIT_STATUS_TRIPLE_FAULT,
           'triple-fault',
-          `triple fault: vector ${cpu.tripleFaultVector} at EIP ${hex8(cpu.tripleFaultEip)}`,
+          tripleFaultMessage(cpu),
         );
       case EXIT_HLT: {
         const woken = wakeFromHlt(cpu, board);

@@ -16,6 +16,7 @@ import {
   type Vcpu,
 } from '../hv/vcpu.js';
 import { GuestError } from '../cpu/errors.js';
+import { tripleFaultMessage } from '../cpu/interrupts.js';
 import { wakeFromHlt, EXIT_STATUS_BAD_INPUT, EXIT_STATUS_BUDGET, EXIT_STATUS_HALTED, EXIT_STATUS_TRIPLE_FAULT, type RunResult } from '../machine/run-loop.js';
 import { Scheduler, type Task } from './scheduler.js';
 import { CHOICE_PREEMPT, ChoiceRecorder, type Chooser } from './choice.js';
@@ -415,7 +416,7 @@ export class Simulation {
         return run.finish(
           EXIT_STATUS_TRIPLE_FAULT,
           'triple-fault',
-          `triple fault: vector ${cpu.tripleFaultVector} at EIP ${hex8(cpu.tripleFaultEip)}`,
+          tripleFaultMessage(cpu),
         );
       case STEP_EFAULT: {
         const f = v.faultOut;

@@ -139,6 +139,14 @@ describe('interrupts and exceptions', () => {
     expect(m.cpu.run(100)).toBe(EXIT_TRIPLE_FAULT);
   });
 
+  it('a triple fault records the vector that began the chain: #UD with no usable IDT ends in #GP, and says 6', () => {
+    const m = machine();
+    m.cpu.idtLimit = 0; // no gate at all: #UD -> #GP(IDT) -> #DF -> #GP: triple
+    load(m, CODE, [0x0f, 0x0b]); // ud2
+    expect(m.cpu.run(100)).toBe(EXIT_TRIPLE_FAULT);
+    expect([m.cpu.tripleFaultVector, m.cpu.tripleFaultFirst, m.cpu.tripleFaultEip]).toEqual([13, 6, CODE]);
+  });
+
   it('#PF while pushing the #PF frame becomes #DF, whose push faults too: triple fault', () => {
     const m = machine();
     setupPaging(m);

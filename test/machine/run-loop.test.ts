@@ -22,6 +22,7 @@ class FakeCpu implements LoopCpu {
   eflags = 0x2;
   tripleFaultVector = -1;
   tripleFaultEip = 0;
+  tripleFaultFirst = 8;
   triple = false;
   mmuExit = false;
   readonly delivered: { vector: number; vtime: number }[] = [];
@@ -152,11 +153,25 @@ describe('run loop', () => {
         c.triple = true;
         c.tripleFaultVector = 14;
         c.tripleFaultEip = 0x100234;
+        c.tripleFaultFirst = 14;
       },
     ]);
     const r = runVcpu(cpu, board);
     expect(r).toMatchObject({ exitCode: 3, reason: 'triple-fault' });
     expect(r.message).toBe('triple fault: vector 14 at EIP 0x00100234');
+  });
+
+  it('triple fault: the message names the event whose delivery began the chain when it was another vector', () => {
+    const { cpu, board } = machine([
+      nop,
+      (c) => {
+        c.triple = true;
+        c.tripleFaultVector = 13;
+        c.tripleFaultEip = 0x10000c;
+        c.tripleFaultFirst = 6;
+      },
+    ]);
+    expect(runVcpu(cpu, board).message).toBe('triple fault: vector 13 at EIP 0x0010000c (the chain of faults began with vector 6)');
   });
 
   it('a long spin with no timer armed still runs in bounded slices', () => {
