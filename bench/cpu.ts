@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { NativeMachine } from '../src/machine/native-machine.js';
 import type { BenchOut } from './index.js';
 import { parseBenchArgs } from './args.js';
-import { parseCount } from '../src/cli/args.js';
+import { UsageError, parseCount } from '../src/cli/args.js';
+import { readInputFile } from '../src/cli/input-file.js';
+import { ImageError } from '../src/machine/image-error.js';
 import { QEMU, qemuArgs, qemuAvailable } from './qemu.js';
 import { runTiers } from './cpu-tiers.js';
 
@@ -88,7 +90,14 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
     out.stderr(`shadowvisor: bench cpu: image '${path}' not found (build it with 'make -C guest-images')\n`);
     return 2;
   }
-  const image = readFileSync(path);
+  const image = readInputFile('image', path);
+  try {
+    // Refuse a malformed image here, as `run` does (one line, status 2), not in the first run.
+    new NativeMachine({ image, ramBytes: MEM, output: { write: () => {} } });
+  } catch (e) {
+    if (e instanceof ImageError) throw new UsageError(`bench cpu: ${path}: ${e.message}`);
+    throw e;
+  }
   const json = values.json ?? false;
   const name = path.split('/').pop()!;
   if (!json) out.stdout(`bench cpu: ${name}, native MMU, 64 MiB\n${'run'.padEnd(6)}${'instructions'.padStart(15)}${'seconds'.padStart(10)}${'MIPS'.padStart(9)}  checksum\n`);

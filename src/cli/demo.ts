@@ -4,7 +4,7 @@
 // a closing table on stdout that shows the difference: the same load that swaps cleanly with
 // notifiers corrupts guest memory without them.
 
-import { readFileSync } from 'node:fs';
+import { readInputFile } from './input-file.js';
 import { nullLogger } from '../obs/log.js';
 import { runSwapCell, verdictOf, type SwapCellOutcome, type SwapCellLive } from '../sim/swap-cell.js';
 import type { MemoryMode } from '../hv/shadow/page-fault.js';
@@ -55,7 +55,7 @@ export function demoCommand(argv: string[]): number {
   if (insns < 1000) throw new UsageError('--insns: at least 1000');
   const mmu = values.mmu ?? 'shadow';
   if (mmu !== 'shadow' && mmu !== 'tdp') throw new UsageError(`--mmu: unknown MMU '${mmu}' (shadow or tdp)`);
-  const image = readFileSync(guestImagePath('memhog.elf'));
+  const image = readInputFile('image', guestImagePath('memhog.elf'));
   const mib = GUEST / MIB - 2;
   const perPages = mib * 256;
   const tty = process.stderr.isTTY === true;

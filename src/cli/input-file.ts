@@ -2,7 +2,7 @@
 // pipe that never ends must become one clear line, not a process that eats the machine's memory.
 // Read in chunks (readFileSync would first try to hold all of it) up to the cap plus one byte.
 
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { UsageError, formatSize } from './args.js';
 
 /** Images larger than this are refused: guest RAM is at most 2 GiB and real images are KiBs. */
@@ -27,7 +27,9 @@ export function readCapped(what: string, path: string | 0, max: number): Uint8Ar
   const name = path === 0 ? '-' : path;
   let fd: number;
   try {
-    fd = path === 0 ? 0 : openSync(path, 'r');
+    // O_NONBLOCK: opening a FIFO nobody writes to would block for ever (a read of it then ends
+    // at once, or waits for a writer's bytes like stdin); regular files ignore the flag.
+    fd = path === 0 ? 0 : openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     throw new UsageError(`cannot read ${what} '${name}': ${why(e)}`);
   }

@@ -3,7 +3,7 @@
 // memhog guest embedded, so a student can run swap cells in each coherence mode and compare them.
 
 import { preparePageDir, writePage } from './html-file.js';
-import { readFileSync } from 'node:fs';
+import { readInputFile } from './input-file.js';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UsageError, parseCommandArgs } from './args.js';
@@ -50,8 +50,9 @@ export function webCommand(argv: string[]): number {
   if (dir === '') throw new UsageError('web: --out: empty directory name');
   const engine = webEngine();
   if (engine === null) throw new Error("the browser engine is bundled at build time: run 'npm run build' and use dist/shadowvisor.mjs");
+  const memhog = readInputFile('image', guestImagePath('memhog.elf')); // before DIR is made
   preparePageDir(dir, 'web: --out');
-  const html = renderWebPage({ engine, memhog: new Uint8Array(readFileSync(guestImagePath('memhog.elf'))) });
+  const html = renderWebPage({ engine, memhog });
   const path = writePage(dir, html, 'web');
   writeStderr(`shadowvisor web: page written to ${path}\nOpen ${pathToFileURL(resolve(path)).href} in a browser.\n`);
   return 0;

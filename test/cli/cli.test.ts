@@ -1,6 +1,6 @@
 // Spawns the built CLI (dist/shadowvisor.mjs) the way users and scripts run it.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLI_HLT, SPIN, buildElf, printAndExit, tinyGuest } from '../machine/tiny-elf.js';
@@ -163,6 +163,21 @@ describe('bad command lines: one line on stderr, exit status 2', () => {
     const good = img('ok.elf', tinyGuest(printAndExit('ok', 0)));
     expectBadInput(cli(['run', '--input', join(dir, 'nope.txt'), good]), /cannot read input/);
   });
+
+  it('a FIFO nobody writes to is read as empty, not waited on for ever (image: refused; --input: no bytes)', () => {
+    const fifo = join(dir, 'fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    expectBadInput(cli(['run', fifo]), /fifo: empty file, not an ELF image/);
+    const good = img('ok.elf', tinyGuest(printAndExit('ok', 0)));
+    const r = cli(['run', '--input', fifo, good]);
+    expect([r.status, r.stdout]).toEqual([0, 'ok']);
+  });
+
+  it('bench cpu --image: a malformed image, a directory or a missing file is one line and status 2', () => {
+    expectBadInput(cli(['bench', 'cpu', '--image', img('junk.elf', new Uint8Array(64)), '--runs', '1']), /bench cpu: .*junk\.elf: not an ELF image/);
+    expectBadInput(cli(['bench', 'cpu', '--image', dir, '--runs', '1']), /is a directory/);
+    expectBadInput(cli(['bench', 'cpu', '--image', join(dir, 'nope.elf'), '--runs', '1']), /not found/);
+  });
 });
 
 describe('bad images: one line naming the problem, exit status 2', () => {
@@ -284,6 +299,17 @@ describe('running guests', () => {
     // above), so the VMs stop after the fewest instructions demo allows.
     const r = spawnSync(process.execPath, [BIN, 'demo', '--insns', '1000'], { cwd: other, encoding: 'latin1', timeout: 60_000 });
     expect(r.status).toBe(0);
+  });
+
+  it('a bundle copied away from guest-images/: demo and web say so in one line, status 2, and web makes no directory', () => {
+    const away = tempDir('bundle-away');
+    const bin = join(away, 'shadowvisor.mjs');
+    writeFileSync(bin, readFileSync(BIN));
+    for (const args of [['demo', '--insns', '1000'], ['web', '--out', join(away, 'w')]]) {
+      const r = spawnSync(process.execPath, [bin, ...args], { cwd: away, encoding: 'latin1', timeout: 60_000 });
+      expectBadInput(r as Parameters<typeof expectBadInput>[0], /cannot read image '.*memhog\.elf': no such file/);
+    }
+    expect(existsSync(join(away, 'w'))).toBe(false);
   });
 });
 
