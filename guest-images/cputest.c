@@ -1835,6 +1835,202 @@ static void group_bcd(void) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Legacy instructions gcc never emits but start-up and system code may: the far-pointer loads */
+/* (LES LDS LSS LFS LGS), BOUND (#BR), ARPL, SALC, and the descriptor queries LAR LSL VERR VERW, */
+/* checked against the SDM's pseudocode on this runtime's GDT. The accessed bit of a descriptor */
+/* type is masked: QEMU sets it in the GDT on a segment load, we never write descriptors.       */
+
+struct __attribute__((packed)) farp32 { uint32_t off; uint16_t sel; };
+struct __attribute__((packed)) farp16 { uint16_t off; uint16_t sel; };
+static struct farp32 lg_fp __attribute__((used));
+static struct farp16 lg_fp16 __attribute__((used));
+static int32_t lg_bnd[2] __attribute__((used));
+static int16_t lg_bnd16[2] __attribute__((used));
+static uint16_t lg_sel __attribute__((used));
+
+/* Run `insn` (which may fault) with EFLAGS = fin; f gets EFLAGS after, or fin's if it faulted. */
+#define LG_RUN(insn, a, c, fin, f)                                                             \
+  __asm__ volatile("movl $1f, trap_recover\n\tpushl %3\n\tpopfl\n\t" insn "\n\tmovl $0, trap_recover\n1:\tpushfl\n\tpopl %2" \
+                   : "+a"(a), "+c"(c), "=&r"(f) : "r"(fin) : "cc", "memory")
+
+static uint32_t lg_trap(uint32_t before) { return trap_count != before ? 0x100u | trap_last_vector : 0; }
+
+static uint32_t lg_read_seg(int which) {
+  uint32_t v = 0;
+  if (which == 0) __asm__ volatile("movw %%es, %w0" : "+r"(v));
+  else if (which == 3) __asm__ volatile("movw %%ds, %w0" : "+r"(v));
+  else if (which == 4) __asm__ volatile("movw %%fs, %w0" : "+r"(v));
+  else __asm__ volatile("movw %%gs, %w0" : "+r"(v));
+  return v & 0xFFFF;
+}
+
+static void lg_restore_segs(void) {
+  __asm__ volatile("movw %w0, %%es\n\tmovw %w0, %%ds\n\tmovw %w0, %%fs\n\tmovw %w0, %%gs" : : "r"(KERNEL_DS) : "memory");
+}
+
+static void group_legacy(void) {
+  group_begin("legacy");
+  uint32_t hash = 2166136261u, before, a, c, f, ip;
+#define LG_HASH(v) (hash = (hash ^ (uint32_t)(v)) * 16777619u)
+  /* far-pointer loads: the segment register and the GPR both loaded */
+  lg_fp.off = 0x12345678u;
+  lg_fp.sel = USER_DS;
+  a = 0; c = 0xAAAAAAAAu;
+  before = trap_count;
+  LG_RUN("lfs lg_fp, %%ecx", a, c, 0x2u, f);
+  check("lfs", 0, 0, c ^ lg_read_seg(4) ^ lg_trap(before), 0x12345678u ^ USER_DS);
+  c = 0xAAAAAAAAu;
+  LG_RUN("lgs lg_fp, %%ecx", a, c, 0x2u, f);
+  check("lgs", 0, 0, c ^ lg_read_seg(5), 0x12345678u ^ USER_DS);
+  lg_fp.sel = KERNEL_DS;
+  c = 0;
+  LG_RUN("les lg_fp, %%ecx", a, c, 0x2u, f);
+  check("les", 0, 0, c ^ lg_read_seg(0), 0x12345678u ^ KERNEL_DS);
+  c = 0;
+  LG_RUN("lds lg_fp, %%ecx", a, c, 0x2u, f);
+  check("lds", 0, 0, c ^ lg_read_seg(3), 0x12345678u ^ KERNEL_DS);
+  lg_restore_segs();
+  /* 16-bit form: a 16-bit offset into CX, the rest of ECX kept */
+  lg_fp16.off = 0xBEEF;
+  lg_fp16.sel = USER_DS;
+  c = 0x55550000u;
+  LG_RUN("lfs lg_fp16, %%cx", a, c, 0x2u, f);
+  check("lfs 16-bit", 0, 0, c ^ lg_read_seg(4), 0x5555BEEFu ^ USER_DS);
+  lg_restore_segs();
+  /* LSS: SS:ESP from memory (ESP 16 lower), no visible change of SS; no interrupt shadow */
+  {
+    uint32_t got, want, ss = 0;
+    __asm__ volatile("movl %%esp, %1\n\tsubl $16, %1\n\tmovl %1, lg_fp\n\tmovw %w3, lg_fp+4\n\t"
+                     "lss lg_fp, %%esp\n\tmovl %%esp, %0\n\taddl $16, %%esp\n\tmovw %%ss, %w2"
+                     : "=&r"(got), "=&r"(want), "+r"(ss) : "r"(KERNEL_DS) : "memory");
+    check("lss esp", 0, 0, got, want);
+    check("lss ss", 0, 0, ss & 0xFFFF, KERNEL_DS);
+  }
+  /* a faulting load changes neither register: past the GDT limit #GP(sel), RPL 3 on a DPL 0   */
+  /* data segment #GP(sel), a register operand #UD                                              */
+  lg_fp.sel = 0x1238;
+  c = 0x77777777u;
+  before = trap_count;
+  LG_RUN("lgs lg_fp, %%ecx", a, c, 0x2u, f);
+  check("lgs bad selector", c, trap_last_err, c ^ lg_read_seg(5) ^ lg_trap(before) ^ (trap_last_err << 12), 0x77777777u ^ KERNEL_DS ^ 0x10Du ^ (0x1238u << 12));
+  lg_fp.sel = KERNEL_DS | 3;
+  c = 0x66666666u;
+  before = trap_count;
+  LG_RUN("lds lg_fp, %%ecx", a, c, 0x2u, f);
+  check("lds rpl 3", c, trap_last_err, c ^ lg_read_seg(3) ^ lg_trap(before) ^ (trap_last_err << 12), 0x66666666u ^ KERNEL_DS ^ 0x10Du ^ (KERNEL_DS << 12));
+  lg_restore_segs();
+  before = trap_count;
+  __asm__ volatile("movl $1f, trap_recover\n\tmovl $0f, %0\n0:\t.byte 0xc5, 0xc8\n\tmovl $0, trap_recover\n1:" : "=&r"(ip) : : "memory");
+  check("lds register #UD", 0, 0, lg_trap(before) | (trap_last_eip == ip ? 0x1000u : 0), 0x1106u);
+  before = trap_count;
+  __asm__ volatile("movl $1f, trap_recover\n\tmovl $0f, %0\n0:\t.byte 0x0f, 0xb2, 0xc8\n\tmovl $0, trap_recover\n1:" : "=&r"(ip) : : "memory");
+  check("lss register #UD", 0, 0, lg_trap(before) | (trap_last_eip == ip ? 0x1000u : 0), 0x1106u);
+  lg_restore_segs();
+
+  /* BOUND: inclusive signed bounds; #BR (vector 5) at the instruction otherwise */
+  {
+    static const int32_t idx[] = {0, 5, 10, -1, 11, (int32_t)0x80000000u, 0x7FFFFFFF, -7, -8, -9};
+    lg_bnd[0] = -8;
+    lg_bnd[1] = 10;
+    for (uint32_t k = 0; k < sizeof idx / sizeof idx[0]; k++) {
+      uint32_t v = (uint32_t)idx[k], want = (idx[k] < -8 || idx[k] > 10) ? 0x105u : 0;
+      before = trap_count;
+      __asm__ volatile("movl $1f, trap_recover\n\tmovl $0f, %0\n0:\tboundl %1, lg_bnd\n\tmovl $0, trap_recover\n1:" : "=&r"(ip) : "r"(v) : "memory");
+      check("bound32", k, v, lg_trap(before) | (want && trap_last_eip != ip ? 0x1000u : 0), want);
+    }
+    lg_bnd16[0] = -2;
+    lg_bnd16[1] = 3;
+    static const uint32_t idx16[] = {0xFFFF, 0xFFFE, 0xFFFD, 3, 4, 0x12340000u};
+    for (uint32_t k = 0; k < sizeof idx16 / sizeof idx16[0]; k++) {
+      int32_t s = (int16_t)idx16[k];
+      uint32_t want = (s < -2 || s > 3) ? 0x105u : 0;
+      before = trap_count;
+      __asm__ volatile("movl $1f, trap_recover\n\tboundw %w0, lg_bnd16\n\tmovl $0, trap_recover\n1:" : : "r"(idx16[k]) : "memory");
+      check("bound16", k, idx16[k], lg_trap(before), want);
+    }
+    before = trap_count;
+    __asm__ volatile("movl $1f, trap_recover\n\t.byte 0x62, 0xc1\n\tmovl $0, trap_recover\n1:" : : : "memory");
+    check("bound register #UD", 0, 0, lg_trap(before), 0x106u);
+  }
+
+  /* ARPL: the destination's RPL raised to the source's, ZF=1; else ZF=0; other flags kept */
+  for (uint32_t k = 0; k < 32; k++) {
+    uint32_t dst = 0xABCD0000u | ((k * 0x1111u) & 0xFFF0u) | (k & 3), src = 0x5A5A0000u | ((k >> 2) & 3);
+    uint32_t fin = 0x2 | (k & 16 ? CF | OF | SF | ZF | AF | PF : 0), want = dst;
+    uint32_t up = (dst & 3) < (src & 3);
+    if (up) want = (dst & ~3u) | (src & 3);
+    a = dst;
+    c = src;
+    LG_RUN("arpl %%cx, %%ax", a, c, fin, f);
+    check("arpl reg", k, dst, a, want);
+    check("arpl reg flags", k, dst, f & 0x8D5, (fin & 0x8D5 & ~ZF) | (up ? ZF : 0));
+    LG_HASH(a ^ (f << 16));
+    lg_sel = (uint16_t)dst;
+    c = src;
+    LG_RUN("arpl %%cx, lg_sel", a, c, fin, f);
+    check("arpl mem", k, dst, lg_sel, want & 0xFFFF);
+    check("arpl mem flags", k, dst, f & 0x8D5, (fin & 0x8D5 & ~ZF) | (up ? ZF : 0));
+  }
+
+  /* SALC: AL = CF ? FF : 00, nothing else changes */
+  for (uint32_t k = 0; k < 4; k++) {
+    uint32_t fin = 0x2 | (k & 1 ? CF : 0) | (k & 2 ? ZF | OF | SF : 0);
+    a = 0x12345678u;
+    LG_RUN(".byte 0xd6", a, c, fin, f);
+    check("salc", k, 0, a, k & 1 ? 0x123456FFu : 0x12345600u);
+    check("salc flags", k, 0, f & 0x8D5, fin & 0x8D5);
+  }
+
+  /* LAR / LSL / VERR / VERW over every GDT selector, at each RPL, and past the limit */
+  {
+    static const uint32_t lar_want[6] = {0, 0x00C09A00u, 0x00C09200u, 0x00C0FA00u, 0x00C0F200u, 0x00008B00u};
+    static const uint32_t lsl_want[6] = {0, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0x67u};
+    for (uint32_t sel = 0; sel < 0x40; sel++) {
+      /* An LDT selector (TI=1) with no LDT loaded: ZF=0 here; QEMU reads its reset LDTR (base 0, */
+      /* limit 0xFFFF) and answers from whatever lies at physical 0. Outside the ABI (GDT only).  */
+      if (sel & 4) continue;
+      uint32_t e = sel >> 3, rpl = sel & 3, ti = sel & 4, fin = 0x2 | (sel & 8 ? CF | SF : OF | PF);
+      uint32_t in = e < 6 && ti == 0 && e != 0;
+      uint32_t dpl = (e == 3 || e == 4) ? 3 : 0;
+      uint32_t vis = in && dpl >= rpl; /* CPL 0; no conforming segments in this GDT */
+      uint32_t zlar = vis, zlsl = vis;
+      uint32_t zverr = vis && e != 5, zverw = vis && (e == 2 || e == 4);
+      a = sel;
+      c = 0xDEADBEEFu;
+      LG_RUN("lar %%ax, %%ecx", a, c, fin, f);
+      check("lar zf", sel, c, f & 0x8D5, (fin & 0x8D5 & ~ZF) | (zlar ? ZF : 0));
+      check("lar value", sel, f, c & ~0x100u, (zlar ? lar_want[e] : 0xDEADBEEFu) & ~0x100u);
+      LG_HASH((c & ~0x100u) ^ f);
+      c = 0xDEADBEEFu;
+      LG_RUN("lsl %%ax, %%ecx", a, c, fin, f);
+      check("lsl zf", sel, c, f & 0x8D5, (fin & 0x8D5 & ~ZF) | (zlsl ? ZF : 0));
+      check("lsl value", sel, f, c, zlsl ? lsl_want[e] : 0xDEADBEEFu);
+      LG_HASH(c ^ f);
+      c = 0xDEADBEEFu;
+      LG_RUN("lsl %%ax, %%cx", a, c, fin, f);
+      check("lsl 16-bit", sel, f, c, zlsl ? 0xDEAD0000u | (lsl_want[e] & 0xFFFF) : 0xDEADBEEFu);
+      LG_RUN("verr %%ax", a, c, fin, f);
+      check("verr", sel, 0, f & 0x8D5, (fin & 0x8D5 & ~ZF) | (zverr ? ZF : 0));
+      LG_RUN("verw %%ax", a, c, fin, f);
+      check("verw", sel, 0, f & 0x8D5, (fin & 0x8D5 & ~ZF) | (zverw ? ZF : 0));
+      LG_HASH(f);
+    }
+    /* memory operands */
+    lg_sel = KERNEL_DS;
+    c = 0;
+    LG_RUN("lar lg_sel, %%ecx", a, c, 0x2u, f);
+    check("lar mem", 0, f, (c & ~0x100u) | (f & ZF), 0x00C09200u | ZF);
+    LG_RUN("lsl lg_sel, %%ecx", a, c, 0x2u, f);
+    check("lsl mem", 0, f, c ^ (f & ZF), 0xFFFFFFFFu ^ ZF);
+    LG_RUN("verw lg_sel", a, c, 0x2u, f);
+    check("verw mem", 0, 0, f & ZF, ZF);
+  }
+  printf("  legacy: hash %x\n", hash);
+#undef LG_HASH
+  group_end();
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* INVLPG and 4 MiB pages: INVLPG of any address in a large page drops the whole translation,   */
 /* not the one 4 KiB piece a TLB may keep. Two pieces are cached, the PDE moves to another       */
 /* frame, INVLPG names a third piece. Identity-mapped 4 MiB pages for the rest; paging off after. */
@@ -2051,6 +2247,7 @@ int kmain(uint32_t magic, struct multiboot_info *mbi) {
   group_bcd();
   group_pse_invlpg();
   group_encodings();
+  group_legacy();
   printf("cputest: %u groups, %u failed\n", groups_run, groups_failed);
   printf(groups_failed ? "cputest: FAIL\n" : "cputest: PASS\n");
   return (int)groups_failed;

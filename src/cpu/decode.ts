@@ -5,6 +5,7 @@
 import * as A from './exec-alu.js';
 import * as B from './exec-branch.js';
 import * as D from './exec-data.js';
+import * as G from './exec-legacy.js';
 import * as S from './exec-string.js';
 import * as Y from './exec-system.js';
 import type { Insn } from './insn.js';
@@ -587,8 +588,28 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
         ins.imm = u8();
         ins.fn = A.opAam;
         break;
+      case 0x62:
+        modrm();
+        ins.fn = ins.mem ? G.opBound : Y.opUD;
+        break;
+      case 0x63:
+        modrm();
+        ins.osz = 2;
+        ins.fn = G.opArpl;
+        break;
+      case 0xc4:
+      case 0xc5:
+        // Without VEX (no AVX), a register form is LES/LDS with a register operand: #UD.
+        modrm();
+        ins.fn = ins.mem ? G.opLoadFarPtr : Y.opUD;
+        ins.op = op === 0xc4 ? 0 : 3;
+        term();
+        break;
+      case 0xd6:
+        ins.fn = G.opSalc;
+        break;
       default:
-        // 62 63 (BOUND ARPL), C4 C5 (LES LDS), D6, F1 and others: #UD.
+        // F1 (INT1) and other unassigned one-byte opcodes: #UD.
         ins.fn = Y.opUD;
     }
   }
@@ -674,7 +695,7 @@ function decode0F(
     case 0x00:
       modrm();
       ins.osz = ins.mem ? 2 : osz;
-      ins.fn = ins.op < 4 ? Y.opGroup6 : Y.opUD;
+      ins.fn = ins.op < 4 ? Y.opGroup6 : ins.op < 6 ? G.opVerify : Y.opUD;
       term();
       return;
     case 0x01:
@@ -682,6 +703,20 @@ function decode0F(
       if (ins.op === 5 || (!ins.mem && ins.op !== 4 && ins.op !== 6)) ins.fn = Y.opUD;
       else ins.fn = Y.opGroup7;
       if (ins.op === 4 || ins.op === 6) ins.osz = ins.mem ? 2 : ins.osz;
+      term();
+      return;
+    case 0x02:
+    case 0x03:
+      modrm();
+      ins.op = op - 2;
+      ins.fn = G.opLarLsl;
+      return;
+    case 0xb2:
+    case 0xb4:
+    case 0xb5:
+      modrm();
+      ins.fn = ins.mem ? G.opLoadFarPtr : Y.opUD;
+      ins.op = op - 0xb0;
       term();
       return;
     case 0x06:

@@ -101,8 +101,8 @@ describe('interrupts and exceptions', () => {
     expect(stoppedInHandler(m3)).toBe(0);
   });
 
-  it('#UD for x87, SSE, UD2 and unknown opcodes; INT3 is #BP with the next EIP', () => {
-    for (const bytes of [[0xd9, 0xe8], [0x0f, 0x0b], [0x0f, 0x28, 0xc1], [0xd6], [0x0f, 0x05], [0x8d, 0xc0]]) {
+  it('#UD for x87, SSE, UD2, UD1, LES with a register operand and unknown opcodes; INT3 is #BP with the next EIP', () => {
+    for (const bytes of [[0xd9, 0xe8], [0x0f, 0x0b], [0x0f, 0xb9, 0xc0], [0x0f, 0x28, 0xc1], [0xc4, 0xc0], [0x0f, 0x05], [0x8d, 0xc0]]) {
       const m = machine();
       load(m, CODE, bytes);
       runToStop(m);

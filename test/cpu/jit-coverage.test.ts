@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import * as A from '../../src/cpu/exec-alu.js';
 import * as B from '../../src/cpu/exec-branch.js';
 import * as D from '../../src/cpu/exec-data.js';
+import * as G from '../../src/cpu/exec-legacy.js';
 import * as S from '../../src/cpu/exec-string.js';
 import * as Y from '../../src/cpu/exec-system.js';
 import { hasTemplate } from '../../src/cpu/jit/templates.js';
@@ -43,8 +44,8 @@ describe('compiler coverage of the handlers', () => {
     }
     expect(unclassified, 'handlers neither templated nor listed in CALLED').toEqual([]);
     expect(both, 'handlers listed in CALLED that have a template').toEqual([]);
-    // String and system instructions stay with their handlers (I/O, faults, mode changes).
-    for (const mod of [S, Y]) {
+    // String, system and legacy instructions stay with their handlers (I/O, faults, mode changes).
+    for (const mod of [S, Y, G]) {
       for (const [name, fn] of Object.entries(mod)) {
         if (name.startsWith('op') && typeof fn === 'function') expect(hasTemplate(fn as Parameters<typeof hasTemplate>[0]), name).toBe(false);
       }

@@ -1,5 +1,5 @@
 // The integer ISA items of the instruction-stream fuzzer: cpufuzz.c's gen_insn case for case, in
-// 8/16/32-bit forms and with the rotate-through-carry and decimal-adjust forms it lacks, each
+// 8/16/32-bit forms and with the rotate-through-carry, decimal-adjust, SALC and ARPL forms it lacks, each
 // instruction allowed only where it reads no undefined flag; and the string instructions, with
 // and without REP, forward and backward, inside scratch.
 
@@ -13,7 +13,7 @@ import { cc_needs, type StreamGenState } from './stream-gen-state.js';
  * here (it would read an undefined flag). Updates g.def.
  */
 export function isaOp(g: StreamGenState, b: ItemBuilder, allowJcc: boolean): boolean {
-  const kind = g.r(32);
+  const kind = g.r(33);
   let size = g.pickSize();
   const mem = (g.u32() & 3) === 0;
   const def = g.def;
@@ -375,6 +375,19 @@ export function isaOp(g: StreamGenState, b: ItemBuilder, allowJcc: boolean): boo
         b.e8(0xd0 + k);
         b.e8(imm);
         g.def = k === 4 && imm === 0 ? ALLF : SF | ZF | PF;
+      }
+      break;
+    }
+    case 31: {
+      // SALC (AL = CF ? FF : 0, reads CF, writes no flag) or ARPL r/m16, r16 (ZF alone)
+      if (g.r(2) === 0) {
+        if (!(def & CF)) return g.abandon(b);
+        g.need(CF);
+        b.e8(0xd6);
+      } else {
+        b.e8(0x63);
+        g.rm(b, g.reg(), 16, mem, true);
+        g.def = def | ZF;
       }
       break;
     }

@@ -1,6 +1,7 @@
 // The system-instruction items of the instruction-stream fuzzer: CR moves and toggles (CR0.WP,
 // CR4.PSE), descriptor tables, segment loads, far JMP/CALL through the GDT, software interrupts,
-// UD2, COM1 and undecoded ports, RDTSC, CPUID, PUSHF/POPF, INVLPG, LTR and x87 opcodes (#UD).
+// UD2, COM1 and undecoded ports, RDTSC, CPUID, PUSHF/POPF, INVLPG, LTR, the descriptor queries
+// LAR LSL VERR VERW, and x87 opcodes (#UD).
 // Ring 3 takes #GP on the privileged ones; --qemu profiles keep only what QEMU reproduces exactly.
 
 import { CR0_WP, CR4_PSE } from '../../cpu/paging.js';
@@ -11,7 +12,7 @@ import type { StreamGenState } from './stream-gen-state.js';
 /** An item of system instructions (ring 3 gets #GP for the privileged ones: skipped). */
 export function systemOp(g: StreamGenState, b: ItemBuilder): boolean {
   const p = g.profile;
-  switch (g.r(20)) {
+  switch (g.r(21)) {
     case 0:
       b.insn(0x0f, 0x01, 0x15, ...le32(GDTR)); // lgdt [gdtr]
       return true;
@@ -145,6 +146,17 @@ export function systemOp(g: StreamGenState, b: ItemBuilder): boolean {
     case 18: {
       if (!p.paging) return false;
       b.insn(0x0f, 0x01, 0x7d, g.u32() & 0xff); // invlpg [ebp+d8]
+      return true;
+    }
+    case 19: {
+      // descriptor queries (LAR LSL VERR VERW) of a GDT selector at any RPL, from ring 0 or 3:
+      // only ZF and LAR/LSL's destination change. Never an LDT selector (TI=1): with no LDT
+      // loaded QEMU answers from its reset LDTR (base 0), this CPU says no.
+      const src = g.reg();
+      b.insn(0x66, 0xb8 + src, g.r(64) & ~4, 0); // mov r16, sel
+      const k = g.r(4);
+      if (k < 2) b.insn(0x0f, 0x02 + k, 0xc0 | (g.reg() << 3) | src); // lar/lsl r32, r16
+      else b.insn(0x0f, 0x00, (k === 2 ? 0xe0 : 0xe8) | src); // verr/verw r16
       return true;
     }
     default: {
