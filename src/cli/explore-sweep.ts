@@ -113,8 +113,9 @@ export async function sweep(t: Target, o: SweepOpts): Promise<boolean> {
   if (o.scheduler === 'pct') extra.pctBound = pctBoundFor(t.scenario, t.bug, o.depth);
   if (o.json) writeStdout(JSON.stringify({ ...summary, ...extra }) + '\n');
   else {
-    const rate = rateText(summary.runs, seconds);
-    let line = `${label}: ${summary.runs} runs, ${summary.failures} failing, ${rate} runs/s`;
+    // stdout is the result, identical for the same options and seeds; the speed goes to stderr.
+    writeStderr(`explore: ${label}: ${summary.runs} runs in ${seconds.toFixed(1)} s, ${rateText(summary.runs, seconds)} runs/s\n`);
+    let line = `${label}: ${summary.runs} runs, ${summary.failures} failing`;
     if (o.scheduler === 'dfs') line += exhausted ? `; schedule space exhausted (preemption bound ${o.bound})` : `; not exhausted (preemption bound ${o.bound}: raise --seeds for more runs)`;
     if (o.scheduler === 'pct') {
       const b = extra.pctBound as { actors: number; steps: number; depth: number; runs: number };

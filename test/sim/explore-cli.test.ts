@@ -82,6 +82,16 @@ describe('explore CLI', () => {
     expect(lines[lines.length - 1]).toMatchObject({ type: 'summary', runs: 40, failures: 0 });
   });
 
+  it('the same sweep prints the same stdout, byte for byte; its speed goes to stderr', () => {
+    const args = ['explore', '--scenario', 'swap-race', '--scheduler', 'pct', '--runs', '30'];
+    const a = cli(args);
+    const b = cli(args);
+    expect(a.status).toBe(0);
+    expect(a.stdout).toBe('swap-race (pct): 30 runs, 0 failing; PCT bound: 50 runs for a depth-3 bug (n=2 actors, k=5 steps)\n');
+    expect(b.stdout).toBe(a.stdout);
+    expect(a.stderr).toMatch(/explore: swap-race \(pct\): 30 runs in \d+\.\d s, [\d.]+ runs\/s/);
+  });
+
   it('dfs says when it exhausted the space', () => {
     const r = cli(['explore', '--scenario', 'swap-race', '--scheduler', 'dfs', '--seeds', '1..5000']);
     expect(r.status).toBe(0);
