@@ -79,7 +79,7 @@ export class FuzzPool {
       clearTimeout(b.timer);
       slot.busy = null;
       const o = { status: 70, reason: 'internal', message: `worker: ${String(e).split('\n')[0]}`, serial: '', instructions: 0, regs: [] };
-      b.resolve({ hang: false, result: { native: o, shadow: o, findings: [{ kind: 'internal-error', detail: o.message }], compiled: 0 }, seconds: 0 });
+      b.resolve({ hang: false, result: { native: o, shadow: o, tdp: o, findings: [{ kind: 'internal-error', detail: o.message }], compiled: 0 }, seconds: 0 });
       this.replace(slot);
     });
     return slot;

@@ -350,10 +350,11 @@ function withKeep(spec: CaseSpec, keep: number[]): CaseSpec {
   return spec.kind === 'image' ? { ...spec, keep } : { kind: 'stream', stream: { ...spec.stream, keep } };
 }
 
-function machineFlags(spec: CaseSpec): { native: string; shadow: string } {
+function machineFlags(spec: CaseSpec): { native: string; shadow: string; tdp: string } {
   const m = caseMachine(spec);
   const mem = `--mem ${m.ram / 1048576}M --max-insns ${m.maxInsns}`;
-  return { native: `${mem} --mmu native`, shadow: `${mem} --mmu shadow --host-mem ${m.hostMem / 1024}K --swap ${m.ram / 1048576}M --seed 1` };
+  const host = `--host-mem ${m.hostMem / 1024}K --swap ${m.ram / 1048576}M --seed 1`;
+  return { native: `${mem} --mmu native`, shadow: `${mem} --mmu shadow ${host}`, tdp: `${mem} --mmu tdp ${host}` };
 }
 
 async function saveReproducer(
@@ -390,11 +391,13 @@ async function saveReproducer(
     image: images.names[shrunk.kind === 'image' ? shrunk.image : -1] ?? null,
     native: final.result?.native,
     shadow: final.result?.shadow,
+    tdp: final.result?.tdp,
     qemu: final.qemu ? { status: final.qemu.status, serial: final.qemu.serial } : undefined,
     replay,
     commands: [
       `shadowvisor run ${base}.elf ${flags.native}`,
       `shadowvisor run ${base}.elf ${flags.shadow}`,
+      `shadowvisor run ${base}.elf ${flags.tdp}`,
       `qemu-system-i386 -kernel ${base}.elf -m 64 -display none -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 -no-reboot`,
       // an interpreter/compiler difference: the interpreter alone, then the compiler as eager
       // as the fuzzer runs it (compare their output and `--stats`)
