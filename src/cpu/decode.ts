@@ -686,9 +686,25 @@ function decode0F(
     return;
   }
   if (op >= 0x18 && op < 0x20) {
-    // Hint NOPs (prefetch, multi-byte NOP 0F 1F /0).
+    // Hint NOPs (multi-byte NOP 0F 1F /0, reserved hints). PREFETCHh (0F 18 /0-/3) names a
+    // memory byte: a register operand is #UD, as on QEMU.
     modrm();
-    ins.fn = D.opNop;
+    ins.fn = op === 0x18 && !ins.mem && ins.op < 4 ? Y.opUD : D.opNop;
+    return;
+  }
+  if (op === 0x0d) {
+    // PREFETCH/PREFETCHW: a hint, run as a NOP (QEMU does); a register operand is #UD.
+    modrm();
+    ins.fn = ins.mem ? D.opNop : Y.opUD;
+    return;
+  }
+  if (op === 0xae) {
+    // LFENCE MFENCE SFENCE (0F AE E8/F0/F8 and the other register forms of /5 /6 /7): this CPU
+    // performs every access in program order, so a fence has nothing to wait for. Hand-written
+    // code uses them without checking CPUID (`lfence; rdtsc`), and QEMU runs them. The memory
+    // forms (FXSAVE ... CLFLUSH) and the other register forms are FPU/SSE state: #UD.
+    modrm();
+    ins.fn = !ins.mem && ins.op >= 5 ? D.opNop : Y.opUD;
     return;
   }
   switch (op) {
