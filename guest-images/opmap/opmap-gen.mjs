@@ -49,7 +49,8 @@ for (const [regForm, o16] of [[false, false], [true, false], [false, true]]) {
   }
 }
 
-const out = [`	.text
+const out = [`	.set buf, 0x00F8F878
+	.text
 # run_test(insn): run the stub at insn from known registers, flags and stack; results in res.
 	.globl run_test
 run_test:

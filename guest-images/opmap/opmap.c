@@ -7,7 +7,11 @@
 
 uint32_t saved_esp;
 uint32_t res[9];
-uint8_t buf[512] __attribute__((aligned(16)));
+/* The scratch buffer sits where its address (buf+128 = 0x00F8F8F8, the memory operand's disp32)
+ * decodes harmlessly when an opcode without a ModRM leaves those bytes to run as instructions:
+ * CLC CLC CLC and ADD AL,BH, nothing that reaches memory outside RAM (which reads differently on
+ * QEMU). 16 MiB: run it with --mem 64M, as QEMU's -m 64. */
+#define buf ((uint8_t *)0x00F8F878)
 
 struct opmap_test { uint32_t insn; uint32_t code; };
 void run_test(uint32_t insn);
