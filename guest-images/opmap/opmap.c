@@ -15,6 +15,17 @@ uint32_t res[9];
 
 struct opmap_test { uint32_t insn; uint32_t code; };
 void run_test(uint32_t insn);
+void run_test_user(void);
+extern uint32_t target;
+uint32_t user_esp;
+static uint8_t user_stack[4096] __attribute__((aligned(16)));
+static uint8_t kernel_stack[4096] __attribute__((aligned(16)));
+
+/* INT 0x81 from the ring-3 stub's end: back to the kernel stack enter_user() left. */
+static void back_to_ring0(struct trapframe *tf) {
+  (void)tf;
+  leave_user(0);
+}
 extern struct opmap_test opmap_tests[];
 extern uint32_t opmap_count;
 
@@ -24,18 +35,27 @@ int kmain(uint32_t magic, struct multiboot_info *mbi) {
   gdt_init();
   idt_init();
   pic_remap(IRQ_BASE, IRQ_BASE + 8); /* every IRQ masked */
+  trap_set_handler(0x81, back_to_ring0);
+  idt_set_dpl(0x81, 3);
+  tss_set_kernel_stack((uint32_t)(kernel_stack + sizeof kernel_stack));
+  user_esp = (uint32_t)(user_stack + sizeof user_stack);
   printf("opmap: %u forms\n", opmap_count);
   for (uint32_t i = 0; i < opmap_count; i++) {
     for (int k = 0; k < 512; k++) buf[k] = (uint8_t)(k * 7 + 3);
     for (int k = 0; k < 9; k++) res[k] = 0;
     uint32_t before = trap_count;
-    run_test(opmap_tests[i].insn);
+    if (opmap_tests[i].code & 0x800) {
+      target = opmap_tests[i].insn;
+      enter_user((uint32_t)run_test_user, user_esp, 0x2);
+    } else {
+      run_test(opmap_tests[i].insn);
+    }
     int trapped = trap_count != before;
     uint32_t h = 2166136261u;
     for (int k = 0; k < 8; k++) h = (h ^ res[k]) * 16777619u;
     for (int k = 0; k < 512; k++) h = (h ^ buf[k]) * 16777619u;
     uint32_t c = opmap_tests[i].code;
-    printf("%s%s%02x/%u%s v=%02x off=%x err=%x h=%08x f=%03x\n", c & 0x400 ? "66 " : "", c & 0x100 ? "0f " : "", c & 0xff, c >> 12, c & 0x200 ? "r" : "m",
+    printf("%s%s%s%02x/%u%s v=%02x off=%x err=%x h=%08x f=%03x\n", c & 0x800 ? "r3 " : "", c & 0x400 ? "66 " : "", c & 0x100 ? "0f " : "", c & 0xff, c >> 12, c & 0x200 ? "r" : "m",
            trapped ? trap_last_vector : 0xff, trapped ? trap_last_eip - opmap_tests[i].insn : 0, trapped ? trap_last_err : 0, h,
            res[8] & 0x8d5);
   }

@@ -113,6 +113,13 @@ export class Cpu {
   uacc = 0;
 
   readonly sreg = new Int32Array(6);
+  /** The high word of the descriptor each data segment register was loaded from (0 for a null
+   *  selector): the hidden part a return to an outer level consults (segments.ts
+   *  dropInvisibleSegs), so it needs no GDT read that could fault. */
+  readonly segHi = new Int32Array(6);
+  /** DR0-DR7, kept but never armed: MOV to and from them works (DR4/DR5 alias DR6/DR7), no
+   *  breakpoint ever raises #DB. */
+  readonly dr = new Int32Array(8);
   gdtBase = 0;
   gdtLimit = 0;
   idtBase = 0;
@@ -291,6 +298,10 @@ export class Cpu {
     // Selectors as QEMU's multiboot loader leaves them.
     this.sreg[SEG_CS] = 0x10;
     this.sreg[SEG_ES] = this.sreg[SEG_SS] = this.sreg[SEG_DS] = this.sreg[SEG_FS] = this.sreg[SEG_GS] = 0x18;
+    this.segHi.fill(0x00cf9300); // ring 0 data, as the loader's descriptors
+    this.dr.fill(0);
+    this.dr[6] = 0xffff0ff0 | 0;
+    this.dr[7] = 0x400;
     this.gdtBase = 0;
     this.gdtLimit = 0;
     this.idtBase = 0;

@@ -746,17 +746,23 @@ function decode0F(
       ins.fn = Y.opUD;
       return;
     case 0x20:
-    case 0x22: {
-      // MOV to/from CRn: the ModRM mod field is ignored (always a register, no SIB/disp).
+    case 0x22:
+    case 0x21:
+    case 0x23: {
+      // MOV to/from CRn (20 22) or DRn (21 23): the ModRM mod field is ignored (always a
+      // register, no SIB/disp). A CR write can change paging: it ends the block.
       const m = u8();
       ins.reg = (m >> 3) & 7;
       ins.rm = m & 7;
       ins.mem = false;
-      ins.op = op === 0x22 ? 1 : 0;
-      ins.fn = Y.opMovCr;
-      term();
+      ins.op = (op & 2) !== 0 ? 1 : 0;
+      ins.fn = (op & 1) !== 0 ? Y.opMovDr : Y.opMovCr;
+      if ((op & 1) === 0) term();
       return;
     }
+    case 0x33:
+      ins.fn = Y.opRdpmc;
+      return;
     case 0x31:
       ins.fn = Y.opRdtsc;
       return;

@@ -13,6 +13,10 @@ import { CR0_PE, CR0_PG, CR0_WP, CR4_PSE } from './paging.js';
 import { descPresent, loadDataSeg, readDescriptor } from './segments.js';
 
 const CR4_TSD = 1 << 2;
+const CR4_DE = 1 << 3;
+const CR4_PCE = 1 << 8;
+const DR6_FIXED = 0xffff0ff0 | 0;
+const DR7_FIXED = 0x400;
 const CR4_PGE = 1 << 7;
 const CR4_ALLOWED = (1 << 2) | (1 << 3) | CR4_PSE | CR4_PGE | (1 << 8);
 const CPUID_EDX = (1 << 3) | (1 << 4) | (1 << 8) | (1 << 15); // PSE TSC CX8 CMOV
@@ -268,6 +272,31 @@ export function opMovCr(c: Cpu, i: Insn): void {
     default:
       c.raise(6, -1);
   }
+}
+
+/** MOV to/from DRn (0F 21, 0F 23; i.op 1 = to DRn). The registers are storage only: no
+ *  breakpoint is ever armed (README). DR4/DR5 alias DR6/DR7 unless CR4.DE makes them #UD; DR6
+ *  and DR7 keep their fixed-one bits, as QEMU's helper_set_dr does. */
+export function opMovDr(c: Cpu, i: Insn): void {
+  requireCpl0(c);
+  let n = i.reg;
+  if (n === 4 || n === 5) {
+    if ((c.cr4 & CR4_DE) !== 0) c.raise(6, -1);
+    n += 2;
+  }
+  if (i.op === 0) {
+    c.r[i.rm] = c.dr[n]!;
+    return;
+  }
+  const v = c.r[i.rm]!;
+  c.dr[n] = n === 6 ? v | DR6_FIXED : n === 7 ? v | DR7_FIXED : v;
+}
+
+/** RDPMC (0F 33): no performance counters here. CPL > 0 without CR4.PCE is #GP(0), otherwise
+ *  #UD, as QEMU answers. */
+export function opRdpmc(c: Cpu, _i: Insn): void {
+  if (c.cpl !== 0 && (c.cr4 & CR4_PCE) === 0) c.raise(13, 0);
+  c.raise(6, -1);
 }
 
 export function opClts(c: Cpu, _i: Insn): void {

@@ -6,7 +6,7 @@
 import { type Cpu, EXIT_SIGNAL, FAULT_SIGNAL, SEG_CS, SEG_SS, TRIPLE_SIGNAL } from './cpu.js';
 import { GuestError } from './errors.js';
 import { FL_AC, FL_ARITH, FL_DF, FL_ID, FL_IF, FL_IOPL, FL_NT, FL_RF, FL_TF, FL_VM, setArith } from './flags.js';
-import { checkCodeSeg, checkStackSeg } from './segments.js';
+import { checkCodeSeg, checkStackSeg, dropInvisibleSegs } from './segments.js';
 
 export const EV_NONE = 0;
 export const EV_EXC = 1; // an exception raised by an instruction (or injected)
@@ -134,6 +134,7 @@ export function deliver(c: Cpu, vector: number, err: number, kind: number, retEi
     const esp = c.readAcc((c.trBase + tss) | 0, 4, 0);
     const ss = c.readAcc((c.trBase + tss + 4) | 0, 2, 0);
     checkStackSeg(c, ss, dpl, ext);
+    const ssHi = c.descHi;
     const n = hasErr ? 24 : 20;
     c.probeWrite((esp - 4) | 0, 0);
     c.probeWrite((esp - n) | 0, 0);
@@ -144,6 +145,7 @@ export function deliver(c: Cpu, vector: number, err: number, kind: number, retEi
     c.writeAcc((esp - 20) | 0, 4, retEip, 0);
     if (hasErr) c.writeAcc((esp - 24) | 0, 4, err, 0);
     c.sreg[SEG_SS] = ss;
+    c.segHi[SEG_SS] = ssHi;
     c.r[4] = (esp - n) | 0;
     newCpl = dpl;
   } else {
@@ -201,16 +203,20 @@ export function iret(c: Cpu, osz: number): void {
   if (conforming ? dpl > rpl : dpl !== rpl) c.raise(13, cs & 0xfffc);
   let esp = (sp + 12) | 0;
   let ss = c.sreg[SEG_SS];
+  let ssHi = c.segHi[SEG_SS]!;
   if (rpl > cpl) {
     esp = c.rd32((sp + 12) | 0);
     ss = c.rd32((sp + 16) | 0) & 0xffff;
     checkStackSeg(c, ss, rpl, 0);
+    ssHi = c.descHi;
   }
   writeFlagsPriv(c, fl, 4, cpl);
   c.sreg[SEG_CS] = cs;
   c.sreg[SEG_SS] = ss;
+  c.segHi[SEG_SS] = ssHi;
   c.r[4] = esp;
   c.eip = eip;
   if (rpl !== cpl) c.cpl = rpl;
+  if (rpl > cpl) dropInvisibleSegs(c, rpl);
   c.blockBreak = true;
 }

@@ -49,6 +49,7 @@ export function loadDataSeg(c: Cpu, seg: number, sel: number): void {
   if ((sel & 0xfffc) === 0) {
     if (seg === SEG_SS) c.raise(13, 0);
     c.sreg[seg] = sel;
+    c.segHi[seg] = 0;
     return;
   }
   readDescriptor(c, sel, 0);
@@ -61,6 +62,7 @@ export function loadDataSeg(c: Cpu, seg: number, sel: number): void {
     if (!descPresent(hi)) c.raise(12, sel & 0xfffc);
     checkFlat(c, sel, lo, hi, 'stack');
     c.sreg[SEG_SS] = sel;
+    c.segHi[SEG_SS] = hi;
     return;
   }
   const code = descIsCode(hi);
@@ -70,6 +72,28 @@ export function loadDataSeg(c: Cpu, seg: number, sel: number): void {
   if (!descPresent(hi)) c.raise(11, sel & 0xfffc);
   checkFlat(c, sel, lo, hi, 'data');
   c.sreg[seg] = sel;
+  c.segHi[seg] = hi;
+}
+
+/**
+ * A return to an outer privilege level (IRET, far RET) leaves no segment register the new level
+ * may not use: each of ES DS FS GS that holds a data or non-conforming code segment with a DPL
+ * below the new CPL becomes null (the SDM's RETURN-TO-OUTER-PRIVILEGE-LEVEL step, judged on the
+ * hidden descriptor, as QEMU's validate_seg does: a null ES or DS is cleared to 0, a null FS or
+ * GS is left alone).
+ */
+export function dropInvisibleSegs(c: Cpu, cpl: number): void {
+  for (let k = 0; k < 4; k++) {
+    const seg = k === 0 ? 0 : k + 2; // ES, DS, FS, GS
+    const sel = c.sreg[seg]!;
+    if ((sel & 0xfffc) === 0 && seg >= 4) continue;
+    const hi = c.segHi[seg]!;
+    const conformingCode = (hi & 0x1c00) === 0x1c00;
+    if (!conformingCode && descDpl(hi) < cpl) {
+      c.sreg[seg] = 0;
+      c.segHi[seg] = 0;
+    }
+  }
 }
 
 /**
@@ -134,9 +158,11 @@ export function farReturn(c: Cpu, imm: number, osz: number): void {
     const ss = (osz === 4 ? c.rd32((nsp + 4) | 0) : c.rd16((nsp + 2) | 0)) & 0xffff;
     checkStackSeg(c, ss, rpl, 0);
     c.sreg[SEG_SS] = ss;
+    c.segHi[SEG_SS] = c.descHi;
     nsp = (esp + imm) | 0;
     c.sreg[1] = sel;
     c.cpl = rpl;
+    dropInvisibleSegs(c, rpl);
   } else {
     c.sreg[1] = sel;
   }
