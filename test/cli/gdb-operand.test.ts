@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Cpu } from '../../src/cpu/cpu.js';
 import { nextOperandAccess } from '../../src/cli/gdb/operand-access.js';
+import { RunControl } from '../../src/cli/gdb/run-control.js';
 import type { GuestPhys } from '../../src/cli/gdb/guest-peek.js';
 
 function at(bytes: number[], regs: Partial<Record<'eax' | 'ebx' | 'esp', number>> = {}) {
@@ -15,7 +16,7 @@ function at(bytes: number[], regs: Partial<Record<'eax' | 'ebx' | 'esp', number>
   r[3] = regs.ebx ?? 0;
   r[4] = regs.esp ?? 0;
   const cpu = { eip: 0x1000, cr0: 0x11, cr3: 0, cr4: 0, r } as unknown as Cpu;
-  const phys: GuestPhys = { read: (gpa, len) => (gpa + len <= mem.length ? mem.slice(gpa, gpa + len) : null), write: () => false };
+  const phys: GuestPhys = { read: (gpa, len) => (gpa + len <= mem.length ? mem.slice(gpa, gpa + len) : null), write: () => false, isRam: () => true };
   return nextOperandAccess(cpu, phys);
 }
 
@@ -34,11 +35,45 @@ describe('the next instruction operand (rwatch / awatch)', () => {
     expect(at([0x66, 0xc7, 0x05, 0x00, 0x10, 0x00, 0x00, 0x34, 0x12])).toEqual({ addr: 0x1000, size: 2, read: false }); // mov word [m], imm
     expect(at([0x8f, 0x05, 0x00, 0x10, 0x00, 0x00])).toEqual({ addr: 0x1000, size: 4, read: false }); // pop [m]
   });
+  it('MOVZX/MOVSX read the byte or word they extend, whatever the destination size', () => {
+    expect(at([0x0f, 0xb6, 0x05, 0x8c, 0x1c, 0x10, 0x00])).toEqual({ addr: 0x101c8c, size: 1, read: true }); // movzbl [m], eax
+    expect(at([0x0f, 0xbe, 0x03], { ebx: 0x2000 })).toEqual({ addr: 0x2000, size: 1, read: true }); // movsbl [ebx], eax
+    expect(at([0x0f, 0xb7, 0x03], { ebx: 0x2000 })).toEqual({ addr: 0x2000, size: 2, read: true }); // movzwl [ebx], eax
+    expect(at([0x66, 0x0f, 0xbe, 0x03], { ebx: 0x2000 })).toEqual({ addr: 0x2000, size: 1, read: true }); // movsbw [ebx], ax
+    expect(at([0x0f, 0xbf, 0x03], { ebx: 0x2000 })).toEqual({ addr: 0x2000, size: 2, read: true }); // movswl [ebx], eax
+  });
   it('no access: register operands, LEA, INVLPG, NOP Ev; undecodable or unreadable code', () => {
     expect(at([0x01, 0xc3])).toBeNull(); // add ebx, eax
     expect(at([0x8d, 0x44, 0x40, 0x01])).toBeNull(); // lea eax, [eax+eax*2+1]
     expect(at([0x0f, 0x01, 0x38])).toBeNull(); // invlpg [eax]
     expect(at([0x0f, 0x1f, 0x40, 0x00])).toBeNull(); // nop [eax]
     expect(at([0x90])).toBeNull();
+  });
+});
+
+describe('write watchpoints on bytes the debugger cannot always read (watch)', () => {
+  // The debugger reads guest memory without faulting anything in: bytes on a page the host has
+  // not populated, or has swapped out, are unreadable. Their becoming readable is no store, so
+  // it must not stop the guest; only a changed value does (QEMU, where memory is always
+  // readable, stops once, at the store).
+  it('a watch set on unreadable bytes takes the first value read as its baseline; a swap-out and swap-in is no write', () => {
+    let bytes: Uint8Array | null = null;
+    const phys: GuestPhys = { read: (_gpa, len) => (bytes === null ? null : bytes.slice(0, len)), write: () => false, isRam: () => true };
+    const cpu = { eip: 0x1000, cr0: 0x11, cr3: 0, cr4: 0, r: new Int32Array(9), raise: () => undefined } as unknown as Cpu;
+    const ctl = new RunControl([cpu], phys);
+    ctl.addWatch(0x5000, 4);
+    const step = (value: number | null): boolean => {
+      bytes = value === null ? null : new Uint8Array(new Uint32Array([value]).buffer);
+      ctl.stop = null;
+      return ctl.check(0, cpu.eip);
+    };
+    expect(step(null)).toBe(false); // still unreadable
+    expect(step(0)).toBe(false); // the host populated the page: the baseline
+    expect(step(5)).toBe(true); // a store
+    expect(ctl.stop).toMatchObject({ kind: 'watch', watchAddr: 0x5000 });
+    expect(step(5)).toBe(false);
+    expect(step(null)).toBe(false); // swapped out
+    expect(step(5)).toBe(false); // swapped back in, unchanged
+    expect(step(6)).toBe(true);
   });
 });

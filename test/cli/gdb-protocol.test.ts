@@ -72,6 +72,16 @@ class RspClient {
 
 const le32 = (hex: string): number => Buffer.from(hex, 'hex').readUInt32LE(0);
 
+/** A client connected to the stub, retrying while it is not listening (yet, or again). */
+async function connectRetry(port: number): Promise<RspClient> {
+  for (let k = 0; ; k++) {
+    const t = new RspClient(port);
+    if (await t.connected()) return t;
+    if (k > 100) throw new Error('could not connect to the stub');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 describe('gdb stub protocol', () => {
   it('answers malformed and unknown packets clearly and keeps serving; registers, memory, target.xml', async () => {
     const { stub, port } = await startStub(['--mmu', 'native', GDBDEMO]);
@@ -190,13 +200,7 @@ describe('gdb stub protocol', () => {
     await new Promise((r) => busy.close(r));
     const stub = track(spawnCli(['run', '--gdb', String(port), ...args]));
     await until(() => stub.stdout.includes('cpubench-short: start'), 30_000, 'the guest to start');
-    let c: RspClient | null = null;
-    for (let k = 0; c === null; k++) {
-      const t = new RspClient(port);
-      if (await t.connected()) c = t;
-      else if (k > 100) throw new Error('could not connect to the stub');
-      else await new Promise((r) => setTimeout(r, 50));
-    }
+    const c = await connectRetry(port);
     expect(await c.ask('?')).toMatch(/^T05thread:1;08:[0-9a-f]{8};$/);
     expect(await c.ask('g')).toHaveLength(16 * 8 + 8 * 20 + 8 * 8);
     expect(await c.ask('D')).toBe('OK');
@@ -208,6 +212,38 @@ describe('gdb stub protocol', () => {
     expect(comparableStats(stub.stderr)).toEqual(comparableStats(plain.stderr));
     const debugged = JSON.parse(stub.stderr.trimEnd().split('\n').pop()!) as { tlbHits: number };
     expect(debugged.tlbHits).toBe((JSON.parse(plain.stderr.trimEnd().split('\n').pop()!) as { tlbHits: number }).tlbHits); // no breakpoint: not even those differ
+  });
+
+  it('a debugger that goes away while the guest is stopped leaves it stopped; the next one finds it where it was', async () => {
+    const { stub, port } = await startStub([`${IMAGES}/hello.elf`]);
+    const a = new RspClient(port);
+    expect(await a.ask('?')).toMatch(/^T05thread:1;/);
+    const eip = await a.ask('p8');
+    a.close(); // no D: gdb killed
+    await until(() => stub.stderr.includes('gdb went away with the guest stopped'), 10_000, 'the stub to notice');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(stub.stdout, 'the guest ran on').toBe('');
+    const b = await connectRetry(port);
+    expect(await b.ask('?')).toMatch(/^T05thread:1;/);
+    expect(await b.ask('p8')).toBe(eip);
+    expect(await b.ask('D')).toBe('OK');
+    const end = await stub.done;
+    b.close();
+    expect(end.status, stub.stderr).toBe(0);
+    expect(stub.stdout).toMatch(/^hello: PASS$/m);
+  });
+
+  it('vCont: offered, a step of a named thread reports that thread, bad actions and threads are errors', async () => {
+    const { stub, port } = await startStub(['--vcpus', '2', '--cmdline', 'vcpus=2', `${IMAGES}/smp.elf`]);
+    const c = new RspClient(port);
+    expect(await c.ask('vCont?')).toBe('vCont;c;C;s;S');
+    expect(await c.ask('vCont;x')).toBe('E01');
+    expect(await c.ask('vCont;s:3;c')).toBe('E02');
+    expect(await c.ask('vCont;s:2;c')).toMatch(/^T05thread:2;/);
+    expect(await c.ask('vCont;s:p1.1;c')).toMatch(/^T05thread:1;/);
+    c.send('k');
+    await stub.done;
+    c.close();
   });
 
   it('bad --gdb arguments and a port in use: one line, status 2', async () => {

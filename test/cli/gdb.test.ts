@@ -126,6 +126,31 @@ maybe('gdb drives run --gdb', () => {
     expect(out).toMatch(/^0x[0-9a-f]+:(\s+0x[0-9a-f]{8})?\s+0x001[0-9a-f]{5}\s+0x00000008\b/m); // (error code,) EIP and CS on the stack
   });
 
+  it.concurrent.each(['native', 'shadow', 'tdp'])('under --mmu %s as on QEMU: a breakpoint on a page not yet run stops at its first call; 8 KiB reads; a write to a mapped page never touched', async (mmu) => {
+    expect(haveGdb, 'gdb is required in CI').toBe(true);
+    const { stub, port } = await startStub(['--mmu', mmu, GDBDEMO]);
+    const g = await runGdb(port, GDBDEMO, [
+      // printf's page is fetched for the first time by this call: under shadow and tdp the fetch
+      // faults into KVM after the CALL retired, and the stop must still be at printf's first
+      // instruction, for the first message
+      'break *printf',
+      'continue',
+      'x/s *(char**)($esp+4)',
+      'delete',
+      // gdb reads 0x2000 bytes at a time (PacketSize 0x4000): the Multiboot magic is found
+      'find /w 0x100000, 0x104000, 0x1badb002',
+      // mapped by the guest, never touched, so not resident under shadow: the write faults it in
+      'set var *(int*)0x200000 = 5',
+      'x/xw 0x200000',
+      'continue',
+    ]);
+    const end = await stub.done;
+    expect(g.out).toMatch(/Breakpoint 1, 0x[0-9a-f]+ in printf \(\)\s+0x[0-9a-f]+:\s+"gdbdemo: paging on\\n"/);
+    expect(g.out).toMatch(/^0x1000[0-9a-f]{2}\s*\n1 pattern found\.$/m);
+    expect(g.out).toMatch(/^0x200000:\s+0x00000005$/m);
+    expect(end.status, stub.stderr).toBe(0);
+  });
+
   it.concurrent.each(['native', 'shadow'])('writes under --mmu %s: a variable, and code the processor has already decoded (the old decoding is dropped)', async (mmu) => {
     expect(haveGdb, 'gdb is required in CI').toBe(true);
     const { stub, port } = await startStub(['--mmu', mmu, GDBDEMO]);
@@ -150,6 +175,31 @@ maybe('gdb drives run --gdb', () => {
     expect(stub.stdout).toMatch(/^gdbdemo: counter=101 /m);
     expect(stub.stdout).toMatch(/^gdbdemo: FAIL/m);
     expect(end.status, stub.stderr).toBe(1);
+  });
+
+  it('smp.elf on 2 vCPUs: `thread 1` then `stepi` steps thread 1, whichever vCPU stopped last (vCont)', async () => {
+    expect(haveGdb, 'gdb is required in CI').toBe(true);
+    const { stub, port } = await startStub(['--vcpus', '2', '--cmdline', 'vcpus=2', `${IMAGES}/smp.elf`]);
+    const g = await runGdb(port, `${IMAGES}/smp.elf`, [
+      'break hammer',
+      'continue',
+      'continue',
+      'thread 1',
+      'print/x $pc',
+      'stepi',
+      'print/x $pc',
+      'thread',
+      'delete',
+      'continue',
+    ]);
+    const end = await stub.done;
+    const out = g.out;
+    expect(out).not.toMatch(/received signal SIGTRAP/);
+    const pcs = [...out.matchAll(/^\$\d+ = (0x[0-9a-f]+)$/gm)].map((m) => Number.parseInt(m[1]!, 16));
+    expect(pcs, out).toHaveLength(2);
+    expect(pcs[1], out).not.toBe(pcs[0]);
+    expect(out).toMatch(/^\[Current thread is 1 /m);
+    expect(end.status, stub.stderr).toBe(0);
   });
 
   it('smp.elf on 2 vCPUs: a breakpoint both vCPUs hit (threads), monitor commands; same output and stats as without gdb', async () => {

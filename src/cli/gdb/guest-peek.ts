@@ -1,8 +1,9 @@
 // Guest memory as the debugger sees it: a linear (virtual) address translated through the
 // vCPU's current page tables by a walk that only reads (like KVM's kvm_mmu_gva_to_gpa for
 // KVM_TRANSLATE, but without setting accessed bits), then guest-physical bytes read or written
-// through a GuestPhys that never faults anything in. A page the guest has not mapped, or one
-// whose host frame is swapped out, is an error for the debugger, never a fault in the guest.
+// through a GuestPhys whose reads never fault anything in. A page the guest has not mapped, or one
+// whose host frame is swapped out, is unreadable to the debugger, never a fault in the guest;
+// a write to a mapped page of guest RAM always lands (through the host, which may fault it in).
 
 import { peekGuestWalk } from '../../cpu/paging.js';
 
@@ -12,6 +13,8 @@ export interface GuestPhys {
   read(gpa: number, len: number): Uint8Array | null;
   /** Store bytes within one page; false when the page is not guest RAM. */
   write(gpa: number, bytes: Uint8Array): boolean;
+  /** Whether gpa is guest RAM a write can reach (resident or not: a write faults it in). */
+  isRam(gpa: number): boolean;
 }
 
 export interface PagingRegs {
@@ -46,14 +49,16 @@ export function readVirtual(regs: PagingRegs, phys: GuestPhys, gva: number, len:
   return out.subarray(0, done);
 }
 
-/** Write bytes at `gva`; every page is translated first, so a failure writes nothing. */
+/** Write bytes at `gva`; every page is translated first, so a failure writes nothing. A page the
+ *  guest maps but the host has not populated (or has swapped out) is written all the same: the
+ *  write goes through the host as KVM's kvm_write_guest does, faulting the page in. */
 export function writeVirtual(regs: PagingRegs, phys: GuestPhys, gva: number, bytes: Uint8Array): boolean {
   const pieces: [number, Uint8Array][] = [];
   for (let done = 0; done < bytes.length; ) {
     const a = (gva + done) >>> 0;
     const n = Math.min(bytes.length - done, 0x1000 - (a & 0xfff));
     const gpa = gvaToGpa(regs, phys, a);
-    if (gpa === null || phys.read(gpa, n) === null) return false;
+    if (gpa === null || !phys.isRam(gpa)) return false;
     pieces.push([gpa, bytes.subarray(done, done + n)]);
     done += n;
   }

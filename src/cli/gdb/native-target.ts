@@ -19,6 +19,7 @@ export class NativeTarget implements DebugTarget {
     this.cpus = [cpu];
     this.phys = {
       read: (gpa, len) => (gpa + len <= ram.length ? ram.slice(gpa, gpa + len) : null),
+      isRam: (gpa) => gpa < ram.length,
       write: (gpa, bytes) => {
         if (gpa + bytes.length > ram.length) return false;
         ram.set(bytes, gpa);

@@ -23,6 +23,14 @@ const STORE_ONLY = new Set([0x88, 0x89, 0x8c, 0x8f, 0xc6, 0xc7, 0xa2, 0xa3]);
 
 const scratch = new Insn(opUD);
 
+/** Bytes the memory operand spans: the operand size, except where the decoder keeps the source
+ *  size elsewhere (MOVZX/MOVSX: the byte or word it reads, in imm2; SETcc writes one byte). */
+function memSize(op2: number | undefined): number {
+  if (op2 === 0xb6 || op2 === 0xbe) return 1;
+  if (op2 === 0xb7 || op2 === 0xbf) return 2;
+  return scratch.osz;
+}
+
 /** The explicit memory operand of the instruction at cpu.eip, or null (none, or unreadable). */
 export function nextOperandAccess(cpu: Cpu, phys: GuestPhys): OperandAccess | null {
   const code = readVirtual(cpu, phys, cpu.eip >>> 0, 16);
@@ -39,5 +47,5 @@ export function nextOperandAccess(cpu: Cpu, phys: GuestPhys): OperandAccess | nu
   const r = cpu.r;
   const addr = (r[scratch.base]! + (r[scratch.index]! << scratch.scale) + scratch.disp) >>> 0;
   const storeOnly = STORE_ONLY.has(op) || (op2 !== undefined && op2 >= 0x90 && op2 <= 0x9f);
-  return { addr, size: scratch.osz, read: !storeOnly };
+  return { addr, size: memSize(op2), read: !storeOnly };
 }

@@ -128,7 +128,7 @@ export class RunControl {
 
   /** Watched bytes as they are now, so a change made while stopped (by gdb) is not reported. */
   resnapshot(): void {
-    for (const w of this.watches) w.seen = this.watchBytes(0, w.addr, w.len);
+    for (const w of this.watches) w.seen = this.watchBytes(0, w.addr, w.len) ?? w.seen;
   }
 
   /**
@@ -156,12 +156,20 @@ export class RunControl {
     return this.checkWatches(i);
   }
 
+  /**
+   * A watched value that changed since the last unit. `seen` is the last value the debugger could
+   * read: while the bytes are unreadable (the guest has not mapped them, or the host has not
+   * populated them or swapped them out) nothing is compared, and their becoming readable is no
+   * write (a swap-in restores what was there); the first value read after a watch set on
+   * unreadable bytes is only the baseline. So a stop is always a store that changed the value.
+   */
   private checkWatches(i: number): boolean {
     for (const w of this.watches) {
       const now = this.watchBytes(i, w.addr, w.len);
-      const changed = now === null || w.seen === null ? now !== w.seen : !sameBytes(now, w.seen);
+      if (now === null) continue;
+      const prev = w.seen;
       w.seen = now;
-      if (changed && now !== null) {
+      if (prev !== null && !sameBytes(now, prev)) {
         this.stop = { signal: 5, vcpu: i, kind: 'watch', watchAddr: w.addr };
         return true;
       }
@@ -304,8 +312,15 @@ export class RunControl {
       const deliveries = cpu.deliveries;
       const r = this.unit(step, 1, STEP_STOPPED, STEP_RAN);
       // An exit (HLT, stop, triple fault) or a shadow fault now in flight ends the slice here,
-      // exactly where the longer Cpu.run() would have returned.
-      if (r !== STEP_RAN || v.faulting) return r;
+      // exactly where the longer Cpu.run() would have returned. The unit may still have retired
+      // its instruction first: a HLT, or an instruction ending its block whose successor lies on
+      // a page the MMU has yet to map (the fetch's fault is what is in flight). The stop checks
+      // apply to it as to any unit: a breakpoint on the first instruction of a fresh page, or a
+      // stepi, stops there (with the fault still to complete when the guest goes on).
+      if (r !== STEP_RAN || v.faulting) {
+        if (cpu.icount !== before && !this.afterAccess(hit, deliveries)) this.check(v.index, prev);
+        return r;
+      }
       // Units retired: none when an exception was delivered instead (the slice goes on, as
       // Cpu.run() goes on into the handler).
       done += cpu.icount - before;

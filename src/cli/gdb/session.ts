@@ -3,7 +3,8 @@
 // run loop returns to the event loop (between chunks of guest work, where the machine is
 // consistent); `c` and `s` let the loop go on, and a stop found by RunControl (or a Ctrl-C from
 // gdb) ends the chunk early and is reported with a stop reply. Like QEMU's gdbstub, a debugger
-// that connects stops the guest, and one that goes away lets it run on.
+// that connects stops the guest, one that detaches lets it run on, and one that goes away
+// without detaching leaves it as it was: running, or stopped for the next debugger.
 
 import { createServer, type Server, type Socket } from 'node:net';
 import type { RunResult } from '../../machine/run-loop.js';
@@ -75,14 +76,18 @@ export class GdbSession {
     sock.on('close', () => {
       if (this.client !== sock) return;
       this.client = null;
-      // Gone without detaching: forget its breakpoints and let the guest run on.
+      // Gone without detaching: its breakpoints go with it. A guest that was running runs on; one
+      // stopped for the debugger stays stopped for the next one, as under QEMU's gdbstub (a gdb
+      // that crashed must not let the guest run past the point being inspected).
       this.ctl.swBreaks.clear();
       this.ctl.hwBreaks.clear();
       this.ctl.watches.length = 0;
       this.ctl.accessWatches.length = 0;
       this.ctl.stepping = -1;
       this.ctl.pauseRequested = false;
-      this.resume();
+      this.replyDue = false;
+      if (this.running) this.resume();
+      else writeStderr(`shadowvisor: gdb went away with the guest stopped; it stays stopped: waiting for gdb on 127.0.0.1:${this.port} (Ctrl-C ends the run)\n`);
     });
   }
 

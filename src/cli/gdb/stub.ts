@@ -114,6 +114,10 @@ export class GdbStub {
         this.ctl.watches.length = 0;
         this.ctl.accessWatches.length = 0;
         return { packets: ['OK'], action: 'detach' };
+      case 'v':
+        if (p === 'vCont?') return reply('vCont;c;C;s;S');
+        if (p.startsWith('vCont;')) return this.vCont(p.slice(6));
+        return reply('');
       case 'q':
         return this.query(p);
       case 'Q':
@@ -254,9 +258,11 @@ export class GdbStub {
   }
 
   private readMem(args: string): string {
-    const [addr, len] = this.addrLen(args);
-    if (len > MAX_MEM) return E_BAD_PACKET;
-    if (len === 0) return '';
+    const [addr, asked] = this.addrLen(args);
+    if (asked === 0) return '';
+    // gdb sizes reads by PacketSize (0x2000 bytes for 0x4000): a longer one gets the first
+    // MAX_MEM bytes, a short read, which gdb continues from where it ended.
+    const len = Math.min(asked, MAX_MEM);
     const bytes = readVirtual(this.target.cpus[this.gThread]!, this.target.phys, addr, len);
     // A partial read answers with the bytes that could be read, as the protocol allows.
     return bytes.length === 0 ? E_MEMORY : toHex(bytes);
@@ -292,6 +298,35 @@ export class GdbStub {
     this.ctl.stop = null;
     this.ctl.resnapshot();
     return { packets: [], action: step ? 'step' : 'continue' };
+  }
+
+  /**
+   * vCont;ACTION[:THREAD]...: gdb names the thread to step (`vCont;s:2;c`: step thread 2, let
+   * the others run). Without it gdb steps "the continue thread", which after a stop on another
+   * vCPU is ambiguous: gdb's `thread 1` then `stepi` stepped the vCPU of the last stop. The
+   * first action that applies to a thread wins for it; a step of one thread lets the others run,
+   * as here every vCPU runs while one is stepped (`t` and `r` are not offered in vCont?).
+   */
+  private vCont(args: string): StubReply {
+    let step = -1;
+    let any = false;
+    for (const part of args.split(';')) {
+      const m = /^([cCsS])(?:[0-9a-fA-F]{2})?(?::(.+))?$/.exec(part);
+      if (m === null) throw new BadPacket();
+      let vcpu = -1;
+      if (m[2] !== undefined && m[2] !== '-1') {
+        vcpu = threadId(m[2].replace(/^p[0-9a-fA-F]+\./, ''));
+        if (vcpu < 0 || vcpu >= this.target.cpus.length) return reply(E_NO_THREAD);
+      }
+      const isStep = m[1] === 's' || m[1] === 'S';
+      if (isStep && step < 0) step = vcpu >= 0 ? vcpu : this.gThread;
+      any = true;
+    }
+    if (!any) throw new BadPacket();
+    this.ctl.stepping = step;
+    this.ctl.stop = null;
+    this.ctl.resnapshot();
+    return { packets: [], action: step >= 0 ? 'step' : 'continue' };
   }
 
   /** Z/z type,addr,kind: 0 software and 1 hardware breakpoints, 2 write, 3 read and 4 access

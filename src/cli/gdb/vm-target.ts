@@ -34,6 +34,7 @@ export class VmTarget implements DebugTarget {
         const o = frame * 4096 + (gpa & 0xfff);
         return vm.host.ram.slice(o, o + len);
       },
+      isRam: (gpa) => vm.memslots.find(gpa >>> 12) !== null && !vm.mm.dead,
       write: (gpa, bytes) => {
         const slot = vm.memslots.find(gpa >>> 12);
         if (slot === null || vm.mm.dead) return false;
