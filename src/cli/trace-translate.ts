@@ -182,7 +182,7 @@ export function translateGva(vm: Vm, gva: number): TranslationView {
     row('TLB', `vcpu0 holds ${hex(vpn << 12)} -> frame ${tf} (${perms})`);
     json.tlb = { held: true, frame: tf };
   } else {
-    row('TLB', 'no entry in vcpu0 (the next access walks the shadow tables)');
+    row('TLB', `no entry in vcpu0 (the next access walks ${vm.tdp !== null ? 'the guest tables and the tdp table' : 'the shadow tables'})`);
     json.tlb = { held: false };
   }
   return done();

@@ -237,7 +237,7 @@ export class Cpu {
     if (slot !== null && arena !== null) {
       this.wcpu = slot.id;
       this.wst = arena.i32;
-      this.wsi = slot.base >> 2;
+      this.wsi = slot.base >>> 2; // unsigned: the slot lies past RAM, above 2 GiB when RAM is that large
       this.r = new Int32Array(arena.memory.buffer, slot.base, 9);
     } else {
       this.wst = new Int32Array(0);

@@ -150,6 +150,29 @@ describe('--jit on and off give the same machine', () => {
     expect(on.v).toEqual(off.v);
   });
 
+  // The vCPU's state slot and the link table lie past RAM in the WebAssembly memory: with 2 GiB
+  // of host RAM their byte addresses pass 2^31, and a signed index into them read and wrote
+  // nothing (every compiled run died in its first region, status 70).
+  // Compiled code must also run the same way there: the same exits and tail calls between
+  // regions as with a 64 MiB host (neither swaps), which a link table written at negative
+  // indices (links never mirrored, every move between regions an exit) does not give.
+  it.each(['shadow', 'tdp'] as const)('a 2 GiB host (%s): compiled regions run, same machine, same exits and chains as a 64 MiB host', (mmu) => {
+    tune(16, 'wasm');
+    const off = withJit(false, () => shadow('cpubench-short.elf', 1_500_000, 2 ** 31, false, mmu));
+    const ways = (host: number): { v: object; compiled: number; exits: number[]; chains: number } => {
+      const e0 = [...wasmStats.exits];
+      const c0 = wasmStats.chains;
+      const r = withJit(true, () => shadow('cpubench-short.elf', 1_500_000, host, false, mmu));
+      return { ...r, exits: wasmStats.exits.map((x, k) => x - e0[k]!), chains: wasmStats.chains - c0 };
+    };
+    const on = ways(2 ** 31);
+    const small = ways(64 << 20);
+    expect(on.compiled, 'the compiler ran').toBeGreaterThan(0);
+    expect(on.v).toEqual(off.v);
+    expect(small.chains, 'regions chain').toBeGreaterThan(0);
+    expect([on.exits, on.chains]).toEqual([small.exits, small.chains]);
+  });
+
   it.each(['js', 'wasm'] as const)('tdp MMU, tiny host: pagestress.elf, %s regions', (tier) => {
     tune(4, tier);
     const off = withJit(false, () => shadow('pagestress.elf', 1_500_000, 1 << 20, false, 'tdp'));

@@ -15,6 +15,7 @@ import { EXIT_SIGNAL } from '../../src/cpu/cpu.js';
 import { CR0_PG, CR0_PE, CR4_PSE, NativeMmu, PTE_P, PTE_PS, PTE_RW } from '../../src/cpu/paging.js';
 import { CODE_GPA, GuestDriver } from './guest-driver.js';
 import { smallVm, touch } from './helpers.js';
+import { TLB_MASK } from '../../src/cpu/tlb.js';
 
 const GFN = 5;
 
@@ -387,6 +388,29 @@ describe('TDP: roots keyed by the memslot layout (invariant 22)', () => {
     expect(g.load(EXTRA_GFN * 4096) >>> 0).toBe(0xffffffff);
     g.store(16 * 4096, 3);
     expect(g.load(16 * 4096)).toBe(3);
+    checkVmInvariants(vm);
+  });
+});
+
+describe('TDP: the TLB bookkeeping names only what the TLB holds', () => {
+  // With CR0.WP=0 a supervisor write to a read-only page is done once and never cached. The
+  // record of which gfn each TLB slot holds (invariant 2, stale-access reports) must not take
+  // that write's gfn: the slot still holds whatever it held (here the driver's code page, whose
+  // linear page shares the slot).
+  it('a CR0.WP=0 write to a read-only page leaves the record of its TLB slot alone', () => {
+    const { vm } = tdpVm();
+    const driver = new GuestDriver(vm);
+    identityPaging(vm, driver);
+    const pd = 0x10000;
+    const pt2 = 0x12000;
+    const lin = 0x1000000 + CODE_GPA; // PDE 4; the same TLB slot as the code page at CODE_GPA
+    expect((lin >>> 12) & TLB_MASK).toBe((CODE_GPA >>> 12) & TLB_MASK);
+    vm.guestMem.writeGpa32(pt2 + ((lin >>> 12) & 1023) * 4, 0x30000 | PTE_P); // read-only
+    vm.guestMem.writeGpa32(pd + (lin >>> 22) * 4, pt2 | PTE_P | PTE_RW);
+    driver.setCr0(CR0_PE | 0x10); // paging off and on again: a clean TLB, WP clear
+    driver.setCr0(CR0_PG | CR0_PE | 0x10);
+    driver.store(lin, 0x1234); // supervisor write, WP=0: allowed, not cached
+    expect(vm.guestMem.readGpa32(0x30000)).toBe(0x1234);
     checkVmInvariants(vm);
   });
 });

@@ -104,7 +104,7 @@ export class WasmArena {
   }
 
   private clearSlot(s: number): void {
-    this.i32.fill(0, (this.linkBase >> 2) + s * LINK_WORDS, (this.linkBase >> 2) + (s + 1) * LINK_WORDS);
+    this.i32.fill(0, (this.linkBase >>> 2) + s * LINK_WORDS, (this.linkBase >>> 2) + (s + 1) * LINK_WORDS);
   }
 
   /** Install a region's function and blocks; returns its id. `dispatcher` makes the bytes of
@@ -180,7 +180,7 @@ export class WasmArena {
   /** Stamps used up (2^31 epoch changes): no mirrored link is valid any more, start again. */
   private restamp(): void {
     const i = this.i32;
-    for (let s = 0; s < this.nextSlot; s++) i[(this.linkBase >> 2) + s * LINK_WORDS + LK_STAMP] = 0;
+    for (let s = 0; s < this.nextSlot; s++) i[(this.linkBase >>> 2) + s * LINK_WORDS + LK_STAMP] = 0;
     this.stampEpoch.fill(-1);
     this.stampInv.fill(-1);
     this.nextStamp = 1;
@@ -190,7 +190,7 @@ export class WasmArena {
    *  stamp() gave for the Cpu, epoch and count they were made under, 0 if those are past. */
   mirrorLinks(b: Block, stamp: number): void {
     const i = this.i32;
-    const k = (this.linkBase >> 2) + b.wslot * LINK_WORDS;
+    const k = (this.linkBase >>> 2) + b.wslot * LINK_WORDS;
     i[k + LK_STAMP] = stamp;
     i[k + LK_E0] = b.l0eip;
     i[k + LK_S0] = this.slotOf(b.l0);
@@ -209,7 +209,7 @@ export class WasmArena {
 
   /** Record that block slot s is case `pc` of region `rid`. */
   setRegion(s: number, rid: number, pc: number): void {
-    const k = (this.linkBase >> 2) + s * LINK_WORDS;
+    const k = (this.linkBase >>> 2) + s * LINK_WORDS;
     this.i32[k + LK_RID] = rid;
     this.i32[k + LK_PC] = pc;
   }

@@ -9,7 +9,7 @@
 
 import { EXIT_SIGNAL, type Cpu } from '../../cpu/cpu.js';
 import { PageWalker, type WalkPort } from '../../cpu/paging.js';
-import { ACC_WRITE, XLATE_OK, XLATE_UNBACKED, type Mmu } from '../../cpu/ports.js';
+import { ACC_WRITE, TLB_NOCACHE, XLATE_OK, XLATE_UNBACKED, type Mmu } from '../../cpu/ports.js';
 import { TLB_MASK, TLB_SIZE } from '../../cpu/tlb.js';
 import { EV_TDP_WALK } from '../../obs/events.js';
 import type { Memslots } from '../memslots.js';
@@ -64,7 +64,10 @@ export class TdpVcpuMmu implements Mmu, WalkPort {
       const ring = this.mmu.ring;
       if (ring !== null) ring.emit(EV_TDP_WALK, this.index, lin >>> 0, this.finalGfn, guest, this.tdpRefsNow, r === -1 ? this.exitGfn : -1);
     }
-    if (r === XLATE_OK && this.finalGfn >= 0) this.tlbGfn[(lin >>> 12) & TLB_MASK] = this.finalGfn;
+    // Only a translation the TLB now holds is recorded: a one-off access (TLB_NOCACHE: a CR0.WP=0
+    // supervisor write to a read-only page, a write the host allows only once) left the slot
+    // holding whatever it held.
+    if (r === XLATE_OK && this.finalGfn >= 0 && (cpu.xlateFlags & TLB_NOCACHE) === 0) this.tlbGfn[(lin >>> 12) & TLB_MASK] = this.finalGfn;
     return r;
   }
 
