@@ -1,0 +1,126 @@
+/* pgmap: the page-protection map. Every combination of PDE flags (P RW US), PTE flags (P RW US),
+ * CR0.WP, CPL (0, 3) and access (read, write, execute) on a 4 KiB page, and of PDE flags with
+ * PS (4 MiB page), runs once from a freshly flushed TLB with A and D clear. One line each: the
+ * exception (v=ff: none), its error code, whether CR2 named the access, the A/D bits the walk
+ * left in the PDE and the PTE, and what the access read or left in memory. Compared line by line
+ * with QEMU under every MMU by test/parity/pgmap.test.ts. */
+#include "runtime.h"
+
+#define TV 0x40000000u /* the test page's linear address: PDE 256 */
+#define RET_OFF 0x800  /* a RET in the test page, for the execute access */
+
+static uint32_t page_dir[1024] __attribute__((aligned(4096)));
+static uint32_t kernel_pt[1024] __attribute__((aligned(4096)));
+static uint32_t test_pt[1024] __attribute__((aligned(4096)));
+static uint8_t test_frame[4096] __attribute__((aligned(4096)));
+static uint8_t user_stack[4096] __attribute__((aligned(16)));
+static uint8_t kernel_stack[4096] __attribute__((aligned(16)));
+
+volatile uint32_t acc_kind, acc_value, acc_addr, exec_addr;
+
+static inline void write_cr2(uint32_t v) { __asm__ volatile("mov %0, %%cr2" : : "r"(v) : "memory"); }
+uint32_t pg_user_esp;
+void pg_access(void);      /* ring 0: the access, result in acc_value */
+void pg_user_access(void); /* ring 3: the access, then INT 0x81 */
+
+/* The access (acc_kind 0 read, 1 write, 2 execute) at acc_addr / exec_addr. A #PF resumes at
+ * pg_done with acc_value as it was (0xDEAD). */
+__asm__(".text\n"
+        ".globl pg_access, pg_user_access\n"
+        "pg_access:\n"
+        "  pushl %ebx\n"
+        "  call pg_body\n"
+        "  popl %ebx\n"
+        "  ret\n"
+        "pg_user_access:\n"
+        "  movl pg_user_esp, %esp\n"
+        "  call pg_body\n"
+        "  int $0x81\n"
+        "pg_body:\n"
+        "  movl $pg_done, trap_recover\n"
+        "  movl acc_kind, %eax\n"
+        "  cmpl $1, %eax\n"
+        "  je 1f\n"
+        "  cmpl $2, %eax\n"
+        "  je 2f\n"
+        "  movl acc_addr, %ecx\n"
+        "  movl (%ecx), %ebx\n"
+        "  movl %ebx, acc_value\n"
+        "  jmp 3f\n"
+        "1: movl acc_addr, %ecx\n"
+        "  movl $0x5a5a5a5a, (%ecx)\n"
+        "  movl $1, acc_value\n"
+        "  jmp 3f\n"
+        "2: movl exec_addr, %eax\n"
+        "  call *%eax\n"
+        "  movl $2, acc_value\n"
+        "3: movl $0, trap_recover\n"
+        "pg_done:\n"
+        "  ret\n");
+
+static void back_to_ring0(struct trapframe *tf) {
+  (void)tf;
+  leave_user(0);
+}
+
+static void run_case(uint32_t pde, uint32_t pte, int wp, int cpl, int kind) {
+  page_dir[TV >> 22] = pde;
+  test_pt[0] = pte;
+  for (int k = 0; k < 4096; k++) test_frame[k] = (uint8_t)(k * 5 + 1);
+  test_frame[RET_OFF] = 0xC3;
+  uint32_t cr0 = read_cr0();
+  write_cr0(wp ? cr0 | 0x10000u : cr0 & ~0x10000u);
+  write_cr3((uint32_t)page_dir); /* the whole TLB goes */
+  /* a 4 MiB page maps TV to physical 0: reach test_frame through it */
+  uint32_t base = (pde & 0x80) ? TV + (uint32_t)test_frame : TV;
+  acc_addr = base + 4;
+  exec_addr = base + RET_OFF;
+  acc_kind = (uint32_t)kind;
+  acc_value = 0xDEAD;
+  write_cr2(0);
+  uint32_t before = trap_count;
+  if (cpl == 3) enter_user((uint32_t)pg_user_access, pg_user_esp, 0x2);
+  else pg_access();
+  int trapped = trap_count != before;
+  uint32_t cr2 = read_cr2();
+  uint32_t want_cr2 = kind == 2 ? exec_addr : acc_addr;
+  uint32_t mem = test_frame[4] | (test_frame[5] << 8) | (test_frame[6] << 16) | ((uint32_t)test_frame[7] << 24);
+  printf("pde=%03x pte=%03x wp=%d cpl=%d %s v=%02x err=%x cr2=%s pdeAD=%02x pteAD=%02x val=%x mem=%x\n", pde & 0xfff,
+         pte & 0xfff, wp, cpl, kind == 0 ? "read " : kind == 1 ? "write" : "exec ", trapped ? trap_last_vector : 0xff,
+         trapped ? trap_last_err : 0, !trapped ? "-" : cr2 == want_cr2 ? "ok" : "BAD", page_dir[TV >> 22] & 0x60,
+         (pde & 0x80) ? 0 : test_pt[0] & 0x60, acc_value, mem);
+  write_cr0(cr0);
+}
+
+int kmain(uint32_t magic, struct multiboot_info *mbi) {
+  (void)magic;
+  (void)mbi;
+  gdt_init();
+  idt_init();
+  pic_remap(IRQ_BASE, IRQ_BASE + 8); /* every IRQ masked */
+  trap_set_handler(0x81, back_to_ring0);
+  idt_set_dpl(0x81, 3);
+  tss_set_kernel_stack((uint32_t)(kernel_stack + sizeof kernel_stack));
+  pg_user_esp = (uint32_t)(user_stack + sizeof user_stack);
+  /* the first 4 MiB identity-mapped, user and writable, so ring 3 can run this code */
+  for (uint32_t i = 0; i < 1024; i++) kernel_pt[i] = (i << 12) | 7;
+  page_dir[0] = (uint32_t)kernel_pt | 7;
+  write_cr3((uint32_t)page_dir);
+  write_cr4(read_cr4() | 0x10); /* PSE, for the 4 MiB cases */
+  write_cr0(read_cr0() | 0x80000000u);
+  uint32_t n = 0;
+  for (uint32_t pdef = 0; pdef < 8; pdef++)
+    for (uint32_t ptef = 0; ptef < 8; ptef++)
+      for (int wp = 0; wp < 2; wp++)
+        for (int cpl = 0; cpl < 4; cpl += 3)
+          for (int kind = 0; kind < 3; kind++, n++)
+            run_case((uint32_t)test_pt | (pdef & 1) | (pdef & 2) | ((pdef & 4)), (uint32_t)test_frame | ptef, wp, cpl, kind);
+  /* 4 MiB pages: PDE with PS maps TV..TV+4M to physical 0 (the identity-mapped kernel region,
+   * where test_frame is: the access lands at test_frame's offset within it) */
+  for (uint32_t pdef = 0; pdef < 8; pdef++)
+    for (int wp = 0; wp < 2; wp++)
+      for (int cpl = 0; cpl < 4; cpl += 3)
+        for (int kind = 0; kind < 3; kind++, n++) run_case(0x80 | pdef, 0, wp, cpl, kind);
+  printf("pgmap: %u cases\n", n);
+  return 0;
+}
