@@ -6,7 +6,9 @@
 // - guest-images/idtmap/idtmap.elf, the interrupt-gate map: vector 0x40's gate with every type
 //   byte (P, DPL, S, type; but the task and 16-bit gates the ABI refuses) under INT 0x40 from CPL
 //   0 and 3, and INT3 and #UD through both 32-bit gate kinds at every DPL (496 cases): the vector
-//   handled or the fault and its error code, CS, IF saved and inside the handler, the stack switch.
+//   handled or the fault and its error code, CS, IF saved and inside the handler, the stack switch;
+// - guest-images/segmap/segmap.elf, the segment-load map: every GDT selector at every RPL into ES,
+//   SS, DS, FS, GS and (far JMP and CALL) CS, from CPL 0 and 3 (432 cases): loaded, or the fault.
 // Under the native MMU, the shadow MMU (also on a host small enough to swap the page tables and
 // the IDT, with KSM), tdp, and with the compiler eager.
 
@@ -22,6 +24,7 @@ if (!haveQemu && !inCi) console.warn('\n[system maps] qemu-system-i386 not found
 const MAPS: Record<string, { done: RegExp; kinds: string[] }> = {
   'pgmap/pgmap.elf': { done: /^pgmap: 864 cases$/m, kinds: ['0', '2', '3', '4', '5', '6', '7'].map((e) => ` v=0e err=${e} `) },
   'idtmap/idtmap.elf': { done: /^idtmap: 496 cases$/m, kinds: ['fault v=0d err=202', 'fault v=0b err=202', 'fault v=0d err=1a', 'handled v=40', 'handled v=03', 'handled v=06'] },
+  'segmap/segmap.elf': { done: /^segmap: 432 cases$/m, kinds: ['ss sel=13 cpl=0 -> fault v=0d err=10', 'ss sel=23 cpl=3 -> loaded 23', 'call sel=18 cpl=3 -> loaded 1b', 'jmp sel=0b cpl=0 -> fault v=0d err=8', 'ds sel=08 cpl=0 -> loaded 8'] },
 };
 
 const CONFIGS: Record<string, string[]> = {
@@ -34,7 +37,7 @@ const CONFIGS: Record<string, string[]> = {
 
 const cases = Object.keys(MAPS).flatMap((image) => Object.keys(CONFIGS).map((config) => [image, config] as [string, string]));
 
-describe.skipIf(!haveQemu && !inCi)('the page-protection and interrupt-gate maps against QEMU', () => {
+describe.skipIf(!haveQemu && !inCi)('the page-protection, interrupt-gate and segment-load maps against QEMU', () => {
   it.concurrent.each(cases)('%s, %s: every case as on QEMU', async (image, config) => {
     expect(haveQemu, 'qemu-system-i386 is required under CI=true (Debian package qemu-system-x86)').toBe(true);
     const path = join(ROOT, 'guest-images', image);
