@@ -2031,6 +2031,94 @@ static void group_legacy(void) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* 16-bit addressing (address-size prefix 0x67): every ModRM rm with mod 0, 1 and 2 ([BX+SI]   */
+/* ... [BX], disp8 sign-extended, disp16, mod 0 rm 6 a bare disp16), only the low 16 bits of   */
+/* each register counting, the sum wrapping at 64 KiB; LEA; a read-modify-write. The data is   */
+/* at 0x6000, low memory written here first (QEMU's firmware leaves its own bytes below 1 MiB). */
+
+#define A16_LOW 0x6000u
+#define A16_SET "pushl %%ebp\n\tmovl $0x9abc6100, %%ebp\n\tmovl $0xabcd6010, %%ebx\n\tmovl $0x12340020, %%esi\n\tmovl $0x56780040, %%edi\n\t"
+#define A16_LOAD(modrm, disp) \
+  __asm__ volatile(A16_SET ".byte 0x67, 0x8b, " #modrm disp "\n\tpopl %%ebp" : "=a"(got) : : "ebx", "esi", "edi", "memory")
+
+/* Low memory from address 0 (laundered through asm so the compiler sees no null pointer). */
+static volatile uint8_t *a16_mem(void) {
+  uint32_t z = 0;
+  __asm__("" : "+r"(z));
+  return (volatile uint8_t *)z;
+}
+
+static uint32_t a16_read(uint32_t a) {
+  const volatile uint8_t *m = a16_mem();
+  return m[a] | (m[a + 1] << 8) | (m[a + 2] << 16) | ((uint32_t)m[a + 3] << 24);
+}
+
+/* The address of rm/mod under BX=0x6010 SI=0x0020 DI=0x0040 BP=0x6100 with displacement d. */
+static uint32_t a16_addr(uint32_t mod, uint32_t rm, uint32_t d) {
+  static const uint32_t base[8] = {0x6010 + 0x20, 0x6010 + 0x40, 0x6100 + 0x20, 0x6100 + 0x40, 0x20, 0x40, 0x6100, 0x6010};
+  if (mod == 0 && rm == 6) return d & 0xFFFF;
+  return (base[rm] + d) & 0xFFFF;
+}
+
+static void group_addr16(void) {
+  group_begin("addr16");
+  volatile uint8_t *low = (volatile uint8_t *)A16_LOW;
+  for (uint32_t k = 0; k < 0x400; k++) low[k] = (uint8_t)(k * 13 + 7);
+  /* SI and DI alone point below 0x6000: give them data too */
+  volatile uint8_t *zero = a16_mem();
+  for (uint32_t k = 0x20; k < 0x60; k++) zero[k] = (uint8_t)(k ^ 0xA5);
+  uint32_t got, hash = 2166136261u;
+#define A16_CASE(mod, rm, modrm, disp, d)                                            \
+  do {                                                                               \
+    A16_LOAD(modrm, disp);                                                           \
+    check("mov eax,[" #mod "/" #rm "]", mod, rm, got, a16_read(a16_addr(mod, rm, d))); \
+    hash = (hash ^ got) * 16777619u;                                                 \
+  } while (0)
+  A16_CASE(0, 0, 0x00, "", 0);
+  A16_CASE(0, 1, 0x01, "", 0);
+  A16_CASE(0, 2, 0x02, "", 0);
+  A16_CASE(0, 3, 0x03, "", 0);
+  A16_CASE(0, 4, 0x04, "", 0);
+  A16_CASE(0, 5, 0x05, "", 0);
+  A16_CASE(0, 6, 0x06, ", 0x44, 0x61", 0x6144);
+  A16_CASE(0, 7, 0x07, "", 0);
+  A16_CASE(1, 0, 0x40, ", 0x08", 8);
+  A16_CASE(1, 1, 0x41, ", 0xf8", 0xFFFFFFF8u);
+  A16_CASE(1, 2, 0x42, ", 0x11", 0x11);
+  A16_CASE(1, 3, 0x43, ", 0x7f", 0x7f);
+  A16_CASE(1, 4, 0x44, ", 0x05", 5);
+  A16_CASE(1, 5, 0x45, ", 0x03", 3);
+  A16_CASE(1, 6, 0x46, ", 0x80", 0xFFFFFF80u);
+  A16_CASE(1, 7, 0x47, ", 0x30", 0x30);
+  A16_CASE(2, 0, 0x80, ", 0x04, 0x01", 0x104);
+  A16_CASE(2, 1, 0x81, ", 0x00, 0x01", 0x100);
+  A16_CASE(2, 2, 0x82, ", 0x10, 0x00", 0x10);
+  A16_CASE(2, 3, 0x83, ", 0xf0, 0xff", 0xFFF0);
+  A16_CASE(2, 4, 0x84, ", 0x00, 0x60", 0x6000);
+  A16_CASE(2, 5, 0x85, ", 0x80, 0x60", 0x6080);
+  A16_CASE(2, 6, 0x86, ", 0x00, 0x01", 0x100);
+  A16_CASE(2, 7, 0x87, ", 0x01, 0x00", 1);
+  /* the sum wraps at 64 KiB: BP=0xF000 + DI=0x7000 = 0x16000 -> 0x6000 */
+  __asm__ volatile("pushl %%ebp\n\tmovl $0x1234f000, %%ebp\n\tmovl $0x00007000, %%edi\n\t.byte 0x67, 0x8b, 0x03\n\tpopl %%ebp"
+                   : "=a"(got) : : "edi", "memory");
+  check("[bp+di] wraps", 0, 0, got, a16_read(0x6000));
+  /* LEA gives the 16-bit address, zero-extended into EAX */
+  __asm__ volatile(A16_SET ".byte 0x67, 0x8d, 0x40, 0xf0\n\tpopl %%ebp" : "=a"(got) : : "ebx", "esi", "edi");
+  check("lea eax,[bx+si-16]", 0, 0, got, 0x6020);
+  __asm__ volatile("pushl %%ebp\n\tmovl $0x0000ffff, %%ebp\n\tmovl $0x00000002, %%esi\n\t.byte 0x67, 0x8d, 0x02\n\tpopl %%ebp"
+                   : "=a"(got) : : "esi");
+  check("lea wraps", 0, 0, got, 1);
+  /* a read-modify-write: add [bx+di+8], eax */
+  {
+    uint32_t before = a16_read(0x6010 + 0x40 + 8), v = 0x01020304u;
+    __asm__ volatile(A16_SET ".byte 0x67, 0x01, 0x41, 0x08\n\tpopl %%ebp" : "+a"(v) : : "ebx", "esi", "edi", "memory", "cc");
+    check("add [bx+di+8],eax", 0, 0, a16_read(0x6058), before + 0x01020304u);
+  }
+  printf("  addr16: hash %x\n", hash);
+  group_end();
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* INVLPG and 4 MiB pages: INVLPG of any address in a large page drops the whole translation,   */
 /* not the one 4 KiB piece a TLB may keep. Two pieces are cached, the PDE moves to another       */
 /* frame, INVLPG names a third piece. Identity-mapped 4 MiB pages for the rest; paging off after. */
@@ -2248,6 +2336,7 @@ int kmain(uint32_t magic, struct multiboot_info *mbi) {
   group_pse_invlpg();
   group_encodings();
   group_legacy();
+  group_addr16();
   printf("cputest: %u groups, %u failed\n", groups_run, groups_failed);
   printf(groups_failed ? "cputest: FAIL\n" : "cputest: PASS\n");
   return (int)groups_failed;

@@ -14,6 +14,18 @@ export const opUD = Y.opUD;
 
 const MAX_LEN = 15;
 
+/** 16-bit ModRM rm -> base and index register (8: none). */
+const RM16_BASE = [3, 3, 5, 5, 6, 7, 5, 3];
+const RM16_INDEX = [6, 7, 6, 7, 8, 8, 8, 8];
+/** One-byte opcodes whose implicit memory or counter operands an address-size prefix changes
+ *  (6C-6F INS/OUTS, A0-A3 moffs, A4-A7 and AA-AF string instructions, D7 XLAT, E0-E3 LOOP/JCXZ):
+ *  a bit per opcode, 32 to a word. */
+const ADDR16_IMPLICIT = (() => {
+  const w = new Uint32Array(8);
+  for (const op of [0x6c, 0x6d, 0x6e, 0x6f, 0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf, 0xd7, 0xe0, 0xe1, 0xe2, 0xe3]) w[op >> 5]! |= 1 << (op & 31);
+  return w;
+})();
+
 /** Jcc handlers by condition code at a 32-bit operand size (opJcc: the rare ones). */
 const JCC32: readonly Insn['fn'][] = [
   B.opJcc, B.opJcc, B.opJb, B.opJae, B.opJz, B.opJnz, B.opJbe, B.opJa,
@@ -55,6 +67,7 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
   ins.mem = false;
   ins.base = 8;
   ins.index = 8;
+  ins.amask = -1;
   ins.scale = 0;
   ins.disp = 0;
   ins.imm = 0;
@@ -104,6 +117,20 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
       return;
     }
     ins.mem = true;
+    if (addr16) {
+      // 16-bit addressing: [BX+SI] [BX+DI] [BP+SI] [BP+DI] [SI] [DI] [BP] [BX] (+disp8/disp16;
+      // mod 0 rm 6 is disp16 alone), the sum wrapping at 64 KiB (amask).
+      ins.amask = 0xffff;
+      ins.scale = 0;
+      ins.base = RM16_BASE[rm]!;
+      ins.index = RM16_INDEX[rm]!;
+      if (mod === 0 && rm === 6) {
+        ins.base = 8;
+        ins.disp = u16();
+      } else if (mod === 1) ins.disp = i8();
+      else if (mod === 2) ins.disp = u16();
+      return;
+    }
     if (rm === 4) {
       const sib = u8();
       ins.scale = sib >> 6;
@@ -614,7 +641,10 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
     }
   }
   if (short) return -1;
-  if (addr16) ins.fn = Y.opUD; // 16-bit addressing is not supported (gcc never emits it)
+  // 16-bit addressing is decoded for ModRM operands; the instructions whose implicit addresses
+  // it changes (string instructions with SI/DI/CX, LOOP/JCXZ with CX, XLAT with BX, moffs with a
+  // 16-bit offset) are not supported: #UD (gcc never emits an address-size prefix).
+  if (addr16 && op !== 0x0f && (ADDR16_IMPLICIT[op >> 5]! & (1 << (op & 31))) !== 0) ins.fn = Y.opUD;
   // Atomicity costs nothing here (a vCPU runs a whole instruction at a time), but LOCK is #UD
   // on anything but a read-modify-write of memory by one of the SDM's lockable instructions.
   if (lock && !(ins.mem && lockable(op, op === 0x0f ? src[opAt] : 0, mreg))) ins.fn = Y.opUD;

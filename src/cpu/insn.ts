@@ -9,7 +9,7 @@ export type Handler = (c: Cpu, i: Insn) => void;
 /**
  * One instruction. Every field has a fixed numeric type so all Insn objects share one hidden
  * class. Memory operands use `base`/`index` register numbers where 8 names an always-zero slot,
- * so the effective address is one expression: r[base] + (r[index] << scale) + disp.
+ * so the effective address is one expression: (r[base] + (r[index] << scale) + disp) & amask.
  */
 export class Insn {
   fn: Handler;
@@ -33,6 +33,9 @@ export class Insn {
   index = 8;
   scale = 0;
   disp = 0;
+  /** What the effective address is masked with: -1, or 0xFFFF under an address-size prefix (16-bit
+   *  addressing: [BX+SI+disp] and the like, wrapping at 64 KiB). */
+  amask = -1;
   imm = 0;
   imm2 = 0;
   /** 0: none, 1: REP/REPE (F3), 2: REPNE (F2). */

@@ -9,7 +9,7 @@ import { TLB_MASK } from './tlb.js';
 /** Effective (= linear, segments being flat) address of a memory operand. */
 export function ea(c: Cpu, i: Insn): number {
   const r = c.r;
-  return (r[i.base] + (r[i.index] << i.scale) + i.disp) | 0;
+  return (r[i.base] + (r[i.index] << i.scale) + i.disp) & i.amask;
 }
 
 /** 8-bit register n (AL CL DL BL AH CH DH BH), unsigned. */

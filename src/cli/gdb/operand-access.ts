@@ -45,7 +45,7 @@ export function nextOperandAccess(cpu: Cpu, phys: GuestPhys): OperandAccess | nu
   // LEA, and the 0F-page forms that name memory without accessing it (NOP Ev, prefetch, INVLPG).
   if (op === 0x8d || op2 === 0x1f || op2 === 0x18 || (op2 === 0x01 && scratch.reg === 7)) return null;
   const r = cpu.r;
-  const addr = (r[scratch.base]! + (r[scratch.index]! << scratch.scale) + scratch.disp) >>> 0;
+  const addr = ((r[scratch.base]! + (r[scratch.index]! << scratch.scale) + scratch.disp) & scratch.amask) >>> 0;
   const storeOnly = STORE_ONLY.has(op) || (op2 !== undefined && op2 >= 0x90 && op2 <= 0x9f);
   return { addr, size: memSize(op2), read: !storeOnly };
 }

@@ -265,7 +265,8 @@ export class BlockEmitter {
     this.ins = ins;
     this.n = n;
     this.j = j;
-    const t = this.templates.get(ins.fn);
+    // 16-bit addressing (amask 0xFFFF): the handler computes the address; templates state 32-bit.
+    const t = ins.amask === -1 ? this.templates.get(ins.fn) : undefined;
     if (t !== undefined && t(this, ins)) return;
     this.call();
   }

@@ -77,7 +77,8 @@ function statable(b: Block): boolean {
   const e = new WasmEmitter(c, c.block());
   for (let j = 0; j < b.n; j++) {
     const ins = b.insns[j];
-    const t = wasmTemplates.get(ins.fn);
+    // 16-bit addressing (amask 0xFFFF) has no WebAssembly template: the JavaScript tier calls it.
+    const t = ins.amask === -1 ? wasmTemplates.get(ins.fn) : undefined;
     if (t === undefined || !t(e, ins)) return false;
   }
   return true;
