@@ -4,12 +4,11 @@
  * case: the vector that reached a handler, its error code, and what the handler saw (CS, the
  * saved EFLAGS' IF, IF inside the handler, whether the stack switched). Compared with QEMU by
  * test/parity/idtmap.test.ts. */
-#include "runtime.h"
+#include "map-setup.h"
 
 #define VEC 0x40
 
 static uint8_t user_stack[4096] __attribute__((aligned(16)));
-static uint8_t kernel_stack[4096] __attribute__((aligned(16)));
 uint32_t im_user_esp;
 volatile uint32_t im_which; /* 0: INT 0x40, 1: INT3, 2: UD2 */
 volatile uint32_t seen_vec, seen_err, seen_cs, seen_if, seen_inner_if, seen_user_ss, seen_count;
@@ -62,11 +61,6 @@ static void handler(struct trapframe *tf) {
   if (tf->vector == 6) tf->eip += 2; /* past the UD2 */
 }
 
-static void back_to_ring0(struct trapframe *tf) {
-  (void)tf;
-  leave_user(0);
-}
-
 /* One case: the gate of `vec` set to the raw type/attribute byte `attr`, then `which` from `cpl`. */
 static void run_case(int vec, uint32_t attr, int cpl, uint32_t which) {
   uint64_t *idt = idt_base();
@@ -96,13 +90,7 @@ static void run_case(int vec, uint32_t attr, int cpl, uint32_t which) {
 int kmain(uint32_t magic, struct multiboot_info *mbi) {
   (void)magic;
   (void)mbi;
-  gdt_init();
-  idt_init();
-  pic_remap(IRQ_BASE, IRQ_BASE + 8); /* every IRQ masked: STI lets nothing in */
-  trap_set_handler(0x81, back_to_ring0);
-  idt_set_dpl(0x81, 3);
-  tss_set_kernel_stack((uint32_t)(kernel_stack + sizeof kernel_stack));
-  im_user_esp = (uint32_t)(user_stack + sizeof user_stack);
+  im_user_esp = map_setup(user_stack, sizeof user_stack);
   uint32_t n = 0;
   /* every gate type byte for INT 0x40: P (0x80), DPL (0x60), S (0x10) and type (0x0F), but the
    * task gate (type 5) and the 16-bit gates (6, 7), which the ABI refuses with a clear error */

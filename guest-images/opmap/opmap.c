@@ -3,7 +3,7 @@
  * form: the exception it raised (v=ff: none), where (off: bytes from the opcode), the error
  * code, a hash of the registers and the buffer after it, and the arithmetic flags. Compared line
  * by line with QEMU by test/parity/opmap.test.ts, which lists the forms that differ by design. */
-#include "runtime.h"
+#include "map-setup.h"
 
 uint32_t saved_esp;
 uint32_t res[9];
@@ -19,26 +19,14 @@ void run_test_user(void);
 extern uint32_t target;
 uint32_t user_esp;
 static uint8_t user_stack[4096] __attribute__((aligned(16)));
-static uint8_t kernel_stack[4096] __attribute__((aligned(16)));
 
-/* INT 0x81 from the ring-3 stub's end: back to the kernel stack enter_user() left. */
-static void back_to_ring0(struct trapframe *tf) {
-  (void)tf;
-  leave_user(0);
-}
 extern struct opmap_test opmap_tests[];
 extern uint32_t opmap_count;
 
 int kmain(uint32_t magic, struct multiboot_info *mbi) {
   (void)magic;
   (void)mbi;
-  gdt_init();
-  idt_init();
-  pic_remap(IRQ_BASE, IRQ_BASE + 8); /* every IRQ masked */
-  trap_set_handler(0x81, back_to_ring0);
-  idt_set_dpl(0x81, 3);
-  tss_set_kernel_stack((uint32_t)(kernel_stack + sizeof kernel_stack));
-  user_esp = (uint32_t)(user_stack + sizeof user_stack);
+  user_esp = map_setup(user_stack, sizeof user_stack);
   printf("opmap: %u forms\n", opmap_count);
   for (uint32_t i = 0; i < opmap_count; i++) {
     for (int k = 0; k < 512; k++) buf[k] = (uint8_t)(k * 7 + 3);

@@ -4,7 +4,7 @@
  * exception (v=ff: none), its error code, whether CR2 named the access, the A/D bits the walk
  * left in the PDE and the PTE, and what the access read or left in memory. Compared line by line
  * with QEMU under every MMU by test/parity/pgmap.test.ts. */
-#include "runtime.h"
+#include "map-setup.h"
 
 #define TV 0x40000000u /* the test page's linear address: PDE 256 */
 #define RET_OFF 0x800  /* a RET in the test page, for the execute access */
@@ -14,7 +14,6 @@ static uint32_t kernel_pt[1024] __attribute__((aligned(4096)));
 static uint32_t test_pt[1024] __attribute__((aligned(4096)));
 static uint8_t test_frame[4096] __attribute__((aligned(4096)));
 static uint8_t user_stack[4096] __attribute__((aligned(16)));
-static uint8_t kernel_stack[4096] __attribute__((aligned(16)));
 
 volatile uint32_t acc_kind, acc_value, acc_addr, exec_addr;
 
@@ -58,11 +57,6 @@ __asm__(".text\n"
         "pg_done:\n"
         "  ret\n");
 
-static void back_to_ring0(struct trapframe *tf) {
-  (void)tf;
-  leave_user(0);
-}
-
 static void run_case(uint32_t pde, uint32_t pte, int wp, int cpl, int kind) {
   page_dir[TV >> 22] = pde;
   test_pt[0] = pte;
@@ -95,13 +89,7 @@ static void run_case(uint32_t pde, uint32_t pte, int wp, int cpl, int kind) {
 int kmain(uint32_t magic, struct multiboot_info *mbi) {
   (void)magic;
   (void)mbi;
-  gdt_init();
-  idt_init();
-  pic_remap(IRQ_BASE, IRQ_BASE + 8); /* every IRQ masked */
-  trap_set_handler(0x81, back_to_ring0);
-  idt_set_dpl(0x81, 3);
-  tss_set_kernel_stack((uint32_t)(kernel_stack + sizeof kernel_stack));
-  pg_user_esp = (uint32_t)(user_stack + sizeof user_stack);
+  pg_user_esp = map_setup(user_stack, sizeof user_stack);
   /* the first 4 MiB identity-mapped, user and writable, so ring 3 can run this code */
   for (uint32_t i = 0; i < 1024; i++) kernel_pt[i] = (i << 12) | 7;
   page_dir[0] = (uint32_t)kernel_pt | 7;

@@ -3,10 +3,9 @@
  * by MOV, and into CS by far JMP and far CALL (but the TSS: a task switch, which the ABI refuses),
  * from CPL 0 and CPL 3. One line per case: loaded (the selector now in the register) or the
  * fault and its error code. Compared with QEMU by test/parity/system-maps.test.ts. */
-#include "runtime.h"
+#include "map-setup.h"
 
 static uint8_t user_stack[4096] __attribute__((aligned(16)));
-static uint8_t kernel_stack[4096] __attribute__((aligned(16)));
 uint32_t sm_user_esp;
 volatile uint32_t sm_sel, sm_reg, sm_got;
 struct __attribute__((packed)) { uint32_t off; uint16_t sel; } sm_far;
@@ -52,11 +51,6 @@ __asm__(".text\n"
         "  popl %ebp\n"
         "  ret\n");
 
-static void back_to_ring0(struct trapframe *tf) {
-  (void)tf;
-  leave_user(0);
-}
-
 extern char sm_far_target[];
 
 static void run_case(uint32_t sel, uint32_t reg, int cpl) {
@@ -80,13 +74,7 @@ static void run_case(uint32_t sel, uint32_t reg, int cpl) {
 int kmain(uint32_t magic, struct multiboot_info *mbi) {
   (void)magic;
   (void)mbi;
-  gdt_init();
-  idt_init();
-  pic_remap(IRQ_BASE, IRQ_BASE + 8);
-  trap_set_handler(0x81, back_to_ring0);
-  idt_set_dpl(0x81, 3);
-  tss_set_kernel_stack((uint32_t)(kernel_stack + sizeof kernel_stack));
-  sm_user_esp = (uint32_t)(user_stack + sizeof user_stack);
+  sm_user_esp = map_setup(user_stack, sizeof user_stack);
   uint32_t n = 0;
   static const uint32_t regs[] = {0, 2, 3, 4, 5, 6, 7};
   for (uint32_t r = 0; r < sizeof regs / sizeof regs[0]; r++)
