@@ -2114,6 +2114,18 @@ static void group_addr16(void) {
     __asm__ volatile(A16_SET ".byte 0x67, 0x01, 0x41, 0x08\n\tpopl %%ebp" : "+a"(v) : : "ebx", "esi", "edi", "memory", "cc");
     check("add [bx+di+8],eax", 0, 0, a16_read(0x6058), before + 0x01020304u);
   }
+  /* LOOP and JCXZ count CX under the prefix: ECX 0x00010002 loops twice (CX 2 -> 1 -> 0) and
+   * keeps its upper half; JCXZ with ECX 0x00010000 jumps (CX is 0), JECXZ would not */
+  {
+    uint32_t c = 0x00010002u, n = 0;
+    __asm__ volatile("1: incl %1\n\t.byte 0x67, 0xe2, 0xfc" : "+c"(c), "+r"(n) : : "cc");
+    check("loop cx", c, 0, n | (c & 0xFFFF0000u), 0x00010002u);
+    check("loop cx keeps ecx high", 0, 0, c, 0x00010000u);
+    uint32_t taken = 0;
+    c = 0x00010000u;
+    __asm__ volatile("movl $0, %0\n\t.byte 0x67, 0xe3, 0x02\n\tjmp 2f\n\tmovl $1, %0\n2:" : "=&r"(taken) : "c"(c));
+    check("jcxz cx", 0, 0, taken, 1);
+  }
   printf("  addr16: hash %x\n", hash);
   group_end();
 }

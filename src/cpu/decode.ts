@@ -17,12 +17,12 @@ const MAX_LEN = 15;
 /** 16-bit ModRM rm -> base and index register (8: none). */
 const RM16_BASE = [3, 3, 5, 5, 6, 7, 5, 3];
 const RM16_INDEX = [6, 7, 6, 7, 8, 8, 8, 8];
-/** One-byte opcodes whose implicit memory or counter operands an address-size prefix changes
- *  (6C-6F INS/OUTS, A0-A3 moffs, A4-A7 and AA-AF string instructions, D7 XLAT, E0-E3 LOOP/JCXZ):
- *  a bit per opcode, 32 to a word. */
+/** One-byte opcodes whose implicit memory operands an address-size prefix changes and which
+ *  are not supported with it (6C-6F INS/OUTS, A0-A3 moffs, A4-A7 and AA-AF string instructions,
+ *  D7 XLAT): a bit per opcode, 32 to a word. LOOP/JCXZ count CX under it (opLoop16). */
 const ADDR16_IMPLICIT = (() => {
   const w = new Uint32Array(8);
-  for (const op of [0x6c, 0x6d, 0x6e, 0x6f, 0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf, 0xd7, 0xe0, 0xe1, 0xe2, 0xe3]) w[op >> 5]! |= 1 << (op & 31);
+  for (const op of [0x6c, 0x6d, 0x6e, 0x6f, 0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf, 0xd7]) w[op >> 5]! |= 1 << (op & 31);
   return w;
 })();
 
@@ -478,7 +478,7 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
       case 0xe3:
         ins.imm = i8();
         ins.op = op === 0xe0 ? 2 : op === 0xe1 ? 1 : op === 0xe2 ? 0 : 3;
-        ins.fn = B.opLoop;
+        ins.fn = addr16 ? B.opLoop16 : B.opLoop;
         term();
         break;
       case 0xe4:
@@ -641,8 +641,8 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
     }
   }
   if (short) return -1;
-  // 16-bit addressing is decoded for ModRM operands; the instructions whose implicit addresses
-  // it changes (string instructions with SI/DI/CX, LOOP/JCXZ with CX, XLAT with BX, moffs with a
+  // 16-bit addressing is decoded for ModRM operands and LOOP/JCXZ's CX; the instructions whose
+  // implicit addresses it changes (string instructions with SI/DI/CX, XLAT with BX, moffs with a
   // 16-bit offset) are not supported: #UD (gcc never emits an address-size prefix).
   if (addr16 && op !== 0x0f && (ADDR16_IMPLICIT[op >> 5]! & (1 << (op & 31))) !== 0) ins.fn = Y.opUD;
   // Atomicity costs nothing here (a vCPU runs a whole instruction at a time), but LOCK is #UD
