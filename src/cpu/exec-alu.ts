@@ -24,6 +24,7 @@ import {
   getCF,
   setArith,
   setRes,
+  setZF,
   sx,
 } from './flags.js';
 import type { Insn } from './insn.js';
@@ -756,14 +757,13 @@ export function opBt(c: Cpu, i: Insn): void {
 /** BSF/BSR (0F BC BD): i.op 0 = forward, 1 = reverse. Source zero: ZF=1, destination kept. */
 export function opBsf(c: Cpu, i: Insn): void {
   const v = readE(c, i);
-  const f = arithFlags(c);
   if (v === 0) {
-    setArith(c, f | FL_ZF);
+    setZF(c, true);
     return;
   }
   const n = i.op === 0 ? 31 - Math.clz32(v & -v) : 31 - Math.clz32(v);
   setReg(c, i.osz, i.reg, n);
-  setArith(c, f & ~FL_ZF);
+  setZF(c, false);
 }
 
 export function opSetcc(c: Cpu, i: Insn): void {
@@ -901,17 +901,16 @@ export function opCmpxchg8b(c: Cpu, i: Insn): void {
   const lo = readForWrite(c, 4, a);
   const hi = readForWrite(c, 4, (a + 4) | 0);
   const r = c.r;
-  const f = arithFlags(c);
   if (lo === r[0] && hi === r[2]) {
     c.wr32(a, r[3]);
     c.wr32((a + 4) | 0, r[1]);
-    setArith(c, f | FL_ZF);
+    setZF(c, true);
   } else {
     c.wr32(a, lo);
     c.wr32((a + 4) | 0, hi);
     r[0] = lo;
     r[2] = hi;
-    setArith(c, f & ~FL_ZF);
+    setZF(c, false);
   }
 }
 

@@ -5,7 +5,7 @@
 // (helper_lar, helper_lsl, helper_verr, helper_verw, helper_boundl) decide, as it is the oracle.
 
 import type { Cpu } from './cpu.js';
-import { FL_ZF, arithFlags, getCF, setArith } from './flags.js';
+import { getCF, setZF } from './flags.js';
 import type { Insn } from './insn.js';
 import { ea, setReg } from './operands.js';
 import { descDpl, loadDataSeg, readDescriptor } from './segments.js';
@@ -37,12 +37,6 @@ export function opBound(c: Cpu, i: Insn): void {
     hi = (c.rd16((a + 2) | 0) << 16) >> 16;
   }
   if (v < lo || v > hi) c.raise(5, -1);
-}
-
-/** Set ZF alone; the other arithmetic flags keep their values. */
-function setZF(c: Cpu, z: boolean): void {
-  const f = arithFlags(c);
-  setArith(c, z ? f | FL_ZF : f & ~FL_ZF);
 }
 
 /** ARPL r/m16, r16 (63): raise the destination selector's RPL to the source's (ZF=1), else

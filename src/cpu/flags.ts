@@ -133,6 +133,12 @@ export function setArith(c: Cpu, f: number): void {
   c.fexp = f & FL_ARITH;
 }
 
+/** Set ZF alone (CMPXCHG8B, BSF/BSR, ARPL, LAR...): the other arithmetic flags keep their values. */
+export function setZF(c: Cpu, z: boolean): void {
+  const f = arithFlags(c);
+  setArith(c, z ? f | FL_ZF : f & ~FL_ZF);
+}
+
 /** Record a result whose CF/OF/AF are known now (logic ops, shifts, multiplies). */
 export function setRes(c: Cpu, sz: number, r: number, cf: number, of: number, af: number): void {
   c.fop = F_RES;
