@@ -7,7 +7,7 @@
 import type { Cpu } from './cpu.js';
 import { getCF, setZF } from './flags.js';
 import type { Insn } from './insn.js';
-import { ea, setReg } from './operands.js';
+import { ea, readSelector, setReg } from './operands.js';
 import { descDpl, loadDataSeg, readDescriptor } from './segments.js';
 
 /** LES LDS LSS LFS LGS (C4 C5 0F B2 0F B4 0F B5), memory forms only: i.op = segment register,
@@ -57,11 +57,6 @@ export function opSalc(c: Cpu, _i: Insn): void {
   c.r[0] = (c.r[0] & ~0xff) | (getCF(c) !== 0 ? 0xff : 0);
 }
 
-/** The selector operand of LAR LSL VERR VERW: a 16-bit register or memory word. */
-function selectorOperand(c: Cpu, i: Insn): number {
-  return i.mem ? c.rd16(ea(c, i)) : c.r[i.rm] & 0xffff;
-}
-
 /** Read sel's descriptor into c.descLo/descHi when the selector names one in the GDT: a null
  *  selector, an LDT selector (no LDT is ever loaded) or one past the GDT's limit make the query
  *  answer no (ZF=0) instead of faulting. Reading the GDT may still #PF. */
@@ -83,7 +78,7 @@ function privilegeAllows(c: Cpu, sel: number, hi: number): boolean {
  *  is not written. System descriptors: LAR accepts TSSs, LDT, call and task gates; LSL only the
  *  TSSs and the LDT, which have a limit. */
 export function opLarLsl(c: Cpu, i: Insn): void {
-  const sel = selectorOperand(c, i);
+  const sel = readSelector(c, i);
   let ok = queryDescriptor(c, sel);
   const lo = c.descLo;
   const hi = c.descHi;
@@ -111,7 +106,7 @@ export function opLarLsl(c: Cpu, i: Insn): void {
  *  (VERW) through this selector? ZF=1 if so. Only code and data segments qualify: readable code
  *  for VERR, writable data for VERW. */
 export function opVerify(c: Cpu, i: Insn): void {
-  const sel = selectorOperand(c, i);
+  const sel = readSelector(c, i);
   let ok = queryDescriptor(c, sel);
   const hi = c.descHi;
   if (ok) {

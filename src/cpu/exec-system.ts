@@ -8,7 +8,7 @@ import { GuestError } from './errors.js';
 import { FL_IF, FL_IOPL, FL_RF, FL_VM, getOF } from './flags.js';
 import type { Insn } from './insn.js';
 import { EV_SOFT, deliver, iret, writeFlagsPriv } from './interrupts.js';
-import { ea, getReg, readE, setReg } from './operands.js';
+import { ea, getReg, readE, readSelector, setReg } from './operands.js';
 import { CR0_PE, CR0_PG, CR0_WP, CR4_PSE } from './paging.js';
 import { descPresent, loadDataSeg, readDescriptor } from './segments.js';
 
@@ -105,7 +105,7 @@ export function opPopf(c: Cpu, i: Insn): void {
 
 /** MOV Sreg, E (8E): i.reg = segment register. */
 export function opMovSregE(c: Cpu, i: Insn): void {
-  const sel = i.mem ? c.rd16(ea(c, i)) : c.r[i.rm] & 0xffff;
+  const sel = readSelector(c, i);
   loadDataSeg(c, i.reg, sel);
   if (i.reg === SEG_SS) c.intShadow = true;
   c.blockBreak = true;
@@ -207,7 +207,7 @@ export function opGroup6(c: Cpu, i: Insn): void {
     }
     case 3: {
       requireCpl0(c);
-      const sel = (i.mem ? c.rd16(ea(c, i)) : c.r[i.rm]) & 0xffff;
+      const sel = readSelector(c, i);
       if ((sel & 0xfffc) === 0) c.raise(13, 0);
       readDescriptor(c, sel, 0);
       const lo = c.descLo;

@@ -42,6 +42,12 @@ export function readE(c: Cpu, i: Insn): number {
   return i.mem ? c.rd(i.osz, ea(c, i)) : getReg(c, i.osz, i.rm);
 }
 
+/** A selector E operand (MOV Sreg, LTR, LAR/LSL/VERR/VERW): a memory word, or a register's
+ *  low 16 bits, whatever the operand size. */
+export function readSelector(c: Cpu, i: Insn): number {
+  return i.mem ? c.rd16(ea(c, i)) : c.r[i.rm] & 0xffff;
+}
+
 export function writeE(c: Cpu, i: Insn, v: number): void {
   if (i.mem) c.wr(i.osz, ea(c, i), v);
   else setReg(c, i.osz, i.rm, v);
