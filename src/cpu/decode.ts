@@ -19,7 +19,7 @@ const RM16_BASE = [3, 3, 5, 5, 6, 7, 5, 3];
 const RM16_INDEX = [6, 7, 6, 7, 8, 8, 8, 8];
 /** One-byte opcodes whose implicit memory operands an address-size prefix changes and which
  *  are not supported with it (6C-6F INS/OUTS, A0-A3 moffs, A4-A7 and AA-AF string instructions,
- *  D7 XLAT): a bit per opcode, 32 to a word. LOOP/JCXZ count CX under it (opLoop16). */
+ *  D7 XLAT): a bit per opcode, 32 to a word. LOOP/JCXZ count CX under it (Insn.amask). */
 const ADDR16_IMPLICIT = (() => {
   const w = new Uint32Array(8);
   for (const op of [0x6c, 0x6d, 0x6e, 0x6f, 0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf, 0xd7]) w[op >> 5]! |= 1 << (op & 31);
@@ -478,7 +478,8 @@ export function decodeInsn(ins: Insn, src: Uint8Array, start: number, end: numbe
       case 0xe3:
         ins.imm = i8();
         ins.op = op === 0xe0 ? 2 : op === 0xe1 ? 1 : op === 0xe2 ? 0 : 3;
-        ins.fn = addr16 ? B.opLoop16 : B.opLoop;
+        if (addr16) ins.amask = 0xffff; // the counter is CX
+        ins.fn = B.opLoop;
         term();
         break;
       case 0xe4:

@@ -98,31 +98,17 @@ export function opRet(c: Cpu, i: Insn): void {
   c.eip = t;
 }
 
-/** LOOP/LOOPE/LOOPNE/JCXZ under an address-size prefix (67 E0-E3): CX counts, not ECX, and
- *  the upper half of ECX is kept. */
-export function opLoop16(c: Cpu, i: Insn): void {
-  const r = c.r;
-  if (i.op === 3) {
-    if ((r[1] & 0xffff) === 0) c.eip = target(c, i, nextEip(c, i) + i.imm);
-    return;
-  }
-  const n = (r[1] - 1) & 0xffff;
-  r[1] = (r[1] & ~0xffff) | n;
-  let t = n !== 0;
-  if (i.op === 1) t = t && cond(c, 4);
-  else if (i.op === 2) t = t && cond(c, 5);
-  if (t) c.eip = target(c, i, nextEip(c, i) + i.imm);
-}
-
-/** LOOP/LOOPE/LOOPNE (E2 E1 E0: i.op 0 1 2) and JECXZ (E3: i.op 3). */
+/** LOOP/LOOPE/LOOPNE (E2 E1 E0: i.op 0 1 2) and JECXZ (E3: i.op 3). The counter is ECX, or CX
+ *  under an address-size prefix (i.amask 0xFFFF: the upper half of ECX is kept). */
 export function opLoop(c: Cpu, i: Insn): void {
   const r = c.r;
+  const m = i.amask;
   if (i.op === 3) {
-    if (r[1] === 0) c.eip = target(c, i, nextEip(c, i) + i.imm);
+    if ((r[1] & m) === 0) c.eip = target(c, i, nextEip(c, i) + i.imm);
     return;
   }
-  const n = (r[1] - 1) | 0;
-  r[1] = n;
+  const n = (r[1] - 1) & m;
+  r[1] = (r[1] & ~m) | n;
   let t = n !== 0;
   if (i.op === 1) t = t && cond(c, 4);
   else if (i.op === 2) t = t && cond(c, 5);

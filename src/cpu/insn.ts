@@ -33,8 +33,9 @@ export class Insn {
   index = 8;
   scale = 0;
   disp = 0;
-  /** What the effective address is masked with: -1, or 0xFFFF under an address-size prefix (16-bit
-   *  addressing: [BX+SI+disp] and the like, wrapping at 64 KiB). */
+  /** The address size as a mask: -1, or 0xFFFF under an address-size prefix. The effective address
+   *  is masked with it (16-bit addressing: [BX+SI+disp] and the like, wrapping at 64 KiB), and so
+   *  is LOOP/JCXZ's counter (CX instead of ECX). */
   amask = -1;
   imm = 0;
   imm2 = 0;

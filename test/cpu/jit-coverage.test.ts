@@ -25,7 +25,7 @@ const CALLED = new Set([
   'opCwd', 'opDaa', 'opDiv', 'opFlagOp', 'opIdiv', 'opImulGE', 'opLahf', 'opNot',
   'opSahf', 'opShiftD', 'opXadd', 'opXlat',
   // exec-branch.ts
-  'opFarDirect', 'opFarIndirect', 'opJccW', 'opLoop', 'opLoop16', 'opRetf',
+  'opFarDirect', 'opFarIndirect', 'opJccW', 'opLoop', 'opRetf',
   // exec-data.ts
   'opEnter', 'opLeave', 'opMovMoffs', 'opPop', 'opPopa', 'opPush', 'opPusha', 'opXchg',
 ]);
