@@ -4,8 +4,75 @@
 
 import { CodeCache } from './code-cache.js';
 import { decodeInsn, opUD } from './decode.js';
+import {
+  opAdd32MG,
+  opAdd32MI,
+  opAdd32RI,
+  opAdd32RR,
+  opAlu8RI,
+  opAlu8RR,
+  opAnd32RI,
+  opCmp32MG,
+  opCmp32RI,
+  opCmp32RR,
+  opCmp8MG,
+  opCmp8MI,
+  opDec32R,
+  opImul32GE,
+  opImulGEI,
+  opInc32R,
+  opIncDec32M,
+  opMovsx16M32,
+  opMovzx16R32,
+  opMovzx8M32,
+  opMovzx8R32,
+  opMul,
+  opNeg,
+  opSar32RI,
+  opSetccR,
+  opShift,
+  opShl32RI,
+  opShr32RI,
+  opSub32RI,
+  opSub32RR,
+  opTest32RR,
+  opTest8RR,
+  opXor32GM,
+  opXor32RI,
+  opXor32RR,
+} from './exec-alu.js';
+import {
+  opCall,
+  opCallE,
+  opJa,
+  opJae,
+  opJb,
+  opJbe,
+  opJg,
+  opJge,
+  opJl,
+  opJle,
+  opJmp,
+  opJmpE,
+  opJnz,
+  opJz,
+  opRet,
+} from './exec-branch.js';
+import {
+  opLea32,
+  opMov32GM,
+  opMov32MG,
+  opMov32RI,
+  opMov32RR,
+  opMov8MG,
+  opMov8RR,
+  opMovEG,
+  opPop32R,
+  opPush32R,
+} from './exec-data.js';
 import { GuestError } from './errors.js';
 import { F_EXPL, FL_ARITH, FL_IF, arithFlags, setArith } from './flags.js';
+import { hotId } from './hot-forms.js';
 import { Block, Insn } from './insn.js';
 import { deliverEvent, EV_EXC, EV_IRQ, EV_NONE, faultDuringDelivery } from './interrupts.js';
 import {
@@ -659,6 +726,7 @@ export class Cpu {
       ins.boff = p - start;
       ins.next = ins.boff + len;
       ins.idx = b.n;
+      ins.hid = hotId(ins.fn);
       b.insns.push(ins);
       b.n++;
       p += len;
@@ -692,6 +760,7 @@ export class Cpu {
       ins.len = 15;
     }
     ins.next = ins.len;
+    ins.hid = hotId(ins.fn);
     return this.xBlock;
   }
 
@@ -816,7 +885,8 @@ export class Cpu {
         const base = resume ? this.blockBase : this.icount;
         this.blockBase = base;
         this.blockBreak = false;
-        const beip = resume ? this.beip : this.eip;
+        // | 0: an int, so beip stays a small-integer field (eip, NaN in blocks, is a double)
+        const beip = (resume ? this.beip : this.eip) | 0;
         const insns = b.insns;
         const left = end - base;
         const n = b.n < left ? b.n : left;
@@ -827,7 +897,71 @@ export class Cpu {
         try {
           while (i < n) {
             const ins = insns[i];
-            ins.fn(this, ins);
+            // One call site per hot form (hot-forms.ts): V8 calls or inlines each directly. The
+            // forms that `continue` touch registers and flags only: they cannot set blockBreak.
+            switch (ins.hid) {
+              case 1: opMov32GM(this, ins); break;
+              case 2: opMov32MG(this, ins); break;
+              case 3: opMov32RR(this, ins); i++; continue;
+              case 4: opMov32RI(this, ins); i++; continue;
+              case 5: opMov8RR(this, ins); i++; continue;
+              case 6: opMov8MG(this, ins); break;
+              case 7: opMovEG(this, ins); break;
+              case 8: opLea32(this, ins); i++; continue;
+              case 9: opPush32R(this, ins); break;
+              case 10: opPop32R(this, ins); break;
+              case 11: opMovsx16M32(this, ins); break;
+              case 12: opMovzx16R32(this, ins); i++; continue;
+              case 13: opMovzx8M32(this, ins); break;
+              case 14: opMovzx8R32(this, ins); i++; continue;
+              case 15: opAdd32RR(this, ins); i++; continue;
+              case 16: opAdd32RI(this, ins); i++; continue;
+              case 17: opAdd32MG(this, ins); break;
+              case 18: opAdd32MI(this, ins); break;
+              case 19: opSub32RR(this, ins); i++; continue;
+              case 20: opSub32RI(this, ins); i++; continue;
+              case 21: opCmp32RR(this, ins); i++; continue;
+              case 22: opCmp32RI(this, ins); i++; continue;
+              case 23: opCmp32MG(this, ins); break;
+              case 24: opAnd32RI(this, ins); i++; continue;
+              case 25: opXor32RR(this, ins); i++; continue;
+              case 26: opXor32RI(this, ins); i++; continue;
+              case 27: opXor32GM(this, ins); break;
+              case 28: opTest32RR(this, ins); i++; continue;
+              case 29: opInc32R(this, ins); i++; continue;
+              case 30: opDec32R(this, ins); i++; continue;
+              case 31: opIncDec32M(this, ins); break;
+              case 32: opNeg(this, ins); break;
+              case 33: opAlu8RR(this, ins); i++; continue;
+              case 34: opAlu8RI(this, ins); i++; continue;
+              case 35: opTest8RR(this, ins); i++; continue;
+              case 36: opCmp8MG(this, ins); break;
+              case 37: opCmp8MI(this, ins); break;
+              case 38: opShl32RI(this, ins); i++; continue;
+              case 39: opShr32RI(this, ins); i++; continue;
+              case 40: opSar32RI(this, ins); i++; continue;
+              case 41: opShift(this, ins); break;
+              case 42: opImul32GE(this, ins); break;
+              case 43: opImulGEI(this, ins); break;
+              case 44: opMul(this, ins); break;
+              case 45: opSetccR(this, ins); i++; continue;
+              case 46: opJz(this, ins); break;
+              case 47: opJnz(this, ins); break;
+              case 48: opJb(this, ins); break;
+              case 49: opJae(this, ins); break;
+              case 50: opJbe(this, ins); break;
+              case 51: opJa(this, ins); break;
+              case 52: opJl(this, ins); break;
+              case 53: opJge(this, ins); break;
+              case 54: opJle(this, ins); break;
+              case 55: opJg(this, ins); break;
+              case 56: opJmp(this, ins); break;
+              case 57: opJmpE(this, ins); break;
+              case 58: opCall(this, ins); break;
+              case 59: opCallE(this, ins); break;
+              case 60: opRet(this, ins); break;
+              default: ins.fn(this, ins);
+            }
             i++;
             // !== false: one comparison (a plain test compiles to a generic ToBoolean).
             if (this.blockBreak !== false) break;

@@ -43,6 +43,8 @@ export class Insn {
   rep = 0;
   /** Ends a basic block (branches, system instructions, anything that changes how to fetch). */
   term = false;
+  /** Its case in the interpreter's dispatch switch (hot-forms.ts hotId), 0: called through fn. */
+  hid = 0;
 
   constructor(fn: Handler) {
     this.fn = fn;
