@@ -15,7 +15,7 @@ import { HostStats } from './stats.js';
 import { Prng } from './prng.js';
 import { Srcu } from './srcu.js';
 import { Mm } from './mm.js';
-import { insertVma, mergeAdjacent, Vma, VM_SHARED } from './vma.js';
+import { findVma, insertVma, mergeAdjacent, Vma, VM_SHARED } from './vma.js';
 import { ShmemObject } from './shmem.js';
 import { PTE_DIRTY, PTE_PRESENT, PTE_YOUNG, ptePresent, pteFrame, pteIsSwap, pteSwapSlot, mkPte } from './page-table.js';
 import {
@@ -431,6 +431,36 @@ export class Host {
     if (ptePresent(pte)) return pteFrame(pte);
     if (pteIsSwap(pte)) return this.swap.cache[pteSwapSlot(pte)]!;
     return -1;
+  }
+
+  /**
+   * Copy into dst (one page) the bytes mm would read at the page of addr, changing nothing: no
+   * fault, no swap-in, no accessed bit, no draw from the swap device's error injection. The
+   * mapped frame; for a swap entry the frame still in the swap cache, else the slot as the swap
+   * store holds it; zeros for private anonymous memory never populated (what its first touch
+   * would map). False for no vma, a shared mapping's unpopulated page (its page may sit in the
+   * shmem object) or a swap store that cannot be read. For debuggers: Linux has no such call (a
+   * ptrace read, access_remote_vm, faults the page in), and gdb on QEMU reads what the guest
+   * would read.
+   */
+  peekPage(mm: Mm, addr: number, dst: Uint8Array): boolean {
+    const pte = mm.pt.get(addr >>> PAGE_SHIFT);
+    const frame = ptePresent(pte) ? pteFrame(pte) : pteIsSwap(pte) ? this.swap.cache[pteSwapSlot(pte)]! : -1;
+    if (frame >= 0) {
+      dst.set(this.ram.subarray(frame * PAGE_SIZE, frame * PAGE_SIZE + PAGE_SIZE));
+      return true;
+    }
+    if (pteIsSwap(pte)) {
+      try {
+        return this.swap.store.read(pteSwapSlot(pte), dst) === 0;
+      } catch {
+        return false; // the whole device is unusable (SwapIoError): the run will say so itself
+      }
+    }
+    const vma = findVma(mm.vmas, addr);
+    if (vma === null || vma.shmem !== null) return false;
+    dst.fill(0);
+    return true;
   }
 
   /** Frame mapped at addr in mm, or -1 (no fault, no reference). */

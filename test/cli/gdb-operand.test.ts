@@ -52,8 +52,9 @@ describe('the next instruction operand (rwatch / awatch)', () => {
 });
 
 describe('write watchpoints on bytes the debugger cannot always read (watch)', () => {
-  // The debugger reads guest memory without faulting anything in: bytes on a page the host has
-  // not populated, or has swapped out, are unreadable. Their becoming readable is no store, so
+  // The debugger reads guest memory without faulting anything in: bytes on a page the guest
+  // does not map (or whose page tables the target cannot read) are unreadable. Their becoming
+  // readable is no store, so
   // it must not stop the guest; only a changed value does (QEMU, where memory is always
   // readable, stops once, at the store).
   it('a watch set on unreadable bytes takes the first value read as its baseline; a swap-out and swap-in is no write', () => {

@@ -1,9 +1,10 @@
 // Guest memory as the debugger sees it: a linear (virtual) address translated through the
 // vCPU's current page tables by a walk that only reads (like KVM's kvm_mmu_gva_to_gpa for
 // KVM_TRANSLATE, but without setting accessed bits), then guest-physical bytes read or written
-// through a GuestPhys whose reads never fault anything in. A page the guest has not mapped, or one
-// whose host frame is swapped out, is unreadable to the debugger, never a fault in the guest;
-// a write to a mapped page of guest RAM always lands (through the host, which may fault it in).
+// through a GuestPhys whose reads never fault anything in (under the hypervisor a page the host
+// does not hold reads from swap, or as zeros: Host.peekPage). A page the guest has not mapped is
+// unreadable to the debugger, never a fault in the guest; a write to a mapped page of guest RAM
+// always lands (through the host, which may fault it in).
 
 import { peekGuestWalk } from '../../cpu/paging.js';
 

@@ -1,7 +1,8 @@
 // The gdb remote protocol's packet handlers: one packet in, the reply packets out, plus what the
 // run should do next (go on, step, detach, kill). No socket and no clock here (session.ts owns
 // those). Registers follow target-xml.ts; memory goes through the selected vCPU's translation
-// (guest-peek.ts), so an unmapped or non-resident page is an `E14` reply, never a guest fault.
+// (guest-peek.ts), so a page the guest does not map, or an address outside guest RAM, is an
+// `E14` reply, never a guest fault.
 // Threads are vCPUs: gdb thread n is vCPU n-1.
 
 import { SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS } from '../../cpu/cpu.js';

@@ -1,7 +1,9 @@
 // The debug target of a run under the hypervisor (`--mmu shadow` or `tdp`): the VM's vCPUs, and
-// guest-physical memory through memslot -> hva -> the host frame mapped there now. Reads never
-// fault: a page the host has swapped out (or never populated) is unreadable to the debugger
-// rather than brought back, so attaching gdb changes nothing the host or KVM would do. Writes go
+// guest-physical memory through memslot -> hva -> the host's page there now. Reads never fault:
+// a page the host has swapped out is read from the swap cache or the swap device, one it never
+// populated reads as the zeros its first touch would map (Host.peekPage), so the debugger sees
+// what the guest would read, as on QEMU, and attaching gdb changes nothing the host or KVM would
+// do. Writes go
 // the way KVM's kvm_write_guest goes (through the host, which may break COW or swap in, and
 // drops decoded code of the frame), and the shadow MMU hears of a write into a guest page table
 // it shadows.
@@ -21,6 +23,8 @@ const hex = (v: number | null, w = 8): string => (v === null ? '-' : `0x${(v >>>
 export class VmTarget implements DebugTarget {
   readonly cpus: readonly Cpu[];
   readonly phys: GuestPhys;
+  /** The page a read copies (Host.peekPage) before it takes its bytes. */
+  private readonly page = new Uint8Array(4096);
 
   constructor(
     private readonly vm: Vm,
@@ -29,10 +33,9 @@ export class VmTarget implements DebugTarget {
     this.cpus = vm.vcpus.map((v) => v.cpu);
     this.phys = {
       read: (gpa, len) => {
-        const frame = this.frameOf(gpa);
-        if (frame < 0) return null;
-        const o = frame * 4096 + (gpa & 0xfff);
-        return vm.host.ram.slice(o, o + len);
+        const slot = vm.memslots.find(gpa >>> 12);
+        if (slot === null || !vm.host.peekPage(vm.mm, slot.gfnToHva(gpa >>> 12), this.page)) return null;
+        return this.page.slice(gpa & 0xfff, (gpa & 0xfff) + len);
       },
       isRam: (gpa) => vm.memslots.find(gpa >>> 12) !== null && !vm.mm.dead,
       write: (gpa, bytes) => {
@@ -54,14 +57,6 @@ export class VmTarget implements DebugTarget {
         return true;
       },
     };
-  }
-
-  /** The host frame backing gpa now, or -1 (no memslot, not resident). */
-  private frameOf(gpa: number): number {
-    const slot = this.vm.memslots.find(gpa >>> 12);
-    if (slot === null) return -1;
-    const hva = slot.gfnToHva(gpa >>> 12);
-    return this.vm.host.frameAt(this.vm.mm, hva);
   }
 
   translate(vcpu: number, gva: number): string[] {
