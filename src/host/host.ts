@@ -444,12 +444,12 @@ export class Host {
    * would read.
    */
   peekPage(mm: Mm, addr: number, dst: Uint8Array): boolean {
-    const pte = mm.pt.get(addr >>> PAGE_SHIFT);
-    const frame = ptePresent(pte) ? pteFrame(pte) : pteIsSwap(pte) ? this.swap.cache[pteSwapSlot(pte)]! : -1;
+    const frame = this.pageAt(mm, addr);
     if (frame >= 0) {
       dst.set(this.ram.subarray(frame * PAGE_SIZE, frame * PAGE_SIZE + PAGE_SIZE));
       return true;
     }
+    const pte = mm.pt.get(addr >>> PAGE_SHIFT);
     if (pteIsSwap(pte)) {
       try {
         return this.swap.store.read(pteSwapSlot(pte), dst) === 0;
