@@ -4,72 +4,9 @@
 
 import { CodeCache } from './code-cache.js';
 import { decodeInsn, opUD } from './decode.js';
-import {
-  opAdd32MG,
-  opAdd32MI,
-  opAdd32RI,
-  opAdd32RR,
-  opAlu8RI,
-  opAlu8RR,
-  opAnd32RI,
-  opCmp32MG,
-  opCmp32RI,
-  opCmp32RR,
-  opCmp8MG,
-  opCmp8MI,
-  opDec32R,
-  opImul32GE,
-  opImulGEI,
-  opInc32R,
-  opIncDec32M,
-  opMovsx16M32,
-  opMovzx16R32,
-  opMovzx8M32,
-  opMovzx8R32,
-  opMul,
-  opNeg,
-  opSar32RI,
-  opSetccR,
-  opShift,
-  opShl32RI,
-  opShr32RI,
-  opSub32RI,
-  opSub32RR,
-  opTest32RR,
-  opTest8RR,
-  opXor32GM,
-  opXor32RI,
-  opXor32RR,
-} from './exec-alu.js';
-import {
-  opCall,
-  opCallE,
-  opJa,
-  opJae,
-  opJb,
-  opJbe,
-  opJg,
-  opJge,
-  opJl,
-  opJle,
-  opJmp,
-  opJmpE,
-  opJnz,
-  opJz,
-  opRet,
-} from './exec-branch.js';
-import {
-  opLea32,
-  opMov32GM,
-  opMov32MG,
-  opMov32RI,
-  opMov32RR,
-  opMov8MG,
-  opMov8RR,
-  opMovEG,
-  opPop32R,
-  opPush32R,
-} from './exec-data.js';
+import * as A from './exec-alu.js';
+import * as B from './exec-branch.js';
+import * as D from './exec-data.js';
 import { GuestError } from './errors.js';
 import { F_EXPL, FL_ARITH, FL_IF, arithFlags, setArith } from './flags.js';
 import { hotId } from './hot-forms.js';
@@ -900,66 +837,66 @@ export class Cpu {
             // One call site per hot form (hot-forms.ts): V8 calls or inlines each directly. The
             // forms that `continue` touch registers and flags only: they cannot set blockBreak.
             switch (ins.hid) {
-              case 1: opMov32GM(this, ins); break;
-              case 2: opMov32MG(this, ins); break;
-              case 3: opMov32RR(this, ins); i++; continue;
-              case 4: opMov32RI(this, ins); i++; continue;
-              case 5: opMov8RR(this, ins); i++; continue;
-              case 6: opMov8MG(this, ins); break;
-              case 7: opMovEG(this, ins); break;
-              case 8: opLea32(this, ins); i++; continue;
-              case 9: opPush32R(this, ins); break;
-              case 10: opPop32R(this, ins); break;
-              case 11: opMovsx16M32(this, ins); break;
-              case 12: opMovzx16R32(this, ins); i++; continue;
-              case 13: opMovzx8M32(this, ins); break;
-              case 14: opMovzx8R32(this, ins); i++; continue;
-              case 15: opAdd32RR(this, ins); i++; continue;
-              case 16: opAdd32RI(this, ins); i++; continue;
-              case 17: opAdd32MG(this, ins); break;
-              case 18: opAdd32MI(this, ins); break;
-              case 19: opSub32RR(this, ins); i++; continue;
-              case 20: opSub32RI(this, ins); i++; continue;
-              case 21: opCmp32RR(this, ins); i++; continue;
-              case 22: opCmp32RI(this, ins); i++; continue;
-              case 23: opCmp32MG(this, ins); break;
-              case 24: opAnd32RI(this, ins); i++; continue;
-              case 25: opXor32RR(this, ins); i++; continue;
-              case 26: opXor32RI(this, ins); i++; continue;
-              case 27: opXor32GM(this, ins); break;
-              case 28: opTest32RR(this, ins); i++; continue;
-              case 29: opInc32R(this, ins); i++; continue;
-              case 30: opDec32R(this, ins); i++; continue;
-              case 31: opIncDec32M(this, ins); break;
-              case 32: opNeg(this, ins); break;
-              case 33: opAlu8RR(this, ins); i++; continue;
-              case 34: opAlu8RI(this, ins); i++; continue;
-              case 35: opTest8RR(this, ins); i++; continue;
-              case 36: opCmp8MG(this, ins); break;
-              case 37: opCmp8MI(this, ins); break;
-              case 38: opShl32RI(this, ins); i++; continue;
-              case 39: opShr32RI(this, ins); i++; continue;
-              case 40: opSar32RI(this, ins); i++; continue;
-              case 41: opShift(this, ins); break;
-              case 42: opImul32GE(this, ins); break;
-              case 43: opImulGEI(this, ins); break;
-              case 44: opMul(this, ins); break;
-              case 45: opSetccR(this, ins); i++; continue;
-              case 46: opJz(this, ins); break;
-              case 47: opJnz(this, ins); break;
-              case 48: opJb(this, ins); break;
-              case 49: opJae(this, ins); break;
-              case 50: opJbe(this, ins); break;
-              case 51: opJa(this, ins); break;
-              case 52: opJl(this, ins); break;
-              case 53: opJge(this, ins); break;
-              case 54: opJle(this, ins); break;
-              case 55: opJg(this, ins); break;
-              case 56: opJmp(this, ins); break;
-              case 57: opJmpE(this, ins); break;
-              case 58: opCall(this, ins); break;
-              case 59: opCallE(this, ins); break;
-              case 60: opRet(this, ins); break;
+              case 1: D.opMov32GM(this, ins); break;
+              case 2: D.opMov32MG(this, ins); break;
+              case 3: D.opMov32RR(this, ins); i++; continue;
+              case 4: D.opMov32RI(this, ins); i++; continue;
+              case 5: D.opMov8RR(this, ins); i++; continue;
+              case 6: D.opMov8MG(this, ins); break;
+              case 7: D.opMovEG(this, ins); break;
+              case 8: D.opLea32(this, ins); i++; continue;
+              case 9: D.opPush32R(this, ins); break;
+              case 10: D.opPop32R(this, ins); break;
+              case 11: A.opMovsx16M32(this, ins); break;
+              case 12: A.opMovzx16R32(this, ins); i++; continue;
+              case 13: A.opMovzx8M32(this, ins); break;
+              case 14: A.opMovzx8R32(this, ins); i++; continue;
+              case 15: A.opAdd32RR(this, ins); i++; continue;
+              case 16: A.opAdd32RI(this, ins); i++; continue;
+              case 17: A.opAdd32MG(this, ins); break;
+              case 18: A.opAdd32MI(this, ins); break;
+              case 19: A.opSub32RR(this, ins); i++; continue;
+              case 20: A.opSub32RI(this, ins); i++; continue;
+              case 21: A.opCmp32RR(this, ins); i++; continue;
+              case 22: A.opCmp32RI(this, ins); i++; continue;
+              case 23: A.opCmp32MG(this, ins); break;
+              case 24: A.opAnd32RI(this, ins); i++; continue;
+              case 25: A.opXor32RR(this, ins); i++; continue;
+              case 26: A.opXor32RI(this, ins); i++; continue;
+              case 27: A.opXor32GM(this, ins); break;
+              case 28: A.opTest32RR(this, ins); i++; continue;
+              case 29: A.opInc32R(this, ins); i++; continue;
+              case 30: A.opDec32R(this, ins); i++; continue;
+              case 31: A.opIncDec32M(this, ins); break;
+              case 32: A.opNeg(this, ins); break;
+              case 33: A.opAlu8RR(this, ins); i++; continue;
+              case 34: A.opAlu8RI(this, ins); i++; continue;
+              case 35: A.opTest8RR(this, ins); i++; continue;
+              case 36: A.opCmp8MG(this, ins); break;
+              case 37: A.opCmp8MI(this, ins); break;
+              case 38: A.opShl32RI(this, ins); i++; continue;
+              case 39: A.opShr32RI(this, ins); i++; continue;
+              case 40: A.opSar32RI(this, ins); i++; continue;
+              case 41: A.opShift(this, ins); break;
+              case 42: A.opImul32GE(this, ins); break;
+              case 43: A.opImulGEI(this, ins); break;
+              case 44: A.opMul(this, ins); break;
+              case 45: A.opSetccR(this, ins); i++; continue;
+              case 46: B.opJz(this, ins); break;
+              case 47: B.opJnz(this, ins); break;
+              case 48: B.opJb(this, ins); break;
+              case 49: B.opJae(this, ins); break;
+              case 50: B.opJbe(this, ins); break;
+              case 51: B.opJa(this, ins); break;
+              case 52: B.opJl(this, ins); break;
+              case 53: B.opJge(this, ins); break;
+              case 54: B.opJle(this, ins); break;
+              case 55: B.opJg(this, ins); break;
+              case 56: B.opJmp(this, ins); break;
+              case 57: B.opJmpE(this, ins); break;
+              case 58: B.opCall(this, ins); break;
+              case 59: B.opCallE(this, ins); break;
+              case 60: B.opRet(this, ins); break;
               default: ins.fn(this, ins);
             }
             i++;

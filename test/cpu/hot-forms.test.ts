@@ -13,7 +13,7 @@ import { decodeInsn, opUD } from '../../src/cpu/decode.js';
 import { CODE, makeMachine } from './harness.js';
 
 const src = readFileSync(new URL('../../src/cpu/cpu.ts', import.meta.url), 'utf8');
-const cases = [...src.matchAll(/case (\d+): (\w+)\(this, ins\); (break|i\+\+; continue);/g)].map((m) => ({ k: Number(m[1]), name: m[2]!, skips: m[3] !== 'break' }));
+const cases = [...src.matchAll(/case (\d+): (?:[ABD]\.)?(\w+)\(this, ins\); (break|i\+\+; continue);/g)].map((m) => ({ k: Number(m[1]), name: m[2]!, skips: m[3] !== 'break' }));
 
 describe('interpreter dispatch switch', () => {
   it('case k calls HOT_FORMS[k - 1], every form has its case, the rest go through ins.fn', () => {
