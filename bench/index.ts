@@ -8,6 +8,7 @@ import { main as hostMain } from './host.js';
 import { main as hvMain } from './hv.js';
 import { main as exploreMain } from './explore.js';
 import { main as fuzzMain } from './fuzz.js';
+import { main as csmithMain } from './csmith.js';
 
 export interface BenchOut {
   stdout(s: string): void;
@@ -31,4 +32,5 @@ export const BENCHES: BenchEntry[] = [
   { name: 'hv', summary: 'the shadow MMU against native: cpubench and pagestress, fault path, invalidation cost', main: hvMain },
   { name: 'explore', summary: 'the schedule explorer: runs to first detection per injected bug and scheduler, shrunk size, clean runs/s', main: exploreMain },
   { name: 'fuzz', summary: 'mutated images, random instruction streams and hostile guests: native vs shadow vs QEMU', main: fuzzMain },
+  { name: 'csmith', summary: 'random C programs (csmith) built with gcc at each -O level: QEMU vs native, compiler, shadow on a tiny host, tdp', main: csmithMain },
 ];

@@ -133,9 +133,21 @@ export function caseMachine(spec: CaseSpec): { ram: number; maxInsns: number; ho
     : { ram: IMAGE_RAM, maxInsns: IMAGE_MAX_INSNS, hostMem: IMAGE_HOST_MEM };
 }
 
+/** COM1 output as RunOutcome.serial holds it: the first 64 KiB as characters, and past that the
+ *  length and an FNV-1a hash of all of it, so a difference anywhere still shows. */
+export function serialText(bytes: ArrayLike<number>): string {
+  const n = bytes.length;
+  let head = '';
+  for (let k = 0; k < n && k < 1 << 16; k += 4096) head += String.fromCharCode(...Array.prototype.slice.call(bytes, k, Math.min(k + 4096, n, 1 << 16)));
+  if (n <= 1 << 16) return head;
+  let h = 0x811c9dc5;
+  for (let k = 0; k < n; k++) h = Math.imul(h ^ bytes[k]!, 0x01000193);
+  return `${head}...(${n} bytes, FNV-1a ${(h >>> 0).toString(16).padStart(8, '0')})`;
+}
+
 function serialSink(): { write(b: number): void; text(): string } {
   const out: number[] = [];
-  return { write: (b) => void out.push(b), text: () => String.fromCharCode(...out.slice(0, 1 << 16)) + (out.length > 1 << 16 ? `...(${out.length} bytes)` : '') };
+  return { write: (b) => void out.push(b), text: () => serialText(out) };
 }
 
 /** The CLI's reading of a throw: bad input (status 2: a refused image or host size while
@@ -175,7 +187,7 @@ export function runNative(image: Uint8Array, ram: number, maxInsns: number): Run
 
 /** The guest under the hypervisor on the simulated host: the shadow MMU, or (mmu 'tdp') the
  *  EPT-like two-dimensional paging, which walks the guest's own tables as the native MMU does. */
-export function runShadow(image: Uint8Array, ram: number, maxInsns: number, hostMem: number, mmu: 'shadow' | 'tdp' = 'shadow'): RunOutcome {
+export function runShadow(image: Uint8Array, ram: number, maxInsns: number, hostMem: number, mmu: 'shadow' | 'tdp' = 'shadow', onEnd?: (p: PreparedGuest) => void): RunOutcome {
   const out = serialSink();
   let p: PreparedGuest;
   try {
@@ -186,6 +198,7 @@ export function runShadow(image: Uint8Array, ram: number, maxInsns: number, host
   const c = p.vm.vcpus[0]!.cpu;
   try {
     const r = runPrepared(p).result;
+    onEnd?.(p);
     return { status: r.exitCode, reason: r.reason, message: r.message, serial: out.text(), instructions: r.instructions, regs: [...c.regs].map((v) => v >>> 0).concat([c.eip >>> 0, c.getEflags() >>> 0]) };
   } catch (e) {
     return thrown(e, out.text(), c.icount, false);
@@ -225,7 +238,7 @@ export function compareRuns(a: RunOutcome, b: RunOutcome): string {
  * JavaScript ones after 40, no compile budget), as the compiler's own tests run it. Returns f's
  * result and the regions compiled meanwhile.
  */
-function withCompiler<T>(on: boolean, f: () => T): { v: T; compiled: number } {
+export function withCompiler<T>(on: boolean, f: () => T): { v: T; compiled: number } {
   const wasOn = jitDefault();
   const saved = { ...jitTuning };
   const before = jitStats.regions + wasmStats.regions;

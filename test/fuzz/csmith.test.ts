@@ -1,0 +1,89 @@
+// `bench csmith` in small: one csmith program built by gcc at two option sets (one in ring 3
+// under paging, one in ring 0 without), run on QEMU and four ways on shadowvisor, must agree
+// everywhere; a run that disagrees must come out as a finding with its program, image and
+// replay command kept. Plus RunOutcome.serial, which the comparison rests on: past 64 KiB it
+// keeps the length and a hash, so a late difference shows.
+// Needs csmith, gcc and qemu-system-i386: under CI=true their absence fails (.ci/run installs
+// them), elsewhere the tests skip with a warning.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { csmithSweep, VARIANTS, type CsmithOptions, type CsmithVariant } from '../../bench/csmith.js';
+import { serialText } from '../../src/sim/fuzz/fuzz-case.js';
+import { tempDir } from '../cli/helpers.js';
+
+const inCi = Boolean(process.env.CI);
+const silentOut = { stdout: () => {}, stderr: () => {} };
+
+function options(o: Partial<CsmithOptions>): CsmithOptions {
+  return { programs: 1, seed: 1, opts: ['-O1', '-O2 -march=i386'], maxInsns: 300_000_000, timeoutMs: 60_000, out: tempDir('csmith'), json: true, ...o };
+}
+
+/** The sweep's summary, or null (skipped with a warning) when a tool is missing outside CI. */
+async function sweep(o: CsmithOptions, variants = VARIANTS) {
+  const s = await csmithSweep(o, silentOut, variants);
+  if (typeof s === 'string') {
+    if (inCi) throw new Error(`bench csmith: ${s}; under CI=true .ci/run installs csmith, libcsmith-dev, gcc and qemu-system-x86`);
+    console.warn(`[csmith] skipped: ${s}`);
+    return null;
+  }
+  return s;
+}
+
+describe('bench csmith', () => {
+  it('a csmith program at -O1 (ring 3, paging) and -O2 -march=i386 (ring 0): QEMU, native interpreter and compiler, shadow on a 64 KiB host and tdp agree', async () => {
+    const s = await sweep(options({}));
+    if (s === null) return;
+    expect(s.findings.map((f) => `${f.opt} ${f.run}: ${f.detail}`)).toEqual([]);
+    expect(s.builds).toBe(2);
+    expect(s.ring3Builds).toBe(1); // -O1 in ring 3 under paging, -O2 -march=i386 in ring 0
+    expect(s.skipped).toBe(0);
+    expect(s.runs).toBe(2 * VARIANTS.length);
+    // csmith printed a checksum per global, and the tiny host really swapped under the shadow MMU
+    expect(s.outputBytes).toBeGreaterThan(2 * 1000);
+    expect(s.swapOuts).toBeGreaterThan(0);
+    expect(s.swapIns).toBeGreaterThan(0);
+    // csmith writes platform.info into its working directory (even for --version): never ours
+    expect(existsSync(join(process.cwd(), 'platform.info'))).toBe(false);
+  }, 180_000);
+
+  it('a run that differs from QEMU, or from the native interpreter only in instructions retired, is a finding, kept with its program, image and replay command', async () => {
+    const ref = VARIANTS[0]!;
+    const budget = 10_000; // the native interpreter stopped early: exit status 4 and a short output
+    const cut: CsmithVariant = { ...ref, name: 'cut short', run: (image, _max, s) => ref.run(image, budget, s) };
+    // the same output and status as QEMU, one instruction more than the reference
+    const extra: CsmithVariant = { ...ref, name: 'one more', run: (image, max, s) => ({ ...ref.run(image, max, s), instructions: ref.run(image, max, s).instructions + 1 }) };
+    const out = tempDir('csmith-finding');
+    const s = await sweep(options({ opts: ['-O2'], out }), [ref, cut, extra]);
+    if (s === null) return;
+    expect(s.findings.map((f) => f.run)).toEqual(['cut short', 'one more']);
+    expect(s.findings[1]!.detail).toMatch(/^vs the native interpreter: instructions retired \d+ vs \d+$/);
+    const f = s.findings[0]!;
+    expect(f.run).toBe('cut short');
+    expect(f.detail).toMatch(/^vs QEMU: exit status 4 vs 0/);
+    expect(existsSync(join(f.dir, 'p1.c'))).toBe(true);
+    expect(existsSync(join(f.dir, 'p1_O2_ring3.elf'))).toBe(true);
+    expect(readFileSync(join(f.dir, 'qemu.out'), 'latin1')).toMatch(/checksum = [0-9A-F]+\n$/);
+    expect(readFileSync(join(f.dir, 'README.txt'), 'utf8')).toContain('shadowvisor run --mmu native --jit off');
+  }, 180_000);
+
+  it('a build the native interpreter cannot finish within --max-insns is skipped, not compared', async () => {
+    const s = await sweep(options({ opts: ['-O2'], maxInsns: 10_000 }));
+    if (s === null) return;
+    expect([s.builds, s.skipped, s.runs, s.findings.length]).toEqual([1, 1, 0, 0]);
+  }, 180_000);
+});
+
+describe('serialText', () => {
+  it('keeps short output whole, and past 64 KiB its length and a hash of all of it', () => {
+    expect(serialText([104, 105])).toBe('hi');
+    const long = new Uint8Array(70_000).fill(65);
+    const a = serialText(long);
+    expect(a.startsWith('A'.repeat(1 << 16))).toBe(true);
+    expect(a).toMatch(/\.\.\.\(70000 bytes, FNV-1a [0-9a-f]{8}\)$/);
+    const late = long.slice();
+    late[69_999] = 66; // a difference after the first 64 KiB, same length
+    expect(serialText(late)).not.toBe(a);
+  });
+});
