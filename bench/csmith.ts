@@ -222,7 +222,8 @@ async function sweepIn(work: string, opts: CsmithOptions, out: BenchOut, variant
       s.builds++;
       if (user) s.ring3Builds++;
       const t0 = performance.now();
-      const qemu = runProgram(QEMU, qemuArgs(elf), opts.timeoutMs);
+      // QEMU's console to a file: our runs below hold the event loop, so a pipe would fill
+      const qemu = runProgram(QEMU, qemuArgs(elf), opts.timeoutMs, undefined, `${elf}.qemu-out`);
       const image = new Uint8Array(readFileSync(elf));
       const t1 = performance.now();
       // The reference first: a program longer than the budget is not run the other ways.

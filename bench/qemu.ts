@@ -5,7 +5,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 
 export const QEMU = 'qemu-system-i386';
 
@@ -31,10 +31,18 @@ export function qemuAvailable(): boolean {
   return !r.error && r.status === 0;
 }
 
-/** Runs a program with stdin closed, collecting stdout bytes; kills it after `timeoutMs`. */
-export function runProgram(cmd: string, args: string[], timeoutMs: number, cwd?: string): Promise<GuestRun> {
+/**
+ * Runs a program with stdin closed, collecting stdout bytes; kills it after `timeoutMs`. With
+ * `stdoutFile`, stdout goes to that file (read back at the end) instead of a pipe: a caller that
+ * keeps its event loop busy while the program runs must use it when the output can pass a pipe's
+ * 64 KiB, because QEMU's UART stalls on a full pipe and a guest that exits meanwhile loses the
+ * bytes still in flight.
+ */
+export function runProgram(cmd: string, args: string[], timeoutMs: number, cwd?: string, stdoutFile?: string): Promise<GuestRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const fd = stdoutFile === undefined ? -1 : openSync(stdoutFile, 'w');
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', fd < 0 ? 'pipe' : fd, 'pipe'] });
+    if (fd >= 0) closeSync(fd); // the child has its own copy
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
@@ -42,15 +50,16 @@ export function runProgram(cmd: string, args: string[], timeoutMs: number, cwd?:
       timedOut = true;
       child.kill('SIGKILL');
     }, timeoutMs);
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdout?.on('data', (b: Buffer) => out.push(b));
+    child.stderr?.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e) => {
       clearTimeout(timer);
       reject(e);
     });
     child.on('close', (status) => {
       clearTimeout(timer);
-      resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8'), status, timedOut });
+      const stdout = stdoutFile === undefined ? Buffer.concat(out) : readFileSync(stdoutFile);
+      resolve({ stdout, stderr: Buffer.concat(err).toString('utf8'), status, timedOut });
     });
   });
 }

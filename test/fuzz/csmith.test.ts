@@ -1,8 +1,10 @@
 // `bench csmith` in small: one csmith program built by gcc at two option sets (one in ring 3
 // under paging, one in ring 0 without), run on QEMU and four ways on shadowvisor, must agree
 // everywhere; a run that disagrees must come out as a finding with its program, image and
-// replay command kept. Plus RunOutcome.serial, which the comparison rests on: past 64 KiB it
-// keeps the length and a hash, so a late difference shows.
+// replay command kept. Plus what the comparison rests on: QEMU's console read from a file (a
+// pipe left unread while our runs hold the event loop filled up, and QEMU lost the last byte of
+// a 155 KB output when the guest exited), and RunOutcome.serial, which past 64 KiB keeps the
+// length and a hash, so a late difference shows.
 // Needs csmith, gcc and qemu-system-i386: under CI=true their absence fails (.ci/run installs
 // them), elsewhere the tests skip with a warning.
 
@@ -10,7 +12,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { csmithSweep, VARIANTS, type CsmithOptions, type CsmithVariant } from '../../bench/csmith.js';
-import { serialText } from '../../src/sim/fuzz/fuzz-case.js';
+import { runProgram } from '../../bench/qemu.js';
+import { compareRuns, serialText, type RunOutcome } from '../../src/sim/fuzz/fuzz-case.js';
 import { tempDir } from '../cli/helpers.js';
 
 const inCi = Boolean(process.env.CI);
@@ -75,6 +78,22 @@ describe('bench csmith', () => {
   }, 180_000);
 });
 
+describe('runProgram with stdoutFile', () => {
+  it('reads the whole output back from the file, though this thread was busy while it was written', async () => {
+    const file = join(tempDir('stdout-file'), 'out');
+    const run = runProgram(process.execPath, ['-e', "process.stdout.write('x'.repeat(200000) + 'end')"], 30_000, undefined, file);
+    const until = Date.now() + 300;
+    while (Date.now() < until) {
+      // the event loop is held, as bench csmith's own runs hold it while QEMU runs
+    }
+    const r = await run;
+    expect(r.status).toBe(0);
+    expect(r.stdout.length).toBe(200_003);
+    expect(r.stdout.subarray(-3).toString()).toBe('end');
+    expect(readFileSync(file).length).toBe(200_003);
+  });
+});
+
 describe('serialText', () => {
   it('keeps short output whole, and past 64 KiB its length and a hash of all of it', () => {
     expect(serialText([104, 105])).toBe('hi');
@@ -85,5 +104,8 @@ describe('serialText', () => {
     const late = long.slice();
     late[69_999] = 66; // a difference after the first 64 KiB, same length
     expect(serialText(late)).not.toBe(a);
+    const outcome = (serial: string): RunOutcome => ({ status: 0, reason: 'exit', message: '', serial, instructions: 1, regs: [] });
+    expect(compareRuns(outcome(a), outcome(serialText(late)))).toMatch(/^serial differs past its first 64 KiB: 70000 bytes, FNV-1a [0-9a-f]{8} vs 70000 bytes, FNV-1a [0-9a-f]{8}$/);
+    expect(compareRuns(outcome(a), outcome(serialText(long.subarray(0, 69_999))))).toMatch(/69999 bytes/);
   });
 });

@@ -221,6 +221,11 @@ export function compareRuns(a: RunOutcome, b: RunOutcome): string {
   if (a.serial !== b.serial) {
     let k = 0;
     while (k < a.serial.length && a.serial[k] === b.serial[k]) k++;
+    if (k >= 1 << 16) {
+      // past the 64 KiB serialText keeps: its length and hash are all there is to say
+      const tail = (s: string): string => /\((\d+ bytes, FNV-1a [0-9a-f]{8})\)$/.exec(s)?.[1] ?? `${s.length} bytes`;
+      return `serial differs past its first 64 KiB: ${tail(a.serial)} vs ${tail(b.serial)}`;
+    }
     const line = (s: string): string => JSON.stringify(s.slice(s.lastIndexOf('\n', k - 1) + 1, k + 60).split('\n')[0]);
     return `serial differs at byte ${k}: ${line(a.serial)} vs ${line(b.serial)}`;
   }
