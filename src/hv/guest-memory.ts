@@ -53,6 +53,20 @@ export class VmGuestMemory implements GuestPhysMemory {
     return ram[o]! | (ram[o + 1]! << 8) | (ram[o + 2]! << 16) | (ram[o + 3]! << 24);
   }
 
+  /**
+   * The dword the guest would read at gpa, wherever the host keeps its page (Host.peekPage: the
+   * frame, the swap cache, the swap device, or zeros never populated), for debuggers and views:
+   * nothing is faulted or swapped in. -1 outside every memslot (as peekGpa32), null when the
+   * host has no bytes for it. `page` is the caller's 4 KiB scratch.
+   */
+  peekGpa32Anywhere(gpa: number, page: Uint8Array): number | null {
+    const hva = this.hvaOf(gpa);
+    if (hva < 0) return -1;
+    if (!this.host.peekPage(this.mm, hva & ~0xfff, page)) return null;
+    const o = gpa & 0xffc;
+    return page[o]! | (page[o + 1]! << 8) | (page[o + 2]! << 16) | (page[o + 3]! << 24);
+  }
+
   /** Copy bytes to guest-physical memory page by page; gpas outside every slot are dropped. */
   write(gpa: number, bytes: Uint8Array): void {
     for (let done = 0; done < bytes.length; ) {

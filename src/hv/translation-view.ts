@@ -1,7 +1,8 @@
 // What one guest-virtual address means right now, under either hypervisor MMU: the GVA->GPA->HVA
 // ->HPA chain and the MMU entry that the processor would use (the shadow spte, or the TDP leaf for
 // the gfn). For debuggers (`monitor translate`) and views; it reads everything without side
-// effects: no A/D bits, no faults, no swap-in (a page the host swapped out shows as not resident).
+// effects: no A/D bits, no faults, no swap-in (a guest page table the host swapped out is read
+// where the host keeps it; a data page swapped out shows as not resident: no HPA).
 
 import { peekGuestWalk } from '../cpu/paging.js';
 import type { Vm } from './vm.js';
@@ -11,9 +12,13 @@ import { SPTE_A, SPTE_D, SPTE_MMIO, SPTE_NONLEAF, SPTE_P, SPTE_PINNED, SPTE_U, S
 export interface TranslationView {
   mmu: 'shadow' | 'tdp';
   gva: number;
-  /** The guest's own walk: PDE and PTE values (null: not read, or not resident in the host). */
+  /** The guest's own walk: PDE and PTE values (null: not read, or the host has no bytes for
+   *  them). A table page the host swapped out is read where the host keeps it, not swapped in. */
   pde: number | null;
   pte: number | null;
+  /** The PDE's, the PTE's table page was not resident in the host (read from swap). */
+  pdeSwapped: boolean;
+  pteSwapped: boolean;
   /** Guest-physical address, or null when the guest's tables do not map gva. */
   gpa: number | null;
   /** Host virtual address of the gpa in the VM process (null: no memslot). */
@@ -47,7 +52,14 @@ export function describeTranslation(vm: Vm, gva: number, vcpuIndex = 0): Transla
   if (v === undefined) throw new RangeError(`no vCPU ${vcpuIndex}`);
   const cpu = v.cpu;
   const lin = gva >>> 0;
-  const { pde, pte, gpa } = peekGuestWalk(cpu.cr0, cpu.cr3, cpu.cr4, lin, (a) => vm.guestMem.peekGpa32(a));
+  // Each table read in walk order (PDE, then PTE): whether its page was out of RAM.
+  const swapped: boolean[] = [];
+  const page = new Uint8Array(4096);
+  const { pde, pte, gpa } = peekGuestWalk(cpu.cr0, cpu.cr3, cpu.cr4, lin, (a) => {
+    const resident = vm.guestMem.peekGpa32(a);
+    swapped.push(resident === null);
+    return resident ?? vm.guestMem.peekGpa32Anywhere(a, page);
+  });
   let hva: number | null = null;
   let hpa: number | null = null;
   if (gpa !== null) {
@@ -73,5 +85,5 @@ export function describeTranslation(vm: Vm, gva: number, vcpuIndex = 0): Transla
   }
   const entryFrame = entry === null || entry & SPTE_MMIO ? null : entry >>> 12;
   const text = `gva ${hex(lin)} -> gpa ${hex(gpa)} -> hva ${hex(hva)} -> hpa ${hex(hpa)}; ${what.trim()}`;
-  return { mmu: vm.tdp !== null ? 'tdp' : 'shadow', gva: lin, pde, pte, gpa, hva, hpa, entry, entryFrame, text };
+  return { mmu: vm.tdp !== null ? 'tdp' : 'shadow', gva: lin, pde, pte, pdeSwapped: swapped[0] === true, pteSwapped: swapped[1] === true, gpa, hva, hpa, entry, entryFrame, text };
 }

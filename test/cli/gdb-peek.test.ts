@@ -2,12 +2,15 @@
 // Host.peekPage) against what the guest itself would read: a page in RAM, a page swapped out
 // (its slot on the swap device, and in the swap cache), a page never populated (zeros), each
 // compared with the bytes a real access returns afterwards, which swaps the page in. Reading
-// must change nothing: no fault, no swap-in, no pte.
+// must change nothing: no fault, no swap-in, no pte. And `monitor translate`'s walk of guest page
+// tables the host swapped out, which it reads the same way.
 
 import { describe, expect, it } from 'vitest';
 import { MADV_PAGEOUT } from '../../src/host/constants.js';
 import { VmTarget } from '../../src/cli/gdb/vm-target.js';
 import { smallVm } from '../hv/helpers.js';
+import { GuestDriver, identityPaging } from '../hv/guest-driver.js';
+import { PTE_P, PTE_RW } from '../../src/cpu/paging.js';
 
 describe('the debugger reads guest memory as the guest would, changing nothing', () => {
   it('resident, swapped out, in the swap cache, never populated: the same bytes a real access reads', () => {
@@ -40,5 +43,32 @@ describe('the debugger reads guest memory as the guest would, changing nothing',
     // a short read inside a page, and a guest-physical address outside every memslot
     expect(target.phys.read(5 * 4096 + 100, 3)).toEqual(pattern(5).slice(100, 103));
     expect(target.phys.read(0x7fff000, 4)).toBeNull();
+  });
+});
+
+describe('monitor translate walks guest page tables the host swapped out, without swapping them in', () => {
+  it.each(['shadow', 'tdp'] as const)('--mmu %s: the PDE and PTE read from swap equal what the guest wrote; nothing changes', (mmu) => {
+    const { host, vm } = smallVm({ mmu, frames: 512, detect: false });
+    const driver = new GuestDriver(vm);
+    identityPaging(vm, driver); // PD at gpa 0x10000, PT at 0x11000
+    const pt = 0x11000;
+    vm.guestMem.writeGpa32(pt + 0x40 * 4, (0x23 << 12) | PTE_P | PTE_RW); // gva 0x40000 -> gpa 0x23000
+    driver.store(0x40010, 0x1234);
+    const resident = vm.describeTranslation(0x40010);
+    expect([resident.pdeSwapped, resident.pteSwapped]).toEqual([false, false]);
+    // the guest's PD and PT pages out to swap
+    host.madvise(vm.mm, vm.hva + 0x10000, 2 * 4096, MADV_PAGEOUT);
+    expect(host.frameAt(vm.mm, vm.hva + 0x10000)).toBe(-1);
+    expect(host.frameAt(vm.mm, vm.hva + 0x11000)).toBe(-1);
+    const before = { ...host.stats };
+    const out = vm.describeTranslation(0x40010);
+    expect({ ...host.stats }).toEqual(before);
+    expect(host.frameAt(vm.mm, vm.hva + 0x10000)).toBe(-1);
+    expect([out.pde, out.pte, out.gpa]).toEqual([resident.pde, resident.pte, 0x23010]);
+    expect([out.pdeSwapped, out.pteSwapped]).toEqual([true, true]);
+    const lines = new VmTarget(vm, null).translate(0, 0x40010).join('\n');
+    expect(lines).toMatch(/guest PDE +0x00011[0-9a-f]{3} \(its table page is swapped out in the host: read from swap, not swapped in\)/);
+    expect(lines).toMatch(/guest PTE +0x00023[0-9a-f]{3} \(its table page is swapped out/);
+    expect(lines).toContain('GPA        0x00023010');
   });
 });

@@ -5,6 +5,7 @@
 // driver stays valid even where host writes and guest views diverge (pin and none modes).
 
 import type { Vm } from '../../src/hv/vm.js';
+import { CR0_PE, CR0_PG, PTE_P, PTE_RW } from '../../src/cpu/paging.js';
 import { STEP_EFAULT, STEP_HALTED, STEP_TRIPLE_FAULT } from '../../src/hv/vcpu.js';
 
 /** Where the routines live (guest-physical; identity mapped by tests that turn paging on). */
@@ -87,4 +88,16 @@ export class GuestDriver {
   loadExpectEfault(addr: number): boolean {
     return Number.isNaN(this.call(LOAD, 0, addr, 0, true));
   }
+}
+
+/** Identity-map the first 4 MiB with one page table (PD at gfn 0x10, PT at gfn 0x11, the first
+ *  128 PTEs present) and turn paging on. */
+export function identityPaging(vm: Vm, driver: GuestDriver): void {
+  const pd = 0x10000;
+  const pt = 0x11000;
+  for (let i = 0; i < 128; i++) vm.guestMem.writeGpa32(pt + i * 4, (i << 12) | PTE_P | PTE_RW);
+  vm.guestMem.writeGpa32(pd, pt | PTE_P | PTE_RW);
+  const cpu = vm.vcpus[0]!.cpu;
+  cpu.cr3 = pd;
+  driver.setCr0(CR0_PG | CR0_PE | 0x10);
 }

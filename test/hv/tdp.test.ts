@@ -13,7 +13,7 @@ import type { Vm } from '../../src/hv/vm.js';
 import { ACC_WRITE, XLATE_OK } from '../../src/cpu/ports.js';
 import { EXIT_SIGNAL } from '../../src/cpu/cpu.js';
 import { CR0_PG, CR0_PE, CR4_PSE, NativeMmu, PTE_P, PTE_PS, PTE_RW } from '../../src/cpu/paging.js';
-import { CODE_GPA, GuestDriver } from './guest-driver.js';
+import { CODE_GPA, GuestDriver, identityPaging } from './guest-driver.js';
 import { smallVm, touch } from './helpers.js';
 import { TLB_MASK } from '../../src/cpu/tlb.js';
 
@@ -37,16 +37,6 @@ function tdpVm(opts: Parameters<typeof smallVm>[0] = {}): ReturnType<typeof smal
   return smallVm({ mmu: 'tdp', ...opts });
 }
 
-/** Identity-map the first 4 MiB with one page table (PD at gfn 0x10, PT at gfn 0x11) and turn paging on. */
-function identityPaging(vm: Vm, driver: GuestDriver): void {
-  const pd = 0x10000;
-  const pt = 0x11000;
-  for (let i = 0; i < 128; i++) vm.guestMem.writeGpa32(pt + i * 4, (i << 12) | PTE_P | PTE_RW);
-  vm.guestMem.writeGpa32(pd, pt | PTE_P | PTE_RW);
-  const cpu = vm.vcpus[0]!.cpu;
-  cpu.cr3 = pd;
-  driver.setCr0(CR0_PG | CR0_PE | 0x10);
-}
 
 describe('TDP: invalidation zaps the gpa->hpa leaf before the host frees the frame', () => {
   for (const how of ['swap-out', 'MADV_DONTNEED'] as const) {

@@ -66,8 +66,9 @@ export class VmTarget implements DebugTarget {
     const row = (k: string, v: string): number => lines.push(`  ${k.padEnd(10)} ${v}`);
     row('GVA', hex(gva));
     if (cpu.cr0 & 0x80000000) {
-      row('guest PDE', t.pde === null ? 'not resident in the host (not read, to change nothing)' : hex(t.pde));
-      if (t.pte !== null) row('guest PTE', hex(t.pte));
+      const out = ' (its table page is swapped out in the host: read from swap, not swapped in)';
+      row('guest PDE', t.pde === null ? 'unreadable: the host has no bytes for its table page' : hex(t.pde) + (t.pdeSwapped ? out : ''));
+      if (t.pte !== null) row('guest PTE', hex(t.pte) + (t.pteSwapped ? out : ''));
     } else row('guest walk', 'paging off: GPA = GVA');
     row('GPA', t.gpa === null ? 'none: the guest has no mapping here (an access raises #PF in the guest)' : hex(t.gpa));
     if (t.gpa !== null) {
