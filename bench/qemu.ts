@@ -36,16 +36,22 @@ export function qemuAvailable(): boolean {
  * `stdoutFile`, stdout goes to that file (read back at the end) instead of a pipe: a caller that
  * keeps its event loop busy while the program runs must use it when the output can pass a pipe's
  * 64 KiB, because QEMU's UART stalls on a full pipe and a guest that exits meanwhile loses the
- * bytes still in flight.
+ * bytes still in flight. `signal` kills it early (the result then says timedOut).
  */
-export function runProgram(cmd: string, args: string[], timeoutMs: number, cwd?: string, stdoutFile?: string): Promise<GuestRun> {
+export function runProgram(cmd: string, args: string[], timeoutMs: number, opts: { cwd?: string; stdoutFile?: string; signal?: AbortSignal } = {}): Promise<GuestRun> {
+  const { cwd, stdoutFile, signal } = opts;
+  let timedOut = false;
   return new Promise((resolve, reject) => {
     const fd = stdoutFile === undefined ? -1 : openSync(stdoutFile, 'w');
     const child = spawn(cmd, args, { cwd, stdio: ['ignore', fd < 0 ? 'pipe' : fd, 'pipe'] });
     if (fd >= 0) closeSync(fd); // the child has its own copy
+    // `signal` ends it early, as a timeout does (timedOut: the caller no longer wants the result)
+    signal?.addEventListener('abort', () => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');

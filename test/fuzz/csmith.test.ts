@@ -81,7 +81,7 @@ describe('bench csmith', () => {
 describe('runProgram with stdoutFile', () => {
   it('reads the whole output back from the file, though this thread was busy while it was written', async () => {
     const file = join(tempDir('stdout-file'), 'out');
-    const run = runProgram(process.execPath, ['-e', "process.stdout.write('x'.repeat(200000) + 'end')"], 30_000, undefined, file);
+    const run = runProgram(process.execPath, ['-e', "process.stdout.write('x'.repeat(200000) + 'end')"], 30_000, { stdoutFile: file });
     const until = Date.now() + 300;
     while (Date.now() < until) {
       // the event loop is held, as bench csmith's own runs hold it while QEMU runs

@@ -130,8 +130,8 @@ describe('QEMU parity', () => {
       const ourArgs = [BIN, 'run', path, '--mmu', 'native', '--max-insns', MAX_INSNS];
       const qemu = once(() => runOnQemu(path, RUN_TIMEOUT_MS));
       // the interpreter explicitly (the compiler is on by default)
-      const interpreted = once(() => runProgram(process.execPath, [...ourArgs, '--jit', 'off'], RUN_TIMEOUT_MS, ROOT));
-      const compiled = once(() => runProgram(process.execPath, [...ourArgs, ...JIT_ARGS], RUN_TIMEOUT_MS, ROOT));
+      const interpreted = once(() => runProgram(process.execPath, [...ourArgs, '--jit', 'off'], RUN_TIMEOUT_MS, { cwd: ROOT }));
+      const compiled = once(() => runProgram(process.execPath, [...ourArgs, ...JIT_ARGS], RUN_TIMEOUT_MS, { cwd: ROOT }));
 
       it('passes its own checks on QEMU (the oracle)', async () => {
         void interpreted();
