@@ -1,17 +1,18 @@
 // `shadowvisor bench csmith`: random C programs against QEMU. For each seed, csmith writes a
 // program that computes over globals, structs, bitfields, pointers and 8- to 64-bit arithmetic
 // and prints a checksum of every global; the machine's gcc builds it as a guest at each
-// optimisation level (guest-images/csmith: the runtime, printf and libgcc's 64-bit division);
-// every other build runs the program in ring 3 under paging (identity-mapped 4 KiB user pages),
-// the others in ring 0 with paging off; qemu-system-i386 runs each build once and shadowvisor four ways: the native MMU with the
-// interpreter and with the compiler, the shadow MMU on a host far smaller than the guest (code
-// and data swapped out and back under compiled code) with the compiler, and tdp with the
-// interpreter. A finding is a run whose serial output or exit status differs from QEMU's, or
-// whose instructions retired, final registers, output or status differ from the native
-// interpreter's (the compiler and the hypervisor's contract). Findings are kept under --out with
-// the program, the image and the commands that replay them. Progress on stderr, the table on
-// stdout. Needs csmith (Debian: csmith, libcsmith-dev), gcc and qemu-system-i386: without them
-// it says which is missing and measures nothing.
+// optimisation level (guest-images/csmith: the runtime, printf and libgcc's 64-bit division).
+// Every other build runs the program in ring 3 under paging (identity-mapped 4 KiB user pages),
+// the others in ring 0 with paging off. qemu-system-i386 runs each build once and shadowvisor
+// four ways: the native MMU with the interpreter and with the compiler, the shadow MMU on a host
+// far smaller than the guest (code and data swapped out and back under compiled code) with the
+// compiler, and tdp with the interpreter and KSM merging the guest's identical pages. A finding
+// is a run whose serial output or exit status differs from QEMU's, or whose instructions
+// retired, final registers, output or status differ from the native interpreter's (the
+// compiler's and the hypervisor's contract). Findings are kept under --out with the program, the
+// image and the commands that replay them. Progress on stderr, the table on stdout. Needs csmith
+// (Debian: csmith, libcsmith-dev), gcc and qemu-system-i386: without them it says which is
+// missing and measures nothing.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,9 +31,9 @@ const DEFAULT_OPTS = ['-O0', '-O1', '-O2', '-Os', '-O3', '-O2 -march=i386'];
 const HELP = `Usage: shadowvisor bench csmith [options]
 
 Random C programs (csmith) built as guests with gcc at several optimisation levels (every other
-build in ring 3 under paging, the rest in ring 0 without), run on
-qemu-system-i386 and on shadowvisor: native MMU with the interpreter and with the compiler,
-shadow MMU on a 64 KiB host (constant swapping) with the compiler, tdp with the interpreter. Every run must print
+build in ring 3 under paging, the rest in ring 0 without), run on qemu-system-i386 and on
+shadowvisor: native MMU with the interpreter and with the compiler, shadow MMU on a 64 KiB host
+(constant swapping) with the compiler, tdp with the interpreter and KSM. Every run must print
 QEMU's output (a checksum of every global variable) and exit as QEMU did; the compiler and the
 hypervisor must also retire the native interpreter's instructions and end in its registers.
 Needs csmith (Debian: csmith libcsmith-dev), gcc and qemu-system-i386.
@@ -97,6 +98,8 @@ export interface CsmithSummary {
   /** Pages the tiny host swapped in and out under the shadow MMU's runs. */
   swapIns: number;
   swapOuts: number;
+  /** Pages KSM merged under the tdp runs. */
+  ksmMerges: number;
   outputBytes: number;
   qemuSeconds: number;
   shadowvisorSeconds: number;
@@ -183,13 +186,20 @@ export const VARIANTS: readonly CsmithVariant[] = [
     flags: '--mmu shadow --host-mem 64K --jit on --jit-hot 20',
     run: (image, max, s) =>
       withCompiler(true, () =>
-        runShadow(image, RAM, max, TINY_HOST, 'shadow', (p) => {
-          s.swapIns += p.host.stats.swapIns;
-          s.swapOuts += p.host.stats.swapOuts;
+        runShadow(image, RAM, max, TINY_HOST, 'shadow', {
+          onEnd: (p) => {
+            s.swapIns += p.host.stats.swapIns;
+            s.swapOuts += p.host.stats.swapOuts;
+          },
         }),
       ).v,
   },
-  { name: 'tdp interpreter', flags: '--mmu tdp --jit off', run: (image, max) => withCompiler(false, () => runShadow(image, RAM, max, defaultHostMemBytes(RAM), 'tdp')).v },
+  {
+    name: 'tdp interpreter, KSM',
+    flags: '--mmu tdp --ksm --jit off',
+    run: (image, max, s) =>
+      withCompiler(false, () => runShadow(image, RAM, max, defaultHostMemBytes(RAM), 'tdp', { ksm: true, onEnd: (p) => void (s.ksmMerges += p.host.stats.ksmMerges) })).v,
+  },
 ];
 
 /** The sweep; a string when a tool is missing (nothing was run). Tests may pass other variants. */
@@ -205,7 +215,7 @@ export async function csmithSweep(opts: CsmithOptions, out: BenchOut, variants: 
 async function sweepIn(work: string, opts: CsmithOptions, out: BenchOut, variants: readonly CsmithVariant[]): Promise<CsmithSummary | string> {
   const tools = findTools(work);
   if (typeof tools === 'string') return tools;
-  const s: CsmithSummary = { programs: 0, builds: 0, ring3Builds: 0, skipped: 0, runs: 0, instructions: 0, swapIns: 0, swapOuts: 0, outputBytes: 0, qemuSeconds: 0, shadowvisorSeconds: 0, findings: [] };
+  const s: CsmithSummary = { programs: 0, builds: 0, ring3Builds: 0, skipped: 0, runs: 0, instructions: 0, swapIns: 0, swapOuts: 0, ksmMerges: 0, outputBytes: 0, qemuSeconds: 0, shadowvisorSeconds: 0, findings: [] };
   const runtime = buildRuntime(work);
   for (let k = 0; k < opts.programs; k++) {
     const seed = opts.seed + k;
@@ -274,9 +284,10 @@ async function sweepIn(work: string, opts: CsmithOptions, out: BenchOut, variant
 function formatSummary(s: CsmithSummary, opts: CsmithOptions): string {
   const lines = [
     `bench csmith: ${s.programs} csmith programs (seeds ${opts.seed}..${opts.seed + opts.programs - 1}) x ${opts.opts.length} gcc option sets (${opts.opts.join(', ')})`,
-    `builds compared with QEMU       ${s.builds - s.skipped} (${s.ring3Builds} of ${s.builds} in ring 3 under paging, the rest in ring 0 without; ${s.skipped} skipped: QEMU did not finish)`,
-    `shadowvisor runs                ${s.runs} (native interpreter, native compiler, shadow compiler on a 64 KiB host, tdp interpreter)`,
+    `builds compared with QEMU       ${s.builds - s.skipped} of ${s.builds} (${s.ring3Builds} built for ring 3 under paging, the rest for ring 0 without; ${s.skipped} skipped: longer than --max-insns or QEMU's --timeout-ms)`,
+    `shadowvisor runs                ${s.runs} (native interpreter, native compiler, shadow compiler on a 64 KiB host, tdp interpreter with KSM)`,
     `tiny host's swapping            ${s.swapOuts.toLocaleString('en-US')} pages out, ${s.swapIns.toLocaleString('en-US')} in (shadow runs)`,
+    `KSM                             ${s.ksmMerges.toLocaleString('en-US')} pages merged (tdp runs)`,
     `instructions retired            ${s.instructions.toLocaleString('en-US')}`,
     `QEMU output compared            ${s.outputBytes.toLocaleString('en-US')} bytes, against each run (a checksum per global variable)`,
     `seconds                         shadowvisor ${s.shadowvisorSeconds.toFixed(1)} (all runs), QEMU ${s.qemuSeconds.toFixed(1)} (wall, alongside)`,

@@ -187,18 +187,25 @@ export function runNative(image: Uint8Array, ram: number, maxInsns: number): Run
 
 /** The guest under the hypervisor on the simulated host: the shadow MMU, or (mmu 'tdp') the
  *  EPT-like two-dimensional paging, which walks the guest's own tables as the native MMU does. */
-export function runShadow(image: Uint8Array, ram: number, maxInsns: number, hostMem: number, mmu: 'shadow' | 'tdp' = 'shadow', onEnd?: (p: PreparedGuest) => void): RunOutcome {
+export function runShadow(
+  image: Uint8Array,
+  ram: number,
+  maxInsns: number,
+  hostMem: number,
+  mmu: 'shadow' | 'tdp' = 'shadow',
+  opts: { ksm?: boolean; onEnd?: (p: PreparedGuest) => void } = {},
+): RunOutcome {
   const out = serialSink();
   let p: PreparedGuest;
   try {
-    p = prepareGuest({ image, memBytes: ram, hostMemBytes: hostMem, swapBytes: ram, output: out, log: nullLogger, maxInsns, seed: 1, mmu });
+    p = prepareGuest({ image, memBytes: ram, hostMemBytes: hostMem, swapBytes: ram, output: out, log: nullLogger, maxInsns, seed: 1, mmu, ksm: opts.ksm });
   } catch (e) {
     return thrown(e, out.text(), 0, true);
   }
   const c = p.vm.vcpus[0]!.cpu;
   try {
     const r = runPrepared(p).result;
-    onEnd?.(p);
+    opts.onEnd?.(p);
     return { status: r.exitCode, reason: r.reason, message: r.message, serial: out.text(), instructions: r.instructions, regs: [...c.regs].map((v) => v >>> 0).concat([c.eip >>> 0, c.getEflags() >>> 0]) };
   } catch (e) {
     return thrown(e, out.text(), c.icount, false);
