@@ -15,7 +15,7 @@
 // missing and measures nothing.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseCount } from '../src/cli/args.js';
@@ -48,6 +48,7 @@ Options:
   --timeout-ms N    QEMU's wall-time bound per run; a build QEMU cannot finish is skipped
                     (default 30000)
   --out DIR         where findings go (default ./csmith-findings; created on the first finding)
+  --max-findings N  keep the files of at most N builds with findings (default 10; all are counted)
   --json            one JSON object on stdout instead of the table
   -h, --help        show this help
 
@@ -74,6 +75,8 @@ export interface CsmithOptions {
   maxInsns: number;
   timeoutMs: number;
   out: string;
+  /** Builds whose findings are kept under `out` (the rest are counted). */
+  maxFindings: number;
   json: boolean;
 }
 
@@ -82,6 +85,7 @@ export interface CsmithFinding {
   opt: string;
   run: string;
   detail: string;
+  /** Where its files are, or empty when --max-findings builds were kept already. */
   dir: string;
 }
 
@@ -217,6 +221,8 @@ async function sweepIn(work: string, opts: CsmithOptions, out: BenchOut, variant
   if (typeof tools === 'string') return tools;
   const s: CsmithSummary = { programs: 0, builds: 0, ring3Builds: 0, skipped: 0, runs: 0, instructions: 0, swapIns: 0, swapOuts: 0, ksmMerges: 0, outputBytes: 0, qemuSeconds: 0, shadowvisorSeconds: 0, findings: [] };
   const runtime = buildRuntime(work);
+  /** Builds whose findings are kept under --out. */
+  const saved = new Set<string>();
   for (let k = 0; k < opts.programs; k++) {
     const seed = opts.seed + k;
     const src = generate(seed, work);
@@ -265,14 +271,22 @@ async function sweepIn(work: string, opts: CsmithOptions, out: BenchOut, variant
           if (detail !== '') detail = `vs the native interpreter: ${detail}`;
         }
         if (detail === '') continue;
+        // One directory per build, its README naming every run that differed; past
+        // --max-findings builds, findings are counted but not kept.
         const dir = resolve(opts.out, tag);
-        mkdirSync(dir, { recursive: true });
-        writeFileSync(join(dir, `p${seed}.c`), readFileSync(src));
-        writeFileSync(join(dir, `${tag}.elf`), image);
-        writeFileSync(join(dir, 'qemu.out'), q.stdout);
+        const keep = saved.has(tag) || saved.size < opts.maxFindings;
         const replay = `shadowvisor run ${r.flags} --max-insns ${opts.maxInsns} ${join(dir, `${tag}.elf`)}`;
-        writeFileSync(join(dir, 'README.txt'), `csmith --seed ${seed}, gcc ${opt}, ${user ? 'ring 3 under paging' : 'ring 0, paging off'}: ${r.name}: ${detail}\n\n${replay}\n${QEMU} ${qemuArgs(join(dir, `${tag}.elf`)).join(' ')}\n`);
-        s.findings.push({ seed, opt, run: r.name, detail, dir });
+        if (keep && !saved.has(tag)) {
+          saved.add(tag);
+          mkdirSync(dir, { recursive: true });
+          writeFileSync(join(dir, `p${seed}.c`), readFileSync(src));
+          writeFileSync(join(dir, `${tag}.elf`), image);
+          writeFileSync(join(dir, 'qemu.out'), q.stdout);
+          const where = user ? 'ring 3 under paging' : 'ring 0, paging off';
+          writeFileSync(join(dir, 'README.txt'), `csmith --seed ${seed}, gcc ${opt}, ${where}\n${QEMU} ${qemuArgs(join(dir, `${tag}.elf`)).join(' ')}\n`);
+        }
+        if (keep) appendFileSync(join(dir, 'README.txt'), `\n${r.name}: ${detail}\n${replay}\n`);
+        s.findings.push({ seed, opt, run: r.name, detail, dir: keep ? dir : '' });
         out.stderr(`bench csmith: FINDING seed ${seed} ${opt} ${r.name}: ${detail}\n  replay: ${replay}\n`);
       }
     }
@@ -292,7 +306,7 @@ function formatSummary(s: CsmithSummary, opts: CsmithOptions): string {
     `QEMU output compared            ${s.outputBytes.toLocaleString('en-US')} bytes, against each run (a checksum per global variable)`,
     `seconds                         shadowvisor ${s.shadowvisorSeconds.toFixed(1)} (all runs), QEMU ${s.qemuSeconds.toFixed(1)} (wall, alongside)`,
     `findings                        ${s.findings.length}`,
-    ...s.findings.map((f) => `  seed ${f.seed} ${f.opt} ${f.run}: ${f.detail} (${f.dir})`),
+    ...s.findings.map((f) => `  seed ${f.seed} ${f.opt} ${f.run}: ${f.detail}${f.dir === '' ? ' (not kept: --max-findings)' : ` (${f.dir})`}`),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -308,6 +322,7 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
       'max-insns': { type: 'string' },
       'timeout-ms': { type: 'string' },
       out: { type: 'string' },
+      'max-findings': { type: 'string' },
       json: { type: 'boolean' },
     },
     HELP,
@@ -325,6 +340,7 @@ export async function main(argv: string[], out: BenchOut): Promise<number> {
       maxInsns: v['max-insns'] === undefined ? 300_000_000 : parseCount('--max-insns', v['max-insns'], 1),
       timeoutMs: v['timeout-ms'] === undefined ? 30_000 : parseCount('--timeout-ms', v['timeout-ms'], 100),
       out: v.out ?? 'csmith-findings',
+      maxFindings: v['max-findings'] === undefined ? 10 : parseCount('--max-findings', v['max-findings'], 0),
       json: v.json ?? false,
     };
   } catch (e) {

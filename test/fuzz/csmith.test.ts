@@ -20,7 +20,7 @@ const inCi = Boolean(process.env.CI);
 const silentOut = { stdout: () => {}, stderr: () => {} };
 
 function options(o: Partial<CsmithOptions>): CsmithOptions {
-  return { programs: 1, seed: 2, opts: ['-O1', '-O2 -march=i386'], maxInsns: 300_000_000, timeoutMs: 60_000, out: tempDir('csmith'), json: true, ...o };
+  return { programs: 1, seed: 2, opts: ['-O1', '-O2 -march=i386'], maxInsns: 300_000_000, timeoutMs: 60_000, out: tempDir('csmith'), maxFindings: 10, json: true, ...o };
 }
 
 /** The sweep's summary, or null (skipped with a warning) when a tool is missing outside CI. */
@@ -69,7 +69,22 @@ describe('bench csmith', () => {
     expect(existsSync(join(f.dir, 'p2.c'))).toBe(true);
     expect(existsSync(join(f.dir, 'p2_O2.elf'))).toBe(true);
     expect(readFileSync(join(f.dir, 'qemu.out'), 'latin1')).toMatch(/checksum = [0-9A-F]+\n$/);
-    expect(readFileSync(join(f.dir, 'README.txt'), 'utf8')).toContain('shadowvisor run --mmu native --jit off');
+    // one directory for the build, naming both runs that differed with their replay commands
+    expect(s.findings[1]!.dir).toBe(f.dir);
+    const readme = readFileSync(join(f.dir, 'README.txt'), 'utf8');
+    expect(readme.match(/^shadowvisor run --mmu native --jit off --max-insns \d+ \S+p2_O2\.elf$/gm)).toHaveLength(2);
+    expect(readme).toMatch(/^cut short: vs QEMU: exit status 4 vs 0/m);
+    expect(readme).toMatch(/^one more: vs the native interpreter: instructions retired/m);
+  }, 180_000);
+
+  it('past --max-findings builds, a finding is counted but its files are not kept', async () => {
+    const ref = VARIANTS[0]!;
+    const cut: CsmithVariant = { ...ref, name: 'cut short', run: (image, _max, s) => ref.run(image, 10_000, s) };
+    const out = join(tempDir('csmith-cap'), 'findings');
+    const s = await sweep(options({ opts: ['-O2'], out, maxFindings: 0 }), [ref, cut]);
+    if (s === null) return;
+    expect(s.findings.map((f) => [f.run, f.dir])).toEqual([['cut short', '']]);
+    expect(existsSync(out)).toBe(false);
   }, 180_000);
 
   it('a build the native interpreter cannot finish within --max-insns is skipped, not compared', async () => {
