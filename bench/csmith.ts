@@ -297,7 +297,7 @@ async function sweepIn(work: string, opts: CsmithOptions, out: BenchOut, variant
 
 function formatSummary(s: CsmithSummary, opts: CsmithOptions): string {
   const lines = [
-    `bench csmith: ${s.programs} csmith programs (seeds ${opts.seed}..${opts.seed + opts.programs - 1}) x ${opts.opts.length} gcc option sets (${opts.opts.join(', ')})`,
+    `bench csmith: ${s.programs} csmith program${s.programs === 1 ? '' : 's'} (seeds ${opts.seed}..${opts.seed + opts.programs - 1}) x ${opts.opts.length} gcc option sets (${opts.opts.join(', ')})`,
     `builds compared with QEMU       ${s.builds - s.skipped} of ${s.builds} (${s.ring3Builds} built for ring 3 under paging, the rest for ring 0 without; ${s.skipped} skipped: longer than --max-insns or QEMU's --timeout-ms)`,
     `shadowvisor runs                ${s.runs} (native interpreter, native compiler, shadow compiler on a 64 KiB host, tdp interpreter with KSM)`,
     `tiny host's swapping            ${s.swapOuts.toLocaleString('en-US')} pages out, ${s.swapIns.toLocaleString('en-US')} in (shadow runs)`,
