@@ -21,10 +21,10 @@ import { join, resolve } from 'node:path';
 import { parseCount } from '../src/cli/args.js';
 import { guestImagePath } from '../src/cli/paths.js';
 import { defaultHostMemBytes } from '../src/sim/run-guest.js';
-import { compareRuns, runNative, runShadow, serialText, withCompiler, type RunOutcome } from '../src/sim/fuzz/fuzz-case.js';
+import { compareRuns, runNative, runShadow, withCompiler, type RunOutcome } from '../src/sim/fuzz/fuzz-case.js';
 import { parseBenchArgs } from './args.js';
 import type { BenchOut } from './index.js';
-import { QEMU, qemuArgs, qemuAvailable, qemuGuestExit, runProgram } from './qemu.js';
+import { QEMU, qemuArgs, qemuAvailable, qemuDiff, runProgram } from './qemu.js';
 
 const DEFAULT_OPTS = ['-O0', '-O1', '-O2', '-Os', '-O3', '-O2 -march=i386'];
 
@@ -257,14 +257,12 @@ async function sweepIn(work: string, opts: CsmithOptions, out: BenchOut, variant
         out.stderr(`bench csmith: seed ${seed} ${opt}: ${why}: not compared\n`);
         continue;
       }
-      const exit = qemuGuestExit(q.status);
-      const qo: RunOutcome = { status: exit ?? -1, reason: '', message: `QEMU status ${q.status}`, serial: serialText(q.stdout), instructions: 0, regs: [] };
       const ref = runs[0]!.o;
       s.outputBytes += q.stdout.length;
       for (const r of runs) {
         s.runs++;
         s.instructions += r.o.instructions;
-        let detail = compareRuns({ ...r.o, instructions: 0, regs: [] }, qo);
+        let detail = qemuDiff(r.o, q).detail;
         if (detail !== '') detail = `vs QEMU: ${detail}`;
         else if (r !== runs[0]) {
           detail = compareRuns(r.o, ref);

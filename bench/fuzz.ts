@@ -16,10 +16,8 @@ import {
   caseAt,
   caseImage,
   caseMachine,
-  compareRuns,
   describeCase,
   runCase,
-  serialText,
   type CaseResult,
   type CaseSpec,
   type Finding,
@@ -28,7 +26,7 @@ import {
   type RunOutcome,
 } from '../src/sim/fuzz/fuzz-case.js';
 import { shrinkIndices } from '../src/sim/fuzz/shrink.js';
-import { qemuArgs, qemuAvailable, qemuGuestExit, runProgram } from './qemu.js';
+import { qemuArgs, qemuAvailable, qemuDiff, runProgram } from './qemu.js';
 import { parseBenchArgs } from './args.js';
 import { FuzzPool, bundleEntry, type PoolAnswer } from './fuzz-pool.js';
 import type { BenchOut } from './index.js';
@@ -202,17 +200,8 @@ async function qemuCompare(image: Uint8Array, native: RunOutcome, timeoutMs: num
   const path = join(qemuDir, `case-${process.pid}-${Math.random().toString(36).slice(2)}.elf`);
   writeFileSync(path, image);
   try {
-    const r = await runProgram('qemu-system-i386', qemuArgs(path), timeoutMs);
-    // as our runs hold it (past 64 KiB: length and hash), so a long output compares whole
-    const serial = serialText(r.stdout);
-    const exit = qemuGuestExit(r.status);
-    // Serial bytes and exit status must be identical (QEMU_DIFFERENCES are avoided by the
-    // generator, not masked here); registers and instruction counts are QEMU's own business.
-    const q: RunOutcome = { status: r.timedOut ? -1 : (exit ?? -2), reason: '', message: r.timedOut ? 'QEMU timed out' : `QEMU status ${r.status}`, serial, instructions: native.instructions, regs: [] };
-    const ours: RunOutcome = { ...native, regs: [] };
-    // Triple faults: QEMU (-no-reboot) exits 0, without an exit-device status; ours is 3.
-    if (native.status === 3 && r.status === 0) q.status = 3;
-    return { detail: compareRuns(ours, q), status: q.status, serial };
+    // QEMU_DIFFERENCES are avoided by the generator, not masked in the comparison
+    return qemuDiff(native, await runProgram('qemu-system-i386', qemuArgs(path), timeoutMs));
   } finally {
     rmSync(path, { force: true });
   }

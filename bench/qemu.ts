@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import { compareRuns, serialText, type RunOutcome } from '../src/sim/fuzz/fuzz-case.js';
 
 export const QEMU = 'qemu-system-i386';
 
@@ -88,4 +89,19 @@ export function runOnQemu(image: string, timeoutMs = 60_000, cmdline?: string): 
 export function qemuGuestExit(status: number | null): number | null {
   if (status === null || (status & 1) === 0) return null;
   return status >> 1;
+}
+
+/**
+ * QEMU's run `r` of an image against ours: serial bytes and exit status must be identical;
+ * registers and instruction counts are QEMU's own business. A triple fault, which QEMU
+ * (-no-reboot) ends with status 0 and no exit-device value, reads as ours (3). Returns where
+ * they differ ('' when they agree), QEMU's status as an exit value (-1: timed out, -2: no exit
+ * value) and its serial text as our runs hold it (serialText: past 64 KiB, length and hash).
+ */
+export function qemuDiff(ours: RunOutcome, r: GuestRun): { detail: string; status: number; serial: string } {
+  const serial = serialText(r.stdout);
+  let status = r.timedOut ? -1 : (qemuGuestExit(r.status) ?? -2);
+  if (ours.status === 3 && r.status === 0) status = 3;
+  const q: RunOutcome = { status, reason: '', message: r.timedOut ? 'QEMU timed out' : `QEMU status ${r.status}`, serial, instructions: 0, regs: [] };
+  return { detail: compareRuns({ ...ours, instructions: 0, regs: [] }, q), status, serial };
 }
