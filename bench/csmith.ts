@@ -247,7 +247,7 @@ async function sweepIn(work: string, opts: CsmithOptions, out: BenchOut, variant
       const first = variants[0]!.run(image, opts.maxInsns, s);
       const long = first.reason === 'budget';
       if (long) stop.abort(); // not compared whatever QEMU prints: do not wait for it
-      const runs = long ? [] : variants.map((v, k) => ({ ...v, o: k === 0 ? first : v.run(image, opts.maxInsns, s) }));
+      const runs = long ? [] : variants.map((v, vi) => ({ ...v, o: vi === 0 ? first : v.run(image, opts.maxInsns, s) }));
       s.shadowvisorSeconds += (performance.now() - t1) / 1000;
       const q = await qemu;
       s.qemuSeconds += (performance.now() - t0) / 1000;

@@ -54,9 +54,8 @@ describe('the next instruction operand (rwatch / awatch)', () => {
 describe('write watchpoints on bytes the debugger cannot always read (watch)', () => {
   // The debugger reads guest memory without faulting anything in: bytes on a page the guest
   // does not map (or whose page tables the target cannot read) are unreadable. Their becoming
-  // readable is no store, so
-  // it must not stop the guest; only a changed value does (QEMU, where memory is always
-  // readable, stops once, at the store).
+  // readable is no store, so it must not stop the guest; only a changed value does (QEMU, where
+  // memory is always readable, stops once, at the store).
   it('a watch set on unreadable bytes takes the first value read as its baseline; a swap-out and swap-in is no write', () => {
     let bytes: Uint8Array | null = null;
     const phys: GuestPhys = { read: (_gpa, len) => (bytes === null ? null : bytes.slice(0, len)), write: () => false, isRam: () => true };

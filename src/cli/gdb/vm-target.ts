@@ -3,10 +3,9 @@
 // a page the host has swapped out is read from the swap cache or the swap device, one it never
 // populated reads as the zeros its first touch would map (Host.peekPage), so the debugger sees
 // what the guest would read, as on QEMU, and attaching gdb changes nothing the host or KVM would
-// do. Writes go
-// the way KVM's kvm_write_guest goes (through the host, which may break COW or swap in, and
-// drops decoded code of the frame), and the shadow MMU hears of a write into a guest page table
-// it shadows.
+// do. Writes go the way KVM's kvm_write_guest goes (through the host, which may break COW or
+// swap in, and drops decoded code of the frame), and the shadow MMU hears of a write into a
+// guest page table it shadows.
 
 import type { Cpu } from '../../cpu/cpu.js';
 import type { Vm } from '../../hv/vm.js';
