@@ -8,6 +8,7 @@
 
 #define TV 0x40000000u /* the test page's linear address: PDE 256 */
 #define RET_OFF 0x800  /* a RET in the test page, for the execute access */
+#define NKINDS 8       /* read, write, execute, and five read-modify-writes */
 
 static uint32_t page_dir[1024] __attribute__((aligned(4096)));
 static uint32_t kernel_pt[1024] __attribute__((aligned(4096)));
@@ -38,24 +39,52 @@ __asm__(".text\n"
         "pg_body:\n"
         "  movl $pg_done, trap_recover\n"
         "  movl acc_kind, %eax\n"
+        "  movl acc_addr, %ecx\n"
         "  cmpl $1, %eax\n"
         "  je 1f\n"
         "  cmpl $2, %eax\n"
         "  je 2f\n"
-        "  movl acc_addr, %ecx\n"
+        "  cmpl $3, %eax\n"
+        "  je 4f\n"
+        "  cmpl $4, %eax\n"
+        "  je 5f\n"
+        "  cmpl $5, %eax\n"
+        "  je 6f\n"
+        "  cmpl $6, %eax\n"
+        "  je 7f\n"
+        "  cmpl $7, %eax\n"
+        "  je 8f\n"
         "  movl (%ecx), %ebx\n"
         "  movl %ebx, acc_value\n"
         "  jmp 3f\n"
-        "1: movl acc_addr, %ecx\n"
-        "  movl $0x5a5a5a5a, (%ecx)\n"
+        "1: movl $0x5a5a5a5a, (%ecx)\n"
         "  movl $1, acc_value\n"
         "  jmp 3f\n"
         "2: movl exec_addr, %eax\n"
         "  call *%eax\n"
         "  movl $2, acc_value\n"
+        "  jmp 3f\n"
+        "4: addl $0x11111111, (%ecx)\n"
+        "  movl $3, acc_value\n"
+        "  jmp 3f\n"
+        "5: movl $0x77777777, %ebx\n"
+        "  xchgl %ebx, (%ecx)\n"
+        "  movl %ebx, acc_value\n"
+        "  jmp 3f\n"
+        "6: lock addl $0x22222222, (%ecx)\n"
+        "  movl $5, acc_value\n"
+        "  jmp 3f\n"
+        "7: notl (%ecx)\n"
+        "  movl $6, acc_value\n"
+        "  jmp 3f\n"
+        "8: incb (%ecx)\n"
+        "  movl $7, acc_value\n"
+        "  jmp 3f\n"
         "3: movl $0, trap_recover\n"
         "pg_done:\n"
         "  ret\n");
+
+static const char *const KIND_NAME[NKINDS] = {"read ", "write", "exec ", "add  ", "xchg ", "lock ", "not  ", "incb "};
 
 static void run_case(uint32_t pde, uint32_t pte, int wp, int cpl, int kind) {
   page_dir[TV >> 22] = pde;
@@ -80,7 +109,7 @@ static void run_case(uint32_t pde, uint32_t pte, int wp, int cpl, int kind) {
   uint32_t want_cr2 = kind == 2 ? exec_addr : acc_addr;
   uint32_t mem = test_frame[4] | (test_frame[5] << 8) | (test_frame[6] << 16) | ((uint32_t)test_frame[7] << 24);
   printf("pde=%03x pte=%03x wp=%d cpl=%d %s v=%02x err=%x cr2=%s pdeAD=%02x pteAD=%02x val=%x mem=%x\n", pde & 0xfff,
-         pte & 0xfff, wp, cpl, kind == 0 ? "read " : kind == 1 ? "write" : "exec ", trapped ? trap_last_vector : 0xff,
+         pte & 0xfff, wp, cpl, KIND_NAME[kind], trapped ? trap_last_vector : 0xff,
          trapped ? trap_last_err : 0, !trapped ? "-" : cr2 == want_cr2 ? "ok" : "BAD", page_dir[TV >> 22] & 0x60,
          (pde & 0x80) ? 0 : test_pt[0] & 0x60, acc_value, mem);
   write_cr0(cr0);
@@ -101,14 +130,14 @@ int kmain(uint32_t magic, struct multiboot_info *mbi) {
     for (uint32_t ptef = 0; ptef < 8; ptef++)
       for (int wp = 0; wp < 2; wp++)
         for (int cpl = 0; cpl < 4; cpl += 3)
-          for (int kind = 0; kind < 3; kind++, n++)
+          for (int kind = 0; kind < NKINDS; kind++, n++)
             run_case((uint32_t)test_pt | (pdef & 1) | (pdef & 2) | ((pdef & 4)), (uint32_t)test_frame | ptef, wp, cpl, kind);
   /* 4 MiB pages: PDE with PS maps TV..TV+4M to physical 0 (the identity-mapped kernel region,
    * where test_frame is: the access lands at test_frame's offset within it) */
   for (uint32_t pdef = 0; pdef < 8; pdef++)
     for (int wp = 0; wp < 2; wp++)
       for (int cpl = 0; cpl < 4; cpl += 3)
-        for (int kind = 0; kind < 3; kind++, n++) run_case(0x80 | pdef, 0, wp, cpl, kind);
+        for (int kind = 0; kind < NKINDS; kind++, n++) run_case(0x80 | pdef, 0, wp, cpl, kind);
   printf("pgmap: %u cases\n", n);
   return 0;
 }

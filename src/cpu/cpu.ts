@@ -497,6 +497,22 @@ export class Cpu {
     this.xlate(lin, acc | ACC_WRITE, 1);
   }
 
+  /**
+   * Before a read-modify-write of `size` bytes at `lin` reads: make sure neither its read nor
+   * its write-back can fault. The read's checks come first, page by page, then the write's, as
+   * QEMU's load-then-store does (GUEST-ABI: QEMU is the oracle): a page not present, or
+   * supervisor-only from ring 3, faults with W=0; a read-only page faults with W=1 after the
+   * read set its accessed bit. (Intel hardware reports W=1 for both; pgmap holds us to QEMU.)
+   */
+  probeRmw(lin: number, size: number, acc: number): void {
+    const cross = (lin & 0xfff) + size > 0x1000;
+    const last = (lin + size - 1) & ~0xfff;
+    this.xlate(lin, acc, 1);
+    if (cross) this.xlate(last, acc, 1);
+    this.xlate(lin, acc | ACC_WRITE, 1);
+    if (cross) this.xlate(last, acc | ACC_WRITE, 1);
+  }
+
   rd8(lin: number): number {
     const vpn = lin >>> 12;
     const i = vpn & TLB_MASK;
@@ -576,7 +592,8 @@ export class Cpu {
   private rmwAddr = -1;
 
   /** Read a dword that the same instruction will write back (RMW): write permission is
-   *  checked first, so the write-back cannot fault after flags changed. Pair with wrW32. */
+   *  checked before the value is used (probeRmw), so the write-back cannot fault after flags
+   *  changed. Pair with wrW32. */
   rdW32(lin: number): number {
     const vpn = lin >>> 12;
     const i = vpn & TLB_MASK;
@@ -587,8 +604,7 @@ export class Cpu {
       return (a & 3) === 0 ? this.m32[a >>> 2] : this.dv.getInt32(a, true);
     }
     this.rmwAddr = -1;
-    this.probeWrite(lin, this.uacc);
-    if ((lin & 0xfff) > 0xffc) this.probeWrite((lin + 3) & ~0xfff, this.uacc);
+    this.probeRmw(lin, 4, this.uacc);
     return this.rd32(lin);
   }
 

@@ -53,12 +53,12 @@ export function writeE(c: Cpu, i: Insn, v: number): void {
   else setReg(c, i.osz, i.rm, v);
 }
 
-/** Read a memory operand that is about to be written: write permission is checked first,
- *  so the later store cannot fault after flags or registers changed. */
+/** Read a memory operand that is about to be written: write permission is checked before the
+ *  value is used (Cpu.probeRmw), so the later store cannot fault after flags or registers
+ *  changed. */
 export function readForWrite(c: Cpu, size: number, lin: number): number {
   const vpn = lin >>> 12;
   if (c.wtag[vpn & TLB_MASK] === vpn && (lin & 0xfff) <= 0x1000 - size) return c.rd(size, lin);
-  c.probeWrite(lin, c.uacc);
-  if ((lin & 0xfff) + size > 0x1000) c.probeWrite((lin + size - 1) & ~0xfff, c.uacc);
+  c.probeRmw(lin, size, c.uacc);
   return c.rd(size, lin);
 }
