@@ -13,14 +13,13 @@
 // time); the shadow MMU's cost is the median over those rounds of shadow / native, each pair
 // measured back to back. The interpreter runs once per MMU.
 
-import { spawnSync } from 'node:child_process';
 import { jitStats, jitTuning, setJitDefault } from '../src/cpu/jit/compile.js';
 import { wasmStats } from '../src/cpu/jit/wasm-region.js';
 import { NativeMachine } from '../src/machine/native-machine.js';
 import { nullLogger } from '../src/obs/log.js';
 import { prepareGuest, runPrepared } from '../src/sim/run-guest.js';
 import type { BenchOut } from './index.js';
-import { QEMU, qemuArgs, qemuAvailable } from './qemu.js';
+import { QEMU, qemuAvailable, runQemuTimed as runQemu } from './qemu.js';
 
 const MEM = 64 * 1024 * 1024;
 const COMPILED_RUNS = 5;
@@ -97,11 +96,6 @@ function runTier(name: string, image: Uint8Array, mmu: 'native' | 'shadow', tier
   }
 }
 
-function runQemu(path: string): { seconds: number; output: string; status: number | null } {
-  const t0 = performance.now();
-  const r = spawnSync(QEMU, qemuArgs(path), { stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
-  return { seconds: (performance.now() - t0) / 1000, output: r.stdout?.toString('latin1') ?? '', status: r.status };
-}
 
 const f1 = (n: number): string => n.toFixed(1);
 

@@ -3,7 +3,6 @@
 // on every run and under QEMU), and QEMU's wall time for the same image when qemu-system-i386
 // is installed. Wall time is read here, never in the engine.
 
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NativeMachine } from '../src/machine/native-machine.js';
@@ -12,7 +11,7 @@ import { parseBenchArgs } from './args.js';
 import { UsageError, parseCount } from '../src/cli/args.js';
 import { readInputFile } from '../src/cli/input-file.js';
 import { ImageError } from '../src/machine/image-error.js';
-import { QEMU, qemuArgs, qemuAvailable } from './qemu.js';
+import { QEMU, qemuAvailable, runQemuTimed as runQemu } from './qemu.js';
 import { runTiers } from './cpu-tiers.js';
 
 const HELP = `Usage: shadowvisor bench cpu [options]
@@ -62,11 +61,6 @@ function checksumLine(output: string): string {
   return lines.find((l) => /checksum/i.test(l)) ?? lines[lines.length - 1] ?? '';
 }
 
-function runQemu(path: string): { seconds: number; output: string; status: number | null } {
-  const t0 = performance.now();
-  const r = spawnSync(QEMU, qemuArgs(path), { stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
-  return { seconds: (performance.now() - t0) / 1000, output: r.stdout?.toString('latin1') ?? '', status: r.status };
-}
 
 export async function main(argv: string[], out: BenchOut): Promise<number> {
   const values = parseBenchArgs('cpu', argv, {

@@ -24,7 +24,7 @@ import { defaultHostMemBytes } from '../src/sim/run-guest.js';
 import { compareRuns, runNative, runShadow, withCompiler, type RunOutcome } from '../src/sim/fuzz/fuzz-case.js';
 import { parseBenchArgs } from './args.js';
 import type { BenchOut } from './index.js';
-import { QEMU, qemuArgs, qemuAvailable, qemuDiff, runProgram } from './qemu.js';
+import { QEMU, qemuArgs, qemuAvailable, qemuCommand, qemuDiff, runProgram } from './qemu.js';
 
 const DEFAULT_OPTS = ['-O0', '-O1', '-O2', '-Os', '-O3', '-O2 -march=i386'];
 
@@ -240,7 +240,7 @@ async function sweepIn(work: string, opts: CsmithOptions, out: BenchOut, variant
       const t0 = performance.now();
       // QEMU's console to a file: our runs below hold the event loop, so a pipe would fill
       const stop = new AbortController();
-      const qemu = runProgram(QEMU, qemuArgs(elf), opts.timeoutMs, { stdoutFile: `${elf}.qemu-out`, signal: stop.signal });
+      const qemu = runProgram(...qemuCommand(qemuArgs(elf)), opts.timeoutMs, { stdoutFile: `${elf}.qemu-out`, signal: stop.signal });
       const image = new Uint8Array(readFileSync(elf));
       const t1 = performance.now();
       // The reference first: a program longer than the budget is not run the other ways.

@@ -26,7 +26,7 @@ import {
   type RunOutcome,
 } from '../src/sim/fuzz/fuzz-case.js';
 import { shrinkIndices } from '../src/sim/fuzz/shrink.js';
-import { qemuArgs, qemuAvailable, qemuDiff, runProgram } from './qemu.js';
+import { qemuArgs, qemuAvailable, qemuCommand, qemuDiff, runProgram } from './qemu.js';
 import { parseBenchArgs } from './args.js';
 import { FuzzPool, bundleEntry, type PoolAnswer } from './fuzz-pool.js';
 import type { BenchOut } from './index.js';
@@ -201,7 +201,7 @@ async function qemuCompare(image: Uint8Array, native: RunOutcome, timeoutMs: num
   writeFileSync(path, image);
   try {
     // QEMU_DIFFERENCES are avoided by the generator, not masked in the comparison
-    return qemuDiff(native, await runProgram('qemu-system-i386', qemuArgs(path), timeoutMs));
+    return qemuDiff(native, await runProgram(...qemuCommand(qemuArgs(path)), timeoutMs));
   } finally {
     rmSync(path, { force: true });
   }

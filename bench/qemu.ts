@@ -26,6 +26,23 @@ export interface GuestRun {
   timedOut: boolean;
 }
 
+let setprivOk: boolean | undefined;
+
+/**
+ * The command line that runs QEMU with `args`, tied to this process: under util-linux's
+ * `setpriv --pdeathsig KILL` (Debian's util-linux is essential, so it is there), the kernel kills
+ * QEMU when the thread that started it ends, however it ends. A sweep killed by PID used to leave
+ * its QEMU children running long csmith programs for half an hour; a signal handler cannot help,
+ * since our synchronous runs hold the event loop for seconds. Without setpriv, QEMU runs as is.
+ */
+export function qemuCommand(args: string[]): [string, string[]] {
+  if (setprivOk === undefined) {
+    const r = spawnSync('setpriv', ['--pdeathsig', 'KILL', '--', 'true'], { stdio: 'ignore', timeout: 20_000 });
+    setprivOk = !r.error && r.status === 0;
+  }
+  return setprivOk ? ['setpriv', ['--pdeathsig', 'KILL', '--', QEMU, ...args]] : [QEMU, args];
+}
+
 /** True when qemu-system-i386 can be started on this machine. */
 export function qemuAvailable(): boolean {
   const r = spawnSync(QEMU, ['--version'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
@@ -71,6 +88,15 @@ export function runProgram(cmd: string, args: string[], timeoutMs: number, opts:
   });
 }
 
+/** QEMU's run of `image` timed in wall seconds (boot included), synchronously: `bench cpu`'s
+ *  figure beside ours. */
+export function runQemuTimed(image: string): { seconds: number; output: string; status: number | null } {
+  const [cmd, args] = qemuCommand(qemuArgs(image));
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
+  return { seconds: (performance.now() - t0) / 1000, output: r.stdout?.toString('latin1') ?? '', status: r.status };
+}
+
 const cache = new Map<string, Promise<GuestRun>>();
 
 /** QEMU's run of `image` (with a Multiboot command line when given: -append), memoised by the
@@ -79,7 +105,7 @@ export function runOnQemu(image: string, timeoutMs = 60_000, cmdline?: string): 
   const key = createHash('sha256').update(readFileSync(image)).digest('hex') + (cmdline === undefined ? '' : ` ${cmdline}`);
   let run = cache.get(key);
   if (!run) {
-    run = runProgram(QEMU, cmdline === undefined ? qemuArgs(image) : [...qemuArgs(image), '-append', cmdline], timeoutMs);
+    run = runProgram(...qemuCommand(cmdline === undefined ? qemuArgs(image) : [...qemuArgs(image), '-append', cmdline]), timeoutMs);
     cache.set(key, run);
   }
   return run;
