@@ -8,12 +8,13 @@
 
 #define TV 0x40000000u /* the test page's linear address: PDE 256 */
 #define RET_OFF 0x800  /* a RET in the test page, for the execute access */
-#define NKINDS 8       /* read, write, execute, and five read-modify-writes */
+#define NKINDS 13      /* read, write, execute, eight read-modify-writes, MOVS and SETcc m8 */
 
 static uint32_t page_dir[1024] __attribute__((aligned(4096)));
 static uint32_t kernel_pt[1024] __attribute__((aligned(4096)));
 static uint32_t test_pt[1024] __attribute__((aligned(4096)));
 static uint8_t test_frame[4096] __attribute__((aligned(4096)));
+static uint8_t other_frame[4096] __attribute__((aligned(4096))); /* the crossing cases' fixed page */
 static uint8_t user_stack[4096] __attribute__((aligned(16)));
 
 volatile uint32_t acc_kind, acc_value, acc_addr, exec_addr;
@@ -23,13 +24,17 @@ uint32_t pg_user_esp;
 void pg_access(void);      /* ring 0: the access, result in acc_value */
 void pg_user_access(void); /* ring 3: the access, then INT 0x81 */
 
-/* The access (acc_kind 0 read, 1 write, 2 execute) at acc_addr / exec_addr. A #PF resumes at
- * pg_done with acc_value as it was (0xDEAD). */
+/* The access (acc_kind: an index into KIND_NAME) at acc_addr / exec_addr. A #PF resumes at
+ * pg_done with acc_value as it was (0xDEAD). pg_access keeps ESI and EDI for the C caller. */
 __asm__(".text\n"
         ".globl pg_access, pg_user_access\n"
         "pg_access:\n"
         "  pushl %ebx\n"
+        "  pushl %esi\n"
+        "  pushl %edi\n"
         "  call pg_body\n"
+        "  popl %edi\n"
+        "  popl %esi\n"
         "  popl %ebx\n"
         "  ret\n"
         "pg_user_access:\n"
@@ -38,53 +43,66 @@ __asm__(".text\n"
         "  int $0x81\n"
         "pg_body:\n"
         "  movl $pg_done, trap_recover\n"
-        "  movl acc_kind, %eax\n"
         "  movl acc_addr, %ecx\n"
-        "  cmpl $1, %eax\n"
-        "  je 1f\n"
-        "  cmpl $2, %eax\n"
-        "  je 2f\n"
-        "  cmpl $3, %eax\n"
-        "  je 4f\n"
-        "  cmpl $4, %eax\n"
-        "  je 5f\n"
-        "  cmpl $5, %eax\n"
-        "  je 6f\n"
-        "  cmpl $6, %eax\n"
-        "  je 7f\n"
-        "  cmpl $7, %eax\n"
-        "  je 8f\n"
-        "  movl (%ecx), %ebx\n"
+        "  movl acc_kind, %eax\n"
+        "  jmp *pg_kinds(,%eax,4)\n"
+        "k_read: movl (%ecx), %ebx\n"
         "  movl %ebx, acc_value\n"
         "  jmp 3f\n"
-        "1: movl $0x5a5a5a5a, (%ecx)\n"
+        "k_write: movl $0x5a5a5a5a, (%ecx)\n"
         "  movl $1, acc_value\n"
         "  jmp 3f\n"
-        "2: movl exec_addr, %eax\n"
+        "k_exec: movl exec_addr, %eax\n"
         "  call *%eax\n"
         "  movl $2, acc_value\n"
         "  jmp 3f\n"
-        "4: addl $0x11111111, (%ecx)\n"
+        "k_add: addl $0x11111111, (%ecx)\n"
         "  movl $3, acc_value\n"
         "  jmp 3f\n"
-        "5: movl $0x77777777, %ebx\n"
+        "k_xchg: movl $0x77777777, %ebx\n"
         "  xchgl %ebx, (%ecx)\n"
         "  movl %ebx, acc_value\n"
         "  jmp 3f\n"
-        "6: lock addl $0x22222222, (%ecx)\n"
+        "k_lock: lock addl $0x22222222, (%ecx)\n"
         "  movl $5, acc_value\n"
         "  jmp 3f\n"
-        "7: notl (%ecx)\n"
+        "k_not: notl (%ecx)\n"
         "  movl $6, acc_value\n"
         "  jmp 3f\n"
-        "8: incb (%ecx)\n"
+        "k_incb: incb (%ecx)\n"
         "  movl $7, acc_value\n"
         "  jmp 3f\n"
+        /* the comparison fails (EAX is not the old value): CMPXCHG still writes the old value back */
+        "k_cmpxchg: movl $0x12345678, %eax\n"
+        "  movl $0x33333333, %ebx\n"
+        "  cmpxchgl %ebx, (%ecx)\n"
+        "  movl %eax, acc_value\n"
+        "  jmp 3f\n"
+        "k_bts: btsl $3, (%ecx)\n"
+        "  movl $9, acc_value\n"
+        "  jmp 3f\n"
+        "k_shl: shll $1, (%ecx)\n"
+        "  movl $10, acc_value\n"
+        "  jmp 3f\n"
+        /* MOVSD from the dword 8 bytes on to the dword under test: a read, then a write */
+        "k_movs: leal 8(%ecx), %esi\n"
+        "  movl %ecx, %edi\n"
+        "  cld\n"
+        "  movsl\n"
+        "  movl $11, acc_value\n"
+        "  jmp 3f\n"
+        "k_sete: sete (%ecx)\n"
+        "  movl $12, acc_value\n"
         "3: movl $0, trap_recover\n"
         "pg_done:\n"
-        "  ret\n");
+        "  ret\n"
+        ".section .rodata\n"
+        ".balign 4\n"
+        "pg_kinds: .long k_read, k_write, k_exec, k_add, k_xchg, k_lock, k_not, k_incb, k_cmpxchg, k_bts, k_shl, k_movs, k_sete\n"
+        ".text\n");
 
-static const char *const KIND_NAME[NKINDS] = {"read ", "write", "exec ", "add  ", "xchg ", "lock ", "not  ", "incb "};
+static const char *const KIND_NAME[NKINDS] = {"read ", "write", "exec ", "add  ", "xchg ", "lock ", "not  ", "incb ",
+                                              "cmpxc", "bts  ", "shl  ", "movs ", "sete "};
 
 static void run_case(uint32_t pde, uint32_t pte, int wp, int cpl, int kind) {
   page_dir[TV >> 22] = pde;
@@ -115,6 +133,41 @@ static void run_case(uint32_t pde, uint32_t pte, int wp, int cpl, int kind) {
   write_cr0(cr0);
 }
 
+/* An access that straddles two pages: bytes 0xffe-0x1001 from TV. `first` says which of TV's
+ * two PTEs (test_pt[0] or [1]) carries `pte` (test_frame, the page under test); the other maps
+ * other_frame present, writable and user. Prints CR2 as an offset from TV, both PTEs' A/D bits
+ * and the four bytes at the access, so a partial write or a fault on the wrong page shows. */
+static void run_cross(int first, uint32_t pte, int wp, int cpl, int kind) {
+  page_dir[TV >> 22] = (uint32_t)test_pt | 7;
+  uint32_t fixed = (uint32_t)other_frame | 7;
+  test_pt[0] = first ? pte : fixed;
+  test_pt[1] = first ? fixed : pte;
+  for (int k = 0; k < 4096; k++) {
+    test_frame[k] = (uint8_t)(k * 5 + 1);
+    other_frame[k] = (uint8_t)(k * 3 + 2);
+  }
+  test_frame[RET_OFF] = 0xC3;
+  uint8_t *lo = first ? test_frame : other_frame, *hi = first ? other_frame : test_frame;
+  uint32_t cr0 = read_cr0();
+  write_cr0(wp ? cr0 | 0x10000u : cr0 & ~0x10000u);
+  write_cr3((uint32_t)page_dir);
+  acc_addr = TV + 0xffe;
+  exec_addr = TV + (first ? 0 : 0x1000) + RET_OFF;
+  acc_kind = (uint32_t)kind;
+  acc_value = 0xDEAD;
+  write_cr2(0);
+  uint32_t before = trap_count;
+  if (cpl == 3) enter_user((uint32_t)pg_user_access, pg_user_esp, 0x2);
+  else pg_access();
+  int trapped = trap_count != before;
+  uint32_t mem = lo[0xffe] | (lo[0xfff] << 8) | (hi[0] << 16) | ((uint32_t)hi[1] << 24);
+  printf("cross %s pte=%03x wp=%d cpl=%d %s v=%02x err=%x cr2=%x AD=%02x,%02x val=%x mem=%x\n", first ? "first " : "second",
+         pte & 0xfff, wp, cpl, KIND_NAME[kind], trapped ? trap_last_vector : 0xff, trapped ? trap_last_err : 0,
+         trapped ? read_cr2() - TV : 0, test_pt[0] & 0x60, test_pt[1] & 0x60, acc_value, mem);
+  write_cr0(cr0);
+  test_pt[1] = 0;
+}
+
 int kmain(uint32_t magic, struct multiboot_info *mbi) {
   (void)magic;
   (void)mbi;
@@ -138,6 +191,11 @@ int kmain(uint32_t magic, struct multiboot_info *mbi) {
     for (int wp = 0; wp < 2; wp++)
       for (int cpl = 0; cpl < 4; cpl += 3)
         for (int kind = 0; kind < NKINDS; kind++, n++) run_case(0x80 | pdef, 0, wp, cpl, kind);
+  for (int first = 1; first >= 0; first--)
+    for (uint32_t ptef = 0; ptef < 8; ptef++)
+      for (int wp = 0; wp < 2; wp++)
+        for (int cpl = 0; cpl < 4; cpl += 3)
+          for (int kind = 0; kind < NKINDS; kind++, n++) run_cross(first, (uint32_t)test_frame | ptef, wp, cpl, kind);
   printf("pgmap: %u cases\n", n);
   return 0;
 }

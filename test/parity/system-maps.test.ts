@@ -2,10 +2,12 @@
 // - guest-images/pgmap/pgmap.elf, the page-protection map: every combination of PDE flags (P RW
 //   US), PTE flags (P RW US), CR0.WP, CPL 0/3 and access on a 4 KiB page, and PDE flags with PS
 //   on a 4 MiB page (2,304 cases), each from a flushed TLB with A/D clear: the exception, error
-//   code, CR2, the A/D bits the walk left and the values. The accesses are read, write, execute
-//   and five read-modify-writes (ADD, XCHG, LOCK ADD, NOT, INC m8), whose read is checked before
-//   their write as QEMU checks it (W=0 on a page not present, A set before a read-only page's
-//   W=1 fault);
+//   code, CR2, the A/D bits the walk left and the values. The 13 accesses are read, write,
+//   execute, eight read-modify-writes (ADD, XCHG, LOCK ADD, NOT, INC m8, failing CMPXCHG, BTS,
+//   SHL), whose read is checked before their write as QEMU checks it (W=0 on a page not present,
+//   A set before a read-only page's W=1 fault), MOVSD and SETcc m8. Then each access straddles
+//   the page under test and a writable one, in both orders (4,576 cases in all): which page
+//   faults, CR2, both pages' A/D bits and no partial write;
 // - guest-images/idtmap/idtmap.elf, the interrupt-gate map: vector 0x40's gate with every type
 //   byte (P, DPL, S, type; but the task and 16-bit gates the ABI refuses) under INT 0x40 from CPL
 //   0 and 3, and INT3 and #UD through both 32-bit gate kinds at every DPL (496 cases): the vector
@@ -26,8 +28,13 @@ if (!haveQemu && !inCi) console.warn('\n[system maps] qemu-system-i386 not found
 
 const MAPS: Record<string, { done: RegExp; kinds: string[] }> = {
   'pgmap/pgmap.elf': {
-    done: /^pgmap: 2304 cases$/m,
-    kinds: [...['0', '2', '3', '4', '5', '6', '7'].map((e) => ` v=0e err=${e} `), 'add   v=0e err=0 ', 'xchg  v=0e err=4 ', 'incb  v=0e err=7 ', 'lock  v=ff err=0 ']
+    done: /^pgmap: 4576 cases$/m,
+    kinds: [
+      ...['0', '2', '3', '4', '5', '6', '7'].map((e) => ` v=0e err=${e} `),
+      ...['add   v=0e err=0 ', 'xchg  v=0e err=4 ', 'incb  v=0e err=7 ', 'lock  v=ff err=0 ', 'cmpxc v=0e err=3 ', 'movs  v=0e err=2 '],
+      'write v=0e err=2 cr2=1000 AD=60,00',
+      'add   v=0e err=3 cr2=ffe AD=20,20',
+    ]
   },
   'idtmap/idtmap.elf': { done: /^idtmap: 496 cases$/m, kinds: ['fault v=0d err=202', 'fault v=0b err=202', 'fault v=0d err=1a', 'handled v=40', 'handled v=03', 'handled v=06'] },
   'segmap/segmap.elf': { done: /^segmap: 432 cases$/m, kinds: ['ss sel=13 cpl=0 -> fault v=0d err=10', 'ss sel=23 cpl=3 -> loaded 23', 'call sel=18 cpl=3 -> loaded 1b', 'jmp sel=0b cpl=0 -> fault v=0d err=8', 'ds sel=08 cpl=0 -> loaded 8'] },
