@@ -123,33 +123,27 @@ export function opPop(c: Cpu, i: Insn): void {
   }
 }
 
+/**
+ * PUSHA and POPA go through the eight slots as QEMU does (GUEST-ABI: QEMU is the oracle; the SDM
+ * does not fix an order): from the lowest address up, one access per slot, and ESP moves only
+ * once all are done. A fault part-way therefore leaves the slots below it written (PUSHA), or
+ * the registers loaded from them (POPA), with CR2 naming the first slot that faulted; ESP is
+ * unchanged, so the instruction restarts cleanly. POPA skips the saved-ESP slot without reading
+ * it. pgmap's ring 3 rows compare this with QEMU on a stack that runs into a faulting page.
+ */
 export function opPusha(c: Cpu, i: Insn): void {
   const s = i.osz;
   const sp = c.r[4];
-  c.probeWrite((sp - 8 * s) | 0, c.uacc);
-  c.probeWrite((sp - 1) | 0, c.uacc);
-  for (let k = 0; k < 8; k++) c.wr(s, (sp - (k + 1) * s) | 0, getReg(c, s, k === 4 ? 4 : k));
+  for (let k = 0; k < 8; k++) c.wr(s, (sp - (8 - k) * s) | 0, getReg(c, s, 7 - k));
   c.r[4] = (sp - 8 * s) | 0;
 }
 
 export function opPopa(c: Cpu, i: Insn): void {
   const s = i.osz;
   const sp = c.r[4];
-  // Read all eight first: a fault leaves every register untouched.
-  const v0 = c.rd(s, (sp + 7 * s) | 0);
-  const v1 = c.rd(s, (sp + 6 * s) | 0);
-  const v2 = c.rd(s, (sp + 5 * s) | 0);
-  const v3 = c.rd(s, (sp + 4 * s) | 0);
-  const v5 = c.rd(s, (sp + 2 * s) | 0);
-  const v6 = c.rd(s, (sp + s) | 0);
-  const v7 = c.rd(s, sp);
-  setReg(c, s, 0, v0);
-  setReg(c, s, 1, v1);
-  setReg(c, s, 2, v2);
-  setReg(c, s, 3, v3);
-  setReg(c, s, 5, v5);
-  setReg(c, s, 6, v6);
-  setReg(c, s, 7, v7);
+  for (let k = 0; k < 8; k++) {
+    if (k !== 3) setReg(c, s, 7 - k, c.rd(s, (sp + k * s) | 0));
+  }
   c.r[4] = (sp + 8 * s) | 0;
 }
 

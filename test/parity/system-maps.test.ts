@@ -6,8 +6,11 @@
 //   execute, eight read-modify-writes (ADD, XCHG, LOCK ADD, NOT, INC m8, failing CMPXCHG, BTS,
 //   SHL), whose read is checked before their write as QEMU checks it (W=0 on a page not present,
 //   A set before a read-only page's W=1 fault), MOVSD and SETcc m8. Then each access straddles
-//   the page under test and a writable one, in both orders (4,576 cases in all): which page
-//   faults, CR2, both pages' A/D bits and no partial write;
+//   the page under test and a writable one, in both orders: which page faults, CR2, both pages'
+//   A/D bits and no partial write. Last, in ring 3, stack instructions with the stack on the
+//   page under test or running into it (PUSH, POP, CALL, RET, PUSHA, POPA, PUSHF, POPF, ENTER,
+//   LEAVE), indirect CALL and PUSH m through it, and REP MOVS/STOS/LODS/SCAS running into it:
+//   every register where the instruction ended or faulted (4,744 cases in all);
 // - guest-images/idtmap/idtmap.elf, the interrupt-gate map: vector 0x40's gate with every type
 //   byte (P, DPL, S, type; but the task and 16-bit gates the ABI refuses) under INT 0x40 from CPL
 //   0 and 3, and INT3 and #UD through both 32-bit gate kinds at every DPL (496 cases): the vector
@@ -28,12 +31,16 @@ if (!haveQemu && !inCi) console.warn('\n[system maps] qemu-system-i386 not found
 
 const MAPS: Record<string, { done: RegExp; kinds: string[] }> = {
   'pgmap/pgmap.elf': {
-    done: /^pgmap: 4576 cases$/m,
+    done: /^pgmap: 4744 cases$/m,
     kinds: [
       ...['0', '2', '3', '4', '5', '6', '7'].map((e) => ` v=0e err=${e} `),
       ...['add   v=0e err=0 ', 'xchg  v=0e err=4 ', 'incb  v=0e err=7 ', 'lock  v=ff err=0 ', 'cmpxc v=0e err=3 ', 'movs  v=0e err=2 '],
       'write v=0e err=2 cr2=1000 AD=60,00',
       'add   v=0e err=3 cr2=ffe AD=20,20',
+      'user pusha  pte=000 v=0e err=6 cr2=1000 fl=00 AD=60,00',
+      'user popa   pte=000 v=0e err=4 cr2=1000 esi-',
+      'user movs   pte=005 v=0e err=7 cr2=1000 ecx-2 esi+8 edi+8',
+      'user enter3 pte=007 v=ff err=0 cr2=0 ebp-104 esp-18',
     ]
   },
   'idtmap/idtmap.elf': { done: /^idtmap: 496 cases$/m, kinds: ['fault v=0d err=202', 'fault v=0b err=202', 'fault v=0d err=1a', 'handled v=40', 'handled v=03', 'handled v=06'] },
