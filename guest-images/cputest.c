@@ -1527,6 +1527,73 @@ static void group_exceptions(void) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Single-step: with EFLAGS.TF set, a #DB trap follows each instruction that began with TF set,  */
+/* with EIP after it and DR6.BS set; not a POPF that sets TF, not an INT n (its gate clears TF). */
+/* A REP string instruction traps after each iteration, EIP still on it until the last. The     */
+/* trace of EIPs is printed, so the parity test holds it to QEMU byte for byte.                  */
+
+static volatile uint32_t ss_count, ss_eip[32], ss_tf_saved, ss_dr6;
+
+static void db_handler(struct trapframe *tf) {
+  if (ss_count < 32) ss_eip[ss_count] = tf->eip;
+  ss_count++;
+  ss_tf_saved |= tf->eflags & 0x100;
+  uint32_t d;
+  __asm__ volatile("mov %%dr6, %0" : "=r"(d));
+  ss_dr6 = d;
+}
+
+extern char ss_start[];
+
+static void group_single_step(void) {
+  group_begin("single-step");
+  static uint8_t src[4] = {1, 2, 3, 4}, dst[4];
+  uint32_t a = 5;
+  uint8_t *sp = src, *dp = dst;
+  ss_count = 0;
+  int40_seen = 0;
+  __asm__ volatile("mov %0, %%dr6" : : "r"(0u));
+  trap_set_handler(1, db_handler);
+  trap_set_handler(0x40, int40_handler);
+  __asm__ volatile("movl $3, %%ecx\n\t"
+                   "cld\n\t"
+                   "pushfl\n\t"
+                   "orl $0x100, (%%esp)\n\t"
+                   "popfl\n" /* sets TF: no trap after it */
+                   "ss_start: nop\n\t"
+                   "movw %%ss, %%dx\n\t"
+                   "movw %%dx, %%ss\n\t" /* MOV SS */
+                   "nop\n\t"
+                   "addl $7, %%eax\n"
+                   "ss_rep: rep movsb\n\t" /* three iterations */
+                   "int $0x40\n"            /* the handler runs with TF clear */
+                   "ss_after_int: pushfl\n\t"
+                   "andl $~0x100, (%%esp)\n\t"
+                   "popfl\n" /* clears TF: traced, as TF was set when it began */
+                   "ss_end: nop\n\t"
+                   "nop"
+                   : "+a"(a), "+S"(sp), "+D"(dp)
+                   :
+                   : "ecx", "edx", "memory", "cc");
+  trap_set_handler(1, 0);
+  trap_set_handler(0x40, 0);
+  printf("  single-step: %u traps:", ss_count);
+  for (uint32_t k = 0; k < ss_count && k < 32; k++) printf(" %x", ss_eip[k] - (uint32_t)ss_start);
+  printf(" dr6.bs=%x tf-saved=%x int40=%u\n", (ss_dr6 >> 14) & 1, ss_tf_saved >> 8, int40_seen);
+  /* EIPs from ss_start, by the instruction lengths: after NOP 1, MOV DX,SS 4, none after MOV SS
+   * (8E D2 ends at 7) but one after the NOP that follows it at 7, ADD a, REP MOVSB a a c,
+   * none after INT 0x40, PUSHF f, AND 16, the POPF that clears TF 17. */
+  static const uint32_t want[] = {1, 4, 7, 0xa, 0xa, 0xa, 0xc, 0xf, 0x16, 0x17};
+  check("single-step traps", 0, 0, ss_count, 10);
+  for (uint32_t k = 0; k < 10; k++) check("single-step eip", k, 0, ss_eip[k] - (uint32_t)ss_start, want[k]);
+  check("dr6.bs and saved tf", 0, 0, ((ss_dr6 >> 14) & 1) | (ss_tf_saved >> 7), 3);
+  check("rep movsb copied", 0, 0, dst[0] | (dst[1] << 8) | (dst[2] << 16), 0x030201u);
+  check("int 0x40 ran once", 0, 0, int40_seen, 1);
+  check("eax through the handler", 0, 0, a, (5 + 7) * 2 + 1);
+  group_end();
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* System state: descriptor-table registers, control registers, segment registers, CPUID,     */
 /* RDTSC and port I/O.                                                                         */
 
@@ -2349,6 +2416,7 @@ int kmain(uint32_t magic, struct multiboot_info *mbi) {
   group_encodings();
   group_legacy();
   group_addr16();
+  group_single_step();
   printf("cputest: %u groups, %u failed\n", groups_run, groups_failed);
   printf(groups_failed ? "cputest: FAIL\n" : "cputest: PASS\n");
   return (int)groups_failed;

@@ -8,7 +8,7 @@ import * as A from './exec-alu.js';
 import * as B from './exec-branch.js';
 import * as D from './exec-data.js';
 import { GuestError } from './errors.js';
-import { F_EXPL, FL_ARITH, FL_IF, arithFlags, setArith } from './flags.js';
+import { F_EXPL, FL_ARITH, FL_IF, FL_TF, arithFlags, setArith } from './flags.js';
 import { hotId } from './hot-forms.js';
 import { Block, Insn } from './insn.js';
 import { deliverEvent, EV_EXC, EV_IRQ, EV_NONE, faultDuringDelivery } from './interrupts.js';
@@ -53,6 +53,8 @@ export const SEG_GS = 5;
 
 const EFLAGS_WRITABLE = 0x100 | 0x200 | 0x400 | 0x3000 | 0x4000 | 0x40000 | 0x200000;
 const MAX_BLOCK = 64;
+/** DR6.BS: the #DB was the single-step trap. */
+const DR6_BS = 0x4000;
 
 export interface CpuStats {
   /** Exceptions delivered, per vector (0..31). */
@@ -122,7 +124,7 @@ export class Cpu {
    *  dropInvisibleSegs), so it needs no GDT read that could fault. */
   readonly segHi = new Int32Array(6);
   /** DR0-DR7, kept but never armed: MOV to and from them works (DR4/DR5 alias DR6/DR7), no
-   *  breakpoint ever raises #DB. */
+   *  DR7 breakpoint ever raises #DB. The single-step trap (EFLAGS.TF) sets DR6.BS. */
   readonly dr = new Int32Array(8);
   gdtBase = 0;
   gdtLimit = 0;
@@ -165,6 +167,9 @@ export class Cpu {
   irqLine = false;
   /** One-instruction interrupt shadow after STI (IF 0 -> 1) or a load of SS. */
   intShadow = false;
+  /** Set by an instruction that no single-step trap follows (singleStep): a load of SS (MOV SS,
+   *  POP SS), and INT n, INT3 or INTO delivering its interrupt. */
+  noStepTrap = false;
   /** Set by anything that makes the rest of the current block invalid (SMC, mode changes). */
   blockBreak = false;
   /** Triple fault happened: the processor is shut down until reset(). */
@@ -752,8 +757,9 @@ export class Cpu {
         if (this.halted) return EXIT_HLT;
         const left = end - this.icount;
         if (left <= 0) return EXIT_BUDGET;
+        if ((this.eflRest & FL_TF) !== 0) this.singleStep();
         // Inside an interrupt shadow with an IRQ waiting: exactly one instruction, then deliver.
-        this.execBlocks(shadow ? this.icount + 1 : end);
+        else this.execBlocks(shadow ? this.icount + 1 : end);
         if (this.halted) return EXIT_HLT;
       }
     } catch (x) {
@@ -764,6 +770,27 @@ export class Cpu {
       }
       throw x;
     }
+  }
+
+  /**
+   * EFLAGS.TF is set as the next instruction begins: run it alone, then raise the single-step
+   * trap (#DB, EIP after it, DR6.BS set), as QEMU does. No trap when the instruction did not
+   * complete, raised an event of its own (a fault; INT n, whose gate clears TF), loaded SS (the
+   * trap comes after the next instruction instead) or halted. One REP iteration is one
+   * instruction here (the slice ends after it), so a REP traps per iteration with EIP still on
+   * it. A POPF or IRET that sets TF is not traced; one that clears it is. #DB is not in
+   * GUEST-ABI's list of exceptions; a guest that sets TF sees what it would see on QEMU
+   * (cputest's single-step group).
+   */
+  private singleStep(): void {
+    const ic = this.icount;
+    const events = this.deliveries;
+    this.noStepTrap = false;
+    this.execBlocks(this.icount + 1);
+    if (this.icount === ic || this.deliveries !== events || this.noStepTrap || this.halted) return;
+    this.dr[6] |= DR6_BS;
+    this.curEip = this.eip;
+    deliverEvent(this, 1, -1, EV_EXC, this.eip);
   }
 
   /** The arena stamp of block b's links (WasmArena.stamp) when they were made by this Cpu under

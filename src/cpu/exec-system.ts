@@ -62,6 +62,7 @@ export function opInt(c: Cpu, i: Insn): void {
   const nx = (c.beip + i.next) | 0;
   c.eip = nx;
   deliver(c, i.imm, -1, EV_SOFT, nx);
+  c.noStepTrap = true;
 }
 
 export function opIret(c: Cpu, i: Insn): void {
@@ -107,7 +108,7 @@ export function opPopf(c: Cpu, i: Insn): void {
 export function opMovSregE(c: Cpu, i: Insn): void {
   const sel = readSelector(c, i);
   loadDataSeg(c, i.reg, sel);
-  if (i.reg === SEG_SS) c.intShadow = true;
+  if (i.reg === SEG_SS) c.intShadow = c.noStepTrap = true;
   c.blockBreak = true;
 }
 
@@ -131,7 +132,7 @@ export function opPopSreg(c: Cpu, i: Insn): void {
   const v = c.rd(i.osz, sp) & 0xffff;
   loadDataSeg(c, i.reg, v);
   c.r[4] = (sp + i.osz) | 0;
-  if (i.reg === SEG_SS) c.intShadow = true;
+  if (i.reg === SEG_SS) c.intShadow = c.noStepTrap = true;
   c.blockBreak = true;
 }
 
