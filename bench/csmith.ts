@@ -21,7 +21,7 @@ import { join, resolve } from 'node:path';
 import { parseCount } from '../src/cli/args.js';
 import { guestImagePath } from '../src/cli/paths.js';
 import { defaultHostMemBytes } from '../src/sim/run-guest.js';
-import { compareRuns, runNative, runShadow, withCompiler, type RunOutcome } from '../src/sim/fuzz/fuzz-case.js';
+import { compareRuns, EAGER_JIT_HOT, runNative, runShadow, withCompiler, type RunOutcome } from '../src/sim/fuzz/fuzz-case.js';
 import { parseBenchArgs } from './args.js';
 import type { BenchOut } from './index.js';
 import { QEMU, qemuArgs, qemuAvailable, qemuCommand, qemuDiff, runProgram } from './qemu.js';
@@ -184,10 +184,10 @@ export interface CsmithVariant {
 /** The four runs of every build; the first is the reference the others must match exactly. */
 export const VARIANTS: readonly CsmithVariant[] = [
   { name: 'native interpreter', flags: '--mmu native --jit off', run: (image, max) => withCompiler(false, () => runNative(image, RAM, max)).v },
-  { name: 'native compiler', flags: '--mmu native --jit on --jit-hot 20', run: (image, max) => withCompiler(true, () => runNative(image, RAM, max)).v },
+  { name: 'native compiler', flags: `--mmu native --jit on --jit-hot ${EAGER_JIT_HOT}`, run: (image, max) => withCompiler(true, () => runNative(image, RAM, max)).v },
   {
     name: 'shadow compiler, 64 KiB host',
-    flags: '--mmu shadow --host-mem 64K --jit on --jit-hot 20',
+    flags: `--mmu shadow --host-mem 64K --jit on --jit-hot ${EAGER_JIT_HOT}`,
     run: (image, max, s) =>
       withCompiler(true, () =>
         runShadow(image, RAM, max, TINY_HOST, 'shadow', {

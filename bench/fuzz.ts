@@ -16,6 +16,7 @@ import {
   caseAt,
   caseImage,
   caseMachine,
+  EAGER_JIT_HOT,
   describeCase,
   runCase,
   type CaseResult,
@@ -393,7 +394,7 @@ async function saveReproducer(
       // an interpreter/compiler difference: the interpreter alone, then the compiler as eager
       // as the fuzzer runs it (compare their output and `--stats`)
       ...(finding.kind === 'jit-interp'
-        ? [`shadowvisor run ${base}.elf ${flags.native} --jit off --stats`, `shadowvisor run ${base}.elf ${flags.native} --jit on --jit-hot 20 --stats`]
+        ? [`shadowvisor run ${base}.elf ${flags.native} --jit off --stats`, `shadowvisor run ${base}.elf ${flags.native} --jit on --jit-hot ${EAGER_JIT_HOT} --stats`]
         : []),
     ],
   };

@@ -22,7 +22,7 @@ import { GdbSession } from './gdb/session.js';
 import { NativeTarget } from './gdb/native-target.js';
 import { VmTarget } from './gdb/vm-target.js';
 import { EventRing } from '../obs/event-ring.js';
-import { jitStats, jitTuning, setJitDefault } from '../cpu/jit/compile.js';
+import { eagerJit, jitStats, setJitDefault } from '../cpu/jit/compile.js';
 import { wasmStats } from '../cpu/jit/wasm-region.js';
 import { MAX_FRAMES } from '../host/frames.js';
 import { hostFor, prepareGuest, type GuestRun, type GuestRunOptions, type PreparedGuest } from '../sim/run-guest.js';
@@ -246,7 +246,7 @@ export function applyJitOptions(opts: RunOptions, detector: boolean): void {
   setJitDefault(opts.jit);
   // A test setting, process-wide like the default above: with no budget (insnsPerByte 0) every
   // block that reaches `hot` is compiled (cpu/jit/compile.ts, jitTuning).
-  if (opts.jitHot !== undefined) Object.assign(jitTuning, { hot: opts.jitHot, wasmHot: opts.jitHot, insnsPerByte: 0 });
+  if (opts.jitHot !== undefined) eagerJit(opts.jitHot);
 }
 
 /** What the compiler did in this process (a log line: compile work is not part of --stats,

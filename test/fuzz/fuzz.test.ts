@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FuzzPool } from '../../bench/fuzz-pool.js';
 import { fuzzSweep, loadFuzzImages, type FuzzOptions } from '../../bench/fuzz.js';
-import { caseAt, caseImage, compareRuns, runCase, type RunOutcome } from '../../src/sim/fuzz/fuzz-case.js';
+import { caseAt, caseImage, compareRuns, EAGER_JIT_HOT, runCase, runNative, withCompiler, type RunOutcome } from '../../src/sim/fuzz/fuzz-case.js';
+import { jitStats } from '../../src/cpu/jit/compile.js';
+import { wasmStats } from '../../src/cpu/jit/wasm-region.js';
 import * as A from '../../src/cpu/exec-alu.js';
 import { wasmTemplates } from '../../src/cpu/jit/wasm-templates.js';
 import { TdpVcpuMmu } from '../../src/hv/tdp/tdp-vcpu.js';
@@ -208,6 +210,26 @@ describe('fuzz parts', () => {
     expect(replayDefined([mul])).toBe(CF_OF);
     expect(replayDefined([mul, adc])).toBe(ALLF); // CF is defined after MUL, and ADC sets them all
     expect(replayDefined([{ ...mul, keep: 0x800 }, adc])).toBe(-1);
+  });
+
+  it('a finding\'s replay compiles what the fuzzer\'s run compiled: withCompiler is `run --jit on --jit-hot 20`', () => {
+    // cputest: both tiers (JavaScript for the blocks WebAssembly does not cover)
+    const path = join(ROOT, 'guest-images', 'cputest.elf');
+    const image = new Uint8Array(readFileSync(path));
+    const js0 = { ...jitStats };
+    const w0 = { ...wasmStats };
+    const ours = withCompiler(true, () => runNative(image, 64 << 20, 50_000_000));
+    expect(ours.v.status).toBe(0);
+    const inProcess = { js: jitStats.regions - js0.regions, jsInsns: jitStats.insns - js0.insns, wasm: wasmStats.regions - w0.regions, wasmInsns: wasmStats.insns - w0.insns };
+    expect(inProcess.wasm + inProcess.js).toBe(ours.compiled);
+    expect(inProcess.wasm).toBeGreaterThan(0);
+    expect(inProcess.js).toBeGreaterThan(0);
+    const r = cli(['run', path, '--mmu', 'native', '--jit', 'on', '--jit-hot', String(EAGER_JIT_HOT), '--log-level', 'info']);
+    expect(r.status).toBe(0);
+    const line = r.stderr.split('\n').find((l) => l.includes('jit: compiled regions'));
+    expect(line, r.stderr).toBeDefined();
+    const logged = JSON.parse(line!) as { regions: number; insns: number; wasm: { regions: number; insns: number } };
+    expect({ js: logged.regions, jsInsns: logged.insns, wasm: logged.wasm.regions, wasmInsns: logged.wasm.insns }).toEqual(inProcess);
   });
 
   it('compareRuns names the first difference', () => {

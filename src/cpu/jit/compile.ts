@@ -188,6 +188,13 @@ function regionBlocks(c: Cpu, entry: Block): Block[] {
   return blocks;
 }
 
+/** Make the compiler eager, for testing it: every block compiles its region after `hot` whole
+ *  runs (WebAssembly first, else JavaScript), with no compile budget. What `--jit-hot N` sets,
+ *  and what the fuzzers set in-process, so their replay commands compile the same regions. */
+export function eagerJit(hot: number): void {
+  Object.assign(jitTuning, { hot, wasmHot: hot, insnsPerByte: 0 });
+}
+
 /** Build, compile and install the region entered at `entry` (a block of a cached page): its
  *  page's WebAssembly region when it can be, else (with `js`) a JavaScript region. False when
  *  the compile budget (jitTuning.insnsPerByte) refuses the JavaScript region for now. */

@@ -14,7 +14,7 @@ import { nullLogger } from '../../obs/log.js';
 import { EXIT_STATUS_BAD_INPUT, EXIT_STATUS_INTERNAL } from '../../obs/exit-status.js';
 import { Prng } from '../../host/prng.js';
 import { prepareGuest, runPrepared, type PreparedGuest } from '../run-guest.js';
-import { jitDefault, jitStats, jitTuning, setJitDefault } from '../../cpu/jit/compile.js';
+import { eagerJit, jitDefault, jitStats, jitTuning, setJitDefault } from '../../cpu/jit/compile.js';
 import { wasmStats } from '../../cpu/jit/wasm-region.js';
 import { applyMutations, mutationsFor } from './image-mutate.js';
 import { buildStreamGuest, type StreamCaseSpec } from './stream-guest.js';
@@ -244,18 +244,21 @@ export function compareRuns(a: RunOutcome, b: RunOutcome): string {
   return '';
 }
 
+/** The compiler's eagerness in the fuzzers' runs: `--jit-hot` in their replay commands. */
+export const EAGER_JIT_HOT = 20;
+
 /**
  * f with the interpreter alone (on = false) or with the compiler, made eager enough that a case
- * of a few million instructions compiles its loops (WebAssembly regions after 20 block runs,
- * JavaScript ones after 40, no compile budget), as the compiler's own tests run it. Returns f's
- * result and the regions compiled meanwhile.
+ * of a few million instructions compiles its loops (eagerJit(EAGER_JIT_HOT): regions after 20
+ * block runs, no compile budget), exactly as `run --jit on --jit-hot 20` does, so a finding's
+ * replay compiles the same regions. Returns f's result and the regions compiled meanwhile.
  */
 export function withCompiler<T>(on: boolean, f: () => T): { v: T; compiled: number } {
   const wasOn = jitDefault();
   const saved = { ...jitTuning };
   const before = jitStats.regions + wasmStats.regions;
   setJitDefault(on);
-  if (on) Object.assign(jitTuning, { hot: 40, wasmHot: 20, insnsPerByte: 0 });
+  if (on) eagerJit(EAGER_JIT_HOT);
   try {
     return { v: f(), compiled: jitStats.regions + wasmStats.regions - before };
   } finally {
