@@ -65,9 +65,12 @@ describe.skipIf(!haveChromium && !inCi)('shadowvisor web in Chromium', () => {
     });
   const state = (page: Page) => page.getAttribute('body', 'data-state');
   /** Press, hold 200 ms, release, at one spot on the screen, as a person clicks: no retry if the
-   *  element under the mouse is replaced meanwhile (the run must still be going to mean anything). */
+   *  element under the mouse is replaced meanwhile (the run must still be going to mean anything).
+   *  The scroll is the DOM's own, at once: Playwright's scrollIntoViewIfNeeded first waits for
+   *  the element to be stable, and while progress messages redraw the page it rarely was (a
+   *  timeout now and then). */
   const holdClick = async (page: Page, selector: string): Promise<void> => {
-    await page.locator(selector).scrollIntoViewIfNeeded();
+    await page.$eval(selector, (e: { scrollIntoView(o: object): void }) => e.scrollIntoView({ block: 'center' }));
     const b = (await page.locator(selector).boundingBox())!;
     await page.mouse.move(b.x + Math.min(b.width / 2, 20), b.y + b.height / 2);
     expect(await state(page)).toBe('running');
