@@ -1597,8 +1597,59 @@ static void group_single_step(void) {
 /* System state: descriptor-table registers, control registers, segment registers, CPUID,     */
 /* RDTSC and port I/O.                                                                         */
 
+/* The vector and error code of the trap the asm between trap_recover and its label raised, as
+ * (vector << 16) | error, or 0xffff when it ran without one. */
+#define SYS_TRAP(asm_text, ...)                                                                   \
+  ({                                                                                              \
+    uint32_t before_ = trap_count;                                                                \
+    __asm__ volatile("movl $1f, trap_recover\n\t" asm_text "\n\tmovl $0, trap_recover\n1:" __VA_ARGS__); \
+    trap_count != before_ ? (trap_last_vector << 16) | (trap_last_err & 0xffff) : 0xffffu;        \
+  })
+
+static uint64_t ltr_gdt[8] __attribute__((aligned(8)));
+
+/* LTR's checks, in the SDM's order: a descriptor that is not an available 32-bit TSS
+ * #GP(selector), then one not present #NP(selector). (A null selector is #GP(0) here, as the SDM
+ * says; QEMU loads it as an unusable TR, so cputest leaves it out.) And MOV CRn: CR1 and
+ * CR5-CR7 are #UD either way. (CR0 with PG set and PE clear is #GP(0) here, as the SDM says;
+ * QEMU 7.2 turns paging on, so test/cpu checks that one.) DR4 and DR5: DR6 and DR7 unless
+ * CR4.DE, then #UD. Each LTR case faults: TR stays. */
+static void system_refusals(void) {
+  struct __attribute__((packed)) { uint16_t limit; uint32_t base; } old = {0, 0}, g;
+  __asm__ volatile("sgdt %0" : "=m"(old));
+  const uint64_t *cur = (const uint64_t *)(uintptr_t)old.base;
+  for (int k = 0; k < 6; k++) ltr_gdt[k] = cur[k];
+  /* the loaded TSS's descriptor as an available TSS (type 9) with P clear, at selector 0x30 */
+  ltr_gdt[6] = (ltr_gdt[5] & ~((uint64_t)0x8f << 40)) | ((uint64_t)0x09 << 40);
+  ltr_gdt[7] = ltr_gdt[5] & ~((uint64_t)0x80 << 40); /* the busy TSS (type 11), not present */
+  g.limit = sizeof ltr_gdt - 1;
+  g.base = (uint32_t)ltr_gdt;
+  __asm__ volatile("lgdt %0" : : "m"(g) : "memory");
+  uint32_t nd = SYS_TRAP("ltr %w0", : : "r"(KERNEL_DS) : "memory");
+  uint32_t nb = SYS_TRAP("ltr %w0", : : "r"(TSS_SEL) : "memory"); /* busy: not available */
+  uint32_t np = SYS_TRAP("ltr %w0", : : "r"(0x30) : "memory");
+  uint32_t nbp = SYS_TRAP("ltr %w0", : : "r"(0x38) : "memory"); /* busy and not present: the type first */
+  __asm__ volatile("lgdt %0" : : "m"(old) : "memory");
+  check("ltr data segment", 0, 0, nd, (13u << 16) | KERNEL_DS);
+  check("ltr busy tss", 0, 0, nb, (13u << 16) | TSS_SEL);
+  check("ltr tss not present", 0, 0, np, (11u << 16) | 0x30);
+  check("ltr busy, not present", 0, 0, nbp, (13u << 16) | 0x38);
+  check("mov eax, cr1", 0, 0, SYS_TRAP(".byte 0x0f, 0x20, 0xc8", : : : "eax", "memory"), 6u << 16);
+  check("mov cr5, eax", 0, 0, SYS_TRAP("xorl %%eax, %%eax\n\t.byte 0x0f, 0x22, 0xe8", : : : "eax", "memory"), 6u << 16);
+  check("mov eax, cr7", 0, 0, SYS_TRAP(".byte 0x0f, 0x20, 0xf8", : : : "eax", "memory"), 6u << 16);
+  /* DR4 and DR5 alias DR6 and DR7 unless CR4.DE makes them #UD */
+  uint32_t cr4 = read_cr4(), dr6 = 0;
+  check("mov eax, dr4 (alias of dr6)", 0, 0, SYS_TRAP("movl %%dr4, %%eax\n\tmovl %%eax, %0", : "=m"(dr6) : : "eax", "memory"), 0xffffu);
+  write_cr4(cr4 | 8);
+  check("mov eax, dr4 under CR4.DE", 0, 0, SYS_TRAP("movl %%dr4, %%eax", : : : "eax", "memory"), 6u << 16);
+  check("mov dr5, eax under CR4.DE", 0, 0, SYS_TRAP("xorl %%eax, %%eax\n\tmovl %%eax, %%dr5", : : : "eax", "memory"), 6u << 16);
+  write_cr4(cr4);
+  check("dr4 read dr6's fixed bits", 0, 0, dr6 & 0xffff0ff0u, 0xffff0ff0u);
+}
+
 static void group_system(void) {
   group_begin("system");
+  system_refusals();
   {
     struct __attribute__((packed)) { uint16_t limit; uint32_t base; } g = {0, 0}, i = {0, 0};
     __asm__ volatile("sgdt %0\n\tsidt %1" : "=m"(g), "=m"(i));
