@@ -45,6 +45,7 @@ movx: [0x0f, 0xb6, 0xc1, 0x0f, 0xbe, 0xd9, 0x0f, 0xb7, 0xd1, 0x0f, 0xbf, 0xf1, 0
   cr0: [0x0f, 0x20, 0xc0, 0x83, 0xe0, 0xfe, 0x0f, 0x22, 0xc0, 0xe6, 0xf4], // mov %cr0,%eax; and $0xfffffffe,%eax; mov %eax,%cr0; out %al,$0xf4
   cr0pg: [0x0f, 0x20, 0xc0, 0x83, 0xe0, 0xfe, 0x0d, 0x00, 0x00, 0x00, 0x80, 0x0f, 0x22, 0xc0, 0xe6, 0xf4], // mov %cr0,%eax; and $0xfffffffe,%eax; or $0x80000000,%eax; mov %eax,%cr0; out %al,$0xf4
   popfring3: [0x68, 0x02, 0x32, 0x00, 0x00, 0x9d, 0x9c, 0x58, 0xcd, 0x80], // push $0x3202; popf; pushf; pop %eax; int $0x80
+  rdtscring3: [0x31, 0xc0, 0x0f, 0x31, 0xcd, 0x80], // xor %eax,%eax; rdtsc; int $0x80
   nops: [0x0f, 0x1f, 0x04, 0x00, 0x66, 0x0f, 0x1f, 0x04, 0x00, 0x66, 0x90, 0x9b, 0xf3, 0x90, 0xe6, 0xf4], // nopl 0(%eax,%eax,1); nopw 0(%eax,%eax,1); xchg %ax,%ax; fwait; rep nop; out %al,$0xf4
 };
 
@@ -292,6 +293,23 @@ describe('segments and system registers', () => {
     expect(stoppedInHandler(m)).toBe(13);
     expect(r32(m, m.cpu.regs[4])).toBe(0);
     expect(m.cpu.cr0 & 0x80000001).toBe(1);
+  });
+
+  it('RDTSC at CPL 3 is #GP(0) under CR4.TSD, and runs without it', () => {
+    const ring3 = (tsd: boolean) => (m: ReturnType<typeof makeMachine>): void => {
+      m.cpu.setEflags(2);
+      m.cpu.cpl = 3;
+      m.cpu.sreg[1] = 0x1b;
+      m.cpu.regs[4] = 0x90000;
+      if (tsd) m.cpu.cr4 |= 4;
+    };
+    const { m } = exec(P.rdtscring3, {}, ring3(true));
+    expect(stoppedInHandler(m)).toBe(13);
+    expect(r32(m, m.cpu.regs[4])).toBe(0); // the error code
+    expect(m.cpu.regs[0]).toBe(0); // RDTSC did not write EAX
+    const free = exec(P.rdtscring3, {}, ring3(false));
+    expect(stoppedInHandler(free.m)).toBe(0x80);
+    expect(free.regs.eax).not.toBe(0);
   });
 
   it('POPF at CPL 3 cannot change IF or IOPL', () => {
