@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { GuestError } from '../../src/cpu/errors.js';
-import { EXIT_STOP } from '../../src/cpu/ports.js';
+import { EXIT_STOP, EXIT_TRIPLE_FAULT } from '../../src/cpu/ports.js';
 import { CODE, GDT, KSTACK, load, makeMachine, r32, runToStop, setupSystem, stoppedInHandler, w32 } from './harness.js';
 
 // prettier-ignore
@@ -310,6 +310,18 @@ describe('segments and system registers', () => {
     const free = exec(P.rdtscring3, {}, ring3(false));
     expect(stoppedInHandler(free.m)).toBe(0x80);
     expect(free.regs.eax).not.toBe(0);
+  });
+
+  it('an interrupt from CPL 3 through a TSS too short for ESP0/SS0 raises #TS(TR), which escalates to a triple fault', () => {
+    const { m, e } = exec([0xcd, 0x80], {}, (mm) => {
+      mm.cpu.setEflags(2);
+      mm.cpu.cpl = 3;
+      mm.cpu.sreg[1] = 0x1b;
+      mm.cpu.regs[4] = 0x90000;
+      mm.cpu.trLimit = 8; // SS0 (offset 8, 2 bytes) lies past it
+    });
+    expect(e).toBe(EXIT_TRIPLE_FAULT);
+    expect(m.cpu.tripleFaultFirst).toBe(10);
   });
 
   it('POPF at CPL 3 cannot change IF or IOPL', () => {
