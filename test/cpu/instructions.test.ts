@@ -324,6 +324,14 @@ describe('segments and system registers', () => {
     expect(m.cpu.tripleFaultFirst).toBe(10);
   });
 
+  it('IRET to a non-conforming code segment whose DPL is not the selector\'s RPL is #GP(selector)', () => {
+    // pushf; push $0x18 (the ring 3 code descriptor with RPL 0); push $0x100000; iret
+    const { m } = exec([0x9c, 0x6a, 0x18, 0x68, 0x00, 0x00, 0x10, 0x00, 0xcf]);
+    expect(stoppedInHandler(m)).toBe(13);
+    expect(r32(m, m.cpu.regs[4])).toBe(0x18);
+    expect(m.cpu.cpl).toBe(0);
+  });
+
   it('POPF at CPL 3 cannot change IF or IOPL', () => {
     const { regs } = exec(P.popfring3, {}, (m) => {
       m.cpu.setEflags(2);
