@@ -332,6 +332,15 @@ describe('segments and system registers', () => {
     expect(m.cpu.cpl).toBe(0);
   });
 
+  it('a valid descriptor past the GDT limit is #GP(selector): the limit is checked, not only what lies there', () => {
+    // mov $0x10,%ax; mov %ax,%ds; out %al,$0xf4 with the limit cut below the data descriptor
+    const { m } = exec([0x66, 0xb8, 0x10, 0x00, 0x8e, 0xd8, 0xe6, 0xf4], {}, (mm) => {
+      mm.cpu.gdtLimit = 0x0f;
+    });
+    expect(stoppedInHandler(m)).toBe(13);
+    expect(r32(m, m.cpu.regs[4])).toBe(0x10);
+  });
+
   it('POPF at CPL 3 cannot change IF or IOPL', () => {
     const { regs } = exec(P.popfring3, {}, (m) => {
       m.cpu.setEflags(2);
