@@ -341,6 +341,21 @@ describe('segments and system registers', () => {
     expect(r32(m, m.cpu.regs[4])).toBe(0x10);
   });
 
+  it('a flat data descriptor that is not present is #NP(selector) for DS, #SS(selector) for SS', () => {
+    const notPresent = (mm: ReturnType<typeof makeMachine>): void => {
+      w32(mm, GDT + 0x30, 0x0000ffff);
+      w32(mm, GDT + 0x34, 0x00cf1200); // the ring 0 data descriptor with P clear
+      mm.cpu.gdtLimit = 7 * 8 - 1;
+    };
+    const ds = exec(P.nonflat, {}, notPresent).m;
+    expect(stoppedInHandler(ds)).toBe(11);
+    expect(r32(ds, ds.cpu.regs[4])).toBe(0x30);
+    // mov $0x30,%ax; mov %ax,%ss; out %al,$0xf4
+    const ss = exec([0x66, 0xb8, 0x30, 0x00, 0x8e, 0xd0, 0xe6, 0xf4], {}, notPresent).m;
+    expect(stoppedInHandler(ss)).toBe(12);
+    expect(r32(ss, ss.cpu.regs[4])).toBe(0x30);
+  });
+
   it('POPF at CPL 3 cannot change IF or IOPL', () => {
     const { regs } = exec(P.popfring3, {}, (m) => {
       m.cpu.setEflags(2);
