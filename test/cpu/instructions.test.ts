@@ -324,12 +324,16 @@ describe('segments and system registers', () => {
     expect(m.cpu.tripleFaultFirst).toBe(10);
   });
 
-  it('IRET to a non-conforming code segment whose DPL is not the selector\'s RPL is #GP(selector)', () => {
+  it('IRET and far RET to a non-conforming code segment whose DPL is not the selector\'s RPL are #GP(selector)', () => {
     // pushf; push $0x18 (the ring 3 code descriptor with RPL 0); push $0x100000; iret
     const { m } = exec([0x9c, 0x6a, 0x18, 0x68, 0x00, 0x00, 0x10, 0x00, 0xcf]);
     expect(stoppedInHandler(m)).toBe(13);
     expect(r32(m, m.cpu.regs[4])).toBe(0x18);
     expect(m.cpu.cpl).toBe(0);
+    // and a far RET: push $0x18; push $0x100000; lret
+    const r = exec([0x6a, 0x18, 0x68, 0x00, 0x00, 0x10, 0x00, 0xcb]).m;
+    expect(stoppedInHandler(r)).toBe(13);
+    expect(r32(r, r.cpu.regs[4])).toBe(0x18);
   });
 
   it('a valid descriptor past the GDT limit is #GP(selector): the limit is checked, not only what lies there', () => {
