@@ -6,7 +6,7 @@
 import { type Cpu, EXIT_SIGNAL, FAULT_SIGNAL, SEG_CS, SEG_SS, TRIPLE_SIGNAL } from './cpu.js';
 import { GuestError } from './errors.js';
 import { FL_AC, FL_ARITH, FL_DF, FL_ID, FL_IF, FL_IOPL, FL_NT, FL_RF, FL_TF, FL_VM, setArith } from './flags.js';
-import { checkCodeSeg, checkStackSeg, dropInvisibleSegs } from './segments.js';
+import { checkCodeSeg, checkStackSeg, checkTssStackSeg, dropInvisibleSegs } from './segments.js';
 
 export const EV_NONE = 0;
 export const EV_EXC = 1; // an exception raised by an instruction (or injected)
@@ -133,7 +133,7 @@ export function deliver(c: Cpu, vector: number, err: number, kind: number, retEi
     if (tss + 5 > c.trLimit) c.raise(10, (c.trSel & 0xfffc) | ext);
     const esp = c.readAcc((c.trBase + tss) | 0, 4, 0);
     const ss = c.readAcc((c.trBase + tss + 4) | 0, 2, 0);
-    checkStackSeg(c, ss, dpl, ext);
+    checkTssStackSeg(c, ss, dpl);
     const ssHi = c.descHi;
     const n = hasErr ? 24 : 20;
     c.probeWrite((esp - 4) | 0, 0);

@@ -170,12 +170,26 @@ export function farReturn(c: Cpu, imm: number, osz: number): void {
   c.eip = eip;
 }
 
-/** Validate an SS selector for privilege level `pl` (stack switch); #TS/#GP on failure. */
+/** Validate an SS selector for privilege level `pl` popped by a return to an outer level (IRET,
+ *  far RET): #GP on a bad one; #NP when not present, as QEMU's helper_ret_protected raises it
+ *  (the SDM has #SS). */
 export function checkStackSeg(c: Cpu, ss: number, pl: number, ext: number): void {
   if ((ss & 0xfffc) === 0) c.raise(13, ext);
   readDescriptor(c, ss, ext);
   const hi = c.descHi;
   if ((ss & 3) !== pl || descDpl(hi) !== pl || !descIsData(hi) || (hi & 0x200) === 0) c.raise(13, (ss & 0xfffc) | ext);
-  if (!descPresent(hi)) c.raise(12, (ss & 0xfffc) | ext);
+  if (!descPresent(hi)) c.raise(11, (ss & 0xfffc) | ext);
+  checkFlat(c, ss, c.descLo, hi, 'stack');
+}
+
+/** Validate the SS0/1/2 an interrupt to an inner level takes from the TSS: every failure, null,
+ *  wrong RPL or DPL, not a writable data segment, past the GDT or not present, is #TS(SS) with
+ *  no EXT bit, as QEMU's do_interrupt_protected raises it (the SDM has #SS for not present). */
+export function checkTssStackSeg(c: Cpu, ss: number, pl: number): void {
+  const err = ss & 0xfffc;
+  if (err === 0 || (ss & 3) !== pl || (ss | 7) > c.gdtLimit || (ss & 4) !== 0) c.raise(10, err);
+  readDescriptor(c, ss, 0);
+  const hi = c.descHi;
+  if (descDpl(hi) !== pl || !descIsData(hi) || (hi & 0x200) === 0 || !descPresent(hi)) c.raise(10, err);
   checkFlat(c, ss, c.descLo, hi, 'stack');
 }

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { GuestError } from '../../src/cpu/errors.js';
 import { EXIT_STOP, EXIT_TRIPLE_FAULT } from '../../src/cpu/ports.js';
-import { CODE, GDT, KSTACK, load, makeMachine, r32, runToStop, setupSystem, stoppedInHandler, w32 } from './harness.js';
+import { CODE, GDT, HANDLERS, IDT, KSTACK, TSS, gate, load, makeMachine, r32, runToStop, setupSystem, stoppedInHandler, w32 } from './harness.js';
 
 // prettier-ignore
 const P = {
@@ -358,6 +358,74 @@ describe('segments and system registers', () => {
     const ss = exec([0x66, 0xb8, 0x30, 0x00, 0x8e, 0xd0, 0xe6, 0xf4], {}, notPresent).m;
     expect(stoppedInHandler(ss)).toBe(12);
     expect(r32(ss, ss.cpu.regs[4])).toBe(0x30);
+  });
+
+  describe('privilege checks of control transfers (each survived every test when disabled)', () => {
+    const ring3 = (mm: ReturnType<typeof makeMachine>): void => {
+      mm.cpu.setEflags(2);
+      mm.cpu.cpl = 3;
+      mm.cpu.sreg[1] = 0x1b;
+      mm.cpu.sreg[2] = 0x23;
+      mm.cpu.regs[4] = 0x90000;
+    };
+    /** Stopped in handler `v` with error code `err` on the (ring 0) stack. */
+    const faulted = (m: ReturnType<typeof makeMachine>, v: number, err: number): void => {
+      expect(stoppedInHandler(m)).toBe(v);
+      expect(r32(m, m.cpu.regs[4])).toBe(err);
+    };
+
+    it('IRET and far RET from CPL 3 to a selector with RPL 0 are #GP(selector)', () => {
+      // pushf; push $0x08; push $0x100000; iret  /  push $0x08; push $0x100000; lret
+      faulted(exec([0x9c, 0x6a, 0x08, 0x68, 0x00, 0x00, 0x10, 0x00, 0xcf], {}, ring3).m, 13, 0x08);
+      faulted(exec([0x6a, 0x08, 0x68, 0x00, 0x00, 0x10, 0x00, 0xcb], {}, ring3).m, 13, 0x08);
+    });
+
+    it('an interrupt gate whose code segment is less privileged than the CPL is #GP(selector)', () => {
+      // int $0x41, whose gate names the ring 3 code segment, from ring 0
+      const { m } = exec([0xcd, 0x41], {}, (mm) => gate(mm, IDT, 0x41, HANDLERS + 0x41 * 16, 3, 0xe, 0x1b));
+      faulted(m, 13, 0x18);
+    });
+
+    it('a far JMP to the null selector is #GP(0); to a code descriptor not present, #NP(selector)', () => {
+      faulted(exec([0xea, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00]).m, 13, 0); // ljmp $0, $0x100000
+      const np = exec([0xea, 0x00, 0x00, 0x10, 0x00, 0x30, 0x00], {}, (mm) => {
+        w32(mm, GDT + 0x30, 0x0000ffff);
+        w32(mm, GDT + 0x34, 0x00cf1a00); // ring 0 code, P clear
+        mm.cpu.gdtLimit = 7 * 8 - 1;
+      }).m;
+      faulted(np, 11, 0x30);
+    });
+
+    it('IRET to CPL 3 with a bad SS: null #GP(0), wrong DPL #GP(SS), not present #NP(SS) as on QEMU (the SDM: #SS)', () => {
+      // push $ss; push $0x90000; pushf; push $0x1b; push $0x100000; iret
+      const iretTo = (ss: number) =>
+        exec([0x6a, ss, 0x68, 0x00, 0x00, 0x09, 0x00, 0x9c, 0x6a, 0x1b, 0x68, 0x00, 0x00, 0x10, 0x00, 0xcf], {}, (mm) => {
+          w32(mm, GDT + 0x30, 0x0000ffff);
+          w32(mm, GDT + 0x34, 0x00cf7200); // ring 3 data, P clear
+          mm.cpu.gdtLimit = 7 * 8 - 1;
+        }).m;
+      faulted(iretTo(0x03), 13, 0);
+      faulted(iretTo(0x13), 13, 0x10);
+      faulted(iretTo(0x33), 11, 0x30);
+      const ok = iretTo(0x23);
+      expect(ok.cpu.cpl).toBe(3);
+      expect(ok.cpu.sreg[2]).toBe(0x23);
+    });
+
+    it('an interrupt from CPL 3 whose TSS names a bad SS0 is #TS(SS0), as on QEMU, escalating to a triple fault', () => {
+      // SS0 null, a code segment, the ring 3 data segment, a data segment not present, past the GDT
+      for (const ss0 of [0, 0x08, 0x23, 0x30, 0x40]) {
+        const { m, e } = exec([0xcd, 0x80], {}, (mm) => {
+          ring3(mm);
+          w32(mm, TSS + 8, ss0);
+          w32(mm, GDT + 0x30, 0x0000ffff);
+          w32(mm, GDT + 0x34, 0x00cf1200);
+          mm.cpu.gdtLimit = 7 * 8 - 1;
+        });
+        expect(e, `SS0 ${ss0}`).toBe(EXIT_TRIPLE_FAULT);
+        expect(m.cpu.tripleFaultFirst, `SS0 ${ss0}`).toBe(10);
+      }
+    });
   });
 
   it('POPF at CPL 3 cannot change IF or IOPL', () => {
