@@ -104,6 +104,19 @@ __asm__(".text\n"
 static const char *const KIND_NAME[NKINDS] = {"read ", "write", "exec ", "add  ", "xchg ", "lock ", "not  ", "incb ",
                                               "cmpxc", "bts  ", "shl  ", "movs ", "sete "};
 
+/* Access `kind` at `addr` (an execute at `exec`) from `cpl`, CR2 cleared first; whether it trapped. */
+static int run_access(uint32_t addr, uint32_t exec, int kind, int cpl) {
+  acc_addr = addr;
+  exec_addr = exec;
+  acc_kind = (uint32_t)kind;
+  acc_value = 0xDEAD;
+  write_cr2(0);
+  uint32_t before = trap_count;
+  if (cpl == 3) enter_user((uint32_t)pg_user_access, pg_user_esp, 0x2);
+  else pg_access();
+  return trap_count != before;
+}
+
 static void run_case(uint32_t pde, uint32_t pte, int wp, int cpl, int kind) {
   page_dir[TV >> 22] = pde;
   test_pt[0] = pte;
@@ -114,15 +127,7 @@ static void run_case(uint32_t pde, uint32_t pte, int wp, int cpl, int kind) {
   write_cr3((uint32_t)page_dir); /* the whole TLB goes */
   /* a 4 MiB page maps TV to physical 0: reach test_frame through it */
   uint32_t base = (pde & 0x80) ? TV + (uint32_t)test_frame : TV;
-  acc_addr = base + 4;
-  exec_addr = base + RET_OFF;
-  acc_kind = (uint32_t)kind;
-  acc_value = 0xDEAD;
-  write_cr2(0);
-  uint32_t before = trap_count;
-  if (cpl == 3) enter_user((uint32_t)pg_user_access, pg_user_esp, 0x2);
-  else pg_access();
-  int trapped = trap_count != before;
+  int trapped = run_access(base + 4, base + RET_OFF, kind, cpl);
   uint32_t cr2 = read_cr2();
   uint32_t want_cr2 = kind == 2 ? exec_addr : acc_addr;
   uint32_t mem = test_frame[4] | (test_frame[5] << 8) | (test_frame[6] << 16) | ((uint32_t)test_frame[7] << 24);
@@ -151,15 +156,7 @@ static void run_cross(int first, uint32_t pte, int wp, int cpl, int kind) {
   uint32_t cr0 = read_cr0();
   write_cr0(wp ? cr0 | 0x10000u : cr0 & ~0x10000u);
   write_cr3((uint32_t)page_dir);
-  acc_addr = TV + 0xffe;
-  exec_addr = TV + (first ? 0 : 0x1000) + RET_OFF;
-  acc_kind = (uint32_t)kind;
-  acc_value = 0xDEAD;
-  write_cr2(0);
-  uint32_t before = trap_count;
-  if (cpl == 3) enter_user((uint32_t)pg_user_access, pg_user_esp, 0x2);
-  else pg_access();
-  int trapped = trap_count != before;
+  int trapped = run_access(TV + 0xffe, TV + (first ? 0 : 0x1000) + RET_OFF, kind, cpl);
   uint32_t mem = lo[0xffe] | (lo[0xfff] << 8) | (hi[0] << 16) | ((uint32_t)hi[1] << 24);
   printf("cross %s pte=%03x wp=%d cpl=%d %s v=%02x err=%x cr2=%x AD=%02x,%02x val=%x mem=%x\n", first ? "first " : "second",
          pte & 0xfff, wp, cpl, KIND_NAME[kind], trapped ? trap_last_vector : 0xff, trapped ? trap_last_err : 0,
