@@ -7,13 +7,14 @@ import { GuestError } from './errors.js';
 
 const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
 
-/** Read the 8-byte GDT descriptor for `sel` into c.descLo/descHi; #GP(sel) when out of range. */
-export function readDescriptor(c: Cpu, sel: number, ext: number): void {
+/** Read the 8-byte GDT descriptor for `sel` into c.descLo/descHi; `fault` (#GP, or #TS for a
+ *  TSS's SS0) with the selector when it is out of range. */
+export function readDescriptor(c: Cpu, sel: number, ext: number, fault = 13): void {
   if ((sel & 4) !== 0) {
-    if (c.ldtSel === 0) c.raise(13, (sel & 0xfffc) | ext);
+    if (c.ldtSel === 0) c.raise(fault, (sel & 0xfffc) | ext);
     throw new GuestError(`selector ${hex(sel)} refers to an LDT: only the GDT is supported`);
   }
-  if ((sel | 7) > c.gdtLimit) c.raise(13, (sel & 0xfffc) | ext);
+  if ((sel | 7) > c.gdtLimit) c.raise(fault, (sel & 0xfffc) | ext);
   const a = (c.gdtBase + (sel & 0xfff8)) | 0;
   c.descLo = c.readAcc(a, 4, 0);
   c.descHi = c.readAcc((a + 4) | 0, 4, 0);
@@ -187,8 +188,8 @@ export function checkStackSeg(c: Cpu, ss: number, pl: number, ext: number): void
  *  no EXT bit, as QEMU's do_interrupt_protected raises it (the SDM has #SS for not present). */
 export function checkTssStackSeg(c: Cpu, ss: number, pl: number): void {
   const err = ss & 0xfffc;
-  if (err === 0 || (ss & 3) !== pl || (ss | 7) > c.gdtLimit || (ss & 4) !== 0) c.raise(10, err);
-  readDescriptor(c, ss, 0);
+  if (err === 0 || (ss & 3) !== pl) c.raise(10, err);
+  readDescriptor(c, ss, 0, 10);
   const hi = c.descHi;
   if (descDpl(hi) !== pl || !descIsData(hi) || (hi & 0x200) === 0 || !descPresent(hi)) c.raise(10, err);
   checkFlat(c, ss, c.descLo, hi, 'stack');
