@@ -96,7 +96,6 @@ function runTier(name: string, image: Uint8Array, mmu: 'native' | 'shadow', tier
   }
 }
 
-
 const f1 = (n: number): string => n.toFixed(1);
 
 function median(xs: number[]): number {

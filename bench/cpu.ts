@@ -61,7 +61,6 @@ function checksumLine(output: string): string {
   return lines.find((l) => /checksum/i.test(l)) ?? lines[lines.length - 1] ?? '';
 }
 
-
 export async function main(argv: string[], out: BenchOut): Promise<number> {
   const values = parseBenchArgs('cpu', argv, {
         runs: { type: 'string' },

@@ -11,7 +11,7 @@ import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { qemuAvailable } from '../../bench/qemu.js';
 import { buildElf } from '../../src/sim/fuzz/elf-image.js';
-import { ROOT } from '../cli/helpers.js';
+import { ROOT, until } from '../cli/helpers.js';
 
 const haveQemu = qemuAvailable();
 const inCi = Boolean(process.env.CI);
@@ -24,15 +24,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function pids(marker: string): number[] {
   const r = spawnSync('pgrep', ['-f', marker], { encoding: 'utf8' });
   return r.stdout.split('\n').filter((l) => l !== '').map(Number);
-}
-
-async function until(f: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (f()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return f();
 }
 
 describe.skipIf(!haveQemu && !inCi)('QEMU started by a bench or a test', () => {
@@ -56,11 +47,10 @@ describe.skipIf(!haveQemu && !inCi)('QEMU started by a bench or a test', () => {
     });
     const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
-      expect(await until(() => pids(image).some((p) => p !== child.pid), 20_000), 'QEMU did not start').toBe(true);
+      await until(() => pids(image).some((p) => p !== child.pid), 20_000, 'QEMU to start');
       child.kill('SIGKILL');
       await new Promise((r) => child.once('close', r));
-      const gone = await until(() => pids(image).length === 0, 10_000);
-      expect(gone, `QEMU still running after its parent was killed: ${pids(image).join(' ')}`).toBe(true);
+      await until(() => pids(image).length === 0, 10_000, 'QEMU to exit once its parent was killed');
     } finally {
       child.kill('SIGKILL');
       for (const p of pids(image)) process.kill(p, 'SIGKILL');

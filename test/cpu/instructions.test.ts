@@ -63,6 +63,15 @@ function exec(code: number[], init: Regs = {}, prep?: (m: ReturnType<typeof make
   return { m, e, regs: Object.fromEntries(NAMES.map((n, k) => [n, m.cpu.regs[k] >>> 0])) as Record<string, number> };
 }
 
+/** Start in ring 3: CS 0x1B, SS 0x23, ESP 0x90000, IF clear (an exec() prep). */
+function toRing3(m: ReturnType<typeof makeMachine>): void {
+  m.cpu.setEflags(2);
+  m.cpu.cpl = 3;
+  m.cpu.sreg[1] = 0x1b;
+  m.cpu.sreg[2] = 0x23;
+  m.cpu.regs[4] = 0x90000;
+}
+
 describe('instructions', () => {
   it('MOVZX/MOVSX at every width', () => {
     const { regs, e } = exec(P.movx, { ecx: 0x8081, edi: 0x12340000 });
@@ -297,10 +306,7 @@ describe('segments and system registers', () => {
 
   it('RDTSC at CPL 3 is #GP(0) under CR4.TSD, and runs without it', () => {
     const ring3 = (tsd: boolean) => (m: ReturnType<typeof makeMachine>): void => {
-      m.cpu.setEflags(2);
-      m.cpu.cpl = 3;
-      m.cpu.sreg[1] = 0x1b;
-      m.cpu.regs[4] = 0x90000;
+      toRing3(m);
       if (tsd) m.cpu.cr4 |= 4;
     };
     const { m } = exec(P.rdtscring3, {}, ring3(true));
@@ -314,10 +320,7 @@ describe('segments and system registers', () => {
 
   it('an interrupt from CPL 3 through a TSS too short for ESP0/SS0 raises #TS(TR), which escalates to a triple fault', () => {
     const { m, e } = exec([0xcd, 0x80], {}, (mm) => {
-      mm.cpu.setEflags(2);
-      mm.cpu.cpl = 3;
-      mm.cpu.sreg[1] = 0x1b;
-      mm.cpu.regs[4] = 0x90000;
+      toRing3(mm);
       mm.cpu.trLimit = 8; // SS0 (offset 8, 2 bytes) lies past it
     });
     expect(e).toBe(EXIT_TRIPLE_FAULT);
@@ -361,13 +364,6 @@ describe('segments and system registers', () => {
   });
 
   describe('privilege checks of control transfers (each survived every test when disabled)', () => {
-    const ring3 = (mm: ReturnType<typeof makeMachine>): void => {
-      mm.cpu.setEflags(2);
-      mm.cpu.cpl = 3;
-      mm.cpu.sreg[1] = 0x1b;
-      mm.cpu.sreg[2] = 0x23;
-      mm.cpu.regs[4] = 0x90000;
-    };
     /** Stopped in handler `v` with error code `err` on the (ring 0) stack. */
     const faulted = (m: ReturnType<typeof makeMachine>, v: number, err: number): void => {
       expect(stoppedInHandler(m)).toBe(v);
@@ -376,8 +372,8 @@ describe('segments and system registers', () => {
 
     it('IRET and far RET from CPL 3 to a selector with RPL 0 are #GP(selector)', () => {
       // pushf; push $0x08; push $0x100000; iret  /  push $0x08; push $0x100000; lret
-      faulted(exec([0x9c, 0x6a, 0x08, 0x68, 0x00, 0x00, 0x10, 0x00, 0xcf], {}, ring3).m, 13, 0x08);
-      faulted(exec([0x6a, 0x08, 0x68, 0x00, 0x00, 0x10, 0x00, 0xcb], {}, ring3).m, 13, 0x08);
+      faulted(exec([0x9c, 0x6a, 0x08, 0x68, 0x00, 0x00, 0x10, 0x00, 0xcf], {}, toRing3).m, 13, 0x08);
+      faulted(exec([0x6a, 0x08, 0x68, 0x00, 0x00, 0x10, 0x00, 0xcb], {}, toRing3).m, 13, 0x08);
     });
 
     it('an interrupt gate whose code segment is less privileged than the CPL is #GP(selector)', () => {
@@ -416,7 +412,7 @@ describe('segments and system registers', () => {
       // SS0 null, a code segment, the ring 3 data segment, a data segment not present, past the GDT
       for (const ss0 of [0, 0x08, 0x23, 0x30, 0x40]) {
         const { m, e } = exec([0xcd, 0x80], {}, (mm) => {
-          ring3(mm);
+          toRing3(mm);
           w32(mm, TSS + 8, ss0);
           w32(mm, GDT + 0x30, 0x0000ffff);
           w32(mm, GDT + 0x34, 0x00cf1200);
@@ -429,12 +425,7 @@ describe('segments and system registers', () => {
   });
 
   it('POPF at CPL 3 cannot change IF or IOPL', () => {
-    const { regs } = exec(P.popfring3, {}, (m) => {
-      m.cpu.setEflags(2);
-      m.cpu.cpl = 3;
-      m.cpu.sreg[1] = 0x1b;
-      m.cpu.regs[4] = 0x90000;
-    });
+    const { regs } = exec(P.popfring3, {}, toRing3);
     expect(regs.eax & 0x3200).toBe(0);
   });
 });
