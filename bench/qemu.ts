@@ -5,7 +5,9 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { compareRuns, serialText, type RunOutcome } from '../src/sim/fuzz/fuzz-case.js';
 
 export const QEMU = 'qemu-system-i386';
@@ -50,51 +52,79 @@ export function qemuAvailable(): boolean {
 }
 
 /**
- * Runs a program with stdin closed, collecting stdout bytes; kills it after `timeoutMs`. With
- * `stdoutFile`, stdout goes to that file (read back at the end) instead of a pipe: a caller that
- * keeps its event loop busy while the program runs must use it when the output can pass a pipe's
- * 64 KiB, because QEMU's UART stalls on a full pipe and a guest that exits meanwhile loses the
- * bytes still in flight. `signal` kills it early (the result then says timedOut).
+ * A fresh file for a child's stdout, and how to read it back (once: it closes the file). QEMU sets its stdout
+ * O_NONBLOCK; when a write of the UART's byte finds a pipe or socket full, the UART keeps the byte
+ * and retries once the fd is writable. A guest that writes its last byte then and exits through
+ * the exit device loses that byte: CI once saw QEMU's output end without its final newline. Node's
+ * `pipe` stdio is a socketpair whose buffer holds only a few hundred one-byte writes, so a parent
+ * that is slow to read for a few milliseconds (a loaded machine, a synchronous run) is enough. A
+ * regular file is never full, so every oracle run writes its stdout to one.
+ */
+function stdoutCapture(file?: string): { fd: number; read: () => Buffer } {
+  const path = file ?? join(tmpdir(), `shadowvisor-stdout-${process.pid}-${++captures}`);
+  const fd = openSync(path, 'w+');
+  // a temporary file is unlinked at once: the open fds keep it, and nothing is left behind even
+  // when this process is killed (the QEMU orphan test kills one)
+  if (file === undefined) rmSync(path);
+  let bytes: Buffer | undefined;
+  return {
+    fd,
+    read: () => {
+      if (bytes === undefined) {
+        // the child shares this fd's offset, so read from 0 explicitly
+        bytes = Buffer.alloc(fstatSync(fd).size);
+        for (let at = 0; at < bytes.length; ) at += readSync(fd, bytes, at, bytes.length - at, at) || bytes.length;
+        closeSync(fd);
+      }
+      return bytes;
+    },
+  };
+}
+let captures = 0;
+
+/**
+ * Runs a program with stdin closed, collecting stdout bytes; kills it after `timeoutMs`. Stdout
+ * goes to a file (`stdoutFile`, or a temporary one removed afterwards), never a pipe: see
+ * stdoutCapture. `signal` kills it early (the result then says timedOut).
  */
 export function runProgram(cmd: string, args: string[], timeoutMs: number, opts: { cwd?: string; stdoutFile?: string; signal?: AbortSignal } = {}): Promise<GuestRun> {
   const { cwd, stdoutFile, signal } = opts;
   let timedOut = false;
   return new Promise((resolve, reject) => {
-    const fd = stdoutFile === undefined ? -1 : openSync(stdoutFile, 'w');
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', fd < 0 ? 'pipe' : fd, 'pipe'] });
-    if (fd >= 0) closeSync(fd); // the child has its own copy
+    const out = stdoutCapture(stdoutFile);
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', out.fd, 'pipe'] });
     // `signal` ends it early, as a timeout does (timedOut: the caller no longer wants the result)
     signal?.addEventListener('abort', () => {
       timedOut = true;
       child.kill('SIGKILL');
     });
-    const out: Buffer[] = [];
     const err: Buffer[] = [];
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
     }, timeoutMs);
-    child.stdout?.on('data', (b: Buffer) => out.push(b));
     child.stderr?.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e) => {
       clearTimeout(timer);
+      out.read();
       reject(e);
     });
     child.on('close', (status) => {
       clearTimeout(timer);
-      const stdout = stdoutFile === undefined ? Buffer.concat(out) : readFileSync(stdoutFile);
-      resolve({ stdout, stderr: Buffer.concat(err).toString('utf8'), status, timedOut });
+      resolve({ stdout: out.read(), stderr: Buffer.concat(err).toString('utf8'), status, timedOut });
     });
   });
 }
 
 /** QEMU's run of `image` timed in wall seconds (boot included), synchronously: `bench cpu`'s
- *  figure beside ours. */
+ *  figure beside ours. Its stdout goes to a file, as runProgram's does. */
 export function runQemuTimed(image: string): { seconds: number; output: string; status: number | null } {
   const [cmd, args] = qemuCommand(qemuArgs(image));
+  const out = stdoutCapture();
   const t0 = performance.now();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
-  return { seconds: (performance.now() - t0) / 1000, output: r.stdout?.toString('latin1') ?? '', status: r.status };
+  const r = spawnSync(cmd, args, { stdio: ['ignore', out.fd, 'pipe'], timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
+  const seconds = (performance.now() - t0) / 1000;
+  return { seconds, output: out.read().toString('latin1'), status: r.status };
 }
 
 const cache = new Map<string, Promise<GuestRun>>();

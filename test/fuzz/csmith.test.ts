@@ -8,7 +8,8 @@
 // Needs csmith, gcc and qemu-system-i386: under CI=true their absence fails (.ci/run installs
 // them), elsewhere the tests skip with a warning.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { csmithSweep, VARIANTS, type CsmithOptions, type CsmithVariant } from '../../bench/csmith.js';
@@ -94,7 +95,18 @@ describe('bench csmith', () => {
   }, 180_000);
 });
 
-describe('runProgram with stdoutFile', () => {
+describe('runProgram', () => {
+  it("gives the child a regular file as stdout even without stdoutFile, and removes it afterwards", async () => {
+    // QEMU's stdout is O_NONBLOCK: a full pipe or socket at the guest's last byte loses it (CI saw
+    // a final newline go missing); a regular file is never full
+    const before = readdirSync(tmpdir()).filter((f) => f.startsWith(`shadowvisor-stdout-${process.pid}-`));
+    const r = await runProgram('sh', ['-c', '[ -f /dev/stdout ] && echo regular || echo not-a-file'], 30_000);
+    expect(r.stdout.toString()).toBe('regular\n');
+    const after = readdirSync(tmpdir()).filter((f) => f.startsWith(`shadowvisor-stdout-${process.pid}-`));
+    expect(after).toEqual(before);
+  });
+
+
   it('reads the whole output back from the file, though this thread was busy while it was written', async () => {
     const file = join(tempDir('stdout-file'), 'out');
     const run = runProgram(process.execPath, ['-e', "process.stdout.write('x'.repeat(200000) + 'end')"], 30_000, { stdoutFile: file });

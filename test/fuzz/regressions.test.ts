@@ -8,7 +8,7 @@ import { loadFuzzImages } from '../../bench/fuzz.js';
 import { caseAt, caseImage, runCase, runNative, runShadow } from '../../src/sim/fuzz/fuzz-case.js';
 import { tempDir } from '../cli/helpers.js';
 import { tinyGuest } from '../machine/tiny-elf.js';
-import { QEMU, qemuArgs, qemuAvailable, qemuGuestExit, runProgram } from '../../bench/qemu.js';
+import { qemuArgs, qemuAvailable, qemuCommand, qemuGuestExit, runProgram } from '../../bench/qemu.js';
 
 const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
 
@@ -86,7 +86,7 @@ describe('fuzz generator regressions (cases of the 100k sweep, seed 1)', () => {
       const dir = tempDir('fuzz-reg');
       const file = join(dir, 'case.elf');
       writeFileSync(file, caseImage(spec, images).image);
-      const q = await runProgram(QEMU, qemuArgs(file), 60_000);
+      const q = await runProgram(...qemuCommand(qemuArgs(file)), 60_000);
       expect(q.stdout.toString('latin1'), `case ${index}`).toBe(r.native.serial);
       expect(qemuGuestExit(q.status)).toBe(r.native.status);
     }

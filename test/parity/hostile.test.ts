@@ -13,7 +13,7 @@ import { NativeMachine } from '../../src/machine/native-machine.js';
 import { nullLogger } from '../../src/obs/log.js';
 import { runGuest, type GuestRunOptions } from '../../src/sim/run-guest.js';
 import { checkVmInvariants } from '../../src/hv/check.js';
-import { qemuArgs, qemuAvailable, qemuGuestExit, runProgram } from '../../bench/qemu.js';
+import { qemuArgs, qemuAvailable, qemuCommand, qemuGuestExit, runProgram } from '../../bench/qemu.js';
 
 const IMAGE = fileURLToPath(new URL('../../guest-images/hostile/hostile.elf', import.meta.url));
 const MEM = 64 * 1024 * 1024;
@@ -132,7 +132,7 @@ describe.skipIf(!haveQemu && !inCi)('hostile guests: QEMU agrees', () => {
   for (const [t, what, marker, code] of SCENARIOS) {
     it(`t=${t}: ${what}`, async () => {
       expect(haveQemu, 'qemu-system-i386 is required in CI').toBe(true);
-      const q = await runProgram('qemu-system-i386', [...qemuArgs(IMAGE), '-append', `t=${t}`], 60_000);
+      const q = await runProgram(...qemuCommand([...qemuArgs(IMAGE), '-append', `t=${t}`]), 60_000);
       expect(q.timedOut).toBe(false);
       const qout = q.stdout.toString('latin1');
       expect(qout).toMatch(marker);
