@@ -123,12 +123,13 @@ function traceImage(opts: TraceOptions, argv: string[]): number {
   }
   const out = new Out();
   const filter = { gva: opts.gva, gfn: opts.gfn };
+  let chainsShown = -1;
   const wantEvents = opts.html !== undefined ? false : opts.translate === undefined || opts.chains || opts.last !== undefined || opts.gva !== undefined || opts.gfn !== undefined;
   if (wantEvents) {
     const grouped = groupEvents(events);
     if (opts.chains) {
-      printChains(out, filterChains(grouped.invs, filter), opts, lineFormatterFor(events, slots));
-      printUnseen(out, events, filter, lineFormatterFor(events, slots), opts.json);
+      chainsShown = printChains(out, filterChains(grouped.invs, filter), opts, lineFormatterFor(events, slots));
+      chainsShown += printUnseen(out, events, filter, lineFormatterFor(events, slots), opts.json);
     }
     else {
       let shown = filterEvents(events, grouped, filter);
@@ -148,7 +149,11 @@ function traceImage(opts: TraceOptions, argv: string[]): number {
   out.flush();
   if (out.closed) return EXIT_STATUS_OUTPUT_CLOSED;
 
-  if (ring.overwritten > 0) {
+  if (chainsShown === 0) {
+    // An empty --chains is an answer too; say which, or a capped run reads as a clean one.
+    const where = ring.overwritten > 0 ? `the last ${ring.size} of ${ring.emitted} events, which the ring kept` : 'the events';
+    writeStderr(`shadowvisor trace: no chain begins in ${where}${filter.gva !== undefined || filter.gfn !== undefined ? ' for that page' : ''}${ring.overwritten > 0 ? `; --events ${ring.emitted} keeps them all` : ''}\n`);
+  } else if (ring.overwritten > 0) {
     writeStderr(`shadowvisor trace: the ring kept the last ${ring.size} of ${ring.emitted} events; --events ${ring.emitted} keeps them all\n`);
   }
   if (r.reason !== 'exit' && r.reason !== 'output-closed') writeStderr(`shadowvisor: ${r.message}\n`);
@@ -158,7 +163,8 @@ function traceImage(opts: TraceOptions, argv: string[]): number {
   return r.exitCode;
 }
 
-function printChains(out: Out, invs: InvGroup[], opts: TraceOptions, fmt: LineFormatter): void {
+/** Prints the invalidation chains; returns how many. */
+function printChains(out: Out, invs: InvGroup[], opts: TraceOptions, fmt: LineFormatter): number {
   // --last N takes the latest N; they print most telling first (orderByInterest).
   const shown = orderByInterest(opts.last === undefined ? invs : invs.slice(Math.max(0, invs.length - opts.last)));
   for (const inv of shown) {
@@ -198,12 +204,13 @@ function printChains(out: Out, invs: InvGroup[], opts: TraceOptions, fmt: LineFo
     }
     out.line('');
   }
+  return shown.length;
 }
 
 /** pin and none: what KVM was never told, as chains (UNSEEN -> stale spte -> new owner -> STALE). */
-function printUnseen(out: Out, events: readonly TraceEvent[], f: { gva?: number; gfn?: number }, fmt: LineFormatter, json: boolean): void {
+function printUnseen(out: Out, events: readonly TraceEvent[], f: { gva?: number; gfn?: number }, fmt: LineFormatter, json: boolean): number {
   const groups = orderUnseen(groupUnseen(events)).filter((u) => f.gfn === undefined || u.gfn === f.gfn);
-  if (groups.length === 0 || f.gva !== undefined) return;
+  if (groups.length === 0 || f.gva !== undefined) return 0;
   if (json) {
     // One object per chain after the invalidation chains' objects; "unseen" tells them apart.
     for (const u of groups) {
@@ -221,7 +228,7 @@ function printUnseen(out: Out, events: readonly TraceEvent[], f: { gva?: number;
         }),
       );
     }
-    return;
+    return groups.length;
   }
   for (const u of groups) {
     out.line(unseenHeading(u));
@@ -229,6 +236,7 @@ function printUnseen(out: Out, events: readonly TraceEvent[], f: { gva?: number;
     for (const e of [u.unseen[0]!, u.owner, u.firstStale].filter((x) => x !== null).sort((a, b) => a.seq - b.seq)) out.line(fmt.line(e, '    '));
   }
   out.line('');
+  return groups.length;
 }
 
 export type { TraceEvent };

@@ -137,6 +137,24 @@ describe('shadowvisor trace', () => {
     expect(small.stderr).toMatch(/kept the last 50 of \d+ events/);
   });
 
+  it('an empty --chains says so on stderr, and when the ring dropped events, how to keep them', () => {
+    const quiet = cli(['trace', 'guest-images/hello.elf', '--chains']);
+    expect(quiet.status).toBe(0);
+    expect(quiet.stdout).toBe('');
+    expect(quiet.stderr).toBe('shadowvisor trace: no chain begins in the events\n');
+    const page = cli([...BASE, '--chains', '--gfn', '0x5000']);
+    expect(page.stdout).toBe('');
+    expect(page.stderr).toBe('shadowvisor trace: no chain begins in the events for that page\n');
+    // pagetest's last 20 events are its exit, after the last invalidation
+    const capped = cli([...BASE, '--chains', '--events', '20']);
+    expect(capped.stdout).toBe('');
+    expect(capped.stderr).toMatch(/^shadowvisor trace: no chain begins in the last 20 of (\d+) events, which the ring kept; --events \1 keeps them all\n$/);
+    const all = Number(/of (\d+) events/.exec(capped.stderr)![1]);
+    const whole = cli([...BASE, '--chains', '--events', String(all)]);
+    expect(whole.stdout).toMatch(/^chain 1: /m);
+    expect(whole.stderr).toBe('');
+  });
+
   it('help, and bad input is one line on stderr with exit status 2', () => {
     const h = cli(['trace', '--help']);
     expect(h.status).toBe(0);
