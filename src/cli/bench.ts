@@ -28,6 +28,11 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const rest = named ? argv.slice(1) : argv;
   if (name === 'merge') return mergeMain(rest, processOut);
   if (name === 'all') {
+    // Each benchmark would refuse a stray word on its own line; one line says what was meant.
+    const stray = rest.find((a) => !a.startsWith('-'));
+    if (stray !== undefined && BENCHES.some((b) => b.name === stray)) {
+      throw new UsageError(`bench all: '${stray}' is a benchmark: name it first ('bench ${stray} ...')`);
+    }
     let status = 0;
     for (const b of BENCHES) {
       const s = await b.main(rest, processOut);

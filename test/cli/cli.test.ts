@@ -79,6 +79,7 @@ describe('bad command lines: one line on stderr, exit status 2', () => {
     expectBadInput(cli(['run', '--mem']), /--mem/);
     expectBadInput(cli(['demo', '--nope']), /demo: Unknown option/);
     expectBadInput(cli(['bench', 'nope']), /unknown benchmark 'nope'/);
+    expectBadInput(cli(['bench', 'all', 'csmith', '--programs', '2']), /^shadowvisor: bench all: 'csmith' is a benchmark: name it first \('bench csmith \.\.\.'\)/);
   });
 
   it('bad sizes and numbers', () => {
