@@ -1,10 +1,15 @@
 // The guard sweep (README "Every guarded fault in the CPU, disabled one at a time"): each one-line
-// guard `if (COND) c.raise(...)` / `this.raise(...)` in the given sources is turned into
-// `if (false) ...` in a scratch git worktree, the given tests run against it, and the guard is
-// reported killed (a test failed) or SURVIVED. Not part of `npm test`: about 2-3 minutes per guard.
+// guard in the given sources is turned into `if (false) ...` in a scratch git worktree, the given
+// tests run against it, and the guard is reported killed (a test failed) or SURVIVED. Two kinds:
+//   raise (the default): `if (COND) c.raise(...)` / `this.raise(...)` in src/cpu, the CPU's faults,
+//     against test/cpu and test/parity;
+//   check: `if (COND) fail(...)` in the invariant checkers (src/hv/check.ts, src/hv/tdp/tdp-check.ts,
+//     src/host/invariants.ts), against test/hv, test/host and test/sim: a check no test sees fail
+//     is a check that could be broken unnoticed.
+// Not part of `npm test`: 1-3 minutes per guard.
 //
-//   node scripts/guard-sweep.mjs --list                     the guards it would disable
-//   node scripts/guard-sweep.mjs [--tests "test/cpu test/parity"] [src/cpu/*.ts ...]
+//   node scripts/guard-sweep.mjs [--kind raise|check] --list           the guards it would disable
+//   node scripts/guard-sweep.mjs [--kind K] [--tests "test/a test/b"] [FILE.ts ...]
 //
 // A survivor is either an equivalent mutant (another check raises the same fault) or a guard no
 // test holds: write the test that fails without it.
@@ -15,14 +20,34 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const GUARD = /if \((.*)\) (c|this)\.raise\(/;
+const KINDS = {
+  raise: {
+    guard: /if \((.*)\) (c|this)\.raise\(/,
+    disabled: 'if (false) $2.raise(',
+    tests: ['test/cpu', 'test/parity'],
+    sources: () => readdirSync(join(ROOT, 'src/cpu')).filter((f) => f.endsWith('.ts')).sort().map((f) => `src/cpu/${f}`),
+  },
+  check: {
+    guard: /if \((.*)\) fail\(/,
+    disabled: 'if (false) fail(',
+    tests: ['test/hv', 'test/host', 'test/sim'],
+    sources: () => ['src/hv/check.ts', 'src/hv/tdp/tdp-check.ts', 'src/host/invariants.ts'],
+  },
+};
 
 const args = process.argv.slice(2);
 const list = args.includes('--list');
-const ti = args.indexOf('--tests');
-const tests = ti >= 0 ? args[ti + 1].split(/\s+/).filter(Boolean) : ['test/cpu', 'test/parity'];
+const valueOf = (flag) => (args.indexOf(flag) >= 0 ? args[args.indexOf(flag) + 1] : undefined);
+const kindName = valueOf('--kind') ?? 'raise';
+const kind = KINDS[kindName];
+if (kind === undefined) {
+  process.stderr.write(`guard-sweep: --kind is raise or check, not '${kindName}'\n`);
+  process.exit(2);
+}
+const GUARD = kind.guard;
+const tests = valueOf('--tests')?.split(/\s+/).filter(Boolean) ?? kind.tests;
 const files = args.filter((a, k) => a.endsWith('.ts') && args[k - 1] !== '--tests');
-const sources = files.length > 0 ? files : readdirSync(join(ROOT, 'src/cpu')).filter((f) => f.endsWith('.ts')).sort().map((f) => `src/cpu/${f}`);
+const sources = files.length > 0 ? files : kind.sources();
 
 /** Every guard: file, 1-based line, text. */
 const guards = sources.flatMap((f) =>
@@ -50,7 +75,7 @@ try {
     const path = join(wt, g.file);
     const before = readFileSync(path, 'utf8');
     const lines = before.split('\n');
-    lines[g.line - 1] = lines[g.line - 1].replace(GUARD, 'if (false) $2.raise(');
+    lines[g.line - 1] = lines[g.line - 1].replace(GUARD, kind.disabled);
     writeFileSync(path, lines.join('\n'));
     const t0 = Date.now();
     const status = runTests();
