@@ -1,6 +1,6 @@
-// scripts/guard-sweep.mjs, the sweep that disables each guarded fault of the CPU in turn (README):
-// its --list finds the guards it would disable, so a change of style in src/cpu that hid them
-// from its pattern shows here. (The sweep itself takes hours; it is not run by npm test.)
+// scripts/guard-sweep.mjs, the sweep that disables each guarded fault of the CPU, or each check of
+// the invariant checkers, in turn (README): its --list finds the guards it would disable, so a
+// change of style that hid them from its pattern shows here. (The sweep itself takes hours; it is not run by npm test.)
 
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -18,5 +18,19 @@ describe('guard sweep', () => {
     for (const l of lines) expect(l).toMatch(/^src\/cpu\/[a-z0-9-]+\.ts:\d+ if \(.*\) (c|this)\.raise\(/);
     expect(lines.some((l) => l.includes('c.raise(10, err)'))).toBe(true); // checkTssStackSeg
     expect(lines.some((l) => /CR4_TSD/.test(l))).toBe(true);
+  });
+
+  it('--kind check --list names every one-line fail() of the invariant checkers; an unknown kind is one line, status 2', () => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'scripts/guard-sweep.mjs'), '--kind', 'check', '--list'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    const n = Number(/^(\d+) guards$/.exec(lines.pop()!)?.[1]);
+    expect(lines.length).toBe(n);
+    expect(n).toBeGreaterThanOrEqual(45);
+    for (const l of lines) expect(l).toMatch(/^src\/(hv\/check|hv\/tdp\/tdp-check|host\/invariants)\.ts:\d+ if \(.*\) fail\(/);
+    for (const file of ['hv/check', 'hv/tdp/tdp-check', 'host/invariants']) expect(lines.some((l) => l.startsWith(`src/${file}.ts:`))).toBe(true);
+    const bad = spawnSync(process.execPath, [join(ROOT, 'scripts/guard-sweep.mjs'), '--kind', 'nope', '--list'], { cwd: ROOT, encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe("guard-sweep: --kind is raise or check, not 'nope'\n");
   });
 });
