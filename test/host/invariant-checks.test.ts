@@ -87,6 +87,7 @@ const CASES: Array<[string, (w: World) => void, RegExp]> = [
   ['a swap-cache page without PG_swapcache', (w) => void (w.h.ft.flags[w.cached]! &= ~PG_SWAPCACHE), /not marked as its cache page/],
   ['a slot on the free stack twice', (w) => freeStack(w, (s, n) => void (s[n - 2] = s[n - 1]!)), /is on the free stack 2 times/],
   ['a referenced slot on the free stack', (w) => freeStack(w, (s) => void (s[w.h.swap.nrFree++] = w.swapped)), /is free but still referenced/],
+  ['a slot number past the device on the free stack', (w) => freeStack(w, (s) => void (s[w.h.swap.nrFree++] = 9999)), /swap: nrFree \d+ but \d+ free slots/],
   ['a slot allocated and forgotten', (w) => void w.h.swap.alloc(), /leaked \(allocated, no pte, no cache page\)/],
   ['a free frame with flags', (w) => void (w.h.ft.flags[w.free] = PG_ANON), /free frame \d+ has mapcount\/rmap\/flags/],
   ['a negative refcount', (w) => void (w.h.ft.refcount[w.free] = -1), /negative refcount -1/],
@@ -123,17 +124,35 @@ const CASES: Array<[string, (w: World) => void, RegExp]> = [
   [
     'a page unlinked from the LRU list, still flagged',
     (w) => {
-      const lru = w.h.lru as unknown as { unlink(f: number): void; nrActive: number; nrInactive: number };
+      const lru = lruOf(w);
       lru.unlink(w.anon);
       if (w.h.ft.flags[w.anon]! & PG_ACTIVE) lru.nrActive--;
       else lru.nrInactive--;
     },
     /lru: \d+ listed but \d+ frames flagged/,
   ],
+  // the LRU lists' own walk (Lru.check), which the checker runs after the frames
+  ['a broken LRU link', (w) => void (w.h.ft.lruPrev[w.h.ft.lruNext[w.anon]!] = w.free), /lru: broken link at frame \d+/],
+  [
+    'a page listed without PG_lru',
+    (w) => {
+      const lru = lruOf(w);
+      lru.link(w.shmem, lru.inactiveHead);
+      lru.nrInactive++;
+    },
+    /lru: frame \d+ listed without PG_lru/,
+  ],
+  ['a page on the other list than its PG_active says', (w) => void (w.h.ft.flags[w.anon]! ^= PG_ACTIVE), /lru: frame \d+ on wrong list/],
+  ['an LRU list count off by one', (w) => void lruOf(w).nrInactive++, /lru: inactive count \d+ but \d+ listed/],
   ['a reference nobody accounts for', (w) => void w.h.ft.refcount[w.anon]!++, /1 references beyond mappings and caches, but 0 gup references outstanding/],
   ['a stable KSM page without PG_ksm', (w) => void (w.h.ft.flags[w.ksm]! &= ~PG_KSM), /ksm: stable tree holds frame \d+ that is not a KSM page/],
   ['an odd invalidate_seq with no range active', (w) => void (w.mm.notifierSubscriptions!.invalidateSeq |= 1), /itree invalidate_seq odd with no active range/],
 ];
+
+/** The LRU's private list operations (only a checker test reaches into them). */
+function lruOf(w: World): { link(f: number, head: number): void; unlink(f: number): void; inactiveHead: number; nrActive: number; nrInactive: number } {
+  return w.h.lru as unknown as ReturnType<typeof lruOf>;
+}
 
 /** The swap device's free stack (private: only a checker test reaches into it). */
 function freeStack(w: World, fn: (stack: Int32Array, nrFree: number) => void): void {
