@@ -251,25 +251,17 @@ const TDP_CASES: Case[] = [
   ],
 ];
 
-describe('checkVmInvariants catches each kind of broken shadow MMU state', () => {
-  for (const [what, start, breakIt, message] of CASES) {
-    it(what, () => {
-      const { vm } = start();
-      breakIt(vm);
-      expect(() => checkVmInvariants(vm)).toThrow(message);
-    });
-  }
-});
-
-describe('checkVmInvariants catches each kind of broken TDP state', () => {
-  for (const [what, start, breakIt, message] of TDP_CASES) {
-    it(what, () => {
-      const { vm } = start();
-      breakIt(vm);
-      expect(() => checkVmInvariants(vm)).toThrow(message);
-    });
-  }
-});
+for (const [title, cases] of [['shadow MMU', CASES], ['TDP', TDP_CASES]] as const) {
+  describe(`checkVmInvariants catches each kind of broken ${title} state`, () => {
+    for (const [what, start, breakIt, message] of cases) {
+      it(what, () => {
+        const { vm } = start();
+        breakIt(vm);
+        expect(() => checkVmInvariants(vm)).toThrow(message);
+      });
+    }
+  });
+}
 
 describe('the sound VMs the cases start from', () => {
   it('shadow with paging: non-direct level-1 leaves for the data, PT0 shadowed and mapped read-only', () => {
