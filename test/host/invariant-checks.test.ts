@@ -1,6 +1,6 @@
 // The host checker (src/host/invariants.ts) catches what it claims to: each case takes a sound
 // host (present, swapped-out and swap-cached anon pages, a shmem page, a KSM page, a notifier
-// subscription), breaks one piece of its bookkeeping by hand, and requires checkInvariants() to
+// subscription and seven interval subscriptions), breaks one piece of its bookkeeping by hand, and requires checkInvariants() to
 // throw that check's own message. The guard sweep (`scripts/guard-sweep.mjs --kind check`) found
 // that no test saw most of these checks fail: disabled one at a time, every test still passed.
 
@@ -9,7 +9,8 @@ import { MADV_MERGEABLE, MAP_FIXED, PAGE_SIZE } from '../../src/host/constants.j
 import { PG_ACTIVE, PG_ANON, PG_KSM, PG_LRU, PG_SWAPCACHE } from '../../src/host/frames.js';
 import { Host } from '../../src/host/host.js';
 import type { Mm } from '../../src/host/mm.js';
-import { MmuNotifier, mmuNotifierRegister } from '../../src/host/mmu-notifier.js';
+import type { IntervalNode } from '../../src/host/interval-tree.js';
+import { MmuIntervalNotifier, mmuIntervalNotifierInsert, mmuIntervalSetSeq, MmuNotifier, mmuNotifierRegister } from '../../src/host/mmu-notifier.js';
 import { mkPte, mkSwapPte, pteSwapSlot, PTE_PRESENT } from '../../src/host/page-table.js';
 import { pattern, PRIV, RW, SHARED, swapOut } from './helpers.js';
 
@@ -50,6 +51,11 @@ function world(): World {
   expect(swapOut(h, mm, page(0))).toBe(true);
   expect(swapOut(h, mm, page(1))).toBe(true);
   h.accessUser(mm, page(1), new Uint8Array(PAGE_SIZE), false);
+  // interval subscriptions too, so the mm's itree has a few levels for its own check
+  for (let k = 0; k < 7; k++) {
+    const ops = { invalidate: (sub: MmuIntervalNotifier, _r: unknown, seq: number) => (mmuIntervalSetSeq(sub, seq), true) };
+    expect(mmuIntervalNotifierInsert(new MmuIntervalNotifier(), mm, 0x4000_0000 + k * 3 * PAGE_SIZE, (k + 1) * PAGE_SIZE, ops)).toBe(0);
+  }
   h.checkInvariants(); // sound before any case breaks it
   const ft = h.ft;
   const cached = h.frameAt(mm, page(1));
@@ -146,8 +152,33 @@ const CASES: Array<[string, (w: World) => void, RegExp]> = [
   ['an LRU list count off by one', (w) => void lruOf(w).nrInactive++, /lru: inactive count \d+ but \d+ listed/],
   ['a reference nobody accounts for', (w) => void w.h.ft.refcount[w.anon]!++, /1 references beyond mappings and caches, but 0 gup references outstanding/],
   ['a stable KSM page without PG_ksm', (w) => void (w.h.ft.flags[w.ksm]! &= ~PG_KSM), /ksm: stable tree holds frame \d+ that is not a KSM page/],
+  // the itree's own walk (IntervalTree.check), run for each mm with subscriptions
+  ['an itree node not marked as linked', (w) => void (itree(w).root!.inTree = false), /interval-tree: linked node not marked inTree/],
+  [
+    'an itree out of order',
+    (w) => {
+      const n = itree(w).root!;
+      (n.left ?? n.right)!.start = n.left !== null ? n.start + 1 : n.start - 1;
+    },
+    /interval-tree: order violated/,
+  ],
+  ['an itree with a stale subtreeLast', (w) => void itree(w).root!.subtreeLast++, /interval-tree: stale subtreeLast/],
+  [
+    'an itree out of heap order',
+    (w) => {
+      const n = itree(w).root!;
+      (n.left ?? n.right)!.priority = n.priority + 1;
+    },
+    /interval-tree: heap order violated/,
+  ],
+  ['an itree size off by one', (w) => void itree(w).size++, /interval-tree: size 8 but 7 nodes linked/],
   ['an odd invalidate_seq with no range active', (w) => void (w.mm.notifierSubscriptions!.invalidateSeq |= 1), /itree invalidate_seq odd with no active range/],
 ];
+
+/** The mm's interval tree of subscriptions. */
+function itree(w: World): { root: IntervalNode | null; size: number } {
+  return w.mm.notifierSubscriptions!.itree as unknown as ReturnType<typeof itree>;
+}
 
 /** The LRU's private list operations (only a checker test reaches into them). */
 function lruOf(w: World): { link(f: number, head: number): void; unlink(f: number): void; inactiveHead: number; nrActive: number; nrInactive: number } {
