@@ -1,7 +1,8 @@
-// The host checker (src/host/invariants.ts) catches what it claims to: each case takes a sound
-// host (present, swapped-out and swap-cached anon pages, a shmem page, a KSM page, a notifier
-// subscription and seven interval subscriptions), breaks one piece of its bookkeeping by hand, and requires checkInvariants() to
-// throw that check's own message. The guard sweep (`scripts/guard-sweep.mjs --kind check`) found
+// The host checker (src/host/invariants.ts, with the LRU's and the itree's own walks) catches
+// what it claims to: each case takes a sound host (present, swapped-out and swap-cached anon
+// pages, a shmem page, a KSM page, a notifier subscription and seven interval subscriptions),
+// breaks one piece of its bookkeeping by hand, and requires checkInvariants() to throw that
+// check's own message. The guard sweep (`scripts/guard-sweep.mjs --kind check`) found
 // that no test saw most of these checks fail: disabled one at a time, every test still passed.
 
 import { describe, expect, it } from 'vitest';
