@@ -52,13 +52,14 @@ export function qemuAvailable(): boolean {
 }
 
 /**
- * A fresh file for a child's stdout, and how to read it back (once: it closes the file). QEMU sets its stdout
- * O_NONBLOCK; when a write of the UART's byte finds a pipe or socket full, the UART keeps the byte
- * and retries once the fd is writable. A guest that writes its last byte then and exits through
- * the exit device loses that byte: CI once saw QEMU's output end without its final newline. Node's
- * `pipe` stdio is a socketpair whose buffer holds only a few hundred one-byte writes, so a parent
- * that is slow to read for a few milliseconds (a loaded machine, a synchronous run) is enough. A
- * regular file is never full, so every oracle run writes its stdout to one.
+ * A fresh file for a child's stdout, and how to read it back (once: that closes the file). QEMU
+ * sets its stdout O_NONBLOCK; when a write of the UART's byte finds a pipe or socket full, the
+ * UART keeps the byte and retries once the fd is writable. A guest that writes its last byte then
+ * and exits through the exit device loses that byte: CI once saw QEMU's output end without its
+ * final newline. Node's `pipe` stdio is a socketpair whose buffer holds only a few hundred one-
+ * byte writes, so a parent that is slow to read for a few milliseconds (a loaded machine, a
+ * synchronous run) is enough. A regular file is never full, so every oracle run writes its stdout
+ * to one.
  */
 function stdoutCapture(file?: string): { fd: number; read: () => Buffer } {
   const path = file ?? join(tmpdir(), `shadowvisor-stdout-${process.pid}-${++captures}`);
@@ -73,6 +74,7 @@ function stdoutCapture(file?: string): { fd: number; read: () => Buffer } {
       if (bytes === undefined) {
         // the child shares this fd's offset, so read from 0 explicitly
         bytes = Buffer.alloc(fstatSync(fd).size);
+        // (no one writes the file any more, so a read returns 0 only at its end: || stops there)
         for (let at = 0; at < bytes.length; ) at += readSync(fd, bytes, at, bytes.length - at, at) || bytes.length;
         closeSync(fd);
       }
