@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeSchedule, encodeSchedule, ReplayChooser } from '../../src/sim/choice.js';
 import { BUGS, findBug } from '../../src/sim/explore/bugs.js';
+import { checkEnd } from '../../src/sim/explore/checkers.js';
 import { runOnce } from '../../src/sim/explore/engine.js';
 import { explore, report } from '../../src/sim/explore/explorer.js';
 import { findScenario, SCENARIOS } from '../../src/sim/explore/scenarios.js';
@@ -89,6 +90,21 @@ describe('the checkers behind the invariant checks', () => {
       got[name] = sum.first?.checker ?? null;
     }
     expect(got).toEqual(want);
+  });
+
+  it('at the end: actors left unfinished fail liveness, and host bytes the model did not expect fail data', () => {
+    const world = findScenario('swap-race')!.build!(null);
+    // nothing ran: every actor is unfinished
+    const stuck = checkEnd(world, false);
+    expect(stuck?.checker).toBe('liveness');
+    expect(stuck?.message).toMatch(/^no actor can run but .+ did not finish$/);
+    for (let a = world.actors.find((x) => x.runnable()); a !== undefined; a = world.actors.find((x) => x.runnable())) a.step();
+    expect(checkEnd(world, false)).toBeNull();
+    // a byte of gfn 0 changed behind the guest's back: what the host sees at the end is not what it wrote
+    expect(world.host.accessUser(world.vm.mm, world.vm.hva, new Uint8Array([0x5a]), true)).toBe(1);
+    const data = checkEnd(world, false);
+    expect(data?.checker).toBe('data');
+    expect(data?.message).toMatch(/^host: gfn 0 = 0x[0-9a-f]+ at the end, but the guest last wrote 0x/);
   });
 
   it('a run that uses up its step budget with work left fails liveness', () => {
