@@ -212,6 +212,22 @@ describe('TDP: the stale-access detector', () => {
     });
   }
 
+  it('pin mode: after the host copies the page on a write of its own, the guest keeps the old copy, reported', () => {
+    const { host, vm } = tdpVm({ mode: 'pin', frames: 512 });
+    const driver = new GuestDriver(vm);
+    touch(vm, GFN, 1);
+    expect(driver.load(GFN * 4096) & 0xff).toBe(1); // a pinned leaf
+    const child = host.fork(vm.mm); // COW-shares the frame; the pin keeps it alive
+    const pinned = host.frameAt(vm.mm, vm.hva + GFN * 4096);
+    host.accessUser(vm.mm, vm.hva + GFN * 4096, new Uint8Array([9, 0, 0, 0]), true); // the VMM writes guest RAM
+    expect(host.frameAt(vm.mm, vm.hva + GFN * 4096)).not.toBe(pinned);
+    expect(vm.stats.stale_accesses).toBe(0);
+    expect(driver.load(GFN * 4096) & 0xff).toBe(1); // the guest still reads its orphaned copy
+    expect(vm.stats.stale_accesses).toBe(1);
+    expect(vm.staleRecords[0]).toMatchObject({ gfn: GFN, frame: pinned, write: false });
+    host.mmput(child);
+  });
+
   it('none mode: a write through a leaf the host write-protected (KSM-like) is reported', () => {
     const { host, vm } = tdpVm({ mode: 'none', frames: 512 });
     const driver = new GuestDriver(vm);
