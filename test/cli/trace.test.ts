@@ -137,6 +137,14 @@ describe('shadowvisor trace', () => {
     expect(small.stderr).toMatch(/kept the last 50 of \d+ events/);
   });
 
+  it('none mode under TDP: the UNSEEN chains of leaves the host unmapped, and the stale accesses through them', () => {
+    const r = cli([...BASE, '--mode', 'none', '--mmu', 'tdp', '--chains']);
+    const unseen = r.stdout.split('\n').filter((l) => l.startsWith('unseen '));
+    expect(unseen.length).toBeGreaterThan(1);
+    for (const l of unseen) expect(l).toMatch(/^unseen \d+: kswapd -> host unmapped, in swap cache gfn 0x[0-9a-f]+, no notifier -> the spte still maps frame \d+ -> /);
+    expect(unseen.some((l) => /first STALE access at seq \d+ \(\d+ in all\)/.test(l))).toBe(true);
+  });
+
   it('an empty --chains says so on stderr, and when the ring dropped events, how to keep them', () => {
     const quiet = cli(['trace', 'guest-images/hello.elf', '--chains']);
     expect(quiet.status).toBe(0);
