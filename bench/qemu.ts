@@ -108,7 +108,7 @@ export function runProgram(cmd: string, args: string[], timeoutMs: number, opts:
     child.stderr?.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e) => {
       clearTimeout(timer);
-      out.read();
+      out.read(); // only to close the file
       reject(e);
     });
     child.on('close', (status) => {

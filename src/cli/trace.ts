@@ -149,12 +149,14 @@ function traceImage(opts: TraceOptions, argv: string[]): number {
   out.flush();
   if (out.closed) return EXIT_STATUS_OUTPUT_CLOSED;
 
+  const keepAll = `--events ${ring.emitted} keeps them all`;
   if (chainsShown === 0) {
     // An empty --chains is an answer too; say which, or a capped run reads as a clean one.
-    const where = ring.overwritten > 0 ? `the last ${ring.size} of ${ring.emitted} events, which the ring kept` : 'the events';
-    writeStderr(`shadowvisor trace: no chain begins in ${where}${filter.gva !== undefined || filter.gfn !== undefined ? ' for that page' : ''}${ring.overwritten > 0 ? `; --events ${ring.emitted} keeps them all` : ''}\n`);
+    const page = filter.gva !== undefined || filter.gfn !== undefined ? ' for that page' : '';
+    const where = ring.overwritten > 0 ? `the last ${ring.size} of ${ring.emitted} events, which the ring kept${page}; ${keepAll}` : `the events${page}`;
+    writeStderr(`shadowvisor trace: no chain begins in ${where}\n`);
   } else if (ring.overwritten > 0) {
-    writeStderr(`shadowvisor trace: the ring kept the last ${ring.size} of ${ring.emitted} events; --events ${ring.emitted} keeps them all\n`);
+    writeStderr(`shadowvisor trace: the ring kept the last ${ring.size} of ${ring.emitted} events; ${keepAll}\n`);
   }
   if (r.reason !== 'exit' && r.reason !== 'output-closed') writeStderr(`shadowvisor: ${r.message}\n`);
   else if (r.exitCode === EXIT_STATUS_STALE) writeStderr(`shadowvisor: ${r.message}\n`);

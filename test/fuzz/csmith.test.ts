@@ -96,7 +96,7 @@ describe('bench csmith', () => {
 });
 
 describe('runProgram', () => {
-  it("gives the child a regular file as stdout even without stdoutFile, and removes it afterwards", async () => {
+  it('gives the child a regular file as stdout even without stdoutFile, and removes it afterwards', async () => {
     // QEMU's stdout is O_NONBLOCK: a full pipe or socket at the guest's last byte loses it (CI saw
     // a final newline go missing); a regular file is never full
     const before = readdirSync(tmpdir()).filter((f) => f.startsWith(`shadowvisor-stdout-${process.pid}-`));
@@ -105,7 +105,6 @@ describe('runProgram', () => {
     const after = readdirSync(tmpdir()).filter((f) => f.startsWith(`shadowvisor-stdout-${process.pid}-`));
     expect(after).toEqual(before);
   });
-
 
   it('reads the whole output back from the file, though this thread was busy while it was written', async () => {
     const file = join(tempDir('stdout-file'), 'out');

@@ -10,7 +10,7 @@ import { MADV_MERGEABLE, MAP_FIXED, PAGE_SIZE } from '../../src/host/constants.j
 import { PG_ACTIVE, PG_ANON, PG_KSM, PG_LRU, PG_SWAPCACHE } from '../../src/host/frames.js';
 import { Host } from '../../src/host/host.js';
 import type { Mm } from '../../src/host/mm.js';
-import type { IntervalNode } from '../../src/host/interval-tree.js';
+import type { IntervalTree } from '../../src/host/interval-tree.js';
 import { MmuIntervalNotifier, mmuIntervalNotifierInsert, mmuIntervalSetSeq, MmuNotifier, mmuNotifierRegister } from '../../src/host/mmu-notifier.js';
 import { mkPte, mkSwapPte, pteSwapSlot, PTE_PRESENT } from '../../src/host/page-table.js';
 import { pattern, PRIV, RW, SHARED, swapOut } from './helpers.js';
@@ -177,8 +177,8 @@ const CASES: Array<[string, (w: World) => void, RegExp]> = [
 ];
 
 /** The mm's interval tree of subscriptions. */
-function itree(w: World): { root: IntervalNode | null; size: number } {
-  return w.mm.notifierSubscriptions!.itree as unknown as ReturnType<typeof itree>;
+function itree(w: World): IntervalTree<MmuIntervalNotifier> {
+  return w.mm.notifierSubscriptions!.itree;
 }
 
 /** The LRU's private list operations (only a checker test reaches into them). */

@@ -10,7 +10,7 @@ import { TLB_SIZE } from '../../src/cpu/tlb.js';
 import { PTE_WRITE } from '../../src/host/page-table.js';
 import { checkVmInvariants } from '../../src/hv/check.js';
 import { isDirect, roleLevel } from '../../src/hv/shadow/role.js';
-import { refIndex, refPage, rmapOf, spteRef } from '../../src/hv/shadow/rmap.js';
+import { refIndex, refPage, spteRef } from '../../src/hv/shadow/rmap.js';
 import type { ShadowPage } from '../../src/hv/shadow/shadow-page.js';
 import { SPTE_NONLEAF, SPTE_P, SPTE_PINNED, SPTE_W } from '../../src/hv/shadow/spte.js';
 import type { Vm, VmOptions } from '../../src/hv/vm.js';
@@ -73,14 +73,18 @@ function tlbSlot(vm: Vm, lin: number, write = false): number {
   throw new Error(`lin 0x${lin.toString(16)} not in the TLB`);
 }
 
+/** gfn's rmap list, to edit (made when the gfn has none). */
+function rmapList(vm: Vm, gfn: number): number[] {
+  const slot = vm.memslots.find(gfn)!;
+  return (slot.rmap[gfn - slot.baseGfn] ??= []);
+}
+
 /** Moves leaf (sp, i)'s rmap entry from gfn `from` to gfn `to`. */
 function moveRmap(vm: Vm, sp: ShadowPage, i: number, from: number, to: number): void {
-  const slot = vm.memslots.find(from)!;
   const ref = spteRef(sp.id, i);
-  const a = rmapOf(slot, from) as number[];
+  const a = rmapList(vm, from);
   a.splice(a.indexOf(ref), 1);
-  const idx = to - slot.baseGfn;
-  (slot.rmap[idx] ??= []).push(ref);
+  rmapList(vm, to).push(ref);
 }
 
 /** [what is broken, the VM it starts from, how, the message the checker must give] */
@@ -91,11 +95,19 @@ const CASES: Case[] = [
   ['a negative count of active invalidations', shadow, (vm) => void (vm.inv.activeInvalidateCount = -1), /invariant 5: activeInvalidateCount -1 < 0/],
   ['a non-leaf spte linking to a freed shadow page', shadow, (vm) => void (vm.mmu.pages[linked(vm).child.id] = null), /invariant 14: sp \d+\[\d+\] links to freed sp/],
   ['a link the guest PDE no longer names', shadow, (vm) => poke(vm, PD * 4096, ((PT0 + 40) << 12) | 3), /invariant 11: sp \d+\[0\] links to sp \d+ \(gfn 1\) but the guest PDE now says 0x29003/],
-  ['a leaf naming a gfn outside every memslot', shadow, (vm) => void (leafOf(vm, DATA).sp.gfns[leafOf(vm, DATA).i] = 1 << 20), /invariant 14: sp \d+\[\d+\] maps gfn 1048576 outside every memslot/],
+  [
+    'a leaf naming a gfn outside every memslot',
+    shadow,
+    (vm) => {
+      const { sp, i } = leafOf(vm, DATA);
+      sp.gfns[i] = 1 << 20;
+    },
+    /invariant 14: sp \d+\[\d+\] maps gfn 1048576 outside every memslot/,
+  ],
   [
     'a leaf missing from its rmap',
     shadow,
-    (vm) => void ((rmapOf(vm.memslots.find(DATA)!, DATA) as number[]).length = 0),
+    (vm) => void (rmapList(vm, DATA).length = 0),
     /invariant 14: spte \d+ \(gfn 16\) missing from the rmap/,
   ],
   [
@@ -103,7 +115,7 @@ const CASES: Case[] = [
     shadow,
     (vm) => {
       const { sp, i } = leafOf(vm, DATA);
-      (rmapOf(vm.memslots.find(DATA)!, DATA) as number[]).push(spteRef(sp.id, i));
+      rmapList(vm, DATA).push(spteRef(sp.id, i));
     },
     /invariant 14: spte \d+ is in the rmap twice/,
   ],
@@ -137,10 +149,21 @@ const CASES: Case[] = [
   [
     'a pin-mode spte that holds no page reference',
     () => sound({ mode: 'pin' }),
-    (vm) => void (leafOf(vm, DATA).sp.spt[leafOf(vm, DATA).i]! &= ~SPTE_PINNED),
+    (vm) => {
+      const { sp, i } = leafOf(vm, DATA);
+      sp.spt[i]! &= ~SPTE_PINNED;
+    },
     /invariant 8: pin mode spte \d+ holds no page reference/,
   ],
-  ['a page reference held outside pin mode', shadow, (vm) => void (leafOf(vm, DATA).sp.spt[leafOf(vm, DATA).i]! |= SPTE_PINNED), /invariant 8: spte \d+ holds a page reference outside pin mode/],
+  [
+    'a page reference held outside pin mode',
+    shadow,
+    (vm) => {
+      const { sp, i } = leafOf(vm, DATA);
+      sp.spt[i]! |= SPTE_PINNED;
+    },
+    /invariant 8: spte \d+ holds a page reference outside pin mode/,
+  ],
   [
     'an spte mapping another frame than the host PTE',
     shadow,
@@ -156,20 +179,26 @@ const CASES: Case[] = [
     shadow,
     (vm) => {
       const vpn = (vm.hva + DATA * 4096) >>> 12;
-      expect(leafOf(vm, DATA).sp.spt[leafOf(vm, DATA).i]! & SPTE_W).not.toBe(0);
+      const { sp, i } = leafOf(vm, DATA);
+      expect(sp.spt[i]! & SPTE_W).not.toBe(0);
       vm.mm.pt.set(vpn, vm.mm.pt.get(vpn) & ~PTE_WRITE);
     },
     /invariant 1: spte for gfn 16 is writable but the host PTE is not/,
   ],
-  ['an spte whose frame was freed since', shadow, (vm) => void leafOf(vm, DATA).sp.gens[leafOf(vm, DATA).i]!++, /invariant 4: spte for gfn 16 maps frame \d+, which was freed since/],
+  [
+    'an spte whose frame was freed since',
+    shadow,
+    (vm) => {
+      const { sp, i } = leafOf(vm, DATA);
+      sp.gens[i]!++;
+    },
+    /invariant 4: spte for gfn 16 maps frame \d+, which was freed since/,
+  ],
   ['a present count off by one', shadow, (vm) => void leafOf(vm, DATA).sp.presentCount++, /invariant 14: sp \d+ counts \d+ present sptes, has \d+/],
   [
     'an rmap entry no spte stands behind',
     shadow,
-    (vm) => {
-      const slot = vm.memslots.find(DATA + 10)!;
-      (slot.rmap[DATA + 10 - slot.baseGfn] ??= []).push(spteRef(9999, 0));
-    },
+    (vm) => void rmapList(vm, DATA + 10).push(spteRef(9999, 0)),
     /invariant 14: \d+ present leaf sptes but \d+ rmap entries/,
   ],
   ['a parent link no spte makes', shadow, (vm) => void linked(vm).child.parentPtes.push(spteRef(9999, 1)), /invariant 14: sp \d+ parentPtes \[.*\] but linked from \[.*\]/],

@@ -98,7 +98,8 @@ describe('the checkers behind the invariant checks', () => {
     const stuck = checkEnd(world, false);
     expect(stuck?.checker).toBe('liveness');
     expect(stuck?.message).toMatch(/^no actor can run but .+ did not finish$/);
-    for (let a = world.actors.find((x) => x.runnable()); a !== undefined; a = world.actors.find((x) => x.runnable())) a.step();
+    const next = () => world.actors.find((x) => x.runnable());
+    for (let a = next(); a !== undefined; a = next()) a.step();
     expect(checkEnd(world, false)).toBeNull();
     // a byte of gfn 0 changed behind the guest's back: what the host sees at the end is not what it wrote
     expect(world.host.accessUser(world.vm.mm, world.vm.hva, new Uint8Array([0x5a]), true)).toBe(1);
