@@ -207,6 +207,20 @@ export class Cpu {
 
   /** TLB hits (a plain field: the fast paths bump it; stats.tlbHits reads it). */
   hits = 0;
+  /**
+   * A debugger's breakpoints (linear addresses) while the guest runs between them at full
+   * interpreter speed (cli/gdb/run-control.ts), else null. execBlocks then stops before an
+   * instruction at one of them (breakHit, EXIT_STOP) unless the instruction boundary before it
+   * was at the same address (breakLast): a REP instruction going on with its next iteration, a
+   * jump to itself, or the instruction the debugger resumes from. That is the rule a debugger
+   * stepping one instruction at a time applies between two steps, so both stop at the same
+   * instructions. Compiled regions do not run meanwhile: they cross blocks without the check.
+   */
+  breakAt: ReadonlySet<number> | null = null;
+  /** EIP at the last instruction boundary, kept while breakAt is set (see there). */
+  breakLast = -1;
+  /** Set when execBlocks stopped at a breakpoint; the debugger clears it. */
+  breakHit = false;
   readonly stats: CpuStats;
   frameGen: Int32Array | null = null;
   /** Run compiled regions (jit/compile.ts) where they exist and compile hot blocks. Observable
@@ -749,6 +763,9 @@ export class Cpu {
           this.intShadow = false;
           shadow = this.irqLine;
         } else if (this.irqDeliverable()) {
+          // A breakpoint on the instruction the interrupt comes before stops first. (An event
+          // pending at run()'s start needs no such check: its instruction was reached already.)
+          if (this.breakAt !== null && this.breakHere()) return EXIT_STOP;
           this.halted = false;
           const v = (this.pic as InterruptController).acknowledge();
           this.stats.interrupts++;
@@ -801,6 +818,29 @@ export class Cpu {
     return a.stamp(this.wcpu, this.tlb.epoch, this.code.invalidations);
   }
 
+  /** With breakpoints armed (breakAt): whether to stop before the instruction at `eip`. */
+  private breakHere(eip = this.eip): boolean {
+    const at = eip >>> 0;
+    if (!(this.breakAt as ReadonlySet<number>).has(at) || at === this.breakLast) return false;
+    this.breakHit = true;
+    return true;
+  }
+
+  /**
+   * With breakpoints armed (breakAt): how many of block b's instructions from index i0 (of n
+   * the slice allows) run before the next breakpoint, or -1 to stop before instruction i0 now.
+   */
+  private breakLimit(b: Block, beip: number, i0: number, n: number): number {
+    const at = this.breakAt as ReadonlySet<number>;
+    const insns = b.insns;
+    if (this.breakHere(beip + insns[i0].boff)) {
+      this.stopRequested = true;
+      return -1;
+    }
+    for (let k = i0 + 1; k < n; k++) if (at.has((beip + insns[k].boff) >>> 0)) return k;
+    return n;
+  }
+
   /** The instruction at curEip threw (icount, curEip and eip already name it, by the
    *  interpreter's catch or by a compiled region): deliver its exception, or pass an error on. */
   private instructionFault(x: unknown): void {
@@ -839,7 +879,7 @@ export class Cpu {
       // interpreter, JIT_INTERPRET) and follows valid links inside itself exactly as below.
       let compiled = false;
       let resume = false;
-      if (b.jfn !== null && this.jit && this.frameGen === null && end - this.icount >= b.n) {
+      if (b.jfn !== null && this.jit && this.frameGen === null && this.breakAt === null && end - this.icount >= b.n) {
         let nb: Block | null;
         try {
           nb = b.jfn(this, end, b.jpc);
@@ -869,8 +909,12 @@ export class Cpu {
         const beip = (resume ? this.beip : this.eip) | 0;
         const insns = b.insns;
         const left = end - base;
-        const n = b.n < left ? b.n : left;
+        let n = b.n < left ? b.n : left;
         if (n <= 0) return;
+        if (this.breakAt !== null) {
+          n = this.breakLimit(b, beip, resume ? this.jitPos : 0, n);
+          if (n < 0) return;
+        }
         this.beip = beip;
         this.eip = NaN;
         let i = resume ? this.jitPos : 0;
@@ -957,6 +1001,7 @@ export class Cpu {
         this.icount = this.blockBase + i;
         // eip !== eip: NaN, no branch was taken; continue after the last executed instruction.
         if (this.eip !== this.eip) this.eip = (beip + insns[i - 1].next) | 0;
+        if (this.breakAt !== null) this.breakLast = (beip + insns[i - 1].boff) >>> 0;
         if (this.blockBreak !== false || i < b.n) return;
         if (this.jit && b.jfn === null) {
           const h = ++b.hot;

@@ -28,6 +28,9 @@ export const EXCEPTION_LOOP_LIMIT = 1 << 20;
  * exit turns out to be arrives through faultDuringDelivery, as it would have here.
  */
 export function deliverEvent(c: Cpu, vector: number, err: number, kind: number, eip: number): void {
+  // The boundary the event is taken at, for a debugger's breakpoints (Cpu.breakAt); an INT n
+  // inside a block is followed by the block's own record of its address.
+  c.breakLast = c.eip >>> 0;
   // A fresh event starts a chain; a redelivery after an exit (run()) continues the pending one.
   if (c.pendKind === EV_NONE) c.chainFirst = vector;
   c.pendKind = kind;

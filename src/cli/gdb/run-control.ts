@@ -1,10 +1,13 @@
 // How a run goes on under gdb without computing anything differently (QEMU's gdbstub single-
-// steps TCG the same way): breakpoints, watchpoints and single steps are checked between units
-// by running the vCPU one unit at a time through its ordinary budget API (Cpu.run(1) inside
-// Vcpu.step, or runVcpu's loop with one-unit slices), which executes the same instructions in
-// the same order as one longer slice; guest memory is never patched. An event (an injected
-// exception, a deliverable IRQ, an exception an instruction raises) is delivered in a unit of
-// its own, so a breakpoint on a handler's first instruction stops before that instruction runs.
+// steps TCG the same way): watchpoints and single steps are checked between units by running the
+// vCPU one unit at a time through its ordinary budget API (Cpu.run(1) inside Vcpu.step, or
+// runVcpu's loop with one-unit slices), which executes the same instructions in the same order as
+// one longer slice; guest memory is never patched. An event (an injected exception, a
+// deliverable IRQ, an exception an instruction raises) is delivered in a unit of its own, so a
+// breakpoint on a handler's first instruction stops before that instruction runs. Breakpoints
+// alone need no look between units: the processor checks them itself before each block and cuts
+// a block short before one (Cpu.breakAt), stopping where check() would have, so those runs take
+// whole slices (coarse; test/cli/gdb-coarse.test.ts holds the two ways to the same stops).
 //
 // Under the hypervisor a vCPU's slice is one step of the deterministic scheduler. A stop inside
 // a slice must not cost the scheduler a choice, so the rest of the slice is kept and run first
@@ -55,6 +58,8 @@ export interface AccessWatch {
 
 /** Instructions run one at a time between two looks at the clock. */
 const CLOCK_EVERY = 1024;
+/** The longest slice of a coarse native run: about 10 ms of guest code between looks at the clock. */
+const COARSE_SLICE = 1 << 20;
 
 export class RunControl {
   readonly swBreaks = new Set<number>();
@@ -82,9 +87,44 @@ export class RunControl {
     for (const c of cpus) this.hookRaise(c);
   }
 
-  /** One unit at a time is needed (a breakpoint, watchpoint or step is pending). */
+  /** One unit at a time is needed (a watchpoint or a step is pending). */
   get fine(): boolean {
-    return this.swBreaks.size > 0 || this.hwBreaks.size > 0 || this.watches.length > 0 || this.accessWatches.length > 0 || this.stepping >= 0;
+    return this.watches.length > 0 || this.accessWatches.length > 0 || this.stepping >= 0;
+  }
+
+  /**
+   * Breakpoints alone: the vCPUs run whole slices, and the Cpu itself stops before an instruction
+   * at a breakpoint (Cpu.breakAt), by the rule check() applies between one-instruction units.
+   * The interpreter runs at its own speed then, where units of one instruction ran about 6x
+   * slower; compiled regions wait until no breakpoint is set.
+   */
+  get coarse(): boolean {
+    return !this.fine && (this.swBreaks.size > 0 || this.hwBreaks.size > 0);
+  }
+
+  /** The guest goes on from a stop (c, s, vCont): each vCPU's next instruction runs even if a
+   *  breakpoint is on it, as the first unit after a stop does. */
+  resumed(): void {
+    for (const c of this.cpus) c.breakLast = c.eip >>> 0;
+  }
+
+  /** Arm the Cpus' own breakpoint check for coarse runs; disarm it for every other kind. */
+  private arm(): void {
+    let at: ReadonlySet<number> | null = null;
+    if (this.coarse) at = this.hwBreaks.size === 0 ? this.swBreaks : this.swBreaks.size === 0 ? this.hwBreaks : new Set([...this.swBreaks, ...this.hwBreaks]);
+    for (const c of this.cpus) {
+      c.breakAt = at;
+      c.breakHit = false;
+    }
+  }
+
+  /** The Cpu of vCPU i stopped itself at a breakpoint (Cpu.breakHit): record the stop. */
+  private breakStop(i: number): boolean {
+    const cpu = this.cpus[i]!;
+    if (!cpu.breakHit) return false;
+    cpu.breakHit = false;
+    this.stop = { signal: 5, vcpu: i, kind: this.swBreaks.has(cpu.eip >>> 0) ? 'swbreak' : 'hwbreak' };
+    return true;
   }
 
   /**
@@ -197,9 +237,10 @@ export class RunControl {
    */
   runNative(machine: NativeMachine, target: number, ms: number): RunResult {
     const cpu = machine.cpu;
-    if (!this.fine) return machine.run(target);
+    this.arm();
+    if (!this.fine && !this.coarse) return machine.run(target);
     try {
-      return this.runNativeFine(machine, target, ms);
+      return this.fine ? this.runNativeFine(machine, target, ms) : this.runNativeCoarse(machine, target, ms);
     } catch (x) {
       // As NativeMachine.run(): a guest doing what the ABI refuses is bad input, one line.
       if (!(x instanceof GuestError)) throw x;
@@ -234,8 +275,33 @@ export class RunControl {
       } else if (e === EXIT_TRIPLE_FAULT || e === EXIT_MMU) return machine.run(cpu.icount + 1);
       // A kick (exit device, PIT reprogrammed) before anything ran: runVcpu re-plans.
       else if (e === EXIT_STOP && cpu.icount === before && cpu.eip >>> 0 === prev) continue;
-      if (this.afterAccess(hit, deliveries) || this.check(0, prev)) return here();
+      // A unit that stopped the machine (the exit device) ends the run: no stop after it, as no
+      // instruction runs after it (a coarse run cannot see one either).
+      if (board.stopped === null && (this.afterAccess(hit, deliveries) || this.check(0, prev))) return here();
       if (n % CLOCK_EVERY === 0 && performance.now() - t0 > ms) return here();
+    }
+  }
+
+  /**
+   * runVcpu's loop (machine/run-loop.ts) with the Cpu's breakpoint check armed: slices as long as
+   * the timer allows, ended early by a stop at a breakpoint.
+   */
+  private runNativeCoarse(machine: NativeMachine, target: number, ms: number): RunResult {
+    const cpu = machine.cpu;
+    const board = machine.board;
+    const t0 = performance.now();
+    const here = (): RunResult => machine.run(cpu.icount);
+    for (;;) {
+      if (board.stopped !== null || cpu.icount >= target) return here();
+      const now = cpu.vtime();
+      board.advance(now);
+      const e = cpu.run(Math.max(1, Math.min(target - cpu.icount, COARSE_SLICE, board.nextDeadline() - now)));
+      if (e === EXIT_HLT) {
+        const woken = wakeFromHlt(cpu, board);
+        if (woken !== null) return woken;
+      } else if (e === EXIT_TRIPLE_FAULT || e === EXIT_MMU) return machine.run(cpu.icount + 1);
+      else if (e === EXIT_STOP && this.breakStop(0)) return here();
+      if (performance.now() - t0 > ms) return here();
     }
   }
 
@@ -294,6 +360,7 @@ export class RunControl {
   }
 
   private vcpuStep(run: VmRun, v: Vcpu, step: (slice: number) => number, slice: number): number {
+    if (this.coarse) return this.coarseStep(run, v, step, slice);
     if (!this.fine || v.faulting || this.nested > 0) return step(slice);
     const cpu = v.cpu;
     for (let done = 0; done < slice; ) {
@@ -318,7 +385,7 @@ export class RunControl {
       // apply to it as to any unit: a breakpoint on the first instruction of a fresh page, or a
       // stepi, stops there (with the fault still to complete when the guest goes on).
       if (r !== STEP_RAN || v.faulting) {
-        if (cpu.icount !== before && !this.afterAccess(hit, deliveries)) this.check(v.index, prev);
+        if (cpu.icount !== before && run.vm.board.stopped === null && !this.afterAccess(hit, deliveries)) this.check(v.index, prev);
         return r;
       }
       // Units retired: none when an exception was delivered instead (the slice goes on, as
@@ -333,11 +400,39 @@ export class RunControl {
   }
 
   /**
+   * A scheduler step with the Cpu's breakpoint check armed. A stop there ends the step early and
+   * keeps the rest of its slice for when the guest goes on, as vcpuStep does. Inside a host
+   * preemption point the step runs whole, with the check disarmed (see the file comment).
+   */
+  private coarseStep(run: VmRun, v: Vcpu, step: (slice: number) => number, slice: number): number {
+    const cpu = v.cpu;
+    if (v.faulting) return step(slice);
+    if (this.nested > 0) {
+      const at = cpu.breakAt;
+      cpu.breakAt = null;
+      try {
+        return step(slice);
+      } finally {
+        cpu.breakAt = at;
+      }
+    }
+    const before = cpu.icount;
+    const r = step(slice);
+    if (r === STEP_STOPPED && this.breakStop(v.index)) {
+      const done = cpu.icount - before;
+      if (done < slice) this.rest = { run, vcpu: v, insns: slice - done };
+      return STEP_RAN;
+    }
+    return r;
+  }
+
+  /**
    * Run the guest for about `ms`: first the rest of a step a stop cut short, then scheduler steps
    * until a stop, a pause request, the end of the run or the time is up. True when it returned
    * with the run unfinished.
    */
   runVm(p: PreparedGuest, ms: number): boolean {
+    this.arm();
     const t0 = performance.now();
     const rest = this.rest;
     if (rest !== null) {

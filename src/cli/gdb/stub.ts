@@ -298,6 +298,7 @@ export class GdbStub {
     this.ctl.stepping = step ? vcpu : -1;
     this.ctl.stop = null;
     this.ctl.resnapshot();
+    this.ctl.resumed();
     return { packets: [], action: step ? 'step' : 'continue' };
   }
 
@@ -327,6 +328,7 @@ export class GdbStub {
     this.ctl.stepping = step;
     this.ctl.stop = null;
     this.ctl.resnapshot();
+    this.ctl.resumed();
     return { packets: [], action: step >= 0 ? 'step' : 'continue' };
   }
 
