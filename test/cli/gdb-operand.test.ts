@@ -16,7 +16,12 @@ function at(bytes: number[], regs: Partial<Record<'eax' | 'ebx' | 'esp', number>
   r[3] = regs.ebx ?? 0;
   r[4] = regs.esp ?? 0;
   const cpu = { eip: 0x1000, cr0: 0x11, cr3: 0, cr4: 0, r } as unknown as Cpu;
-  const phys: GuestPhys = { read: (gpa, len) => (gpa + len <= mem.length ? mem.slice(gpa, gpa + len) : null), write: () => false, isRam: () => true };
+  const phys: GuestPhys = {
+    read: (gpa, len) => (gpa + len <= mem.length ? mem.slice(gpa, gpa + len) : null),
+    readInto: (gpa, out, off, len) => gpa + len <= mem.length && (out.set(mem.subarray(gpa, gpa + len), off), true),
+    write: () => false,
+    isRam: () => true,
+  };
   return nextOperandAccess(cpu, phys);
 }
 
@@ -58,7 +63,12 @@ describe('write watchpoints on bytes the debugger cannot always read (watch)', (
   // memory is always readable, stops once, at the store).
   it('a watch set on unreadable bytes takes the first value read as its baseline; a swap-out and swap-in is no write', () => {
     let bytes: Uint8Array | null = null;
-    const phys: GuestPhys = { read: (_gpa, len) => (bytes === null ? null : bytes.slice(0, len)), write: () => false, isRam: () => true };
+    const phys: GuestPhys = {
+      read: (_gpa, len) => (bytes === null ? null : bytes.slice(0, len)),
+      readInto: (_gpa, out, off, len) => bytes !== null && (out.set(bytes.subarray(0, len), off), true),
+      write: () => false,
+      isRam: () => true,
+    };
     const cpu = { eip: 0x1000, cr0: 0x11, cr3: 0, cr4: 0, r: new Int32Array(9), raise: () => undefined } as unknown as Cpu;
     const ctl = new RunControl([cpu], phys);
     ctl.addWatch(0x5000, 4);

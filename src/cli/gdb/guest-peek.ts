@@ -12,6 +12,9 @@ import { peekGuestWalk } from '../../cpu/paging.js';
 export interface GuestPhys {
   /** Bytes [gpa, gpa+len) of one page, or null when not readable without changing state. */
   read(gpa: number, len: number): Uint8Array | null;
+  /** The same bytes copied into out[off..off+len), allocating nothing (a watchpoint reads its
+   *  bytes after every instruction); false when they are not readable. */
+  readInto(gpa: number, out: Uint8Array, off: number, len: number): boolean;
   /** Store bytes within one page; false when the page is not guest RAM. */
   write(gpa: number, bytes: Uint8Array): boolean;
   /** Whether gpa is guest RAM a write can reach (resident or not: a write faults it in). */
@@ -24,9 +27,11 @@ export interface PagingRegs {
   cr4: number;
 }
 
+const entry = new Uint8Array(4);
+
 function word(phys: GuestPhys, gpa: number): number | null {
-  const b = phys.read(gpa, 4);
-  return b === null ? null : (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
+  if (!phys.readInto(gpa, entry, 0, 4)) return null;
+  return (entry[0]! | (entry[1]! << 8) | (entry[2]! << 16) | (entry[3]! << 24)) >>> 0;
 }
 
 /** The gpa of `gva` under the vCPU's paging state, or null (not mapped, or its tables unreadable). */
@@ -37,17 +42,20 @@ export function gvaToGpa(regs: PagingRegs, phys: GuestPhys, gva: number): number
 /** Read `len` bytes at `gva`; stops at the first page that cannot be read (the prefix is returned). */
 export function readVirtual(regs: PagingRegs, phys: GuestPhys, gva: number, len: number): Uint8Array {
   const out = new Uint8Array(len);
+  return out.subarray(0, readVirtualInto(regs, phys, gva, out, len));
+}
+
+/** readVirtual into out[0..len): how many bytes could be read (up to the first page that cannot). */
+export function readVirtualInto(regs: PagingRegs, phys: GuestPhys, gva: number, out: Uint8Array, len: number): number {
   let done = 0;
   while (done < len) {
     const a = (gva + done) >>> 0;
     const n = Math.min(len - done, 0x1000 - (a & 0xfff));
     const gpa = gvaToGpa(regs, phys, a);
-    const bytes = gpa === null ? null : phys.read(gpa, n);
-    if (bytes === null) break;
-    out.set(bytes, done);
+    if (gpa === null || !phys.readInto(gpa, out, done, n)) break;
     done += n;
   }
-  return out.subarray(0, done);
+  return done;
 }
 
 /** Write bytes at `gva`; every page is translated first, so a failure writes nothing. A page the

@@ -19,6 +19,11 @@ export class NativeTarget implements DebugTarget {
     this.cpus = [cpu];
     this.phys = {
       read: (gpa, len) => (gpa + len <= ram.length ? ram.slice(gpa, gpa + len) : null),
+      readInto: (gpa, out, off, len) => {
+        if (gpa + len > ram.length) return false;
+        for (let k = 0; k < len; k++) out[off + k] = ram[gpa + k]!;
+        return true;
+      },
       isRam: (gpa) => gpa < ram.length,
       write: (gpa, bytes) => {
         if (gpa + bytes.length > ram.length) return false;

@@ -8,7 +8,7 @@
 import type { Cpu } from '../../cpu/cpu.js';
 import { decodeInsn, opUD } from '../../cpu/decode.js';
 import { Insn } from '../../cpu/insn.js';
-import { readVirtual, type GuestPhys } from './guest-peek.js';
+import { readVirtualInto, type GuestPhys } from './guest-peek.js';
 
 export interface OperandAccess {
   addr: number;
@@ -22,6 +22,8 @@ const PREFIXES = new Set([0x66, 0x67, 0xf2, 0xf3, 0xf0, 0x26, 0x2e, 0x36, 0x3e, 
 const STORE_ONLY = new Set([0x88, 0x89, 0x8c, 0x8f, 0xc6, 0xc7, 0xa2, 0xa3]);
 
 const scratch = new Insn(opUD);
+/** The next instruction's bytes, read again before every unit (no allocation per instruction). */
+const code = new Uint8Array(16);
 
 /** Bytes the memory operand spans: the operand size, except where the decoder keeps the source
  *  size elsewhere (MOVZX/MOVSX: the byte or word it reads, in imm2; SETcc writes one byte). */
@@ -33,12 +35,12 @@ function memSize(op2: number | undefined): number {
 
 /** The explicit memory operand of the instruction at cpu.eip, or null (none, or unreadable). */
 export function nextOperandAccess(cpu: Cpu, phys: GuestPhys): OperandAccess | null {
-  const code = readVirtual(cpu, phys, cpu.eip >>> 0, 16);
-  if (code.length === 0 || decodeInsn(scratch, code, 0, code.length) < 0) return null;
+  const n = readVirtualInto(cpu, phys, cpu.eip >>> 0, code, 16);
+  if (n === 0 || decodeInsn(scratch, code, 0, n) < 0) return null;
   let p = 0;
-  while (p < code.length && PREFIXES.has(code[p]!)) p++;
-  const op = code[p];
-  const op2 = op === 0x0f ? code[p + 1] : undefined;
+  while (p < n && PREFIXES.has(code[p]!)) p++;
+  const op = p < n ? code[p] : undefined;
+  const op2 = op === 0x0f && p + 1 < n ? code[p + 1] : undefined;
   if (op === undefined) return null;
   if (op >= 0xa0 && op <= 0xa3) return { addr: scratch.disp >>> 0, size: scratch.osz, read: op < 0xa2 };
   if (!scratch.mem) return null;

@@ -29,7 +29,7 @@ import { EV_NONE } from '../../cpu/interrupts.js';
 import { EXIT_BUDGET, EXIT_HLT, EXIT_MMU, EXIT_STOP, EXIT_TRIPLE_FAULT } from '../../cpu/ports.js';
 import type { PreparedGuest } from '../../sim/run-guest.js';
 import type { VmRun } from '../../sim/simulation.js';
-import { readVirtual, type GuestPhys } from './guest-peek.js';
+import { readVirtual, readVirtualInto, type GuestPhys } from './guest-peek.js';
 import { nextOperandAccess } from './operand-access.js';
 
 /** Why the guest stopped, for the stop reply. */
@@ -47,6 +47,8 @@ export interface Watch {
   len: number;
   /** The bytes last seen (null: not readable then). */
   seen: Uint8Array | null;
+  /** Where checkWatches reads them after each unit (no allocation per instruction). */
+  readonly now: Uint8Array;
 }
 
 /** A read (Z3) or access (Z4) watchpoint: checked against the next instruction's operand. */
@@ -156,7 +158,7 @@ export class RunControl {
   }
 
   addWatch(addr: number, len: number): void {
-    this.watches.push({ addr, len, seen: this.watchBytes(0, addr, len) });
+    this.watches.push({ addr, len, seen: this.watchBytes(0, addr, len), now: new Uint8Array(len) });
   }
 
   removeWatch(addr: number, len: number): boolean {
@@ -205,11 +207,15 @@ export class RunControl {
    */
   private checkWatches(i: number): boolean {
     for (const w of this.watches) {
-      const now = this.watchBytes(i, w.addr, w.len);
-      if (now === null) continue;
+      const now = w.now;
+      if (readVirtualInto(this.cpus[i]!, this.phys, w.addr, now, w.len) !== w.len) continue;
       const prev = w.seen;
-      w.seen = now;
-      if (prev !== null && !sameBytes(now, prev)) {
+      if (prev === null) {
+        w.seen = now.slice();
+        continue;
+      }
+      if (!sameBytes(now, prev)) {
+        prev.set(now);
         this.stop = { signal: 5, vcpu: i, kind: 'watch', watchAddr: w.addr };
         return true;
       }

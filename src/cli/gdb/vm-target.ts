@@ -32,9 +32,24 @@ export class VmTarget implements DebugTarget {
     this.cpus = vm.vcpus.map((v) => v.cpu);
     this.phys = {
       read: (gpa, len) => {
+        const out = new Uint8Array(len);
+        return this.phys.readInto(gpa, out, 0, len) ? out : null;
+      },
+      readInto: (gpa, out, off, len) => {
         const slot = vm.memslots.find(gpa >>> 12);
-        if (slot === null || !vm.host.peekPage(vm.mm, slot.gfnToHva(gpa >>> 12), this.page)) return null;
-        return this.page.slice(gpa & 0xfff, (gpa & 0xfff) + len);
+        if (slot === null) return false;
+        const hva = slot.gfnToHva(gpa >>> 12);
+        // A resident page is read where it is; any other through peekPage's copy (swap, zeros).
+        const frame = vm.host.pageAt(vm.mm, hva);
+        let src = vm.host.ram;
+        let at = frame * 4096 + (gpa & 0xfff);
+        if (frame < 0) {
+          if (!vm.host.peekPage(vm.mm, hva, this.page)) return false;
+          src = this.page;
+          at = gpa & 0xfff;
+        }
+        for (let k = 0; k < len; k++) out[off + k] = src[at + k]!;
+        return true;
       },
       isRam: (gpa) => vm.memslots.find(gpa >>> 12) !== null && !vm.mm.dead,
       write: (gpa, bytes) => {
