@@ -419,15 +419,26 @@ export class RunControl {
       try {
         return step(slice);
       } finally {
+        // Where that step left EIP counts as passed as well: the next step runs it unchecked,
+        // as vcpuStep's first unit after a preemption point's step does.
         cpu.breakAt = at;
+        cpu.breakLast = cpu.eip >>> 0;
       }
     }
     const before = cpu.icount;
     const r = step(slice);
+    const done = cpu.icount - before;
     if (r === STEP_STOPPED && this.breakStop(v.index)) {
-      const done = cpu.icount - before;
       if (done < slice) this.rest = { run, vcpu: v, insns: slice - done };
       return STEP_RAN;
+    }
+    // The step ended after an instruction and before the check of the next one (its fetch
+    // faulted into the MMU, a HLT, the slice's end): a stop due there is made now, as vcpuStep
+    // makes it after the unit, before another vCPU runs or the fault completes. No rest of the
+    // slice is left then: the slice ran out, or a fault or HLT ends the step as it would anyway.
+    const eip = cpu.eip >>> 0;
+    if (done > 0 && run.vm.board.stopped === null && cpu.breakAt !== null && cpu.breakAt.has(eip) && eip !== cpu.breakLast) {
+      this.stop = { signal: 5, vcpu: v.index, kind: this.swBreaks.has(eip) ? 'swbreak' : 'hwbreak' };
     }
     return r;
   }
