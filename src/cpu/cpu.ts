@@ -10,6 +10,7 @@ import * as D from './exec-data.js';
 import { GuestError } from './errors.js';
 import { F_EXPL, FL_ARITH, FL_IF, FL_TF, arithFlags, setArith } from './flags.js';
 import { hotId } from './hot-forms.js';
+import { breakHere, breakLimit } from './breakpoints.js';
 import { Block, Insn } from './insn.js';
 import { deliverEvent, EV_EXC, EV_IRQ, EV_NONE, faultDuringDelivery } from './interrupts.js';
 import {
@@ -207,17 +208,10 @@ export class Cpu {
 
   /** TLB hits (a plain field: the fast paths bump it; stats.tlbHits reads it). */
   hits = 0;
-  /**
-   * A debugger's breakpoints (linear addresses) while the guest runs between them at full
-   * interpreter speed (cli/gdb/run-control.ts), else null. execBlocks then stops before an
-   * instruction at one of them (breakHit, EXIT_STOP) unless the instruction boundary before it
-   * was at the same address (breakLast): a REP instruction going on with its next iteration, a
-   * jump to itself, or the instruction the debugger resumes from. That is the rule a debugger
-   * stepping one instruction at a time applies between two steps, so both stop at the same
-   * instructions. Compiled regions do not run meanwhile: they cross blocks without the check.
-   */
+  /** A debugger's breakpoints (linear addresses) while it lets the guest run between them, else
+   *  null: execBlocks stops before one (breakpoints.ts has the rule). */
   breakAt: ReadonlySet<number> | null = null;
-  /** EIP at the last instruction boundary, kept while breakAt is set (see there). */
+  /** EIP at the last instruction boundary, kept while breakAt is set (breakpoints.ts). */
   breakLast = -1;
   /** Set when execBlocks stopped at a breakpoint; the debugger clears it. */
   breakHit = false;
@@ -765,7 +759,7 @@ export class Cpu {
         } else if (this.irqDeliverable()) {
           // A breakpoint on the instruction the interrupt comes before stops first. (An event
           // pending at run()'s start needs no such check: its instruction was reached already.)
-          if (this.breakAt !== null && this.breakHere()) return EXIT_STOP;
+          if (this.breakAt !== null && breakHere(this, this.eip)) return EXIT_STOP;
           this.halted = false;
           const v = (this.pic as InterruptController).acknowledge();
           this.stats.interrupts++;
@@ -816,29 +810,6 @@ export class Cpu {
     const a = this.warena;
     if (a === null || b.linkCpu !== this || b.linkTlb !== this.tlb.epoch || b.linkCode !== this.code.invalidations) return 0;
     return a.stamp(this.wcpu, this.tlb.epoch, this.code.invalidations);
-  }
-
-  /** With breakpoints armed (breakAt): whether to stop before the instruction at `eip`. */
-  private breakHere(eip = this.eip): boolean {
-    const at = eip >>> 0;
-    if (!(this.breakAt as ReadonlySet<number>).has(at) || at === this.breakLast) return false;
-    this.breakHit = true;
-    return true;
-  }
-
-  /**
-   * With breakpoints armed (breakAt): how many of block b's instructions from index i0 (of n
-   * the slice allows) run before the next breakpoint, or -1 to stop before instruction i0 now.
-   */
-  private breakLimit(b: Block, beip: number, i0: number, n: number): number {
-    const at = this.breakAt as ReadonlySet<number>;
-    const insns = b.insns;
-    if (this.breakHere(beip + insns[i0].boff)) {
-      this.stopRequested = true;
-      return -1;
-    }
-    for (let k = i0 + 1; k < n; k++) if (at.has((beip + insns[k].boff) >>> 0)) return k;
-    return n;
   }
 
   /** The instruction at curEip threw (icount, curEip and eip already name it, by the
@@ -912,7 +883,7 @@ export class Cpu {
         let n = b.n < left ? b.n : left;
         if (n <= 0) return;
         if (this.breakAt !== null) {
-          n = this.breakLimit(b, beip, resume ? this.jitPos : 0, n);
+          n = breakLimit(this, b, beip, resume ? this.jitPos : 0, n);
           if (n < 0) return;
         }
         this.beip = beip;
