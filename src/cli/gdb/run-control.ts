@@ -25,6 +25,7 @@ import { GuestError } from '../../cpu/errors.js';
 import { EXIT_STATUS_BAD_INPUT } from '../../obs/exit-status.js';
 import { wakeFromHlt } from '../../machine/run-loop.js';
 import { FL_IF } from '../../cpu/flags.js';
+import { breakHere } from '../../cpu/breakpoints.js';
 import { EV_NONE } from '../../cpu/interrupts.js';
 import { EXIT_BUDGET, EXIT_HLT, EXIT_MMU, EXIT_STOP, EXIT_TRIPLE_FAULT } from '../../cpu/ports.js';
 import type { PreparedGuest } from '../../sim/run-guest.js';
@@ -436,10 +437,7 @@ export class RunControl {
     // faulted into the MMU, a HLT, the slice's end): a stop due there is made now, as vcpuStep
     // makes it after the unit, before another vCPU runs or the fault completes. No rest of the
     // slice is left then: the slice ran out, or a fault or HLT ends the step as it would anyway.
-    const eip = cpu.eip >>> 0;
-    if (done > 0 && run.vm.board.stopped === null && cpu.breakAt !== null && cpu.breakAt.has(eip) && eip !== cpu.breakLast) {
-      this.stop = { signal: 5, vcpu: v.index, kind: this.swBreaks.has(eip) ? 'swbreak' : 'hwbreak' };
-    }
+    if (done > 0 && run.vm.board.stopped === null && cpu.breakAt !== null && breakHere(cpu, cpu.eip)) this.breakStop(v.index);
     return r;
   }
 
